@@ -1,0 +1,59 @@
+/* text.c -- line reader over a memory-mapped byte range (see text.h). */
+#include "text.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mpimill/job.h"
+
+int mill__text_read(const char *path, uint64_t start, uint64_t end, mill__line_fn fn, void *arg,
+                    char *err, size_t errlen) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errlen, "input %s: %s", path, strerror(errno));
+        return MILL_EIO;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        snprintf(err, errlen, "input %s: %s", path, strerror(errno));
+        close(fd);
+        return MILL_EIO;
+    }
+    uint64_t size = (uint64_t)st.st_size;
+    if (end > size) end = size; /* the file shrank since it was listed */
+    if (start >= end) {
+        close(fd);
+        return 0;
+    }
+    const char *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    int saved = errno;
+    close(fd);
+    if (map == MAP_FAILED) {
+        snprintf(err, errlen, "input %s: mmap: %s", path, strerror(saved));
+        return MILL_EIO;
+    }
+    (void)madvise((void *)map, size, MADV_SEQUENTIAL);
+
+    const char *p = map + start, *stop = map + end, *eof = map + size;
+    if (start > 0 && p[-1] != '\n') { /* the line in progress belongs to the previous range */
+        const char *nl = memchr(p, '\n', (size_t)(eof - p));
+        p = nl ? nl + 1 : eof;
+    }
+    int rc = 0;
+    while (p < stop) {
+        const char *nl = memchr(p, '\n', (size_t)(eof - p));
+        const char *le = nl ? nl : eof;
+        size_t len = (size_t)(le - p);
+        if (nl && len > 0 && le[-1] == '\r') len--;
+        rc = fn(arg, p, len, (uint64_t)(p - map));
+        if (rc) break;
+        p = nl ? nl + 1 : eof;
+    }
+    munmap((void *)map, size);
+    return rc;
+}

@@ -1,0 +1,131 @@
+/* args.c -- parsing the command line of `mpimill run` (see args.h).
+ * Every rank parses the same argv, so a usage error is found on every rank
+ * at once and rank 0 alone reports it. */
+#include "args.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mpimill/job.h"
+
+const char mill__run_usage[] =
+    "usage: mpimill run JOB --input PATH [--input PATH ...] --output DIR\n"
+    "                   [--format text] [--overwrite] [--opt key=value ...] [--quiet]\n"
+    "\n"
+    "  JOB             a built-in job name (see `mpimill jobs`) or a path to a job .so\n"
+    "  --input PATH    a file or a directory (searched recursively); repeatable\n"
+    "  --output DIR    where the result is committed; must not exist unless --overwrite\n"
+    "  --format FMT    output format: text (key<TAB>value lines, sorted by key per part)\n"
+    "  --overwrite     atomically replace an existing output\n"
+    "  --opt KEY=VAL   a job option; repeatable\n"
+    "  --quiet         print nothing on success\n";
+
+/* Returns the value of option `name` given as "--name VALUE" or "--name=VALUE",
+ * advancing *i; NULL when argv[*i] is not that option. Sets *missing when the
+ * value is absent. */
+static const char *take(int argc, char **argv, int *i, const char *name, int *missing) {
+    size_t n = strlen(name);
+    const char *a = argv[*i];
+    if (strncmp(a, name, n) != 0) return NULL;
+    if (a[n] == '=') return a + n + 1;
+    if (a[n] != '\0') return NULL;
+    if (*i + 1 >= argc) {
+        *missing = 1;
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+int mill__run_args_parse(mill__run_args *a, int argc, char **argv, char *err, size_t errlen) {
+    memset(a, 0, sizeof *a);
+    a->format = "text";
+    a->inputs = calloc((size_t)argc + 1, sizeof *a->inputs);
+    a->opts = calloc((size_t)argc + 1, sizeof *a->opts);
+    size_t total = 0;
+    for (int i = 0; i < argc; i++) total += strlen(argv[i]) + 1;
+    a->strings = malloc(total + 1);
+    if (!a->inputs || !a->opts || !a->strings) {
+        snprintf(err, errlen, "out of memory");
+        return MILL_ENOMEM;
+    }
+    char *store = a->strings;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i], *v;
+        int missing = 0;
+        if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
+            a->help = 1;
+            return 0;
+        } else if (!strcmp(arg, "--overwrite")) {
+            a->overwrite = 1;
+        } else if (!strcmp(arg, "--quiet") || !strcmp(arg, "-q")) {
+            a->quiet = 1;
+        } else if ((v = take(argc, argv, &i, "--input", &missing)) != NULL) {
+            if (!*v) goto empty;
+            a->inputs[a->ninputs++] = (char *)v;
+        } else if ((v = take(argc, argv, &i, "--output", &missing)) != NULL) {
+            if (!*v) goto empty;
+            a->output = v;
+        } else if ((v = take(argc, argv, &i, "--format", &missing)) != NULL) {
+            if (strcmp(v, "text") != 0) {
+                snprintf(err, errlen, "unknown --format '%s' (expected: text)", v);
+                return MILL_EINVAL;
+            }
+            a->format = v;
+        } else if ((v = take(argc, argv, &i, "--opt", &missing)) != NULL) {
+            const char *eq = strchr(v, '=');
+            if (!eq || eq == v) {
+                snprintf(err, errlen, "--opt '%s': expected key=value", v);
+                return MILL_EINVAL;
+            }
+            size_t kl = (size_t)(eq - v);
+            memcpy(store, v, kl);
+            store[kl] = '\0';
+            a->opts[a->nopts].key = store;
+            a->opts[a->nopts].value = eq + 1;
+            a->nopts++;
+            store += kl + 1;
+        } else if (missing) {
+            snprintf(err, errlen, "option %s needs a value", arg);
+            return MILL_EINVAL;
+        } else if (arg[0] == '-' && arg[1] != '\0') {
+            snprintf(err, errlen, "unknown option '%s' (see mpimill run --help)", arg);
+            return MILL_EINVAL;
+        } else if (!a->job) {
+            a->job = arg;
+        } else {
+            snprintf(err, errlen, "unexpected argument '%s' (the job is '%s')", arg, a->job);
+            return MILL_EINVAL;
+        }
+        continue;
+    empty:
+        snprintf(err, errlen, "option %s needs a non-empty value", arg);
+        return MILL_EINVAL;
+    }
+    if (!a->job) {
+        snprintf(err, errlen, "no JOB given (see mpimill run --help)");
+        return MILL_EINVAL;
+    }
+    if (a->ninputs == 0) {
+        snprintf(err, errlen, "no --input given");
+        return MILL_EINVAL;
+    }
+    if (!a->output) {
+        snprintf(err, errlen, "no --output given");
+        return MILL_EINVAL;
+    }
+    return 0;
+}
+
+void mill__run_args_free(mill__run_args *a) {
+    free(a->inputs);
+    free(a->opts);
+    free(a->strings);
+    memset(a, 0, sizeof *a);
+}
+
+const char *mill__run_args_opt(const mill__run_args *a, const char *key) {
+    for (size_t i = a->nopts; i-- > 0;)
+        if (!strcmp(a->opts[i].key, key)) return a->opts[i].value;
+    return NULL;
+}

@@ -1,0 +1,39 @@
+/* args.h -- the command line of `mpimill run`. */
+#ifndef MILL_ARGS_H
+#define MILL_ARGS_H
+
+#include <stddef.h>
+
+typedef struct mill__kv {
+    const char *key; /* points into argv (the key is NUL-terminated in a copy) */
+    const char *value;
+} mill__kv;
+
+typedef struct mill__run_args {
+    const char *job;    /* built-in name or path to a .so */
+    char **inputs;      /* --input, in order given */
+    size_t ninputs;
+    const char *output; /* --output DIR */
+    const char *format; /* --format, "text" by default */
+    int overwrite;      /* --overwrite */
+    int quiet;          /* --quiet */
+    int help;           /* --help was given: nothing else is valid */
+    mill__kv *opts;     /* --opt key=value, in order; a later key wins */
+    size_t nopts;
+    char *strings;      /* storage for split key=value pairs */
+} mill__run_args;
+
+/* Parses argv (argv[0] is "run"). Returns 0 or MILL_EINVAL with a one-line
+ * message in err. Frees nothing of argv; call mill__run_args_free after. */
+int mill__run_args_parse(mill__run_args *a, int argc, char **argv, char *err, size_t errlen);
+
+/* Frees what mill__run_args_parse allocated. */
+void mill__run_args_free(mill__run_args *a);
+
+/* Returns the value of the last --opt `key`, or NULL. */
+const char *mill__run_args_opt(const mill__run_args *a, const char *key);
+
+/* The text of `mpimill run --help`. */
+extern const char mill__run_usage[];
+
+#endif

@@ -1,0 +1,628 @@
+/* engine.c -- running one job: read, map, combine, shuffle, reduce, write.
+ *
+ * Phases, each ending in mill__agree() so that a failure anywhere stops
+ * every rank at the same step:
+ *   1. load the plugin and check the job's options;
+ *   2. rank 0 lists the inputs and broadcasts them; the commit begins;
+ *   3. map: each rank reads its byte ranges line by line; map() emits into
+ *      a combining table;
+ *   4. shuffle: each (key, value) goes to the owner rank given by the
+ *      partitioner, with MPI_Alltoallv in bounded rounds;
+ *   5. reduce: the owner combines what it received, sorts by key and writes
+ *      its part file into staging;
+ *   6. the commit publishes every part at once, or nothing.
+ * This file also implements the plugin-facing calls of <mpimill/job.h>.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "args.h"
+#include "commit.h"
+#include "input.h"
+#include "json.h"
+#include "partition.h"
+#include "plugin.h"
+#include "runtime.h"
+#include "table.h"
+#include "text.h"
+
+/* Buffered writer of one part file. */
+typedef struct writer {
+    int fd;
+    const char *name;
+    char *buf;
+    size_t len, cap;
+} writer;
+
+struct mill_ctx {
+    const mill_job *job;
+    const mill__run_args *args;
+    MPI_Comm comm;
+    int rank, size;
+    mill_partition *part;
+    mill__table *table;       /* where mill_emit combines: map side, then reduce side */
+    mill__entry *combining;   /* the entry a custom combine is producing */
+    int value_set;            /* mill_set_value was called for `combining` */
+    writer *out;              /* where mill_write goes, during reduce */
+    const mill_record *rec;   /* the record being mapped, for error messages */
+    void *userdata;
+    char fail[512];           /* the plugin's mill_fail message */
+    uint64_t records, keys_out;
+};
+
+/* ---- values ---------------------------------------------------------- */
+
+/* Merges b into the entry's value with the job's combiner. */
+static int combine_into(mill_ctx *ctx, mill__entry *e, const void *b, size_t blen) {
+    const mill_job *job = ctx->job;
+    if (job->combine_op == MILL_COMBINE_FIRST) return 0;
+    if (job->combine_op == MILL_COMBINE_CUSTOM) {
+        ctx->combining = e;
+        ctx->value_set = 0;
+        int rc = job->combine(ctx, e->key, e->klen, e->value, e->vlen, b, blen);
+        ctx->combining = NULL;
+        if (rc) return MILL_EJOB;
+        if (!ctx->value_set) {
+            snprintf(ctx->fail, sizeof ctx->fail, "combine returned without mill_set_value()");
+            return MILL_EJOB;
+        }
+        return 0;
+    }
+    if (blen != 8 || e->vlen != 8) {
+        snprintf(ctx->fail, sizeof ctx->fail, "a numeric job emitted a %zu-byte value", blen);
+        return MILL_EJOB;
+    }
+    union { uint64_t u; int64_t i; double f; } x, y;
+    memcpy(&x, e->value, 8);
+    memcpy(&y, b, 8);
+    int op = job->combine_op;
+    switch (job->value_type) {
+    case MILL_VALUE_U64:
+        x.u = op == MILL_COMBINE_SUM ? x.u + y.u : op == MILL_COMBINE_MIN ? (y.u < x.u ? y.u : x.u)
+                                                                          : (y.u > x.u ? y.u : x.u);
+        break;
+    case MILL_VALUE_I64:
+        x.i = op == MILL_COMBINE_SUM ? (int64_t)((uint64_t)x.i + (uint64_t)y.i)
+              : op == MILL_COMBINE_MIN ? (y.i < x.i ? y.i : x.i)
+                                       : (y.i > x.i ? y.i : x.i);
+        break;
+    default:
+        x.f = op == MILL_COMBINE_SUM ? x.f + y.f : op == MILL_COMBINE_MIN ? (y.f < x.f ? y.f : x.f)
+                                                                          : (y.f > x.f ? y.f : x.f);
+        break;
+    }
+    memcpy(e->value, &x, 8);
+    return 0;
+}
+
+/* Inserts (key, value) into table, combining with an existing value. */
+static int upsert(mill_ctx *ctx, mill__table *t, uint64_t hash, const void *key, size_t klen,
+                  const void *value, size_t vlen) {
+    if (klen > UINT32_MAX || vlen > UINT32_MAX) {
+        snprintf(ctx->fail, sizeof ctx->fail, "key or value larger than 4 GiB");
+        return MILL_EJOB;
+    }
+    int inserted;
+    mill__entry *e = mill__table_upsert(t, hash, key, (uint32_t)klen, value, (uint32_t)vlen, &inserted);
+    if (!e) {
+        snprintf(ctx->fail, sizeof ctx->fail, "out of memory in the combining table");
+        return MILL_ENOMEM;
+    }
+    return inserted ? 0 : combine_into(ctx, e, value, vlen);
+}
+
+/* ---- the plugin-facing API ------------------------------------------ */
+
+int mill_emit(mill_ctx *ctx, const void *key, size_t key_len, const void *value, size_t value_len) {
+    if (!ctx || !ctx->table || (!key && key_len) || (!value && value_len)) return MILL_ESTATE;
+    return upsert(ctx, ctx->table, mill_key_hash(key, key_len), key, key_len, value, value_len);
+}
+
+int mill_emit_u64(mill_ctx *ctx, const void *key, size_t key_len, uint64_t value) {
+    return mill_emit(ctx, key, key_len, &value, sizeof value);
+}
+
+int mill_emit_i64(mill_ctx *ctx, const void *key, size_t key_len, int64_t value) {
+    return mill_emit(ctx, key, key_len, &value, sizeof value);
+}
+
+int mill_emit_f64(mill_ctx *ctx, const void *key, size_t key_len, double value) {
+    return mill_emit(ctx, key, key_len, &value, sizeof value);
+}
+
+int mill_set_value(mill_ctx *ctx, const void *value, size_t value_len) {
+    if (!ctx || !ctx->combining || value_len > UINT32_MAX) return MILL_ESTATE;
+    int rc = mill__table_set_value(ctx->table, ctx->combining, value, (uint32_t)value_len);
+    if (rc == 0) ctx->value_set = 1;
+    return rc;
+}
+
+const char *mill_opt(mill_ctx *ctx, const char *key) {
+    return ctx && key ? mill__run_args_opt(ctx->args, key) : NULL;
+}
+
+int mill_opt_i64(mill_ctx *ctx, const char *key, int64_t def, int64_t *out) {
+    const char *v = mill_opt(ctx, key);
+    *out = def;
+    if (!v) return 0;
+    char *end;
+    errno = 0;
+    long long x = strtoll(v, &end, 0);
+    if (errno || end == v || *end) {
+        mill_fail(ctx, "option %s=%s: not an integer", key, v);
+        return MILL_EINVAL;
+    }
+    *out = x;
+    return 0;
+}
+
+int mill_rank(const mill_ctx *ctx) { return ctx->rank; }
+int mill_size(const mill_ctx *ctx) { return ctx->size; }
+void mill_set_userdata(mill_ctx *ctx, void *data) { ctx->userdata = data; }
+void *mill_userdata(const mill_ctx *ctx) { return ctx->userdata; }
+
+void mill_fail(mill_ctx *ctx, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ctx->fail, sizeof ctx->fail, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- output ------------------------------------------------------------ */
+
+static int writer_flush(writer *w, char *err, size_t errlen) {
+    size_t off = 0;
+    while (off < w->len) {
+        ssize_t n = write(w->fd, w->buf + off, w->len - off);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            snprintf(err, errlen, "write %s: %s", w->name, strerror(errno));
+            return MILL_EIO;
+        }
+        off += (size_t)n;
+    }
+    w->len = 0;
+    return 0;
+}
+
+static int writer_put(writer *w, const void *p, size_t n) {
+    if (w->cap - w->len < n) {
+        if (w->len) return 1; /* caller flushes and retries */
+        char *b = realloc(w->buf, n);
+        if (!b) return MILL_ENOMEM;
+        w->buf = b;
+        w->cap = n;
+    }
+    memcpy(w->buf + w->len, p, n);
+    w->len += n;
+    return 0;
+}
+
+/* Appends one `key<TAB>value\n` line, the value formatted by the job's type. */
+static int write_record(mill_ctx *ctx, writer *w, const void *key, size_t klen, const void *value,
+                        size_t vlen, char *err, size_t errlen) {
+    char num[32];
+    if (ctx->job->value_type != MILL_VALUE_BYTES) {
+        if (vlen != 8) {
+            snprintf(ctx->fail, sizeof ctx->fail, "a numeric job wrote a %zu-byte value", vlen);
+            return MILL_EJOB;
+        }
+        union { uint64_t u; int64_t i; double f; } x;
+        memcpy(&x, value, 8);
+        int n = ctx->job->value_type == MILL_VALUE_U64   ? snprintf(num, sizeof num, "%" PRIu64, x.u)
+                : ctx->job->value_type == MILL_VALUE_I64 ? snprintf(num, sizeof num, "%" PRId64, x.i)
+                                                         : snprintf(num, sizeof num, "%.17g", x.f);
+        value = num;
+        vlen = (size_t)n;
+    }
+    const void *parts[4] = {key, "\t", value, "\n"};
+    size_t lens[4] = {klen, 1, vlen, 1};
+    for (int i = 0; i < 4; i++) {
+        int rc = writer_put(w, parts[i], lens[i]);
+        if (rc == 1) {
+            if ((rc = writer_flush(w, err, errlen)) != 0) return rc;
+            rc = writer_put(w, parts[i], lens[i]);
+        }
+        if (rc) return rc;
+    }
+    ctx->keys_out++;
+    return 0;
+}
+
+int mill_write(mill_ctx *ctx, const void *key, size_t key_len, const void *value, size_t value_len) {
+    if (!ctx || !ctx->out) return MILL_ESTATE;
+    char err[256];
+    int rc = write_record(ctx, ctx->out, key, key_len, value, value_len, err, sizeof err);
+    if (rc && rc != MILL_EJOB) snprintf(ctx->fail, sizeof ctx->fail, "%s", err);
+    return rc;
+}
+
+/* ---- phases -------------------------------------------------------------- */
+
+/* Formats a failed callback's error: job, rank's position and the plugin's words. */
+static int job_error(mill_ctx *ctx, const char *cb, int rc, char *err, size_t errlen) {
+    const char *why = ctx->fail[0] ? ctx->fail : mill_strerror(rc);
+    if (ctx->rec)
+        snprintf(err, errlen, "job %s: %s failed at %s:%" PRIu64 ": %s", ctx->job->name, cb,
+                 ctx->rec->file, ctx->rec->offset, why);
+    else
+        snprintf(err, errlen, "job %s: %s failed: %s", ctx->job->name, cb, why);
+    return rc == MILL_ENOMEM ? rc : MILL_EJOB;
+}
+
+typedef struct map_state {
+    mill_ctx *ctx;
+    const char *file;
+    char *err;
+    size_t errlen;
+} map_state;
+
+static int map_line(void *arg, const char *line, size_t len, uint64_t offset) {
+    map_state *ms = arg;
+    mill_record rec = {.data = line, .len = len, .file = ms->file, .offset = offset};
+    ms->ctx->rec = &rec;
+    ms->ctx->records++;
+    int rc = ms->ctx->job->map(ms->ctx, &rec);
+    if (rc) rc = job_error(ms->ctx, "map", rc, ms->err, ms->errlen);
+    ms->ctx->rec = NULL;
+    return rc;
+}
+
+static int map_phase(mill_ctx *ctx, const mill__inputs *in, char *err, size_t errlen) {
+    size_t n = mill__split(in, ctx->rank, ctx->size, NULL, 0);
+    mill__piece *pieces = calloc(n ? n : 1, sizeof *pieces);
+    if (!pieces) return MILL_ENOMEM;
+    mill__split(in, ctx->rank, ctx->size, pieces, n);
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        map_state ms = {ctx, in->files[pieces[i].file].path, err, errlen};
+        rc = mill__text_read(ms.file, pieces[i].start, pieces[i].end, map_line, &ms, err, errlen);
+    }
+    free(pieces);
+    return rc;
+}
+
+/* Packs every entry of t into one buffer grouped by owner rank:
+ * records of u32 klen, u32 vlen, key, value. counts[r] = bytes for rank r. */
+static int pack_by_owner(mill_ctx *ctx, mill__table *t, char **buf, uint64_t *counts) {
+    uint64_t *off = calloc((size_t)ctx->size, sizeof *off);
+    if (!off) return MILL_ENOMEM;
+    memset(counts, 0, (size_t)ctx->size * sizeof *counts);
+    for (size_t i = 0; i < t->cap; i++) {
+        mill__entry *e = &t->slots[i];
+        if (e->key) counts[mill_partition_lookup(ctx->part, e->hash)] += 8 + (uint64_t)e->klen + e->vlen;
+    }
+    uint64_t total = 0;
+    for (int r = 0; r < ctx->size; r++) {
+        off[r] = total;
+        total += counts[r];
+    }
+    char *b = malloc(total ? total : 1);
+    if (!b) {
+        free(off);
+        return MILL_ENOMEM;
+    }
+    for (size_t i = 0; i < t->cap; i++) {
+        mill__entry *e = &t->slots[i];
+        if (!e->key) continue;
+        char *p = b + off[mill_partition_lookup(ctx->part, e->hash)];
+        memcpy(p, &e->klen, 4);
+        memcpy(p + 4, &e->vlen, 4);
+        memcpy(p + 8, e->key, e->klen);
+        memcpy(p + 8 + e->klen, e->value, e->vlen);
+        off[mill_partition_lookup(ctx->part, e->hash)] += 8 + (uint64_t)e->klen + e->vlen;
+    }
+    free(off);
+    *buf = b;
+    return 0;
+}
+
+/* Largest number of bytes one pair of ranks exchanges in one round. */
+#define SHUFFLE_ROUND_BYTES (256u << 20)
+
+/* Collective. Exchanges send[] (grouped by destination, counts scounts[]) so
+ * that *recv holds what every rank sent here, grouped by source (counts
+ * rcounts[]). Rounds keep every MPI count below INT_MAX. */
+static int exchange(mill_ctx *ctx, const char *send, const uint64_t *scounts, char **recv,
+                    uint64_t *rcounts, char *err, size_t errlen) {
+    int P = ctx->size, mrc;
+    mrc = MPI_Alltoall(scounts, 1, MPI_UINT64_T, rcounts, 1, MPI_UINT64_T, ctx->comm);
+    if (mrc != MPI_SUCCESS) return mill__mpi_error(mrc, "MPI_Alltoall", err, errlen);
+    uint64_t chunk = SHUFFLE_ROUND_BYTES / (unsigned)P, most = 0, stotal = 0, rtotal = 0;
+    if (chunk < (1u << 20)) chunk = 1u << 20;
+    for (int r = 0; r < P; r++) {
+        if (scounts[r] > most) most = scounts[r];
+        stotal += scounts[r];
+        rtotal += rcounts[r];
+    }
+    uint64_t rounds = (most + chunk - 1) / chunk, all_rounds;
+    mrc = MPI_Allreduce(&rounds, &all_rounds, 1, MPI_UINT64_T, MPI_MAX, ctx->comm);
+    if (mrc != MPI_SUCCESS) return mill__mpi_error(mrc, "MPI_Allreduce", err, errlen);
+
+    char *rbuf = malloc(rtotal ? rtotal : 1);
+    char *sround = malloc((size_t)(P * chunk < stotal ? P * chunk : stotal) + 1);
+    char *rround = malloc((size_t)(P * chunk < rtotal ? P * chunk : rtotal) + 1);
+    int *sc = calloc((size_t)P * 4, sizeof *sc);
+    uint64_t *sbase = calloc((size_t)P * 2, sizeof *sbase);
+    int ret = 0;
+    if (!rbuf || !sround || !rround || !sc || !sbase) {
+        snprintf(err, errlen, "out of memory for the shuffle (%" PRIu64 " bytes in)", rtotal);
+        ret = MILL_ENOMEM;
+    }
+    /* Every rank enters the rounds only when every rank has its buffers. */
+    ret = mill__agree(ctx->comm, ret, err, errlen);
+    for (uint64_t k = 0; ret == 0 && k < all_rounds; k++) {
+        int *sd = sc + P, *rc = sc + 2 * P, *rd = sc + 3 * P, so = 0, ro = 0;
+        uint64_t *rbase = sbase + P, done = k * chunk;
+        for (int r = 0; r < P; r++) {
+            if (r > 0 && k == 0) {
+                sbase[r] = sbase[r - 1] + scounts[r - 1];
+                rbase[r] = rbase[r - 1] + rcounts[r - 1];
+            }
+            uint64_t s = scounts[r] > done ? scounts[r] - done : 0, q = rcounts[r] > done ? rcounts[r] - done : 0;
+            sc[r] = (int)(s < chunk ? s : chunk);
+            rc[r] = (int)(q < chunk ? q : chunk);
+            sd[r] = so;
+            rd[r] = ro;
+            memcpy(sround + so, send + sbase[r] + done, (size_t)sc[r]);
+            so += sc[r];
+            ro += rc[r];
+        }
+        mrc = MPI_Alltoallv(sround, sc, sd, MPI_CHAR, rround, rc, rd, MPI_CHAR, ctx->comm);
+        if (mrc != MPI_SUCCESS) {
+            ret = mill__mpi_error(mrc, "MPI_Alltoallv", err, errlen);
+            break; /* an MPI error in a collective is not recoverable anyway */
+        }
+        for (int r = 0; r < P; r++) memcpy(rbuf + rbase[r] + done, rround + rd[r], (size_t)rc[r]);
+    }
+    free(sround);
+    free(rround);
+    free(sc);
+    free(sbase);
+    if (ret) {
+        free(rbuf);
+        return ret;
+    }
+    *recv = rbuf;
+    return 0;
+}
+
+/* Collective. Map-side table -> owner ranks -> reduce-side table. Frees mapped. */
+static int shuffle_phase(mill_ctx *ctx, mill__table *mapped, mill__table *reduced, char *err,
+                         size_t errlen) {
+    uint64_t *scounts = calloc((size_t)ctx->size * 2, sizeof *scounts);
+    char *send = NULL, *recv = NULL;
+    int rc = scounts ? pack_by_owner(ctx, mapped, &send, scounts) : MILL_ENOMEM;
+    mill__table_free(mapped);
+    if (rc) snprintf(err, errlen, "out of memory packing the shuffle");
+    rc = mill__agree(ctx->comm, rc, err, errlen);
+    if (rc == 0) rc = exchange(ctx, send, scounts, &recv, scounts + ctx->size, err, errlen);
+    free(send);
+    if (rc == 0) {
+        uint64_t total = 0;
+        for (int r = 0; r < ctx->size; r++) total += scounts[ctx->size + r];
+        for (uint64_t off = 0; off < total && rc == 0;) {
+            uint32_t kl, vl;
+            memcpy(&kl, recv + off, 4);
+            memcpy(&vl, recv + off + 4, 4);
+            const char *k = recv + off + 8;
+            rc = upsert(ctx, reduced, mill_key_hash(k, kl), k, kl, k + kl, vl);
+            off += 8 + (uint64_t)kl + vl;
+        }
+        if (rc) job_error(ctx, "combine", rc, err, errlen);
+    }
+    free(recv);
+    free(scounts);
+    return rc;
+}
+
+static int reduce_phase(mill_ctx *ctx, mill__table *t, mill__commit *commit, char *err, size_t errlen) {
+    char name[32];
+    snprintf(name, sizeof name, "part-%05d", ctx->rank);
+    writer w = {.fd = -1, .name = name, .cap = 1u << 20};
+    w.buf = malloc(w.cap);
+    if (!w.buf) return MILL_ENOMEM;
+    int rc = mill__commit_create(commit, name, &w.fd, err, errlen);
+    size_t n = rc ? 0 : mill__table_sort(t);
+    ctx->out = &w;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        mill__entry *e = &t->slots[i];
+        if (ctx->job->reduce) {
+            rc = ctx->job->reduce(ctx, e->key, e->klen, e->value, e->vlen);
+            if (rc) rc = job_error(ctx, "reduce", rc, err, errlen);
+        } else {
+            rc = write_record(ctx, &w, e->key, e->klen, e->value, e->vlen, err, errlen);
+            if (rc == MILL_EJOB) rc = job_error(ctx, "reduce", rc, err, errlen);
+        }
+    }
+    ctx->out = NULL;
+    if (rc == 0) rc = writer_flush(&w, err, errlen);
+    free(w.buf);
+    return rc;
+}
+
+/* ---- the run ------------------------------------------------------------- */
+
+/* Returns the manifest's job members (JSON) for the commit; rank 0 only. */
+static char *manifest_members(mill_ctx *ctx, const mill__inputs *in, int argc, char **argv,
+                              uint64_t records, uint64_t keys, double secs) {
+    char *s = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&s, &len);
+    if (!f) return NULL;
+    fprintf(f, "\"job\": ");
+    mill__json_str(f, ctx->job->name, strlen(ctx->job->name));
+    fprintf(f, ",\n\"arguments\": [");
+    for (int i = 0; i < argc; i++) {
+        fprintf(f, i ? ", " : "");
+        mill__json_str(f, argv[i], strlen(argv[i]));
+    }
+    fprintf(f, "],\n\"inputs\": [");
+    for (size_t i = 0; i < in->n; i++) {
+        fprintf(f, i ? ",\n  {\"path\": " : "\n  {\"path\": ");
+        mill__json_str(f, in->files[i].path, strlen(in->files[i].path));
+        fprintf(f, ", \"size\": %" PRIu64 "}", in->files[i].size);
+    }
+    fprintf(f, "],\n\"ranks\": %d,\n\"metrics\": {\"records_in\": %" PRIu64 ", \"keys_out\": %" PRIu64
+               ", \"seconds\": %.3f}",
+            ctx->size, records, keys, secs);
+    if (fclose(f) != 0) {
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+/* Checks every --opt key against the job's declared options. */
+static int check_options(const mill_job *job, const mill__run_args *a, char *err, size_t errlen) {
+    for (size_t i = 0; i < a->nopts; i++) {
+        int ok = 0;
+        for (const char *const *o = job->options; o && *o && !ok; o++) ok = !strcmp(*o, a->opts[i].key);
+        if (!ok) {
+            snprintf(err, errlen, "job %s has no option '%s'", job->name, a->opts[i].key);
+            return MILL_EINVAL;
+        }
+    }
+    return 0;
+}
+
+/* Rank 0 lists the inputs; everyone receives the list. */
+static int share_inputs(MPI_Comm comm, int rank, const mill__run_args *a, mill__inputs *in, char *err,
+                        size_t errlen) {
+    char *buf = NULL;
+    size_t blen = 0;
+    int rc = 0;
+    if (rank == 0) {
+        rc = mill__inputs_collect(in, a->inputs, a->ninputs, err, errlen);
+        if (rc == 0) rc = mill__inputs_pack(in, &buf, &blen);
+    }
+    rc = mill__agree(comm, rc, err, errlen);
+    if (rc) return rc;
+    uint64_t len64 = blen;
+    int mrc = MPI_Bcast(&len64, 1, MPI_UINT64_T, 0, comm);
+    if (mrc == MPI_SUCCESS && rank != 0) {
+        buf = malloc(len64 ? len64 : 1);
+        if (!buf) rc = MILL_ENOMEM; /* still takes part in the broadcast below */
+    }
+    /* Broadcast in pieces below INT_MAX bytes. */
+    char dummy;
+    for (uint64_t off = 0; mrc == MPI_SUCCESS && off < len64; off += INT_MAX / 2) {
+        uint64_t n = len64 - off < INT_MAX / 2 ? len64 - off : INT_MAX / 2;
+        mrc = MPI_Bcast(buf ? buf + off : &dummy, buf ? (int)n : 0, MPI_CHAR, 0, comm);
+    }
+    if (mrc != MPI_SUCCESS) rc = mill__mpi_error(mrc, "MPI_Bcast", err, errlen);
+    if (rc == 0 && rank != 0) rc = mill__inputs_unpack(in, buf, (size_t)len64);
+    free(buf);
+    return mill__agree(comm, rc, err, errlen);
+}
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+int mill__run_main(int argc, char **argv) {
+    MPI_Comm comm;
+    int rank, size;
+    char err[1024] = "";
+    if (MPI_Comm_dup(MPI_COMM_WORLD, &comm) != MPI_SUCCESS) {
+        fprintf(stderr, "mpimill: error: MPI_Comm_dup failed\n");
+        return MILL_EXIT_RUNTIME;
+    }
+    MPI_Comm_set_errhandler(comm, MPI_ERRORS_RETURN);
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+
+    mill__run_args args;
+    int rc = mill__run_args_parse(&args, argc, argv, err, sizeof err);
+    if (rc || args.help) {
+        /* Every rank parsed the same argv: no communication is needed. */
+        if (rank == 0) {
+            if (args.help) fputs(mill__run_usage, stdout);
+            else fprintf(stderr, "mpimill: %s\n", err);
+        }
+        mill__run_args_free(&args);
+        MPI_Comm_free(&comm);
+        return rc ? MILL_EXIT_USAGE : MILL_EXIT_OK;
+    }
+
+    double t0 = now();
+    int exit_code = MILL_EXIT_RUNTIME, setup_done = 0;
+    mill__plugin plugin;
+    mill__inputs in = {0};
+    mill__commit *commit = NULL;
+    mill__table mapped = {0}, reduced = {0};
+    mill_ctx ctx = {.args = &args, .comm = comm, .rank = rank, .size = size};
+
+    rc = mill__plugin_load(&plugin, args.job, err, sizeof err);
+    rc = mill__agree(comm, rc, err, sizeof err);
+    if (rc) {
+        exit_code = rc == MILL_ENOENT ? MILL_EXIT_USAGE : MILL_EXIT_RUNTIME;
+        goto out;
+    }
+    ctx.job = plugin.job;
+    if ((rc = check_options(ctx.job, &args, err, sizeof err)) != 0) {
+        exit_code = MILL_EXIT_USAGE;
+        goto out;
+    }
+    if ((rc = share_inputs(comm, rank, &args, &in, err, sizeof err)) != 0) goto out;
+    rc = mill_partition_create(&ctx.part, (uint32_t)size, NULL);
+    if (rc) snprintf(err, sizeof err, "partitioner: %s", mill_strerror(rc));
+    if ((rc = mill__agree(comm, rc, err, sizeof err)) != 0) goto out;
+    if ((rc = mill__commit_begin(&commit, comm, args.output, args.overwrite, err, sizeof err)) != 0) goto out;
+
+    /* From here on the commit decides: any failure is a NO vote. */
+    setup_done = 1;
+    if (ctx.job->setup && (rc = ctx.job->setup(&ctx)) != 0) rc = job_error(&ctx, "setup", rc, err, sizeof err);
+    if (rc == 0 && (rc = mill__table_init(&mapped)) == 0 && (rc = mill__table_init(&reduced)) != 0)
+        snprintf(err, sizeof err, "out of memory");
+    if (rc == 0) {
+        ctx.table = &mapped;
+        rc = map_phase(&ctx, &in, err, sizeof err);
+    }
+    rc = mill__agree(comm, rc, err, sizeof err);
+    ctx.table = &reduced;
+    if (rc == 0) rc = shuffle_phase(&ctx, &mapped, &reduced, err, sizeof err);
+    rc = mill__agree(comm, rc, err, sizeof err);
+    if (rc == 0) rc = reduce_phase(&ctx, &reduced, commit, err, sizeof err);
+    ctx.table = NULL;
+
+    uint64_t local[2] = {ctx.records, ctx.keys_out}, total[2] = {0, 0};
+    int mrc = MPI_Reduce(local, total, 2, MPI_UINT64_T, MPI_SUM, 0, comm);
+    if (mrc != MPI_SUCCESS && rc == 0) rc = mill__mpi_error(mrc, "MPI_Reduce", err, sizeof err);
+    char *members = NULL;
+    if (rank == 0 && rc == 0) {
+        members = manifest_members(&ctx, &in, argc, argv, total[0], total[1], now() - t0);
+        if (!members) rc = MILL_ENOMEM;
+    }
+    rc = mill__commit_end(commit, rc, members, err, sizeof err);
+    commit = NULL;
+    free(members);
+    if (rc == 0) {
+        exit_code = MILL_EXIT_OK;
+        if (rank == 0 && !args.quiet)
+            printf("mpimill: %s: committed %s: %" PRIu64 " records in, %" PRIu64
+                   " records out, %d ranks, %.2f s\n",
+                   ctx.job->name, args.output, total[0], total[1], size, now() - t0);
+    }
+
+out:
+    if (setup_done && ctx.job->teardown) ctx.job->teardown(&ctx);
+    if (exit_code != MILL_EXIT_OK && rank == 0) fprintf(stderr, "mpimill: error: %s\n", err);
+    mill__table_free(&mapped);
+    mill__table_free(&reduced);
+    mill_partition_free(ctx.part);
+    mill__inputs_free(&in);
+    if (ctx.job) mill__plugin_unload(&plugin);
+    mill__run_args_free(&args);
+    MPI_Comm_free(&comm);
+    return exit_code;
+}

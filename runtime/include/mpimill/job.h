@@ -1,0 +1,154 @@
+/* mpimill/job.h -- the one header a job plugin needs.
+ *
+ * A job is a shared object that exports one symbol, mill_job_entry(), which
+ * returns a pointer to a constant, versioned mill_job: the job's callbacks.
+ * Declare it with MILL_JOB(...). The runtime calls
+ *
+ *     setup -> map (once per input record) -> combine (merge two values of
+ *     one key, on the mapping rank and on the owner rank) -> reduce (once per
+ *     key on its owner rank) -> teardown
+ *
+ * ABI rules: fields of mill_job are only ever appended; a plugin built
+ * against ABI major M loads in any runtime of major M whose minor is at
+ * least the plugin's. The runtime refuses another major or a struct shorter
+ * than its 1.0 size.
+ *
+ * Every function that can fail returns 0 or a negative MILL_E* code;
+ * mill_strerror() names it.
+ */
+#ifndef MPIMILL_JOB_H
+#define MPIMILL_JOB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MILL_ABI_MAJOR 1
+#define MILL_ABI_MINOR 0
+
+/* Error codes: 0 is success, each error is negative. */
+#define MILL_EINVAL   (-1)  /* invalid argument */
+#define MILL_ENOMEM   (-2)  /* out of memory */
+#define MILL_EIO      (-3)  /* I/O error (see the message for the file) */
+#define MILL_ENOENT   (-4)  /* no such file, job or option */
+#define MILL_EEXIST   (-5)  /* output exists */
+#define MILL_EJOB     (-6)  /* a job callback failed */
+#define MILL_EABI     (-7)  /* plugin ABI mismatch */
+#define MILL_EMPI     (-8)  /* MPI error */
+#define MILL_EFORMAT  (-9)  /* malformed input or state */
+#define MILL_ETIMEOUT (-10) /* timed out */
+#define MILL_ESTATE   (-11) /* call not allowed in this state (misuse) */
+#define MILL_EABORT   (-12) /* aborted because another rank failed */
+
+/* Returns a static, one-line description of a MILL_E* code. */
+const char *mill_strerror(int err);
+
+/* How the runtime combines two values of the same key. */
+typedef enum mill_combine_op {
+    MILL_COMBINE_CUSTOM = 0, /* call mill_job.combine */
+    MILL_COMBINE_SUM = 1,    /* typed sum (u64, i64, f64) */
+    MILL_COMBINE_MIN = 2,
+    MILL_COMBINE_MAX = 3,
+    MILL_COMBINE_FIRST = 4   /* keep one value, drop the others */
+} mill_combine_op;
+
+/* The type of a job's values, used for built-in combiners and for output. */
+typedef enum mill_value_type {
+    MILL_VALUE_BYTES = 0, /* opaque bytes, written as they are */
+    MILL_VALUE_U64 = 1,   /* 8 bytes, native uint64_t */
+    MILL_VALUE_I64 = 2,   /* 8 bytes, native int64_t */
+    MILL_VALUE_F64 = 3    /* 8 bytes, native double */
+} mill_value_type;
+
+/* One input record (a line of text) and where it came from. */
+typedef struct mill_record {
+    const char *data; /* the bytes, without the line terminator; not NUL-terminated */
+    size_t len;
+    const char *file; /* the input file */
+    uint64_t offset;  /* byte offset of the record in the file */
+} mill_record;
+
+typedef struct mill_ctx mill_ctx;
+
+typedef struct mill_job {
+    /* ABI 1.0 */
+    uint32_t abi_major;        /* MILL_ABI_MAJOR of the header the job was built with */
+    uint32_t abi_minor;        /* MILL_ABI_MINOR likewise */
+    size_t struct_size;        /* sizeof(mill_job) as the job saw it */
+    const char *name;          /* short name, e.g. "wordcount" */
+    const char *description;   /* one line, shown by `mpimill jobs` */
+    mill_value_type value_type;
+    mill_combine_op combine_op;
+    /* NULL-terminated names of the --opt keys the job accepts; the runtime
+     * refuses any other key. NULL accepts none. */
+    const char *const *options;
+    /* Optional. Called once per rank before any record. */
+    int (*setup)(mill_ctx *ctx);
+    /* Required. Called for every input record; emits with mill_emit*(). */
+    int (*map)(mill_ctx *ctx, const mill_record *rec);
+    /* Required when combine_op is MILL_COMBINE_CUSTOM: merges value b into
+     * value a of the same key and stores the result with mill_set_value(). */
+    int (*combine)(mill_ctx *ctx, const void *key, size_t key_len,
+                   const void *a, size_t a_len, const void *b, size_t b_len);
+    /* Optional. Called once per key on its owner rank with the fully combined
+     * value; writes output records with mill_write(). NULL writes (key, value). */
+    int (*reduce)(mill_ctx *ctx, const void *key, size_t key_len,
+                  const void *value, size_t value_len);
+    /* Optional. Called once per rank at the end, also after a failure. */
+    void (*teardown)(mill_ctx *ctx);
+} mill_job;
+
+/* Emits a (key, value) pair from map. The bytes are copied. */
+int mill_emit(mill_ctx *ctx, const void *key, size_t key_len, const void *value, size_t value_len);
+/* Typed emits for jobs whose value_type is U64, I64 or F64. */
+int mill_emit_u64(mill_ctx *ctx, const void *key, size_t key_len, uint64_t value);
+int mill_emit_i64(mill_ctx *ctx, const void *key, size_t key_len, int64_t value);
+int mill_emit_f64(mill_ctx *ctx, const void *key, size_t key_len, double value);
+/* Sets the result of a custom combine. */
+int mill_set_value(mill_ctx *ctx, const void *value, size_t value_len);
+/* Writes one output record from reduce. value is formatted by value_type. */
+int mill_write(mill_ctx *ctx, const void *key, size_t key_len, const void *value, size_t value_len);
+
+/* Returns the value of option `key` given with --opt key=value, or NULL. */
+const char *mill_opt(mill_ctx *ctx, const char *key);
+/* Reads an integer option; *out keeps `def` when it is absent. Returns
+ * MILL_EINVAL (and logs which option) when it is present but malformed. */
+int mill_opt_i64(mill_ctx *ctx, const char *key, int64_t def, int64_t *out);
+
+/* This rank and the number of ranks. */
+int mill_rank(const mill_ctx *ctx);
+int mill_size(const mill_ctx *ctx);
+
+/* Per-job private data for the plugin. */
+void mill_set_userdata(mill_ctx *ctx, void *data);
+void *mill_userdata(const mill_ctx *ctx);
+
+/* Sets the message shown when a callback returns an error (printf-style). */
+void mill_fail(mill_ctx *ctx, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* The symbol a plugin exports. */
+#define MILL_JOB_ENTRY_SYMBOL "mill_job_entry"
+typedef const mill_job *(*mill_job_entry_fn)(void);
+
+/* Declares a job: MILL_JOB(.name = "x", .description = "...", .map = my_map, ...). */
+#define MILL_JOB(...)                                                         \
+    __attribute__((visibility("default"))) const mill_job *mill_job_entry(void); \
+    const mill_job *mill_job_entry(void) {                                    \
+        static const mill_job job_ = {.abi_major = MILL_ABI_MAJOR,            \
+                                      .abi_minor = MILL_ABI_MINOR,            \
+                                      .struct_size = sizeof(mill_job),        \
+                                      __VA_ARGS__};                           \
+        return &job_;                                                         \
+    }
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,44 @@
+/* main.c -- the mpimill command: dispatches to its subcommands. */
+#include <mpi.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "runtime.h"
+#include "plugin.h"
+
+static const char usage[] =
+    "usage: mpimill COMMAND [ARGS]\n"
+    "\n"
+    "commands:\n"
+    "  run JOB ...     run a job (mpirun -n N mpimill run JOB --input ... --output DIR)\n"
+    "  jobs            list the jobs that can be run, with a one-line description\n"
+    "\n"
+    "  mpimill --help, mpimill --version, mpimill COMMAND --help\n";
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return MILL_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        fputs(usage, stdout);
+        return MILL_EXIT_OK;
+    }
+    if (!strcmp(cmd, "--version")) {
+        printf("mpimill %s (job ABI %d.%d)\n", MILL_VERSION, MILL_ABI_MAJOR, MILL_ABI_MINOR);
+        return MILL_EXIT_OK;
+    }
+    if (!strcmp(cmd, "jobs")) return mill__plugin_list() ? MILL_EXIT_RUNTIME : MILL_EXIT_OK;
+    if (!strcmp(cmd, "run")) {
+        if (MPI_Init(&argc, &argv) != MPI_SUCCESS) {
+            fprintf(stderr, "mpimill: error: MPI_Init failed\n");
+            return MILL_EXIT_RUNTIME;
+        }
+        int code = mill__run_main(argc - 1, argv + 1);
+        MPI_Finalize();
+        return code;
+    }
+    fprintf(stderr, "mpimill: unknown command '%s' (see mpimill --help)\n", cmd);
+    return MILL_EXIT_USAGE;
+}

@@ -1,0 +1,46 @@
+/* table.h -- the combining hash table: key -> value, bytes in an arena.
+ *
+ * Open addressing with linear probing over 64-bit XXH3 key hashes; keys and
+ * values live in an append-only arena, so an entry's bytes never move while
+ * the table lives (a value that grows is copied to new arena space).
+ */
+#ifndef MILL_TABLE_H
+#define MILL_TABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct mill__entry {
+    uint64_t hash;
+    char *key;   /* key bytes, then room for the value at key + klen when vcap >= vlen */
+    char *value;
+    uint32_t klen, vlen;
+} mill__entry;
+
+typedef struct mill__arena_block mill__arena_block;
+
+typedef struct mill__table {
+    mill__entry *slots; /* cap slots; slot.key == NULL means empty */
+    size_t cap;         /* a power of two */
+    size_t n;           /* used slots; invariant: n <= cap * 3 / 4 */
+    mill__arena_block *blocks;
+    uint64_t bytes;     /* arena bytes in use, for memory accounting */
+} mill__table;
+
+int mill__table_init(mill__table *t);
+void mill__table_free(mill__table *t);
+
+/* Finds the entry of (hash, key). When absent, inserts it with a copy of
+ * value and sets *inserted = 1. Returns the entry or NULL when out of memory. */
+mill__entry *mill__table_upsert(mill__table *t, uint64_t hash, const void *key, uint32_t klen,
+                                const void *value, uint32_t vlen, int *inserted);
+
+/* Replaces an entry's value with a copy of (value, vlen). Returns 0 or MILL_ENOMEM. */
+int mill__table_set_value(mill__table *t, mill__entry *e, const void *value, uint32_t vlen);
+
+/* Moves the used entries to the front of the slot array, sorted by key bytes
+ * (shorter first on a common prefix), and returns how many there are. The
+ * table can then only be read and freed. */
+size_t mill__table_sort(mill__table *t);
+
+#endif
