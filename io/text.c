@@ -11,7 +11,7 @@
 
 #include "mpimill/job.h"
 
-int mill__text_read(const char *path, uint64_t start, uint64_t end, mill__line_fn fn, void *arg,
+int mill__text_read(const char *path, uint64_t start, uint64_t end, mill__record_fn fn, void *arg,
                     char *err, size_t errlen) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -50,7 +50,8 @@ int mill__text_read(const char *path, uint64_t start, uint64_t end, mill__line_f
         const char *le = nl ? nl : eof;
         size_t len = (size_t)(le - p);
         if (nl && len > 0 && le[-1] == '\r') len--;
-        rc = fn(arg, p, len, (uint64_t)(p - map));
+        mill_record rec = {.data = p, .len = len, .file = path, .offset = (uint64_t)(p - map)};
+        rc = fn(arg, &rec);
         if (rc) break;
         p = nl ? nl + 1 : eof;
     }

@@ -11,12 +11,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Called once per line; a non-zero return stops reading and is returned. */
-typedef int (*mill__line_fn)(void *arg, const char *line, size_t len, uint64_t offset);
+#include "read.h"
 
 /* Calls fn for every line of `path` that starts in [start, end), in order.
  * Returns 0, fn's non-zero return, or MILL_EIO with a message naming the file. */
-int mill__text_read(const char *path, uint64_t start, uint64_t end, mill__line_fn fn, void *arg,
+int mill__text_read(const char *path, uint64_t start, uint64_t end, mill__record_fn fn, void *arg,
                     char *err, size_t errlen);
 
 #endif

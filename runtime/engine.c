@@ -29,9 +29,9 @@
 #include "json.h"
 #include "partition.h"
 #include "plugin.h"
+#include "read.h"
 #include "runtime.h"
 #include "table.h"
-#include "text.h"
 
 /* Buffered writer of one part file. */
 typedef struct writer {
@@ -259,17 +259,15 @@ static int job_error(mill_ctx *ctx, const char *cb, int rc, char *err, size_t er
 
 typedef struct map_state {
     mill_ctx *ctx;
-    const char *file;
     char *err;
     size_t errlen;
 } map_state;
 
-static int map_line(void *arg, const char *line, size_t len, uint64_t offset) {
+static int map_record(void *arg, const mill_record *rec) {
     map_state *ms = arg;
-    mill_record rec = {.data = line, .len = len, .file = ms->file, .offset = offset};
-    ms->ctx->rec = &rec;
+    ms->ctx->rec = rec;
     ms->ctx->records++;
-    int rc = ms->ctx->job->map(ms->ctx, &rec);
+    int rc = ms->ctx->job->map(ms->ctx, rec);
     if (rc) rc = job_error(ms->ctx, "map", rc, ms->err, ms->errlen);
     ms->ctx->rec = NULL;
     return rc;
@@ -280,11 +278,9 @@ static int map_phase(mill_ctx *ctx, const mill__inputs *in, char *err, size_t er
     mill__piece *pieces = calloc(n ? n : 1, sizeof *pieces);
     if (!pieces) return MILL_ENOMEM;
     mill__split(in, ctx->rank, ctx->size, pieces, n);
+    map_state ms = {ctx, err, errlen};
     int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        map_state ms = {ctx, in->files[pieces[i].file].path, err, errlen};
-        rc = mill__text_read(ms.file, pieces[i].start, pieces[i].end, map_line, &ms, err, errlen);
-    }
+    for (size_t i = 0; i < n && rc == 0; i++) rc = mill__read_piece(in, &pieces[i], map_record, &ms, err, errlen);
     free(pieces);
     return rc;
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "runtime.h"
+#include "partition_cli.h"
 #include "plugin.h"
 
 static const char usage[] =
@@ -12,6 +13,7 @@ static const char usage[] =
     "commands:\n"
     "  run JOB ...     run a job (mpirun -n N mpimill run JOB --input ... --output DIR)\n"
     "  jobs            list the jobs that can be run, with a one-line description\n"
+    "  partition ...   show which rank owns each key read from stdin (see --help)\n"
     "\n"
     "  mpimill --help, mpimill --version, mpimill COMMAND --help\n";
 
@@ -30,6 +32,7 @@ int main(int argc, char **argv) {
         return MILL_EXIT_OK;
     }
     if (!strcmp(cmd, "jobs")) return mill__plugin_list() ? MILL_EXIT_RUNTIME : MILL_EXIT_OK;
+    if (!strcmp(cmd, "partition")) return mill_partition_cli_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "run")) {
         if (MPI_Init(&argc, &argv) != MPI_SUCCESS) {
             fprintf(stderr, "mpimill: error: MPI_Init failed\n");

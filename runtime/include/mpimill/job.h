@@ -69,6 +69,7 @@ typedef struct mill_record {
     size_t len;
     const char *file; /* the input file */
     uint64_t offset;  /* byte offset of the record in the file */
+    uint64_t line;    /* 1-based line number in the file, or 0 when not known */
 } mill_record;
 
 typedef struct mill_ctx mill_ctx;
