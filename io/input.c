@@ -167,9 +167,8 @@ size_t mill__split(const mill__inputs *in, int rank, int size, mill__piece *out,
     size_t n = 0;
     for (size_t i = 0; i < in->n && base < hi; i++) {
         uint64_t fs = in->files[i].size, fe = base + fs;
-        if (fe > lo && fs > 0) {
-            uint64_t s = lo > base ? lo - base : 0;
-            uint64_t e = (hi < fe ? hi : fe) - base;
+        uint64_t s = lo > base ? lo - base : 0, e = (hi < fe ? hi : fe) - base;
+        if (fe > lo && s < e) {
             if (n < max) out[n] = (mill__piece){.file = i, .start = s, .end = e};
             n++;
         }

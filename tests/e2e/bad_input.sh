@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# bad_input.sh RANKS: bad input gives one line from rank 0, the right exit
+# code, and leaves no output behind.
+. "$(dirname "$0")/lib.sh"
+ranks=$1
+printf 'x y\n' > "$TMP/ok.txt"
+printf 'x y\n' > "$TMP/secret.txt"; chmod 000 "$TMP/secret.txt"
+mkdir "$TMP/exists"
+
+# expect CODE PATTERN ARGS...: runs mpimill run, checks exit code and stderr.
+expect() {
+  local code=$1 pattern=$2; shift 2
+  local rc=0
+  mpimill_run "$ranks" -- run "$@" > "$TMP/stdout" 2> "$TMP/stderr" || rc=$?
+  [ "$rc" = "$code" ] || fail "exit $rc, wanted $code for: $* ($(cat "$TMP/stderr"))"
+  [ "$(wc -l < "$TMP/stderr")" = 1 ] || fail "wanted one line of error for: $*, got: $(cat "$TMP/stderr")"
+  grep -q -- "$pattern" "$TMP/stderr" || fail "error for $* lacks '$pattern': $(cat "$TMP/stderr")"
+  [ ! -e "$TMP/out" ] || fail "output left behind by: $*"
+  check_no_leftovers "$TMP/out"
+}
+
+expect 1 "input $TMP/missing.txt: No such file" wordcount --input "$TMP/missing.txt" --output "$TMP/out"
+if [ "$(id -u)" != 0 ]; then  # root reads mode-000 files anyway
+  expect 1 "secret.txt: Permission denied" wordcount --input "$TMP/secret.txt" --output "$TMP/out"
+fi
+expect 1 "output $TMP/exists exists" wordcount --input "$TMP/ok.txt" --output "$TMP/exists"
+expect 2 "unknown job 'nosuchjob'" nosuchjob --input "$TMP/ok.txt" --output "$TMP/out"
+expect 2 "job wordcount has no option 'color'" wordcount --input "$TMP/ok.txt" --output "$TMP/out" --opt color=red
+expect 1 "option lower=yes: not an integer" wordcount --input "$TMP/ok.txt" --output "$TMP/out" --opt lower=yes
+expect 2 "unknown option '--bogus'" wordcount --input "$TMP/ok.txt" --output "$TMP/out" --bogus
+expect 2 "no --output" wordcount --input "$TMP/ok.txt"
+expect 1 "job $TMP/ok.txt: cannot load" "$TMP/ok.txt" --input "$TMP/ok.txt" --output "$TMP/out"
+[ -d "$TMP/exists" ] && [ -z "$(ls -A "$TMP/exists")" ] || fail "existing output was touched"
+echo "bad input at $ranks ranks: ok"

@@ -1,0 +1,47 @@
+# lib.sh -- shared helpers for the end-to-end tests (sourced).
+# Needs: MPIMILL (the mpimill binary), MILLGEN (mill-gen).
+set -euo pipefail
+export LC_ALL=C
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+
+TMP=$(mktemp -d /tmp/mill-e2e.XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# mpimill_run N [mpirun options --] ARGS...: runs mpimill on N ranks.
+mpimill_run() {
+  local n=$1; shift
+  local mca=()
+  while [ $# -gt 0 ] && [ "$1" != "--" ] && [ "${1#--mca}" != "$1" -o "${#mca[@]}" -gt 0 ] && [ "$1" != "run" ]; do
+    mca+=("$1"); shift
+  done
+  [ "${1:-}" = "--" ] && shift
+  timeout 300 mpirun -q -n "$n" --oversubscribe "${mca[@]}" "$MPIMILL" "$@"
+}
+
+# oracle FILES...: word counts by tr/sort/uniq, as key<TAB>count sorted by key.
+oracle() {
+  for f in "$@"; do cat "$f"; echo; done | tr -s ' \t\n\v\f\r' '\n\n\n\n\n\n' | grep -v '^$' | sort | uniq -c |
+    awk '{print $2 "\t" $1}' | sort
+}
+
+# output_of DIR: all parts of a committed output, sorted.
+output_of() {
+  [ -f "$1/_SUCCESS" ] || fail "$1 has no _SUCCESS"
+  cat "$1"/part-* | sort
+}
+
+# Each part must be sorted by key on its own (bytewise).
+check_parts_sorted() {
+  for p in "$1"/part-*; do
+    cut -f1 "$p" | sort -c 2>/dev/null || fail "$p is not sorted by key"
+  done
+}
+
+# No staging or temporary directories may remain beside an output.
+check_no_leftovers() {
+  local parent
+  parent=$(dirname "$1")
+  if ls -a "$parent" | grep -q 'mill-staging'; then fail "staging left in $parent: $(ls -a "$parent")"; fi
+}

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# wordcount.sh RANKS [MPIRUN-OPTIONS...]: word count end to end against the
+# tr/sort/uniq oracle, over corpora with the edge cases of line splitting.
+. "$(dirname "$0")/lib.sh"
+ranks=$1; shift
+mca=("$@")
+
+in=$TMP/in
+mkdir -p "$in/many"
+"$MILLGEN" --bytes 3M --seed 11 "$in/zipf.txt"
+"$MILLGEN" --bytes 200K --seed 12 --crlf "$in/crlf.txt"
+"$MILLGEN" --bytes 100K --seed 13 --no-final-newline "$in/nofinal.txt"
+"$MILLGEN" --bytes 300K --seed 14 --files 40 "$in/many"
+: > "$in/empty.txt"
+printf 'a b' > "$in/tiny.txt"                      # fewer bytes than ranks
+printf '\n\n  \t\n' > "$in/blank.txt"               # no words at all
+head -c 70000 /dev/zero | tr '\0' 'w' > "$in/longline.txt"   # one long word crossing every split
+printf ' Mixed CASE mixed case\r\nMIXED\n' > "$in/case.txt"
+
+want=$TMP/want
+oracle $(find "$in" -type f | sort) > "$want"
+
+out=$TMP/out
+mpimill_run "$ranks" "${mca[@]}" -- run wordcount --input "$in" --output "$out" --quiet
+output_of "$out" > "$TMP/got"
+cmp -s "$want" "$TMP/got" || { diff "$want" "$TMP/got" | head -20; fail "wordcount differs from the oracle at $ranks ranks"; }
+check_parts_sorted "$out"
+[ "$(ls "$out" | grep -c '^part-')" -eq "$ranks" ] || fail "expected $ranks part files"
+check_no_leftovers "$out"
+
+# lower=1 folds ASCII case: compare with the oracle over lowercased input.
+mpimill_run "$ranks" "${mca[@]}" -- run wordcount --input "$in/case.txt" --input "$in/zipf.txt" \
+  --output "$TMP/lower" --opt lower=1 --quiet
+cat "$in/case.txt" "$in/zipf.txt" | tr 'A-Z' 'a-z' > "$TMP/lowered"
+oracle "$TMP/lowered" > "$TMP/want-lower"
+output_of "$TMP/lower" | cmp -s "$TMP/want-lower" - || fail "lower=1 differs from the oracle"
+
+# --overwrite replaces a previous output completely.
+mpimill_run "$ranks" "${mca[@]}" -- run wordcount --input "$in/tiny.txt" --output "$out" --overwrite --quiet
+[ "$(output_of "$out")" = "$(printf 'a\t1\nb\t1')" ] || fail "--overwrite did not replace the output"
+check_no_leftovers "$out"
+echo "wordcount at $ranks ranks ${mca[*]}: ok"

@@ -1,0 +1,93 @@
+/* test_args.c -- the command line of `mpimill run`. */
+#include <CUnit/Basic.h>
+#include <string.h>
+
+#include "args.h"
+#include "mpimill/job.h"
+
+static int parse(mill__run_args *a, char *err, const char *const *argv) {
+    int argc = 0;
+    while (argv[argc]) argc++;
+    return mill__run_args_parse(a, argc, (char **)argv, err, 256);
+}
+
+static void test_full(void) {
+    mill__run_args a;
+    char err[256];
+    const char *argv[] = {"run", "wordcount", "--input", "a", "--input=b", "--output", "out",
+                          "--overwrite", "--opt", "lower=1", "--opt=k=v=w", "--format=text", NULL};
+    CU_ASSERT_FATAL(parse(&a, err, argv) == 0);
+    CU_ASSERT_STRING_EQUAL(a.job, "wordcount");
+    CU_ASSERT_EQUAL(a.ninputs, 2);
+    CU_ASSERT_STRING_EQUAL(a.inputs[1], "b");
+    CU_ASSERT_STRING_EQUAL(a.output, "out");
+    CU_ASSERT_EQUAL(a.overwrite, 1);
+    CU_ASSERT_STRING_EQUAL(mill__run_args_opt(&a, "lower"), "1");
+    CU_ASSERT_STRING_EQUAL(mill__run_args_opt(&a, "k"), "v=w");
+    CU_ASSERT_PTR_NULL(mill__run_args_opt(&a, "nope"));
+    mill__run_args_free(&a);
+}
+
+static void test_later_opt_wins(void) {
+    mill__run_args a;
+    char err[256];
+    const char *argv[] = {"run", "j", "-i", "x", "--input", "x", "--output", "o", "--opt", "n=1",
+                          "--opt", "n=2", NULL};
+    /* -i is not an option of ours: refused by name. */
+    CU_ASSERT(parse(&a, err, argv) == MILL_EINVAL);
+    CU_ASSERT(strstr(err, "'-i'") != NULL);
+    mill__run_args_free(&a);
+    const char *argv2[] = {"run", "j", "--input", "x", "--output", "o", "--opt", "n=1", "--opt", "n=2", NULL};
+    CU_ASSERT_FATAL(parse(&a, err, argv2) == 0);
+    CU_ASSERT_STRING_EQUAL(mill__run_args_opt(&a, "n"), "2");
+    mill__run_args_free(&a);
+}
+
+static void expect_error(const char *const *argv, const char *needle) {
+    mill__run_args a;
+    char err[256] = "";
+    CU_ASSERT(parse(&a, err, argv) == MILL_EINVAL);
+    CU_ASSERT(strstr(err, needle) != NULL);
+    if (!strstr(err, needle)) fprintf(stderr, "\n  got '%s', wanted '%s'\n", err, needle);
+    mill__run_args_free(&a);
+}
+
+static void test_errors(void) {
+    expect_error((const char *[]){"run", NULL}, "no JOB");
+    expect_error((const char *[]){"run", "j", "--output", "o", NULL}, "no --input");
+    expect_error((const char *[]){"run", "j", "--input", "x", NULL}, "no --output");
+    expect_error((const char *[]){"run", "j", "--input", NULL}, "--input needs a value");
+    expect_error((const char *[]){"run", "j", "--input=", "--output", "o", NULL}, "non-empty");
+    expect_error((const char *[]){"run", "j", "--input", "x", "--output", "o", "--opt", "novalue", NULL},
+                 "key=value");
+    expect_error((const char *[]){"run", "j", "--input", "x", "--output", "o", "--opt", "=v", NULL},
+                 "key=value");
+    expect_error((const char *[]){"run", "j", "--input", "x", "--output", "o", "--format", "xml", NULL},
+                 "unknown --format");
+    expect_error((const char *[]){"run", "j", "k", "--input", "x", "--output", "o", NULL},
+                 "unexpected argument 'k'");
+    expect_error((const char *[]){"run", "j", "--inputs", "x", "--output", "o", NULL}, "'--inputs'");
+}
+
+static void test_help(void) {
+    mill__run_args a;
+    char err[256];
+    const char *argv[] = {"run", "--help", NULL};
+    CU_ASSERT(parse(&a, err, argv) == 0);
+    CU_ASSERT(a.help == 1);
+    mill__run_args_free(&a);
+}
+
+int main(void) {
+    CU_initialize_registry();
+    CU_pSuite s = CU_add_suite("args", NULL, NULL);
+    CU_add_test(s, "all options", test_full);
+    CU_add_test(s, "last --opt wins, unknown flags refused", test_later_opt_wins);
+    CU_add_test(s, "usage errors name the problem", test_errors);
+    CU_add_test(s, "--help", test_help);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned fails = CU_get_number_of_failures();
+    CU_cleanup_registry();
+    return fails ? 1 : 0;
+}

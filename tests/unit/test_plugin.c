@@ -1,0 +1,68 @@
+/* test_plugin.c -- the job loader accepts a valid plugin and refuses broken
+ * ones with a clear message. PLUGIN_DIR holds the test plugins. */
+#include <CUnit/Basic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "plugin.h"
+
+static void expect(const char *name, int code, const char *needle) {
+    mill__plugin p;
+    char path[1024], err[512] = "";
+    snprintf(path, sizeof path, "%s/%s.so", PLUGIN_DIR, name);
+    int rc = mill__plugin_load(&p, path, err, sizeof err);
+    CU_ASSERT_EQUAL(rc, code);
+    CU_ASSERT(strstr(err, needle) != NULL);
+    CU_ASSERT(strstr(err, path) != NULL); /* names the file */
+    if (rc != code || !strstr(err, needle)) fprintf(stderr, "\n  %s: rc %d, '%s'\n", name, rc, err);
+    if (rc == 0) mill__plugin_unload(&p);
+}
+
+static void test_broken(void) {
+    expect("nosym", MILL_EABI, "no symbol mill_job_entry");
+    expect("badmajor", MILL_EABI, "ABI 2.0");
+    expect("short", MILL_EABI, "struct is 24 bytes");
+    expect("nullmap", MILL_EINVAL, "map callback is NULL");
+    expect("badcombine", MILL_EINVAL, "numeric value_type");
+    expect("missing", MILL_ENOENT, "no such file");
+}
+
+static void test_good_by_path_and_name(void) {
+    mill__plugin p;
+    char path[1024], err[512];
+    snprintf(path, sizeof path, "%s/good.so", PLUGIN_DIR);
+    CU_ASSERT_FATAL(mill__plugin_load(&p, path, err, sizeof err) == 0);
+    CU_ASSERT_STRING_EQUAL(p.job->name, "good");
+    mill__plugin_unload(&p);
+
+    setenv("MPIMILL_JOB_PATH", "/nonexistent:" PLUGIN_DIR, 1);
+    CU_ASSERT(mill__plugin_load(&p, "good", err, sizeof err) == 0);
+    mill__plugin_unload(&p);
+}
+
+static void test_never_from_cwd(void) {
+    mill__plugin p;
+    char err[512], cwd[1024];
+    CU_ASSERT_FATAL(getcwd(cwd, sizeof cwd) != NULL);
+    CU_ASSERT_FATAL(chdir(PLUGIN_DIR) == 0);
+    unsetenv("MPIMILL_JOB_PATH");
+    CU_ASSERT_EQUAL(mill__plugin_load(&p, "good", err, sizeof err), MILL_ENOENT);
+    CU_ASSERT(strstr(err, "unknown job 'good'") != NULL);
+    CU_ASSERT(strstr(err, "looked in") != NULL);
+    CU_ASSERT_FATAL(chdir(cwd) == 0);
+}
+
+int main(void) {
+    CU_initialize_registry();
+    CU_pSuite s = CU_add_suite("plugin", NULL, NULL);
+    CU_add_test(s, "broken plugins are refused", test_broken);
+    CU_add_test(s, "a good plugin loads by path and by name", test_good_by_path_and_name);
+    CU_add_test(s, "names are never resolved in the current directory", test_never_from_cwd);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned fails = CU_get_number_of_failures();
+    CU_cleanup_registry();
+    return fails ? 1 : 0;
+}

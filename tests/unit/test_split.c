@@ -1,0 +1,185 @@
+/* test_split.c -- every line of the input is read by exactly one rank, for
+ * any number of ranks, through mill__split and mill__text_read. */
+#include <CUnit/Basic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "input.h"
+#include "text.h"
+
+static char dir[] = "/tmp/mill-split-XXXXXX";
+
+typedef struct collected {
+    char *buf;   /* lines read, each followed by '\n' */
+    size_t len, cap;
+} collected;
+
+static int collect(void *arg, const mill_record *rec) {
+    collected *c = arg;
+    if (c->cap - c->len < rec->len + 1) {
+        c->cap = (c->cap + rec->len + 1) * 2;
+        c->buf = realloc(c->buf, c->cap);
+    }
+    memcpy(c->buf + c->len, rec->data, rec->len);
+    c->len += rec->len;
+    c->buf[c->len++] = '\n';
+    return 0;
+}
+
+static void write_file(const char *name, const char *data, size_t len) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    CU_ASSERT_FATAL(f != NULL);
+    CU_ASSERT_FATAL(fwrite(data, 1, len, f) == len);
+    fclose(f);
+}
+
+/* Expected lines of a file body: the rule of text.h, done the naive way. */
+static void expect_lines(const char *data, size_t len, collected *c) {
+    size_t s = 0;
+    while (s < len) {
+        size_t e = s;
+        while (e < len && data[e] != '\n') e++;
+        size_t l = e - s;
+        if (e < len && l > 0 && data[e - 1] == '\r') l--;
+        mill_record r = {.data = data + s, .len = l};
+        collect(c, &r);
+        s = e + 1;
+    }
+}
+
+/* Reads the whole input set with `ranks` ranks and compares with expected. */
+static void check_ranks(char **paths, size_t npaths, const collected *want, int ranks) {
+    mill__inputs in;
+    char err[256];
+    CU_ASSERT_FATAL(mill__inputs_collect(&in, paths, npaths, err, sizeof err) == 0);
+    collected got = {0};
+    for (int r = 0; r < ranks; r++) {
+        mill__piece pcs[64];
+        size_t n = mill__split(&in, r, ranks, pcs, 64);
+        CU_ASSERT_FATAL(n <= 64);
+        for (size_t i = 0; i < n; i++)
+            CU_ASSERT(mill__text_read(in.files[pcs[i].file].path, pcs[i].start, pcs[i].end, collect,
+                                      &got, err, sizeof err) == 0);
+    }
+    CU_ASSERT_EQUAL(got.len, want->len);
+    if (got.len == want->len) CU_ASSERT(memcmp(got.buf, want->buf, got.len) == 0);
+    free(got.buf);
+    mill__inputs_free(&in);
+}
+
+static void test_edge_files(void) {
+    static const struct { const char *name, *data; } files[] = {
+        {"a-crlf", "one two\r\nthree\r\n\r\nfour"},
+        {"b-empty", ""},
+        {"c-tiny", "x"},
+        {"d-nl-only", "\n\n\n"},
+        {"e-no-final", "alpha beta\ngamma"},
+        {"f-long", NULL},
+    };
+    collected want = {0};
+    char *paths[8];
+    char longline[5000];
+    memset(longline, 'q', sizeof longline);
+    longline[2500] = '\n';
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        const char *d = files[i].data ? files[i].data : longline;
+        size_t l = files[i].data ? strlen(d) : sizeof longline;
+        write_file(files[i].name, d, l);
+        expect_lines(d, l, &want);
+        paths[i] = malloc(256);
+        snprintf(paths[i], 256, "%s/%s", dir, files[i].name);
+    }
+    for (int ranks = 1; ranks <= 40; ranks++) check_ranks(paths, 6, &want, ranks);
+    /* The directory itself: the same files in sorted order. */
+    char *d = dir;
+    for (int ranks = 1; ranks <= 9; ranks++) check_ranks(&d, 1, &want, ranks);
+    for (size_t i = 0; i < 6; i++) free(paths[i]);
+    free(want.buf);
+}
+
+static void test_random_files(void) {
+    srand(7);
+    for (int round = 0; round < 30; round++) {
+        size_t len = (size_t)(rand() % 3000);
+        char *data = malloc(len + 1);
+        for (size_t i = 0; i < len; i++) {
+            int r = rand() % 10;
+            data[i] = r == 0 ? '\n' : r == 1 ? '\r' : (char)('a' + r);
+        }
+        write_file("rand", data, len);
+        collected want = {0};
+        expect_lines(data, len, &want);
+        char path[256];
+        snprintf(path, sizeof path, "%s/rand", dir);
+        char *p = path;
+        for (int ranks = 1; ranks <= 12; ranks++) check_ranks(&p, 1, &want, ranks);
+        free(want.buf);
+        free(data);
+    }
+}
+
+static void test_split_covers_bytes(void) {
+    /* The pieces of all ranks tile the input exactly, in order. */
+    mill__file files[3] = {{"a", 10}, {"b", 0}, {"c", 7}};
+    mill__inputs in = {files, 3, 17};
+    for (int ranks = 1; ranks <= 20; ranks++) {
+        uint64_t covered = 0;
+        for (int r = 0; r < ranks; r++) {
+            mill__piece pcs[4];
+            size_t n = mill__split(&in, r, ranks, pcs, 4);
+            for (size_t i = 0; i < n; i++) {
+                CU_ASSERT(pcs[i].file != 1); /* empty files get no piece */
+                CU_ASSERT(pcs[i].start < pcs[i].end);
+                covered += pcs[i].end - pcs[i].start;
+            }
+        }
+        CU_ASSERT_EQUAL(covered, 17);
+    }
+}
+
+static void test_missing_input(void) {
+    mill__inputs in;
+    char err[256] = "";
+    char *p = "/nonexistent/mill-input";
+    CU_ASSERT_EQUAL(mill__inputs_collect(&in, &p, 1, err, sizeof err), MILL_ENOENT);
+    CU_ASSERT(strstr(err, "/nonexistent/mill-input") != NULL);
+}
+
+static void test_pack_roundtrip(void) {
+    mill__file files[2] = {{"x/y", 10}, {"z", 77}};
+    mill__inputs in = {files, 2, 87}, out;
+    char *buf;
+    size_t len;
+    CU_ASSERT_FATAL(mill__inputs_pack(&in, &buf, &len) == 0);
+    CU_ASSERT_FATAL(mill__inputs_unpack(&out, buf, len) == 0);
+    CU_ASSERT_EQUAL(out.n, 2);
+    CU_ASSERT_EQUAL(out.total, 87);
+    CU_ASSERT_STRING_EQUAL(out.files[1].path, "z");
+    mill__inputs_free(&out);
+    CU_ASSERT(mill__inputs_unpack(&out, buf, len - 1) == MILL_EFORMAT); /* truncated */
+    free(buf);
+    mill__inputs_free(&out);
+}
+
+int main(void) {
+    if (!mkdtemp(dir)) return 1;
+    CU_initialize_registry();
+    CU_pSuite s = CU_add_suite("split", NULL, NULL);
+    CU_add_test(s, "edge files at 1..40 ranks", test_edge_files);
+    CU_add_test(s, "random files at 1..12 ranks", test_random_files);
+    CU_add_test(s, "pieces tile the input", test_split_covers_bytes);
+    CU_add_test(s, "missing input names the path", test_missing_input);
+    CU_add_test(s, "input list pack/unpack", test_pack_roundtrip);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned fails = CU_get_number_of_failures();
+    CU_cleanup_registry();
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0) return 1;
+    return fails ? 1 : 0;
+}
