@@ -20,42 +20,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include "args.h"
 #include "commit.h"
+#include "fault.h"
 #include "input.h"
 #include "json.h"
 #include "partition.h"
 #include "plugin.h"
 #include "read.h"
+#include "write.h"
+#include "ctx.h"
 #include "runtime.h"
 #include "table.h"
-
-/* Buffered writer of one part file. */
-typedef struct writer {
-    int fd;
-    const char *name;
-    char *buf;
-    size_t len, cap;
-} writer;
-
-struct mill_ctx {
-    const mill_job *job;
-    const mill__run_args *args;
-    MPI_Comm comm;
-    int rank, size;
-    mill_partition *part;
-    mill__table *table;       /* where mill_emit combines: map side, then reduce side */
-    mill__entry *combining;   /* the entry a custom combine is producing */
-    int value_set;            /* mill_set_value was called for `combining` */
-    writer *out;              /* where mill_write goes, during reduce */
-    const mill_record *rec;   /* the record being mapped, for error messages */
-    void *userdata;
-    char fail[512];           /* the plugin's mill_fail message */
-    uint64_t records, keys_out;
-};
 
 /* ---- values ---------------------------------------------------------- */
 
@@ -103,7 +84,7 @@ static int combine_into(mill_ctx *ctx, mill__entry *e, const void *b, size_t ble
 }
 
 /* Inserts (key, value) into table, combining with an existing value. */
-static int upsert(mill_ctx *ctx, mill__table *t, uint64_t hash, const void *key, size_t klen,
+int mill__upsert(mill_ctx *ctx, mill__table *t, uint64_t hash, const void *key, size_t klen,
                   const void *value, size_t vlen) {
     if (klen > UINT32_MAX || vlen > UINT32_MAX) {
         snprintf(ctx->fail, sizeof ctx->fail, "key or value larger than 4 GiB");
@@ -118,69 +99,17 @@ static int upsert(mill_ctx *ctx, mill__table *t, uint64_t hash, const void *key,
     return inserted ? 0 : combine_into(ctx, e, value, vlen);
 }
 
-/* ---- the plugin-facing API ------------------------------------------ */
-
-int mill_emit(mill_ctx *ctx, const void *key, size_t key_len, const void *value, size_t value_len) {
-    if (!ctx || !ctx->table || (!key && key_len) || (!value && value_len)) return MILL_ESTATE;
-    return upsert(ctx, ctx->table, mill_key_hash(key, key_len), key, key_len, value, value_len);
-}
-
-int mill_emit_u64(mill_ctx *ctx, const void *key, size_t key_len, uint64_t value) {
-    return mill_emit(ctx, key, key_len, &value, sizeof value);
-}
-
-int mill_emit_i64(mill_ctx *ctx, const void *key, size_t key_len, int64_t value) {
-    return mill_emit(ctx, key, key_len, &value, sizeof value);
-}
-
-int mill_emit_f64(mill_ctx *ctx, const void *key, size_t key_len, double value) {
-    return mill_emit(ctx, key, key_len, &value, sizeof value);
-}
-
-int mill_set_value(mill_ctx *ctx, const void *value, size_t value_len) {
-    if (!ctx || !ctx->combining || value_len > UINT32_MAX) return MILL_ESTATE;
-    int rc = mill__table_set_value(ctx->table, ctx->combining, value, (uint32_t)value_len);
-    if (rc == 0) ctx->value_set = 1;
-    return rc;
-}
-
-const char *mill_opt(mill_ctx *ctx, const char *key) {
-    return ctx && key ? mill__run_args_opt(ctx->args, key) : NULL;
-}
-
-int mill_opt_i64(mill_ctx *ctx, const char *key, int64_t def, int64_t *out) {
-    const char *v = mill_opt(ctx, key);
-    *out = def;
-    if (!v) return 0;
-    char *end;
-    errno = 0;
-    long long x = strtoll(v, &end, 0);
-    if (errno || end == v || *end) {
-        mill_fail(ctx, "option %s=%s: not an integer", key, v);
-        return MILL_EINVAL;
-    }
-    *out = x;
-    return 0;
-}
-
-int mill_rank(const mill_ctx *ctx) { return ctx->rank; }
-int mill_size(const mill_ctx *ctx) { return ctx->size; }
-void mill_set_userdata(mill_ctx *ctx, void *data) { ctx->userdata = data; }
-void *mill_userdata(const mill_ctx *ctx) { return ctx->userdata; }
-
-void mill_fail(mill_ctx *ctx, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(ctx->fail, sizeof ctx->fail, fmt, ap);
-    va_end(ap);
-}
-
 /* ---- output ------------------------------------------------------------ */
 
 static int writer_flush(writer *w, char *err, size_t errlen) {
+    if (w->sink) { /* --compress: io/write.h */
+        int rc = mill__sink_write(w->sink, w->buf, w->len, err, errlen);
+        w->len = 0;
+        return rc;
+    }
     size_t off = 0;
     while (off < w->len) {
-        ssize_t n = write(w->fd, w->buf + off, w->len - off);
+        ssize_t n = mill__fault_write(MILL_FAULT_MID_WRITE, w->fd, w->buf + off, w->len - off);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) {
             snprintf(err, errlen, "write %s: %s", w->name, strerror(errno));
@@ -206,7 +135,7 @@ static int writer_put(writer *w, const void *p, size_t n) {
 }
 
 /* Appends one `key<TAB>value\n` line, the value formatted by the job's type. */
-static int write_record(mill_ctx *ctx, writer *w, const void *key, size_t klen, const void *value,
+int mill__write_record(mill_ctx *ctx, writer *w, const void *key, size_t klen, const void *value,
                         size_t vlen, char *err, size_t errlen) {
     char num[32];
     if (ctx->job->value_type != MILL_VALUE_BYTES) {
@@ -236,14 +165,6 @@ static int write_record(mill_ctx *ctx, writer *w, const void *key, size_t klen, 
     return 0;
 }
 
-int mill_write(mill_ctx *ctx, const void *key, size_t key_len, const void *value, size_t value_len) {
-    if (!ctx || !ctx->out) return MILL_ESTATE;
-    char err[256];
-    int rc = write_record(ctx, ctx->out, key, key_len, value, value_len, err, sizeof err);
-    if (rc && rc != MILL_EJOB) snprintf(ctx->fail, sizeof ctx->fail, "%s", err);
-    return rc;
-}
-
 /* ---- phases -------------------------------------------------------------- */
 
 /* Formats a failed callback's error: job, rank's position and the plugin's words. */
@@ -265,6 +186,7 @@ typedef struct map_state {
 
 static int map_record(void *arg, const mill_record *rec) {
     map_state *ms = arg;
+    if (mill__stop_signal()) return mill__stop_error(ms->err, ms->errlen);
     ms->ctx->rec = rec;
     ms->ctx->records++;
     int rc = ms->ctx->job->map(ms->ctx, rec);
@@ -273,15 +195,20 @@ static int map_record(void *arg, const mill_record *rec) {
     return rc;
 }
 
+/* Reads this rank's share of the inputs (io/read.h); collective. Bad
+ * records skipped under --bad-records skip go to the counter
+ * bad_records_skipped (summary line and manifest). */
 static int map_phase(mill_ctx *ctx, const mill__inputs *in, char *err, size_t errlen) {
-    size_t n = mill__split(in, ctx->rank, ctx->size, NULL, 0);
-    mill__piece *pieces = calloc(n ? n : 1, sizeof *pieces);
-    if (!pieces) return MILL_ENOMEM;
-    mill__split(in, ctx->rank, ctx->size, pieces, n);
+    const mill__run_args *a = ctx->args;
+    mill__read_opts o = {.csv_columns = a->csv_columns, .csv_no_header = a->csv_no_header,
+                         .csv_quoted_newlines = a->csv_quoted_newlines, .skip_bad = a->skip_bad,
+                         .comm = ctx->comm};
     map_state ms = {ctx, err, errlen};
-    int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) rc = mill__read_piece(in, &pieces[i], map_record, &ms, err, errlen);
-    free(pieces);
+    int rc = mill__read_all(in, &o, ctx->rank, ctx->size, map_record, &ms, err, errlen);
+    if (a->skip_bad && mill_count(ctx, "bad_records_skipped", (int64_t)o.skipped) != 0 && rc == 0) {
+        snprintf(err, errlen, "cannot count bad records: too many counters");
+        rc = MILL_ENOMEM;
+    }
     return rc;
 }
 
@@ -409,7 +336,7 @@ static int shuffle_phase(mill_ctx *ctx, mill__table *mapped, mill__table *reduce
             memcpy(&kl, recv + off, 4);
             memcpy(&vl, recv + off + 4, 4);
             const char *k = recv + off + 8;
-            rc = upsert(ctx, reduced, mill_key_hash(k, kl), k, kl, k + kl, vl);
+            rc = mill__upsert(ctx, reduced, mill_key_hash(k, kl), k, kl, k + kl, vl);
             off += 8 + (uint64_t)kl + vl;
         }
         if (rc) job_error(ctx, "combine", rc, err, errlen);
@@ -421,11 +348,13 @@ static int shuffle_phase(mill_ctx *ctx, mill__table *mapped, mill__table *reduce
 
 static int reduce_phase(mill_ctx *ctx, mill__table *t, mill__commit *commit, char *err, size_t errlen) {
     char name[32];
-    snprintf(name, sizeof name, "part-%05d", ctx->rank);
+    const char *suffix = mill__compress_suffix(ctx->args->compress);
+    snprintf(name, sizeof name, "part-%05d%s", ctx->rank, suffix ? suffix : "");
     writer w = {.fd = -1, .name = name, .cap = 1u << 20};
     w.buf = malloc(w.cap);
     if (!w.buf) return MILL_ENOMEM;
     int rc = mill__commit_create(commit, name, &w.fd, err, errlen);
+    if (rc == 0 && suffix && *suffix) rc = mill__sink_open(&w.sink, w.fd, name, ctx->args->compress, err, errlen);
     size_t n = rc ? 0 : mill__table_sort(t);
     ctx->out = &w;
     for (size_t i = 0; i < n && rc == 0; i++) {
@@ -434,26 +363,100 @@ static int reduce_phase(mill_ctx *ctx, mill__table *t, mill__commit *commit, cha
             rc = ctx->job->reduce(ctx, e->key, e->klen, e->value, e->vlen);
             if (rc) rc = job_error(ctx, "reduce", rc, err, errlen);
         } else {
-            rc = write_record(ctx, &w, e->key, e->klen, e->value, e->vlen, err, errlen);
+            rc = mill__write_record(ctx, &w, e->key, e->klen, e->value, e->vlen, err, errlen);
             if (rc == MILL_EJOB) rc = job_error(ctx, "reduce", rc, err, errlen);
         }
     }
     ctx->out = NULL;
     if (rc == 0) rc = writer_flush(&w, err, errlen);
+    int src = mill__sink_close(w.sink, rc == 0, err, errlen);
+    if (rc == 0) rc = src;
     free(w.buf);
     return rc;
 }
 
 /* ---- the run ------------------------------------------------------------- */
 
-/* Returns the manifest's job members (JSON) for the commit; rank 0 only. */
-static char *manifest_members(mill_ctx *ctx, const mill__inputs *in, int argc, char **argv,
-                              uint64_t records, uint64_t keys, double secs) {
-    char *s = NULL;
+/* Feeds a file's identity (path, size, modification time) to the hash. */
+static void hash_file(XXH3_state_t *h, const char *path) {
+    struct stat st;
+    int64_t id[3] = {-1, -1, -1};
+    if (stat(path, &st) == 0) {
+        id[0] = (int64_t)st.st_size;
+        id[1] = (int64_t)st.st_mtim.tv_sec;
+        id[2] = (int64_t)st.st_mtim.tv_nsec;
+    }
+    XXH3_64bits_update(h, path, strlen(path) + 1);
+    XXH3_64bits_update(h, id, sizeof id);
+}
+
+int mill__fingerprint(const mill__run_args *a, const char *plugin_path, const mill__inputs *in,
+                      char out[17]) {
+    XXH3_state_t *h = XXH3_createState();
+    if (!h || XXH3_64bits_reset(h) != XXH_OK) {
+        XXH3_freeState(h);
+        return MILL_ENOMEM;
+    }
+    hash_file(h, plugin_path);
+    XXH3_64bits_update(h, a->format, strlen(a->format) + 1);
+    for (size_t i = 0; i < a->nopts; i++) {
+        XXH3_64bits_update(h, a->opts[i].key, strlen(a->opts[i].key) + 1);
+        XXH3_64bits_update(h, a->opts[i].value, strlen(a->opts[i].value) + 1);
+    }
+    for (size_t i = 0; i < in->n; i++) hash_file(h, in->files[i].path);
+    snprintf(out, 17, "%016" PRIx64, (uint64_t)XXH3_64bits_digest(h));
+    XXH3_freeState(h);
+    return 0;
+}
+
+/* Collective. Sums the job's named counters over all ranks. On rank 0,
+ * *out becomes "name=value, ..." in order of first appearance by rank. */
+static int sum_counters(mill_ctx *ctx, char **out, char *err, size_t errlen) {
+    char mine[MILL_MAX_COUNTERS * 96] = "", *all = NULL;
     size_t len = 0;
+    for (int i = 0; i < ctx->ncounters; i++)
+        len += (size_t)snprintf(mine + len, sizeof mine - len, "%s=%" PRId64 "\n", ctx->counters[i].name,
+                                ctx->counters[i].value);
+    int rc = mill__gather_str(ctx->comm, mine, &all, err, errlen);
+    if (rc || ctx->rank != 0) return rc;
+    /* Merge in place: names[] point into all; at most size*64 distinct names. */
+    size_t cap = (size_t)ctx->size * MILL_MAX_COUNTERS, n = 0;
+    char **names = calloc(cap ? cap : 1, sizeof *names);
+    int64_t *vals = calloc(cap ? cap : 1, sizeof *vals);
+    char *save = NULL, *res = NULL;
+    if (!names || !vals) rc = MILL_ENOMEM;
+    for (char *line = rc ? NULL : strtok_r(all, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char *eq = strrchr(line, '=');
+        *eq = '\0';
+        size_t i = 0;
+        while (i < n && strcmp(names[i], line) != 0) i++;
+        if (i == n) names[n++] = line;
+        vals[i] += strtoll(eq + 1, NULL, 10);
+    }
+    size_t rlen = 0;
+    FILE *f = rc ? NULL : open_memstream(&res, &rlen);
+    if (!rc && !f) rc = MILL_ENOMEM;
+    for (size_t i = 0; f && i < n; i++) fprintf(f, "%s%s=%" PRId64, i ? ", " : "", names[i], vals[i]);
+    if (f && fclose(f) != 0) rc = MILL_ENOMEM;
+    if (rc) snprintf(err, errlen, "out of memory summing counters");
+    free(names);
+    free(vals);
+    free(all);
+    *out = res;
+    return rc;
+}
+
+/* Returns the manifest's job members (JSON) for the commit; rank 0 only.
+ * counters is "name=value, ..." from sum_counters. */
+static char *manifest_members(mill_ctx *ctx, const mill__inputs *in, int argc, char **argv,
+                              const char *plugin_path, const char *counters, uint64_t records,
+                              uint64_t keys, double secs) {
+    char *s = NULL, fp[17];
+    size_t len = 0;
+    if (mill__fingerprint(ctx->args, plugin_path, in, fp) != 0) return NULL;
     FILE *f = open_memstream(&s, &len);
     if (!f) return NULL;
-    fprintf(f, "\"job\": ");
+    fprintf(f, "\"fingerprint\": \"%s\",\n\"job\": ", fp);
     mill__json_str(f, ctx->job->name, strlen(ctx->job->name));
     fprintf(f, ",\n\"arguments\": [");
     for (int i = 0; i < argc; i++) {
@@ -469,6 +472,14 @@ static char *manifest_members(mill_ctx *ctx, const mill__inputs *in, int argc, c
     fprintf(f, "],\n\"ranks\": %d,\n\"metrics\": {\"records_in\": %" PRIu64 ", \"keys_out\": %" PRIu64
                ", \"seconds\": %.3f}",
             ctx->size, records, keys, secs);
+    fprintf(f, ",\n\"counters\": {");
+    for (const char *c = counters; c && *c;) { /* names hold no '"', '\\', '=' or newline */
+        const char *eq = strchr(c, '='), *next = strstr(c, ", ");
+        fprintf(f, "%s\"%.*s\": %.*s", c == counters ? "" : ", ", (int)(eq - c), c,
+                (int)(next ? next - eq - 1 : (long)strlen(eq + 1)), eq + 1);
+        c = next ? next + 2 : NULL;
+    }
+    fprintf(f, "}");
     if (fclose(f) != 0) {
         free(s);
         return NULL;
@@ -551,12 +562,13 @@ int mill__run_main(int argc, char **argv) {
     }
 
     double t0 = now();
-    int exit_code = MILL_EXIT_RUNTIME, setup_done = 0;
+    int exit_code = MILL_EXIT_RUNTIME, setup_done = 0, mrc;
     mill__plugin plugin;
     mill__inputs in = {0};
     mill__commit *commit = NULL;
     mill__table mapped = {0}, reduced = {0};
-    mill_ctx ctx = {.args = &args, .comm = comm, .rank = rank, .size = size};
+    mill_ctx ctx = {.args = &args, .comm = comm, .job_comm = MPI_COMM_NULL, .rank = rank, .size = size};
+    char *counters = NULL;
 
     rc = mill__plugin_load(&plugin, args.job, err, sizeof err);
     rc = mill__agree(comm, rc, err, sizeof err);
@@ -576,27 +588,40 @@ int mill__run_main(int argc, char **argv) {
     if ((rc = mill__commit_begin(&commit, comm, args.output, args.overwrite, err, sizeof err)) != 0) goto out;
 
     /* From here on the commit decides: any failure is a NO vote. */
+    mrc = MPI_Comm_dup(comm, &ctx.job_comm);
+    if (mrc != MPI_SUCCESS) {
+        ctx.job_comm = MPI_COMM_NULL;
+        rc = mill__mpi_error(mrc, "MPI_Comm_dup", err, sizeof err);
+    }
+    mill__crash_watch(&ctx, plugin.path);
     setup_done = 1;
-    if (ctx.job->setup && (rc = ctx.job->setup(&ctx)) != 0) rc = job_error(&ctx, "setup", rc, err, sizeof err);
+    if (rc == 0 && ctx.job->setup && (rc = ctx.job->setup(&ctx)) != 0)
+        rc = job_error(&ctx, "setup", rc, err, sizeof err);
     if (rc == 0 && (rc = mill__table_init(&mapped)) == 0 && (rc = mill__table_init(&reduced)) != 0)
         snprintf(err, sizeof err, "out of memory");
     if (rc == 0) {
         ctx.table = &mapped;
         rc = map_phase(&ctx, &in, err, sizeof err);
     }
+    if (rc == 0 && mill__stop_signal()) rc = mill__stop_error(err, sizeof err);
     rc = mill__agree(comm, rc, err, sizeof err);
     ctx.table = &reduced;
     if (rc == 0) rc = shuffle_phase(&ctx, &mapped, &reduced, err, sizeof err);
+    if (rc == 0 && mill__stop_signal()) rc = mill__stop_error(err, sizeof err);
     rc = mill__agree(comm, rc, err, sizeof err);
     if (rc == 0) rc = reduce_phase(&ctx, &reduced, commit, err, sizeof err);
+    if (rc == 0 && mill__stop_signal()) rc = mill__stop_error(err, sizeof err);
     ctx.table = NULL;
 
     uint64_t local[2] = {ctx.records, ctx.keys_out}, total[2] = {0, 0};
-    int mrc = MPI_Reduce(local, total, 2, MPI_UINT64_T, MPI_SUM, 0, comm);
+    mrc = MPI_Reduce(local, total, 2, MPI_UINT64_T, MPI_SUM, 0, comm);
     if (mrc != MPI_SUCCESS && rc == 0) rc = mill__mpi_error(mrc, "MPI_Reduce", err, sizeof err);
+    int crc = sum_counters(&ctx, &counters, err, sizeof err);
+    if (rc == 0) rc = crc;
     char *members = NULL;
     if (rank == 0 && rc == 0) {
-        members = manifest_members(&ctx, &in, argc, argv, total[0], total[1], now() - t0);
+        members = manifest_members(&ctx, &in, argc, argv, plugin.path, counters, total[0], total[1],
+                                   now() - t0);
         if (!members) rc = MILL_ENOMEM;
     }
     rc = mill__commit_end(commit, rc, members, err, sizeof err);
@@ -606,13 +631,18 @@ int mill__run_main(int argc, char **argv) {
         exit_code = MILL_EXIT_OK;
         if (rank == 0 && !args.quiet)
             printf("mpimill: %s: committed %s: %" PRIu64 " records in, %" PRIu64
-                   " records out, %d ranks, %.2f s\n",
-                   ctx.job->name, args.output, total[0], total[1], size, now() - t0);
+                   " records out, %d ranks, %.2f s%s%s\n",
+                   ctx.job->name, args.output, total[0], total[1], size, now() - t0,
+                   counters && *counters ? "; counters: " : "", counters ? counters : "");
     }
 
 out:
     if (setup_done && ctx.job->teardown) ctx.job->teardown(&ctx);
+    mill__crash_watch(NULL, NULL);
+    if (ctx.job_comm != MPI_COMM_NULL) MPI_Comm_free(&ctx.job_comm);
+    free(counters);
     if (exit_code != MILL_EXIT_OK && rank == 0) fprintf(stderr, "mpimill: error: %s\n", err);
+    if (exit_code != MILL_EXIT_OK && mill__stop_signal()) exit_code = 128 + mill__stop_signal();
     mill__table_free(&mapped);
     mill__table_free(&reduced);
     mill_partition_free(ctx.part);

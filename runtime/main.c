@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "commit.h"
 #include "runtime.h"
 #include "partition_cli.h"
 #include "plugin.h"
@@ -14,6 +15,8 @@ static const char usage[] =
     "  run JOB ...     run a job (mpirun -n N mpimill run JOB --input ... --output DIR)\n"
     "  jobs            list the jobs that can be run, with a one-line description\n"
     "  partition ...   show which rank owns each key read from stdin (see --help)\n"
+    "  recover DIR     finish or undo what interrupted jobs left beside the output DIR\n"
+    "  verify DIR      re-check the output DIR's files against its manifest _SUCCESS\n"
     "\n"
     "  mpimill --help, mpimill --version, mpimill COMMAND --help\n";
 
@@ -33,11 +36,14 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(cmd, "jobs")) return mill__plugin_list() ? MILL_EXIT_RUNTIME : MILL_EXIT_OK;
     if (!strcmp(cmd, "partition")) return mill_partition_cli_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "recover")) return mill__recover_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "verify")) return mill__verify_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "run")) {
         if (MPI_Init(&argc, &argv) != MPI_SUCCESS) {
             fprintf(stderr, "mpimill: error: MPI_Init failed\n");
             return MILL_EXIT_RUNTIME;
         }
+        if (mill__signals_install() != 0) fprintf(stderr, "mpimill: warning: cannot install signal handlers\n");
         int code = mill__run_main(argc - 1, argv + 1);
         MPI_Finalize();
         return code;

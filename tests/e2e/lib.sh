@@ -43,5 +43,5 @@ check_parts_sorted() {
 check_no_leftovers() {
   local parent
   parent=$(dirname "$1")
-  if ls -a "$parent" | grep -q 'mill-staging'; then fail "staging left in $parent: $(ls -a "$parent")"; fi
+  if ls -a "$parent" | grep -q "mill-staging"; then fail "staging left in $parent: $(ls -a "$parent" | tr "\n" " ")"; fi
 }

@@ -124,8 +124,8 @@ static void test_random_files(void) {
 
 static void test_split_covers_bytes(void) {
     /* The pieces of all ranks tile the input exactly, in order. */
-    mill__file files[3] = {{"a", 10}, {"b", 0}, {"c", 7}};
-    mill__inputs in = {files, 3, 17};
+    mill__file files[3] = {{.path = "a", .size = 10}, {.path = "b", .size = 0}, {.path = "c", .size = 7}};
+    mill__inputs in = {.files = files, .n = 3, .total = 17};
     for (int ranks = 1; ranks <= 20; ranks++) {
         uint64_t covered = 0;
         for (int r = 0; r < ranks; r++) {
@@ -150,8 +150,8 @@ static void test_missing_input(void) {
 }
 
 static void test_pack_roundtrip(void) {
-    mill__file files[2] = {{"x/y", 10}, {"z", 77}};
-    mill__inputs in = {files, 2, 87}, out;
+    mill__file files[2] = {{.path = "x/y", .size = 10}, {.path = "z", .size = 77}};
+    mill__inputs in = {.files = files, .n = 2, .total = 87}, out;
     char *buf;
     size_t len;
     CU_ASSERT_FATAL(mill__inputs_pack(&in, &buf, &len) == 0);

@@ -8,10 +8,10 @@
  *     one key, on the mapping rank and on the owner rank) -> reduce (once per
  *     key on its owner rank) -> teardown
  *
- * ABI rules: fields of mill_job are only ever appended; a plugin built
- * against ABI major M loads in any runtime of major M whose minor is at
- * least the plugin's. The runtime refuses another major or a struct shorter
- * than its 1.0 size.
+ * ABI rules: fields of mill_job and mill_record are only ever appended and
+ * functions only ever added. A plugin built against ABI M.x loads in any
+ * runtime of major M: the runtime reads the fields the plugin's struct_size
+ * covers. It refuses another major or a struct shorter than ABI 1.0's.
  *
  * Every function that can fail returns 0 or a negative MILL_E* code;
  * mill_strerror() names it.
@@ -119,6 +119,9 @@ const char *mill_opt(mill_ctx *ctx, const char *key);
  * MILL_EINVAL (and logs which option) when it is present but malformed. */
 int mill_opt_i64(mill_ctx *ctx, const char *key, int64_t def, int64_t *out);
 
+/* Reads a floating-point option likewise (MILL_EINVAL when malformed). */
+int mill_opt_f64(mill_ctx *ctx, const char *key, double def, double *out);
+
 /* This rank and the number of ranks. */
 int mill_rank(const mill_ctx *ctx);
 int mill_size(const mill_ctx *ctx);
@@ -133,6 +136,35 @@ void mill_fail(mill_ctx *ctx, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+
+/* Writes one line to stderr, prefixed with the job's name and the rank. */
+void mill_log(mill_ctx *ctx, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* Adds delta to the job's counter `name` (at most 63 bytes, no '"', '\\',
+ * '=' or newline; at most 64 counters). Counters are summed over the ranks,
+ * printed in the final summary and written to the manifest. */
+int mill_count(mill_ctx *ctx, const char *name, int64_t delta);
+
+#if defined(MPI_VERSION)
+/* A communicator of all the job's ranks, duplicated for the plugin (include
+ * <mpi.h> before this header to use it). Collective calls on it are for
+ * setup and teardown, which every rank runs; map, combine and reduce run a
+ * different number of times on each rank. */
+MPI_Comm mill_comm(const mill_ctx *ctx);
+#endif
+
+/* CSV inputs (*.csv, *.csv.gz; see docs/formats.md). A CSV record's data is
+ * the raw row; while map() runs for it, these give its parsed fields (quotes
+ * removed, "" turned into "). With --csv-columns a,b the fields are those
+ * columns, in that order; else all columns. Both return MILL_ESTATE when rec
+ * is not the CSV record being mapped; mill_csv_field returns MILL_ENOENT
+ * when i is not below the field count. *p stays valid until map returns. */
+int mill_csv_nfields(mill_ctx *ctx, const mill_record *rec, size_t *n);
+int mill_csv_field(mill_ctx *ctx, const mill_record *rec, size_t i, const char **p, size_t *len);
 
 /* The symbol a plugin exports. */
 #define MILL_JOB_ENTRY_SYMBOL "mill_job_entry"

@@ -1,0 +1,119 @@
+/* api.c -- the calls a job plugin makes, declared in <mpimill/job.h>:
+ * emitting, combining, writing, options, logging, counters, rank and size.
+ * Each checks its context and returns MILL_ESTATE when called at a time it
+ * has no meaning (mill_emit outside map/combine, mill_write outside reduce).
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctx.h"
+
+int mill_emit(mill_ctx *ctx, const void *key, size_t key_len, const void *value, size_t value_len) {
+    if (!ctx || !ctx->table || (!key && key_len) || (!value && value_len)) return MILL_ESTATE;
+    return mill__upsert(ctx, ctx->table, mill_key_hash(key, key_len), key, key_len, value, value_len);
+}
+
+int mill_emit_u64(mill_ctx *ctx, const void *key, size_t key_len, uint64_t value) {
+    return mill_emit(ctx, key, key_len, &value, sizeof value);
+}
+
+int mill_emit_i64(mill_ctx *ctx, const void *key, size_t key_len, int64_t value) {
+    return mill_emit(ctx, key, key_len, &value, sizeof value);
+}
+
+int mill_emit_f64(mill_ctx *ctx, const void *key, size_t key_len, double value) {
+    return mill_emit(ctx, key, key_len, &value, sizeof value);
+}
+
+int mill_set_value(mill_ctx *ctx, const void *value, size_t value_len) {
+    if (!ctx || !ctx->combining || value_len > UINT32_MAX) return MILL_ESTATE;
+    int rc = mill__table_set_value(ctx->table, ctx->combining, value, (uint32_t)value_len);
+    if (rc == 0) ctx->value_set = 1;
+    return rc;
+}
+
+int mill_write(mill_ctx *ctx, const void *key, size_t key_len, const void *value, size_t value_len) {
+    if (!ctx || !ctx->out) return MILL_ESTATE;
+    char err[256];
+    int rc = mill__write_record(ctx, ctx->out, key, key_len, value, value_len, err, sizeof err);
+    if (rc && rc != MILL_EJOB) snprintf(ctx->fail, sizeof ctx->fail, "%s", err);
+    return rc;
+}
+
+const char *mill_opt(mill_ctx *ctx, const char *key) {
+    return ctx && key ? mill__run_args_opt(ctx->args, key) : NULL;
+}
+
+int mill_opt_i64(mill_ctx *ctx, const char *key, int64_t def, int64_t *out) {
+    const char *v = mill_opt(ctx, key);
+    *out = def;
+    if (!v) return 0;
+    char *end;
+    errno = 0;
+    long long x = strtoll(v, &end, 0);
+    if (errno || end == v || *end) {
+        mill_fail(ctx, "option %s=%s: not an integer", key, v);
+        return MILL_EINVAL;
+    }
+    *out = x;
+    return 0;
+}
+
+int mill_opt_f64(mill_ctx *ctx, const char *key, double def, double *out) {
+    const char *v = mill_opt(ctx, key);
+    *out = def;
+    if (!v) return 0;
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (errno || end == v || *end || isnan(x)) {
+        mill_fail(ctx, "option %s=%s: not a number", key, v);
+        return MILL_EINVAL;
+    }
+    *out = x;
+    return 0;
+}
+
+int mill_rank(const mill_ctx *ctx) { return ctx->rank; }
+int mill_size(const mill_ctx *ctx) { return ctx->size; }
+void mill_set_userdata(mill_ctx *ctx, void *data) { ctx->userdata = data; }
+void *mill_userdata(const mill_ctx *ctx) { return ctx->userdata; }
+
+MPI_Comm mill_comm(const mill_ctx *ctx) { return ctx->job_comm; }
+
+void mill_fail(mill_ctx *ctx, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ctx->fail, sizeof ctx->fail, fmt, ap);
+    va_end(ap);
+}
+
+void mill_log(mill_ctx *ctx, const char *fmt, ...) {
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "mpimill: %s[%d]: %s\n", ctx->job ? ctx->job->name : "job", ctx->rank, msg);
+}
+
+int mill_count(mill_ctx *ctx, const char *name, int64_t delta) {
+    if (!ctx || !name || !*name || strlen(name) >= sizeof ctx->counters[0].name ||
+        strpbrk(name, "\"\\=\n"))
+        return MILL_EINVAL;
+    for (int i = 0; i < ctx->ncounters; i++) {
+        if (!strcmp(ctx->counters[i].name, name)) {
+            ctx->counters[i].value += delta;
+            return 0;
+        }
+    }
+    if (ctx->ncounters == MILL_MAX_COUNTERS) return MILL_ENOMEM;
+    mill__counter *c = &ctx->counters[ctx->ncounters++];
+    snprintf(c->name, sizeof c->name, "%s", name);
+    c->value = delta;
+    return 0;
+}

@@ -1,0 +1,64 @@
+/* ctx.h -- the job context shared by the engine and the plugin-facing API.
+ *
+ * One mill_ctx exists per rank per job run. The engine owns it; plugins see
+ * it only as an opaque pointer through <mpimill/job.h>.
+ */
+#ifndef MILL_CTX_H
+#define MILL_CTX_H
+
+#include <mpi.h>
+#include <stdint.h>
+
+#include "args.h"
+#include "mpimill/job.h"
+#include "partition.h"
+#include "table.h"
+
+/* Buffered writer of one part file. */
+typedef struct writer {
+    int fd;
+    struct mill__sink *sink;  /* --compress gzip: bytes go through it (io/write.h) */
+    const char *name;
+    char *buf;
+    size_t len, cap;
+} writer;
+
+/* A named counter of the job (mill_count). */
+typedef struct mill__counter {
+    char name[64];
+    int64_t value;
+} mill__counter;
+
+#define MILL_MAX_COUNTERS 64
+
+struct mill_ctx {
+    const mill_job *job;
+    const mill__run_args *args;
+    MPI_Comm comm;            /* the runtime's communicator */
+    MPI_Comm job_comm;        /* a duplicate for the plugin (mill_comm), or MPI_COMM_NULL */
+    int rank, size;
+    mill_partition *part;
+    mill__table *table;       /* where mill_emit combines: map side, then reduce side */
+    mill__entry *combining;   /* the entry a custom combine is producing */
+    int value_set;            /* mill_set_value was called for `combining` */
+    writer *out;              /* where mill_write goes, during reduce */
+    const mill_record *rec;   /* the record being mapped, for error messages */
+    void *userdata;
+    char fail[512];           /* the plugin's mill_fail message */
+    uint64_t records, keys_out;
+    mill__counter counters[MILL_MAX_COUNTERS];
+    int ncounters;
+};
+
+/* Inserts (key, value) into table t, merging with the key's existing value
+ * through the job's combiner. Returns 0, MILL_ENOMEM or MILL_EJOB (with the
+ * reason in ctx->fail). */
+int mill__upsert(mill_ctx *ctx, mill__table *t, uint64_t hash, const void *key, size_t klen,
+                 const void *value, size_t vlen);
+
+/* Appends one `key<TAB>value\n` line to w, the value formatted by the job's
+ * value type. Returns 0, MILL_EIO (message in err) or MILL_EJOB. */
+int mill__write_record(mill_ctx *ctx, writer *w, const void *key, size_t klen, const void *value,
+                       size_t vlen, char *err, size_t errlen);
+
+#endif

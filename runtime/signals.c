@@ -1,0 +1,96 @@
+/* signals.c -- stopping a job cleanly on SIGTERM, SIGINT, SIGUSR1, SIGUSR2.
+ *
+ * Slurm sends SIGTERM at the time limit and on scancel, and a chosen signal
+ * (--signal=B:USR1@SECONDS) before it; mpirun forwards them to every rank.
+ * The handler only records the signal. The engine polls mill__stop_signal()
+ * between records and at every phase boundary, turns it into an error, and
+ * the commit then votes NO: nothing is published, staging is removed, and
+ * the job says why.
+ *
+ * A crash inside a plugin (SIGSEGV, SIGBUS, SIGFPE, SIGILL) is reported by
+ * the crashing rank with the plugin and the record being mapped; the rank
+ * then dies of the signal, mpirun ends the others, and since no vote was
+ * complete nothing is committed (recovery removes the staging later).
+ */
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ctx.h"
+#include "runtime.h"
+
+/* The first stop signal received, or 0. Written only by the handler. */
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig) {
+    if (!stop_signal) stop_signal = sig;
+}
+
+int mill__signals_install(void) {
+    static const int sigs[] = {SIGTERM, SIGINT, SIGUSR1, SIGUSR2};
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
+        if (sigaction(sigs[i], &sa, NULL) != 0) return MILL_EINVAL;
+    return 0;
+}
+
+int mill__stop_signal(void) { return stop_signal; }
+
+int mill__stop_error(char *err, size_t errlen) {
+    int sig = stop_signal;
+    snprintf(err, errlen, "stopped by SIG%s (%s): nothing was committed",
+             sig == SIGTERM ? "TERM" : sig == SIGINT ? "INT" : sig == SIGUSR1 ? "USR1" : "USR2",
+             sig == SIGTERM ? "time limit, scancel or kill" : sig == SIGINT ? "interrupt"
+                                                            : "the scheduler's warning before the time limit");
+    return MILL_EABORT;
+}
+
+/* The job whose crash would be reported, and its plugin file. */
+static const mill_ctx *watched;
+static const char *watched_plugin;
+static char crash_stack[64 * 1024];
+
+static void on_crash(int sig) {
+    char msg[1536];
+    const mill_ctx *ctx = watched;
+    const char *name = sig == SIGSEGV ? "SIGSEGV" : sig == SIGBUS ? "SIGBUS" : sig == SIGFPE ? "SIGFPE" : "SIGILL";
+    int n;
+    if (ctx && ctx->rec)
+        n = snprintf(msg, sizeof msg,
+                     "mpimill: error: rank %d: job %s crashed with %s in its plugin %s at %s:%" PRIu64
+                     ": nothing was committed\n",
+                     ctx->rank, ctx->job->name, name, watched_plugin, ctx->rec->file, ctx->rec->offset);
+    else if (ctx)
+        n = snprintf(msg, sizeof msg,
+                     "mpimill: error: rank %d: job %s crashed with %s (plugin %s): nothing was committed\n",
+                     ctx->rank, ctx->job->name, name, watched_plugin);
+    else
+        n = snprintf(msg, sizeof msg, "mpimill: error: crashed with %s\n", name);
+    if (n > 0) (void)!write(2, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+void mill__crash_watch(const mill_ctx *ctx, const char *plugin_path) {
+    static int installed;
+    watched = ctx;
+    watched_plugin = plugin_path;
+    if (installed || !ctx) return;
+    installed = 1;
+    stack_t ss = {.ss_sp = crash_stack, .ss_size = sizeof crash_stack};
+    (void)sigaltstack(&ss, NULL);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_crash;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_ONSTACK | SA_RESETHAND;
+    static const int sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL};
+    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) (void)sigaction(sigs[i], &sa, NULL);
+}

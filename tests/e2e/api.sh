@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# api.sh RANKS: the plugin API end to end -- custom combine, reduce with
+# mill_write, counters in the summary and manifest, options; a failing
+# callback and a crashing plugin commit nothing and say where.
+. "$(dirname "$0")/lib.sh"
+ranks=$1
+"$MILLGEN" --bytes 400K --seed 21 "$TMP/in.txt"
+
+# longest: oracle with awk over the words.
+mpimill_run "$ranks" -- run "$PLUGINS/longest.so" --input "$TMP/in.txt" --output "$TMP/out" \
+  --opt scale=2.5 > "$TMP/stdout" 2> "$TMP/stderr"
+tr -s ' \t\r' '\n\n\n' < "$TMP/in.txt" | grep -v '^$' |
+  awk '{ k = substr($0, 1, 1); if (!(k in best) || length($0) > length(best[k]) ||
+         (length($0) == length(best[k]) && $0 < best[k])) best[k] = $0 }
+       END { for (k in best) print k "\t" best[k] }' | sort > "$TMP/want"
+output_of "$TMP/out" | cmp -s "$TMP/want" - || fail "longest differs from the oracle"
+lines=$(wc -l < "$TMP/in.txt"); words=$(tr -s ' \t\r' '\n\n\n' < "$TMP/in.txt" | grep -vc '^$')
+letters=$(wc -l < "$TMP/want")
+grep -q "counters: lines=$lines, words=$words, letters=$letters" "$TMP/stdout" ||
+  fail "summary lacks the counters: $(cat "$TMP/stdout")"
+python3 - "$TMP/out/_SUCCESS" "$lines" "$words" "$letters" <<'PY' || fail "manifest counters wrong"
+import json, sys
+m = json.load(open(sys.argv[1]))
+c = m["counters"]
+assert c == {"lines": int(sys.argv[2]), "words": int(sys.argv[3]), "letters": int(sys.argv[4])}, c
+assert len(m["fingerprint"]) == 16
+PY
+grep -q "longest\[0\]: scale 2.5 on $ranks ranks" "$TMP/stderr" || fail "mill_log line missing: $(cat "$TMP/stderr")"
+
+# A malformed typed option is an error naming it.
+rc=0; mpimill_run "$ranks" -- run "$PLUGINS/longest.so" --input "$TMP/in.txt" --output "$TMP/o2" \
+  --opt scale=big 2> "$TMP/stderr" || rc=$?
+[ "$rc" = 1 ] && grep -q "option scale=big: not a number" "$TMP/stderr" || fail "bad float option: $rc $(cat "$TMP/stderr")"
+[ ! -e "$TMP/o2" ] || fail "output after a failed setup"
+
+# A failing map: one line naming job, rank, file and offset; nothing committed.
+printf 'ok\nfine\nbad\nok\n' > "$TMP/bad.txt"
+rc=0; mpimill_run "$ranks" -- run "$PLUGINS/failing.so" --input "$TMP/bad.txt" --output "$TMP/o3" 2> "$TMP/stderr" || rc=$?
+[ "$rc" = 1 ] || fail "failing job exit $rc"
+[ "$(wc -l < "$TMP/stderr")" = 1 ] || fail "more than one line: $(cat "$TMP/stderr")"
+grep -q "job failing: map failed at $TMP/bad.txt:8: cannot map a bad record" "$TMP/stderr" ||
+  fail "failing job message: $(cat "$TMP/stderr")"
+[ ! -e "$TMP/o3" ] || fail "output after a failed map"
+check_no_leftovers "$TMP/o3"
+
+# A crash: the message names the plugin and the record; nothing committed.
+printf 'a\nb\nboom\nc\n' > "$TMP/boom.txt"
+rc=0; mpimill_run "$ranks" -- run "$PLUGINS/crash.so" --input "$TMP/boom.txt" --output "$TMP/o4" 2> "$TMP/stderr" || rc=$?
+[ "$rc" != 0 ] || fail "crashing job exited 0"
+grep -q "job crash crashed with SIGSEGV in its plugin $PLUGINS/crash.so at $TMP/boom.txt:4" "$TMP/stderr" ||
+  fail "crash message: $(cat "$TMP/stderr")"
+[ ! -e "$TMP/o4" ] || fail "output after a crash"
+echo "plugin API at $ranks ranks: ok"

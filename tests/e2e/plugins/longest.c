@@ -1,0 +1,48 @@
+/* longest.c -- exercises the plugin API: a custom combiner (the longest word
+ * per first letter, ties to the smaller word), a reduce that writes with
+ * mill_write, counters, a float option and mill_log. */
+#include <mpimill/job.h>
+#include <string.h>
+
+static const char *const options[] = {"scale", NULL};
+
+static int is_space(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+
+static int longest_setup(mill_ctx *ctx) {
+    double scale;
+    int rc = mill_opt_f64(ctx, "scale", 1.0, &scale);
+    if (rc == 0 && mill_rank(ctx) == 0) mill_log(ctx, "scale %g on %d ranks", scale, mill_size(ctx));
+    return rc;
+}
+
+static int longest_map(mill_ctx *ctx, const mill_record *rec) {
+    const char *p = rec->data, *end = p + rec->len;
+    int rc = mill_count(ctx, "lines", 1);
+    while (rc == 0 && p < end) {
+        while (p < end && is_space((unsigned char)*p)) p++;
+        const char *w = p;
+        while (p < end && !is_space((unsigned char)*p)) p++;
+        if (p > w) {
+            rc = mill_emit(ctx, w, 1, w, (size_t)(p - w));
+            if (rc == 0) rc = mill_count(ctx, "words", 1);
+        }
+    }
+    return rc;
+}
+
+static int longest_combine(mill_ctx *ctx, const void *key, size_t klen, const void *a, size_t alen,
+                           const void *b, size_t blen) {
+    (void)key, (void)klen;
+    int b_wins = blen > alen || (blen == alen && memcmp(b, a, alen) < 0);
+    return b_wins ? mill_set_value(ctx, b, blen) : mill_set_value(ctx, a, alen);
+}
+
+static int longest_reduce(mill_ctx *ctx, const void *key, size_t klen, const void *v, size_t vlen) {
+    int rc = mill_count(ctx, "letters", 1);
+    return rc ? rc : mill_write(ctx, key, klen, v, vlen);
+}
+
+MILL_JOB(.name = "longest", .description = "longest word per first byte",
+         .value_type = MILL_VALUE_BYTES, .combine_op = MILL_COMBINE_CUSTOM, .options = options,
+         .setup = longest_setup, .map = longest_map, .combine = longest_combine,
+         .reduce = longest_reduce)

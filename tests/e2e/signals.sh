@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# signals.sh SIGNAL: a job signalled mid-run (as Slurm does at the time limit,
+# on scancel, or with --signal=B:USR1@T) stops, says why, commits nothing and
+# leaves no staging behind.
+. "$(dirname "$0")/lib.sh"
+sig=$1
+seq 1 6000 > "$TMP/lines.txt"
+mpirun -q -n 2 "$MPIMILL" run "$SLOWJOB" --input "$TMP/lines.txt" --output "$TMP/out" \
+  2> "$TMP/stderr" & pid=$!
+# Signal once the job is under way: its staging directory exists.
+for _ in $(seq 600); do ls -a "$TMP" | grep -q mill-staging && break; sleep 0.1; done
+sleep 0.3
+kill -"$sig" "$pid"
+rc=0; wait "$pid" || rc=$?
+[ "$rc" != 0 ] || fail "a job stopped by SIG$sig exited 0"
+[ ! -e "$TMP/out" ] || fail "output exists after SIG$sig"
+check_no_leftovers "$TMP/out"
+# mpirun turns SIGINT into SIGTERM for the ranks.
+want=$sig; [ "$sig" = INT ] && want='\(INT\|TERM\)'
+grep -q "stopped by SIG$want" "$TMP/stderr" || fail "no reason given: $(cat "$TMP/stderr")"
+echo "SIG$sig mid-job: exit $rc, nothing committed: ok"
