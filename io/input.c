@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,23 @@
 
 #include "mpimill/job.h"
 
+static int has_suffix(const char *s, const char *suf) {
+    size_t n = strlen(s), m = strlen(suf);
+    return n >= m && strcmp(s + n - m, suf) == 0;
+}
+
+mill__kind mill__kind_of(const char *path) {
+    if (has_suffix(path, ".csv.gz")) return MILL__CSV_GZ;
+    if (has_suffix(path, ".gz")) return MILL__GZIP;
+    if (has_suffix(path, ".csv")) return MILL__CSV;
+    return MILL__TEXT;
+}
+
+int mill__whole_file(const mill__file *f, int csv_quoted_newlines) {
+    return f->kind == MILL__GZIP || f->kind == MILL__CSV_GZ || (f->kind == MILL__CSV && csv_quoted_newlines);
+}
+
+/* Appends one input; kind and dsoff are set by the caller afterwards. */
 static int add_file(mill__inputs *in, size_t *cap, const char *path, uint64_t size) {
     if (in->n == *cap) {
         size_t ncap = *cap ? *cap * 2 : 16;
@@ -24,6 +42,8 @@ static int add_file(mill__inputs *in, size_t *cap, const char *path, uint64_t si
     if (!p) return MILL_ENOMEM;
     in->files[in->n].path = p;
     in->files[in->n].size = size;
+    in->files[in->n].kind = (uint32_t)mill__kind_of(path);
+    in->files[in->n].dsoff = 0;
     in->n++;
     in->total += size;
     return 0;
@@ -33,12 +53,55 @@ static int cmp_str(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Adds `path` (a file or a directory, recursively) to `in`. */
+static int add_path(mill__inputs *in, size_t *cap, const char *path, int top, char *err, size_t errlen);
+
+/* Tries a missing top-level path as a glob pattern, then as FILE:/DATASET.
+ * Returns 1 when it is neither (the caller reports the missing path). */
+static int add_special(mill__inputs *in, size_t *cap, const char *path, char *err, size_t errlen) {
+    if (strpbrk(path, "*?[")) {
+        glob_t g;
+        int grc = glob(path, GLOB_ERR, NULL, &g);
+        if (grc == 0) {
+            int rc = 0;
+            for (size_t i = 0; i < g.gl_pathc && rc == 0; i++) rc = add_path(in, cap, g.gl_pathv[i], 1, err, errlen);
+            globfree(&g);
+            return rc;
+        }
+        if (grc != GLOB_NOMATCH) {
+            snprintf(err, errlen, "input %s: glob failed (%s)", path, grc == GLOB_NOSPACE ? "out of memory" : "read error");
+            if (grc == GLOB_ABORTED) globfree(&g);
+            return grc == GLOB_NOSPACE ? MILL_ENOMEM : MILL_EIO;
+        }
+        globfree(&g);
+    }
+    for (const char *c = strstr(path, ":/"); c; c = strstr(c + 1, ":/")) {
+        char *file = strndup(path, (size_t)(c - path));
+        if (!file) return MILL_ENOMEM;
+        struct stat st;
+        int ok = stat(file, &st) == 0 && S_ISREG(st.st_mode);
+        free(file);
+        if (!ok) continue;
+        int rc = add_file(in, cap, path, (uint64_t)st.st_size);
+        if (rc) return rc;
+        in->files[in->n - 1].kind = MILL__HDF5;
+        in->files[in->n - 1].dsoff = (uint32_t)(c - path);
+        return 0;
+    }
+    return 1;
+}
+
+/* Adds `path` (a file or a directory, recursively; at the top level also a
+ * glob pattern or an HDF5 dataset) to `in`. */
 static int add_path(mill__inputs *in, size_t *cap, const char *path, int top, char *err, size_t errlen) {
     struct stat st;
     if (stat(path, &st) != 0) {
-        snprintf(err, errlen, "input %s: %s", path, strerror(errno));
-        return errno == ENOENT ? MILL_ENOENT : MILL_EIO;
+        int e = errno;
+        if (top && e == ENOENT) {
+            int rc = add_special(in, cap, path, err, errlen);
+            if (rc <= 0) return rc;
+        }
+        snprintf(err, errlen, "input %s: %s", path, strerror(e));
+        return e == ENOENT ? MILL_ENOENT : MILL_EIO;
     }
     if (S_ISREG(st.st_mode)) {
         if (access(path, R_OK) != 0) {
@@ -110,10 +173,11 @@ void mill__inputs_free(mill__inputs *in) {
     memset(in, 0, sizeof *in);
 }
 
-/* Wire format: u64 n, then per file: u64 size, u64 path length, path bytes. */
+/* Wire format: u64 n, then per file: u64 size, u32 kind, u32 dsoff,
+ * u64 path length, path bytes. */
 int mill__inputs_pack(const mill__inputs *in, char **buf, size_t *len) {
     size_t need = 8;
-    for (size_t i = 0; i < in->n; i++) need += 16 + strlen(in->files[i].path);
+    for (size_t i = 0; i < in->n; i++) need += 24 + strlen(in->files[i].path);
     char *b = malloc(need), *p = b;
     if (!b) return MILL_ENOMEM;
     uint64_t n = in->n;
@@ -121,6 +185,8 @@ int mill__inputs_pack(const mill__inputs *in, char **buf, size_t *len) {
     for (size_t i = 0; i < in->n; i++) {
         uint64_t pl = strlen(in->files[i].path);
         memcpy(p, &in->files[i].size, 8), p += 8;
+        memcpy(p, &in->files[i].kind, 4), p += 4;
+        memcpy(p, &in->files[i].dsoff, 4), p += 4;
         memcpy(p, &pl, 8), p += 8;
         memcpy(p, in->files[i].path, pl), p += pl;
     }
@@ -137,16 +203,21 @@ int mill__inputs_unpack(mill__inputs *in, const char *buf, size_t len) {
     memcpy(&n, buf, 8);
     for (uint64_t i = 0; i < n; i++) {
         uint64_t size, pl;
-        if (len - off < 16) goto bad;
+        uint32_t kind, dsoff;
+        if (len - off < 24) goto bad;
         memcpy(&size, buf + off, 8);
-        memcpy(&pl, buf + off + 8, 8);
-        off += 16;
-        if (len - off < pl) goto bad;
+        memcpy(&kind, buf + off + 8, 4);
+        memcpy(&dsoff, buf + off + 12, 4);
+        memcpy(&pl, buf + off + 16, 8);
+        off += 24;
+        if (len - off < pl || kind > MILL__HDF5 || (kind == MILL__HDF5 && dsoff >= pl)) goto bad;
         char *path = strndup(buf + off, pl);
         if (!path) { mill__inputs_free(in); return MILL_ENOMEM; }
         int rc = add_file(in, &cap, path, size);
         free(path);
         if (rc) { mill__inputs_free(in); return rc; }
+        in->files[in->n - 1].kind = kind;
+        in->files[in->n - 1].dsoff = dsoff;
         off += pl;
     }
     return 0;
@@ -161,18 +232,83 @@ static uint64_t cut(uint64_t total, int k, int size) {
     return (uint64_t)(((u128)total * (unsigned)k) / (unsigned)size);
 }
 
-size_t mill__split(const mill__inputs *in, int rank, int size, mill__piece *out, size_t max) {
-    uint64_t lo = cut(in->total, rank, size), hi = cut(in->total, rank + 1, size);
-    uint64_t base = 0;
+/* Emits piece pc into out[*n] when there is room; counts it either way. */
+static void put(mill__piece *out, size_t max, size_t *n, mill__piece pc) {
+    if (*n < max) out[*n] = pc;
+    (*n)++;
+}
+
+size_t mill__split_opts(const mill__inputs *in, int csv_quoted_newlines, int rank, int size,
+                        mill__piece *out, size_t max) {
     size_t n = 0;
-    for (size_t i = 0; i < in->n && base < hi; i++) {
-        uint64_t fs = in->files[i].size, fe = base + fs;
-        uint64_t s = lo > base ? lo - base : 0, e = (hi < fe ? hi : fe) - base;
-        if (fe > lo && s < e) {
-            if (n < max) out[n] = (mill__piece){.file = i, .start = s, .end = e};
-            n++;
+    for (size_t i = 0; i < in->n; i++)
+        if (in->files[i].kind == MILL__HDF5) put(out, max, &n, (mill__piece){.file = i});
+
+    /* Whole files: greedy largest first onto the least loaded rank. The
+     * order (size descending, then input order) and the tie rule (lowest
+     * rank) make every rank compute the same assignment. */
+    size_t nwhole = 0;
+    uint64_t split_total = 0;
+    for (size_t i = 0; i < in->n; i++) {
+        const mill__file *f = &in->files[i];
+        if (f->kind == MILL__HDF5) continue;
+        if (mill__whole_file(f, csv_quoted_newlines)) nwhole++;
+        else split_total += f->size;
+    }
+    unsigned char *mine = NULL;
+    if (nwhole) {
+        size_t *order = malloc(nwhole * sizeof *order);
+        uint64_t *load = calloc((size_t)size, sizeof *load);
+        mine = calloc(in->n, 1);
+        if (!order || !load || !mine) {
+            free(order), free(load), free(mine);
+            return SIZE_MAX;
+        }
+        {
+            size_t k = 0;
+            for (size_t i = 0; i < in->n; i++)
+                if (in->files[i].kind != MILL__HDF5 && mill__whole_file(&in->files[i], csv_quoted_newlines))
+                    order[k++] = i;
+            for (size_t a = 1; a < nwhole; a++) { /* stable insertion sort by size, descending */
+                size_t x = order[a], b = a;
+                while (b > 0 && in->files[order[b - 1]].size < in->files[x].size) {
+                    order[b] = order[b - 1];
+                    b--;
+                }
+                order[b] = x;
+            }
+            for (size_t a = 0; a < nwhole; a++) {
+                int best = 0;
+                for (int r = 1; r < size; r++)
+                    if (load[r] < load[best]) best = r;
+                load[best] += in->files[order[a]].size + 1; /* +1: empty files spread too */
+                if (best == rank) mine[order[a]] = 1;
+            }
+            free(order);
+            free(load);
+        }
+    }
+
+    uint64_t lo = cut(split_total, rank, size), hi = cut(split_total, rank + 1, size);
+    uint64_t base = 0;
+    for (size_t i = 0; i < in->n; i++) {
+        const mill__file *f = &in->files[i];
+        if (f->kind == MILL__HDF5) continue;
+        if (mill__whole_file(f, csv_quoted_newlines)) {
+            if (mine[i]) put(out, max, &n, (mill__piece){.file = i, .start = 0, .end = f->size});
+            continue;
+        }
+        uint64_t fs = f->size, fe = base + fs;
+        if (base < hi) {
+            uint64_t s = lo > base ? lo - base : 0, e = (hi < fe ? hi : fe) - base;
+            if (fe > lo && s < e) put(out, max, &n, (mill__piece){.file = i, .start = s, .end = e});
         }
         base = fe;
     }
+    free(mine);
     return n;
+}
+
+size_t mill__split(const mill__inputs *in, int rank, int size, mill__piece *out, size_t max) {
+    return mill__split_opts(in, 0, rank, size, out, max);
 }

@@ -1,9 +1,12 @@
 /* input.h -- the job's input set and its division among ranks.
  *
- * Inputs are files and directories. Rank 0 expands them into a sorted list of
- * regular files with sizes; every rank then computes its own byte ranges of
- * that list with mill__split(). Text readers (text.c) turn a byte range into
- * whole lines such that every line is read by exactly one rank.
+ * Inputs are files, directories, glob patterns and HDF5 datasets
+ * (file.h5:/group/dataset). Rank 0 expands them into a sorted list of inputs
+ * with sizes and kinds; every rank then computes its own pieces of that list
+ * with mill__split(). Splittable inputs (text, CSV without quoted newlines)
+ * are cut into byte ranges; whole-file inputs (gzip, CSV with quoted
+ * newlines) go to one rank each; HDF5 datasets are read by every rank
+ * together (each its own rows, collectively).
  */
 #ifndef MILL_IO_INPUT_H
 #define MILL_IO_INPUT_H
@@ -11,9 +14,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* How an input is read; chosen from its name when it is listed. */
+typedef enum mill__kind {
+    MILL__TEXT = 0,   /* lines, byte-splittable */
+    MILL__GZIP = 1,   /* *.gz: lines of a gzip stream, whole file per rank */
+    MILL__CSV = 2,    /* *.csv: RFC 4180 rows */
+    MILL__CSV_GZ = 3, /* *.csv.gz: CSV rows inside gzip, whole file per rank */
+    MILL__HDF5 = 4    /* file:/dataset: rows of a numeric dataset, collective */
+} mill__kind;
+
 typedef struct mill__file {
-    char *path;
-    uint64_t size;
+    char *path;       /* for MILL__HDF5 "file:/dataset", split at dsoff */
+    uint64_t size;    /* bytes of the file */
+    uint32_t kind;    /* mill__kind */
+    uint32_t dsoff;   /* MILL__HDF5: index of the ':' before the dataset name */
 } mill__file;
 
 typedef struct mill__inputs {
@@ -30,8 +44,10 @@ typedef struct mill__piece {
 
 /* Expands paths (files, or directories searched recursively; names starting
  * with '.' or '_' inside directories are skipped, like Hadoop) into `in`.
- * Fails with MILL_ENOENT or MILL_EIO and a message naming the path when a path
- * is missing or unreadable. */
+ * A path that does not exist literally is tried as a glob(3) pattern (its
+ * matches in sorted order), then as FILE:/DATASET naming an HDF5 dataset of
+ * an existing FILE. Fails with MILL_ENOENT or MILL_EIO and a message naming
+ * the path when a path is missing or unreadable. */
 int mill__inputs_collect(mill__inputs *in, char *const *paths, size_t npaths,
                          char *err, size_t errlen);
 
@@ -42,10 +58,28 @@ void mill__inputs_free(mill__inputs *in);
 int mill__inputs_pack(const mill__inputs *in, char **buf, size_t *len);
 int mill__inputs_unpack(mill__inputs *in, const char *buf, size_t len);
 
-/* Computes rank's share of the inputs: the bytes [total*rank/size,
- * total*(rank+1)/size) of the concatenated files, cut at file boundaries.
+/* Returns the kind of input `path` by its name: *.csv.gz, *.gz, *.csv, else
+ * text (HDF5 datasets are recognised by mill__inputs_collect). */
+mill__kind mill__kind_of(const char *path);
+
+/* Returns whether pieces of file f are whole files (not byte ranges):
+ * gzip always, CSV when csv_quoted_newlines is set. */
+int mill__whole_file(const mill__file *f, int csv_quoted_newlines);
+
+/* Computes rank's share of the inputs, deterministically on every rank:
+ *  - first one piece per HDF5 dataset, on every rank, in input order
+ *    (start = end = 0: the reader picks its rows, collectively);
+ *  - then, in input order, the whole files (see mill__whole_file), assigned
+ *    largest first to the least loaded rank (ties: lowest rank, then input
+ *    order), each as the piece [0, size);
+ *  - and the bytes [T*rank/size, T*(rank+1)/size) of the concatenated
+ *    splittable files (T their total size), cut at file boundaries.
  * Writes at most `max` pieces into out and returns how many there are
- * (which may exceed max: call again with a larger array). */
+ * (which may exceed max: call again with a larger array), or SIZE_MAX when
+ * out of memory. mill__split is
+ * mill__split_opts with csv_quoted_newlines = 0. */
+size_t mill__split_opts(const mill__inputs *in, int csv_quoted_newlines, int rank, int size,
+                        mill__piece *out, size_t max);
 size_t mill__split(const mill__inputs *in, int rank, int size, mill__piece *out, size_t max);
 
 #endif

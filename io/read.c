@@ -1,9 +1,59 @@
-/* read.c -- choosing the reader for a piece of input (see read.h). */
+/* read.c -- choosing the reader for a piece of input, and reading a rank's
+ * whole share of the inputs (see read.h). */
 #include "read.h"
 
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "csv.h"
+#include "gzip.h"
+#include "hdf5in.h"
 #include "text.h"
+
+int mill__read_piece_opts(const mill__inputs *in, mill__read_opts *o, const mill__piece *pc,
+                          mill__record_fn fn, void *arg, char *err, size_t errlen) {
+    const mill__file *f = &in->files[pc->file];
+    switch ((mill__kind)f->kind) {
+    case MILL__GZIP:
+        return mill__gzip_read(f->path, o->skip_bad, &o->skipped, fn, arg, err, errlen);
+    case MILL__CSV:
+    case MILL__CSV_GZ:
+        return mill__csv_read(f->path, f->kind == MILL__CSV_GZ, pc->start, pc->end, o, fn, arg, err, errlen);
+    case MILL__HDF5:
+        return mill__hdf5_read(f->path, f->dsoff, o->comm, fn, arg, err, errlen);
+    case MILL__TEXT:
+    default:
+        return mill__text_read(f->path, pc->start, pc->end, fn, arg, err, errlen);
+    }
+}
 
 int mill__read_piece(const mill__inputs *in, const mill__piece *pc, mill__record_fn fn, void *arg,
                      char *err, size_t errlen) {
-    return mill__text_read(in->files[pc->file].path, pc->start, pc->end, fn, arg, err, errlen);
+    mill__read_opts o = {.comm = MPI_COMM_SELF};
+    return mill__read_piece_opts(in, &o, pc, fn, arg, err, errlen);
+}
+
+int mill__read_all(const mill__inputs *in, mill__read_opts *o, int rank, int size, mill__record_fn fn,
+                   void *arg, char *err, size_t errlen) {
+    size_t n = mill__split_opts(in, o->csv_quoted_newlines, rank, size, NULL, 0);
+    mill__piece *pieces = n == SIZE_MAX ? NULL : calloc(n ? n : 1, sizeof *pieces);
+    if (!pieces) n = 0;
+    else mill__split_opts(in, o->csv_quoted_newlines, rank, size, pieces, n);
+    int rc = pieces ? 0 : MILL_ENOMEM;
+    if (rc) snprintf(err, errlen, "out of memory splitting the inputs");
+    /* Collective pieces first: every rank has the same ones, in the same
+     * order. A rank that failed still takes part (fn = NULL). The status of
+     * a failed allocation is agreed by the HDF5 reader's own checks. */
+    size_t i = 0;
+    for (size_t k = 0; k < in->n; k++) {
+        if (in->files[k].kind != MILL__HDF5) continue;
+        mill__piece pc = {.file = k};
+        char e2[512];
+        int r = mill__read_piece_opts(in, o, &pc, rc ? NULL : fn, arg, rc ? e2 : err, rc ? sizeof e2 : errlen);
+        if (rc == 0) rc = r;
+        if (pieces && i < n && pieces[i].file == k) i++;
+    }
+    for (; rc == 0 && i < n; i++) rc = mill__read_piece_opts(in, o, &pieces[i], fn, arg, err, errlen);
+    free(pieces);
+    return rc;
 }

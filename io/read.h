@@ -1,13 +1,17 @@
-/* read.h -- turning one piece of the input into records, whatever its format.
+/* read.h -- turning the input into records, whatever its format.
  *
  * The engine maps records without knowing where they come from: every
  * reader in io/ calls a mill__record_fn once per record, in input order,
- * with the record's file and position filled in.
+ * with the record's file and position filled in. mill__read_all() is the
+ * engine's one entry point: it splits the inputs among ranks and reads this
+ * rank's share, HDF5 datasets collectively.
  */
 #ifndef MILL_IO_READ_H
 #define MILL_IO_READ_H
 
+#include <mpi.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "input.h"
 #include "mpimill/job.h"
@@ -15,10 +19,36 @@
 /* Called once per record; a non-zero return stops reading and is returned. */
 typedef int (*mill__record_fn)(void *arg, const mill_record *rec);
 
+/* How inputs are read (from the command line), and what reading counted. */
+typedef struct mill__read_opts {
+    const char *csv_columns; /* --csv-columns: comma-separated header names, or NULL: all */
+    int csv_no_header;       /* --csv-no-header: line 1 of a CSV file is data */
+    int csv_quoted_newlines; /* --csv-quoted-newlines: whole-file CSV splits */
+    int skip_bad;            /* --bad-records skip (else fail) */
+    MPI_Comm comm;           /* the job's communicator (HDF5 opens files on it) */
+    uint64_t skipped;        /* out: bad records skipped by this rank */
+} mill__read_opts;
+
 /* Reads every record of piece pc of the inputs with the reader its file
- * needs. Returns 0, fn's non-zero return, or a MILL_E* code with a one-line
- * message naming the file and position. */
+ * needs, with default options (MPI_COMM_SELF for HDF5). Returns 0, fn's
+ * non-zero return, or a MILL_E* code with a one-line message naming the
+ * file and position. */
 int mill__read_piece(const mill__inputs *in, const mill__piece *pc, mill__record_fn fn, void *arg,
                      char *err, size_t errlen);
+
+/* Like mill__read_piece with options o (o->skipped is increased by the bad
+ * records skipped). For an HDF5 piece this is collective over o->comm and
+ * fn may be NULL: the rank then takes part in the reads but maps nothing. */
+int mill__read_piece_opts(const mill__inputs *in, mill__read_opts *o, const mill__piece *pc,
+                          mill__record_fn fn, void *arg, char *err, size_t errlen);
+
+/* Collective over o->comm (rank and size are this rank's place in it).
+ * Reads this rank's share of the inputs (mill__split_opts) and calls fn for
+ * each record. HDF5 datasets come first and every rank takes part in all of
+ * them even after a failure, so that a failure never leaves another rank
+ * waiting in a collective read. Returns 0 or the first error (fn's return
+ * or a MILL_E* code with a message in err). */
+int mill__read_all(const mill__inputs *in, mill__read_opts *o, int rank, int size, mill__record_fn fn,
+                   void *arg, char *err, size_t errlen);
 
 #endif

@@ -13,6 +13,11 @@
 
 int mill__text_read(const char *path, uint64_t start, uint64_t end, mill__record_fn fn, void *arg,
                     char *err, size_t errlen) {
+    return mill__text_read_lines(path, start, end, 0, fn, arg, err, errlen);
+}
+
+int mill__text_read_lines(const char *path, uint64_t start, uint64_t end, int count_lines,
+                          mill__record_fn fn, void *arg, char *err, size_t errlen) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         snprintf(err, errlen, "input %s: %s", path, strerror(errno));
@@ -44,13 +49,25 @@ int mill__text_read(const char *path, uint64_t start, uint64_t end, mill__record
         const char *nl = memchr(p, '\n', (size_t)(eof - p));
         p = nl ? nl + 1 : eof;
     }
+    uint64_t line = 0; /* the number of the previous line; 0: not known */
+    if (start == 0) {
+        line = 0;
+    } else if (count_lines) {
+        for (const char *q = map; q < p; line++) {
+            q = memchr(q, '\n', (size_t)(p - q));
+            if (!q) break;
+            q++;
+        }
+    }
+    int known = start == 0 || count_lines;
     int rc = 0;
     while (p < stop) {
         const char *nl = memchr(p, '\n', (size_t)(eof - p));
         const char *le = nl ? nl : eof;
         size_t len = (size_t)(le - p);
         if (nl && len > 0 && le[-1] == '\r') len--;
-        mill_record rec = {.data = p, .len = len, .file = path, .offset = (uint64_t)(p - map)};
+        mill_record rec = {.data = p, .len = len, .file = path, .offset = (uint64_t)(p - map),
+                           .line = known ? ++line : 0};
         rc = fn(arg, &rec);
         if (rc) break;
         p = nl ? nl + 1 : eof;

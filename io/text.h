@@ -14,8 +14,14 @@
 #include "read.h"
 
 /* Calls fn for every line of `path` that starts in [start, end), in order.
+ * Records carry line numbers when start is 0 (else line = 0).
  * Returns 0, fn's non-zero return, or MILL_EIO with a message naming the file. */
 int mill__text_read(const char *path, uint64_t start, uint64_t end, mill__record_fn fn, void *arg,
                     char *err, size_t errlen);
+
+/* Like mill__text_read; with count_lines set, records always carry their
+ * line numbers (the lines before start are counted first). */
+int mill__text_read_lines(const char *path, uint64_t start, uint64_t end, int count_lines,
+                          mill__record_fn fn, void *arg, char *err, size_t errlen);
 
 #endif

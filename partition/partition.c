@@ -9,6 +9,10 @@
  * rank furthest below its exact share (deviation c*W - T*w smallest, ties to
  * the lower rank), the giver the one furthest above. Only the rank(s) the
  * change concerns trade with the others, so no key moves needlessly.
+ *
+ * Adding ranks (create and resize up) adds one rank at a time and uses
+ * sorted per-rank slot lists instead of table walks; create(n) is create(1)
+ * plus n-1 adds, so create(N) + resize(M) == create(M) exactly.
  */
 #include "partition.h"
 
@@ -21,6 +25,7 @@
 
 /* Deviations c*W - T*w need up to ~2^73: use GCC/Clang's 128-bit integer. */
 __extension__ typedef __int128 i128;
+__extension__ typedef unsigned __int128 u128;
 
 /* One candidate of a plan: its rank and its current deviation key. */
 typedef struct heap_ent {
@@ -95,9 +100,9 @@ static uint64_t live_weight(const mill_partition *p, uint32_t limit, uint32_t sk
     return W;
 }
 
-/* Returns rank's slot quota: T * w / W rounded to nearest (halves up). */
+/* Returns a slot quota: T * w / W rounded to nearest (halves up). */
 static uint64_t quota(uint64_t T, uint64_t w, uint64_t W) {
-    return (T * w + W / 2) / W;
+    return (uint64_t)(((u128)T * w + W / 2) / W);
 }
 
 /* Doubles the table until it has 2^bits slots; each slot s becomes slots
@@ -222,60 +227,42 @@ static uint64_t clamp_quota(uint64_t q, uint64_t T, uint64_t m) {
     return q;
 }
 
-typedef struct rem_ent {
-    uint64_t rem;
-    uint32_t rank;
-} rem_ent;
-
-static int rem_cmp(const void *a, const void *b) {
-    const rem_ent *x = a, *y = b;
-    if (x->rem != y->rem) return x->rem > y->rem ? -1 : 1;
-    return x->rank < y->rank ? -1 : x->rank > y->rank;
+/* Creates the one-rank partitioner every partitioner grows from: rank 0
+ * with fixed-point weight w owns all 2^MIN_BITS slots. */
+static mill_partition *create_one(uint32_t w) {
+    mill_partition *p = mill_part_alloc(1, MILL_PART_MIN_BITS);
+    if (!p) return NULL;
+    uint64_t T = UINT64_C(1) << MILL_PART_MIN_BITS;
+    memset(p->owner, 0, T * sizeof *p->owner);
+    p->weight[0] = w;
+    p->count[0] = T;
+    p->live = 1;
+    return p;
 }
+
+static int add_ranks(mill_partition *p, uint32_t m, const uint32_t *w);
 
 int mill_partition_create(mill_partition **out, uint32_t n, const double *weights) {
     if (!out || n == 0 || n > MILL_PARTITION_MAX_RANKS) return MILL_EINVAL;
     uint32_t *w = malloc((size_t)n * sizeof *w);
     if (!w) return MILL_ENOMEM;
-    uint64_t W = 0, wmin = UINT64_MAX;
     for (uint32_t r = 0; r < n; r++) {
         w[r] = MILL_PART_WEIGHT_ONE;
         if (weights && weight_fixed(weights[r], &w[r]) != 0) {
             free(w);
             return MILL_EINVAL;
         }
-        W += w[r];
-        if (w[r] < wmin) wmin = w[r];
     }
-    uint32_t bits = needed_bits(MILL_PART_MIN_BITS, W, wmin);
-    mill_partition *p = mill_part_alloc(n, bits);
-    rem_ent *rem = malloc((size_t)n * sizeof *rem);
-    if (!p || !rem) {
-        mill_partition_free(p);
-        free(rem);
-        free(w);
-        return MILL_ENOMEM;
-    }
-    memcpy(p->weight, w, (size_t)n * sizeof *w);
+    /* create(n) is defined as create(1) followed by adding ranks 1..n-1 one
+     * at a time, so create(N) then resize(M) is exactly create(M), and
+     * create(M) differs from create(N) only by the keys of ranks >= N. */
+    mill_partition *p = create_one(w[0]);
+    int rc = p ? add_ranks(p, n, w + 1) : MILL_ENOMEM;
     free(w);
-    p->live = n;
-    /* Largest remainder: floor(T*w/W) each, then one more slot to the ranks
-     * with the largest remainders (ties to the lower rank). */
-    uint64_t T = UINT64_C(1) << bits, given = 0;
-    for (uint32_t r = 0; r < n; r++) {
-        uint64_t tw = T * p->weight[r];
-        p->count[r] = tw / W;
-        given += p->count[r];
-        rem[r].rem = tw % W;
-        rem[r].rank = r;
+    if (rc != 0) {
+        mill_partition_free(p);
+        return rc;
     }
-    qsort(rem, n, sizeof *rem, rem_cmp); /* total order: same result everywhere */
-    for (uint64_t i = 0; i < T - given; i++) p->count[rem[i].rank]++;
-    free(rem);
-    /* Contiguous ranges: rank 0 owns the first slots, and so on. */
-    uint64_t s = 0;
-    for (uint32_t r = 0; r < n; r++)
-        for (uint64_t c = 0; c < p->count[r]; c++) p->owner[s++] = r;
     *out = p;
     return 0;
 }
@@ -376,63 +363,219 @@ static int reserve(mill_partition *p, uint32_t m) {
     return 0;
 }
 
-/* Grows from n to m ranks: the new ranks take their quotas from the old
- * live ranks most over their share. */
-static int resize_up(mill_partition *p, uint32_t m, const double *new_weights) {
+static int u32_cmp(const void *a, const void *b) {
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Sorted slot lists, one per rank, used while adding ranks. list[r] holds
+ * len[r] slots from index first[r] on; a list only loses a prefix (taken
+ * by a new rank) or is refined when the table doubles. */
+typedef struct slot_lists {
+    uint32_t **list;
+    uint64_t *first;
+} slot_lists;
+
+/* Refines every live list below limit from 2^from to 2^to slots: slot s
+ * becomes s<<k .. (s<<k) + 2^k - 1, which keeps the lists sorted. Returns 0
+ * or MILL_ENOMEM. */
+static int refine_lists(slot_lists *sl, const mill_partition *q, uint32_t limit, uint32_t from, uint32_t to) {
+    uint32_t k = to - from, fan = UINT32_C(1) << k;
+    for (uint32_t r = 0; r < limit; r++) {
+        if (q->excluded[r]) continue;
+        uint64_t len = q->count[r] >> k; /* counts are already refined */
+        uint32_t *l = malloc((size_t)(len << k) * sizeof *l + 1);
+        if (!l) return MILL_ENOMEM;
+        const uint32_t *old = sl->list[r] + sl->first[r];
+        for (uint64_t i = 0; i < len; i++)
+            for (uint32_t c = 0; c < fan; c++) l[(i << k) + c] = (old[i] << k) + c;
+        free(sl->list[r]);
+        sl->list[r] = l;
+        sl->first[r] = 0;
+    }
+    return 0;
+}
+
+/* With equal weights, "most over its share" is "most slots" (ties to the
+ * lower rank) whatever W and T are, so adding ranks can keep one heap of
+ * ranks across the adds instead of rebuilding it for every add. */
+static int more_slots(const mill_partition *q, uint32_t a, uint32_t b) {
+    return q->count[a] > q->count[b] || (q->count[a] == q->count[b] && a < b);
+}
+
+static void cheap_down(const mill_partition *q, uint32_t *h, size_t len, size_t i) {
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < len && more_slots(q, h[l], h[m])) m = l;
+        if (r < len && more_slots(q, h[r], h[m])) m = r;
+        if (m == i) return;
+        uint32_t t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
+    }
+}
+
+static void cheap_up(const mill_partition *q, uint32_t *h, size_t i) {
+    while (i > 0 && more_slots(q, h[i], h[(i - 1) / 2])) {
+        uint32_t t = h[i];
+        h[i] = h[(i - 1) / 2];
+        h[(i - 1) / 2] = t;
+        i = (i - 1) / 2;
+    }
+}
+
+/* Rebuilds the equal-weight heap of live ranks below limit that have more
+ * than one slot (the ranks plan() would take from). Returns its length. */
+static size_t cheap_build(const mill_partition *q, uint32_t *h, uint32_t limit) {
+    size_t len = 0;
+    for (uint32_t r = 0; r < limit; r++)
+        if (!q->excluded[r] && q->count[r] > 1) h[len++] = r;
+    for (size_t i = len / 2; i-- > 0;) cheap_down(q, h, len, i);
+    return len;
+}
+
+/* Adds ranks n..m-1 (fixed-point weights w[0..m-n-1]) one at a time. Each
+ * new rank gets T*w/W slots (rounded), taken one by one from the live ranks
+ * most over their share (plan()); from each giver it takes the giver's
+ * lowest-numbered slots. The table doubles first whenever the lightest live
+ * rank would get fewer than SLOTS_PER_UNIT slots. Works on a copy and
+ * commits at the end: returns 0, or MILL_ENOMEM with p unchanged. */
+static int add_ranks(mill_partition *p, uint32_t m, const uint32_t *w) {
     uint32_t n = p->n;
-    uint32_t *w = malloc((size_t)(m - n) * sizeof *w);
-    if (!w) return MILL_ENOMEM;
-    for (uint32_t k = 0; k < m - n; k++) {
-        w[k] = MILL_PART_WEIGHT_ONE;
-        if (new_weights && weight_fixed(new_weights[k], &w[k]) != 0) {
-            free(w);
-            return MILL_EINVAL;
-        }
-    }
+    if (m <= n) return 0;
+    mill_partition *q = NULL;
+    slot_lists sl = {calloc(m, sizeof *sl.list), calloc(m, sizeof *sl.first)};
     scratch s = {0};
-    int rc = reserve(p, m);
+    int rc = sl.list && sl.first ? mill_partition_clone(&q, p) : MILL_ENOMEM;
+    if (rc == 0) rc = reserve(q, m);
     if (rc == 0) rc = scratch_init(&s, m);
-    if (rc != 0) {
-        free(w);
-        return rc;
+    /* Lists of the current owners, in slot order. */
+    uint64_t T = rc == 0 ? UINT64_C(1) << q->bits : 0;
+    for (uint32_t r = 0; rc == 0 && r < n; r++) {
+        sl.list[r] = malloc((size_t)q->count[r] * sizeof **sl.list + 1);
+        if (!sl.list[r]) rc = MILL_ENOMEM;
+        q->count[r] = 0; /* recounted below */
     }
-    uint64_t wmin;
-    uint64_t W = live_weight(p, n, UINT32_MAX, &wmin);
-    for (uint32_t k = 0; k < m - n; k++) {
-        W += w[k];
-        if (w[k] < wmin) wmin = w[k];
+    for (uint64_t i = 0; rc == 0 && i < T; i++) {
+        uint32_t r = q->owner[i];
+        sl.list[r][q->count[r]++] = (uint32_t)i;
     }
-    rc = grow(p, needed_bits(p->bits, W, wmin));
+    /* Equal weights everywhere: the cheap heap gives the same plan as
+     * plan() (same order, same ties, same skip of ranks with one slot) in
+     * O(q log k) per add instead of O(k). */
+    uint64_t Wlive = 0, wmin = UINT64_MAX, live = 0;
+    for (uint32_t r = 0; r < n; r++) {
+        if (q && !q->excluded[r]) {
+            Wlive += q->weight[r];
+            wmin = q->weight[r] < wmin ? q->weight[r] : wmin;
+            live++;
+        }
+    }
+    int cheap = 1;
+    for (uint32_t r = 0; q && r < n; r++) cheap &= q->excluded[r] || q->weight[r] == wmin;
+    for (uint32_t k = 0; k < m - n; k++) cheap &= w[k] == wmin;
+#ifdef MILL_PART_NO_FASTPATH
+    cheap = 0; /* to check that both paths give the same states */
+#endif
+    uint32_t *heap = cheap ? (uint32_t *)s.heap : NULL; /* heap_ent is larger */
+    uint32_t *givers = malloc((size_t)m * sizeof *givers + 1);
+    if (!givers) rc = MILL_ENOMEM;
+    size_t hlen = cheap && rc == 0 ? cheap_build(q, heap, n) : 0;
+    for (uint32_t k = n; rc == 0 && k < m; k++) {
+        uint64_t wk = w[k - n];
+        uint64_t W = Wlive + wk;
+        if (wk < wmin) wmin = wk;
+        uint32_t bits = needed_bits(q->bits, W, wmin);
+        if (bits > q->bits) {
+            for (uint32_t r = 0; r < k; r++) q->count[r] <<= bits - q->bits;
+            rc = refine_lists(&sl, q, k, q->bits, bits);
+            if (rc != 0) break;
+            q->bits = bits;
+            q->shift = 64 - bits;
+            T = UINT64_C(1) << bits;
+            if (cheap) hlen = cheap_build(q, heap, k);
+        }
+        uint64_t qk = clamp_quota(quota(T, wk, W), T, live);
+        size_t ng = 0;
+        if (cheap) {
+            for (uint64_t a = 0; a < qk; a++) {
+                if (hlen == 0) {
+                    rc = MILL_ESTATE;
+                    break;
+                }
+                uint32_t g = heap[0];
+                if (s.delta[g] == 0) givers[ng++] = g;
+                s.delta[g]--;
+                q->count[g]--;
+                if (q->count[g] <= 1) heap[0] = heap[--hlen];
+                cheap_down(q, heap, hlen, 0);
+            }
+            for (size_t i = 0; i < ng; i++) q->count[givers[i]] -= (uint64_t)s.delta[givers[i]]; /* undo */
+        } else {
+            memset(s.delta, 0, (size_t)k * sizeof *s.delta);
+            rc = plan(q, -1, qk, W, k, UINT32_MAX, s.delta, s.heap);
+            for (uint32_t g = 0; g < k; g++)
+                if (s.delta[g] < 0) givers[ng++] = g;
+        }
+        if (rc == 0 && !(sl.list[k] = malloc((size_t)qk * sizeof **sl.list + 1))) rc = MILL_ENOMEM;
+        if (rc != 0) break;
+        uint64_t got = 0;
+        for (size_t i = 0; i < ng; i++) {
+            uint32_t g = givers[i];
+            uint64_t d = (uint64_t)-s.delta[g];
+            memcpy(sl.list[k] + got, sl.list[g] + sl.first[g], (size_t)d * sizeof **sl.list);
+            sl.first[g] += d;
+            q->count[g] -= d;
+            got += d;
+            s.delta[g] = 0;
+        }
+        qsort(sl.list[k], (size_t)qk, sizeof **sl.list, u32_cmp);
+        q->weight[k] = (uint32_t)wk;
+        q->excluded[k] = 0;
+        q->count[k] = qk;
+        q->n = k + 1;
+        q->live++;
+        Wlive += wk;
+        live++;
+        if (cheap && qk > 1) {
+            heap[hlen++] = k;
+            cheap_up(q, heap, hlen - 1);
+        }
+    }
+    free(givers);
+    /* Commit: write the owner table from the lists, then swap q into p. */
     if (rc == 0) {
-        uint64_t T = UINT64_C(1) << p->bits, keep = members(p, n, UINT32_MAX), total = 0;
-        for (uint32_t k = 0; k < m - n; k++) {
-            uint64_t q = quota(T, w[k], W);
-            if (q < 1) q = 1;
-            s.delta[n + k] = (int64_t)q;
-            total += q;
-        }
-        /* At the table cap, trim the largest quotas so old ranks keep a slot. */
-        while (total > T - keep) {
-            uint32_t big = n;
-            for (uint32_t k = n; k < m; k++)
-                if (s.delta[k] > s.delta[big]) big = k;
-            s.delta[big]--;
-            total--;
-        }
-        rc = plan(p, -1, total, W, n, UINT32_MAX, s.delta, s.heap);
+        uint32_t *o = realloc(q->owner, (size_t)T * sizeof *o);
+        if (!o) rc = MILL_ENOMEM;
+        else q->owner = o;
     }
     if (rc == 0) {
-        for (uint32_t k = 0; k < m - n; k++) {
-            p->weight[n + k] = w[k];
-            p->excluded[n + k] = 0;
-            p->count[n + k] = 0;
-        }
-        p->n = m;
-        p->live += m - n;
-        apply(p, s.delta);
+        for (uint32_t r = 0; r < m; r++)
+            for (uint64_t i = 0; !q->excluded[r] && i < q->count[r]; i++) q->owner[sl.list[r][sl.first[r] + i]] = r;
+        mill_partition t = *p;
+        *p = *q;
+        *q = t;
     }
-    free(w);
+    for (uint32_t r = 0; sl.list && r < m; r++) free(sl.list[r]);
+    free(sl.list);
+    free(sl.first);
     scratch_done(&s);
+    mill_partition_free(q);
+    return rc;
+}
+
+/* Grows from n to m ranks by adding them one at a time (add_ranks), so that
+ * resize(N -> M) on create(N) is exactly create(M). */
+static int resize_up(mill_partition *p, uint32_t m, const double *new_weights) {
+    uint32_t *w = malloc((size_t)(m - p->n) * sizeof *w);
+    int rc = w ? 0 : MILL_ENOMEM;
+    for (uint32_t k = 0; rc == 0 && k < m - p->n; k++) {
+        w[k] = MILL_PART_WEIGHT_ONE;
+        if (new_weights) rc = weight_fixed(new_weights[k], &w[k]);
+    }
+    if (rc == 0) rc = add_ranks(p, m, w);
+    free(w);
     return rc;
 }
 

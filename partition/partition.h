@@ -39,6 +39,11 @@ uint64_t mill_key_hash(const void *key, size_t len);
 
 /* Creates a partitioner over ranks 0..n-1, none excluded. weights may be NULL
  * (all 1.0) or point to n weights, each in (0, MILL_PARTITION_MAX_WEIGHT].
+ * The result is create(1) followed by adding ranks 1..n-1 one at a time, so
+ * between create(N) and create(M) (same weights for the common ranks) only
+ * the optimal |N-M|/max(N,M) share of keys changes owner, with no saved
+ * state. Costs O(T log n) with equal weights, O(n^2 + T log n) otherwise,
+ * T being the table size (about 256..512 slots per rank).
  * Returns 0, MILL_EINVAL (out NULL, n == 0 or above MILL_PARTITION_MAX_RANKS,
  * a weight out of range or NaN) or MILL_ENOMEM. */
 int mill_partition_create(mill_partition **out, uint32_t n, const double *weights);
@@ -86,9 +91,10 @@ int mill_partition_exclude(mill_partition *p, uint32_t rank);
  * MILL_ENOMEM. */
 int mill_partition_restore(mill_partition *p, uint32_t rank);
 
-/* Changes the number of ranks to m. Growing adds live ranks n..m-1 with
- * weights new_weights[0..m-n-1] (or 1.0 each when new_weights is NULL); they
- * take their shares from the ranks most over their share. Shrinking drops
+/* Changes the number of ranks to m. Growing adds live ranks n..m-1, one at
+ * a time, with weights new_weights[0..m-n-1] (or 1.0 each when new_weights
+ * is NULL); each takes its share from the ranks most over their share, so
+ * create(N) then resize(M) is exactly create(M). Shrinking drops
  * ranks m..n-1; their slots go to the remaining live ranks most under their
  * share. Either way, only keys to a new or from a dropped rank move. Returns
  * 0, MILL_EINVAL (m == 0, m above MILL_PARTITION_MAX_RANKS, bad weight),

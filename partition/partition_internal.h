@@ -31,7 +31,8 @@
  *   1 <= weight[r] <= MILL_PARTITION_MAX_WEIGHT * 65536 for every r < n
  *   bits never decreases (doubling splits a slot into two children with the
  *   same owner, which moves no key; halving would move keys)
- * The state is a pure function of the sequence of calls that built it.
+ * The state is a pure function of the sequence of calls that built it, and
+ * create(n, w) equals create(1, w) followed by resize(2), ..., resize(n).
  */
 struct mill_partition {
     uint32_t *owner;   /* [2^bits] owner rank of each slot */

@@ -11,12 +11,21 @@
 
 const char mill__run_usage[] =
     "usage: mpimill run JOB --input PATH [--input PATH ...] --output DIR\n"
-    "                   [--format text] [--overwrite] [--opt key=value ...] [--quiet]\n"
+    "                   [--format text] [--compress none|gzip] [--overwrite]\n"
+    "                   [--csv-columns A,B] [--csv-no-header] [--csv-quoted-newlines]\n"
+    "                   [--bad-records fail|skip] [--opt key=value ...] [--quiet]\n"
     "\n"
     "  JOB             a built-in job name (see `mpimill jobs`) or a path to a job .so\n"
-    "  --input PATH    a file or a directory (searched recursively); repeatable\n"
+    "  --input PATH    a file, a directory (searched recursively), a glob pattern or\n"
+    "                  FILE.h5:/DATASET; *.gz, *.csv and *.csv.gz by name; repeatable\n"
     "  --output DIR    where the result is committed; must not exist unless --overwrite\n"
     "  --format FMT    output format: text (key<TAB>value lines, sorted by key per part)\n"
+    "  --compress C    text parts: none, or gzip (part-NNNNN.gz)\n"
+    "  --csv-columns L the CSV columns (header names, comma-separated) mill_csv_field gives\n"
+    "  --csv-no-header line 1 of a CSV file is data, not a header\n"
+    "  --csv-quoted-newlines  quoted fields may hold newlines: each CSV file is read\n"
+    "                  whole by one rank (else a quoted newline is a malformed row)\n"
+    "  --bad-records P malformed input records: fail (default), or skip and count them\n"
     "  --overwrite     atomically replace an existing output\n"
     "  --opt KEY=VAL   a job option; repeatable\n"
     "  --quiet         print nothing on success\n";
@@ -40,6 +49,7 @@ static const char *take(int argc, char **argv, int *i, const char *name, int *mi
 int mill__run_args_parse(mill__run_args *a, int argc, char **argv, char *err, size_t errlen) {
     memset(a, 0, sizeof *a);
     a->format = "text";
+    a->compress = "none";
     a->inputs = calloc((size_t)argc + 1, sizeof *a->inputs);
     a->opts = calloc((size_t)argc + 1, sizeof *a->opts);
     size_t total = 0;
@@ -60,6 +70,25 @@ int mill__run_args_parse(mill__run_args *a, int argc, char **argv, char *err, si
             a->overwrite = 1;
         } else if (!strcmp(arg, "--quiet") || !strcmp(arg, "-q")) {
             a->quiet = 1;
+        } else if (!strcmp(arg, "--csv-no-header")) {
+            a->csv_no_header = 1;
+        } else if (!strcmp(arg, "--csv-quoted-newlines")) {
+            a->csv_quoted_newlines = 1;
+        } else if ((v = take(argc, argv, &i, "--csv-columns", &missing)) != NULL) {
+            if (!*v) goto empty;
+            a->csv_columns = v;
+        } else if ((v = take(argc, argv, &i, "--bad-records", &missing)) != NULL) {
+            if (strcmp(v, "fail") != 0 && strcmp(v, "skip") != 0) {
+                snprintf(err, errlen, "unknown --bad-records '%s' (expected: fail, skip)", v);
+                return MILL_EINVAL;
+            }
+            a->skip_bad = !strcmp(v, "skip");
+        } else if ((v = take(argc, argv, &i, "--compress", &missing)) != NULL) {
+            if (strcmp(v, "none") != 0 && strcmp(v, "gzip") != 0) {
+                snprintf(err, errlen, "unknown --compress '%s' (expected: none, gzip)", v);
+                return MILL_EINVAL;
+            }
+            a->compress = v;
         } else if ((v = take(argc, argv, &i, "--input", &missing)) != NULL) {
             if (!*v) goto empty;
             a->inputs[a->ninputs++] = (char *)v;
@@ -112,6 +141,10 @@ int mill__run_args_parse(mill__run_args *a, int argc, char **argv, char *err, si
     }
     if (!a->output) {
         snprintf(err, errlen, "no --output given");
+        return MILL_EINVAL;
+    }
+    if (a->csv_columns && a->csv_no_header) {
+        snprintf(err, errlen, "--csv-columns needs a header row: drop --csv-no-header");
         return MILL_EINVAL;
     }
     return 0;

@@ -15,6 +15,11 @@ typedef struct mill__run_args {
     size_t ninputs;
     const char *output; /* --output DIR */
     const char *format; /* --format, "text" by default */
+    const char *compress;      /* --compress: "none" (default) or "gzip" */
+    const char *csv_columns;   /* --csv-columns NAME[,NAME...], or NULL */
+    int csv_no_header;         /* --csv-no-header */
+    int csv_quoted_newlines;   /* --csv-quoted-newlines */
+    int skip_bad;              /* --bad-records skip (default fail) */
     int overwrite;      /* --overwrite */
     int quiet;          /* --quiet */
     int help;           /* --help was given: nothing else is valid */

@@ -1,12 +1,69 @@
-/* commit.c -- the output commit protocol (see commit.h).
+/* commit.c -- the output commit protocol and its recovery (see commit.h).
  *
- * Staging: PARENT/.BASE.mill-staging-ID, created exclusively with mode 0700.
- * Prepare: each rank fsyncs its files; votes are combined with MPI_Allreduce.
- * Decide:  rank 0 fsyncs the staging directory, writes and fsyncs _SUCCESS,
- *          renames staging onto the output (RENAME_NOREPLACE, or
- *          RENAME_EXCHANGE under --overwrite) and fsyncs the parent. The
- *          rename is the commit point; a failure before it leaves the old
- *          output untouched.
+ * Presumed abort: an attempt's output counts only once rank 0 has renamed
+ * its staging directory onto the output name. Everything before that rename
+ * is undone by removing the staging directory; everything after it is
+ * finished by removing what the rename left at the staging name.
+ *
+ * Names, all in the output's parent directory P, for an output P/NAME:
+ *
+ *   P/NAME                       the published output (or absent)
+ *   P/.NAME.mill-staging-ATTEMPT one attempt's staging directory (mode 0700)
+ *   P/.NAME.mill-lock            the lock file; rank 0 of the attempt holds
+ *                                flock(LOCK_EX) on it from begin to end
+ *
+ * ATTEMPT is "sJOB[_TASK]-rRESTART" from SLURM_JOB_ID, SLURM_ARRAY_TASK_ID
+ * and SLURM_RESTART_COUNT when present, else 16 random hex digits from rank
+ * 0. The manifest P/NAME/_SUCCESS records its ATTEMPT.
+ *
+ * State machine of one attempt A (what is durable on disk, in order):
+ *
+ *   S0 locked      lock file held; staging absent.
+ *   S1 staging     P/.NAME.mill-staging-A exists (0700), parts being written.
+ *   S2 prepared    every part fsynced and hashed; staging dir fsynced.
+ *   S3 manifested  staging/_SUCCESS (attempt A) complete and fsynced,
+ *                  staging chmod'ed to the umask's mode and fsynced.
+ *   S4 committed   renameat2(staging -> NAME): NOREPLACE when NAME is
+ *                  absent, EXCHANGE under --overwrite when it exists. This
+ *                  one rename is the commit point. After EXCHANGE the OLD
+ *                  output sits at the staging name.
+ *   S5 durable     P fsynced; only now is success reported.
+ *   S6 clean       staging name removed (the old output, after EXCHANGE),
+ *                  P fsynced, lock file unlinked and released.
+ *   Abort (any NO vote, any error before S4): staging removed; NAME untouched.
+ *
+ * Recovery (under the lock, from disk only) looks at every
+ * P/.NAME.mill-staging-X and removes it. That single action is right in
+ * every state, which is the invariant the protocol is built on:
+ *
+ *   - before S4, the staging name holds attempt X's uncommitted output
+ *     (complete manifest or not: S1..S3 all roll back, presumed abort);
+ *   - at or after S4, it holds nothing (NOREPLACE) or the output that X
+ *     replaced (EXCHANGE), whose removal finishes X's commit.
+ *
+ * So the staging name never holds the only copy of a committed result. To
+ * report which case it was, recovery compares X with the attempt recorded
+ * in P/NAME/_SUCCESS: equal means X committed and the directory is the old
+ * output; otherwise X did not commit. Removal is idempotent and may be
+ * interrupted anywhere; a rerun removes the rest.
+ *
+ * Stale attempts: rank 0 takes the lock before creating its staging
+ * directory and keeps it until after its last rename, and the lock dies
+ * with the process. Recovery and new attempts take the same lock, so they
+ * run only when the previous attempt's rank 0 is dead or done: a dying
+ * attempt can never rename over a newer one. Other ranks of a dying attempt
+ * may still write for a second or two; they only ever create files inside
+ * their own staging directory (which recovery removes, retrying when a late
+ * file appears). Before renaming, rank 0 also checks that the lock file and
+ * the staging directory by name are still the ones it holds open.
+ *
+ * Safety: everything works relative to directory descriptors with
+ * O_NOFOLLOW; recovery refuses a staging entry that is a symbolic link or
+ * not a directory, or whose tree holds a symbolic link, or whose manifest
+ * names anything but a plain file name -- it reports an error and leaves it.
+ *
+ * File operations go through fault.h's wrappers (countdown injection) and
+ * the numbered fault points mark every state transition.
  */
 #include "commit.h"
 
@@ -15,89 +72,439 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "fault.h"
+#include "json.h"
 #include "mpimill/job.h"
 #include "runtime.h"
 
+#define STAGING_TAG ".mill-staging-"
+#define LOCK_TAG ".mill-lock"
+/* Longest output name: "." NAME STAGING_TAG ATTEMPT must fit in NAME_MAX. */
+#define BASE_MAX 160
+#define ATTEMPT_MAX 64
+
 typedef struct staged {
-    char name[64];
+    char name[NAME_MAX + 1];
     int fd; /* owned by the commit until mill__commit_end */
 } staged;
 
+/* One attempt. Invariants: parent_fd/staging_fd are open on every rank
+ * between begin and end; lock_fd >= 0 only on rank 0, and then the lock is
+ * held; committed is set on rank 0 right after the rename succeeded. */
 struct mill__commit {
     MPI_Comm comm;
-    int rank;
+    int rank, size;
     int overwrite;
-    int parent_fd;        /* the output's parent directory */
-    int staging_fd;       /* the staging directory */
-    char base[256];       /* the output's name in its parent */
-    char staging[300];    /* the staging directory's name in the parent */
+    int parent_fd;
+    int staging_fd;
+    int lock_fd;
+    int committed, exchanged;
+    mode_t umask;
+    char base[BASE_MAX + 1];        /* the output's name in its parent */
+    char staging[NAME_MAX + 1];     /* the staging directory's name in the parent */
+    char lockname[NAME_MAX + 1];    /* the lock file's name in the parent */
+    char attempt[ATTEMPT_MAX + 1];  /* this attempt's id */
     staged *files;
     size_t nfiles, cap;
 };
 
-/* Removes `name` in dirfd and everything below it, never following links. */
-static int rmtree_at(int dfd, const char *name) {
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void sleep_ms(long ms) {
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+/* Splits outdir into its parent directory (written to parent) and its last
+ * component (to base). Returns 0, or MILL_EINVAL with a message when the
+ * last component is not a usable name. */
+static int split_output(const char *outdir, char *parent, size_t plen, char *base, char *err,
+                        size_t errlen) {
+    char a[PATH_MAX], b[PATH_MAX];
+    if (!outdir || !*outdir || strlen(outdir) >= sizeof a) {
+        snprintf(err, errlen, "output %s: not a usable path", outdir ? outdir : "(null)");
+        return MILL_EINVAL;
+    }
+    snprintf(a, sizeof a, "%s", outdir);
+    size_t l = strlen(a);
+    while (l > 1 && a[l - 1] == '/') a[--l] = '\0';
+    memcpy(b, a, l + 1);
+    const char *p = dirname(a), *n = basename(b);
+    if (!mill__commit_name_ok(n) || strlen(n) > BASE_MAX) {
+        snprintf(err, errlen, "output %s: not a usable directory name", outdir);
+        return MILL_EINVAL;
+    }
+    snprintf(parent, plen, "%s", p);
+    snprintf(base, BASE_MAX + 1, "%s", n);
+    return 0;
+}
+
+/* ---- the lock ----------------------------------------------------------- */
+
+/* Takes flock(LOCK_EX) on parent/name, creating the file, waiting up to
+ * MPIMILL_LOCK_WAIT_MS. Retries when the file it locked is no longer the one
+ * at that name (a holder unlinks it before releasing). Refuses a link.
+ * Returns 0 with *fd holding the lock, or an error with a message. */
+static int lock_acquire(int parent_fd, const char *name, const char *what, int *fd, char *err,
+                        size_t errlen) {
+    const char *w = getenv("MPIMILL_LOCK_WAIT_MS");
+    long wait_ms = w && *w ? strtol(w, NULL, 10) : 30000;
+    double deadline = now() + (double)wait_ms / 1000.0;
+    for (;;) {
+        int f = mill__fault_openat(parent_fd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (f < 0) {
+            int e = errno;
+            snprintf(err, errlen, "%s: lock file %s: %s%s", what, name, strerror(e),
+                     e == ELOOP ? " (a symbolic link: refused)" : "");
+            return e == ELOOP ? MILL_EINVAL : MILL_EIO;
+        }
+        struct stat a, b;
+        if (fstat(f, &a) != 0 || !S_ISREG(a.st_mode)) {
+            snprintf(err, errlen, "%s: lock file %s is not a regular file: refused", what, name);
+            close(f);
+            return MILL_EINVAL;
+        }
+        if (flock(f, LOCK_EX | LOCK_NB) != 0) {
+            int e = errno;
+            close(f);
+            if (e != EWOULDBLOCK && e != EINTR) {
+                snprintf(err, errlen, "%s: flock %s: %s", what, name, strerror(e));
+                return MILL_EIO;
+            }
+            if (now() > deadline) {
+                snprintf(err, errlen, "%s is in use by another job (lock %s held for %ld ms)", what, name,
+                         wait_ms);
+                return MILL_ETIMEOUT;
+            }
+            sleep_ms(50);
+            continue;
+        }
+        if (fstatat(parent_fd, name, &b, AT_SYMLINK_NOFOLLOW) == 0 && a.st_dev == b.st_dev &&
+            a.st_ino == b.st_ino) {
+            *fd = f;
+            return 0;
+        }
+        close(f); /* unlinked by its last holder: lock the new one */
+    }
+}
+
+/* Returns 1 while the file at parent/name is still the one fd locks. */
+static int lock_still_ours(int parent_fd, const char *name, int fd) {
+    struct stat a, b;
+    return fstat(fd, &a) == 0 && fstatat(parent_fd, name, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
+           a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/* Removes the lock file (while still holding it) and releases it. A failure
+ * to unlink leaves a harmless lock file that the next holder removes. */
+static void lock_release(int parent_fd, const char *name, int *fd) {
+    if (*fd < 0) return;
+    if (lock_still_ours(parent_fd, name, *fd)) (void)mill__fault_unlinkat(parent_fd, name, 0);
+    close(*fd);
+    *fd = -1;
+}
+
+/* ---- removing trees safely ---------------------------------------------- */
+
+/* Checks that dfd/name, when a directory, holds no symbolic link at any
+ * depth (and is none itself). Returns 0 or MILL_EINVAL/MILL_EIO. */
+static int tree_check(int dfd, const char *name, const char *top, char *err, size_t errlen, int depth) {
+    struct stat st;
+    if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) return errno == ENOENT ? 0 : MILL_EIO;
+    if (S_ISLNK(st.st_mode)) {
+        snprintf(err, errlen, "refusing to clean %s: %s is a symbolic link", top, name);
+        return MILL_EINVAL;
+    }
+    if (!S_ISDIR(st.st_mode)) return 0;
+    if (depth > 64) {
+        snprintf(err, errlen, "refusing to clean %s: nested too deeply", top);
+        return MILL_EINVAL;
+    }
     int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
-        if (errno == ENOTDIR || errno == ELOOP) return unlinkat(dfd, name, 0) ? -errno : 0;
-        return errno == ENOENT ? 0 : -errno;
+        snprintf(err, errlen, "refusing to clean %s: %s: %s", top, name, strerror(errno));
+        return errno == ELOOP ? MILL_EINVAL : MILL_EIO;
     }
     DIR *d = fdopendir(fd);
     if (!d) {
         close(fd);
-        return -errno;
+        return MILL_ENOMEM;
     }
-    struct dirent *de;
     int rc = 0;
-    while ((de = readdir(d)) != NULL) {
+    struct dirent *de;
+    while (rc == 0 && (de = readdir(d)) != NULL) {
         if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
-        int r = rmtree_at(dirfd(d), de->d_name);
-        if (r && !rc) rc = r;
+        rc = tree_check(dirfd(d), de->d_name, top, err, errlen, depth + 1);
     }
     closedir(d);
-    if (unlinkat(dfd, name, AT_REMOVEDIR) != 0 && !rc) rc = -errno;
     return rc;
+}
+
+/* Removes dfd/name and everything below it, never following a link (links
+ * are refused, not removed). Reaches fault point `point` after each entry
+ * removed. Returns 0 (also when name is absent) or an error with a message;
+ * -ENOTEMPTY style races come back as MILL_EIO with errno ENOTEMPTY kept in
+ * *last_errno. */
+static int rmtree_at(int dfd, const char *name, int point, const char *top, int *last_errno, char *err,
+                     size_t errlen) {
+    struct stat st;
+    if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (errno == ENOENT) return 0;
+        snprintf(err, errlen, "cleaning %s: %s: %s", top, name, strerror(errno));
+        return MILL_EIO;
+    }
+    if (S_ISLNK(st.st_mode)) {
+        snprintf(err, errlen, "refusing to clean %s: %s is a symbolic link", top, name);
+        return MILL_EINVAL;
+    }
+    int rc = 0;
+    if (S_ISDIR(st.st_mode)) {
+        int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) {
+            if (errno == ENOENT) return 0;
+            snprintf(err, errlen, "cleaning %s: %s: %s", top, name, strerror(errno));
+            return errno == ELOOP ? MILL_EINVAL : MILL_EIO;
+        }
+        DIR *d = fdopendir(fd);
+        if (!d) {
+            close(fd);
+            return MILL_ENOMEM;
+        }
+        struct dirent *de;
+        while (rc == 0 && (de = readdir(d)) != NULL) {
+            if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+            rc = rmtree_at(dirfd(d), de->d_name, point, top, last_errno, err, errlen);
+        }
+        closedir(d);
+        if (rc) return rc;
+    }
+    if (mill__fault_unlinkat(dfd, name, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) != 0 && errno != ENOENT) {
+        *last_errno = errno;
+        snprintf(err, errlen, "cleaning %s: remove %s: %s", top, name, strerror(errno));
+        return MILL_EIO;
+    }
+    MILL_FAULT(point);
+    return 0;
+}
+
+/* Removes the staging-area entry parent/name after checking it (see the
+ * safety rules above). Retries a few times when a late writer of a dying
+ * attempt adds a file meanwhile. */
+static int remove_staging(int parent_fd, const char *name, int point, char *err, size_t errlen) {
+    int rc = tree_check(parent_fd, name, name, err, errlen, 0);
+    for (int tries = 0; rc == 0; tries++) {
+        int e = 0;
+        rc = rmtree_at(parent_fd, name, point, name, &e, err, errlen);
+        if (rc == 0 || e != ENOTEMPTY || tries == 20) break;
+        rc = 0;
+        sleep_ms(100);
+    }
+    return rc;
+}
+
+/* ---- recovery ------------------------------------------------------------- */
+
+/* Recovers the staging area of parent/base; the caller holds the lock.
+ * Implements the decision described at the top of this file. Returns 0, or
+ * the first error (after handling every other entry) with its message. */
+static int recover_locked(int parent_fd, const char *base, FILE *report, char *err, size_t errlen) {
+    char prefix[NAME_MAX + 1];
+    snprintf(prefix, sizeof prefix, ".%s" STAGING_TAG, base);
+    size_t plen = strlen(prefix);
+
+    int dfd = dup(parent_fd);
+    DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+    if (!d) {
+        if (dfd >= 0) close(dfd);
+        snprintf(err, errlen, "recover %s: cannot list its parent: %s", base, strerror(errno));
+        return MILL_EIO;
+    }
+    rewinddir(d);
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (strncmp(de->d_name, prefix, plen) != 0) continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 8;
+            char **nn = realloc(names, cap * sizeof *nn);
+            if (!nn) {
+                rc = MILL_ENOMEM;
+                break;
+            }
+            names = nn;
+        }
+        if (!(names[n] = strdup(de->d_name))) {
+            rc = MILL_ENOMEM;
+            break;
+        }
+        n++;
+    }
+    closedir(d);
+    if (rc) snprintf(err, errlen, "recover %s: out of memory", base);
+
+    /* Which attempt does the published output come from? */
+    char committed[sizeof ((mill__manifest *)0)->attempt] = "";
+    if (rc == 0 && n > 0) {
+        int ofd = openat(parent_fd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (ofd >= 0) {
+            mill__manifest om;
+            char e2[256];
+            if (mill__manifest_read(ofd, &om, e2, sizeof e2) == 0) {
+                snprintf(committed, sizeof committed, "%s", om.attempt);
+                mill__manifest_free(&om);
+            }
+            close(ofd);
+        }
+    }
+
+    int removed = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *name = names[i], *attempt = name + plen;
+        char e[1024] = "";
+        int r = 0;
+        struct stat st;
+        if (fstatat(parent_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            if (errno == ENOENT) continue;
+            snprintf(e, sizeof e, "recover: %s: %s", name, strerror(errno));
+            r = MILL_EIO;
+        } else if (S_ISLNK(st.st_mode)) {
+            snprintf(e, sizeof e, "recover: refusing %s: staging entry is a symbolic link", name);
+            r = MILL_EINVAL;
+        } else if (!S_ISDIR(st.st_mode)) {
+            snprintf(e, sizeof e, "recover: refusing %s: staging entry is not a directory", name);
+            r = MILL_EINVAL;
+        }
+        const char *what = NULL;
+        if (r == 0) {
+            int sfd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (sfd < 0) {
+                snprintf(e, sizeof e, "recover: refusing %s: %s", name, strerror(errno));
+                r = errno == ENOENT ? 0 : MILL_EINVAL;
+                if (errno == ENOENT) continue;
+            } else {
+                mill__manifest sm;
+                char e2[512];
+                int mr = mill__manifest_read(sfd, &sm, e2, sizeof e2);
+                close(sfd);
+                if (mr == MILL_EINVAL) {
+                    snprintf(e, sizeof e, "recover: refusing %s: %s", name, e2);
+                    r = MILL_EINVAL;
+                } else if (committed[0] && !strcmp(committed, attempt)) {
+                    what = "committed; removing the output it replaced";
+                } else if (mr == 0 && !strcmp(sm.attempt, attempt)) {
+                    what = "prepared but not committed (manifest durable, no rename); rolling back";
+                } else {
+                    what = "not committed; removing its staging directory";
+                }
+                if (mr == 0) mill__manifest_free(&sm);
+            }
+        }
+        if (r == 0) {
+            if (report) fprintf(report, "mpimill: recover: attempt %s %s\n", attempt, what);
+            r = remove_staging(parent_fd, name, MILL_FAULT_IN_RECOVERY, e, sizeof e);
+            if (r == 0) removed++;
+        }
+        if (r && !rc) {
+            rc = r;
+            snprintf(err, errlen, "%s", e);
+        }
+    }
+    for (size_t i = 0; i < n; i++) free(names[i]);
+    free(names);
+    if (removed && mill__fault_fsync(parent_fd) != 0 && !rc) {
+        snprintf(err, errlen, "recover %s: fsync of the parent directory: %s", base, strerror(errno));
+        rc = MILL_EIO;
+    }
+    if (rc == 0 && report && removed == 0) fprintf(report, "mpimill: recover: %s: nothing to recover\n", base);
+    return rc;
+}
+
+int mill__commit_recover(const char *outdir, FILE *report, char *err, size_t errlen) {
+    char parent[PATH_MAX], base[BASE_MAX + 1], lockname[NAME_MAX + 1];
+    int rc = split_output(outdir, parent, sizeof parent, base, err, errlen);
+    if (rc) return rc;
+    int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (pfd < 0) {
+        snprintf(err, errlen, "recover %s: parent directory %s: %s", outdir, parent, strerror(errno));
+        return MILL_EIO;
+    }
+    snprintf(lockname, sizeof lockname, ".%s" LOCK_TAG, base);
+    int lfd = -1;
+    rc = lock_acquire(pfd, lockname, outdir, &lfd, err, errlen);
+    if (rc == 0) {
+        rc = recover_locked(pfd, base, report, err, errlen);
+        lock_release(pfd, lockname, &lfd);
+    }
+    close(pfd);
+    return rc;
+}
+
+/* ---- begin ------------------------------------------------------------------ */
+
+/* Writes this attempt's id: from Slurm when present, else random. */
+static int make_attempt(char *out, size_t len, char *err, size_t errlen) {
+    const char *job = getenv("SLURM_JOB_ID"), *task = getenv("SLURM_ARRAY_TASK_ID"),
+               *restart = getenv("SLURM_RESTART_COUNT");
+    if (job && *job) {
+        snprintf(out, len, "s%s%s%s-r%s", job, task && *task ? "_" : "", task && *task ? task : "",
+                 restart && *restart ? restart : "0");
+        for (char *p = out; *p; p++) /* keep it a plain file-name part */
+            if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                  *p == '_' || *p == '-'))
+                *p = '_';
+        return 0;
+    }
+    uint64_t id;
+    if (getrandom(&id, sizeof id, 0) != (ssize_t)sizeof id) {
+        snprintf(err, errlen, "getrandom: %s", strerror(errno));
+        return MILL_EIO;
+    }
+    snprintf(out, len, "%016" PRIx64, id);
+    return 0;
 }
 
 static void free_commit(mill__commit *c) {
     for (size_t i = 0; i < c->nfiles; i++)
         if (c->files[i].fd >= 0) close(c->files[i].fd);
     if (c->staging_fd >= 0) close(c->staging_fd);
+    if (c->lock_fd >= 0) lock_release(c->parent_fd, c->lockname, &c->lock_fd);
     if (c->parent_fd >= 0) close(c->parent_fd);
     free(c->files);
     free(c);
 }
 
-/* Rank 0's part of begin: check the output and create the staging directory. */
+/* Rank 0's part of begin: lock, recover, check the output, create staging. */
 static int begin_root(mill__commit *c, const char *outdir, char *err, size_t errlen) {
-    char a[4096], b[4096];
-    snprintf(a, sizeof a, "%s", outdir);
-    snprintf(b, sizeof b, "%s", outdir);
-    size_t l = strlen(a);
-    while (l > 1 && a[l - 1] == '/') {
-        l--;
-        a[l] = b[l] = '\0';
-    }
-    const char *parent = dirname(a), *base = basename(b);
-    if (!strcmp(base, ".") || !strcmp(base, "..") || !strcmp(base, "/")) {
-        snprintf(err, errlen, "output %s: not a usable directory name", outdir);
-        return MILL_EINVAL;
-    }
-    snprintf(c->base, sizeof c->base, "%s", base);
+    char parent[PATH_MAX];
+    int rc = split_output(outdir, parent, sizeof parent, c->base, err, errlen);
+    if (rc) return rc;
     c->parent_fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (c->parent_fd < 0) {
         snprintf(err, errlen, "output %s: parent directory %s: %s", outdir, parent, strerror(errno));
         return MILL_EIO;
     }
+    snprintf(c->lockname, sizeof c->lockname, ".%s" LOCK_TAG, c->base);
+    if ((rc = lock_acquire(c->parent_fd, c->lockname, outdir, &c->lock_fd, err, errlen)) != 0) return rc;
+    if ((rc = recover_locked(c->parent_fd, c->base, NULL, err, errlen)) != 0) return rc;
     struct stat st;
-    if (fstatat(c->parent_fd, base, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+    if (fstatat(c->parent_fd, c->base, &st, AT_SYMLINK_NOFOLLOW) == 0) {
         if (!c->overwrite) {
             snprintf(err, errlen, "output %s exists (use --overwrite to replace it)", outdir);
             return MILL_EEXIST;
@@ -110,14 +517,14 @@ static int begin_root(mill__commit *c, const char *outdir, char *err, size_t err
         snprintf(err, errlen, "output %s: %s", outdir, strerror(errno));
         return MILL_EIO;
     }
-    uint64_t id;
-    if (getrandom(&id, sizeof id, 0) != sizeof id) {
-        snprintf(err, errlen, "getrandom: %s", strerror(errno));
-        return MILL_EIO;
-    }
-    snprintf(c->staging, sizeof c->staging, ".%s.mill-staging-%016" PRIx64, base, id);
-    if (mkdirat(c->parent_fd, c->staging, 0700) != 0) {
-        snprintf(err, errlen, "output %s: cannot create staging directory: %s", outdir, strerror(errno));
+    if ((rc = make_attempt(c->attempt, sizeof c->attempt, err, errlen)) != 0) return rc;
+    snprintf(c->staging, sizeof c->staging, ".%s" STAGING_TAG "%s", c->base, c->attempt);
+    MILL_FAULT(MILL_FAULT_BEFORE_STAGING);
+    /* Exclusive: EEXIST means someone else made it, and it is not reused. */
+    if (mill__fault_mkdirat(c->parent_fd, c->staging, 0700) != 0) {
+        snprintf(err, errlen, "output %s: cannot create staging directory %s: %s", outdir, c->staging,
+                 strerror(errno));
+        c->staging[0] = '\0';
         return MILL_EIO;
     }
     return 0;
@@ -130,8 +537,12 @@ int mill__commit_begin(mill__commit **out, MPI_Comm comm, const char *outdir, in
     if (c) {
         c->comm = comm;
         c->overwrite = overwrite;
-        c->parent_fd = c->staging_fd = -1;
+        c->parent_fd = c->staging_fd = c->lock_fd = -1;
         MPI_Comm_rank(comm, &c->rank);
+        MPI_Comm_size(comm, &c->size);
+        mill__fault_init(c->rank, c->size);
+        c->umask = umask(0);
+        umask(c->umask);
         if (c->rank == 0) rc = begin_root(c, outdir, err, errlen);
     }
     rc = mill__agree(comm, rc, err, errlen);
@@ -139,14 +550,12 @@ int mill__commit_begin(mill__commit **out, MPI_Comm comm, const char *outdir, in
         /* Every rank opens the parent and the staging directory by name. */
         int mr = MPI_Bcast(c->staging, sizeof c->staging, MPI_CHAR, 0, comm);
         if (mr == MPI_SUCCESS) mr = MPI_Bcast(c->base, sizeof c->base, MPI_CHAR, 0, comm);
+        if (mr == MPI_SUCCESS) mr = MPI_Bcast(c->attempt, sizeof c->attempt, MPI_CHAR, 0, comm);
         if (mr != MPI_SUCCESS) rc = mill__mpi_error(mr, "MPI_Bcast", err, errlen);
         if (rc == 0 && c->rank != 0) {
-            char a[4096];
-            snprintf(a, sizeof a, "%s", outdir);
-            size_t l = strlen(a);
-            while (l > 1 && a[l - 1] == '/') a[--l] = '\0';
-            c->parent_fd = open(dirname(a), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-            if (c->parent_fd < 0) {
+            char parent[PATH_MAX], base[BASE_MAX + 1];
+            rc = split_output(outdir, parent, sizeof parent, base, err, errlen);
+            if (rc == 0 && (c->parent_fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
                 snprintf(err, errlen, "output %s: parent directory: %s", outdir, strerror(errno));
                 rc = MILL_EIO;
             }
@@ -159,10 +568,16 @@ int mill__commit_begin(mill__commit **out, MPI_Comm comm, const char *outdir, in
             }
         }
         rc = mill__agree(comm, rc, err, errlen);
-        if (rc && c->rank == 0) (void)rmtree_at(c->parent_fd, c->staging);
     }
     if (rc) {
-        if (c) free_commit(c);
+        if (c) {
+            if (c->rank == 0 && c->staging[0] && c->parent_fd >= 0) {
+                char e2[512];
+                if (remove_staging(c->parent_fd, c->staging, MILL_FAULT_MID_CLEANUP, e2, sizeof e2) != 0)
+                    fprintf(stderr, "mpimill: warning: %s\n", e2);
+            }
+            free_commit(c);
+        }
         return rc;
     }
     *out = c;
@@ -170,6 +585,10 @@ int mill__commit_begin(mill__commit **out, MPI_Comm comm, const char *outdir, in
 }
 
 int mill__commit_create(mill__commit *c, const char *name, int *fd, char *err, size_t errlen) {
+    if (!mill__commit_name_ok(name) || !strcmp(name, "_SUCCESS")) {
+        snprintf(err, errlen, "staging file name '%s' is not allowed", name);
+        return MILL_EINVAL;
+    }
     if (c->nfiles == c->cap) {
         size_t ncap = c->cap ? c->cap * 2 : 4;
         staged *f = realloc(c->files, ncap * sizeof *f);
@@ -177,7 +596,7 @@ int mill__commit_create(mill__commit *c, const char *name, int *fd, char *err, s
         c->files = f;
         c->cap = ncap;
     }
-    int f = openat(c->staging_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+    int f = mill__fault_openat(c->staging_fd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666);
     if (f < 0) {
         snprintf(err, errlen, "staging file %s/%s: %s", c->staging, name, strerror(errno));
         return MILL_EIO;
@@ -188,87 +607,167 @@ int mill__commit_create(mill__commit *c, const char *name, int *fd, char *err, s
     return 0;
 }
 
-/* Prepare: makes this rank's files durable and lists them as JSON objects. */
+/* ---- end: prepare, vote, decide -------------------------------------------- */
+
+/* Prepare: makes this rank's files and the staging directory durable and
+ * lists the files as JSON objects (name, size, xxh3) in *list. Any failure
+ * is this rank's NO; an fsync failure is never retried. */
 static int prepare(mill__commit *c, char **list, char *err, size_t errlen) {
-    size_t cap = 64 + c->nfiles * 128, len = 0;
-    char *s = malloc(cap);
-    if (!s) return MILL_ENOMEM;
-    s[0] = '\0';
-    for (size_t i = 0; i < c->nfiles; i++) {
-        struct stat st;
-        if (fsync(c->files[i].fd) != 0 || fstat(c->files[i].fd, &st) != 0) {
+    char *s = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&s, &len);
+    if (!f) return MILL_ENOMEM;
+    int rc = 0;
+    for (size_t i = 0; i < c->nfiles && rc == 0; i++) {
+        uint64_t h, size;
+        if (mill__fault_fsync(c->files[i].fd) != 0) {
             snprintf(err, errlen, "fsync %s/%s: %s", c->staging, c->files[i].name, strerror(errno));
-            free(s);
-            return MILL_EIO;
+            rc = MILL_EIO;
+        } else if (mill__commit_hash_fd(c->files[i].fd, &h, &size) != 0) {
+            snprintf(err, errlen, "read back %s/%s: %s", c->staging, c->files[i].name, strerror(errno));
+            rc = MILL_EIO;
+        } else {
+            fprintf(f, "  {\"name\": ");
+            mill__json_str(f, c->files[i].name, strlen(c->files[i].name));
+            fprintf(f, ", \"size\": %" PRIu64 ", \"xxh3\": \"%016" PRIx64 "\"},\n", size, h);
         }
-        len += (size_t)snprintf(s + len, cap - len, "{\"name\": \"%s\", \"size\": %lld},\n",
-                                c->files[i].name, (long long)st.st_size);
+    }
+    if (rc == 0 && mill__fault_fsync(c->staging_fd) != 0) {
+        snprintf(err, errlen, "fsync %s: %s", c->staging, strerror(errno));
+        rc = MILL_EIO;
+    }
+    if (fclose(f) != 0 && rc == 0) rc = MILL_ENOMEM;
+    if (rc) {
+        free(s);
+        return rc;
     }
     *list = s;
     return 0;
 }
 
-/* Decide, on rank 0: manifest, rename, directory fsyncs. */
-static int publish(mill__commit *c, const char *members, const char *files, char *err, size_t errlen) {
-    if (fsync(c->staging_fd) != 0) {
-        snprintf(err, errlen, "fsync %s: %s", c->staging, strerror(errno));
-        return MILL_EIO;
+/* Writes all of buf to fd through the fault-counted write. */
+static int write_all(int point, int fd, const char *buf, size_t n) {
+    while (n > 0) {
+        ssize_t w = mill__fault_write(point, fd, buf, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) return -1;
+        buf += w;
+        n -= (size_t)w;
     }
-    int fd = openat(c->staging_fd, "_SUCCESS", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        snprintf(err, errlen, "manifest %s/_SUCCESS: %s", c->staging, strerror(errno));
-        return MILL_EIO;
-    }
-    FILE *f = fdopen(fd, "w");
-    if (!f) {
-        close(fd);
-        return MILL_ENOMEM;
-    }
+    return 0;
+}
+
+/* Decide, on rank 0, after every rank voted yes: manifest, the rename (the
+ * commit point), the parent's fsync. Sets c->committed at the commit point. */
+static int publish(mill__commit *c, const char *members, const char *files, double prepare_s, char *err,
+                   size_t errlen) {
+    MILL_FAULT(MILL_FAULT_BEFORE_MANIFEST);
+    char *m = NULL;
+    size_t mlen = 0;
+    FILE *f = open_memstream(&m, &mlen);
+    if (!f) return MILL_ENOMEM;
     size_t fl = strlen(files);
     while (fl > 0 && (files[fl - 1] == '\n' || files[fl - 1] == ',')) fl--;
-    fprintf(f, "{\n\"mpimill\": \"%s\",\n%s,\n\"files\": [\n%.*s\n]\n}\n", MILL_VERSION, members,
-            (int)fl, files);
-    int rc = (fflush(f) != 0 || fsync(fd) != 0) ? MILL_EIO : 0;
-    if (rc) snprintf(err, errlen, "manifest %s/_SUCCESS: %s", c->staging, strerror(errno));
-    if (fclose(f) != 0 && !rc) {
+    const char *mem = members && *members ? members : "\"job\": null";
+    fprintf(f, "{\n\"mpimill\": \"%s\",\n\"attempt\": \"%s\",\n%s,\n", MILL_VERSION, c->attempt, mem);
+    if (!strstr(mem, "\"partitioner\"")) fprintf(f, "\"partitioner\": null,\n");
+    fprintf(f, "\"commit\": {\"prepare_seconds\": %.6f},\n\"files\": [\n%.*s\n]\n}\n", prepare_s, (int)fl,
+            files);
+    if (fclose(f) != 0) {
+        free(m);
+        return MILL_ENOMEM;
+    }
+    int rc = 0;
+    int fd = mill__fault_openat(c->staging_fd, "_SUCCESS", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+                                0666);
+    if (fd < 0 || write_all(MILL_FAULT_MID_MANIFEST, fd, m, mlen) != 0 || mill__fault_fsync(fd) != 0) {
         snprintf(err, errlen, "manifest %s/_SUCCESS: %s", c->staging, strerror(errno));
+        rc = MILL_EIO;
+    }
+    free(m);
+    if (fd >= 0 && close(fd) != 0 && rc == 0) {
+        snprintf(err, errlen, "manifest %s/_SUCCESS: close: %s", c->staging, strerror(errno));
         rc = MILL_EIO;
     }
     if (rc) return rc;
     /* Published output follows the user's umask, not staging's 0700. */
-    mode_t um = umask(0);
-    umask(um);
-    if (fchmod(c->staging_fd, 0777 & ~um) != 0) {
-        snprintf(err, errlen, "chmod %s: %s", c->staging, strerror(errno));
+    if (mill__fault_fchmod(c->staging_fd, 0777 & ~c->umask) != 0 || mill__fault_fsync(c->staging_fd) != 0) {
+        snprintf(err, errlen, "staging directory %s: %s", c->staging, strerror(errno));
         return MILL_EIO;
     }
+    MILL_FAULT(MILL_FAULT_MANIFEST_DURABLE);
+    /* Never rename a directory that is not ours, or without the lock. */
+    struct stat a, b;
+    if (!lock_still_ours(c->parent_fd, c->lockname, c->lock_fd) || fstat(c->staging_fd, &a) != 0 ||
+        fstatat(c->parent_fd, c->staging, &b, AT_SYMLINK_NOFOLLOW) != 0 || a.st_dev != b.st_dev ||
+        a.st_ino != b.st_ino) {
+        snprintf(err, errlen, "output %s: lost the lock or the staging directory %s; not committing", c->base,
+                 c->staging);
+        return MILL_ESTATE;
+    }
     unsigned flags = RENAME_NOREPLACE;
-    struct stat st;
-    if (c->overwrite && fstatat(c->parent_fd, c->base, &st, AT_SYMLINK_NOFOLLOW) == 0)
-        flags = RENAME_EXCHANGE;
-    if (renameat2(c->parent_fd, c->staging, c->parent_fd, c->base, flags) != 0) {
+    if (c->overwrite && fstatat(c->parent_fd, c->base, &b, AT_SYMLINK_NOFOLLOW) == 0) flags = RENAME_EXCHANGE;
+    if (mill__fault_renameat2(c->parent_fd, c->staging, c->parent_fd, c->base, flags) != 0) {
         snprintf(err, errlen, "output %s: rename: %s", c->base, strerror(errno));
         return errno == EEXIST ? MILL_EEXIST : MILL_EIO;
     }
-    /* Committed. The old output, when replaced, now sits at the staging name. */
-    if (fsync(c->parent_fd) != 0) {
-        snprintf(err, errlen, "fsync of the output's parent directory: %s", strerror(errno));
+    c->committed = 1; /* the commit point: the new output is visible */
+    c->exchanged = flags == RENAME_EXCHANGE;
+    MILL_FAULT(MILL_FAULT_RENAMED);
+    if (mill__fault_fsync(c->parent_fd) != 0) {
+        snprintf(err, errlen,
+                 "output %s committed, but fsync of its parent directory failed: %s; the commit may not "
+                 "survive a system crash",
+                 c->base, strerror(errno));
         return MILL_EIO;
     }
-    if (flags == RENAME_EXCHANGE) (void)rmtree_at(c->parent_fd, c->staging);
+    MILL_FAULT(MILL_FAULT_COMMITTED);
     return 0;
 }
 
 int mill__commit_end(mill__commit *c, int status, const char *manifest_json, char *err, size_t errlen) {
-    char *list = NULL;
+    double t0 = now(), t_prep = 0, t_pub = 0, t_clean = 0;
+    char *list = NULL, *all = NULL;
     int rc = status;
+    MILL_FAULT(MILL_FAULT_WRITTEN);
     if (rc == 0) rc = prepare(c, &list, err, errlen);
+    double mine = now() - t0, most = mine;
+    MILL_FAULT(MILL_FAULT_PREPARED);
     rc = mill__agree(c->comm, rc, err, errlen); /* the vote */
-    char *all = NULL;
+    MILL_FAULT(MILL_FAULT_VOTED);
+    if (rc == 0) {
+        int mr = MPI_Reduce(&mine, &most, 1, MPI_DOUBLE, MPI_MAX, 0, c->comm);
+        if (mr != MPI_SUCCESS) rc = mill__mpi_error(mr, "MPI_Reduce", err, errlen);
+    }
     if (rc == 0) rc = mill__gather_str(c->comm, list, &all, err, errlen);
-    if (rc == 0 && c->rank == 0) rc = publish(c, manifest_json, all, err, errlen);
+    t_prep = now() - t0;
+    if (rc == 0 && c->rank == 0) {
+        rc = all ? publish(c, manifest_json, all, most, err, errlen) : MILL_ENOMEM;
+        if (rc == MILL_ENOMEM && !err[0]) snprintf(err, errlen, "out of memory writing the manifest");
+    }
+    t_pub = now() - t0 - t_prep;
     rc = mill__agree(c->comm, rc, err, errlen);
-    if (rc && c->rank == 0) (void)rmtree_at(c->parent_fd, c->staging);
+    if (c->rank == 0) {
+        /* After the commit point the staging name holds nothing or the old
+         * output; before it, the uncommitted new one: remove it either way. */
+        double t1 = now();
+        if (!c->committed) MILL_FAULT(MILL_FAULT_ABORTING);
+        char e2[1024] = "";
+        int cr = remove_staging(c->parent_fd, c->staging, MILL_FAULT_MID_CLEANUP, e2, sizeof e2);
+        if (cr == 0 && c->exchanged && mill__fault_fsync(c->parent_fd) != 0) {
+            snprintf(e2, sizeof e2, "fsync of the output's parent directory: %s", strerror(errno));
+            cr = MILL_EIO;
+        }
+        if (cr) fprintf(stderr, "mpimill: warning: cleanup (mpimill recover finishes it): %s\n", e2);
+        MILL_FAULT(MILL_FAULT_BEFORE_UNLOCK);
+        lock_release(c->parent_fd, c->lockname, &c->lock_fd);
+        t_clean = now() - t1;
+        if (getenv("MPIMILL_COMMIT_STATS"))
+            fprintf(stderr,
+                    "mpimill: commit: prepare+vote %.6f s (slowest rank's fsync+hash %.6f s), publish %.6f s, "
+                    "cleanup %.6f s, total %.6f s\n",
+                    t_prep, most, t_pub, t_clean, now() - t0);
+    }
     free(list);
     free(all);
     free_commit(c);

@@ -1,0 +1,291 @@
+/* csv.c -- RFC 4180 rows over the line readers, and the job-facing field
+ * accessors mill_csv_nfields()/mill_csv_field() (see csv.h and job.h). */
+#include "csv.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gzip.h"
+#include "mpimill/job.h"
+#include "text.h"
+
+/* Grows *p (elements of size sz, capacity *cap) to hold at least need. */
+static int grow(void *pp, size_t *cap, size_t need, size_t sz) {
+    if (need <= *cap) return 0;
+    size_t ncap = *cap ? *cap : 16;
+    while (ncap < need) {
+        if (ncap > SIZE_MAX / 2 / sz) return MILL_ENOMEM;
+        ncap *= 2;
+    }
+    void *n = realloc(*(void **)pp, ncap * sz);
+    if (!n) return MILL_ENOMEM;
+    *(void **)pp = n;
+    *cap = ncap;
+    return 0;
+}
+
+int mill__csv_parse(const char *data, size_t len, char **buf, size_t *bufcap, mill__csv_field **f,
+                    size_t *fcap, size_t *nf, const char **why, size_t *at) {
+    /* Unescaped bytes are never more than the row; reserve once. */
+    if (grow(buf, bufcap, len + 1, 1)) return MILL_ENOMEM;
+    size_t n = 0, i = 0;
+    char *o = *buf;
+    for (;;) { /* one field per turn; i is at its first byte */
+        if (grow(f, fcap, n + 1, sizeof **f)) return MILL_ENOMEM;
+        char *start = o;
+        if (i < len && data[i] == '"') {
+            i++;
+            for (;;) {
+                const char *q = i < len ? memchr(data + i, '"', len - i) : NULL;
+                if (!q) return MILL__CSV_OPEN;
+                size_t k = (size_t)(q - data) - i;
+                memcpy(o, data + i, k);
+                o += k;
+                i += k + 1;
+                if (i < len && data[i] == '"') { /* "" is one quote */
+                    *o++ = '"';
+                    i++;
+                    continue;
+                }
+                break;
+            }
+            if (i < len && data[i] != ',') {
+                *why = "unexpected character after a closing quote";
+                *at = i;
+                return MILL_EFORMAT;
+            }
+        } else {
+            size_t s = i;
+            while (i < len && data[i] != ',') {
+                if (data[i] == '"') {
+                    *why = "quote inside an unquoted field";
+                    *at = i;
+                    return MILL_EFORMAT;
+                }
+                i++;
+            }
+            memcpy(o, data + s, i - s);
+            o += i - s;
+        }
+        (*f)[n].p = start;
+        (*f)[n].len = (size_t)(o - start);
+        n++;
+        if (i >= len) break;
+        i++; /* the comma */
+    }
+    *nf = n;
+    return 0;
+}
+
+/* The row being mapped, for mill_csv_field (one per thread). */
+static _Thread_local struct {
+    const mill_record *rec;
+    const mill__csv_field *f;
+    size_t nf;
+    const size_t *sel; /* NULL: all fields */
+    size_t nsel;
+} cur;
+
+int mill_csv_nfields(mill_ctx *ctx, const mill_record *rec, size_t *n) {
+    (void)ctx;
+    if (!rec || !n || rec != cur.rec) return MILL_ESTATE;
+    *n = cur.sel ? cur.nsel : cur.nf;
+    return 0;
+}
+
+int mill_csv_field(mill_ctx *ctx, const mill_record *rec, size_t i, const char **p, size_t *len) {
+    (void)ctx;
+    if (!rec || !p || !len || rec != cur.rec) return MILL_ESTATE;
+    if (i >= (cur.sel ? cur.nsel : cur.nf)) return MILL_ENOENT;
+    size_t k = cur.sel ? cur.sel[i] : i;
+    *p = cur.f[k].p;
+    *len = cur.f[k].len;
+    return 0;
+}
+
+typedef struct csv_state {
+    const char *name;
+    mill__read_opts *o;
+    mill__record_fn fn;
+    void *arg;
+    char *err;
+    size_t errlen;
+    int header_pending; /* the next row is line 1 */
+    int header_only;    /* line 1 was read only for the header: deliver nothing */
+    size_t expect;      /* fields per row, from line 1 */
+    size_t *sel, nsel;  /* --csv-columns as indexes */
+    char *pend;         /* rows spanning lines (quoted newlines) */
+    size_t plen, pcap;
+    uint64_t poff, pline;
+    int pending;
+    char *buf;
+    size_t bufcap;
+    mill__csv_field *f;
+    size_t fcap, nf;
+} csv_state;
+
+/* Reports or skips a bad row. */
+static int bad_row(csv_state *s, uint64_t line, uint64_t off, const char *why) {
+    if (s->o->skip_bad && !s->header_pending) {
+        s->o->skipped++;
+        return 0;
+    }
+    if (line)
+        snprintf(s->err, s->errlen, "input %s:%" PRIu64 ": malformed CSV row (byte offset %" PRIu64 "): %s",
+                 s->name, line, off, why);
+    else
+        snprintf(s->err, s->errlen, "input %s: malformed CSV row at byte offset %" PRIu64 ": %s", s->name, off,
+                 why);
+    return MILL_EFORMAT;
+}
+
+/* Takes the header (line 1): the field count and the selected columns. */
+static int take_header(csv_state *s) {
+    s->expect = s->nf;
+    const char *cols = s->o->csv_columns;
+    if (!cols) return 0;
+    if (s->o->csv_no_header) {
+        snprintf(s->err, s->errlen, "input %s: --csv-columns needs a header row (drop --csv-no-header)", s->name);
+        return MILL_EINVAL;
+    }
+    size_t ncols = 1;
+    for (const char *c = cols; *c; c++) ncols += *c == ',';
+    free(s->sel);
+    s->nsel = 0;
+    if (!(s->sel = malloc(ncols * sizeof *s->sel))) return MILL_ENOMEM;
+    for (const char *c = cols;; c++) {
+        const char *e = strchr(c, ',');
+        size_t l = e ? (size_t)(e - c) : strlen(c), k = 0;
+        while (k < s->nf && !(s->f[k].len == l && memcmp(s->f[k].p, c, l) == 0)) k++;
+        if (k == s->nf) {
+            snprintf(s->err, s->errlen, "input %s: no column '%.*s' in the header", s->name, (int)l, c);
+            return MILL_EINVAL;
+        }
+        s->sel[s->nsel++] = k;
+        if (!e) break;
+        c = e;
+    }
+    return 0;
+}
+
+/* Handles one complete row. */
+static int row(csv_state *s, const char *data, size_t len, uint64_t off, uint64_t line) {
+    const char *why = NULL;
+    size_t at = 0;
+    int rc = mill__csv_parse(data, len, &s->buf, &s->bufcap, &s->f, &s->fcap, &s->nf, &why, &at);
+    if (rc == MILL_ENOMEM) {
+        snprintf(s->err, s->errlen, "input %s: out of memory", s->name);
+        return rc;
+    }
+    if (rc == MILL__CSV_OPEN)
+        return bad_row(s, line, off, "unterminated quoted field (rows with quoted newlines need --csv-quoted-newlines)");
+    if (rc) return bad_row(s, line, off + at, why);
+    int first = s->header_pending;
+    if (first) {
+        s->header_pending = 0;
+        if ((rc = take_header(s)) != 0) return rc;
+        if (!s->o->csv_no_header || s->header_only) return 0;
+    }
+    if (s->nf != s->expect) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "%zu fields, expected %zu (as in line 1)", s->nf, s->expect);
+        return bad_row(s, line, off, msg);
+    }
+    mill_record rec = {.data = data, .len = len, .file = s->name, .offset = off, .line = line};
+    cur.rec = &rec;
+    cur.f = s->f;
+    cur.nf = s->nf;
+    cur.sel = s->sel;
+    cur.nsel = s->nsel;
+    rc = s->fn(s->arg, &rec);
+    cur.rec = NULL;
+    return rc;
+}
+
+/* The record_fn the line readers call: assembles rows from lines. */
+static int on_line(void *arg, const mill_record *ln) {
+    csv_state *s = arg;
+    if (s->pending) {
+        if (grow(&s->pend, &s->pcap, s->plen + 1 + ln->len, 1)) return MILL_ENOMEM;
+        s->pend[s->plen++] = '\n';
+        memcpy(s->pend + s->plen, ln->data, ln->len);
+        s->plen += ln->len;
+        const char *why;
+        size_t at, nf;
+        int rc = mill__csv_parse(s->pend, s->plen, &s->buf, &s->bufcap, &s->f, &s->fcap, &nf, &why, &at);
+        if (rc == MILL__CSV_OPEN) return 0; /* still inside a quoted field */
+        s->pending = 0;
+        return row(s, s->pend, s->plen, s->poff, s->pline);
+    }
+    if (ln->len == 0 && !s->header_pending) return 0; /* blank lines are not rows */
+    if (s->o->csv_quoted_newlines) {
+        const char *why;
+        size_t at, nf;
+        int rc = mill__csv_parse(ln->data, ln->len, &s->buf, &s->bufcap, &s->f, &s->fcap, &nf, &why, &at);
+        if (rc == MILL__CSV_OPEN) {
+            if (grow(&s->pend, &s->pcap, ln->len + 1, 1)) return MILL_ENOMEM;
+            memcpy(s->pend, ln->data, ln->len);
+            s->plen = ln->len;
+            s->poff = ln->offset;
+            s->pline = ln->line;
+            s->pending = 1;
+            return 0;
+        }
+    }
+    return row(s, ln->data, ln->len, ln->offset, ln->line);
+}
+
+/* Ends a read: an open quoted field at the end of the file is a bad row. */
+static int finish(csv_state *s, int rc) {
+    if (rc == 0 && s->pending) {
+        rc = bad_row(s, s->pline, s->poff, "unterminated quoted field at the end of the file");
+    }
+    if (rc == MILL_ENOMEM && !s->err[0]) snprintf(s->err, s->errlen, "input %s: out of memory", s->name);
+    free(s->pend);
+    free(s->buf);
+    free(s->f);
+    free(s->sel);
+    return rc;
+}
+
+int mill__csv_read(const char *path, int gz, uint64_t start, uint64_t end, mill__read_opts *o,
+                   mill__record_fn fn, void *arg, char *err, size_t errlen) {
+    csv_state s = {.name = path, .o = o, .fn = fn, .arg = arg, .err = err, .errlen = errlen, .header_pending = 1};
+    err[0] = '\0';
+    int rc;
+    if (gz) {
+        rc = mill__gzip_read(path, o->skip_bad, &o->skipped, on_line, &s, err, errlen);
+    } else {
+        if (start > 0) { /* line 1 belongs to another rank: read it for the header */
+            s.header_only = 1;
+            rc = mill__text_read(path, 0, 1, on_line, &s, err, errlen);
+            s.header_only = 0;
+            if (rc == 0 && s.header_pending) { /* the file shrank */
+                snprintf(err, errlen, "input %s: changed while read (no line 1)", path);
+                rc = MILL_EIO;
+            }
+            if (rc) return finish(&s, rc);
+        }
+        rc = mill__text_read_lines(path, start, end, 1, on_line, &s, err, errlen);
+    }
+    return finish(&s, rc);
+}
+
+int mill__csv_read_mem(const char *name, const char *data, size_t len, mill__read_opts *o,
+                       mill__record_fn fn, void *arg, char *err, size_t errlen) {
+    csv_state s = {.name = name, .o = o, .fn = fn, .arg = arg, .err = err, .errlen = errlen, .header_pending = 1};
+    err[0] = '\0';
+    int rc = 0;
+    uint64_t line = 0;
+    for (size_t p = 0; p < len && rc == 0;) {
+        const char *nl = memchr(data + p, '\n', len - p);
+        size_t e = nl ? (size_t)(nl - data) : len, l = e - p;
+        if (nl && l > 0 && data[e - 1] == '\r') l--;
+        mill_record ln = {.data = data + p, .len = l, .file = name, .offset = p, .line = ++line};
+        rc = on_line(&s, &ln);
+        p = nl ? e + 1 : len;
+    }
+    return finish(&s, rc);
+}

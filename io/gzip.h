@@ -1,0 +1,31 @@
+/* gzip.h -- reading the lines of a gzip file (one or more members).
+ *
+ * gzip is not splittable: one rank reads a whole file. Lines are records as
+ * in text.h (a '\r' before '\n' is dropped); offsets are offsets in the
+ * uncompressed stream and line numbers are known.
+ */
+#ifndef MILL_IO_GZIP_H
+#define MILL_IO_GZIP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "read.h"
+
+/* Calls fn for every line of the decompressed contents of `path`, in order.
+ * Members follow each other (as `zcat` reads them); an empty file has no
+ * lines. Returns 0, fn's non-zero return, MILL_EIO (the file cannot be
+ * read) or MILL_EFORMAT (corrupt or truncated data) with a message naming
+ * the file and the compressed byte offset. With skip_bad, corrupt or
+ * truncated data instead ends the file quietly: the lines before it are
+ * delivered, the partial line at the break is dropped, and *skipped grows
+ * by one. */
+int mill__gzip_read(const char *path, int skip_bad, uint64_t *skipped, mill__record_fn fn, void *arg,
+                    char *err, size_t errlen);
+
+/* Like mill__gzip_read over an in-memory gzip stream (for tests and
+ * fuzzers); `name` is used in messages and records. */
+int mill__gzip_read_mem(const char *name, const void *data, size_t len, int skip_bad, uint64_t *skipped,
+                        mill__record_fn fn, void *arg, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,146 @@
+/* hdf5in.c -- collective hyperslab reader for numeric HDF5 datasets (see
+ * hdf5in.h). Rows are read in blocks of about 8 MiB; every rank does the same
+ * number of collective H5Dread calls (those without rows left select none). */
+#include "hdf5in.h"
+
+#include <hdf5.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mpimill/job.h"
+
+#define BLOCK_VALUES (1u << 20)
+
+/* Collective: returns the lowest status of all ranks (0 when all are ok);
+ * a rank that was ok gets a message saying another rank failed. */
+static int agree(MPI_Comm comm, int rc, const char *what, char *err, size_t errlen) {
+    int all = rc;
+    if (MPI_Allreduce(&rc, &all, 1, MPI_INT, MPI_MIN, comm) != MPI_SUCCESS) {
+        if (rc == 0) snprintf(err, errlen, "%s: MPI_Allreduce failed", what);
+        return rc ? rc : MILL_EMPI;
+    }
+    if (all && rc == 0) snprintf(err, errlen, "%s: failed on another rank", what);
+    return all;
+}
+
+int mill__hdf5_read(const char *spec, size_t dsoff, MPI_Comm comm, mill__record_fn fn, void *arg, char *err,
+                    size_t errlen) {
+    static int quiet;
+    if (!quiet) { /* messages are ours; the error stack would go to stderr */
+        (void)H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+        quiet = 1;
+    }
+    int rank, size;
+    if (MPI_Comm_rank(comm, &rank) != MPI_SUCCESS || MPI_Comm_size(comm, &size) != MPI_SUCCESS) {
+        snprintf(err, errlen, "input %s: MPI_Comm_rank failed", spec);
+        return MILL_EMPI;
+    }
+    char *file = strndup(spec, dsoff);
+    const char *dsname = spec + dsoff + 1;
+    hid_t fapl = H5I_INVALID_HID, f = H5I_INVALID_HID, d = H5I_INVALID_HID, type = H5I_INVALID_HID,
+          fspace = H5I_INVALID_HID, mspace = H5I_INVALID_HID, dxpl = H5I_INVALID_HID;
+    double *buf = NULL;
+    int rc = 0;
+    if (!file) {
+        snprintf(err, errlen, "input %s: out of memory", spec);
+        rc = MILL_ENOMEM;
+    } else if ((fapl = H5Pcreate(H5P_FILE_ACCESS)) < 0 || H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL) < 0) {
+        snprintf(err, errlen, "input %s: cannot set up the MPI-IO file driver", spec);
+        rc = MILL_EIO;
+    } else if (H5Fis_hdf5(file) <= 0) {
+        snprintf(err, errlen, "input %s: %s is not an HDF5 file", spec, file);
+        rc = MILL_EFORMAT;
+    }
+    /* H5Fopen is collective: every rank goes in or none. */
+    if ((rc = agree(comm, rc, spec, err, errlen)) == 0 && (f = H5Fopen(file, H5F_ACC_RDONLY, fapl)) < 0) {
+        snprintf(err, errlen, "input %s: cannot open %s with HDF5", spec, file);
+        rc = MILL_EIO;
+    }
+    rc = agree(comm, rc, spec, err, errlen);
+    hsize_t dims[2] = {0, 1};
+    if (rc == 0) {
+        htri_t ok = H5Lexists(f, dsname, H5P_DEFAULT);
+        if (ok <= 0 || (d = H5Dopen2(f, dsname, H5P_DEFAULT)) < 0) {
+            snprintf(err, errlen, "input %s: no dataset %s in %s", spec, dsname, file);
+            rc = MILL_ENOENT;
+        } else if ((type = H5Dget_type(d)) < 0 || (fspace = H5Dget_space(d)) < 0) {
+            snprintf(err, errlen, "input %s: cannot read the dataset's type and shape", spec);
+            rc = MILL_EIO;
+        } else {
+            H5T_class_t cls = H5Tget_class(type);
+            int nd = H5Sget_simple_extent_ndims(fspace);
+            if (cls != H5T_INTEGER && cls != H5T_FLOAT) {
+                snprintf(err, errlen, "input %s: unsupported type (only integer and floating-point datasets)", spec);
+                rc = MILL_EFORMAT;
+            } else if (nd != 1 && nd != 2) {
+                snprintf(err, errlen, "input %s: unsupported rank %d (only 1-D and 2-D datasets)", spec, nd);
+                rc = MILL_EFORMAT;
+            } else if (H5Sget_simple_extent_dims(fspace, dims, NULL) < 0) {
+                snprintf(err, errlen, "input %s: cannot read the dataset's shape", spec);
+                rc = MILL_EIO;
+            } else if (nd == 1) {
+                dims[1] = 1;
+            }
+        }
+    }
+    rc = agree(comm, rc, spec, err, errlen);
+    int nd = rc == 0 ? H5Sget_simple_extent_ndims(fspace) : 1;
+    __extension__ typedef unsigned __int128 u128;
+    hsize_t N = dims[0], C = nd == 2 ? dims[1] : 1;
+    hsize_t lo = (hsize_t)(((u128)N * (unsigned)rank) / (unsigned)size);
+    hsize_t hi = (hsize_t)(((u128)N * (unsigned)(rank + 1)) / (unsigned)size);
+    hsize_t most = (N + (hsize_t)size - 1) / (hsize_t)size; /* rows of the busiest rank */
+    hsize_t block = C && BLOCK_VALUES / C ? BLOCK_VALUES / C : 1;
+    hsize_t rounds = C ? (most + block - 1) / block : 0;
+    if (rc == 0) {
+        hsize_t mdims[2] = {block, C};
+        buf = malloc((size_t)(block * (C ? C : 1)) * sizeof *buf);
+        dxpl = H5Pcreate(H5P_DATASET_XFER);
+        mspace = H5Screate_simple(nd, mdims, NULL);
+        if (!buf || dxpl < 0 || mspace < 0 || H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE) < 0) {
+            snprintf(err, errlen, "input %s: out of memory for a block of rows", spec);
+            rc = MILL_ENOMEM;
+        }
+        rc = agree(comm, rc, spec, err, errlen);
+    }
+    int fnrc = 0, iorc = 0;
+    for (hsize_t k = 0; rc == 0 && k < rounds; k++) {
+        hsize_t s = lo + k * block, n = s < hi ? (hi - s < block ? hi - s : block) : 0;
+        herr_t h;
+        if (n > 0) {
+            hsize_t st[2] = {s, 0}, cnt[2] = {n, C}, mst[2] = {0, 0};
+            h = H5Sselect_hyperslab(fspace, H5S_SELECT_SET, st, NULL, cnt, NULL);
+            if (h >= 0) h = H5Sselect_hyperslab(mspace, H5S_SELECT_SET, mst, NULL, cnt, NULL);
+        } else {
+            h = H5Sselect_none(fspace);
+            if (h >= 0) h = H5Sselect_none(mspace);
+        }
+        if (h >= 0) h = H5Dread(d, H5T_NATIVE_DOUBLE, mspace, fspace, dxpl, buf);
+        if (h < 0 && !iorc) {
+            snprintf(err, errlen, "input %s: H5Dread of rows %" PRIu64 "..%" PRIu64 " failed", spec, (uint64_t)s,
+                     (uint64_t)(s + n));
+            iorc = MILL_EIO;
+        }
+        for (hsize_t r = 0; fn && !fnrc && !iorc && r < n; r++) {
+            mill_record rec = {.data = (const char *)(buf + r * C), .len = (size_t)C * sizeof(double),
+                               .file = spec, .offset = (uint64_t)(s + r), .line = (uint64_t)(s + r + 1)};
+            fnrc = fn(arg, &rec);
+        }
+    }
+    if (rc == 0) rc = iorc ? iorc : fnrc;
+    if (mspace >= 0) H5Sclose(mspace);
+    if (fspace >= 0) H5Sclose(fspace);
+    if (type >= 0) H5Tclose(type);
+    if (dxpl >= 0) H5Pclose(dxpl);
+    if (d >= 0) H5Dclose(d);
+    if (f >= 0 && H5Fclose(f) < 0 && rc == 0) {
+        snprintf(err, errlen, "input %s: H5Fclose failed", spec);
+        rc = MILL_EIO;
+    }
+    if (fapl >= 0) H5Pclose(fapl);
+    free(buf);
+    free(file);
+    return rc;
+}

@@ -1,0 +1,34 @@
+/* write.h -- the byte sink behind a text part file: plain, or gzip.
+ *
+ * The engine formats output records into a buffer and hands full buffers
+ * to a sink; with --compress gzip the sink deflates them into one gzip
+ * member (valid for `gzip -t` and `zcat`). The descriptor stays the
+ * caller's (the commit owns and syncs it).
+ */
+#ifndef MILL_IO_WRITE_H
+#define MILL_IO_WRITE_H
+
+#include <stddef.h>
+
+typedef struct mill__sink mill__sink;
+
+/* Returns the file name suffix for compression `compress` ("none" or NULL:
+ * "", "gzip": ".gz"), or NULL when it is not known. */
+const char *mill__compress_suffix(const char *compress);
+
+/* Opens a sink writing to fd; `name` is used in messages. compress is NULL,
+ * "none" or "gzip". Returns 0, MILL_EINVAL (unknown compression) or
+ * MILL_ENOMEM with a message in err. */
+int mill__sink_open(mill__sink **out, int fd, const char *name, const char *compress, char *err,
+                    size_t errlen);
+
+/* Writes n bytes (compressed when the sink compresses). Returns 0 or
+ * MILL_EIO / MILL_ENOMEM with a message naming the file. */
+int mill__sink_write(mill__sink *s, const void *p, size_t n, char *err, size_t errlen);
+
+/* Finishes the stream (the gzip trailer) when ok is set, and frees s (NULL is
+ * fine). Does not close the descriptor. Returns 0 or an error as
+ * mill__sink_write. */
+int mill__sink_close(mill__sink *s, int ok, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,74 @@
+/* fault.h -- fault injection for the commit path (SQLite-style).
+ *
+ * Two mechanisms, both driven by environment variables and both inert (one
+ * well-predicted branch) when those are unset:
+ *
+ *  - Fault points: numbered places in the commit path. When the process
+ *    reaches point MPIMILL_FAULT_POINT=n on a rank chosen by
+ *    MPIMILL_FAULT_RANK=r|last|all (default all), it sends itself
+ *    MPIMILL_FAULT_SIGNAL=KILL|TERM (default KILL). MPIMILL_FAULT_DELAY_MS=ms
+ *    makes every rank sleep ms at the first hit of every point (to stretch a
+ *    job for kills at random times).
+ *  - Countdown: the Nth file operation of the commit path on a chosen rank
+ *    (MPIMILL_FAULT_COUNTDOWN=N, counting from 1) fails with
+ *    MPIMILL_FAULT_ERRNO=EIO|ENOSPC (default EIO), once, or from then on
+ *    when MPIMILL_FAULT_PERSIST=1. Every injection prints one line on stderr
+ *    ("mpimill: fault: ...") so drivers know that it happened.
+ *
+ * The numbers below are part of the test interface: never reuse or
+ * renumber one; retire it instead.
+ */
+#ifndef MILL_FAULT_H
+#define MILL_FAULT_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Fault points. Points marked (0) are only reached on rank 0. */
+#define MILL_FAULT_BEFORE_STAGING 1      /* lock held, staging not yet created (0) */
+#define MILL_FAULT_MID_WRITE 2           /* half of a part file's buffer written */
+#define MILL_FAULT_WRITTEN 3             /* parts written, not yet fsynced */
+#define MILL_FAULT_PREPARED 4            /* parts fsynced and hashed, vote not cast */
+#define MILL_FAULT_VOTED 5               /* votes cast (some ranks past the vote), lists not gathered */
+#define MILL_FAULT_BEFORE_MANIFEST 6     /* all voted yes, _SUCCESS not created (0) */
+#define MILL_FAULT_MID_MANIFEST 7        /* half of _SUCCESS written (0) */
+#define MILL_FAULT_MANIFEST_DURABLE 8    /* _SUCCESS and staging fsynced, not renamed (0) */
+#define MILL_FAULT_RENAMED 9             /* commit point passed, parent not fsynced (0) */
+#define MILL_FAULT_COMMITTED 10          /* parent fsynced, old output not yet removed (0) */
+#define MILL_FAULT_MID_CLEANUP 11        /* cleanup of a staging name has removed one entry (0) */
+#define MILL_FAULT_IN_RECOVERY 12        /* recovery has removed one entry of a staging name */
+#define MILL_FAULT_BEFORE_UNLOCK 13      /* all done, lock file not yet removed (0) */
+#define MILL_FAULT_ABORTING 14           /* a NO was agreed, staging not yet removed (0) */
+#define MILL_FAULT_MAX 14
+
+/* Reads the environment once; rank and size select the victim ("last" is
+ * size - 1). Safe to call more than once: later calls only update rank. */
+void mill__fault_init(int rank, int size);
+
+/* Reaches fault point n: kills this process when n is armed for this rank,
+ * and sleeps first when a delay is set. Returns when not killed. */
+void mill__fault(int n);
+
+#define MILL_FAULT(n) mill__fault(n)
+
+/* Counts one file operation named what (for the message). Returns 0 to let
+ * it run, or -1 with errno set to the injected error. */
+int mill__fault_op(const char *what);
+
+/* Wrappers of the commit path's file operations: each counts one operation
+ * (mill__fault_op) and then behaves exactly like the call it wraps. */
+int mill__fault_openat(int dirfd, const char *name, int flags, mode_t mode);
+int mill__fault_mkdirat(int dirfd, const char *name, mode_t mode);
+int mill__fault_fsync(int fd);
+int mill__fault_fchmod(int fd, mode_t mode);
+int mill__fault_unlinkat(int dirfd, const char *name, int flags);
+int mill__fault_renameat2(int olddirfd, const char *oldname, int newdirfd, const char *newname,
+                          unsigned flags);
+ssize_t mill__fault_pread(int fd, void *buf, size_t n, off_t off);
+
+/* Like write(2), counted; and when fault point `point` is armed for this
+ * rank, writes the first half of buf and then reaches the point, so that a
+ * kill leaves a partly written file. */
+ssize_t mill__fault_write(int point, int fd, const void *buf, size_t n);
+
+#endif

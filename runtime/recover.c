@@ -1,0 +1,403 @@
+/* recover.c -- reading manifests back, `mpimill verify` and `mpimill recover`.
+ *
+ * The manifest reader is a small strict JSON parser: it accepts any JSON
+ * object, picks out "attempt" and "files" (objects with "name", "size" and
+ * "xxh3"), skips every other member, and refuses a file name that is not a
+ * plain name before anyone acts on it. A torn manifest (killed mid-write)
+ * is malformed JSON, which is MILL_EFORMAT, never a partial list.
+ * The decisions of recovery live with the protocol in commit.c.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "commit.h"
+#include "fault.h"
+#include "mpimill/job.h"
+#include "runtime.h"
+
+/* Largest manifest read back (a manifest lists files, not data). */
+#define MANIFEST_MAX (64u << 20)
+
+int mill__commit_name_ok(const char *name) {
+    size_t n = strlen(name);
+    if (n == 0 || n >= NAME_MAX || !strcmp(name, ".") || !strcmp(name, "..")) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (name[i] == '/' || (unsigned char)name[i] < 0x20) return 0;
+    return 1;
+}
+
+int mill__commit_hash_fd(int fd, uint64_t *hash, uint64_t *size) {
+    XXH3_state_t *st = XXH3_createState();
+    char *buf = malloc(1u << 20);
+    if (!st || !buf) {
+        XXH3_freeState(st);
+        free(buf);
+        errno = ENOMEM;
+        return -1;
+    }
+    XXH3_64bits_reset(st);
+    uint64_t off = 0;
+    int rc = 0;
+    for (;;) {
+        ssize_t n = mill__fault_pread(fd, buf, 1u << 20, (off_t)off);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            rc = -1;
+            break;
+        }
+        if (n == 0) break;
+        XXH3_64bits_update(st, buf, (size_t)n);
+        off += (uint64_t)n;
+    }
+    int e = errno;
+    if (rc == 0) {
+        *hash = XXH3_64bits_digest(st);
+        *size = off;
+    }
+    XXH3_freeState(st);
+    free(buf);
+    errno = e;
+    return rc;
+}
+
+/* ---- a strict little JSON reader ---------------------------------------- */
+
+typedef struct jp {
+    const char *p, *end;
+} jp;
+
+static void ws(jp *j) {
+    while (j->p < j->end && (*j->p == ' ' || *j->p == '\n' || *j->p == '\t' || *j->p == '\r')) j->p++;
+}
+
+static int eat(jp *j, char c) {
+    ws(j);
+    if (j->p < j->end && *j->p == c) {
+        j->p++;
+        return 1;
+    }
+    return 0;
+}
+
+/* Parses a string into out (NUL-terminated, at most cap-1 bytes). Returns 0
+ * or -1. \u escapes are accepted for ASCII only. A NUL from \u0000 makes the
+ * string unusable as a name, which the name check then refuses. */
+static int str(jp *j, char *out, size_t cap) {
+    size_t n = 0;
+    if (!eat(j, '"')) return -1;
+    while (j->p < j->end && *j->p != '"') {
+        char c = *j->p++;
+        if ((unsigned char)c < 0x20) return -1;
+        if (c == '\\') {
+            if (j->p >= j->end) return -1;
+            char e = *j->p++;
+            switch (e) {
+            case '"': case '\\': case '/': c = e; break;
+            case 'b': c = '\b'; break;
+            case 'f': c = '\f'; break;
+            case 'n': c = '\n'; break;
+            case 'r': c = '\r'; break;
+            case 't': c = '\t'; break;
+            case 'u': {
+                if (j->end - j->p < 4) return -1;
+                unsigned v = 0;
+                for (int i = 0; i < 4; i++) {
+                    char h = *j->p++;
+                    v = v * 16 + (unsigned)(h >= '0' && h <= '9' ? h - '0' : h >= 'a' && h <= 'f' ? h - 'a' + 10
+                                            : h >= 'A' && h <= 'F' ? h - 'A' + 10 : 99);
+                    if (v > 0xffff) return -1;
+                }
+                if (v >= 0x80) return -1;
+                c = (char)(v ? v : 0x01); /* a control character: refused as a name */
+                break;
+            }
+            default: return -1;
+            }
+        }
+        if (n + 1 >= cap) return -1;
+        out[n++] = c;
+    }
+    if (j->p >= j->end) return -1;
+    j->p++;
+    out[n] = '\0';
+    return 0;
+}
+
+static int u64(jp *j, uint64_t *out) {
+    ws(j);
+    uint64_t v = 0;
+    const char *s = j->p;
+    while (j->p < j->end && *j->p >= '0' && *j->p <= '9') {
+        if (v > (UINT64_MAX - 9) / 10) return -1;
+        v = v * 10 + (uint64_t)(*j->p++ - '0');
+    }
+    if (j->p == s) return -1;
+    *out = v;
+    return 0;
+}
+
+static int skip(jp *j, int depth) {
+    char tmp[4096];
+    ws(j);
+    if (j->p >= j->end || depth > 32) return -1;
+    char c = *j->p;
+    if (c == '"') return str(j, tmp, sizeof tmp);
+    if (c == '{' || c == '[') {
+        char close = c == '{' ? '}' : ']';
+        j->p++;
+        if (eat(j, close)) return 0;
+        do {
+            if (c == '{' && (str(j, tmp, sizeof tmp) || !eat(j, ':'))) return -1;
+            if (skip(j, depth + 1)) return -1;
+        } while (eat(j, ','));
+        return eat(j, close) ? 0 : -1;
+    }
+    const char *s = j->p;
+    while (j->p < j->end && (strchr("+-.eE", *j->p) || (*j->p >= '0' && *j->p <= '9') ||
+                             (*j->p >= 'a' && *j->p <= 'z')))
+        j->p++;
+    if (j->p == s) return -1;
+    size_t n = (size_t)(j->p - s);
+    if ((n == 4 && !memcmp(s, "true", 4)) || (n == 4 && !memcmp(s, "null", 4)) || (n == 5 && !memcmp(s, "false", 5)))
+        return 0;
+    return (*s == '-' || (*s >= '0' && *s <= '9')) ? 0 : -1;
+}
+
+/* Parses one element of "files". Unsafe names are kept and refused later. */
+static int file_entry(jp *j, mill__manifest_file *f) {
+    char key[64], name[NAME_MAX * 2], hex[64];
+    int have_name = 0, have_size = 0;
+    if (!eat(j, '{')) return -1;
+    if (!eat(j, '}')) {
+        do {
+            if (str(j, key, sizeof key) || !eat(j, ':')) return -1;
+            if (!strcmp(key, "name")) {
+                if (str(j, name, sizeof name)) return -1;
+                have_name = 1;
+            } else if (!strcmp(key, "size")) {
+                if (u64(j, &f->size)) return -1;
+                have_size = 1;
+            } else if (!strcmp(key, "xxh3")) {
+                char *end;
+                if (str(j, hex, sizeof hex)) return -1;
+                f->xxh3 = strtoull(hex, &end, 16);
+                if (*end || !*hex) return -1;
+                f->has_xxh3 = 1;
+            } else if (skip(j, 1)) {
+                return -1;
+            }
+        } while (eat(j, ','));
+        if (!eat(j, '}')) return -1;
+    }
+    if (!have_name || !have_size) return -1;
+    return (f->name = strdup(name)) ? 0 : -2;
+}
+
+static int parse_manifest(const char *text, size_t len, mill__manifest *m) {
+    jp j = {text, text + len};
+    char key[256];
+    if (!eat(&j, '{')) return -1;
+    if (!eat(&j, '}')) {
+        do {
+            if (str(&j, key, sizeof key) || !eat(&j, ':')) return -1;
+            if (!strcmp(key, "attempt")) {
+                if (str(&j, m->attempt, sizeof m->attempt)) return -1;
+            } else if (!strcmp(key, "files")) {
+                if (!eat(&j, '[')) return -1;
+                if (eat(&j, ']')) continue;
+                size_t cap = m->nfiles;
+                do {
+                    if (m->nfiles == cap) {
+                        cap = cap ? cap * 2 : 16;
+                        mill__manifest_file *nf = realloc(m->files, cap * sizeof *nf);
+                        if (!nf) return -2;
+                        m->files = nf;
+                    }
+                    memset(&m->files[m->nfiles], 0, sizeof m->files[0]);
+                    int r = file_entry(&j, &m->files[m->nfiles]);
+                    if (r) return r;
+                    m->nfiles++;
+                } while (eat(&j, ','));
+                if (!eat(&j, ']')) return -1;
+            } else if (skip(&j, 1)) {
+                return -1;
+            }
+        } while (eat(&j, ','));
+        if (!eat(&j, '}')) return -1;
+    }
+    ws(&j);
+    return j.p == j.end ? 0 : -1;
+}
+
+void mill__manifest_free(mill__manifest *m) {
+    for (size_t i = 0; i < m->nfiles; i++) free(m->files[i].name);
+    free(m->files);
+    m->files = NULL;
+    m->nfiles = 0;
+}
+
+int mill__manifest_read(int dirfd, mill__manifest *m, char *err, size_t errlen) {
+    memset(m, 0, sizeof *m);
+    int fd = openat(dirfd, "_SUCCESS", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        snprintf(err, errlen, "manifest _SUCCESS: %s%s", strerror(e), e == ELOOP ? " (a symbolic link)" : "");
+        return e == ENOENT ? MILL_ENOENT : e == ELOOP ? MILL_EINVAL : MILL_EIO;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > MANIFEST_MAX) {
+        snprintf(err, errlen, "manifest _SUCCESS: not a regular file of a sensible size");
+        close(fd);
+        return MILL_EINVAL;
+    }
+    char *text = malloc((size_t)st.st_size + 1);
+    size_t len = 0;
+    int rc = text ? 0 : MILL_ENOMEM;
+    while (rc == 0 && len < (size_t)st.st_size) {
+        ssize_t n = pread(fd, text + len, (size_t)st.st_size - len, (off_t)len);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            snprintf(err, errlen, "manifest _SUCCESS: read: %s", n < 0 ? strerror(errno) : "short file");
+            rc = MILL_EIO;
+        } else {
+            len += (size_t)n;
+        }
+    }
+    close(fd);
+    if (rc == 0) {
+        int r = parse_manifest(text, len, m);
+        if (r == -2) rc = MILL_ENOMEM;
+        else if (r) {
+            snprintf(err, errlen, "manifest _SUCCESS: malformed or incomplete");
+            rc = MILL_EFORMAT;
+        }
+    }
+    free(text);
+    for (size_t i = 0; rc == 0 && i < m->nfiles; i++) {
+        if (!mill__commit_name_ok(m->files[i].name) || !strcmp(m->files[i].name, "_SUCCESS")) {
+            snprintf(err, errlen, "manifest _SUCCESS names an unsafe file '%s' (absolute, '..', a path or "
+                                  "control characters): refused", m->files[i].name);
+            rc = MILL_EINVAL;
+        }
+    }
+    if (rc) mill__manifest_free(m);
+    return rc;
+}
+
+/* ---- verify -------------------------------------------------------------------- */
+
+int mill__commit_verify(const char *outdir, FILE *out, char *err, size_t errlen) {
+    int dfd = open(outdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dfd < 0) {
+        snprintf(err, errlen, "verify %s: %s%s", outdir, strerror(errno),
+                 errno == ELOOP ? " (a symbolic link: refused)" : "");
+        return errno == ENOENT ? MILL_ENOENT : MILL_EIO;
+    }
+    mill__manifest m;
+    char e[512];
+    int rc = mill__manifest_read(dfd, &m, e, sizeof e);
+    if (rc) {
+        snprintf(err, errlen, "verify %s: %s", outdir, e);
+        close(dfd);
+        return rc;
+    }
+    int differ = 0;
+    for (size_t i = 0; i < m.nfiles; i++) {
+        const mill__manifest_file *f = &m.files[i];
+        int fd = openat(dfd, f->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+        struct stat st;
+        uint64_t h = 0, size = 0;
+        if (fd < 0) {
+            fprintf(out, "differs: %s: %s%s\n", f->name, strerror(errno),
+                    errno == ELOOP ? " (a symbolic link: refused)" : "");
+            differ = 1;
+            continue;
+        }
+        if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+            fprintf(out, "differs: %s: not a regular file\n", f->name);
+            differ = 1;
+        } else if (mill__commit_hash_fd(fd, &h, &size) != 0) {
+            fprintf(out, "differs: %s: read: %s\n", f->name, strerror(errno));
+            differ = 1;
+        } else if (size != f->size) {
+            fprintf(out, "differs: %s: %" PRIu64 " bytes, manifest says %" PRIu64 "\n", f->name, size, f->size);
+            differ = 1;
+        } else if (f->has_xxh3 && h != f->xxh3) {
+            fprintf(out, "differs: %s: xxh3 %016" PRIx64 ", manifest says %016" PRIx64 "\n", f->name, h, f->xxh3);
+            differ = 1;
+        }
+        close(fd);
+    }
+    /* Files the manifest does not list are differences too. */
+    DIR *d = fdopendir(dfd);
+    if (!d) {
+        close(dfd);
+    } else {
+        struct dirent *de;
+        while ((de = readdir(d)) != NULL) {
+            if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") || !strcmp(de->d_name, "_SUCCESS")) continue;
+            int listed = 0;
+            for (size_t i = 0; i < m.nfiles && !listed; i++) listed = !strcmp(m.files[i].name, de->d_name);
+            if (!listed) {
+                fprintf(out, "differs: %s: not in the manifest\n", de->d_name);
+                differ = 1;
+            }
+        }
+        closedir(d);
+    }
+    if (!differ) fprintf(out, "mpimill: verify: %s: all %zu files match the manifest\n", outdir, m.nfiles);
+    mill__manifest_free(&m);
+    return differ;
+}
+
+/* ---- the commands -------------------------------------------------------- */
+
+static int one_dir_arg(int argc, char **argv, const char *usage) {
+    if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+        fputs(usage, stdout);
+        return -1;
+    }
+    if (argc != 2 || argv[1][0] == '-') {
+        fputs(usage, stderr);
+        return -2;
+    }
+    return 0;
+}
+
+int mill__recover_main(int argc, char **argv) {
+    static const char usage[] =
+        "usage: mpimill recover DIR\n"
+        "  Finishes or undoes whatever interrupted jobs left beside the output DIR\n"
+        "  (staging directories, a replaced old output, the lock file). Safe to run\n"
+        "  at any time and more than once; jobs writing DIR do it on their own.\n";
+    int a = one_dir_arg(argc, argv, usage);
+    if (a) return a == -1 ? MILL_EXIT_OK : MILL_EXIT_USAGE;
+    char err[1024] = "";
+    mill__fault_init(0, 1);
+    int rc = mill__commit_recover(argv[1], stdout, err, sizeof err);
+    if (rc) fprintf(stderr, "mpimill: error: %s\n", err);
+    return rc ? MILL_EXIT_RUNTIME : MILL_EXIT_OK;
+}
+
+int mill__verify_main(int argc, char **argv) {
+    static const char usage[] =
+        "usage: mpimill verify DIR\n"
+        "  Re-checks every file of the output DIR against its manifest _SUCCESS\n"
+        "  (size and XXH3-64) and prints the ones that differ. Exit status 0 when\n"
+        "  all match, 1 otherwise.\n";
+    int a = one_dir_arg(argc, argv, usage);
+    if (a) return a == -1 ? MILL_EXIT_OK : MILL_EXIT_USAGE;
+    char err[1024] = "";
+    int rc = mill__commit_verify(argv[1], stdout, err, sizeof err);
+    if (rc < 0) fprintf(stderr, "mpimill: error: %s\n", err);
+    return rc ? MILL_EXIT_RUNTIME : MILL_EXIT_OK;
+}
