@@ -117,3 +117,23 @@ int mill_count(mill_ctx *ctx, const char *name, int64_t delta) {
     c->value = delta;
     return 0;
 }
+
+/* Acquires (or with mode < 0 releases) a named lock for the plugin. */
+static int named(mill_ctx *ctx, const char *name, int mode, uint64_t *token) {
+    if (!ctx || !ctx->locks || !name) return MILL_ESTATE;
+    int rc = mode < 0 ? mill__lock_named_release(ctx->locks, name)
+                      : mill__lock_named_acquire(ctx->locks, name, (mill__lock_mode)mode,
+                                                 ctx->lock_timeout_ms, token);
+    if (rc) mill_fail(ctx, "lock '%s': %s", name, mill__lock_set_errmsg(ctx->locks));
+    return rc;
+}
+
+int mill_lock(mill_ctx *ctx, const char *name) { return named(ctx, name, MILL_LOCK_EXCLUSIVE, NULL); }
+
+int mill_lock_fenced(mill_ctx *ctx, const char *name, uint64_t *token) {
+    return named(ctx, name, MILL_LOCK_EXCLUSIVE, token);
+}
+
+int mill_lock_shared(mill_ctx *ctx, const char *name) { return named(ctx, name, MILL_LOCK_SHARED, NULL); }
+
+int mill_unlock(mill_ctx *ctx, const char *name) { return named(ctx, name, -1, NULL); }

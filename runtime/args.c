@@ -28,7 +28,11 @@ const char mill__run_usage[] =
     "  --bad-records P malformed input records: fail (default), or skip and count them\n"
     "  --overwrite     atomically replace an existing output\n"
     "  --opt KEY=VAL   a job option; repeatable\n"
-    "  --quiet         print nothing on success\n";
+    "  --quiet         print nothing on success\n"
+    "  --single-file   write one shared file DIR/data (+ DIR/_index) instead of a part per rank\n"
+    "  --weights LIST  relative share of keys per rank (w0,w1,...) or 'auto' (by cores per node)\n"
+    "  --exclude-ranks LIST  ranks that own no keys (r,r,...), e.g. on a slow node\n"
+    "  --lock-timeout SECONDS  how long a job's mill_lock waits before failing (default 300)\n";
 
 /* Returns the value of option `name` given as "--name VALUE" or "--name=VALUE",
  * advancing *i; NULL when argv[*i] is not that option. Sets *missing when the
@@ -49,6 +53,7 @@ static const char *take(int argc, char **argv, int *i, const char *name, int *mi
 int mill__run_args_parse(mill__run_args *a, int argc, char **argv, char *err, size_t errlen) {
     memset(a, 0, sizeof *a);
     a->format = "text";
+    a->lock_timeout_ms = 300 * 1000;
     a->compress = "none";
     a->inputs = calloc((size_t)argc + 1, sizeof *a->inputs);
     a->opts = calloc((size_t)argc + 1, sizeof *a->opts);
@@ -89,6 +94,22 @@ int mill__run_args_parse(mill__run_args *a, int argc, char **argv, char *err, si
                 return MILL_EINVAL;
             }
             a->compress = v;
+        } else if (!strcmp(arg, "--single-file")) {
+            a->single_file = 1;
+        } else if ((v = take(argc, argv, &i, "--lock-timeout", &missing)) != NULL) {
+            char *end;
+            double secs = strtod(v, &end);
+            if (end == v || *end || !(secs > 0) || secs > 86400 * 365) {
+                snprintf(err, errlen, "--lock-timeout '%s': expected a positive number of seconds", v);
+                return MILL_EINVAL;
+            }
+            a->lock_timeout_ms = secs * 1000 < 1 ? 1 : (int)(secs * 1000);
+        } else if ((v = take(argc, argv, &i, "--weights", &missing)) != NULL) {
+            if (!*v) goto empty;
+            a->weights = v;
+        } else if ((v = take(argc, argv, &i, "--exclude-ranks", &missing)) != NULL) {
+            if (!*v) goto empty;
+            a->exclude_ranks = v;
         } else if ((v = take(argc, argv, &i, "--input", &missing)) != NULL) {
             if (!*v) goto empty;
             a->inputs[a->ninputs++] = (char *)v;

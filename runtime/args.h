@@ -22,6 +22,10 @@ typedef struct mill__run_args {
     int skip_bad;              /* --bad-records skip (default fail) */
     int overwrite;      /* --overwrite */
     int quiet;          /* --quiet */
+    int single_file;    /* --single-file */
+    int lock_timeout_ms; /* --lock-timeout, in ms */
+    const char *weights;       /* --weights LIST|auto, or NULL */
+    const char *exclude_ranks; /* --exclude-ranks LIST, or NULL */
     int help;           /* --help was given: nothing else is valid */
     mill__kv *opts;     /* --opt key=value, in order; a later key wins */
     size_t nopts;

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "args.h"
+#include "lock.h"
 #include "mpimill/job.h"
 #include "partition.h"
 #include "table.h"
@@ -48,7 +49,14 @@ struct mill_ctx {
     uint64_t records, keys_out;
     mill__counter counters[MILL_MAX_COUNTERS];
     int ncounters;
+    mill__lock_set *locks;    /* named locks for the plugin (mill_lock) */
+    int lock_timeout_ms;      /* how long mill_lock waits before failing the job */
+    unsigned progress_tick;   /* records since the last lock progress call */
 };
+
+/* How many records pass between two calls that let MPI progress the lock
+ * operations aimed at this rank (so a busy rank does not stall the others). */
+#define MILL_PROGRESS_EVERY 64
 
 /* Inserts (key, value) into table t, merging with the key's existing value
  * through the job's combiner. Returns 0, MILL_ENOMEM or MILL_EJOB (with the

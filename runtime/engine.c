@@ -30,6 +30,7 @@
 #include "fault.h"
 #include "input.h"
 #include "json.h"
+#include "lock.h"
 #include "partition.h"
 #include "plugin.h"
 #include "read.h"
@@ -187,6 +188,10 @@ typedef struct map_state {
 static int map_record(void *arg, const mill_record *rec) {
     map_state *ms = arg;
     if (mill__stop_signal()) return mill__stop_error(ms->err, ms->errlen);
+    if (++ms->ctx->progress_tick == MILL_PROGRESS_EVERY) {
+        ms->ctx->progress_tick = 0;
+        (void)mill__lock_set_progress(ms->ctx->locks); /* errors resurface on the next lock call */
+    }
     ms->ctx->rec = rec;
     ms->ctx->records++;
     int rc = ms->ctx->job->map(ms->ctx, rec);
@@ -246,6 +251,9 @@ static int pack_by_owner(mill_ctx *ctx, mill__table *t, char **buf, uint64_t *co
     *buf = b;
     return 0;
 }
+
+/* Lock slots per rank for the plugin's named locks. */
+#define MILL_LOCK_SLOTS 64
 
 /* Largest number of bytes one pair of ranks exchanges in one round. */
 #define SHUFFLE_ROUND_BYTES (256u << 20)
@@ -593,6 +601,11 @@ int mill__run_main(int argc, char **argv) {
         ctx.job_comm = MPI_COMM_NULL;
         rc = mill__mpi_error(mrc, "MPI_Comm_dup", err, sizeof err);
     }
+    if (rc == 0) {
+        ctx.lock_timeout_ms = args.lock_timeout_ms;
+        rc = mill__lock_set_create(&ctx.locks, comm, MILL_LOCK_SLOTS);
+        if (rc) snprintf(err, sizeof err, "cannot create the job's lock window: %s", mill_strerror(rc));
+    }
     mill__crash_watch(&ctx, plugin.path);
     setup_done = 1;
     if (rc == 0 && ctx.job->setup && (rc = ctx.job->setup(&ctx)) != 0)
@@ -613,6 +626,15 @@ int mill__run_main(int argc, char **argv) {
     if (rc == 0 && mill__stop_signal()) rc = mill__stop_error(err, sizeof err);
     ctx.table = NULL;
 
+    /* Collective: every lock must have been released. */
+    mrc = mill__lock_set_free(&ctx.locks);
+    if (mrc && rc == 0) {
+        rc = mrc;
+        if (mrc == MILL_ESTATE)
+            snprintf(err, sizeof err, "job %s ended holding a lock (mill_unlock was not called)", ctx.job->name);
+        else
+            snprintf(err, sizeof err, "freeing the job's lock window: %s", mill_strerror(mrc));
+    }
     uint64_t local[2] = {ctx.records, ctx.keys_out}, total[2] = {0, 0};
     mrc = MPI_Reduce(local, total, 2, MPI_UINT64_T, MPI_SUM, 0, comm);
     if (mrc != MPI_SUCCESS && rc == 0) rc = mill__mpi_error(mrc, "MPI_Reduce", err, sizeof err);

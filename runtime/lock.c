@@ -88,19 +88,19 @@ typedef struct lock__node {
 typedef struct lock__hold {
     int used;
     int home, slot;
-    mill_lock_mode mode;
+    mill__lock_mode mode;
     int node; /* exclusive: the node at the head of the queue; shared: -1 */
     int refs;
 } lock__hold;
 
-/* A name this rank holds (name NULL: the single lock of a mill_lock). */
+/* A name this rank holds (name NULL: the single lock of a mill__lock). */
 typedef struct lock__name {
     int used;
     char *name;
     int hold;
 } lock__name;
 
-struct mill_lock_set {
+struct mill__lock_set {
     MPI_Comm comm; /* private duplicate; MPI_Iprobe on it never matches */
     MPI_Win win;
     int32_t *base; /* this rank's window memory */
@@ -114,8 +114,8 @@ struct mill_lock_set {
     char msg[512];
 };
 
-struct mill_lock {
-    mill_lock_set *set;
+struct mill__lock {
+    mill__lock_set *set;
     int home;
 };
 
@@ -124,7 +124,7 @@ struct mill_lock {
 #if defined(__GNUC__)
 __attribute__((format(printf, 3, 4)))
 #endif
-static int lock__fail(mill_lock_set *s, int err, const char *fmt, ...) {
+static int lock__fail(mill__lock_set *s, int err, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(s->msg, sizeof s->msg, fmt, ap);
@@ -132,7 +132,7 @@ static int lock__fail(mill_lock_set *s, int err, const char *fmt, ...) {
     return err;
 }
 
-static int lock__mpi_fail(mill_lock_set *s, const char *what, int rc) {
+static int lock__mpi_fail(mill__lock_set *s, const char *what, int rc) {
     char e[MPI_MAX_ERROR_STRING];
     int n = 0;
     if (MPI_Error_string(rc, e, &n) != MPI_SUCCESS) snprintf(e, sizeof e, "MPI error %d", rc);
@@ -167,18 +167,18 @@ static int64_t lock__deadline(int timeout_ms) {
 
 /* ---- window access ----------------------------------------------------- */
 
-static MPI_Aint lock__slot_disp(const mill_lock_set *s, int slot, int word) {
+static MPI_Aint lock__slot_disp(const mill__lock_set *s, int slot, int word) {
     (void)s;
     return (MPI_Aint)slot * SLOT_WORDS + word;
 }
 
-static MPI_Aint lock__node_disp(const mill_lock_set *s, int idx, int word) {
+static MPI_Aint lock__node_disp(const mill__lock_set *s, int idx, int word) {
     return (MPI_Aint)s->slots * SLOT_WORDS + (MPI_Aint)idx * NODE_WORDS + word;
 }
 
 /* Atomically applies op with value to the int at (target, disp), stores the
  * previous value in *old and completes the operation. */
-static int lock__fetch(mill_lock_set *s, int target, MPI_Aint disp, int32_t value, MPI_Op op,
+static int lock__fetch(mill__lock_set *s, int target, MPI_Aint disp, int32_t value, MPI_Op op,
                        int32_t *old) {
     int v = value, o = 0;
     LOCK__MPI(s, MPI_Fetch_and_op(&v, &o, MPI_INT, target, disp, op, s->win));
@@ -189,7 +189,7 @@ static int lock__fetch(mill_lock_set *s, int target, MPI_Aint disp, int32_t valu
 
 /* Atomically replaces the int at (target, disp) with value when it equals
  * compare; stores the previous value in *old and completes the operation. */
-static int lock__cas(mill_lock_set *s, int target, MPI_Aint disp, int32_t compare, int32_t value,
+static int lock__cas(mill__lock_set *s, int target, MPI_Aint disp, int32_t compare, int32_t value,
                      int32_t *old) {
     int v = value, c = compare, o = 0;
     LOCK__MPI(s, MPI_Compare_and_swap(&v, &c, &o, MPI_INT, target, disp, s->win));
@@ -200,7 +200,7 @@ static int lock__cas(mill_lock_set *s, int target, MPI_Aint disp, int32_t compar
 
 /* Atomically applies op with value to the int at (target, disp) and
  * completes the operation. */
-static int lock__update(mill_lock_set *s, int target, MPI_Aint disp, int32_t value, MPI_Op op) {
+static int lock__update(mill__lock_set *s, int target, MPI_Aint disp, int32_t value, MPI_Op op) {
     int v = value;
     LOCK__MPI(s, MPI_Accumulate(&v, 1, MPI_INT, target, disp, 1, MPI_INT, op, s->win));
     LOCK__MPI(s, MPI_Win_flush(target, s->win));
@@ -209,7 +209,7 @@ static int lock__update(mill_lock_set *s, int target, MPI_Aint disp, int32_t val
 
 /* Reads a word of this rank's own window memory (a queue node word that
  * other ranks update with accumulates). */
-static int lock__load(mill_lock_set *s, MPI_Aint disp, int32_t *out) {
+static int lock__load(mill__lock_set *s, MPI_Aint disp, int32_t *out) {
     if (s->unified) {
         LOCK__MPI(s, MPI_Win_sync(s->win));
         *out = __atomic_load_n(s->base + disp, __ATOMIC_ACQUIRE);
@@ -220,7 +220,7 @@ static int lock__load(mill_lock_set *s, MPI_Aint disp, int32_t *out) {
 
 /* Writes a word of this rank's own window memory. Only used while no other
  * rank may write that word (a node before it is enqueued). */
-static int lock__store(mill_lock_set *s, MPI_Aint disp, int32_t value) {
+static int lock__store(mill__lock_set *s, MPI_Aint disp, int32_t value) {
     if (s->unified) {
         __atomic_store_n(s->base + disp, value, __ATOMIC_RELEASE);
         LOCK__MPI(s, MPI_Win_sync(s->win));
@@ -231,7 +231,7 @@ static int lock__store(mill_lock_set *s, MPI_Aint disp, int32_t value) {
 
 /* Drives MPI progress once: one MPI_Iprobe on the private communicator, on
  * which nothing is ever sent. */
-static int lock__poke(mill_lock_set *s) {
+static int lock__poke(mill__lock_set *s) {
     int flag = 0;
     LOCK__MPI(s, MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, s->comm, &flag, MPI_STATUS_IGNORE));
     return 0;
@@ -239,7 +239,7 @@ static int lock__poke(mill_lock_set *s) {
 
 /* ---- MCS queue --------------------------------------------------------- */
 
-static int lock__node_alloc(mill_lock_set *s) {
+static int lock__node_alloc(mill__lock_set *s) {
     for (int i = 0; i < NODES; i++)
         if (s->nodes[i].state == NODE_FREE) return i;
     return -1;
@@ -249,7 +249,7 @@ static int lock__node_alloc(mill_lock_set *s) {
  * to free when no successor enqueued, else waits for the successor to link
  * itself and hands the queue over. dirty says readers may be inside. The
  * node is free afterwards. */
-static int lock__mcs_release(mill_lock_set *s, int home, int slot, int idx, int dirty) {
+static int lock__mcs_release(mill__lock_set *s, int home, int slot, int idx, int dirty) {
     int32_t me = NODE_ID(s->rank, idx), old = 0, next = 0;
     LOCK__TRY(lock__cas(s, home, lock__slot_disp(s, slot, W_TAIL), me,
                         dirty ? TAIL_RFREE : TAIL_NIL, &old));
@@ -271,7 +271,7 @@ static int lock__mcs_release(mill_lock_set *s, int home, int slot, int idx, int 
 /* Releases every abandoned node that has been granted meanwhile, so a
  * waiter that timed out never blocks the queue behind it for longer than
  * its next call into this file. */
-static int lock__reap(mill_lock_set *s) {
+static int lock__reap(mill__lock_set *s) {
     if (s->nabandoned == 0) return 0;
     for (int i = 0; i < NODES; i++) {
         if (s->nodes[i].state != NODE_ABANDONED) continue;
@@ -305,7 +305,7 @@ static const char *lock__label(char *buf, size_t n, const char *name, int home, 
 }
 
 /* Reads the last reader that entered (home, slot): a rank, or -1. */
-static int lock__last_reader(mill_lock_set *s, int home, int slot, int *rank) {
+static int lock__last_reader(mill__lock_set *s, int home, int slot, int *rank) {
     int32_t h = 0;
     LOCK__TRY(lock__fetch(s, home, lock__slot_disp(s, slot, W_HOLDER), 0, MPI_NO_OP, &h));
     *rank = h > 0 ? h - 1 : -1;
@@ -315,7 +315,7 @@ static int lock__last_reader(mill_lock_set *s, int home, int slot, int *rank) {
 /* Finds the rank at the head of the queue that ends with node id `from`, by
  * following N_PRED links back to a node whose N_GRANT is set. The queue
  * moves meanwhile, so this is the last known holder; -1 when not found. */
-static int lock__find_holder(mill_lock_set *s, int32_t from, int *rank) {
+static int lock__find_holder(mill__lock_set *s, int32_t from, int *rank) {
     int32_t id = from;
     *rank = -1;
     for (int steps = 0; steps <= s->size * NODES; steps++) {
@@ -338,7 +338,7 @@ static int lock__find_holder(mill_lock_set *s, int32_t from, int *rank) {
  * the deadline passes. *grant receives GRANT_CLEAN or GRANT_DIRTY. On
  * timeout the node is abandoned (lock__reap releases it later) and
  * MILL_ETIMEOUT is returned with a message naming the holder. */
-static int lock__mcs_acquire(mill_lock_set *s, const char *name, int home, int slot, int idx,
+static int lock__mcs_acquire(mill__lock_set *s, const char *name, int home, int slot, int idx,
                              int timeout_ms, int64_t deadline, int *grant) {
     int32_t me = NODE_ID(s->rank, idx), prev = 0, g = 0;
     LOCK__TRY(lock__store(s, lock__node_disp(s, idx, N_NEXT), 0));
@@ -379,7 +379,7 @@ static int lock__mcs_acquire(mill_lock_set *s, const char *name, int home, int s
 }
 
 /* Waits, as the queue head of (home, slot), until no reader is inside. */
-static int lock__drain(mill_lock_set *s, const char *name, int home, int slot, int timeout_ms,
+static int lock__drain(mill__lock_set *s, const char *name, int home, int slot, int timeout_ms,
                        int64_t deadline) {
     for (;;) {
         int32_t n = 0;
@@ -403,7 +403,7 @@ static int lock__drain(mill_lock_set *s, const char *name, int home, int slot, i
 
 /* Takes the next fencing token of (home, slot); the caller holds it
  * exclusively, so no other rank changes the two halves meanwhile. */
-static int lock__token(mill_lock_set *s, int home, int slot, uint64_t *token) {
+static int lock__token(mill__lock_set *s, int home, int slot, uint64_t *token) {
     uint32_t one = 1, zero = 0, lo = 0, hi = 0;
     LOCK__MPI(s, MPI_Fetch_and_op(&one, &lo, MPI_UINT32_T, home,
                                   lock__slot_disp(s, slot, W_TOK_LO), MPI_SUM, s->win));
@@ -423,7 +423,7 @@ static int lock__token(mill_lock_set *s, int home, int slot, uint64_t *token) {
 
 /* Records this rank as the last reader in; completed by the next flush to
  * home (the reader's count increment), so it costs no round trip. */
-static int lock__post_holder(mill_lock_set *s, int home, int slot) {
+static int lock__post_holder(mill__lock_set *s, int home, int slot) {
     int v = s->rank + 1;
     LOCK__MPI(s, MPI_Accumulate(&v, 1, MPI_INT, home, lock__slot_disp(s, slot, W_HOLDER), 1,
                                 MPI_INT, MPI_REPLACE, s->win));
@@ -433,7 +433,7 @@ static int lock__post_holder(mill_lock_set *s, int home, int slot) {
 /* Tries to take the free queue of (home, slot) with node idx in one
  * compare-and-swap (two when readers may be inside). *grant is 0 when the
  * queue is busy (the node is then free again). */
-static int lock__mcs_try(mill_lock_set *s, int home, int slot, int idx, int *grant) {
+static int lock__mcs_try(mill__lock_set *s, int home, int slot, int idx, int *grant) {
     int32_t me = NODE_ID(s->rank, idx), old = 0;
     MPI_Aint tail = lock__slot_disp(s, slot, W_TAIL);
     LOCK__TRY(lock__store(s, lock__node_disp(s, idx, N_NEXT), 0));
@@ -456,7 +456,7 @@ static int lock__mcs_try(mill_lock_set *s, int home, int slot, int idx, int *gra
 
 /* ---- holds ------------------------------------------------------------- */
 
-static int lock__find_name(const mill_lock_set *s, const char *name) {
+static int lock__find_name(const mill__lock_set *s, const char *name) {
     for (int i = 0; i < MILL_LOCK_MAX_HELD; i++) {
         const lock__name *n = &s->names[i];
         if (!n->used) continue;
@@ -465,7 +465,7 @@ static int lock__find_name(const mill_lock_set *s, const char *name) {
     return -1;
 }
 
-static int lock__find_hold(const mill_lock_set *s, int home, int slot) {
+static int lock__find_hold(const mill__lock_set *s, int home, int slot) {
     for (int i = 0; i < MILL_LOCK_MAX_HELD; i++)
         if (s->holds[i].used && s->holds[i].home == home && s->holds[i].slot == slot) return i;
     return -1;
@@ -478,7 +478,7 @@ static int lock__free_entry(const lock__hold *holds, const lock__name *names, in
 }
 
 /* Records that this rank holds name through hold h. */
-static int lock__add_name(mill_lock_set *s, int ni, const char *name, int h) {
+static int lock__add_name(mill__lock_set *s, int ni, const char *name, int h) {
     char *copy = NULL;
     if (name && !(copy = strdup(name)))
         return lock__fail(s, MILL_ENOMEM, "lock: out of memory for name '%s'", name);
@@ -488,8 +488,8 @@ static int lock__add_name(mill_lock_set *s, int ni, const char *name, int h) {
 
 /* The common acquire. try selects one attempt without waiting; *acquired
  * tells whether the lock was taken. */
-static int lock__acquire(mill_lock_set *s, const char *name, int home, int slot,
-                         mill_lock_mode mode, int timeout_ms, uint64_t *token, int try,
+static int lock__acquire(mill__lock_set *s, const char *name, int home, int slot,
+                         mill__lock_mode mode, int timeout_ms, uint64_t *token, int try,
                          int *acquired) {
     char lb[320];
     *acquired = 0;
@@ -575,7 +575,7 @@ static int lock__acquire(mill_lock_set *s, const char *name, int home, int slot,
     return 0;
 }
 
-static int lock__release(mill_lock_set *s, const char *name, int home, int slot) {
+static int lock__release(mill__lock_set *s, const char *name, int home, int slot) {
     char lb[320];
     LOCK__TRY(lock__reap(s));
     int ni = lock__find_name(s, name);
@@ -593,7 +593,7 @@ static int lock__release(mill_lock_set *s, const char *name, int home, int slot)
     return lock__update(s, hd->home, lock__slot_disp(s, hd->slot, W_READERS), -1, MPI_SUM);
 }
 
-static int lock__inspect(mill_lock_set *s, int home, int slot, mill_lock_info *info) {
+static int lock__inspect(mill__lock_set *s, int home, int slot, mill__lock_info *info) {
     int zero = 0, t = 0, r = 0, h = 0;
     LOCK__MPI(s, MPI_Fetch_and_op(&zero, &t, MPI_INT, home, lock__slot_disp(s, slot, W_TAIL),
                                   MPI_NO_OP, s->win));
@@ -613,7 +613,7 @@ static int lock__inspect(mill_lock_set *s, int home, int slot, mill_lock_info *i
 }
 
 /* Maps a name to its home rank and slot; MILL_EINVAL for a bad name. */
-static int lock__map(const mill_lock_set *s, const char *name, int *home, int *slot) {
+static int lock__map(const mill__lock_set *s, const char *name, int *home, int *slot) {
     size_t len = name ? strlen(name) : 0;
     if (len == 0 || len > MILL_LOCK_NAME_MAX) return MILL_EINVAL;
     uint64_t hash = mill_key_hash(name, len);
@@ -625,14 +625,14 @@ static int lock__map(const mill_lock_set *s, const char *name, int *home, int *s
 }
 
 /* Maps a name to its home rank and slot, with a message on error. */
-static int lock__place(mill_lock_set *s, const char *name, int *home, int *slot) {
+static int lock__place(mill__lock_set *s, const char *name, int *home, int *slot) {
     if (lock__map(s, name, home, slot) < 0)
         return lock__fail(s, MILL_EINVAL, "lock: name is NULL or its length is not in 1..%d",
                           MILL_LOCK_NAME_MAX);
     return 0;
 }
 
-int mill_lock_named_order(const mill_lock_set *s, const char *name, uint64_t *order) {
+int mill__lock_named_order(const mill__lock_set *s, const char *name, uint64_t *order) {
     int home = 0, slot = 0;
     if (!s || !order) return MILL_EINVAL;
     LOCK__TRY(lock__map(s, name, &home, &slot));
@@ -642,7 +642,7 @@ int mill_lock_named_order(const mill_lock_set *s, const char *name, uint64_t *or
 
 /* ---- named API --------------------------------------------------------- */
 
-int mill_lock_set_create(mill_lock_set **out, MPI_Comm comm, int slots_per_rank) {
+int mill__lock_set_create(mill__lock_set **out, MPI_Comm comm, int slots_per_rank) {
     if (!out) return MILL_EINVAL;
     *out = NULL;
     if (slots_per_rank < 1 || slots_per_rank > 65536 || comm == MPI_COMM_NULL) return MILL_EINVAL;
@@ -650,7 +650,7 @@ int mill_lock_set_create(mill_lock_set **out, MPI_Comm comm, int slots_per_rank)
     if (MPI_Comm_size(comm, &size) != MPI_SUCCESS || MPI_Comm_rank(comm, &rank) != MPI_SUCCESS)
         return MILL_EMPI;
     if ((int64_t)size * NODES + NODES >= INT_MAX) return MILL_EINVAL;
-    mill_lock_set *s = calloc(1, sizeof *s);
+    mill__lock_set *s = calloc(1, sizeof *s);
     if (!s || mill_partition_create(&s->part, (uint32_t)size, NULL) < 0) ok = 0;
     /* Agree before the collective window creation, so no rank waits alone. */
     if (MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, comm) != MPI_SUCCESS) all = -1;
@@ -690,9 +690,9 @@ fail_part:
     return rc;
 }
 
-int mill_lock_set_free(mill_lock_set **sp) {
+int mill__lock_set_free(mill__lock_set **sp) {
     if (!sp) return MILL_EINVAL;
-    mill_lock_set *s = *sp;
+    mill__lock_set *s = *sp;
     if (!s) return 0;
     int held = 0, any = 0;
     for (int i = 0; i < MILL_LOCK_MAX_HELD; i++) held |= s->names[i].used;
@@ -725,7 +725,7 @@ int mill_lock_set_free(mill_lock_set **sp) {
     return 0;
 }
 
-int mill_lock_named_acquire(mill_lock_set *s, const char *name, mill_lock_mode mode,
+int mill__lock_named_acquire(mill__lock_set *s, const char *name, mill__lock_mode mode,
                             int timeout_ms, uint64_t *token) {
     int home = 0, slot = 0, acquired = 0;
     if (!s) return MILL_EINVAL;
@@ -733,7 +733,7 @@ int mill_lock_named_acquire(mill_lock_set *s, const char *name, mill_lock_mode m
     return lock__acquire(s, name, home, slot, mode, timeout_ms, token, 0, &acquired);
 }
 
-int mill_lock_named_try_acquire(mill_lock_set *s, const char *name, mill_lock_mode mode,
+int mill__lock_named_try_acquire(mill__lock_set *s, const char *name, mill__lock_mode mode,
                                 int *acquired, uint64_t *token) {
     int home = 0, slot = 0;
     if (!s || !acquired) return MILL_EINVAL;
@@ -742,45 +742,45 @@ int mill_lock_named_try_acquire(mill_lock_set *s, const char *name, mill_lock_mo
     return lock__acquire(s, name, home, slot, mode, 0, token, 1, acquired);
 }
 
-int mill_lock_named_release(mill_lock_set *s, const char *name) {
+int mill__lock_named_release(mill__lock_set *s, const char *name) {
     int home = 0, slot = 0;
     if (!s) return MILL_EINVAL;
     LOCK__TRY(lock__place(s, name, &home, &slot));
     return lock__release(s, name, home, slot);
 }
 
-int mill_lock_named_inspect(mill_lock_set *s, const char *name, mill_lock_info *info) {
+int mill__lock_named_inspect(mill__lock_set *s, const char *name, mill__lock_info *info) {
     int home = 0, slot = 0;
     if (!s || !info) return MILL_EINVAL;
     LOCK__TRY(lock__place(s, name, &home, &slot));
     return lock__inspect(s, home, slot, info);
 }
 
-int mill_lock_set_progress(mill_lock_set *s) {
+int mill__lock_set_progress(mill__lock_set *s) {
     if (!s) return MILL_EINVAL;
     LOCK__TRY(lock__poke(s));
     return lock__reap(s);
 }
 
-const char *mill_lock_set_errmsg(const mill_lock_set *s) { return s ? s->msg : ""; }
+const char *mill__lock_set_errmsg(const mill__lock_set *s) { return s ? s->msg : ""; }
 
 /* ---- single lock ------------------------------------------------------- */
 
-int mill_lock_create(mill_lock **out, MPI_Comm comm, int home_rank) {
+int mill__lock_create(mill__lock **out, MPI_Comm comm, int home_rank) {
     int size = 0;
     if (!out) return MILL_EINVAL;
     *out = NULL;
     if (comm == MPI_COMM_NULL || MPI_Comm_size(comm, &size) != MPI_SUCCESS) return MILL_EINVAL;
     if (home_rank < 0 || home_rank >= size) return MILL_EINVAL;
-    mill_lock *l = malloc(sizeof *l);
-    mill_lock_set *s = NULL;
+    mill__lock *l = malloc(sizeof *l);
+    mill__lock_set *s = NULL;
     int ok = l != NULL, all = 0;
     if (MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, comm) != MPI_SUCCESS) all = -1;
     if (all != 1) {
         free(l);
         return all < 0 ? MILL_EMPI : MILL_ENOMEM;
     }
-    int rc = mill_lock_set_create(&s, comm, 1);
+    int rc = mill__lock_set_create(&s, comm, 1);
     if (rc < 0) {
         free(l);
         return rc;
@@ -791,39 +791,39 @@ int mill_lock_create(mill_lock **out, MPI_Comm comm, int home_rank) {
     return 0;
 }
 
-int mill_lock_free(mill_lock **lp) {
+int mill__lock_free(mill__lock **lp) {
     if (!lp) return MILL_EINVAL;
     if (!*lp) return 0;
-    LOCK__TRY(mill_lock_set_free(&(*lp)->set));
+    LOCK__TRY(mill__lock_set_free(&(*lp)->set));
     free(*lp);
     *lp = NULL;
     return 0;
 }
 
-int mill_lock_acquire(mill_lock *l, mill_lock_mode mode, int timeout_ms, uint64_t *token) {
+int mill__lock_acquire(mill__lock *l, mill__lock_mode mode, int timeout_ms, uint64_t *token) {
     int acquired = 0;
     if (!l) return MILL_EINVAL;
     return lock__acquire(l->set, NULL, l->home, 0, mode, timeout_ms, token, 0, &acquired);
 }
 
-int mill_lock_try_acquire(mill_lock *l, mill_lock_mode mode, int *acquired, uint64_t *token) {
+int mill__lock_try_acquire(mill__lock *l, mill__lock_mode mode, int *acquired, uint64_t *token) {
     if (!l || !acquired) return MILL_EINVAL;
     return lock__acquire(l->set, NULL, l->home, 0, mode, 0, token, 1, acquired);
 }
 
-int mill_lock_release(mill_lock *l) {
+int mill__lock_release(mill__lock *l) {
     if (!l) return MILL_EINVAL;
     return lock__release(l->set, NULL, l->home, 0);
 }
 
-int mill_lock_inspect(mill_lock *l, mill_lock_info *info) {
+int mill__lock_inspect(mill__lock *l, mill__lock_info *info) {
     if (!l || !info) return MILL_EINVAL;
     return lock__inspect(l->set, l->home, 0, info);
 }
 
-int mill_lock_progress(mill_lock *l) {
+int mill__lock_progress(mill__lock *l) {
     if (!l) return MILL_EINVAL;
-    return mill_lock_set_progress(l->set);
+    return mill__lock_set_progress(l->set);
 }
 
-const char *mill_lock_errmsg(const mill_lock *l) { return l ? l->set->msg : ""; }
+const char *mill__lock_errmsg(const mill__lock *l) { return l ? l->set->msg : ""; }

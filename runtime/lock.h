@@ -3,7 +3,7 @@
  * A lock set is one RMA window, created collectively over a communicator,
  * that serves a fixed number of lock slots on every rank. Named locks hash a
  * name to a home rank (mill_partition_lookup) and to a slot on that rank;
- * a plain mill_lock is a set with one lock homed on a chosen rank.
+ * a plain mill__lock is a set with one lock homed on a chosen rank.
  *
  * Locks are MCS queue locks (FIFO) on 32-bit words, with an exclusive and a
  * shared (reader-writer) mode. An exclusive acquire can return a fencing
@@ -13,7 +13,7 @@
  * Threading: a set is used by one thread of its rank (MPI_THREAD_SINGLE or
  * FUNNELED is enough). Progress: Open MPI 4.1 has no asynchronous progress,
  * so a rank that computes for long without MPI calls must call
- * mill_lock_progress()/mill_lock_set_progress() at least every ~1 ms, or
+ * mill__lock_progress()/mill__lock_set_progress() at least every ~1 ms, or
  * other ranks' lock operations homed on it stall on some transports.
  *
  * All functions that can fail return 0 or a negative MILL_E* code
@@ -25,10 +25,10 @@
 #include <mpi.h>
 #include <stdint.h>
 
-typedef enum mill_lock_mode {
+typedef enum mill__lock_mode {
     MILL_LOCK_EXCLUSIVE = 0, /* one holder; gets a fencing token on request */
     MILL_LOCK_SHARED = 1     /* many readers, never together with a writer */
-} mill_lock_mode;
+} mill__lock_mode;
 
 /* Passed as timeout_ms to wait without limit. */
 #define MILL_LOCK_FOREVER (-1)
@@ -39,11 +39,11 @@ typedef enum mill_lock_mode {
 /* Longest lock name, in bytes, without the terminating NUL. */
 #define MILL_LOCK_NAME_MAX 255
 
-typedef struct mill_lock_set mill_lock_set;
-typedef struct mill_lock mill_lock;
+typedef struct mill__lock_set mill__lock_set;
+typedef struct mill__lock mill__lock;
 
 /* A snapshot of one lock's state on its home rank (for diagnostics/tests). */
-typedef struct mill_lock_info {
+typedef struct mill__lock_info {
     int home;    /* home rank of the lock */
     int slot;    /* slot on the home rank */
     int tail;    /* rank at the tail of the MCS queue (the holder when nobody
@@ -52,7 +52,7 @@ typedef struct mill_lock_info {
                     back from its tail; it moves meanwhile), else the last
                     reader in while readers are inside, else -1 */
     int readers; /* shared holders currently inside */
-} mill_lock_info;
+} mill__lock_info;
 
 /* ---- named locks ------------------------------------------------------ */
 
@@ -61,13 +61,13 @@ typedef struct mill_lock_info {
  * on one slot share one lock (false sharing, never incorrectness). Every
  * rank of comm must call it with the same slots_per_rank. On success *out is
  * the new set; on failure *out is NULL and no rank keeps a window. */
-int mill_lock_set_create(mill_lock_set **out, MPI_Comm comm, int slots_per_rank);
+int mill__lock_set_create(mill__lock_set **out, MPI_Comm comm, int slots_per_rank);
 
 /* Frees a set collectively. Fails with MILL_ESTATE on every rank, freeing
  * nothing, when any rank still holds a lock of the set. *s becomes NULL on
  * success; a NULL *s is allowed and does nothing (but must be passed on
  * every rank). */
-int mill_lock_set_free(mill_lock_set **s);
+int mill__lock_set_free(mill__lock_set **s);
 
 /* Acquires the lock called name in the given mode, waiting at most
  * timeout_ms milliseconds (MILL_LOCK_FOREVER: no limit). When token is not
@@ -76,62 +76,62 @@ int mill_lock_set_free(mill_lock_set **s);
  * holder rank, when the time ran out, and MILL_ESTATE when this rank already
  * holds name (or, through a slot collision, holds its slot in shared mode
  * while asking for exclusive). */
-int mill_lock_named_acquire(mill_lock_set *s, const char *name, mill_lock_mode mode,
+int mill__lock_named_acquire(mill__lock_set *s, const char *name, mill__lock_mode mode,
                             int timeout_ms, uint64_t *token);
 
 /* Tries once to acquire the lock called name without waiting. *acquired is
  * set to 1 when it was acquired and 0 when another rank holds it; the
  * return value is 0 in both cases, or a negative error code. */
-int mill_lock_named_try_acquire(mill_lock_set *s, const char *name, mill_lock_mode mode,
+int mill__lock_named_try_acquire(mill__lock_set *s, const char *name, mill__lock_mode mode,
                                 int *acquired, uint64_t *token);
 
 /* Releases the lock called name. Returns MILL_ESTATE when this rank does not
  * hold it. */
-int mill_lock_named_release(mill_lock_set *s, const char *name);
+int mill__lock_named_release(mill__lock_set *s, const char *name);
 
 /* Reads the home rank's state of the lock called name into *info. */
-int mill_lock_named_inspect(mill_lock_set *s, const char *name, mill_lock_info *info);
+int mill__lock_named_inspect(mill__lock_set *s, const char *name, mill__lock_info *info);
 
 /* Stores in *order the position of name's lock in the set's lock order
  * (home rank, then slot), without communication. Two names with the same
  * order share one lock. A rank that holds several names at once must
  * acquire them in increasing order (equal orders in any order): ordering by
  * name alone can deadlock when names collide on slots. */
-int mill_lock_named_order(const mill_lock_set *s, const char *name, uint64_t *order);
+int mill__lock_named_order(const mill__lock_set *s, const char *name, uint64_t *order);
 
 /* Lets MPI progress RMA operations that target this rank and finishes
  * hand-offs of abandoned (timed-out) queue entries. It costs one MPI_Iprobe
  * when there is nothing to do; call it at least every ~1 ms while computing. */
-int mill_lock_set_progress(mill_lock_set *s);
+int mill__lock_set_progress(mill__lock_set *s);
 
 /* Returns the message of the set's last error, or "" when none. */
-const char *mill_lock_set_errmsg(const mill_lock_set *s);
+const char *mill__lock_set_errmsg(const mill__lock_set *s);
 
 /* ---- a single lock ---------------------------------------------------- */
 
 /* Creates, collectively over comm, one lock whose state lives on home_rank
  * (every rank must pass the same home_rank). */
-int mill_lock_create(mill_lock **out, MPI_Comm comm, int home_rank);
+int mill__lock_create(mill__lock **out, MPI_Comm comm, int home_rank);
 
 /* Frees a lock collectively; MILL_ESTATE on every rank when any holds it. */
-int mill_lock_free(mill_lock **l);
+int mill__lock_free(mill__lock **l);
 
-/* Acquires the lock: see mill_lock_named_acquire(). */
-int mill_lock_acquire(mill_lock *l, mill_lock_mode mode, int timeout_ms, uint64_t *token);
+/* Acquires the lock: see mill__lock_named_acquire(). */
+int mill__lock_acquire(mill__lock *l, mill__lock_mode mode, int timeout_ms, uint64_t *token);
 
-/* Tries to acquire the lock once: see mill_lock_named_try_acquire(). */
-int mill_lock_try_acquire(mill_lock *l, mill_lock_mode mode, int *acquired, uint64_t *token);
+/* Tries to acquire the lock once: see mill__lock_named_try_acquire(). */
+int mill__lock_try_acquire(mill__lock *l, mill__lock_mode mode, int *acquired, uint64_t *token);
 
 /* Releases the lock; MILL_ESTATE when this rank does not hold it. */
-int mill_lock_release(mill_lock *l);
+int mill__lock_release(mill__lock *l);
 
 /* Reads the lock's state on its home rank into *info. */
-int mill_lock_inspect(mill_lock *l, mill_lock_info *info);
+int mill__lock_inspect(mill__lock *l, mill__lock_info *info);
 
-/* Progress for the lock's window: see mill_lock_set_progress(). */
-int mill_lock_progress(mill_lock *l);
+/* Progress for the lock's window: see mill__lock_set_progress(). */
+int mill__lock_progress(mill__lock *l);
 
 /* Returns the message of the lock's last error, or "". */
-const char *mill_lock_errmsg(const mill_lock *l);
+const char *mill__lock_errmsg(const mill__lock *l);
 
 #endif

@@ -9,7 +9,7 @@
  *   the fairness ratio, an MPI_Win_lock(EXCLUSIVE) critical section, a
  *   central lock server over send/recv, and the worst acquire+release while
  *   the home rank computes 100 ms without MPI calls, with and without the
- *   runtime calling mill_lock_progress() every 0.2 ms.
+ *   runtime calling mill__lock_progress() every 0.2 ms.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -68,19 +68,19 @@ static double bench_fao(int n) {
 }
 
 /* Mean seconds of one uncontended acquire+release by rank 1. */
-static double bench_uncontended(mill_lock *l, int n, mill_lock_mode mode, int token) {
+static double bench_uncontended(mill__lock *l, int n, mill__lock_mode mode, int token) {
     double t = 0;
     OK(MPI_Barrier(MPI_COMM_WORLD));
     if (rank == 1) {
         uint64_t tok = 0;
         for (int i = 0; i < n / 10; i++) {
-            OK(mill_lock_acquire(l, mode, 10000, token ? &tok : NULL));
-            OK(mill_lock_release(l));
+            OK(mill__lock_acquire(l, mode, 10000, token ? &tok : NULL));
+            OK(mill__lock_release(l));
         }
         double t0 = now_s();
         for (int i = 0; i < n; i++) {
-            OK(mill_lock_acquire(l, mode, 10000, token ? &tok : NULL));
-            OK(mill_lock_release(l));
+            OK(mill__lock_acquire(l, mode, 10000, token ? &tok : NULL));
+            OK(mill__lock_release(l));
         }
         t = (now_s() - t0) / n;
     }
@@ -91,14 +91,14 @@ static double bench_uncontended(mill_lock *l, int n, mill_lock_mode mode, int to
 
 /* Both ranks acquire and release for `secs`; returns acquisitions/s and
  * the fairness ratio (fewest / most acquisitions of one rank). */
-static double bench_contended(mill_lock *l, double secs, double *fair) {
+static double bench_contended(mill__lock *l, double secs, double *fair) {
     long mine = 0, lo = 0, hi = 0, sum = 0;
     OK(MPI_Barrier(MPI_COMM_WORLD));
     double t0 = now_s();
     while (now_s() - t0 < secs) {
         for (int i = 0; i < 64; i++) {
-            OK(mill_lock_acquire(l, MILL_LOCK_EXCLUSIVE, 10000, NULL));
-            OK(mill_lock_release(l));
+            OK(mill__lock_acquire(l, MILL_LOCK_EXCLUSIVE, 10000, NULL));
+            OK(mill__lock_release(l));
         }
         mine += 64;
     }
@@ -196,9 +196,9 @@ static double bench_server(int n) {
 }
 
 /* Rank 0 (the home) computes 100 ms without MPI calls, calling
- * mill_lock_progress every 0.2 ms when `progress`; rank 1 acquires and
+ * mill__lock_progress every 0.2 ms when `progress`; rank 1 acquires and
  * releases meanwhile. Returns the worst acquire+release in seconds. */
-static double bench_stall(mill_lock *l, int progress, long *count) {
+static double bench_stall(mill__lock *l, int progress, long *count) {
     double worst = 0;
     long n = 0;
     OK(MPI_Barrier(MPI_COMM_WORLD));
@@ -208,7 +208,7 @@ static double bench_stall(mill_lock *l, int progress, long *count) {
         while (now_s() - t0 < 0.1) {
             for (int i = 0; i < 1000; i++) x = x * 1.0000001 + 1e-9;
             if (progress && now_s() - tp > 0.0002) {
-                OK(mill_lock_progress(l));
+                OK(mill__lock_progress(l));
                 tp = now_s();
             }
         }
@@ -216,8 +216,8 @@ static double bench_stall(mill_lock *l, int progress, long *count) {
         double t0 = now_s();
         while (now_s() - t0 < 0.1) {
             double a = now_s();
-            OK(mill_lock_acquire(l, MILL_LOCK_EXCLUSIVE, 10000, NULL));
-            OK(mill_lock_release(l));
+            OK(mill__lock_acquire(l, MILL_LOCK_EXCLUSIVE, 10000, NULL));
+            OK(mill__lock_release(l));
             double d = now_s() - a;
             if (d > worst) worst = d;
             n++;
@@ -240,8 +240,8 @@ int main(int argc, char **argv) {
     }
     double secs = argc > 1 ? atof(argv[1]) : 0.5;
     const int n = 20000;
-    mill_lock *l = NULL;
-    OK(mill_lock_create(&l, MPI_COMM_WORLD, 0));
+    mill__lock *l = NULL;
+    OK(mill__lock_create(&l, MPI_COMM_WORLD, 0));
 
     double rt = bench_fao(n);
     /* Scale iteration counts to the transport (about 0.2 s each). */
@@ -279,7 +279,7 @@ int main(int argc, char **argv) {
                "worst acq+rel, home computes, progress / 0.2 ms", st1 * 1e3, st1 / rt, c1);
         printf("(x RT for acq/s rows: mean time per acquisition / RT)\n");
     }
-    OK(mill_lock_free(&l));
+    OK(mill__lock_free(&l));
     MPI_Finalize();
     return 0;
 }

@@ -6,7 +6,7 @@
  *   test_lock named N       same with named locks spread over ranks and slots
  *   test_lock shared N      readers concurrent, writers never overlap anyone
  *   test_lock fifo          waiters are granted in arrival order (>= 3 ranks)
- *   test_lock progress MS   home computes 100 ms calling mill_lock_progress;
+ *   test_lock progress MS   home computes 100 ms calling mill__lock_progress;
  *                           nobody else waits longer than MS ms
  *   test_lock timeout       MILL_ETIMEOUT naming the holder; recovery after it
  *   test_lock misuse        MILL_ESTATE / MILL_EINVAL paths; slot collisions
@@ -138,15 +138,15 @@ static void test_mutex(int iters, const char *dir) {
 
     counters c;
     counters_open(&c, 1);
-    mill_lock *l = NULL;
+    mill__lock *l = NULL;
     int home = size - 1; /* not rank 0, to keep the lock and the data apart */
-    CHECK(mill_lock_create(&l, MPI_COMM_WORLD, home) == 0, "create");
+    CHECK(mill__lock_create(&l, MPI_COMM_WORLD, home) == 0, "create");
     uint64_t last = 0;
     double t0 = now_s();
     for (int i = 0; i < iters && failures == 0; i++) {
         uint64_t tok = 0;
-        int rc = mill_lock_acquire(l, MILL_LOCK_EXCLUSIVE, 60000, &tok);
-        CHECK(rc == 0, "acquire: %d %s", rc, mill_lock_errmsg(l));
+        int rc = mill__lock_acquire(l, MILL_LOCK_EXCLUSIVE, 60000, &tok);
+        CHECK(rc == 0, "acquire: %d %s", rc, mill__lock_errmsg(l));
         if (rc < 0) break;
         int64_t seen = counters_bump(&c, 0);
         if (fd >= 0) CHECK(file_bump(fd) == 0, "file read/write");
@@ -154,8 +154,8 @@ static void test_mutex(int iters, const char *dir) {
         CHECK(tok == (uint64_t)seen + 1, "token %" PRIu64 " after %" PRId64 " grants", tok, seen);
         CHECK(tok > last, "token went back: %" PRIu64 " then %" PRIu64, last, tok);
         last = tok;
-        rc = mill_lock_release(l);
-        CHECK(rc == 0, "release: %d %s", rc, mill_lock_errmsg(l));
+        rc = mill__lock_release(l);
+        CHECK(rc == 0, "release: %d %s", rc, mill__lock_errmsg(l));
     }
     double dt = now_s() - t0;
     MPI_OK(MPI_Barrier(MPI_COMM_WORLD));
@@ -170,7 +170,7 @@ static void test_mutex(int iters, const char *dir) {
         unlink(path);
     }
     if (fd >= 0) close(fd);
-    CHECK(mill_lock_free(&l) == 0, "free");
+    CHECK(mill__lock_free(&l) == 0, "free");
     counters_close(&c);
 }
 
@@ -178,14 +178,14 @@ static void test_mutex(int iters, const char *dir) {
 static void test_named(int iters) {
     counters c;
     counters_open(&c, NAMES);
-    mill_lock_set *s = NULL;
-    CHECK(mill_lock_set_create(&s, MPI_COMM_WORLD, 4) == 0, "set create");
+    mill__lock_set *s = NULL;
+    CHECK(mill__lock_set_create(&s, MPI_COMM_WORLD, 4) == 0, "set create");
     long mine[NAMES] = {0}, all[NAMES] = {0};
     char name[NAMES][16];
     uint64_t order[NAMES];
     for (int k = 0; k < NAMES; k++) {
         snprintf(name[k], sizeof name[k], "key-%d", k);
-        CHECK(mill_lock_named_order(s, name[k], &order[k]) == 0, "order");
+        CHECK(mill__lock_named_order(s, name[k], &order[k]) == 0, "order");
     }
     rng_state = 0x9e3779b97f4a7c15u ^ (uint64_t)(rank + 1) * 7919;
     for (int i = 0; i < iters && failures == 0; i++) {
@@ -196,25 +196,25 @@ static void test_named(int iters) {
         if (a == b) two = 0;
         int rc = 0, got = 1;
         if ((rng() & 7) == 0 && !two) {
-            rc = mill_lock_named_try_acquire(s, name[a], MILL_LOCK_EXCLUSIVE, &got, NULL);
+            rc = mill__lock_named_try_acquire(s, name[a], MILL_LOCK_EXCLUSIVE, &got, NULL);
         } else {
-            rc = mill_lock_named_acquire(s, name[a], MILL_LOCK_EXCLUSIVE, 60000, NULL);
+            rc = mill__lock_named_acquire(s, name[a], MILL_LOCK_EXCLUSIVE, 60000, NULL);
         }
-        CHECK(rc == 0, "acquire %s: %s", name[a], mill_lock_set_errmsg(s));
+        CHECK(rc == 0, "acquire %s: %s", name[a], mill__lock_set_errmsg(s));
         if (rc < 0 || !got) continue;
         if (two) {
-            rc = mill_lock_named_acquire(s, name[b], MILL_LOCK_EXCLUSIVE, 60000, NULL);
-            CHECK(rc == 0, "acquire %s: %s", name[b], mill_lock_set_errmsg(s));
+            rc = mill__lock_named_acquire(s, name[b], MILL_LOCK_EXCLUSIVE, 60000, NULL);
+            CHECK(rc == 0, "acquire %s: %s", name[b], mill__lock_set_errmsg(s));
             if (rc == 0) {
                 counters_bump(&c, b);
                 mine[b]++;
-                CHECK(mill_lock_named_release(s, name[b]) == 0, "release %s", name[b]);
+                CHECK(mill__lock_named_release(s, name[b]) == 0, "release %s", name[b]);
             }
         }
         counters_bump(&c, a);
         mine[a]++;
-        rc = mill_lock_named_release(s, name[a]);
-        CHECK(rc == 0, "release %s: %s", name[a], mill_lock_set_errmsg(s));
+        rc = mill__lock_named_release(s, name[a]);
+        CHECK(rc == 0, "release %s: %s", name[a], mill__lock_set_errmsg(s));
     }
     MPI_OK(MPI_Allreduce(mine, all, NAMES, MPI_LONG, MPI_SUM, MPI_COMM_WORLD));
     if (rank == 0) {
@@ -227,7 +227,7 @@ static void test_named(int iters) {
         printf("named: %d ranks, %ld updates on %d names\n", size, total, NAMES);
     }
     MPI_OK(MPI_Barrier(MPI_COMM_WORLD));
-    CHECK(mill_lock_set_free(&s) == 0, "set free");
+    CHECK(mill__lock_set_free(&s) == 0, "set free");
     counters_close(&c);
 }
 
@@ -235,29 +235,29 @@ static void test_shared(int iters) {
     enum { READERS = 0, WRITERS = 1, DATA = 2 };
     counters c;
     counters_open(&c, 3);
-    mill_lock *l = NULL;
-    CHECK(mill_lock_create(&l, MPI_COMM_WORLD, 0) == 0, "create");
+    mill__lock *l = NULL;
+    CHECK(mill__lock_create(&l, MPI_COMM_WORLD, 0) == 0, "create");
 
     /* 1. All ranks hold shared at once (a barrier inside the hold). */
-    int rc = mill_lock_acquire(l, MILL_LOCK_SHARED, 10000, NULL);
-    CHECK(rc == 0, "all-readers acquire: %s", mill_lock_errmsg(l));
+    int rc = mill__lock_acquire(l, MILL_LOCK_SHARED, 10000, NULL);
+    CHECK(rc == 0, "all-readers acquire: %s", mill__lock_errmsg(l));
     MPI_OK(MPI_Barrier(MPI_COMM_WORLD));
     if (rank == 0) {
-        mill_lock_info info;
-        CHECK(mill_lock_inspect(l, &info) == 0, "inspect");
+        mill__lock_info info;
+        CHECK(mill__lock_inspect(l, &info) == 0, "inspect");
         CHECK(info.readers == size, "%d readers inside, want %d", info.readers, size);
     }
     /* 2. While readers are inside, a writer cannot enter, a reader can. */
     if (rank == 0) {
         int got = -1;
-        CHECK(mill_lock_release(l) == 0, "release");
-        CHECK(mill_lock_try_acquire(l, MILL_LOCK_EXCLUSIVE, &got, NULL) == 0 && got == 0,
+        CHECK(mill__lock_release(l) == 0, "release");
+        CHECK(mill__lock_try_acquire(l, MILL_LOCK_EXCLUSIVE, &got, NULL) == 0 && got == 0,
               "writer entered among %d readers (got %d)", size - 1, got);
-        CHECK(mill_lock_try_acquire(l, MILL_LOCK_SHARED, &got, NULL) == 0 && got == 1,
+        CHECK(mill__lock_try_acquire(l, MILL_LOCK_SHARED, &got, NULL) == 0 && got == 1,
               "reader refused among readers");
     }
     MPI_OK(MPI_Barrier(MPI_COMM_WORLD));
-    CHECK(mill_lock_release(l) == 0, "release: %s", mill_lock_errmsg(l));
+    CHECK(mill__lock_release(l) == 0, "release: %s", mill__lock_errmsg(l));
     MPI_OK(MPI_Barrier(MPI_COMM_WORLD));
 
     /* 3. Mixed traffic; overlaps are detected with atomic occupancy words. */
@@ -266,8 +266,8 @@ static void test_shared(int iters) {
     int max_readers = 0;
     for (int i = 0; i < iters && failures == 0; i++) {
         if (rng() % 4 == 0) {
-            rc = mill_lock_acquire(l, MILL_LOCK_EXCLUSIVE, 60000, NULL);
-            CHECK(rc == 0, "writer acquire: %s", mill_lock_errmsg(l));
+            rc = mill__lock_acquire(l, MILL_LOCK_EXCLUSIVE, 60000, NULL);
+            CHECK(rc == 0, "writer acquire: %s", mill__lock_errmsg(l));
             if (rc < 0) break;
             CHECK(occ_add(&c, WRITERS, 1) == 0, "two writers inside");
             CHECK(occ_add(&c, READERS, 0) == 0, "writer entered with readers inside");
@@ -275,8 +275,8 @@ static void test_shared(int iters) {
             writes++;
             occ_add(&c, WRITERS, -1);
         } else {
-            rc = mill_lock_acquire(l, MILL_LOCK_SHARED, 60000, NULL);
-            CHECK(rc == 0, "reader acquire: %s", mill_lock_errmsg(l));
+            rc = mill__lock_acquire(l, MILL_LOCK_SHARED, 60000, NULL);
+            CHECK(rc == 0, "reader acquire: %s", mill__lock_errmsg(l));
             if (rc < 0) break;
             int r = occ_add(&c, READERS, 1) + 1;
             if (r > max_readers) max_readers = r;
@@ -285,7 +285,7 @@ static void test_shared(int iters) {
             CHECK(occ_add(&c, WRITERS, 0) == 0, "writer entered while reading");
             occ_add(&c, READERS, -1);
         }
-        CHECK(mill_lock_release(l) == 0, "release: %s", mill_lock_errmsg(l));
+        CHECK(mill__lock_release(l) == 0, "release: %s", mill__lock_errmsg(l));
     }
     int top = 0;
     MPI_OK(MPI_Allreduce(&writes, &all_writes, 1, MPI_LONG, MPI_SUM, MPI_COMM_WORLD));
@@ -297,7 +297,7 @@ static void test_shared(int iters) {
                size, all_writes, top);
     }
     MPI_OK(MPI_Barrier(MPI_COMM_WORLD));
-    CHECK(mill_lock_free(&l) == 0, "free");
+    CHECK(mill__lock_free(&l) == 0, "free");
     counters_close(&c);
 }
 
@@ -306,15 +306,15 @@ static void test_fifo(void) {
     if (size < 3) return;
     counters c;
     counters_open(&c, 1);
-    mill_lock *l = NULL;
-    CHECK(mill_lock_create(&l, MPI_COMM_WORLD, 0) == 0, "create");
+    mill__lock *l = NULL;
+    CHECK(mill__lock_create(&l, MPI_COMM_WORLD, 0) == 0, "create");
     for (int round = 0; round < 3; round++) {
         int64_t pos = -1;
         uint64_t tok = 0;
         /* The enqueue order: a rotation of ranks 1..size-1. */
         int order_of_me = -1;
         if (rank == 0) {
-            CHECK(mill_lock_acquire(l, MILL_LOCK_EXCLUSIVE, 10000, &tok) == 0, "hold");
+            CHECK(mill__lock_acquire(l, MILL_LOCK_EXCLUSIVE, 10000, &tok) == 0, "hold");
             pos = counters_bump(&c, 0);
         }
         MPI_OK(MPI_Barrier(MPI_COMM_WORLD));
@@ -324,25 +324,25 @@ static void test_fifo(void) {
                 int go = k;
                 MPI_OK(MPI_Send(&go, 1, MPI_INT, who, 7, MPI_COMM_WORLD));
                 /* Wait until `who` is the queue's tail, i.e. has enqueued. */
-                mill_lock_info info = {0};
+                mill__lock_info info = {0};
                 double t0 = now_s();
                 do {
-                    CHECK(mill_lock_inspect(l, &info) == 0, "inspect");
-                    mill_lock_progress(l);
+                    CHECK(mill__lock_inspect(l, &info) == 0, "inspect");
+                    mill__lock_progress(l);
                 } while (info.tail != who && now_s() - t0 < 20);
                 CHECK(info.tail == who, "rank %d never enqueued (tail %d)", who, info.tail);
             } else if (rank == who) {
                 int go = 0;
                 MPI_OK(MPI_Recv(&go, 1, MPI_INT, 0, 7, MPI_COMM_WORLD, MPI_STATUS_IGNORE));
                 order_of_me = go;
-                int rc = mill_lock_acquire(l, MILL_LOCK_EXCLUSIVE, 30000, &tok);
-                CHECK(rc == 0, "acquire: %s", mill_lock_errmsg(l));
+                int rc = mill__lock_acquire(l, MILL_LOCK_EXCLUSIVE, 30000, &tok);
+                CHECK(rc == 0, "acquire: %s", mill__lock_errmsg(l));
                 pos = counters_bump(&c, 0);
             }
         }
         int64_t base = 0;
         if (rank == 0) base = pos;
-        CHECK(mill_lock_release(l) == 0, "release: %s", mill_lock_errmsg(l));
+        CHECK(mill__lock_release(l) == 0, "release: %s", mill__lock_errmsg(l));
         MPI_OK(MPI_Bcast(&base, 1, MPI_INT64_T, 0, MPI_COMM_WORLD));
         if (rank != 0) {
             CHECK(pos == base + 1 + order_of_me,
@@ -363,16 +363,16 @@ static void test_fifo(void) {
         MPI_OK(MPI_Barrier(MPI_COMM_WORLD));
     }
     if (rank == 0 && failures == 0) printf("fifo: %d waiters granted in arrival order, 3 rounds\n", size - 1);
-    CHECK(mill_lock_free(&l) == 0, "free");
+    CHECK(mill__lock_free(&l) == 0, "free");
     counters_close(&c);
 }
 
 static void test_progress(double max_ms) {
-    mill_lock *l = NULL;
-    CHECK(mill_lock_create(&l, MPI_COMM_WORLD, 0) == 0, "create");
+    mill__lock *l = NULL;
+    CHECK(mill__lock_create(&l, MPI_COMM_WORLD, 0) == 0, "create");
     /* Warm up the connections. */
-    CHECK(mill_lock_acquire(l, MILL_LOCK_EXCLUSIVE, 10000, NULL) == 0, "warm-up");
-    CHECK(mill_lock_release(l) == 0, "warm-up release");
+    CHECK(mill__lock_acquire(l, MILL_LOCK_EXCLUSIVE, 10000, NULL) == 0, "warm-up");
+    CHECK(mill__lock_release(l) == 0, "warm-up release");
     MPI_OK(MPI_Barrier(MPI_COMM_WORLD));
     double worst = 0;
     long n = 0;
@@ -385,7 +385,7 @@ static void test_progress(double max_ms) {
             for (int i = 0; i < 1000; i++) x = x * 1.0000001 + 1e-9;
             double t = now_s();
             if (t - tp > 0.0002) {
-                CHECK(mill_lock_progress(l) == 0, "progress");
+                CHECK(mill__lock_progress(l) == 0, "progress");
                 tp = t;
             }
         }
@@ -393,10 +393,10 @@ static void test_progress(double max_ms) {
         double t0 = now_s();
         while (now_s() - t0 < 0.1) {
             double a = now_s();
-            int rc = mill_lock_acquire(l, MILL_LOCK_EXCLUSIVE, 10000, NULL);
-            CHECK(rc == 0, "acquire: %s", mill_lock_errmsg(l));
+            int rc = mill__lock_acquire(l, MILL_LOCK_EXCLUSIVE, 10000, NULL);
+            CHECK(rc == 0, "acquire: %s", mill__lock_errmsg(l));
             if (rc < 0) break;
-            CHECK(mill_lock_release(l) == 0, "release");
+            CHECK(mill__lock_release(l) == 0, "release");
             double d = (now_s() - a) * 1e3;
             if (d > worst) worst = d;
             n++;
@@ -408,168 +408,168 @@ static void test_progress(double max_ms) {
     MPI_OK(MPI_Reduce(&worst, &top, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD));
     if (rank == 0) printf("progress: worst acquire+release while home computes: %.3f ms\n", top);
     MPI_OK(MPI_Barrier(MPI_COMM_WORLD));
-    CHECK(mill_lock_free(&l) == 0, "free");
+    CHECK(mill__lock_free(&l) == 0, "free");
 }
 
 static void test_timeout(void) {
-    mill_lock *l = NULL;
-    mill_lock_set *s = NULL;
-    CHECK(mill_lock_create(&l, MPI_COMM_WORLD, 0) == 0, "create");
-    CHECK(mill_lock_set_create(&s, MPI_COMM_WORLD, 8) == 0, "set create");
+    mill__lock *l = NULL;
+    mill__lock_set *s = NULL;
+    CHECK(mill__lock_create(&l, MPI_COMM_WORLD, 0) == 0, "create");
+    CHECK(mill__lock_set_create(&s, MPI_COMM_WORLD, 8) == 0, "set create");
     const int holder = size - 1;
     for (int mode = 0; mode < 2; mode++) { /* holder exclusive, then shared */
         if (rank == holder)
-            CHECK(mill_lock_acquire(l, mode ? MILL_LOCK_SHARED : MILL_LOCK_EXCLUSIVE, 1000, NULL) == 0,
+            CHECK(mill__lock_acquire(l, mode ? MILL_LOCK_SHARED : MILL_LOCK_EXCLUSIVE, 1000, NULL) == 0,
                   "hold");
         MPI_OK(MPI_Barrier(MPI_COMM_WORLD));
         if (rank == 0) {
             double t0 = now_s();
-            int rc = mill_lock_acquire(l, MILL_LOCK_EXCLUSIVE, 100, NULL);
+            int rc = mill__lock_acquire(l, MILL_LOCK_EXCLUSIVE, 100, NULL);
             double ms = (now_s() - t0) * 1e3;
             char want[32];
             snprintf(want, sizeof want, "rank %d", holder);
             CHECK(rc == MILL_ETIMEOUT, "acquire returned %d", rc);
-            CHECK(strstr(mill_lock_errmsg(l), want) != NULL, "message does not name %s: %s", want,
-                  mill_lock_errmsg(l));
+            CHECK(strstr(mill__lock_errmsg(l), want) != NULL, "message does not name %s: %s", want,
+                  mill__lock_errmsg(l));
             CHECK(ms >= 99 && ms < 2000, "timed out after %.1f ms", ms);
-            printf("timeout (%s holder): %s\n", mode ? "shared" : "exclusive", mill_lock_errmsg(l));
+            printf("timeout (%s holder): %s\n", mode ? "shared" : "exclusive", mill__lock_errmsg(l));
             int got = -1;
-            CHECK(mill_lock_try_acquire(l, MILL_LOCK_EXCLUSIVE, &got, NULL) == 0 && got == 0,
+            CHECK(mill__lock_try_acquire(l, MILL_LOCK_EXCLUSIVE, &got, NULL) == 0 && got == 0,
                   "try-acquire got a held lock");
         }
         MPI_OK(MPI_Barrier(MPI_COMM_WORLD));
-        if (rank == holder) CHECK(mill_lock_release(l) == 0, "release: %s", mill_lock_errmsg(l));
+        if (rank == holder) CHECK(mill__lock_release(l) == 0, "release: %s", mill__lock_errmsg(l));
         /* The timed-out waiter recovers: its abandoned queue entry is passed on. */
         if (rank == 0) {
-            int rc = mill_lock_acquire(l, MILL_LOCK_EXCLUSIVE, 10000, NULL);
-            CHECK(rc == 0, "acquire after timeout: %s", mill_lock_errmsg(l));
-            CHECK(mill_lock_release(l) == 0, "release after timeout");
+            int rc = mill__lock_acquire(l, MILL_LOCK_EXCLUSIVE, 10000, NULL);
+            CHECK(rc == 0, "acquire after timeout: %s", mill__lock_errmsg(l));
+            CHECK(mill__lock_release(l) == 0, "release after timeout");
         }
         MPI_OK(MPI_Barrier(MPI_COMM_WORLD));
     }
     /* Deeper queue (3+ ranks): the message names the holder, not only the
      * rank queued just ahead. */
     if (size >= 3) {
-        if (rank == holder) CHECK(mill_lock_acquire(l, MILL_LOCK_EXCLUSIVE, 1000, NULL) == 0, "hold");
+        if (rank == holder) CHECK(mill__lock_acquire(l, MILL_LOCK_EXCLUSIVE, 1000, NULL) == 0, "hold");
         MPI_OK(MPI_Barrier(MPI_COMM_WORLD));
         if (rank == 1) {
-            int rc = mill_lock_acquire(l, MILL_LOCK_EXCLUSIVE, 20000, NULL);
-            CHECK(rc == 0, "middle waiter: %s", mill_lock_errmsg(l));
-            CHECK(mill_lock_release(l) == 0, "middle release");
+            int rc = mill__lock_acquire(l, MILL_LOCK_EXCLUSIVE, 20000, NULL);
+            CHECK(rc == 0, "middle waiter: %s", mill__lock_errmsg(l));
+            CHECK(mill__lock_release(l) == 0, "middle release");
         } else if (rank == 0) {
-            mill_lock_info info = {0};
+            mill__lock_info info = {0};
             double t0 = now_s();
             do {
-                CHECK(mill_lock_inspect(l, &info) == 0, "inspect");
+                CHECK(mill__lock_inspect(l, &info) == 0, "inspect");
             } while (info.tail != 1 && now_s() - t0 < 10);
             CHECK(info.holder == holder, "inspect: holder %d, want %d", info.holder, holder);
-            int rc = mill_lock_acquire(l, MILL_LOCK_EXCLUSIVE, 100, NULL);
+            int rc = mill__lock_acquire(l, MILL_LOCK_EXCLUSIVE, 100, NULL);
             char want[64];
             snprintf(want, sizeof want, "held by rank %d (this rank queued behind rank 1)", holder);
-            CHECK(rc == MILL_ETIMEOUT && strstr(mill_lock_errmsg(l), want), "rc %d, message: %s", rc,
-                  mill_lock_errmsg(l));
-            printf("timeout (queue of 2): %s\n", mill_lock_errmsg(l));
+            CHECK(rc == MILL_ETIMEOUT && strstr(mill__lock_errmsg(l), want), "rc %d, message: %s", rc,
+                  mill__lock_errmsg(l));
+            printf("timeout (queue of 2): %s\n", mill__lock_errmsg(l));
             int go = 1;
             MPI_OK(MPI_Send(&go, 1, MPI_INT, holder, 9, MPI_COMM_WORLD));
         }
         if (rank == holder) {
             int go = 0;
             MPI_OK(MPI_Recv(&go, 1, MPI_INT, 0, 9, MPI_COMM_WORLD, MPI_STATUS_IGNORE));
-            CHECK(mill_lock_release(l) == 0, "release");
+            CHECK(mill__lock_release(l) == 0, "release");
         }
         MPI_OK(MPI_Barrier(MPI_COMM_WORLD));
     }
     /* A named lock's message names the lock and the holder. */
-    if (rank == holder) CHECK(mill_lock_named_acquire(s, "orders/2024", MILL_LOCK_EXCLUSIVE, 1000, NULL) == 0, "hold named");
+    if (rank == holder) CHECK(mill__lock_named_acquire(s, "orders/2024", MILL_LOCK_EXCLUSIVE, 1000, NULL) == 0, "hold named");
     MPI_OK(MPI_Barrier(MPI_COMM_WORLD));
     if (rank == 0) {
-        int rc = mill_lock_named_acquire(s, "orders/2024", MILL_LOCK_EXCLUSIVE, 50, NULL);
+        int rc = mill__lock_named_acquire(s, "orders/2024", MILL_LOCK_EXCLUSIVE, 50, NULL);
         char want[32];
         snprintf(want, sizeof want, "held by rank %d", holder);
-        CHECK(rc == MILL_ETIMEOUT && strstr(mill_lock_set_errmsg(s), want) &&
-                  strstr(mill_lock_set_errmsg(s), "orders/2024"),
-              "rc %d, message: %s", rc, mill_lock_set_errmsg(s));
-        printf("timeout (named): %s\n", mill_lock_set_errmsg(s));
+        CHECK(rc == MILL_ETIMEOUT && strstr(mill__lock_set_errmsg(s), want) &&
+                  strstr(mill__lock_set_errmsg(s), "orders/2024"),
+              "rc %d, message: %s", rc, mill__lock_set_errmsg(s));
+        printf("timeout (named): %s\n", mill__lock_set_errmsg(s));
     }
     MPI_OK(MPI_Barrier(MPI_COMM_WORLD));
-    if (rank == holder) CHECK(mill_lock_named_release(s, "orders/2024") == 0, "release named");
+    if (rank == holder) CHECK(mill__lock_named_release(s, "orders/2024") == 0, "release named");
     /* Free reaps the abandoned entry collectively. */
-    CHECK(mill_lock_set_free(&s) == 0, "set free: %s", s ? mill_lock_set_errmsg(s) : "");
-    CHECK(mill_lock_free(&l) == 0, "free");
+    CHECK(mill__lock_set_free(&s) == 0, "set free: %s", s ? mill__lock_set_errmsg(s) : "");
+    CHECK(mill__lock_free(&l) == 0, "free");
 }
 
 static void test_misuse(void) {
-    mill_lock *l = NULL;
-    mill_lock_set *s = NULL;
-    CHECK(mill_lock_create(&l, MPI_COMM_WORLD, size) == MILL_EINVAL, "home out of range");
-    CHECK(mill_lock_create(&l, MPI_COMM_WORLD, -1) == MILL_EINVAL, "home negative");
-    CHECK(mill_lock_set_create(&s, MPI_COMM_WORLD, 0) == MILL_EINVAL, "zero slots");
-    CHECK(mill_lock_create(&l, MPI_COMM_WORLD, 0) == 0, "create");
-    CHECK(mill_lock_set_create(&s, MPI_COMM_WORLD, 1) == 0, "set create");
+    mill__lock *l = NULL;
+    mill__lock_set *s = NULL;
+    CHECK(mill__lock_create(&l, MPI_COMM_WORLD, size) == MILL_EINVAL, "home out of range");
+    CHECK(mill__lock_create(&l, MPI_COMM_WORLD, -1) == MILL_EINVAL, "home negative");
+    CHECK(mill__lock_set_create(&s, MPI_COMM_WORLD, 0) == MILL_EINVAL, "zero slots");
+    CHECK(mill__lock_create(&l, MPI_COMM_WORLD, 0) == 0, "create");
+    CHECK(mill__lock_set_create(&s, MPI_COMM_WORLD, 1) == 0, "set create");
 
-    CHECK(mill_lock_release(l) == MILL_ESTATE, "release without holding");
-    CHECK(strstr(mill_lock_errmsg(l), "does not hold") != NULL, "message: %s", mill_lock_errmsg(l));
-    CHECK(mill_lock_acquire(l, (mill_lock_mode)7, 100, NULL) == MILL_EINVAL, "bad mode");
-    CHECK(mill_lock_named_acquire(s, NULL, MILL_LOCK_EXCLUSIVE, 100, NULL) == MILL_EINVAL, "NULL name");
-    CHECK(mill_lock_named_acquire(s, "", MILL_LOCK_EXCLUSIVE, 100, NULL) == MILL_EINVAL, "empty name");
-    CHECK(mill_lock_named_release(s, "never") == MILL_ESTATE, "named release without holding");
+    CHECK(mill__lock_release(l) == MILL_ESTATE, "release without holding");
+    CHECK(strstr(mill__lock_errmsg(l), "does not hold") != NULL, "message: %s", mill__lock_errmsg(l));
+    CHECK(mill__lock_acquire(l, (mill__lock_mode)7, 100, NULL) == MILL_EINVAL, "bad mode");
+    CHECK(mill__lock_named_acquire(s, NULL, MILL_LOCK_EXCLUSIVE, 100, NULL) == MILL_EINVAL, "NULL name");
+    CHECK(mill__lock_named_acquire(s, "", MILL_LOCK_EXCLUSIVE, 100, NULL) == MILL_EINVAL, "empty name");
+    CHECK(mill__lock_named_release(s, "never") == MILL_ESTATE, "named release without holding");
     uint64_t ord = 0;
-    CHECK(mill_lock_named_order(s, NULL, &ord) == MILL_EINVAL, "order of NULL");
+    CHECK(mill__lock_named_order(s, NULL, &ord) == MILL_EINVAL, "order of NULL");
 
     /* Re-acquire by the holder, in either mode, is an error, not a deadlock. */
     for (int m = 0; m < 2; m++) {
-        mill_lock_mode mode = m ? MILL_LOCK_SHARED : MILL_LOCK_EXCLUSIVE;
+        mill__lock_mode mode = m ? MILL_LOCK_SHARED : MILL_LOCK_EXCLUSIVE;
         if (rank == 0) {
             int got = 0;
-            CHECK(mill_lock_acquire(l, mode, 1000, NULL) == 0, "acquire");
-            CHECK(mill_lock_acquire(l, mode, 1000, NULL) == MILL_ESTATE, "re-acquire");
-            CHECK(mill_lock_try_acquire(l, MILL_LOCK_EXCLUSIVE, &got, NULL) == MILL_ESTATE, "re-try");
-            CHECK(mill_lock_release(l) == 0, "release");
-            CHECK(mill_lock_release(l) == MILL_ESTATE, "double release");
+            CHECK(mill__lock_acquire(l, mode, 1000, NULL) == 0, "acquire");
+            CHECK(mill__lock_acquire(l, mode, 1000, NULL) == MILL_ESTATE, "re-acquire");
+            CHECK(mill__lock_try_acquire(l, MILL_LOCK_EXCLUSIVE, &got, NULL) == MILL_ESTATE, "re-try");
+            CHECK(mill__lock_release(l) == 0, "release");
+            CHECK(mill__lock_release(l) == MILL_ESTATE, "double release");
         }
         MPI_OK(MPI_Barrier(MPI_COMM_WORLD));
     }
     /* Free while held fails on every rank, and frees nothing. */
-    if (rank == 0) CHECK(mill_lock_acquire(l, MILL_LOCK_EXCLUSIVE, 1000, NULL) == 0, "acquire");
-    CHECK(mill_lock_free(&l) == MILL_ESTATE && l != NULL, "free while held");
-    if (rank == 0) CHECK(strstr(mill_lock_errmsg(l), "while holding") != NULL, "message: %s", mill_lock_errmsg(l));
-    if (rank == 0) CHECK(mill_lock_release(l) == 0, "release");
-    CHECK(mill_lock_free(&l) == 0 && l == NULL, "free");
+    if (rank == 0) CHECK(mill__lock_acquire(l, MILL_LOCK_EXCLUSIVE, 1000, NULL) == 0, "acquire");
+    CHECK(mill__lock_free(&l) == MILL_ESTATE && l != NULL, "free while held");
+    if (rank == 0) CHECK(strstr(mill__lock_errmsg(l), "while holding") != NULL, "message: %s", mill__lock_errmsg(l));
+    if (rank == 0) CHECK(mill__lock_release(l) == 0, "release");
+    CHECK(mill__lock_free(&l) == 0 && l == NULL, "free");
 
     /* Slot collisions (one slot per rank): names on one slot share the lock,
      * tokens still grow, and a shared-to-exclusive collision is refused. */
     if (rank == 0) {
         char a[16], b[16];
         int found = 0;
-        mill_lock_info ia, ib;
+        mill__lock_info ia, ib;
         for (int i = 0; i < 1000 && !found; i++) {
             snprintf(a, sizeof a, "a%d", i);
             for (int j = 0; j < 1000 && !found; j++) {
                 snprintf(b, sizeof b, "b%d", j);
-                if (mill_lock_named_inspect(s, a, &ia) == 0 && mill_lock_named_inspect(s, b, &ib) == 0 &&
+                if (mill__lock_named_inspect(s, a, &ia) == 0 && mill__lock_named_inspect(s, b, &ib) == 0 &&
                     ia.home == ib.home && ia.slot == ib.slot)
                     found = 1;
             }
         }
         CHECK(found, "no colliding names");
         uint64_t t1 = 0, t2 = 0;
-        CHECK(mill_lock_named_acquire(s, a, MILL_LOCK_EXCLUSIVE, 1000, &t1) == 0, "a");
-        CHECK(mill_lock_named_acquire(s, b, MILL_LOCK_EXCLUSIVE, 1000, &t2) == 0, "b on a's slot: %s",
-              mill_lock_set_errmsg(s));
+        CHECK(mill__lock_named_acquire(s, a, MILL_LOCK_EXCLUSIVE, 1000, &t1) == 0, "a");
+        CHECK(mill__lock_named_acquire(s, b, MILL_LOCK_EXCLUSIVE, 1000, &t2) == 0, "b on a's slot: %s",
+              mill__lock_set_errmsg(s));
         CHECK(t2 > t1, "tokens %" PRIu64 " then %" PRIu64, t1, t2);
-        CHECK(mill_lock_named_acquire(s, a, MILL_LOCK_EXCLUSIVE, 1000, NULL) == MILL_ESTATE, "re-acquire a");
-        CHECK(mill_lock_named_release(s, a) == 0, "release a");
-        CHECK(mill_lock_named_release(s, b) == 0, "release b");
-        CHECK(mill_lock_named_acquire(s, a, MILL_LOCK_SHARED, 1000, NULL) == 0, "a shared");
-        CHECK(mill_lock_named_acquire(s, b, MILL_LOCK_EXCLUSIVE, 1000, NULL) == MILL_ESTATE,
+        CHECK(mill__lock_named_acquire(s, a, MILL_LOCK_EXCLUSIVE, 1000, NULL) == MILL_ESTATE, "re-acquire a");
+        CHECK(mill__lock_named_release(s, a) == 0, "release a");
+        CHECK(mill__lock_named_release(s, b) == 0, "release b");
+        CHECK(mill__lock_named_acquire(s, a, MILL_LOCK_SHARED, 1000, NULL) == 0, "a shared");
+        CHECK(mill__lock_named_acquire(s, b, MILL_LOCK_EXCLUSIVE, 1000, NULL) == MILL_ESTATE,
               "b exclusive on a shared slot");
-        CHECK(mill_lock_named_acquire(s, b, MILL_LOCK_SHARED, 1000, NULL) == 0, "b shared");
-        CHECK(mill_lock_named_release(s, b) == 0 && mill_lock_named_release(s, a) == 0, "release");
-        CHECK(mill_lock_named_inspect(s, a, &ia) == 0 && ia.readers == 0, "readers left: %d", ia.readers);
+        CHECK(mill__lock_named_acquire(s, b, MILL_LOCK_SHARED, 1000, NULL) == 0, "b shared");
+        CHECK(mill__lock_named_release(s, b) == 0 && mill__lock_named_release(s, a) == 0, "release");
+        CHECK(mill__lock_named_inspect(s, a, &ia) == 0 && ia.readers == 0, "readers left: %d", ia.readers);
     }
     MPI_OK(MPI_Barrier(MPI_COMM_WORLD));
-    CHECK(mill_lock_set_free(&s) == 0, "set free");
-    CHECK(mill_lock_free(&l) == 0, "free NULL");
+    CHECK(mill__lock_set_free(&s) == 0, "set free");
+    CHECK(mill__lock_free(&l) == 0, "free NULL");
     if (rank == 0 && failures == 0) printf("misuse: all error paths behave\n");
 }
 

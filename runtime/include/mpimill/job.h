@@ -149,6 +149,22 @@ void mill_log(mill_ctx *ctx, const char *fmt, ...)
  * printed in the final summary and written to the manifest. */
 int mill_count(mill_ctx *ctx, const char *name, int64_t delta);
 
+/* Named locks, shared by all ranks of the job (an MCS queue lock on MPI-3
+ * one-sided communication: waiters are served in arrival order).
+ * mill_lock takes `name` exclusively, mill_lock_shared with other readers;
+ * mill_unlock releases it. mill_lock_fenced also stores the lock's fencing
+ * token, a number that grows with every exclusive acquisition, so writes
+ * can be tagged. A lock not granted within the job's lock timeout
+ * (--lock-timeout, default 300 s) fails with MILL_ETIMEOUT and a message
+ * naming the rank holding it; taking a lock this rank holds, or releasing
+ * one it does not, fails with MILL_ESTATE. Hold several locks only when
+ * every rank takes them in the same order. Every lock must be released
+ * before the job ends. */
+int mill_lock(mill_ctx *ctx, const char *name);
+int mill_lock_shared(mill_ctx *ctx, const char *name);
+int mill_lock_fenced(mill_ctx *ctx, const char *name, uint64_t *token);
+int mill_unlock(mill_ctx *ctx, const char *name);
+
 #if defined(MPI_VERSION)
 /* A communicator of all the job's ranks, duplicated for the plugin (include
  * <mpi.h> before this header to use it). Collective calls on it are for
