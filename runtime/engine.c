@@ -417,6 +417,23 @@ int mill__fingerprint(const mill__run_args *a, const char *plugin_path, const mi
     return 0;
 }
 
+/* Writes the partitioner into the manifest: ranks, live ranks, each rank's
+ * share of the key space, and the whole state in hex (mill_partition_deserialize). */
+static void manifest_partitioner(FILE *f, const mill_partition *p) {
+    uint32_t n = mill_partition_size(p);
+    fprintf(f, ",\n\"partitioner\": {\"algorithm\": \"slot-table\", \"ranks\": %u, \"live\": %u, \"shares\": [",
+            n, mill_partition_live(p));
+    for (uint32_t r = 0; r < n; r++)
+        fprintf(f, "%s%.6f", r ? ", " : "", (double)mill_partition_owned(p, r) / (double)mill_partition_slots(p));
+    fprintf(f, "], \"state\": \"");
+    size_t len = mill_partition_state_size(p);
+    unsigned char *buf = malloc(len);
+    if (buf && mill_partition_serialize(p, buf, len) == 0)
+        for (size_t i = 0; i < len; i++) fprintf(f, "%02x", buf[i]);
+    free(buf);
+    fprintf(f, "\"}");
+}
+
 /* Collective. Sums the job's named counters over all ranks. On rank 0,
  * *out becomes "name=value, ..." in order of first appearance by rank. */
 static int sum_counters(mill_ctx *ctx, char **out, char *err, size_t errlen) {
@@ -480,6 +497,7 @@ static char *manifest_members(mill_ctx *ctx, const mill__inputs *in, int argc, c
     fprintf(f, "],\n\"ranks\": %d,\n\"metrics\": {\"records_in\": %" PRIu64 ", \"keys_out\": %" PRIu64
                ", \"seconds\": %.3f}",
             ctx->size, records, keys, secs);
+    manifest_partitioner(f, ctx->part);
     fprintf(f, ",\n\"counters\": {");
     for (const char *c = counters; c && *c;) { /* names hold no '"', '\\', '=' or newline */
         const char *eq = strchr(c, '='), *next = strstr(c, ", ");
@@ -506,6 +524,67 @@ static int check_options(const mill_job *job, const mill__run_args *a, char *err
         }
     }
     return 0;
+}
+
+/* Parses a comma-separated list of n numbers into out (at most max). */
+static int parse_list(const char *s, double *out, int max, int *n) {
+    char *end;
+    *n = 0;
+    while (*s) {
+        if (*n == max) return MILL_EINVAL;
+        out[(*n)++] = strtod(s, &end);
+        if (end == s || (*end && *end != ',')) return MILL_EINVAL;
+        s = *end ? end + 1 : end;
+    }
+    return *n ? 0 : MILL_EINVAL;
+}
+
+/* Collective. Builds the job's partitioner from --weights and
+ * --exclude-ranks. --weights auto gives each rank its node's cores divided
+ * by the ranks on that node. Returns MILL_EINVAL for a bad list. */
+static int make_partitioner(mill_ctx *ctx, const mill__run_args *a, char *err, size_t errlen) {
+    int P = ctx->size, n = 0, rc = 0;
+    double *w = calloc((size_t)P + 1, sizeof *w);
+    if (!w) return MILL_ENOMEM;
+    if (a->weights && !strcmp(a->weights, "auto")) {
+        MPI_Comm node;
+        int local = 1;
+        if (MPI_Comm_split_type(ctx->comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) == MPI_SUCCESS) {
+            MPI_Comm_size(node, &local);
+            MPI_Comm_free(&node);
+        }
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        double mine = (double)(cores > 0 ? cores : 1) / local;
+        int mrc = MPI_Allgather(&mine, 1, MPI_DOUBLE, w, 1, MPI_DOUBLE, ctx->comm);
+        if (mrc != MPI_SUCCESS) rc = mill__mpi_error(mrc, "MPI_Allgather", err, errlen);
+        n = P;
+    } else if (a->weights && (parse_list(a->weights, w, P + 1, &n) != 0 || n != P)) {
+        snprintf(err, errlen, "--weights '%s': expected %d positive numbers (one per rank) or auto", a->weights, P);
+        rc = MILL_EINVAL;
+    }
+    if (rc == 0) rc = mill_partition_create(&ctx->part, (uint32_t)P, a->weights ? w : NULL);
+    if (rc == MILL_EINVAL && !*err)
+        snprintf(err, errlen, "--weights '%s': every weight must be a positive number", a->weights);
+    if (rc == 0 && a->exclude_ranks) {
+        double *x = calloc((size_t)P + 1, sizeof *x);
+        int nx = 0;
+        rc = x ? parse_list(a->exclude_ranks, x, P + 1, &nx) : MILL_ENOMEM;
+        for (int i = 0; rc == 0 && i < nx; i++) {
+            if (x[i] != (double)(uint32_t)x[i] || x[i] >= P) rc = MILL_EINVAL;
+            else rc = mill_partition_exclude(ctx->part, (uint32_t)x[i]);
+        }
+        if (rc == MILL_ESTATE)
+            snprintf(err, errlen, "--exclude-ranks '%s': a rank is named twice, or no rank would be left",
+                     a->exclude_ranks);
+        else if (rc)
+            snprintf(err, errlen, "--exclude-ranks '%s': expected ranks 0..%d, comma-separated",
+                     a->exclude_ranks, P - 1);
+        if (rc) rc = MILL_EINVAL;
+        free(x);
+    }
+    if (rc && rc != MILL_EINVAL && !*err) snprintf(err, errlen, "partitioner: %s", mill_strerror(rc));
+    free(w);
+    return rc;
 }
 
 /* Rank 0 lists the inputs; everyone receives the list. */
@@ -590,9 +669,11 @@ int mill__run_main(int argc, char **argv) {
         goto out;
     }
     if ((rc = share_inputs(comm, rank, &args, &in, err, sizeof err)) != 0) goto out;
-    rc = mill_partition_create(&ctx.part, (uint32_t)size, NULL);
-    if (rc) snprintf(err, sizeof err, "partitioner: %s", mill_strerror(rc));
-    if ((rc = mill__agree(comm, rc, err, sizeof err)) != 0) goto out;
+    rc = make_partitioner(&ctx, &args, err, sizeof err);
+    if ((rc = mill__agree(comm, rc, err, sizeof err)) != 0) {
+        exit_code = rc == MILL_EINVAL ? MILL_EXIT_USAGE : MILL_EXIT_RUNTIME;
+        goto out;
+    }
     if ((rc = mill__commit_begin(&commit, comm, args.output, args.overwrite, err, sizeof err)) != 0) goto out;
 
     /* From here on the commit decides: any failure is a NO vote. */

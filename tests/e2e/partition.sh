@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# partition.sh: the shuffle places every key on the rank the partitioner
+# names: with --weights and --exclude-ranks, and as recorded in the
+# manifest's partitioner state (checked with `mpimill partition --state`).
+. "$(dirname "$0")/lib.sh"
+"$MILLGEN" --bytes 2M --seed 31 --vocab 20000 "$TMP/in.txt"
+oracle "$TMP/in.txt" > "$TMP/want"
+
+# manifest_state OUT FILE: the manifest's partitioner state, as binary.
+manifest_state() {
+  python3 -c 'import json,sys; open(sys.argv[2],"wb").write(bytes.fromhex(json.load(open(sys.argv[1]))["partitioner"]["state"]))' \
+    "$1/_SUCCESS" "$2"
+}
+
+# check_placement OUT: every key of part-0000r is owned by rank r.
+check_placement() {
+  manifest_state "$1" "$TMP/state"
+  for p in "$1"/part-*; do
+    r=$((10#${p##*part-}))
+    cut -f1 "$p" | "$MPIMILL" partition --state "$TMP/state" | awk -F'\t' -v r="$r" -v p="$p" \
+      '$2 != r { print "key " $1 " in " p " belongs to rank " $2; bad = 1 } END { exit bad }' ||
+      fail "keys on the wrong rank in $1"
+  done
+}
+
+mpimill_run 3 -- run wordcount --input "$TMP/in.txt" --output "$TMP/w" --weights 1,2,1 --quiet
+output_of "$TMP/w" | cmp -s "$TMP/want" - || fail "--weights changed the result"
+check_placement "$TMP/w"
+k0=$(wc -l < "$TMP/w/part-00000"); k1=$(wc -l < "$TMP/w/part-00001"); k2=$(wc -l < "$TMP/w/part-00002")
+awk -v a="$k0" -v b="$k1" -v c="$k2" 'BEGIN { r = 2 * b / (a + c); exit !(r > 1.8 && r < 2.2) }' ||
+  fail "weights 1,2,1 gave keys $k0 $k1 $k2"
+
+mpimill_run 3 -- run wordcount --input "$TMP/in.txt" --output "$TMP/x" --exclude-ranks 1 --quiet
+output_of "$TMP/x" | cmp -s "$TMP/want" - || fail "--exclude-ranks changed the result"
+[ ! -s "$TMP/x/part-00001" ] || fail "excluded rank 1 owns keys"
+check_placement "$TMP/x"
+# Only rank 1's keys moved: every other key kept its owner.
+cat "$TMP/w/part-00000" "$TMP/w/part-00002" | sort > "$TMP/kept-before"
+mpimill_run 3 -- run wordcount --input "$TMP/in.txt" --output "$TMP/wx" --weights 1,2,1 --exclude-ranks 1 --quiet
+for r in 0 2; do
+  comm -23 <(sort "$TMP/w/part-0000$r") <(sort "$TMP/wx/part-0000$r") | grep -q . &&
+    fail "excluding rank 1 moved a key off rank $r"
+done
+
+mpimill_run 2 -- run wordcount --input "$TMP/in.txt" --output "$TMP/auto" --weights auto --quiet
+check_placement "$TMP/auto"
+
+# Bad lists are usage errors naming the option.
+for bad in "--weights 1,2" "--weights 1,0,1" "--weights a,b,c" "--exclude-ranks 0,1,2" "--exclude-ranks 3" \
+           "--exclude-ranks 1,1"; do
+  rc=0; mpimill_run 3 -- run wordcount --input "$TMP/in.txt" --output "$TMP/bad" $bad 2> "$TMP/stderr" || rc=$?
+  [ "$rc" = 2 ] || fail "$bad: exit $rc, $(cat "$TMP/stderr")"
+  grep -q -- "${bad%% *}" "$TMP/stderr" || fail "$bad: message does not name the option: $(cat "$TMP/stderr")"
+  [ ! -e "$TMP/bad" ] || fail "$bad left an output"
+done
+echo "partitioner in the shuffle: ok"
