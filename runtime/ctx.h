@@ -11,6 +11,7 @@
 
 #include "args.h"
 #include "lock.h"
+#include "metrics.h"
 #include "mpimill/job.h"
 #include "partition.h"
 #include "table.h"
@@ -22,6 +23,7 @@ typedef struct writer {
     const char *name;
     char *buf;
     size_t len, cap;
+    uint64_t total; /* bytes flushed so far (before compression) */
 } writer;
 
 /* A named counter of the job (mill_count). */
@@ -47,6 +49,8 @@ struct mill_ctx {
     void *userdata;
     char fail[512];           /* the plugin's mill_fail message */
     uint64_t records, keys_out;
+    uint64_t bytes_in;        /* bytes of the records mapped (with their terminators) */
+    mill__metrics metrics;
     mill__counter counters[MILL_MAX_COUNTERS];
     int ncounters;
     mill__lock_set *locks;    /* named locks for the plugin (mill_lock) */

@@ -103,6 +103,7 @@ int mill__upsert(mill_ctx *ctx, mill__table *t, uint64_t hash, const void *key, 
 /* ---- output ------------------------------------------------------------ */
 
 static int writer_flush(writer *w, char *err, size_t errlen) {
+    w->total += w->len;
     if (w->sink) { /* --compress: io/write.h */
         int rc = mill__sink_write(w->sink, w->buf, w->len, err, errlen);
         w->len = 0;
@@ -194,6 +195,7 @@ static int map_record(void *arg, const mill_record *rec) {
     }
     ms->ctx->rec = rec;
     ms->ctx->records++;
+    ms->ctx->bytes_in += rec->len + 1;
     int rc = ms->ctx->job->map(ms->ctx, rec);
     if (rc) rc = job_error(ms->ctx, "map", rc, ms->err, ms->errlen);
     ms->ctx->rec = NULL;
@@ -337,9 +339,12 @@ static int shuffle_phase(mill_ctx *ctx, mill__table *mapped, mill__table *reduce
     if (rc == 0) rc = exchange(ctx, send, scounts, &recv, scounts + ctx->size, err, errlen);
     free(send);
     if (rc == 0) {
-        uint64_t total = 0;
-        for (int r = 0; r < ctx->size; r++) total += scounts[ctx->size + r];
-        for (uint64_t off = 0; off < total && rc == 0;) {
+        uint64_t total = 0, records = 0;
+        for (int r = 0; r < ctx->size; r++) {
+            total += scounts[ctx->size + r];
+            ctx->metrics.bytes_sent += scounts[r];
+        }
+        for (uint64_t off = 0; off < total && rc == 0; records++) {
             uint32_t kl, vl;
             memcpy(&kl, recv + off, 4);
             memcpy(&vl, recv + off + 4, 4);
@@ -348,6 +353,7 @@ static int shuffle_phase(mill_ctx *ctx, mill__table *mapped, mill__table *reduce
             off += 8 + (uint64_t)kl + vl;
         }
         if (rc) job_error(ctx, "combine", rc, err, errlen);
+        mill__phase_end(&ctx->metrics, MILL_PHASE_SHUFFLE, total, records);
     }
     free(recv);
     free(scounts);
@@ -379,6 +385,7 @@ static int reduce_phase(mill_ctx *ctx, mill__table *t, mill__commit *commit, cha
     if (rc == 0) rc = writer_flush(&w, err, errlen);
     int src = mill__sink_close(w.sink, rc == 0, err, errlen);
     if (rc == 0) rc = src;
+    mill__phase_end(&ctx->metrics, MILL_PHASE_REDUCE, w.total, ctx->keys_out);
     free(w.buf);
     return rc;
 }
@@ -474,8 +481,8 @@ static int sum_counters(mill_ctx *ctx, char **out, char *err, size_t errlen) {
 /* Returns the manifest's job members (JSON) for the commit; rank 0 only.
  * counters is "name=value, ..." from sum_counters. */
 static char *manifest_members(mill_ctx *ctx, const mill__inputs *in, int argc, char **argv,
-                              const char *plugin_path, const char *counters, uint64_t records,
-                              uint64_t keys, double secs) {
+                              const char *plugin_path, const char *counters, const char *per_rank,
+                              uint64_t records, uint64_t keys, double secs) {
     char *s = NULL, fp[17];
     size_t len = 0;
     if (mill__fingerprint(ctx->args, plugin_path, in, fp) != 0) return NULL;
@@ -495,8 +502,8 @@ static char *manifest_members(mill_ctx *ctx, const mill__inputs *in, int argc, c
         fprintf(f, ", \"size\": %" PRIu64 "}", in->files[i].size);
     }
     fprintf(f, "],\n\"ranks\": %d,\n\"metrics\": {\"records_in\": %" PRIu64 ", \"keys_out\": %" PRIu64
-               ", \"seconds\": %.3f}",
-            ctx->size, records, keys, secs);
+               ", \"seconds\": %.3f,\n  %s}",
+            ctx->size, records, keys, secs, per_rank);
     manifest_partitioner(f, ctx->part);
     fprintf(f, ",\n\"counters\": {");
     for (const char *c = counters; c && *c;) { /* names hold no '"', '\\', '=' or newline */
@@ -617,11 +624,6 @@ static int share_inputs(MPI_Comm comm, int rank, const mill__run_args *a, mill__
     return mill__agree(comm, rc, err, errlen);
 }
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 int mill__run_main(int argc, char **argv) {
     MPI_Comm comm;
@@ -648,14 +650,14 @@ int mill__run_main(int argc, char **argv) {
         return rc ? MILL_EXIT_USAGE : MILL_EXIT_OK;
     }
 
-    double t0 = now();
+    double t0 = mill__now();
     int exit_code = MILL_EXIT_RUNTIME, setup_done = 0, mrc;
     mill__plugin plugin;
     mill__inputs in = {0};
     mill__commit *commit = NULL;
     mill__table mapped = {0}, reduced = {0};
     mill_ctx ctx = {.args = &args, .comm = comm, .job_comm = MPI_COMM_NULL, .rank = rank, .size = size};
-    char *counters = NULL;
+    char *counters = NULL, *per_rank = NULL;
 
     rc = mill__plugin_load(&plugin, args.job, err, sizeof err);
     rc = mill__agree(comm, rc, err, sizeof err);
@@ -693,17 +695,26 @@ int mill__run_main(int argc, char **argv) {
         rc = job_error(&ctx, "setup", rc, err, sizeof err);
     if (rc == 0 && (rc = mill__table_init(&mapped)) == 0 && (rc = mill__table_init(&reduced)) != 0)
         snprintf(err, sizeof err, "out of memory");
+    if (rc == 0) rc = mill__metrics_start(&ctx.metrics, comm);
     if (rc == 0) {
         ctx.table = &mapped;
+        mill__phase_begin(&ctx.metrics, MILL_PHASE_MAP);
         rc = map_phase(&ctx, &in, err, sizeof err);
+        mill__phase_end(&ctx.metrics, MILL_PHASE_MAP, ctx.bytes_in, ctx.records);
     }
     if (rc == 0 && mill__stop_signal()) rc = mill__stop_error(err, sizeof err);
     rc = mill__agree(comm, rc, err, sizeof err);
     ctx.table = &reduced;
-    if (rc == 0) rc = shuffle_phase(&ctx, &mapped, &reduced, err, sizeof err);
+    if (rc == 0) {
+        mill__phase_begin(&ctx.metrics, MILL_PHASE_SHUFFLE);
+        rc = shuffle_phase(&ctx, &mapped, &reduced, err, sizeof err);
+    }
     if (rc == 0 && mill__stop_signal()) rc = mill__stop_error(err, sizeof err);
     rc = mill__agree(comm, rc, err, sizeof err);
-    if (rc == 0) rc = reduce_phase(&ctx, &reduced, commit, err, sizeof err);
+    if (rc == 0) {
+        mill__phase_begin(&ctx.metrics, MILL_PHASE_REDUCE);
+        rc = reduce_phase(&ctx, &reduced, commit, err, sizeof err);
+    }
     if (rc == 0 && mill__stop_signal()) rc = mill__stop_error(err, sizeof err);
     ctx.table = NULL;
 
@@ -721,10 +732,12 @@ int mill__run_main(int argc, char **argv) {
     if (mrc != MPI_SUCCESS && rc == 0) rc = mill__mpi_error(mrc, "MPI_Reduce", err, sizeof err);
     int crc = sum_counters(&ctx, &counters, err, sizeof err);
     if (rc == 0) rc = crc;
+    crc = mill__metrics_gather(&ctx.metrics, comm, &per_rank, err, sizeof err);
+    if (rc == 0) rc = crc;
     char *members = NULL;
     if (rank == 0 && rc == 0) {
-        members = manifest_members(&ctx, &in, argc, argv, plugin.path, counters, total[0], total[1],
-                                   now() - t0);
+        members = manifest_members(&ctx, &in, argc, argv, plugin.path, counters, per_rank, total[0], total[1],
+                                   mill__now() - t0);
         if (!members) rc = MILL_ENOMEM;
     }
     rc = mill__commit_end(commit, rc, members, err, sizeof err);
@@ -735,7 +748,7 @@ int mill__run_main(int argc, char **argv) {
         if (rank == 0 && !args.quiet)
             printf("mpimill: %s: committed %s: %" PRIu64 " records in, %" PRIu64
                    " records out, %d ranks, %.2f s%s%s\n",
-                   ctx.job->name, args.output, total[0], total[1], size, now() - t0,
+                   ctx.job->name, args.output, total[0], total[1], size, mill__now() - t0,
                    counters && *counters ? "; counters: " : "", counters ? counters : "");
     }
 
@@ -744,6 +757,7 @@ out:
     mill__crash_watch(NULL, NULL);
     if (ctx.job_comm != MPI_COMM_NULL) MPI_Comm_free(&ctx.job_comm);
     free(counters);
+    free(per_rank);
     if (exit_code != MILL_EXIT_OK && rank == 0) fprintf(stderr, "mpimill: error: %s\n", err);
     if (exit_code != MILL_EXIT_OK && mill__stop_signal()) exit_code = 128 + mill__stop_signal();
     mill__table_free(&mapped);

@@ -1,0 +1,106 @@
+/* metrics.c -- phase timing, counts and peak memory per rank (see metrics.h). */
+#include "metrics.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "runtime.h"
+
+static const char *const phase_names[MILL_PHASE_COUNT] = {"map", "shuffle", "reduce"};
+
+double mill__now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+int mill__metrics_start(mill__metrics *m, MPI_Comm comm) {
+    memset(m, 0, sizeof *m);
+    for (int p = 0; p < MILL_PHASE_COUNT; p++) m->phase[p].end = -1;
+    int rc = MPI_Barrier(comm);
+    m->t0 = mill__now();
+    return rc == MPI_SUCCESS ? 0 : MILL_EMPI;
+}
+
+void mill__phase_begin(mill__metrics *m, mill__phase p) { m->phase[p].start = mill__now() - m->t0; }
+
+void mill__phase_end(mill__metrics *m, mill__phase p, uint64_t bytes, uint64_t records) {
+    m->phase[p].end = mill__now() - m->t0;
+    m->phase[p].bytes = bytes;
+    m->phase[p].records = records;
+}
+
+/* Values per rank, sent as doubles: per phase start, end, bytes, records;
+ * then bytes sent, spill bytes, peak RSS in bytes. */
+#define PER_PHASE 4
+#define NVALS (MILL_PHASE_COUNT * PER_PHASE + 3)
+
+int mill__metrics_gather(const mill__metrics *m, MPI_Comm comm, char **json, char *err, size_t errlen) {
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    double mine[NVALS], *all = NULL;
+    for (int p = 0; p < MILL_PHASE_COUNT; p++) {
+        mine[p * PER_PHASE + 0] = m->phase[p].start;
+        mine[p * PER_PHASE + 1] = m->phase[p].end;
+        mine[p * PER_PHASE + 2] = (double)m->phase[p].bytes;
+        mine[p * PER_PHASE + 3] = (double)m->phase[p].records;
+    }
+    struct rusage ru;
+    mine[NVALS - 3] = (double)m->bytes_sent;
+    mine[NVALS - 2] = (double)m->spill_bytes;
+    mine[NVALS - 1] = getrusage(RUSAGE_SELF, &ru) == 0 ? (double)ru.ru_maxrss * 1024.0 : 0;
+    if (rank == 0) all = malloc((size_t)size * NVALS * sizeof *all); /* NULL: the gather fails on rank 0 */
+    int mrc = MPI_Gather(mine, NVALS, MPI_DOUBLE, all, rank == 0 && all ? NVALS : 0, MPI_DOUBLE, 0, comm);
+    *json = NULL;
+    if (mrc != MPI_SUCCESS) {
+        free(all);
+        return mill__mpi_error(mrc, "MPI_Gather of metrics", err, errlen);
+    }
+    if (rank != 0) return 0;
+    if (!all) {
+        snprintf(err, errlen, "out of memory gathering metrics");
+        return MILL_ENOMEM;
+    }
+    char *s = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&s, &len);
+    if (!f) {
+        free(all);
+        return MILL_ENOMEM;
+    }
+    fprintf(f, "\"ranks\": [");
+    for (int r = 0; r < size; r++) {
+        const double *v = all + (size_t)r * NVALS;
+        fprintf(f, "%s\n    {\"rank\": %d, \"peak_rss\": %.0f, \"bytes_sent\": %.0f, \"spill_bytes\": %.0f, \"phases\": {",
+                r ? "," : "", r, v[NVALS - 1], v[NVALS - 3], v[NVALS - 2]);
+        for (int p = 0; p < MILL_PHASE_COUNT; p++) {
+            const double *q = v + p * PER_PHASE;
+            fprintf(f, "%s\"%s\": {\"start\": %.6f, \"end\": %.6f, \"bytes\": %.0f, \"records\": %.0f}",
+                    p ? ", " : "", phase_names[p], q[0], q[1] < q[0] ? q[0] : q[1], q[2], q[3]);
+        }
+        fprintf(f, "}}");
+    }
+    fprintf(f, "],\n  \"imbalance\": {");
+    for (int p = 0; p < MILL_PHASE_COUNT; p++) {
+        double max = 0, sum = 0;
+        for (int r = 0; r < size; r++) {
+            const double *q = all + (size_t)r * NVALS + p * PER_PHASE;
+            double d = q[1] > q[0] ? q[1] - q[0] : 0;
+            sum += d;
+            if (d > max) max = d;
+        }
+        fprintf(f, "%s\"%s\": %.3f", p ? ", " : "", phase_names[p], sum > 0 ? max / (sum / size) : 1.0);
+    }
+    fprintf(f, "}");
+    free(all);
+    if (fclose(f) != 0) {
+        free(s);
+        return MILL_ENOMEM;
+    }
+    *json = s;
+    return 0;
+}

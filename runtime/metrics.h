@@ -1,0 +1,50 @@
+/* metrics.h -- per rank and per phase measurements of a job run.
+ *
+ * Every rank times its phases against its own clock, taken right after a
+ * barrier at job start (so the ranks' time axes line up to within the
+ * barrier's skew), counts bytes and records, and notes its peak RSS. Rank 0
+ * gathers them into the manifest's "metrics", which `mpimill report` reads.
+ */
+#ifndef MILL_METRICS_H
+#define MILL_METRICS_H
+
+#include <mpi.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum mill__phase {
+    MILL_PHASE_MAP,     /* read the input and map it (reading and mapping are fused) */
+    MILL_PHASE_SHUFFLE, /* pack, exchange with MPI_Alltoallv, combine on the owner */
+    MILL_PHASE_REDUCE,  /* sort, reduce and write the part file */
+    MILL_PHASE_COUNT
+} mill__phase;
+
+typedef struct mill__phase_metrics {
+    double start, end; /* seconds since the job's start barrier; end < start: not run */
+    uint64_t bytes;    /* map: input bytes; shuffle: bytes received; reduce: bytes written */
+    uint64_t records;  /* map: records; shuffle: records received; reduce: records written */
+} mill__phase_metrics;
+
+typedef struct mill__metrics {
+    double t0;          /* this rank's clock at the start barrier */
+    mill__phase_metrics phase[MILL_PHASE_COUNT];
+    uint64_t bytes_sent;  /* shuffle bytes sent to other ranks (and itself) */
+    uint64_t spill_bytes; /* bytes written to local disk to stay within --memory */
+} mill__metrics;
+
+/* Returns seconds on a monotonic clock. */
+double mill__now(void);
+
+/* Starts the run's clock after a barrier on comm. */
+int mill__metrics_start(mill__metrics *m, MPI_Comm comm);
+
+/* Marks the start and end of a phase. */
+void mill__phase_begin(mill__metrics *m, mill__phase p);
+void mill__phase_end(mill__metrics *m, mill__phase p, uint64_t bytes, uint64_t records);
+
+/* Collective. Gathers every rank's metrics; on rank 0 *json becomes the
+ * members "ranks" (one object per rank: peak_rss, spill and phases) and
+ * "imbalance" (max/mean of each phase's duration), malloc'ed. */
+int mill__metrics_gather(const mill__metrics *m, MPI_Comm comm, char **json, char *err, size_t errlen);
+
+#endif
