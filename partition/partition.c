@@ -18,6 +18,10 @@
 
 #include <stdlib.h>
 #include <string.h>
+/* XXH3 from libxxhash-dev's header, compiled inline: the key hash is on
+ * every record's path, and a call into the shared libxxhash costs more than
+ * the hash of a short key. The result is the same function. */
+#define XXH_INLINE_ALL
 #include <xxhash.h>
 
 #include "mpimill/job.h"

@@ -34,8 +34,11 @@ typedef struct mill__counter {
 
 #define MILL_MAX_COUNTERS 64
 
+typedef int (*mill__merge_fn)(mill_ctx *ctx, mill__entry *e, const void *b, size_t blen);
+
 struct mill_ctx {
     const mill_job *job;
+    mill__merge_fn merge;     /* the job's combiner (mill__merge_for) */
     const mill__run_args *args;
     MPI_Comm comm;            /* the runtime's communicator */
     MPI_Comm job_comm;        /* a duplicate for the plugin (mill_comm), or MPI_COMM_NULL */
@@ -61,6 +64,9 @@ struct mill_ctx {
 /* How many records pass between two calls that let MPI progress the lock
  * operations aimed at this rank (so a busy rank does not stall the others). */
 #define MILL_PROGRESS_EVERY 64
+
+/* Returns the function that merges two values with job's combiner. */
+mill__merge_fn mill__merge_for(const mill_job *job);
 
 /* Inserts (key, value) into table t, merging with the key's existing value
  * through the job's combiner. Returns 0, MILL_ENOMEM or MILL_EJOB (with the

@@ -41,31 +41,51 @@
 
 /* ---- values ---------------------------------------------------------- */
 
-/* Merges b into the entry's value with the job's combiner. */
-static int combine_into(mill_ctx *ctx, mill__entry *e, const void *b, size_t blen) {
-    const mill_job *job = ctx->job;
-    if (job->combine_op == MILL_COMBINE_FIRST) return 0;
-    if (job->combine_op == MILL_COMBINE_CUSTOM) {
-        ctx->combining = e;
-        ctx->value_set = 0;
-        int rc = job->combine(ctx, e->key, e->klen, e->value, e->vlen, b, blen);
-        ctx->combining = NULL;
-        if (rc) return MILL_EJOB;
-        if (!ctx->value_set) {
-            snprintf(ctx->fail, sizeof ctx->fail, "combine returned without mill_set_value()");
-            return MILL_EJOB;
-        }
-        return 0;
-    }
-    if (blen != 8 || e->vlen != 8) {
-        snprintf(ctx->fail, sizeof ctx->fail, "a numeric job emitted a %zu-byte value", blen);
+/* The job's combiner, chosen once per run (mill__merge_for): each merges
+ * value b into entry e's value and returns 0 or MILL_EJOB (reason in
+ * ctx->fail). Typed combiners are separate functions so that the common
+ * case (a u64 sum) costs one add per record. */
+static int merge_first(mill_ctx *ctx, mill__entry *e, const void *b, size_t blen) {
+    (void)ctx, (void)e, (void)b, (void)blen;
+    return 0;
+}
+
+static int merge_custom(mill_ctx *ctx, mill__entry *e, const void *b, size_t blen) {
+    ctx->combining = e;
+    ctx->value_set = 0;
+    int rc = ctx->job->combine(ctx, e->key, e->klen, e->value, e->vlen, b, blen);
+    ctx->combining = NULL;
+    if (rc) return MILL_EJOB;
+    if (!ctx->value_set) {
+        snprintf(ctx->fail, sizeof ctx->fail, "combine returned without mill_set_value()");
         return MILL_EJOB;
     }
+    return 0;
+}
+
+static int bad_width(mill_ctx *ctx, size_t blen) {
+    snprintf(ctx->fail, sizeof ctx->fail, "a numeric job emitted a %zu-byte value", blen);
+    return MILL_EJOB;
+}
+
+static int merge_u64_sum(mill_ctx *ctx, mill__entry *e, const void *b, size_t blen) {
+    uint64_t x, y;
+    if (blen != 8 || e->vlen != 8) return bad_width(ctx, blen);
+    memcpy(&x, e->value, 8);
+    memcpy(&y, b, 8);
+    x += y;
+    memcpy(e->value, &x, 8);
+    return 0;
+}
+
+/* Every other typed combiner: min/max of u64, i64, f64 and sums of i64, f64. */
+static int merge_typed(mill_ctx *ctx, mill__entry *e, const void *b, size_t blen) {
+    if (blen != 8 || e->vlen != 8) return bad_width(ctx, blen);
     union { uint64_t u; int64_t i; double f; } x, y;
     memcpy(&x, e->value, 8);
     memcpy(&y, b, 8);
-    int op = job->combine_op;
-    switch (job->value_type) {
+    int op = ctx->job->combine_op;
+    switch (ctx->job->value_type) {
     case MILL_VALUE_U64:
         x.u = op == MILL_COMBINE_SUM ? x.u + y.u : op == MILL_COMBINE_MIN ? (y.u < x.u ? y.u : x.u)
                                                                           : (y.u > x.u ? y.u : x.u);
@@ -84,7 +104,16 @@ static int combine_into(mill_ctx *ctx, mill__entry *e, const void *b, size_t ble
     return 0;
 }
 
-/* Inserts (key, value) into table, combining with an existing value. */
+mill__merge_fn mill__merge_for(const mill_job *job) {
+    switch (job->combine_op) {
+    case MILL_COMBINE_FIRST: return merge_first;
+    case MILL_COMBINE_CUSTOM: return merge_custom;
+    default:
+        return job->combine_op == MILL_COMBINE_SUM && job->value_type == MILL_VALUE_U64 ? merge_u64_sum
+                                                                                       : merge_typed;
+    }
+}
+
 int mill__upsert(mill_ctx *ctx, mill__table *t, uint64_t hash, const void *key, size_t klen,
                   const void *value, size_t vlen) {
     if (klen > UINT32_MAX || vlen > UINT32_MAX) {
@@ -97,7 +126,7 @@ int mill__upsert(mill_ctx *ctx, mill__table *t, uint64_t hash, const void *key, 
         snprintf(ctx->fail, sizeof ctx->fail, "out of memory in the combining table");
         return MILL_ENOMEM;
     }
-    return inserted ? 0 : combine_into(ctx, e, value, vlen);
+    return inserted ? 0 : ctx->merge(ctx, e, value, vlen);
 }
 
 /* ---- output ------------------------------------------------------------ */
@@ -192,6 +221,7 @@ static int map_record(void *arg, const mill_record *rec) {
     if (++ms->ctx->progress_tick == MILL_PROGRESS_EVERY) {
         ms->ctx->progress_tick = 0;
         (void)mill__lock_set_progress(ms->ctx->locks); /* errors resurface on the next lock call */
+        mill__progress_update(ms->ctx->bytes_in);
     }
     ms->ctx->rec = rec;
     ms->ctx->records++;
@@ -666,6 +696,7 @@ int mill__run_main(int argc, char **argv) {
         goto out;
     }
     ctx.job = plugin.job;
+    ctx.merge = mill__merge_for(ctx.job);
     if ((rc = check_options(ctx.job, &args, err, sizeof err)) != 0) {
         exit_code = MILL_EXIT_USAGE;
         goto out;
@@ -699,7 +730,9 @@ int mill__run_main(int argc, char **argv) {
     if (rc == 0) {
         ctx.table = &mapped;
         mill__phase_begin(&ctx.metrics, MILL_PHASE_MAP);
+        mill__progress_start(ctx.job->name, rank, args.quiet, in.total / (uint64_t)size);
         rc = map_phase(&ctx, &in, err, sizeof err);
+        mill__progress_end();
         mill__phase_end(&ctx.metrics, MILL_PHASE_MAP, ctx.bytes_in, ctx.records);
     }
     if (rc == 0 && mill__stop_signal()) rc = mill__stop_error(err, sizeof err);

@@ -48,7 +48,33 @@ int mill__stop_error(char *err, size_t errlen);
 struct mill_ctx;
 void mill__crash_watch(const struct mill_ctx *ctx, const char *plugin_path);
 
+/* Progress of the map phase on rank 0 (progress.c): start with this rank's
+ * input bytes, update with the bytes done (cheap: prints only when due),
+ * end before anything else is printed. */
+void mill__progress_start(const char *job, int rank, int quiet, uint64_t total_bytes);
+void mill__progress_update(uint64_t done_bytes);
+void mill__progress_end(void);
+
 /* Runs `mpimill run ...` (argv[0] == "run"); returns the process exit code. */
 int mill__run_main(int argc, char **argv);
+
+/* Runs `mpimill pipeline FILE` (argv[0] == "pipeline", pipeline.c) inside
+ * MPI: the stages of FILE in order, skipping each stage whose output is
+ * already committed with the fingerprint it would compute. Returns the
+ * process exit code (the first failing stage's). */
+int mill__pipeline_main(int argc, char **argv);
+
+/* Rank 0 only, no MPI. Given a stage's `run JOB ARGS...` words (argv[0] ==
+ * "run"), resolves its plugin and collects its inputs, writes the
+ * fingerprint the run would have into fp, and returns 1 when ARGS' --output
+ * holds a manifest _SUCCESS with that fingerprint, 0 when not, or a
+ * negative MILL_E* code with a message in err when the fingerprint cannot
+ * be computed (bad arguments, missing plugin or input). */
+int mill__stage_committed(int argc, char **argv, char fp[17], char *err, size_t errlen);
+
+/* Runs `mpimill submit [OPTIONS] [SBATCH OPTIONS] -- JOB ARGS...` (argv[0]
+ * == "submit", submit.c; no MPI): writes a batch script and submits it with
+ * sbatch, printing the job id. Returns the process exit code. */
+int mill__submit_main(int argc, char **argv);
 
 #endif

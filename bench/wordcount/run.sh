@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# run.sh [SIZE] [BUILD_DIR] -- word count, mpimill beside its baselines, in one run.
+#
+# Generates a Zipf corpus of SIZE (default 1G) with mill-gen (kept in
+# bench/data/ for the next run), then times, back to back on the same file:
+#   cat FILE > /dev/null          (reading the bytes)
+#   LC_ALL=C wc -w FILE           (counting words only, one process)
+#   mawk word count               (a real word count, one process)
+#   mpimill wordcount, 2 ranks    (text output, committed)
+#   mpimill wordcount, 4 ranks    (oversubscribed on 2 cores)
+# and prints wall time, peak RSS per process, and the ratios the goals use.
+set -euo pipefail
+size=${1:-1G}
+here=$(cd "$(dirname "$0")" && pwd)
+build=${2:-$here/../../build/release}
+mpimill=$build/bin/mpimill
+gen=$build/bin/mill-gen
+[ -x "$mpimill" ] || { echo "run.sh: build first (./run build), or pass the build directory" >&2; exit 2; }
+export LC_ALL=C OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+data=$here/../data
+mkdir -p "$data"
+file=$data/zipf-$size.txt
+[ -s "$file" ] || { echo "generating $file"; "$gen" --bytes "$size" --seed 42 "$file"; }
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+cat "$file" > /dev/null # warm the page cache
+
+# measure NAME CMD...: wall seconds and max RSS (KiB) of CMD into $out/NAME.
+measure() {
+  local name=$1; shift
+  /usr/bin/time -f "%e %M" -o "$out/$name.time" "$@" > "$out/$name.stdout" 2> "$out/$name.stderr" ||
+    { echo "$name failed:"; cat "$out/$name.stderr"; exit 1; }
+}
+# rss_per_rank OUT: the largest peak RSS of any rank from the manifest, in KiB.
+rss_per_rank() {
+  python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(max(r["peak_rss"] for r in m["metrics"]["ranks"])//1024)' "$1/_SUCCESS"
+}
+
+measure cat cat "$file"
+measure wc wc -w "$file"
+measure mawk mawk '{ for (i = 1; i <= NF; i++) c[$i]++ } END { for (w in c) print w "\t" c[w] }' "$file"
+measure mill2 mpirun -q -n 2 "$mpimill" run wordcount --input "$file" --output "$out/w2" --quiet
+measure mill4 mpirun -q -n 4 --oversubscribe "$mpimill" run wordcount --input "$file" --output "$out/w4" --quiet
+
+# The result is checked, not only timed.
+sort "$out/mawk.stdout" > "$out/mawk.sorted"
+cat "$out"/w2/part-* | sort | cmp -s - "$out/mawk.sorted" || { echo "mpimill (2 ranks) differs from mawk"; exit 1; }
+
+t() { cut -d' ' -f1 "$out/$1.time"; }
+m() { cut -d' ' -f2 "$out/$1.time"; }
+printf '\nword count of %s (%s bytes), %s cores\n\n' "$(basename "$file")" "$(stat -c %s "$file")" "$(nproc)"
+printf '%-28s %9s %14s\n' "run" "seconds" "peak RSS MiB"
+printf '%-28s %9s %14s\n' "cat > /dev/null" "$(t cat)" "$(( $(m cat) / 1024 ))"
+printf '%-28s %9s %14s\n' "wc -w (counts only)" "$(t wc)" "$(( $(m wc) / 1024 ))"
+printf '%-28s %9s %14s\n' "mawk word count" "$(t mawk)" "$(( $(m mawk) / 1024 ))"
+printf '%-28s %9s %14s\n' "mpimill, 2 ranks" "$(t mill2)" "$(( $(rss_per_rank "$out/w2") / 1024 )) per rank"
+printf '%-28s %9s %14s\n' "mpimill, 4 ranks (oversub.)" "$(t mill4)" "$(( $(rss_per_rank "$out/w4") / 1024 )) per rank"
+echo
+awk -v w="$(t wc)" -v a="$(t mawk)" -v m2="$(t mill2)" -v m4="$(t mill4)" 'BEGIN {
+  printf "mpimill 2 ranks / wc -w        = %.2fx   (goal <= 0.30x)\n", m2 / w
+  printf "mpimill 2 ranks / mawk         = %.2fx\n", m2 / a
+  printf "mpimill 4 ranks / 2 ranks      = %.2fx   (goal <= 1.00x per byte)\n", m4 / m2
+}'
+python3 - "$out/w2/_SUCCESS" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))["metrics"]
+print("phase imbalance (max/mean), 2 ranks:", ", ".join(f"{k} {v:.2f}" for k, v in m["imbalance"].items()))
+for r in m["ranks"]:
+    ph = r["phases"]
+    print(f"  rank {r['rank']}: " + ", ".join(f"{k} {v['end'] - v['start']:.2f} s" for k, v in ph.items()))
+PY

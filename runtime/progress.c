@@ -1,0 +1,52 @@
+/* progress.c -- telling the user how far a long job is, from rank 0.
+ *
+ * Rank 0 measures its own share of the map phase (ranks get equal byte
+ * shares, so rank 0's fraction is the job's). On a terminal it redraws one
+ * line at most five times a second: bytes done, rate and ETA. Otherwise
+ * (Slurm logs, pipes, and ranks under mpirun, whose stderr is a pipe) it
+ * prints one line about every 10 seconds, and nothing for jobs shorter
+ * than that (MPIMILL_PROGRESS_INTERVAL=SECONDS changes the 10). --quiet
+ * silences it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "metrics.h"
+#include "runtime.h"
+
+static struct {
+    int on;          /* rank 0, not --quiet */
+    int tty;         /* stderr is a terminal */
+    const char *job;
+    double total;    /* this rank's input bytes */
+    double t0, last; /* start, and last line printed */
+    double interval; /* seconds between lines when not on a terminal */
+} pg;
+
+void mill__progress_start(const char *job, int rank, int quiet, uint64_t total_bytes) {
+    pg.on = rank == 0 && !quiet && total_bytes > 0;
+    pg.tty = isatty(STDERR_FILENO);
+    pg.job = job;
+    pg.total = (double)total_bytes;
+    pg.t0 = pg.last = mill__now();
+    const char *iv = getenv("MPIMILL_PROGRESS_INTERVAL");
+    pg.interval = iv && atof(iv) > 0 ? atof(iv) : 10.0;
+}
+
+void mill__progress_update(uint64_t done_bytes) {
+    if (!pg.on) return;
+    double now = mill__now();
+    if (now - pg.last < (pg.tty ? 0.2 : pg.interval)) return;
+    pg.last = now;
+    double done = (double)done_bytes, rate = done / (now - pg.t0 + 1e-9);
+    double eta = rate > 0 ? (pg.total - done) / rate : 0;
+    fprintf(stderr, "%smpimill: %s: map %3.0f%% (%.0f of %.0f MiB on rank 0), %.0f MiB/s, ETA %.0f s%s",
+            pg.tty ? "\r" : "", pg.job, 100.0 * done / pg.total, done / 1048576, pg.total / 1048576,
+            rate / 1048576, eta, pg.tty ? "\033[K" : "\n");
+}
+
+void mill__progress_end(void) {
+    if (pg.on && pg.tty && pg.last > pg.t0) fputs("\r\033[K", stderr);
+    pg.on = 0;
+}
