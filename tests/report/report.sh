@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# report.sh -- `mpimill report` end to end: runs wordcount on 3 ranks, checks
+# the table against the manifest, the HTML page's structure, that the output
+# directory is left as committed, the error exits, and finally renders the
+# page in headless Chromium and checks the picture.
+# Needs: MPIMILL, MILLGEN, CHECK (check_report.py); CHROMIUM (optional) names
+# the browser. Exits 77 (skip) when Chromium cannot run, unless CI=true,
+# where that is a failure.
+set -euo pipefail
+export LC_ALL=C
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+: "${MPIMILL:?}" "${MILLGEN:?}" "${CHECK:?}"
+
+TMP=$(mktemp -d /tmp/mill-report.XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+N=3
+
+"$MILLGEN" --bytes 8M --seed 7 "$TMP/in.txt" >/dev/null
+timeout 300 mpirun -q -n $N --oversubscribe "$MPIMILL" run wordcount --input "$TMP/in.txt" --output "$TMP/out" --quiet \
+  || fail "mpimill run failed"
+
+# The table, and the page beside the output (never inside it).
+"$MPIMILL" report "$TMP/out" >"$TMP/table.txt" || fail "mpimill report exited $?"
+cat "$TMP/table.txt"
+python3 "$CHECK" table "$TMP/out/_SUCCESS" "$TMP/table.txt" $N
+grep -qx "html: $TMP/out-report.html" "$TMP/table.txt" || fail "no 'html: $TMP/out-report.html' line"
+python3 "$CHECK" html "$TMP/out-report.html" $N
+"$MPIMILL" verify "$TMP/out" >/dev/null || fail "the output no longer verifies after the report"
+[ "$(ls "$TMP/out" | grep -cv '^part-')" = 1 ] || fail "extra files in the output: $(ls "$TMP/out")"
+
+# --html FILE, and the same with a trailing slash on DIR; --no-html.
+"$MPIMILL" report --html "$TMP/page.html" "$TMP/out/" >/dev/null || fail "report --html exited $?"
+python3 "$CHECK" html "$TMP/page.html" $N
+rm "$TMP/out-report.html"
+"$MPIMILL" report --no-html "$TMP/out" >/dev/null
+[ ! -e "$TMP/out-report.html" ] || fail "--no-html wrote a page"
+
+# Errors: one line naming the file, exit 1; bad usage, exit 2.
+expect() { # CODE PATTERN ARGS...: mpimill report ARGS exits CODE, first stderr line matches PATTERN
+  local code=$1 pat=$2 rc=0
+  shift 2
+  "$MPIMILL" report "$@" >"$TMP/o" 2>"$TMP/e" || rc=$?
+  [ "$rc" = "$code" ] || fail "report $* exited $rc, want $code: $(cat "$TMP/e")"
+  head -n1 "$TMP/e" | grep -q -- "$pat" || fail "report $*: message '$(head -n1 "$TMP/e")' lacks '$pat'"
+  if [ "$code" = 1 ]; then
+    [ "$(wc -l <"$TMP/e")" = 1 ] || fail "report $*: more than one line: $(cat "$TMP/e")"
+  fi
+}
+mkdir -p "$TMP/nomanifest" "$TMP/nometrics" "$TMP/torn"
+echo '{"job": "x", "files": []}' >"$TMP/nometrics/_SUCCESS"
+head -c 300 "$TMP/out/_SUCCESS" >"$TMP/torn/_SUCCESS"
+expect 1 "$TMP/missing: No such file" "$TMP/missing"
+expect 1 "$TMP/nomanifest/_SUCCESS: No such file" "$TMP/nomanifest"
+expect 1 "$TMP/nometrics/_SUCCESS: the manifest holds no metrics" "$TMP/nometrics"
+expect 1 "$TMP/torn/_SUCCESS: malformed JSON" "$TMP/torn"
+expect 2 "usage\|no DIR" # no arguments
+expect 2 "unknown option '--bogus'" --bogus "$TMP/out"
+expect 2 "one DIR only" "$TMP/out" "$TMP/out"
+expect 2 "needs a FILE" "$TMP/out" --html
+expect 2 "is inside" --html "$TMP/out/r.html" "$TMP/out"
+[ ! -e "$TMP/out/r.html" ] || fail "a page was written inside the output"
+"$MPIMILL" report --help | grep -q "usage: mpimill report" || fail "report --help"
+
+# The page in a browser: headless Chromium takes a screenshot.
+skip() {
+  if [ "${CI:-}" = true ]; then fail "$* (CI=true: Chromium must run here; ./run installs it)"; fi
+  echo "SKIP: $* -- install the Debian package chromium to run this part" >&2
+  exit 77
+}
+CHROMIUM=${CHROMIUM-$(command -v chromium || command -v chromium-browser || true)} # CHROMIUM= overrides
+[ -n "$CHROMIUM" ] || skip "no chromium on PATH"
+"$MPIMILL" report "$TMP/out" >/dev/null
+mkdir "$TMP/profile"
+timeout 120 "$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+  --disable-background-networking --disable-component-update --disable-sync --user-data-dir="$TMP/profile" \
+  --screenshot="$TMP/shot.png" --window-size=1200,800 "file://$TMP/out-report.html" >"$TMP/chromium.log" 2>&1 \
+  || { tail -n 20 "$TMP/chromium.log" >&2; skip "chromium failed"; }
+[ -s "$TMP/shot.png" ] || { tail -n 20 "$TMP/chromium.log" >&2; skip "chromium wrote no screenshot"; }
+python3 "$CHECK" png "$TMP/shot.png" $N
+if [ -n "${REPORT_KEEP_SHOT:-}" ]; then cp "$TMP/shot.png" "$REPORT_KEEP_SHOT"; fi
+echo "ok: report"
