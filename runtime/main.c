@@ -13,10 +13,13 @@ static const char usage[] =
     "\n"
     "commands:\n"
     "  run JOB ...     run a job (mpirun -n N mpimill run JOB --input ... --output DIR)\n"
+    "  pipeline FILE   run the jobs of FILE in order, skipping stages already committed\n"
+    "  submit ... -- JOB ARGS  write a Slurm batch script for a job and sbatch it\n"
     "  jobs            list the jobs that can be run, with a one-line description\n"
     "  partition ...   show which rank owns each key read from stdin (see --help)\n"
     "  recover DIR     finish or undo what interrupted jobs left beside the output DIR\n"
     "  verify DIR      re-check the output DIR's files against its manifest _SUCCESS\n"
+    "  report DIR      print DIR's metrics per rank and write a timeline beside it (HTML)\n"
     "\n"
     "  mpimill --help, mpimill --version, mpimill COMMAND --help\n";
 
@@ -38,13 +41,16 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "partition")) return mill_partition_cli_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "recover")) return mill__recover_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "verify")) return mill__verify_main(argc - 1, argv + 1);
-    if (!strcmp(cmd, "run")) {
+    if (!strcmp(cmd, "report")) return mill__report_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "submit")) return mill__submit_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "run") || !strcmp(cmd, "pipeline")) {
         if (MPI_Init(&argc, &argv) != MPI_SUCCESS) {
             fprintf(stderr, "mpimill: error: MPI_Init failed\n");
             return MILL_EXIT_RUNTIME;
         }
         if (mill__signals_install() != 0) fprintf(stderr, "mpimill: warning: cannot install signal handlers\n");
-        int code = mill__run_main(argc - 1, argv + 1);
+        int code = !strcmp(argv[1], "run") ? mill__run_main(argc - 1, argv + 1)
+                                            : mill__pipeline_main(argc - 1, argv + 1);
         MPI_Finalize();
         return code;
     }

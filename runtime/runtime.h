@@ -58,6 +58,10 @@ void mill__progress_end(void);
 /* Runs `mpimill run ...` (argv[0] == "run"); returns the process exit code. */
 int mill__run_main(int argc, char **argv);
 
+/* Runs `mpimill report ...` (argv[0] == "report", report.c); returns the
+ * process exit code. */
+int mill__report_main(int argc, char **argv);
+
 /* Runs `mpimill pipeline FILE` (argv[0] == "pipeline", pipeline.c) inside
  * MPI: the stages of FILE in order, skipping each stage whose output is
  * already committed with the fingerprint it would compute. Returns the

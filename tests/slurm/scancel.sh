@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# scancel.sh LAUNCHER term|usr1: a job signalled mid-run through Slurm stops
+# cleanly: no output, no staging after `mpimill recover`, a reason in its log.
+#   term: `scancel JOB` -- SIGTERM to the batch script (which forwards it)
+#         and to every step, as at the time limit;
+#   usr1: `scancel --batch --signal=USR1 JOB` -- what --signal=B:USR1@T
+#         sends before the time limit, on demand (Slurm's own timing is
+#         tested in timelimit.sh).
+# Under mpirun, scancel's SIGTERM also reaches mpirun directly, and mpirun
+# tears down the ranks and its output forwarding at once: the ranks' own
+# "stopped by SIGTERM" line can be lost, so for mpirun+term the reason
+# checked is the batch script's line (docs/slurm.md).
+. "$(dirname "$0")/lib.sh"
+l=$1 mode=$2
+seq 1 200000 > lines.txt # about 100 s of the slow job on two ranks
+j=$("$MPIMILL" submit --launcher "$l" -n 2 -o job.log -- "$SLOWJOB" --input lines.txt --output out)
+wait_for 60 staging_exists "$TMP/out"
+sleep 1
+t0=$(date +%s.%N)
+if [ "$mode" = term ]; then
+  scancel "$j"; sig=TERM; want=CANCELLED
+else
+  scancel --batch --signal=USR1 "$j"; sig=USR1; want=FAILED
+fi
+wait_job "$j" 60
+t1=$(date +%s.%N)
+st=$(job_field "$j" JobState)
+[ "$st" = "$want" ] || fail "job $j ended $st, expected $want: $(cat job.log)"
+grep -q "batch script received SIG$sig" job.log || fail "the batch script did not get SIG$sig: $(cat job.log)"
+if [ "$l$mode" = mpirunterm ]; then
+  [ ! -e "$TMP/out" ] || fail "output exists after scancel"
+  "$MPIMILL" recover "$TMP/out" > recover.txt 2>&1 || fail "mpimill recover failed: $(cat recover.txt)"
+  check_no_leftovers "$TMP/out"
+else
+  check_stopped job.log "$TMP/out" "$sig"
+fi
+echo "$mode via $l: job $j $st, nothing committed, nothing left; signal to end of job $(echo "$t1 - $t0" | bc) s: ok"

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# wordcount.sh LAUNCHER: a word count on two ranks through Slurm, launched
+# with LAUNCHER (srun or mpirun) twice: by sbatch with the template
+# slurm/mpimill-LAUNCHER.sbatch, and by `mpimill submit --launcher LAUNCHER`;
+# both outputs must match the tr|sort|uniq oracle.
+. "$(dirname "$0")/lib.sh"
+l=$1
+mkdir corpus
+"$MILLGEN" --bytes 1M --seed 7 corpus/a.txt > /dev/null
+"$MILLGEN" --bytes 300K --seed 8 corpus/b.txt > /dev/null
+oracle corpus/a.txt corpus/b.txt > want.txt
+
+t0=$(date +%s.%N)
+j1=$(sbatch --parsable -n 2 -o tpl.log "$MILL_SRC/slurm/mpimill-$l.sbatch" wordcount --input corpus --output tpl)
+j2=$("$MPIMILL" submit --launcher "$l" -n 2 -o sub.log -- wordcount --input corpus --output sub)
+wait_job "$j1" 120
+wait_job "$j2" 120
+t1=$(date +%s.%N)
+for j in "$j1:tpl" "$j2:sub"; do
+  id=${j%%:*} out=${j#*:}
+  st=$(job_field "$id" JobState)
+  [ "$st" = COMPLETED ] || fail "job $id ($out) ended $st: $(cat "$out.log")"
+  output_of "$out" > got.txt
+  cmp -s want.txt got.txt || fail "$out differs from the oracle: $(diff want.txt got.txt | head -5)"
+  check_parts_sorted "$out"
+  [ "$(ls "$out" | grep -c '^part-')" = 2 ] || fail "$out: expected 2 parts (2 ranks): $(ls "$out")"
+  grep -q "2 ranks" "$out.log" || fail "$out.log: not 2 ranks: $(cat "$out.log")"
+done
+echo "wordcount via $l (template and submit): $(wc -l < want.txt) keys match the oracle; both jobs done in $(echo "$t1 - $t0" | bc) s: ok"
