@@ -11,7 +11,7 @@
 
 const char mill__run_usage[] =
     "usage: mpimill run JOB --input PATH [--input PATH ...] --output DIR\n"
-    "                   [--format text] [--compress none|gzip] [--overwrite]\n"
+    "                   [--format text|hdf5] [--compress none|gzip] [--overwrite]\n"
     "                   [--csv-columns A,B] [--csv-no-header] [--csv-quoted-newlines]\n"
     "                   [--bad-records fail|skip] [--opt key=value ...] [--quiet]\n"
     "\n"
@@ -19,7 +19,8 @@ const char mill__run_usage[] =
     "  --input PATH    a file, a directory (searched recursively), a glob pattern or\n"
     "                  FILE.h5:/DATASET; *.gz, *.csv and *.csv.gz by name; repeatable\n"
     "  --output DIR    where the result is committed; must not exist unless --overwrite\n"
-    "  --format FMT    output format: text (key<TAB>value lines, sorted by key per part)\n"
+    "  --format FMT    output format: text (key<TAB>value lines, sorted by key per part),\n"
+    "                  or hdf5 (one data.h5 written by all ranks; see docs/formats.md)\n"
     "  --compress C    text parts: none, or gzip (part-NNNNN.gz)\n"
     "  --csv-columns L the CSV columns (header names, comma-separated) mill_csv_field gives\n"
     "  --csv-no-header line 1 of a CSV file is data, not a header\n"
@@ -32,7 +33,10 @@ const char mill__run_usage[] =
     "  --single-file   write one shared file DIR/data (+ DIR/_index) instead of a part per rank\n"
     "  --weights LIST  relative share of keys per rank (w0,w1,...) or 'auto' (by cores per node)\n"
     "  --exclude-ranks LIST  ranks that own no keys (r,r,...), e.g. on a slow node\n"
-    "  --lock-timeout SECONDS  how long a job's mill_lock waits before failing (default 300)\n";
+    "  --lock-timeout SECONDS  how long a job's mill_lock waits before failing (default 300)\n"
+    "  --memory SIZE   memory budget per rank for tables and buffers (default: half the node's\n"
+    "                  memory divided by its ranks); past it, sorted runs spill to --tmp\n"
+    "  --tmp DIR       where spill files go (default $TMPDIR, else /tmp); they are unlinked at once\n";
 
 /* Returns the value of option `name` given as "--name VALUE" or "--name=VALUE",
  * advancing *i; NULL when argv[*i] is not that option. Sets *missing when the
@@ -104,6 +108,19 @@ int mill__run_args_parse(mill__run_args *a, int argc, char **argv, char *err, si
                 return MILL_EINVAL;
             }
             a->lock_timeout_ms = secs * 1000 < 1 ? 1 : (int)(secs * 1000);
+        } else if ((v = take(argc, argv, &i, "--memory", &missing)) != NULL) {
+            char *end;
+            double x = strtod(v, &end);
+            double unit = *end == 'K' || *end == 'k' ? 1024.0 : *end == 'M' || *end == 'm' ? 1048576.0
+                          : *end == 'G' || *end == 'g' ? 1073741824.0 : *end == '\0' ? 1.0 : 0;
+            if (end == v || unit == 0 || (*end && end[1]) || !(x * unit >= 16 * 1048576.0)) {
+                snprintf(err, errlen, "--memory '%s': expected a size of at least 16M (e.g. 256M, 2G)", v);
+                return MILL_EINVAL;
+            }
+            a->memory = (uint64_t)(x * unit);
+        } else if ((v = take(argc, argv, &i, "--tmp", &missing)) != NULL) {
+            if (!*v) goto empty;
+            a->tmpdir = v;
         } else if ((v = take(argc, argv, &i, "--weights", &missing)) != NULL) {
             if (!*v) goto empty;
             a->weights = v;
@@ -117,8 +134,8 @@ int mill__run_args_parse(mill__run_args *a, int argc, char **argv, char *err, si
             if (!*v) goto empty;
             a->output = v;
         } else if ((v = take(argc, argv, &i, "--format", &missing)) != NULL) {
-            if (strcmp(v, "text") != 0) {
-                snprintf(err, errlen, "unknown --format '%s' (expected: text)", v);
+            if (strcmp(v, "text") != 0 && strcmp(v, "hdf5") != 0) {
+                snprintf(err, errlen, "unknown --format '%s' (expected: text, hdf5)", v);
                 return MILL_EINVAL;
             }
             a->format = v;
@@ -162,6 +179,10 @@ int mill__run_args_parse(mill__run_args *a, int argc, char **argv, char *err, si
     }
     if (!a->output) {
         snprintf(err, errlen, "no --output given");
+        return MILL_EINVAL;
+    }
+    if (!strcmp(a->format, "hdf5") && strcmp(a->compress, "none") != 0) {
+        snprintf(err, errlen, "--compress is for --format text (HDF5 output is always deflated)");
         return MILL_EINVAL;
     }
     if (a->csv_columns && a->csv_no_header) {

@@ -3,6 +3,7 @@
 #define MILL_ARGS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct mill__kv {
     const char *key; /* points into argv (the key is NUL-terminated in a copy) */
@@ -24,6 +25,8 @@ typedef struct mill__run_args {
     int quiet;          /* --quiet */
     int single_file;    /* --single-file */
     int lock_timeout_ms; /* --lock-timeout, in ms */
+    uint64_t memory;           /* --memory in bytes, or 0 for the default */
+    const char *tmpdir;        /* --tmp DIR, or NULL */
     const char *weights;       /* --weights LIST|auto, or NULL */
     const char *exclude_ranks; /* --exclude-ranks LIST, or NULL */
     int help;           /* --help was given: nothing else is valid */

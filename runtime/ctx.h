@@ -20,6 +20,7 @@
 typedef struct writer {
     int fd;
     struct mill__sink *sink;  /* --compress gzip: bytes go through it (io/write.h) */
+    struct mill__h5out *h5;   /* --format hdf5: records go to it (io/h5out.h) */
     const char *name;
     char *buf;
     size_t len, cap;
@@ -33,6 +34,8 @@ typedef struct mill__counter {
 } mill__counter;
 
 #define MILL_MAX_COUNTERS 64
+
+typedef struct mill__spill mill__spill;
 
 typedef int (*mill__merge_fn)(mill_ctx *ctx, mill__entry *e, const void *b, size_t blen);
 
@@ -54,6 +57,8 @@ struct mill_ctx {
     uint64_t records, keys_out;
     uint64_t bytes_in;        /* bytes of the records mapped (with their terminators) */
     mill__metrics metrics;
+    uint64_t memory;          /* --memory: the budget of this rank's tables and buffers */
+    mill__spill *spill;       /* spill files (shuffle.c) */
     mill__counter counters[MILL_MAX_COUNTERS];
     int ncounters;
     mill__lock_set *locks;    /* named locks for the plugin (mill_lock) */
@@ -73,6 +78,10 @@ mill__merge_fn mill__merge_for(const mill_job *job);
  * reason in ctx->fail). */
 int mill__upsert(mill_ctx *ctx, mill__table *t, uint64_t hash, const void *key, size_t klen,
                  const void *value, size_t vlen);
+
+/* Formats the error of a failed callback `cb` (job, record position and the
+ * plugin's mill_fail words) into err; returns MILL_EJOB or MILL_ENOMEM. */
+int mill__job_error(mill_ctx *ctx, const char *cb, int rc, char *err, size_t errlen);
 
 /* Appends one `key<TAB>value\n` line to w, the value formatted by the job's
  * value type. Returns 0, MILL_EIO (message in err) or MILL_EJOB. */

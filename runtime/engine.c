@@ -34,9 +34,11 @@
 #include "partition.h"
 #include "plugin.h"
 #include "read.h"
+#include "h5out.h"
 #include "write.h"
 #include "ctx.h"
 #include "runtime.h"
+#include "shuffle.h"
 #include "table.h"
 
 /* ---- values ---------------------------------------------------------- */
@@ -169,6 +171,13 @@ static int writer_put(writer *w, const void *p, size_t n) {
 int mill__write_record(mill_ctx *ctx, writer *w, const void *key, size_t klen, const void *value,
                         size_t vlen, char *err, size_t errlen) {
     char num[32];
+    if (w->h5) { /* --format hdf5: collected, written at the end (io/h5out.h) */
+        int rc = mill__h5out_add(w->h5, key, klen, value, vlen);
+        if (rc == MILL_EJOB) snprintf(ctx->fail, sizeof ctx->fail, "a numeric job wrote a %zu-byte value", vlen);
+        if (rc == MILL_ENOMEM) snprintf(err, errlen, "out of memory collecting the HDF5 output");
+        if (rc == 0) ctx->keys_out++;
+        return rc;
+    }
     if (ctx->job->value_type != MILL_VALUE_BYTES) {
         if (vlen != 8) {
             snprintf(ctx->fail, sizeof ctx->fail, "a numeric job wrote a %zu-byte value", vlen);
@@ -199,7 +208,7 @@ int mill__write_record(mill_ctx *ctx, writer *w, const void *key, size_t klen, c
 /* ---- phases -------------------------------------------------------------- */
 
 /* Formats a failed callback's error: job, rank's position and the plugin's words. */
-static int job_error(mill_ctx *ctx, const char *cb, int rc, char *err, size_t errlen) {
+int mill__job_error(mill_ctx *ctx, const char *cb, int rc, char *err, size_t errlen) {
     const char *why = ctx->fail[0] ? ctx->fail : mill_strerror(rc);
     if (ctx->rec)
         snprintf(err, errlen, "job %s: %s failed at %s:%" PRIu64 ": %s", ctx->job->name, cb,
@@ -227,7 +236,9 @@ static int map_record(void *arg, const mill_record *rec) {
     ms->ctx->records++;
     ms->ctx->bytes_in += rec->len + 1;
     int rc = ms->ctx->job->map(ms->ctx, rec);
-    if (rc) rc = job_error(ms->ctx, "map", rc, ms->err, ms->errlen);
+    if (rc) rc = mill__job_error(ms->ctx, "map", rc, ms->err, ms->errlen);
+    else if (mill__table_memory(ms->ctx->table) > ms->ctx->memory / 5 * 2)
+        rc = mill__spill_map_maybe(ms->ctx, ms->err, ms->errlen);
     ms->ctx->rec = NULL;
     return rc;
 }
@@ -249,172 +260,52 @@ static int map_phase(mill_ctx *ctx, const mill__inputs *in, char *err, size_t er
     return rc;
 }
 
-/* Packs every entry of t into one buffer grouped by owner rank:
- * records of u32 klen, u32 vlen, key, value. counts[r] = bytes for rank r. */
-static int pack_by_owner(mill_ctx *ctx, mill__table *t, char **buf, uint64_t *counts) {
-    uint64_t *off = calloc((size_t)ctx->size, sizeof *off);
-    if (!off) return MILL_ENOMEM;
-    memset(counts, 0, (size_t)ctx->size * sizeof *counts);
-    for (size_t i = 0; i < t->cap; i++) {
-        mill__entry *e = &t->slots[i];
-        if (e->key) counts[mill_partition_lookup(ctx->part, e->hash)] += 8 + (uint64_t)e->klen + e->vlen;
-    }
-    uint64_t total = 0;
-    for (int r = 0; r < ctx->size; r++) {
-        off[r] = total;
-        total += counts[r];
-    }
-    char *b = malloc(total ? total : 1);
-    if (!b) {
-        free(off);
-        return MILL_ENOMEM;
-    }
-    for (size_t i = 0; i < t->cap; i++) {
-        mill__entry *e = &t->slots[i];
-        if (!e->key) continue;
-        char *p = b + off[mill_partition_lookup(ctx->part, e->hash)];
-        memcpy(p, &e->klen, 4);
-        memcpy(p + 4, &e->vlen, 4);
-        memcpy(p + 8, e->key, e->klen);
-        memcpy(p + 8 + e->klen, e->value, e->vlen);
-        off[mill_partition_lookup(ctx->part, e->hash)] += 8 + (uint64_t)e->klen + e->vlen;
-    }
-    free(off);
-    *buf = b;
-    return 0;
-}
+typedef struct emit_state {
+    mill_ctx *ctx;
+    writer *w;
+    char *err;
+    size_t errlen;
+} emit_state;
 
-/* Lock slots per rank for the plugin's named locks. */
-#define MILL_LOCK_SLOTS 64
-
-/* Largest number of bytes one pair of ranks exchanges in one round. */
-#define SHUFFLE_ROUND_BYTES (256u << 20)
-
-/* Collective. Exchanges send[] (grouped by destination, counts scounts[]) so
- * that *recv holds what every rank sent here, grouped by source (counts
- * rcounts[]). Rounds keep every MPI count below INT_MAX. */
-static int exchange(mill_ctx *ctx, const char *send, const uint64_t *scounts, char **recv,
-                    uint64_t *rcounts, char *err, size_t errlen) {
-    int P = ctx->size, mrc;
-    mrc = MPI_Alltoall(scounts, 1, MPI_UINT64_T, rcounts, 1, MPI_UINT64_T, ctx->comm);
-    if (mrc != MPI_SUCCESS) return mill__mpi_error(mrc, "MPI_Alltoall", err, errlen);
-    uint64_t chunk = SHUFFLE_ROUND_BYTES / (unsigned)P, most = 0, stotal = 0, rtotal = 0;
-    if (chunk < (1u << 20)) chunk = 1u << 20;
-    for (int r = 0; r < P; r++) {
-        if (scounts[r] > most) most = scounts[r];
-        stotal += scounts[r];
-        rtotal += rcounts[r];
+/* Hands one key and its combined value to reduce, or writes it. */
+static int emit_key(void *arg, const void *key, size_t klen, const void *value, size_t vlen) {
+    emit_state *es = arg;
+    mill_ctx *ctx = es->ctx;
+    int rc;
+    if (ctx->job->reduce) {
+        rc = ctx->job->reduce(ctx, key, klen, value, vlen);
+        if (rc) rc = mill__job_error(ctx, "reduce", rc, es->err, es->errlen);
+    } else {
+        rc = mill__write_record(ctx, es->w, key, klen, value, vlen, es->err, es->errlen);
+        if (rc == MILL_EJOB) rc = mill__job_error(ctx, "reduce", rc, es->err, es->errlen);
     }
-    uint64_t rounds = (most + chunk - 1) / chunk, all_rounds;
-    mrc = MPI_Allreduce(&rounds, &all_rounds, 1, MPI_UINT64_T, MPI_MAX, ctx->comm);
-    if (mrc != MPI_SUCCESS) return mill__mpi_error(mrc, "MPI_Allreduce", err, errlen);
-
-    char *rbuf = malloc(rtotal ? rtotal : 1);
-    char *sround = malloc((size_t)(P * chunk < stotal ? P * chunk : stotal) + 1);
-    char *rround = malloc((size_t)(P * chunk < rtotal ? P * chunk : rtotal) + 1);
-    int *sc = calloc((size_t)P * 4, sizeof *sc);
-    uint64_t *sbase = calloc((size_t)P * 2, sizeof *sbase);
-    int ret = 0;
-    if (!rbuf || !sround || !rround || !sc || !sbase) {
-        snprintf(err, errlen, "out of memory for the shuffle (%" PRIu64 " bytes in)", rtotal);
-        ret = MILL_ENOMEM;
-    }
-    /* Every rank enters the rounds only when every rank has its buffers. */
-    ret = mill__agree(ctx->comm, ret, err, errlen);
-    for (uint64_t k = 0; ret == 0 && k < all_rounds; k++) {
-        int *sd = sc + P, *rc = sc + 2 * P, *rd = sc + 3 * P, so = 0, ro = 0;
-        uint64_t *rbase = sbase + P, done = k * chunk;
-        for (int r = 0; r < P; r++) {
-            if (r > 0 && k == 0) {
-                sbase[r] = sbase[r - 1] + scounts[r - 1];
-                rbase[r] = rbase[r - 1] + rcounts[r - 1];
-            }
-            uint64_t s = scounts[r] > done ? scounts[r] - done : 0, q = rcounts[r] > done ? rcounts[r] - done : 0;
-            sc[r] = (int)(s < chunk ? s : chunk);
-            rc[r] = (int)(q < chunk ? q : chunk);
-            sd[r] = so;
-            rd[r] = ro;
-            memcpy(sround + so, send + sbase[r] + done, (size_t)sc[r]);
-            so += sc[r];
-            ro += rc[r];
-        }
-        mrc = MPI_Alltoallv(sround, sc, sd, MPI_CHAR, rround, rc, rd, MPI_CHAR, ctx->comm);
-        if (mrc != MPI_SUCCESS) {
-            ret = mill__mpi_error(mrc, "MPI_Alltoallv", err, errlen);
-            break; /* an MPI error in a collective is not recoverable anyway */
-        }
-        for (int r = 0; r < P; r++) memcpy(rbuf + rbase[r] + done, rround + rd[r], (size_t)rc[r]);
-    }
-    free(sround);
-    free(rround);
-    free(sc);
-    free(sbase);
-    if (ret) {
-        free(rbuf);
-        return ret;
-    }
-    *recv = rbuf;
-    return 0;
-}
-
-/* Collective. Map-side table -> owner ranks -> reduce-side table. Frees mapped. */
-static int shuffle_phase(mill_ctx *ctx, mill__table *mapped, mill__table *reduced, char *err,
-                         size_t errlen) {
-    uint64_t *scounts = calloc((size_t)ctx->size * 2, sizeof *scounts);
-    char *send = NULL, *recv = NULL;
-    int rc = scounts ? pack_by_owner(ctx, mapped, &send, scounts) : MILL_ENOMEM;
-    mill__table_free(mapped);
-    if (rc) snprintf(err, errlen, "out of memory packing the shuffle");
-    rc = mill__agree(ctx->comm, rc, err, errlen);
-    if (rc == 0) rc = exchange(ctx, send, scounts, &recv, scounts + ctx->size, err, errlen);
-    free(send);
-    if (rc == 0) {
-        uint64_t total = 0, records = 0;
-        for (int r = 0; r < ctx->size; r++) {
-            total += scounts[ctx->size + r];
-            ctx->metrics.bytes_sent += scounts[r];
-        }
-        for (uint64_t off = 0; off < total && rc == 0; records++) {
-            uint32_t kl, vl;
-            memcpy(&kl, recv + off, 4);
-            memcpy(&vl, recv + off + 4, 4);
-            const char *k = recv + off + 8;
-            rc = mill__upsert(ctx, reduced, mill_key_hash(k, kl), k, kl, k + kl, vl);
-            off += 8 + (uint64_t)kl + vl;
-        }
-        if (rc) job_error(ctx, "combine", rc, err, errlen);
-        mill__phase_end(&ctx->metrics, MILL_PHASE_SHUFFLE, total, records);
-    }
-    free(recv);
-    free(scounts);
     return rc;
 }
 
 static int reduce_phase(mill_ctx *ctx, mill__table *t, mill__commit *commit, char *err, size_t errlen) {
     char name[32];
     const char *suffix = mill__compress_suffix(ctx->args->compress);
+    int h5 = !strcmp(ctx->args->format, "hdf5"); /* one file, data.h5, written by all ranks */
     snprintf(name, sizeof name, "part-%05d%s", ctx->rank, suffix ? suffix : "");
+    if (h5) snprintf(name, sizeof name, "data.h5");
     writer w = {.fd = -1, .name = name, .cap = 1u << 20};
     w.buf = malloc(w.cap);
-    if (!w.buf) return MILL_ENOMEM;
-    int rc = mill__commit_create(commit, name, &w.fd, err, errlen);
+    int rc = w.buf ? 0 : MILL_ENOMEM;
+    if (rc == 0 && !(h5 && ctx->rank != 0)) rc = mill__commit_create(commit, name, &w.fd, err, errlen);
     if (rc == 0 && suffix && *suffix) rc = mill__sink_open(&w.sink, w.fd, name, ctx->args->compress, err, errlen);
-    size_t n = rc ? 0 : mill__table_sort(t);
+    if (rc == 0 && h5 && (rc = mill__h5out_open(&w.h5, (int)ctx->job->value_type)) != 0)
+        snprintf(err, errlen, "out of memory");
     ctx->out = &w;
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        mill__entry *e = &t->slots[i];
-        if (ctx->job->reduce) {
-            rc = ctx->job->reduce(ctx, e->key, e->klen, e->value, e->vlen);
-            if (rc) rc = job_error(ctx, "reduce", rc, err, errlen);
-        } else {
-            rc = mill__write_record(ctx, &w, e->key, e->klen, e->value, e->vlen, err, errlen);
-            if (rc == MILL_EJOB) rc = job_error(ctx, "reduce", rc, err, errlen);
-        }
+    if (rc == 0) {
+        emit_state es = {ctx, &w, err, errlen};
+        rc = mill__shuffle_merge(ctx, t, emit_key, &es, err, errlen);
     }
     ctx->out = NULL;
     if (rc == 0) rc = writer_flush(&w, err, errlen);
     int src = mill__sink_close(w.sink, rc == 0, err, errlen);
     if (rc == 0) rc = src;
+    if (h5) rc = mill__h5out_write(w.h5, ctx->comm, w.fd, ctx->job->name, rc, err, errlen); /* collective */
+    mill__h5out_free(w.h5);
     mill__phase_end(&ctx->metrics, MILL_PHASE_REDUCE, w.total, ctx->keys_out);
     free(w.buf);
     return rc;
@@ -563,6 +454,34 @@ static int check_options(const mill_job *job, const mill__run_args *a, char *err
     return 0;
 }
 
+/* Lock slots per rank for the plugin's named locks. */
+#define MILL_LOCK_SLOTS 64
+
+/* Collective. Sets the rank's memory budget (--memory, or half the node's
+ * memory shared by the ranks on the node) and the spill directory. */
+static int memory_budget(mill_ctx *ctx, const mill__run_args *a, char *err, size_t errlen) {
+    ctx->memory = a->memory;
+    if (!ctx->memory) {
+        MPI_Comm node;
+        int local = 1;
+        if (MPI_Comm_split_type(ctx->comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) == MPI_SUCCESS) {
+            MPI_Comm_size(node, &local);
+            MPI_Comm_free(&node);
+        }
+        long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+        uint64_t phys = pages > 0 && psize > 0 ? (uint64_t)pages * (uint64_t)psize : (uint64_t)4 << 30;
+        ctx->memory = phys / 2 / (uint64_t)local;
+    }
+    const char *tmp = a->tmpdir ? a->tmpdir : getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    if (access(tmp, W_OK | X_OK) != 0) {
+        snprintf(err, errlen, "--tmp %s: %s", tmp, strerror(errno));
+        return MILL_EINVAL;
+    }
+    int rc = mill__spill_init(&ctx->spill, tmp);
+    if (rc) snprintf(err, errlen, "out of memory");
+    return rc;
+}
+
 /* Parses a comma-separated list of n numbers into out (at most max). */
 static int parse_list(const char *s, double *out, int max, int *n) {
     char *end;
@@ -703,6 +622,7 @@ int mill__run_main(int argc, char **argv) {
     }
     if ((rc = share_inputs(comm, rank, &args, &in, err, sizeof err)) != 0) goto out;
     rc = make_partitioner(&ctx, &args, err, sizeof err);
+    if (rc == 0) rc = memory_budget(&ctx, &args, err, sizeof err);
     if ((rc = mill__agree(comm, rc, err, sizeof err)) != 0) {
         exit_code = rc == MILL_EINVAL ? MILL_EXIT_USAGE : MILL_EXIT_RUNTIME;
         goto out;
@@ -723,7 +643,7 @@ int mill__run_main(int argc, char **argv) {
     mill__crash_watch(&ctx, plugin.path);
     setup_done = 1;
     if (rc == 0 && ctx.job->setup && (rc = ctx.job->setup(&ctx)) != 0)
-        rc = job_error(&ctx, "setup", rc, err, sizeof err);
+        rc = mill__job_error(&ctx, "setup", rc, err, sizeof err);
     if (rc == 0 && (rc = mill__table_init(&mapped)) == 0 && (rc = mill__table_init(&reduced)) != 0)
         snprintf(err, sizeof err, "out of memory");
     if (rc == 0) rc = mill__metrics_start(&ctx.metrics, comm);
@@ -740,7 +660,7 @@ int mill__run_main(int argc, char **argv) {
     ctx.table = &reduced;
     if (rc == 0) {
         mill__phase_begin(&ctx.metrics, MILL_PHASE_SHUFFLE);
-        rc = shuffle_phase(&ctx, &mapped, &reduced, err, sizeof err);
+        rc = mill__shuffle(&ctx, &mapped, &reduced, err, sizeof err);
     }
     if (rc == 0 && mill__stop_signal()) rc = mill__stop_error(err, sizeof err);
     rc = mill__agree(comm, rc, err, sizeof err);
@@ -796,6 +716,7 @@ out:
     mill__table_free(&mapped);
     mill__table_free(&reduced);
     mill_partition_free(ctx.part);
+    mill__spill_free(ctx.spill);
     mill__inputs_free(&in);
     if (ctx.job) mill__plugin_unload(&plugin);
     mill__run_args_free(&args);

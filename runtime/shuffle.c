@@ -1,0 +1,545 @@
+/* shuffle.c -- moving every (key, value) to its owner rank, within --memory.
+ *
+ * Map side: records combine in a hash table. When the table would pass its
+ * share of the memory budget, its records are written to an unlinked
+ * temporary file ("map run"), grouped by owner rank, and the table starts
+ * empty again.
+ *
+ * Exchange: for each destination, the bytes to send are its segment of
+ * every map run followed by its part of the final table. They move in
+ * rounds of MPI_Alltoallv whose buffers are bounded by the budget; what
+ * arrives is parsed at once (a record cut by a round boundary waits in a
+ * per-source carry buffer) and combined into the reduce table.
+ *
+ * Reduce side: when the reduce table would pass its share, it is sorted and
+ * written to a temporary file ("reduce run"). mill__shuffle_merge then
+ * merges the sorted runs with the sorted table, combining equal keys, and
+ * hands every key once, in key order, to the writer.
+ *
+ * Record format everywhere: u32 klen, u32 vlen, key bytes, value bytes.
+ */
+#include "shuffle.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "runtime.h"
+
+/* A map run: records grouped by owner; owner r's bytes are [off[r], off[r+1]). */
+typedef struct map_run {
+    int fd;
+    uint64_t *off;
+} map_run;
+
+/* A reduce run: records sorted by key. */
+typedef struct reduce_run {
+    int fd;
+    uint64_t size;
+} reduce_run;
+
+struct mill__spill {
+    const char *tmpdir;
+    map_run *map;
+    size_t nmap;
+    reduce_run *reduce;
+    size_t nreduce;
+};
+
+/* Share of the budget each table may use before it spills (the other
+ * table, the shuffle's round buffers and the input reader use the rest). */
+#define TABLE_SHARE(budget) ((budget) / 5 * 2)
+
+uint64_t mill__table_memory(const mill__table *t) {
+    return t->bytes + (uint64_t)t->cap * sizeof(mill__entry);
+}
+
+/* Opens an unlinked temporary file in dir: it vanishes with the process. */
+static int temp_file(const char *dir, int *fd, char *err, size_t errlen) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/mpimill-spill-XXXXXX", dir);
+    int f = mkstemp(path);
+    if (f < 0) {
+        snprintf(err, errlen, "spill file in %s: %s", dir, strerror(errno));
+        return MILL_EIO;
+    }
+    if (unlink(path) != 0) {
+        snprintf(err, errlen, "spill file %s: unlink: %s", path, strerror(errno));
+        close(f);
+        return MILL_EIO;
+    }
+    *fd = f;
+    return 0;
+}
+
+/* Buffered appends to a spill file. */
+typedef struct out_buf {
+    int fd;
+    char buf[1 << 16];
+    size_t len;
+    uint64_t written;
+} out_buf;
+
+static int out_flush(out_buf *o, char *err, size_t errlen) {
+    size_t off = 0;
+    while (off < o->len) {
+        ssize_t n = write(o->fd, o->buf + off, o->len - off);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            snprintf(err, errlen, "writing a spill file: %s", strerror(errno));
+            return MILL_EIO;
+        }
+        off += (size_t)n;
+    }
+    o->written += o->len;
+    o->len = 0;
+    return 0;
+}
+
+static int out_put(out_buf *o, const void *p, size_t n, char *err, size_t errlen) {
+    while (n > 0) {
+        if (o->len == sizeof o->buf) {
+            int rc = out_flush(o, err, errlen);
+            if (rc) return rc;
+        }
+        size_t k = sizeof o->buf - o->len < n ? sizeof o->buf - o->len : n;
+        memcpy(o->buf + o->len, p, k);
+        o->len += k;
+        p = (const char *)p + k;
+        n -= k;
+    }
+    return 0;
+}
+
+static int out_record(out_buf *o, const mill__entry *e, char *err, size_t errlen) {
+    uint32_t h[2] = {e->klen, e->vlen};
+    int rc = out_put(o, h, 8, err, errlen);
+    if (rc == 0) rc = out_put(o, e->key, e->klen, err, errlen);
+    if (rc == 0) rc = out_put(o, e->value, e->vlen, err, errlen);
+    return rc;
+}
+
+int mill__spill_init(mill__spill **out, const char *tmpdir) {
+    mill__spill *s = calloc(1, sizeof *s);
+    if (!s) return MILL_ENOMEM;
+    s->tmpdir = tmpdir;
+    *out = s;
+    return 0;
+}
+
+void mill__spill_free(mill__spill *s) {
+    if (!s) return;
+    for (size_t i = 0; i < s->nmap; i++) {
+        close(s->map[i].fd);
+        free(s->map[i].off);
+    }
+    for (size_t i = 0; i < s->nreduce; i++) close(s->reduce[i].fd);
+    free(s->map);
+    free(s->reduce);
+    free(s);
+}
+
+/* Empties t after its records went to disk. */
+static int table_reset(mill__table *t) {
+    mill__table_free(t);
+    return mill__table_init(t);
+}
+
+int mill__spill_map_maybe(mill_ctx *ctx, char *err, size_t errlen) {
+    mill__table *t = ctx->table;
+    if (mill__table_memory(t) <= TABLE_SHARE(ctx->memory) || t->n == 0) return 0;
+    mill__spill *s = ctx->spill;
+    map_run *m = realloc(s->map, (s->nmap + 1) * sizeof *m);
+    if (!m) return MILL_ENOMEM;
+    s->map = m;
+    map_run *run = &s->map[s->nmap];
+    run->off = calloc((size_t)ctx->size + 1, sizeof *run->off);
+    out_buf *o = malloc(sizeof *o);
+    int rc = run->off && o ? temp_file(s->tmpdir, &run->fd, err, errlen) : MILL_ENOMEM;
+    if (rc) {
+        free(run->off);
+        free(o);
+        return rc;
+    }
+    o->fd = run->fd;
+    o->len = 0;
+    o->written = 0;
+    /* One pass over the table per owner keeps the file grouped by owner
+     * without a second copy of the records in memory. */
+    for (int r = 0; r < ctx->size && rc == 0; r++) {
+        run->off[r] = o->written + o->len;
+        for (size_t i = 0; i < t->cap && rc == 0; i++) {
+            const mill__entry *e = &t->slots[i];
+            if (e->key && (int)mill_partition_lookup(ctx->part, e->hash) == r) rc = out_record(o, e, err, errlen);
+        }
+    }
+    if (rc == 0) rc = out_flush(o, err, errlen);
+    run->off[ctx->size] = o->written;
+    ctx->metrics.spill_bytes += o->written;
+    free(o);
+    if (rc) {
+        close(run->fd);
+        free(run->off);
+        return rc;
+    }
+    s->nmap++;
+    return table_reset(t);
+}
+
+/* Writes the reduce table, sorted by key, as a reduce run, and empties it. */
+static int spill_reduce(mill_ctx *ctx, mill__table *t, char *err, size_t errlen) {
+    mill__spill *s = ctx->spill;
+    reduce_run *r = realloc(s->reduce, (s->nreduce + 1) * sizeof *r);
+    if (!r) return MILL_ENOMEM;
+    s->reduce = r;
+    out_buf *o = malloc(sizeof *o);
+    int fd, rc = o ? temp_file(s->tmpdir, &fd, err, errlen) : MILL_ENOMEM;
+    if (rc) {
+        free(o);
+        return rc;
+    }
+    *o = (out_buf){.fd = fd};
+    size_t n = mill__table_sort(t);
+    for (size_t i = 0; i < n && rc == 0; i++) rc = out_record(o, &t->slots[i], err, errlen);
+    if (rc == 0) rc = out_flush(o, err, errlen);
+    ctx->metrics.spill_bytes += o->written;
+    s->reduce[s->nreduce] = (reduce_run){.fd = fd, .size = o->written};
+    free(o);
+    if (rc) {
+        close(fd);
+        return rc;
+    }
+    s->nreduce++;
+    return table_reset(t);
+}
+
+/* ---- the exchange ------------------------------------------------------- */
+
+/* The bytes for one destination: segments of map runs, then memory. */
+typedef struct stream {
+    size_t run;        /* next map run to read from (== nmap: memory) */
+    uint64_t pos;      /* position inside the current segment */
+    const char *mem;   /* the final table's packed records for this rank */
+    uint64_t mem_len;
+} stream;
+
+/* Copies the next n bytes of destination r's stream into dst. */
+static int stream_read(const mill__spill *s, stream *st, int r, char *dst, size_t n, char *err, size_t errlen) {
+    while (n > 0) {
+        if (st->run < s->nmap) {
+            const map_run *m = &s->map[st->run];
+            uint64_t seg = m->off[r + 1] - m->off[r];
+            if (st->pos == seg) {
+                st->run++;
+                st->pos = 0;
+                continue;
+            }
+            size_t k = seg - st->pos < n ? (size_t)(seg - st->pos) : n;
+            ssize_t got = pread(m->fd, dst, k, (off_t)(m->off[r] + st->pos));
+            if (got < 0 && errno == EINTR) continue;
+            if (got <= 0) {
+                snprintf(err, errlen, "reading a spill file: %s", got < 0 ? strerror(errno) : "short file");
+                return MILL_EIO;
+            }
+            st->pos += (uint64_t)got;
+            dst += got;
+            n -= (size_t)got;
+        } else {
+            memcpy(dst, st->mem + st->pos, n);
+            st->pos += n;
+            n = 0;
+        }
+    }
+    return 0;
+}
+
+/* Packs the table's records by owner into one buffer; counts[r] = bytes for r. */
+static int pack_by_owner(mill_ctx *ctx, const mill__table *t, char **buf, uint64_t *counts) {
+    uint64_t *off = calloc((size_t)ctx->size, sizeof *off);
+    if (!off) return MILL_ENOMEM;
+    memset(counts, 0, (size_t)ctx->size * sizeof *counts);
+    for (size_t i = 0; i < t->cap; i++) {
+        const mill__entry *e = &t->slots[i];
+        if (e->key) counts[mill_partition_lookup(ctx->part, e->hash)] += 8 + (uint64_t)e->klen + e->vlen;
+    }
+    uint64_t total = 0;
+    for (int r = 0; r < ctx->size; r++) {
+        off[r] = total;
+        total += counts[r];
+    }
+    char *b = malloc(total ? total : 1);
+    if (!b) {
+        free(off);
+        return MILL_ENOMEM;
+    }
+    for (size_t i = 0; i < t->cap; i++) {
+        const mill__entry *e = &t->slots[i];
+        if (!e->key) continue;
+        uint64_t *o = &off[mill_partition_lookup(ctx->part, e->hash)];
+        memcpy(b + *o, &e->klen, 4);
+        memcpy(b + *o + 4, &e->vlen, 4);
+        memcpy(b + *o + 8, e->key, e->klen);
+        memcpy(b + *o + 8 + e->klen, e->value, e->vlen);
+        *o += 8 + (uint64_t)e->klen + e->vlen;
+    }
+    free(off);
+    *buf = b;
+    return 0;
+}
+
+/* A source's bytes not yet parsed into records. */
+typedef struct carry {
+    char *buf;
+    size_t len, cap;
+} carry;
+
+/* Appends bytes from a source, then combines every complete record into
+ * the reduce table (spilling it when it passes its share). */
+static int take(mill_ctx *ctx, mill__table *reduced, carry *c, const char *p, size_t n, uint64_t *records,
+                char *err, size_t errlen) {
+    if (c->cap - c->len < n) {
+        size_t cap = (c->len + n) * 2;
+        char *b = realloc(c->buf, cap);
+        if (!b) return MILL_ENOMEM;
+        c->buf = b;
+        c->cap = cap;
+    }
+    memcpy(c->buf + c->len, p, n);
+    c->len += n;
+    size_t off = 0;
+    int rc = 0;
+    while (rc == 0 && c->len - off >= 8) {
+        uint32_t kl, vl;
+        memcpy(&kl, c->buf + off, 4);
+        memcpy(&vl, c->buf + off + 4, 4);
+        if (c->len - off - 8 < (uint64_t)kl + vl) break;
+        const char *k = c->buf + off + 8;
+        rc = mill__upsert(ctx, reduced, mill_key_hash(k, kl), k, kl, k + kl, vl);
+        off += 8 + (size_t)kl + vl;
+        (*records)++;
+        if (rc == 0 && mill__table_memory(reduced) > TABLE_SHARE(ctx->memory))
+            rc = spill_reduce(ctx, reduced, err, errlen);
+    }
+    memmove(c->buf, c->buf + off, c->len - off);
+    c->len -= off;
+    return rc;
+}
+
+int mill__shuffle(mill_ctx *ctx, mill__table *mapped, mill__table *reduced, char *err, size_t errlen) {
+    int P = ctx->size, mrc, rc;
+    const mill__spill *s = ctx->spill;
+    uint64_t *scounts = calloc((size_t)P * 2, sizeof *scounts), *rcounts = scounts ? scounts + P : NULL;
+    char *mem = NULL;
+    rc = scounts ? pack_by_owner(ctx, mapped, &mem, scounts) : MILL_ENOMEM;
+    mill__table_free(mapped);
+    if (rc) snprintf(err, errlen, "out of memory packing the shuffle");
+    rc = mill__agree(ctx->comm, rc, err, errlen);
+    if (rc) {
+        free(scounts);
+        free(mem);
+        return rc;
+    }
+    stream *st = calloc((size_t)P, sizeof *st);
+    carry *cy = calloc((size_t)P, sizeof *cy);
+    uint64_t mem_off = 0;
+    for (int r = 0; st && r < P; r++) {
+        st[r].mem = mem + mem_off;
+        st[r].mem_len = scounts[r];
+        mem_off += scounts[r];
+        for (size_t i = 0; i < s->nmap; i++) scounts[r] += s->map[i].off[r + 1] - s->map[i].off[r];
+    }
+    mrc = MPI_Alltoall(scounts, 1, MPI_UINT64_T, rcounts, 1, MPI_UINT64_T, ctx->comm);
+    if (mrc != MPI_SUCCESS) rc = mill__mpi_error(mrc, "MPI_Alltoall", err, errlen);
+
+    /* Round size: every pair moves at most `chunk` bytes per round, and the
+     * two round buffers take at most an eighth of the budget. */
+    uint64_t chunk = ctx->memory / 16 / (uint64_t)P, most = 0, rounds = 0;
+    if (chunk > (256u << 20) / (unsigned)P) chunk = (256u << 20) / (unsigned)P;
+    if (chunk < (64u << 10)) chunk = 64u << 10;
+    for (int r = 0; r < P; r++) {
+        if (scounts[r] > most) most = scounts[r];
+        if (rcounts[r] > most) most = rcounts[r];
+    }
+    uint64_t mine = (most + chunk - 1) / chunk;
+    mrc = MPI_Allreduce(&mine, &rounds, 1, MPI_UINT64_T, MPI_MAX, ctx->comm);
+    if (mrc != MPI_SUCCESS && rc == 0) rc = mill__mpi_error(mrc, "MPI_Allreduce", err, errlen);
+    char *sround = malloc((size_t)(P * chunk)), *rround = malloc((size_t)(P * chunk));
+    int *cnt = calloc((size_t)P * 4, sizeof *cnt);
+    if (rc == 0 && (!st || !cy || !sround || !rround || !cnt)) {
+        snprintf(err, errlen, "out of memory for the shuffle's buffers");
+        rc = MILL_ENOMEM;
+    }
+    /* Every rank enters the rounds only when every rank is ready. */
+    rc = mill__agree(ctx->comm, rc, err, errlen);
+    uint64_t records = 0, received = 0;
+    for (uint64_t k = 0; rc == 0 && k < rounds; k++) {
+        int *sc = cnt, *sd = cnt + P, *rcn = cnt + 2 * P, *rd = cnt + 3 * P, so = 0, ro = 0;
+        uint64_t done = k * chunk;
+        for (int r = 0; r < P; r++) {
+            uint64_t a = scounts[r] > done ? scounts[r] - done : 0, b = rcounts[r] > done ? rcounts[r] - done : 0;
+            sc[r] = (int)(a < chunk ? a : chunk);
+            rcn[r] = (int)(b < chunk ? b : chunk);
+            sd[r] = so;
+            rd[r] = ro;
+            if (rc == 0) rc = stream_read(s, &st[r], r, sround + so, (size_t)sc[r], err, errlen);
+            so += sc[r];
+            ro += rcn[r];
+        }
+        /* A local read error still takes part in this round (with the
+         * counts promised), then stops at the agreement below. */
+        mrc = MPI_Alltoallv(sround, sc, sd, MPI_CHAR, rround, rcn, rd, MPI_CHAR, ctx->comm);
+        if (mrc != MPI_SUCCESS && rc == 0) rc = mill__mpi_error(mrc, "MPI_Alltoallv", err, errlen);
+        for (int r = 0; r < P && rc == 0; r++) {
+            received += (uint64_t)rcn[r];
+            rc = take(ctx, reduced, &cy[r], rround + rd[r], (size_t)rcn[r], &records, err, errlen);
+            if (rc == MILL_EJOB || rc == MILL_ENOMEM) mill__job_error(ctx, "combine", rc, err, errlen);
+        }
+        rc = mill__agree(ctx->comm, rc, err, errlen);
+    }
+    ctx->metrics.bytes_sent += mem_off;
+    for (size_t i = 0; i < s->nmap; i++) ctx->metrics.bytes_sent += s->map[i].off[P];
+    mill__phase_end(&ctx->metrics, MILL_PHASE_SHUFFLE, received, records);
+    for (int r = 0; cy && r < P; r++) free(cy[r].buf);
+    free(cy);
+    free(st);
+    free(cnt);
+    free(sround);
+    free(rround);
+    free(mem);
+    free(scounts);
+    return rc;
+}
+
+/* ---- merging reduce runs ---------------------------------------------- */
+
+/* One sorted input of the merge: a reduce run read through a buffer, or
+ * the sorted in-memory table. */
+typedef struct head {
+    FILE *f;               /* a run, or NULL for the table */
+    const mill__entry *e;  /* the table's entries */
+    size_t i, n;
+    char *key, *value;     /* the current record (runs) */
+    uint32_t klen, vlen;
+    size_t cap;
+    int done;
+} head;
+
+static int head_next(head *h, char *err, size_t errlen) {
+    if (!h->f) {
+        if (h->i == h->n) {
+            h->done = 1;
+            return 0;
+        }
+        const mill__entry *e = &h->e[h->i++];
+        h->key = e->key;
+        h->value = e->value;
+        h->klen = e->klen;
+        h->vlen = e->vlen;
+        return 0;
+    }
+    uint32_t hd[2];
+    size_t got = fread(hd, 1, 8, h->f);
+    if (got == 0 && feof(h->f)) {
+        h->done = 1;
+        return 0;
+    }
+    if (got != 8) goto short_read;
+    if ((size_t)hd[0] + hd[1] > h->cap) {
+        size_t cap = ((size_t)hd[0] + hd[1]) * 2;
+        char *b = realloc(h->key, cap);
+        if (!b) return MILL_ENOMEM;
+        h->key = b;
+        h->cap = cap;
+    }
+    h->klen = hd[0];
+    h->vlen = hd[1];
+    h->value = h->key + h->klen;
+    if (fread(h->key, 1, (size_t)h->klen + h->vlen, h->f) != (size_t)h->klen + h->vlen) goto short_read;
+    return 0;
+short_read:
+    snprintf(err, errlen, "reading a spill file: %s", ferror(h->f) ? strerror(errno) : "short file");
+    return MILL_EIO;
+}
+
+static int key_cmp(const char *a, uint32_t al, const char *b, uint32_t bl) {
+    int c = memcmp(a, b, al < bl ? al : bl);
+    return c ? c : (al > bl) - (al < bl);
+}
+
+int mill__shuffle_merge(mill_ctx *ctx, mill__table *t, mill__key_fn fn, void *arg, char *err, size_t errlen) {
+    mill__spill *s = ctx->spill;
+    size_t n = mill__table_sort(t);
+    if (s->nreduce == 0) { /* everything fit: the sorted table is the answer */
+        int rc = 0;
+        for (size_t i = 0; i < n && rc == 0; i++)
+            rc = fn(arg, t->slots[i].key, t->slots[i].klen, t->slots[i].value, t->slots[i].vlen);
+        return rc;
+    }
+    size_t nh = s->nreduce + 1;
+    head *h = calloc(nh, sizeof *h);
+    mill__table scratch;
+    int rc = h ? mill__table_init(&scratch) : MILL_ENOMEM;
+    if (rc) {
+        free(h);
+        return rc;
+    }
+    for (size_t i = 0; i < s->nreduce && rc == 0; i++) {
+        int fd = dup(s->reduce[i].fd);
+        h[i].f = fd >= 0 ? fdopen(fd, "rb") : NULL;
+        if (!h[i].f || fseeko(h[i].f, 0, SEEK_SET) != 0) {
+            if (fd >= 0 && !h[i].f) close(fd);
+            snprintf(err, errlen, "reopening a spill file: %s", strerror(errno));
+            rc = MILL_EIO;
+        }
+    }
+    h[nh - 1].e = t->slots;
+    h[nh - 1].n = n;
+    for (size_t i = 0; i < nh && rc == 0; i++) rc = head_next(&h[i], err, errlen);
+    /* The combined value of each key is built in a scratch table, which is
+     * emptied whenever it grows past a few MiB. */
+    mill__table *saved = ctx->table;
+    ctx->table = &scratch;
+    while (rc == 0) {
+        head *min = NULL;
+        for (size_t i = 0; i < nh; i++)
+            if (!h[i].done && (!min || key_cmp(h[i].key, h[i].klen, min->key, min->klen) < 0)) min = &h[i];
+        if (!min) break;
+        if (scratch.bytes > (8u << 20) && (rc = table_reset(&scratch)) != 0) break;
+        char *key = malloc(min->klen + 1);
+        uint32_t klen = min->klen;
+        if (!key) {
+            rc = MILL_ENOMEM;
+            break;
+        }
+        memcpy(key, min->key, klen);
+        uint64_t hash = mill_key_hash(key, klen);
+        for (size_t i = 0; i < nh && rc == 0; i++) {
+            while (rc == 0 && !h[i].done && key_cmp(h[i].key, h[i].klen, key, klen) == 0) {
+                rc = mill__upsert(ctx, &scratch, hash, key, klen, h[i].value, h[i].vlen);
+                if (rc) rc = mill__job_error(ctx, "combine", rc, err, errlen);
+                if (rc == 0) rc = head_next(&h[i], err, errlen);
+            }
+        }
+        if (rc == 0) {
+            int inserted;
+            mill__entry *e = mill__table_upsert(&scratch, hash, key, klen, NULL, 0, &inserted);
+            ctx->table = saved;
+            rc = e ? fn(arg, e->key, e->klen, e->value, e->vlen) : MILL_ENOMEM;
+            ctx->table = &scratch;
+        }
+        free(key);
+    }
+    ctx->table = saved;
+    for (size_t i = 0; i < nh; i++) {
+        if (h[i].f) {
+            fclose(h[i].f);
+            free(h[i].key);
+        }
+    }
+    free(h);
+    mill__table_free(&scratch);
+    return rc;
+}

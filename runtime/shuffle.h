@@ -1,0 +1,37 @@
+/* shuffle.h -- the shuffle and the memory budget: spilling to local disk
+ * on both sides, the bounded exchange, and the merge of sorted runs. */
+#ifndef MILL_SHUFFLE_H
+#define MILL_SHUFFLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ctx.h"
+
+/* Returns the bytes a table holds (arena and slot array). */
+uint64_t mill__table_memory(const mill__table *t);
+
+/* Creates the run's spill state; spill files go to tmpdir. */
+int mill__spill_init(mill__spill **out, const char *tmpdir);
+/* Closes (and so deletes) every spill file. NULL is allowed. */
+void mill__spill_free(mill__spill *s);
+
+/* Map side: when ctx->table passes its share of ctx->memory, writes its
+ * records grouped by owner rank to a spill file and empties it. */
+int mill__spill_map_maybe(mill_ctx *ctx, char *err, size_t errlen);
+
+/* Collective. Sends every record of the map runs and of `mapped` (then
+ * freed) to its owner rank and combines what arrives into `reduced`,
+ * spilling it to sorted runs when it passes its share of the budget. Ends
+ * the shuffle phase's metrics. */
+int mill__shuffle(mill_ctx *ctx, mill__table *mapped, mill__table *reduced, char *err, size_t errlen);
+
+/* Called once per key, in key order, with the key's combined value. */
+typedef int (*mill__key_fn)(void *arg, const void *key, size_t klen, const void *value, size_t vlen);
+
+/* Merges the sorted reduce runs with the table t (sorted here), combining
+ * equal keys with the job's combiner, and calls fn once per key in key
+ * order. t can then only be freed. */
+int mill__shuffle_merge(mill_ctx *ctx, mill__table *t, mill__key_fn fn, void *arg, char *err, size_t errlen);
+
+#endif

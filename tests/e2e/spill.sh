@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# spill.sh RANKS: with a small --memory the map and reduce tables spill
+# sorted runs to --tmp and the result is still exact (typed and custom
+# combiners); spill files do not outlive the job.
+. "$(dirname "$0")/lib.sh"
+ranks=$1
+"$MILLGEN" --bytes 12M --seed 5 --vocab 3000000 --zipf 0.6 "$TMP/in.txt"
+oracle "$TMP/in.txt" > "$TMP/want"
+mkdir "$TMP/spill"
+mpimill_run "$ranks" -- run wordcount --input "$TMP/in.txt" --output "$TMP/out" --memory 16M --tmp "$TMP/spill" --quiet
+output_of "$TMP/out" | cmp -s "$TMP/want" - || fail "spilled word count differs from the oracle"
+python3 - "$TMP/out/_SUCCESS" <<'PY' || fail "no rank spilled with --memory 16M"
+import json, sys
+ranks = json.load(open(sys.argv[1]))["metrics"]["ranks"]
+assert all(r["spill_bytes"] > 0 for r in ranks), [r["spill_bytes"] for r in ranks]
+PY
+[ -z "$(ls -A "$TMP/spill")" ] || fail "spill files left in --tmp: $(ls "$TMP/spill")"
+
+# A custom combiner through the merge of spilled runs.
+mpimill_run "$ranks" -- run "$PLUGINS/longest.so" --input "$TMP/in.txt" --output "$TMP/l1" --quiet
+mpimill_run "$ranks" -- run "$PLUGINS/longest.so" --input "$TMP/in.txt" --output "$TMP/l2" --memory 16M --quiet
+cmp -s <(output_of "$TMP/l1") <(output_of "$TMP/l2") || fail "custom combiner differs after spilling"
+
+for bad in "--memory 1M" "--memory lots" "--tmp /nonexistent/dir"; do
+  rc=0; mpimill_run "$ranks" -- run wordcount --input "$TMP/in.txt" --output "$TMP/bad" $bad 2> "$TMP/stderr" || rc=$?
+  [ "$rc" = 2 ] && grep -q -- "${bad%% *}" "$TMP/stderr" || fail "$bad: exit $rc, $(cat "$TMP/stderr")"
+done
+echo "spilling at $ranks ranks: ok"
