@@ -225,7 +225,11 @@ static void lock_release(int parent_fd, const char *name, int *fd) {
  * depth (and is none itself). Returns 0 or MILL_EINVAL/MILL_EIO. */
 static int tree_check(int dfd, const char *name, const char *top, char *err, size_t errlen, int depth) {
     struct stat st;
-    if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) return errno == ENOENT ? 0 : MILL_EIO;
+    if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (errno == ENOENT) return 0;
+        snprintf(err, errlen, "checking %s: %s: %s", top, name, strerror(errno));
+        return MILL_EIO;
+    }
     if (S_ISLNK(st.st_mode)) {
         snprintf(err, errlen, "refusing to clean %s: %s is a symbolic link", top, name);
         return MILL_EINVAL;
@@ -258,8 +262,8 @@ static int tree_check(int dfd, const char *name, const char *top, char *err, siz
 /* Removes dfd/name and everything below it, never following a link (links
  * are refused, not removed). Reaches fault point `point` after each entry
  * removed. Returns 0 (also when name is absent) or an error with a message;
- * -ENOTEMPTY style races come back as MILL_EIO with errno ENOTEMPTY kept in
- * *last_errno. */
+ * when a removal fails, its errno is stored in *last_errno (ENOTEMPTY means
+ * a late writer added a file: the caller may retry). */
 static int rmtree_at(int dfd, const char *name, int point, const char *top, int *last_errno, char *err,
                      size_t errlen) {
     struct stat st;
@@ -395,9 +399,10 @@ static int recover_locked(int parent_fd, const char *base, FILE *report, char *e
         if (r == 0) {
             int sfd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
             if (sfd < 0) {
-                snprintf(e, sizeof e, "recover: refusing %s: %s", name, strerror(errno));
-                r = errno == ENOENT ? 0 : MILL_EINVAL;
-                if (errno == ENOENT) continue;
+                int oe = errno;
+                if (oe == ENOENT) continue; /* removed meanwhile */
+                snprintf(e, sizeof e, "recover: refusing %s: %s", name, strerror(oe));
+                r = MILL_EINVAL;
             } else {
                 mill__manifest sm;
                 char e2[512];

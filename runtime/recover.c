@@ -88,8 +88,8 @@ static int eat(jp *j, char c) {
     return 0;
 }
 
-/* Parses a string into out (NUL-terminated, at most cap-1 bytes). Returns 0
- * or -1. \u escapes are accepted for ASCII only. A NUL from \u0000 makes the
+/* Parses a string into out (NUL-terminated, at most cap-1 bytes), or only
+ * skips it when out is NULL (any length). Returns 0 or -1. \u escapes are accepted for ASCII only. A NUL from \u0000 makes the
  * string unusable as a name, which the name check then refuses. */
 static int str(jp *j, char *out, size_t cap) {
     size_t n = 0;
@@ -123,12 +123,13 @@ static int str(jp *j, char *out, size_t cap) {
             default: return -1;
             }
         }
+        if (!out) continue;
         if (n + 1 >= cap) return -1;
         out[n++] = c;
     }
     if (j->p >= j->end) return -1;
     j->p++;
-    out[n] = '\0';
+    if (out) out[n] = '\0';
     return 0;
 }
 
@@ -146,17 +147,16 @@ static int u64(jp *j, uint64_t *out) {
 }
 
 static int skip(jp *j, int depth) {
-    char tmp[4096];
     ws(j);
     if (j->p >= j->end || depth > 32) return -1;
     char c = *j->p;
-    if (c == '"') return str(j, tmp, sizeof tmp);
+    if (c == '"') return str(j, NULL, 0);
     if (c == '{' || c == '[') {
         char close = c == '{' ? '}' : ']';
         j->p++;
         if (eat(j, close)) return 0;
         do {
-            if (c == '{' && (str(j, tmp, sizeof tmp) || !eat(j, ':'))) return -1;
+            if (c == '{' && (str(j, NULL, 0) || !eat(j, ':'))) return -1;
             if (skip(j, depth + 1)) return -1;
         } while (eat(j, ','));
         return eat(j, close) ? 0 : -1;

@@ -5,7 +5,9 @@
 #   SIZE     corpus size for mill-gen (default 1G), RANKS (default 2),
 #   REPEATS  runs measured (default 3).
 # env: MPIMILL, MILLGEN (default build/bin/...), BENCH_DIR (work directory on
-#      the file system to measure; default a new directory under /tmp).
+#      the file system to measure; default a new directory under /tmp; a
+#      corpus already there is reused), GEN_ARGS (extra mill-gen arguments,
+#      e.g. "--vocab 20000000" for a large output, so hashing shows).
 #
 # Each run is `mpirun mpimill run wordcount` with MPIMILL_COMMIT_STATS=1,
 # which makes rank 0 report the commit's own phases (prepare: fsync + hash
@@ -23,11 +25,13 @@ MILLGEN=${MILLGEN:-build/bin/mill-gen}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 DIR=${BENCH_DIR:-$(mktemp -d /tmp/mill-commit-bench.XXXXXX)}
 mkdir -p "$DIR"
-if [ ! -d "$DIR/corpus-$SIZE" ]; then
-    "$MILLGEN" --bytes "$SIZE" --seed 7 --files "$((RANKS * 2))" "$DIR/corpus-$SIZE"
+CORPUS="$DIR/corpus-$SIZE$(echo "${GEN_ARGS:-}" | tr -d ' -')"
+if [ ! -d "$CORPUS" ]; then
+    # shellcheck disable=SC2086
+    "$MILLGEN" --bytes "$SIZE" --seed 7 --files "$((RANKS * 2))" ${GEN_ARGS:-} "$CORPUS"
 fi
 rm -rf "$DIR/out"
-echo "commit_bench: $SIZE corpus, $RANKS ranks, $REPEATS runs, in $DIR"
+echo "commit_bench: $SIZE corpus ${GEN_ARGS:-}, $RANKS ranks, $REPEATS runs, in $DIR"
 printf '%-4s %-10s %10s %10s %10s %10s %8s\n' run mode wall_s prepare_s publish_s commit_s ratio
 i=1
 while [ "$i" -le "$REPEATS" ]; do
@@ -36,7 +40,7 @@ while [ "$i" -le "$REPEATS" ]; do
     if [ -d "$DIR/out" ]; then mode=overwrite; flag=--overwrite; fi
     t0=$(date +%s.%N)
     MPIMILL_COMMIT_STATS=1 mpirun -q -n "$RANKS" --oversubscribe "$MPIMILL" run wordcount \
-        --input "$DIR/corpus-$SIZE" --output "$DIR/out" --quiet $flag 2>"$DIR/stats"
+        --input "$CORPUS" --output "$DIR/out" --quiet $flag 2>"$DIR/stats"
     t1=$(date +%s.%N)
     line=$(grep 'mpimill: commit:' "$DIR/stats")
     awk -v run="$i" -v mode="$mode" -v t0="$t0" -v t1="$t1" -v l="$line" 'BEGIN {

@@ -256,10 +256,34 @@ def check(fx, stats, case, d, out, replace, rc, se, kill_recovery=True, allow_co
 
 # ---- modes ----------------------------------------------------------------------
 
+def pool_run(args, tasks):
+    """Runs the task callables on args.jobs threads (each case has its own
+    directory, and its processes are told apart by that path)."""
+    with ThreadPoolExecutor(max_workers=args.jobs) as ex:
+        for f in [ex.submit(t) for t in tasks]:
+            f.result()
+
+
 def mode_points(fx, stats, args):
     ranks = [2, 3, 4] if args.long else [2, 4]
     signals = ["KILL", "TERM"] if args.long else ["KILL"]
     reps = 4 if args.long else 1
+
+    def one(point, victim, n, sig, replace, rep):
+        d, out = fx.new_case(replace)
+        case = "point=%d victim=%s n=%d sig=%s %s rep=%d" % (
+            point, victim, n, sig, "replace" if replace else "fresh", rep)
+        env = {"MPIMILL_FAULT_POINT": str(point), "MPIMILL_FAULT_RANK": victim, "MPIMILL_FAULT_SIGNAL": sig}
+        if point == 14:  # reached only when aborting: make the victim vote NO
+            env.update(MPIMILL_FAULT_COUNTDOWN="4", MPIMILL_FAULT_ERRNO="EIO")
+        rc, so, se, _ = run_job(fx.mpimill, n, fx.new_corpus, out, replace, env)
+        fired = "mpimill: fault:" in se
+        stats.add(crashes=int(fired))
+        st = check(fx, stats, case, d, out, replace, rc, se)
+        if args.verbose:
+            print("%-55s rc=%-4s fired=%d -> %s" % (case, rc, fired, st), flush=True)
+
+    tasks = []
     for rep in range(reps):
         for n in ranks:
             victims = ["0", "1", "last", "all"] if n > 2 else ["0", "1", "all"]
@@ -267,63 +291,63 @@ def mode_points(fx, stats, args):
                 for point in FAULT_POINTS:
                     for victim in victims:
                         for replace in (False, True):
-                            d, out = fx.new_case(replace)
-                            case = "point=%d victim=%s n=%d sig=%s %s rep=%d" % (
-                                point, victim, n, sig, "replace" if replace else "fresh", rep)
-                            env = {"MPIMILL_FAULT_POINT": str(point), "MPIMILL_FAULT_RANK": victim,
-                                   "MPIMILL_FAULT_SIGNAL": sig}
-                            if point == 14:  # reached only when aborting: make the victim vote NO
-                                env.update(MPIMILL_FAULT_COUNTDOWN="4", MPIMILL_FAULT_ERRNO="EIO")
-                            rc, so, se, _ = run_job(fx.mpimill, n, fx.new_corpus, out, replace, env)
-                            fired = "mpimill: fault:" in se
-                            stats.crashes += fired
-                            st = check(fx, stats, case, d, out, replace, rc, se)
-                            if args.verbose:
-                                print("%-55s rc=%-4s fired=%d -> %s" % (case, rc, fired, st), flush=True)
+                            tasks.append(lambda a=(point, victim, n, sig, replace, rep): one(*a))
+    pool_run(args, tasks)
 
 
 def mode_random(fx, stats, args):
     rng = random.Random(args.seed)
     count = 1000 if args.long else 50
+
+    def one(i, n, replace, delay, t, kill_mode):
+        d, out = fx.new_case(replace)
+        case = "random#%d n=%d t=%.2fs delay=%dms %s %s" % (i, n, t, delay, kill_mode,
+                                                            "replace" if replace else "fresh")
+        rc, so, se, killed = run_job(fx.mpimill, n, fx.new_corpus, out, replace,
+                                     {"MPIMILL_FAULT_DELAY_MS": str(delay)}, kill_after=t, kill_mode=kill_mode)
+        stats.add(crashes=int(killed))
+        st = check(fx, stats, case, d, out, replace, None if killed else rc, se)
+        if args.verbose:
+            print("%-60s rc=%-4s killed=%d -> %s" % (case, rc, killed, st), flush=True)
+
+    tasks = []
     for i in range(count):
         n = rng.choice([2, 3, 4])
         replace = rng.random() < 0.5
         delay = rng.choice([20, 60, 120])
         t = rng.uniform(0.2, 0.6 + delay * 0.014)
         kill_mode = "all" if rng.random() < 0.75 else "term-mpirun"
-        d, out = fx.new_case(replace)
-        case = "random#%d n=%d t=%.2fs delay=%dms %s %s" % (i, n, t, delay, kill_mode,
-                                                            "replace" if replace else "fresh")
-        rc, so, se, killed = run_job(fx.mpimill, n, fx.new_corpus, out, replace,
-                                     {"MPIMILL_FAULT_DELAY_MS": str(delay)}, kill_after=t, kill_mode=kill_mode)
-        stats.crashes += killed
-        st = check(fx, stats, case, d, out, replace, None if killed else rc, se)
-        if args.verbose:
-            print("%-60s rc=%-4s killed=%d -> %s" % (case, rc, killed, st), flush=True)
+        tasks.append(lambda a=(i, n, replace, delay, t, kill_mode): one(*a))
+    pool_run(args, tasks)
 
 
 def mode_countdown(fx, stats, args):
+    def combo(err, text, persist, replace, victim):
+        for k in range(1, 200):
+            d, out = fx.new_case(replace)
+            case = "countdown=%d %s persist=%s rank=%s %s" % (
+                k, err, persist, victim, "replace" if replace else "fresh")
+            env = {"MPIMILL_FAULT_COUNTDOWN": str(k), "MPIMILL_FAULT_ERRNO": err,
+                   "MPIMILL_FAULT_PERSIST": persist, "MPIMILL_FAULT_RANK": victim}
+            rc, so, se, _ = run_job(fx.mpimill, 2, fx.new_corpus, out, replace, env)
+            fired = "mpimill: fault:" in se
+            if rc != 0:
+                stats.add(crashes=1)
+                if text not in se:
+                    stats.fail(case, "error does not name %s: %r" % (text, se[-300:]))
+            st = check(fx, stats, case, d, out, replace, rc, se, kill_recovery=False)
+            if args.verbose:
+                print("%-50s rc=%-3s fired=%d -> %s" % (case, rc, fired, st), flush=True)
+            if not fired:
+                break
+
+    tasks = []
     for err, text in (("EIO", "Input/output error"), ("ENOSPC", "No space left on device")):
         for persist in ("0", "1"):
             for replace in (False, True):
                 for victim in (["all", "0", "1"] if args.long else ["all"]):
-                    for k in range(1, 200):
-                        d, out = fx.new_case(replace)
-                        case = "countdown=%d %s persist=%s rank=%s %s" % (
-                            k, err, persist, victim, "replace" if replace else "fresh")
-                        env = {"MPIMILL_FAULT_COUNTDOWN": str(k), "MPIMILL_FAULT_ERRNO": err,
-                               "MPIMILL_FAULT_PERSIST": persist, "MPIMILL_FAULT_RANK": victim}
-                        rc, so, se, _ = run_job(fx.mpimill, 2, fx.new_corpus, out, replace, env)
-                        fired = "mpimill: fault:" in se
-                        if rc != 0:
-                            stats.crashes += 1
-                            if text not in se:
-                                stats.fail(case, "error does not name %s: %r" % (text, se[-300:]))
-                        st = check(fx, stats, case, d, out, replace, rc, se, kill_recovery=False)
-                        if args.verbose:
-                            print("%-50s rc=%-3s fired=%d -> %s" % (case, rc, fired, st), flush=True)
-                        if not fired:
-                            break
+                    tasks.append(lambda a=(err, text, persist, replace, victim): combo(*a))
+    pool_run(args, tasks)
 
 
 def mode_safety(fx, stats, args):
@@ -447,6 +471,22 @@ def mode_safety(fx, stats, args):
            "staging %s" % st)
     mill(m, "recover", out)
     shutil.rmtree(d)
+    # 9. two jobs on one output are serialized by the lock: the second waits
+    #    for the first (slowed down), then replaces its result; with a short
+    #    wait it gives up with one line and changes nothing.
+    d, out = fx.new_case(True)
+    slow = {"MPIMILL_FAULT_DELAY_MS": "400"}
+    res = {}
+    ta = threading.Thread(target=lambda: res.setdefault("a", run_job(m, 2, fx.old_corpus, out, True, slow)))
+    ta.start()
+    time.sleep(1.0)
+    rb = run_job(m, 2, fx.new_corpus, out, True, {"MPIMILL_LOCK_WAIT_MS": "200"})
+    expect("lock busy", rb[0] == 1 and "in use by another job" in rb[2], "job B: %d %r" % (rb[0], rb[2]))
+    rc_ = run_job(m, 2, fx.new_corpus, out, True, {})
+    ta.join()
+    expect("lock serializes", res["a"][0] == 0 and rc_[0] == 0 and output_lines(out) == fx.new
+           and os.listdir(d) == ["out"], "A %d, B %d, left %s" % (res["a"][0], rc_[0], os.listdir(d)))
+    shutil.rmtree(d)
 
 
 def main():
@@ -458,6 +498,7 @@ def main():
     ap.add_argument("--work", help="work directory (default: a new temporary one, removed after)")
     ap.add_argument("--lines", type=int, default=1500, help="lines per corpus file")
     ap.add_argument("-v", "--verbose", action="store_true")
+    ap.add_argument("-j", "--jobs", type=int, default=3, help="cases run at once (default 3)")
     args = ap.parse_args()
     mpimill = os.path.abspath(args.mpimill)
     work = args.work or tempfile.mkdtemp(prefix="mill-crash-")
