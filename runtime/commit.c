@@ -614,6 +614,20 @@ int mill__commit_create(mill__commit *c, const char *name, int *fd, char *err, s
 
 /* ---- end: prepare, vote, decide -------------------------------------------- */
 
+int mill__commit_open_shared(mill__commit *c, const char *name, int *fd, char *err, size_t errlen) {
+    if (!mill__commit_name_ok(name)) {
+        snprintf(err, errlen, "staging file name '%s' is not allowed", name);
+        return MILL_EINVAL;
+    }
+    int f = mill__fault_openat(c->staging_fd, name, O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0);
+    if (f < 0) {
+        snprintf(err, errlen, "staging file %s/%s: %s", c->staging, name, strerror(errno));
+        return MILL_EIO;
+    }
+    *fd = f;
+    return 0;
+}
+
 /* Prepare: makes this rank's files and the staging directory durable and
  * lists the files as JSON objects (name, size, xxh3) in *list. Any failure
  * is this rank's NO; an fsync failure is never retried. */

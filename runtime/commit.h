@@ -34,6 +34,12 @@ int mill__commit_begin(mill__commit **out, MPI_Comm comm, const char *outdir, in
  * injection. */
 int mill__commit_create(mill__commit *c, const char *name, int *fd, char *err, size_t errlen);
 
+/* Local. Opens file `name`, which another rank created with
+ * mill__commit_create, for writing (--single-file). The caller writes,
+ * fsyncs and closes it before the collective step that precedes
+ * mill__commit_end; the creating rank's prepare then covers the file. */
+int mill__commit_open_shared(mill__commit *c, const char *name, int *fd, char *err, size_t errlen);
+
 /* Collective. `status` is this rank's outcome so far (0 = ok: its vote).
  * When every rank is ok, makes the staged files durable, writes the
  * manifest _SUCCESS (manifest_json, from rank 0, holds JSON object members

@@ -39,6 +39,7 @@
 #include "ctx.h"
 #include "runtime.h"
 #include "shuffle.h"
+#include "single.h"
 #include "table.h"
 
 /* ---- values ---------------------------------------------------------- */
@@ -291,7 +292,8 @@ static int reduce_phase(mill_ctx *ctx, mill__table *t, mill__commit *commit, cha
     writer w = {.fd = -1, .name = name, .cap = 1u << 20};
     w.buf = malloc(w.cap);
     int rc = w.buf ? 0 : MILL_ENOMEM;
-    if (rc == 0 && !(h5 && ctx->rank != 0)) rc = mill__commit_create(commit, name, &w.fd, err, errlen);
+    if (rc == 0 && ctx->args->single_file) rc = mill__spill_temp(ctx->spill, &w.fd, err, errlen);
+    else if (rc == 0 && !(h5 && ctx->rank != 0)) rc = mill__commit_create(commit, name, &w.fd, err, errlen);
     if (rc == 0 && suffix && *suffix) rc = mill__sink_open(&w.sink, w.fd, name, ctx->args->compress, err, errlen);
     if (rc == 0 && h5 && (rc = mill__h5out_open(&w.h5, (int)ctx->job->value_type)) != 0)
         snprintf(err, errlen, "out of memory");
@@ -305,6 +307,10 @@ static int reduce_phase(mill_ctx *ctx, mill__table *t, mill__commit *commit, cha
     int src = mill__sink_close(w.sink, rc == 0, err, errlen);
     if (rc == 0) rc = src;
     if (h5) rc = mill__h5out_write(w.h5, ctx->comm, w.fd, ctx->job->name, rc, err, errlen); /* collective */
+    if (ctx->args->single_file) {
+        rc = mill__single_write(ctx, commit, rc, w.fd, w.total, err, errlen); /* collective */
+        if (w.fd >= 0) close(w.fd);
+    }
     mill__h5out_free(w.h5);
     mill__phase_end(&ctx->metrics, MILL_PHASE_REDUCE, w.total, ctx->keys_out);
     free(w.buf);

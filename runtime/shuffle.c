@@ -543,3 +543,7 @@ int mill__shuffle_merge(mill_ctx *ctx, mill__table *t, mill__key_fn fn, void *ar
     mill__table_free(&scratch);
     return rc;
 }
+
+int mill__spill_temp(const mill__spill *s, int *fd, char *err, size_t errlen) {
+    return temp_file(s->tmpdir, fd, err, errlen);
+}

@@ -1,0 +1,131 @@
+/* single.c -- --single-file output: every rank appends its sorted block to
+ * one shared file, DIR/data, as it finishes.
+ *
+ * Space is reserved with one MPI_Fetch_and_op on an offset counter that
+ * lives on rank 0 (passive-target RMA), so ranks write their blocks at
+ * disjoint offsets without waiting for each other. The named lock
+ * "mpimill:_index" guards only the shared index, DIR/_index, where each rank
+ * appends one line: rank, offset, length and the lock's fencing token. Both
+ * files are created by rank 0 in staging and published by the commit like
+ * any part file.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "commit.h"
+#include "ctx.h"
+#include "runtime.h"
+#include "single.h"
+
+#define INDEX_LOCK "mpimill:_index"
+
+/* Writes all n bytes of buf at offset off. */
+static int pwrite_all(int fd, const char *buf, size_t n, uint64_t off) {
+    while (n > 0) {
+        ssize_t w = pwrite(fd, buf, n, (off_t)off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) return -1;
+        buf += w;
+        n -= (size_t)w;
+        off += (uint64_t)w;
+    }
+    return 0;
+}
+
+/* Copies len bytes of tmp (from its start) into data at offset off. */
+static int copy_block(int tmp, int data, uint64_t len, uint64_t off, char *err, size_t errlen) {
+    char *buf = malloc(1 << 20);
+    if (!buf) return MILL_ENOMEM;
+    int rc = 0;
+    for (uint64_t pos = 0; pos < len && rc == 0;) {
+        size_t want = len - pos < (1u << 20) ? (size_t)(len - pos) : (1u << 20);
+        ssize_t got = pread(tmp, buf, want, (off_t)pos);
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) {
+            snprintf(err, errlen, "single-file: reading this rank's block: %s", got ? strerror(errno) : "short");
+            rc = MILL_EIO;
+        } else if (pwrite_all(data, buf, (size_t)got, off + pos) != 0) {
+            snprintf(err, errlen, "single-file: writing data at offset %" PRIu64 ": %s", off + pos, strerror(errno));
+            rc = MILL_EIO;
+        } else {
+            pos += (uint64_t)got;
+        }
+    }
+    free(buf);
+    return rc;
+}
+
+/* Appends this rank's line to the index under the index lock. */
+static int append_index(mill_ctx *ctx, int index, uint64_t off, uint64_t len, char *err, size_t errlen) {
+    uint64_t token = 0;
+    int rc = mill__lock_named_acquire(ctx->locks, INDEX_LOCK, MILL_LOCK_EXCLUSIVE, ctx->lock_timeout_ms, &token);
+    if (rc) {
+        snprintf(err, errlen, "single-file: index lock: %s", mill__lock_set_errmsg(ctx->locks));
+        return rc;
+    }
+    char line[128];
+    int n = snprintf(line, sizeof line, "%d\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\n", ctx->rank, off, len, token);
+    struct stat st;
+    if (fstat(index, &st) != 0 || pwrite_all(index, line, (size_t)n, (uint64_t)st.st_size) != 0) {
+        snprintf(err, errlen, "single-file: appending to _index: %s", strerror(errno));
+        rc = MILL_EIO;
+    }
+    int rrc = mill__lock_named_release(ctx->locks, INDEX_LOCK);
+    return rc ? rc : rrc;
+}
+
+int mill__single_write(mill_ctx *ctx, mill__commit *commit, int status, int tmp, uint64_t len, char *err,
+                       size_t errlen) {
+    int data = -1, index = -1, rc = status, mrc;
+    /* Rank 0 creates both files (the commit owns its descriptors); the
+     * others open them after this agreement. */
+    if (ctx->rank == 0 && rc == 0) {
+        rc = mill__commit_create(commit, "data", &data, err, errlen);
+        if (rc == 0) rc = mill__commit_create(commit, "_index", &index, err, errlen);
+    }
+    rc = mill__agree(ctx->comm, rc, err, errlen);
+    if (rc) return rc;
+    if (ctx->rank != 0) {
+        rc = mill__commit_open_shared(commit, "data", &data, err, errlen);
+        if (rc == 0) rc = mill__commit_open_shared(commit, "_index", &index, err, errlen);
+    }
+    /* The offset counter: 8 bytes on rank 0, held open for passive access. */
+    MPI_Win win;
+    uint64_t *counter = NULL;
+    mrc = MPI_Win_allocate(ctx->rank == 0 ? 8 : 0, 8, MPI_INFO_NULL, ctx->comm, &counter, &win);
+    if (mrc != MPI_SUCCESS) {
+        if (rc == 0) rc = mill__mpi_error(mrc, "MPI_Win_allocate", err, errlen);
+    } else {
+        if (ctx->rank == 0) *counter = 0;
+        MPI_Win_set_errhandler(win, MPI_ERRORS_RETURN);
+        mrc = MPI_Barrier(ctx->comm); /* the counter is zero before anyone adds */
+        if (mrc == MPI_SUCCESS) mrc = MPI_Win_lock_all(MPI_MODE_NOCHECK, win);
+        uint64_t off = 0;
+        if (mrc == MPI_SUCCESS && rc == 0) {
+            mrc = MPI_Fetch_and_op(&len, &off, MPI_UINT64_T, 0, 0, MPI_SUM, win);
+            if (mrc == MPI_SUCCESS) mrc = MPI_Win_flush(0, win);
+        }
+        if (mrc != MPI_SUCCESS && rc == 0) rc = mill__mpi_error(mrc, "MPI_Fetch_and_op on the offset counter", err, errlen);
+        if (rc == 0) rc = copy_block(tmp, data, len, off, err, errlen);
+        if (rc == 0) rc = append_index(ctx, index, off, len, err, errlen);
+        if (rc == 0 && ctx->rank != 0 && (fsync(data) != 0 || fsync(index) != 0)) {
+            snprintf(err, errlen, "single-file: fsync: %s", strerror(errno));
+            rc = MILL_EIO;
+        }
+        /* Everyone's block is written before the window goes away. */
+        mrc = MPI_Win_unlock_all(win);
+        int frc = MPI_Win_free(&win);
+        if ((mrc != MPI_SUCCESS || frc != MPI_SUCCESS) && rc == 0)
+            rc = mill__mpi_error(mrc != MPI_SUCCESS ? mrc : frc, "freeing the offset counter", err, errlen);
+    }
+    if (ctx->rank != 0) {
+        if (data >= 0) close(data);
+        if (index >= 0) close(index);
+    }
+    return rc;
+}

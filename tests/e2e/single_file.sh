@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# single_file.sh RANKS [MPIRUN-OPTIONS...]: --single-file writes one shared
+# file: every rank's sorted block at the offset it reserved, one _index line
+# per rank (rank, offset, length, fencing token) tiling the file exactly,
+# and the whole equals the oracle.
+. "$(dirname "$0")/lib.sh"
+ranks=$1; shift
+mca=("$@")
+"$MILLGEN" --bytes 2M --seed 41 "$TMP/in.txt"
+oracle "$TMP/in.txt" > "$TMP/want"
+mpimill_run "$ranks" "${mca[@]}" -- run wordcount --input "$TMP/in.txt" --output "$TMP/out" --single-file --quiet
+[ "$(ls "$TMP/out" | sort | tr '\n' ' ')" = "_SUCCESS _index data " ] || fail "files: $(ls "$TMP/out")"
+sort "$TMP/out/data" | cmp -s "$TMP/want" - || fail "data differs from the oracle"
+[ "$(wc -l < "$TMP/out/_index")" = "$ranks" ] || fail "index has $(wc -l < "$TMP/out/_index") lines"
+python3 - "$TMP/out" "$ranks" <<'PY' || fail "index does not tile data"
+import os, sys
+d, n = sys.argv[1], int(sys.argv[2])
+rows = [tuple(map(int, l.split("\t"))) for l in open(os.path.join(d, "_index"))]
+assert sorted(r[0] for r in rows) == list(range(n)), rows
+tokens = [r[3] for r in rows]
+assert tokens == sorted(tokens) and len(set(tokens)) == n, tokens   # appended in token order
+data = open(os.path.join(d, "data"), "rb").read()
+pos = 0
+for rank, off, length, tok in sorted(rows, key=lambda r: r[1]):
+    assert off == pos, (off, pos)
+    block = data[off:off + length].decode().splitlines()
+    assert [l.split("\t")[0] for l in block] == sorted(l.split("\t")[0] for l in block), f"block of rank {rank} unsorted"
+    pos += length
+assert pos == len(data), (pos, len(data))
+PY
+"$MPIMILL" verify "$TMP/out" > /dev/null || fail "verify failed"
+rc=0; mpimill_run "$ranks" -- run wordcount --input "$TMP/in.txt" --output "$TMP/o2" --single-file --compress gzip 2> "$TMP/stderr" || rc=$?
+[ "$rc" = 2 ] || fail "--single-file --compress gzip: exit $rc"
+echo "single file at $ranks ranks ${mca[*]}: ok"
