@@ -1,0 +1,260 @@
+/* h5out.c -- collective HDF5 output (see h5out.h). Offsets of each rank's
+ * slice come from MPI_Exscan; every rank takes part in every create and
+ * write, selecting nothing when it has nothing to write. */
+#include "h5out.h"
+
+#include <hdf5.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mpimill/job.h"
+
+#define CHUNK ((hsize_t)1 << 20)
+
+/* A growable byte buffer. */
+typedef struct bytes {
+    unsigned char *p;
+    size_t len, cap;
+} bytes;
+
+struct mill__h5out {
+    int value_type;
+    bytes keys, vals;       /* concatenated keys; values (raw) */
+    uint64_t *koff, *voff;  /* start of each key / value in keys / vals */
+    size_t n, cap;
+};
+
+static int put(bytes *b, const void *p, size_t n) {
+    if (b->cap - b->len < n) {
+        size_t c = b->cap ? b->cap : 4096;
+        while (c - b->len < n) c *= 2;
+        unsigned char *q = realloc(b->p, c);
+        if (!q) return MILL_ENOMEM;
+        b->p = q;
+        b->cap = c;
+    }
+    if (n) memcpy(b->p + b->len, p, n);
+    b->len += n;
+    return 0;
+}
+
+int mill__h5out_open(mill__h5out **out, int value_type) {
+    *out = calloc(1, sizeof **out);
+    if (!*out) return MILL_ENOMEM;
+    (*out)->value_type = value_type;
+    return 0;
+}
+
+int mill__h5out_add(mill__h5out *h, const void *key, size_t klen, const void *value, size_t vlen) {
+    if (h->value_type != MILL_VALUE_BYTES && vlen != 8) return MILL_EJOB;
+    if (h->n == h->cap) {
+        size_t c = h->cap ? h->cap * 2 : 1024;
+        uint64_t *k = realloc(h->koff, c * sizeof *k);
+        if (!k) return MILL_ENOMEM;
+        h->koff = k;
+        uint64_t *v = realloc(h->voff, c * sizeof *v);
+        if (!v) return MILL_ENOMEM;
+        h->voff = v;
+        h->cap = c;
+    }
+    h->koff[h->n] = h->keys.len;
+    h->voff[h->n] = h->vals.len;
+    if (put(&h->keys, key, klen) || put(&h->vals, value, vlen)) return MILL_ENOMEM;
+    h->n++;
+    return 0;
+}
+
+void mill__h5out_free(mill__h5out *h) {
+    if (!h) return;
+    free(h->keys.p);
+    free(h->vals.p);
+    free(h->koff);
+    free(h->voff);
+    free(h);
+}
+
+/* Collective: 0 when every rank's rc is 0; else every rank returns the
+ * lowest failing rank's code, and its message (up to 511 bytes) in err. */
+static int agree(MPI_Comm comm, int rc, char *err, size_t errlen) {
+    int rank, size, me, first;
+    if (MPI_Comm_rank(comm, &rank) != MPI_SUCCESS || MPI_Comm_size(comm, &size) != MPI_SUCCESS) return rc ? rc : MILL_EMPI;
+    me = rc ? rank : size;
+    if (MPI_Allreduce(&me, &first, 1, MPI_INT, MPI_MIN, comm) != MPI_SUCCESS) return rc ? rc : MILL_EMPI;
+    if (first == size) return 0;
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", rank == first ? err : "");
+    int code = rc;
+    if (MPI_Bcast(&code, 1, MPI_INT, first, comm) != MPI_SUCCESS ||
+        MPI_Bcast(msg, (int)sizeof msg, MPI_CHAR, first, comm) != MPI_SUCCESS)
+        return rc ? rc : MILL_EMPI;
+    if (rank != first) snprintf(err, errlen, "%s", msg);
+    return code;
+}
+
+/* Collective: creates a chunked, deflated 1-D dataset of `total` elements and
+ * writes this rank's n elements at `at`. */
+static int write_1d(hid_t f, const char *name, hid_t ftype, hid_t mtype, uint64_t total, uint64_t at, uint64_t n,
+                    const void *data, hid_t dxpl) {
+    hsize_t dims = total, maxd = H5S_UNLIMITED, chunk = total < CHUNK ? (total ? total : 1) : CHUNK;
+    hid_t space = H5Screate_simple(1, &dims, &maxd), dcpl = H5Pcreate(H5P_DATASET_CREATE), d = -1, ms = -1;
+    herr_t h = space < 0 || dcpl < 0 ? -1 : H5Pset_chunk(dcpl, 1, &chunk);
+    if (h >= 0) h = H5Pset_deflate(dcpl, 4);
+    if (h >= 0) h = (d = H5Dcreate2(f, name, ftype, space, H5P_DEFAULT, dcpl, H5P_DEFAULT)) < 0 ? -1 : 0;
+    if (h >= 0) {
+        hsize_t cnt = n ? n : 1, st = at;
+        ms = H5Screate_simple(1, &cnt, NULL);
+        if (ms < 0) h = -1;
+        else if (n) h = H5Sselect_hyperslab(space, H5S_SELECT_SET, &st, NULL, &cnt, NULL);
+        else if ((h = H5Sselect_none(space)) >= 0) h = H5Sselect_none(ms);
+    }
+    /* Every rank calls H5Dwrite (collective), even after a local failure,
+     * then with nothing selected. */
+    if (d >= 0 && ms >= 0) {
+        if (h < 0) (void)(H5Sselect_none(space) < 0 || H5Sselect_none(ms) < 0);
+        static const unsigned char none[8];
+        herr_t w = H5Dwrite(d, mtype, ms, space, dxpl, data ? data : none);
+        if (h >= 0) h = w;
+    }
+    if (ms >= 0) H5Sclose(ms);
+    if (d >= 0 && H5Dclose(d) < 0) h = -1;
+    if (dcpl >= 0) H5Pclose(dcpl);
+    if (space >= 0) H5Sclose(space);
+    return h < 0 ? MILL_EIO : 0;
+}
+
+static int attr_str(hid_t f, const char *name, const char *value) {
+    hid_t t = H5Tcopy(H5T_C_S1), s = H5Screate(H5S_SCALAR), a = -1;
+    herr_t h = t < 0 || s < 0 ? -1 : H5Tset_size(t, strlen(value) + 1);
+    if (h >= 0 && (a = H5Acreate2(f, name, t, s, H5P_DEFAULT, H5P_DEFAULT)) < 0) h = -1;
+    if (h >= 0) h = H5Awrite(a, t, value);
+    if (a >= 0) H5Aclose(a);
+    if (s >= 0) H5Sclose(s);
+    if (t >= 0) H5Tclose(t);
+    return h < 0 ? MILL_EIO : 0;
+}
+
+static int attr_u64(hid_t f, const char *name, const uint64_t *v, hsize_t n) {
+    hid_t s = H5Screate_simple(1, &n, NULL), a = -1;
+    herr_t h = s < 0 ? -1 : 0;
+    if (h >= 0 && (a = H5Acreate2(f, name, H5T_STD_U64LE, s, H5P_DEFAULT, H5P_DEFAULT)) < 0) h = -1;
+    if (h >= 0) h = H5Awrite(a, H5T_NATIVE_UINT64, v);
+    if (a >= 0) H5Aclose(a);
+    if (s >= 0) H5Sclose(s);
+    return h < 0 ? MILL_EIO : 0;
+}
+
+/* Turns local starts into global offsets (+ base), with the end at [n]. */
+static uint64_t *global_offsets(const uint64_t *local, size_t n, uint64_t base, uint64_t end) {
+    uint64_t *g = malloc((n + 1) * sizeof *g);
+    if (!g) return NULL;
+    for (size_t i = 0; i < n; i++) g[i] = base + local[i];
+    g[n] = base + end;
+    return g;
+}
+
+int mill__h5out_write(mill__h5out *h, MPI_Comm comm, int fd0, const char *job_name, int status, char *err,
+                      size_t errlen) {
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    (void)H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    char path[PATH_MAX] = "";
+    int rc = status;
+    if (rc == 0 && rank == 0) {
+        char link[64];
+        snprintf(link, sizeof link, "/proc/self/fd/%d", fd0);
+        ssize_t n = readlink(link, path, sizeof path - 1);
+        if (n <= 0) {
+            snprintf(err, errlen, "HDF5 output: cannot find the staged file's path (%s)", link);
+            rc = MILL_EIO;
+        } else {
+            path[n] = '\0';
+        }
+    }
+    /* A rank that failed before (e.g. in reduce) keeps its status; the others
+     * write nothing and return 0, so that the failing rank's message is the
+     * one reported. */
+    if (agree(comm, rc, err, errlen) != 0) return rc;
+    if (MPI_Bcast(path, sizeof path, MPI_CHAR, 0, comm) != MPI_SUCCESS) return MILL_EMPI;
+
+    /* Where this rank's slice starts in each dataset, and the totals. */
+    uint64_t mine[3] = {h->n, h->keys.len, h->vals.len}, before[3] = {0, 0, 0}, total[3];
+    if (MPI_Exscan(mine, before, 3, MPI_UINT64_T, MPI_SUM, comm) != MPI_SUCCESS ||
+        MPI_Allreduce(mine, total, 3, MPI_UINT64_T, MPI_SUM, comm) != MPI_SUCCESS) {
+        snprintf(err, errlen, "HDF5 output: MPI_Exscan failed");
+        return MILL_EMPI;
+    }
+    if (rank == 0) memset(before, 0, sizeof before); /* MPI_Exscan leaves rank 0's undefined */
+    uint64_t *per_rank = malloc((size_t)size * sizeof *per_rank);
+    uint64_t *koff = global_offsets(h->koff, h->n, before[1], h->keys.len);
+    uint64_t *voff = global_offsets(h->voff, h->n, before[2], h->vals.len);
+    rc = per_rank && koff && voff ? 0 : MILL_ENOMEM;
+    if (rc) snprintf(err, errlen, "HDF5 output: out of memory");
+    if (per_rank && MPI_Allgather(&h->n, 1, MPI_UINT64_T, per_rank, 1, MPI_UINT64_T, comm) != MPI_SUCCESS && !rc)
+        rc = MILL_EMPI;
+    if ((rc = agree(comm, rc, err, errlen)) != 0) goto out;
+
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS), dxpl = H5Pcreate(H5P_DATASET_XFER), f = -1;
+    if (fapl < 0 || dxpl < 0 || H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL) < 0 ||
+        H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE) < 0) {
+        snprintf(err, errlen, "HDF5 output: cannot set up the MPI-IO driver");
+        rc = MILL_EIO;
+    }
+    if ((rc = agree(comm, rc, err, errlen)) == 0 && (f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl)) < 0) {
+        snprintf(err, errlen, "HDF5 output: cannot create %s", path);
+        rc = MILL_EIO;
+    }
+    if ((rc = agree(comm, rc, err, errlen)) == 0) {
+        /* The offsets datasets have n+1 entries: the last rank writes the end. */
+        uint64_t nk = h->n + (rank == size - 1 ? 1 : 0);
+        int w = write_1d(f, "/key_bytes", H5T_STD_U8LE, H5T_NATIVE_UCHAR, total[1], before[1], h->keys.len,
+                         h->keys.p, dxpl);
+        int w2 = write_1d(f, "/key_offsets", H5T_STD_U64LE, H5T_NATIVE_UINT64, total[0] + 1, before[0], nk, koff, dxpl);
+        if (!w) w = w2;
+        const char *vt = "bytes";
+        if (h->value_type == MILL_VALUE_BYTES) {
+            w2 = write_1d(f, "/value_bytes", H5T_STD_U8LE, H5T_NATIVE_UCHAR, total[2], before[2], h->vals.len,
+                          h->vals.p, dxpl);
+            if (!w) w = w2;
+            w2 = write_1d(f, "/value_offsets", H5T_STD_U64LE, H5T_NATIVE_UINT64, total[0] + 1, before[0], nk, voff,
+                          dxpl);
+        } else {
+            hid_t ft = h->value_type == MILL_VALUE_U64   ? H5T_STD_U64LE
+                       : h->value_type == MILL_VALUE_I64 ? H5T_STD_I64LE
+                                                         : H5T_IEEE_F64LE;
+            hid_t mt = h->value_type == MILL_VALUE_U64   ? H5T_NATIVE_UINT64
+                       : h->value_type == MILL_VALUE_I64 ? H5T_NATIVE_INT64
+                                                         : H5T_NATIVE_DOUBLE;
+            vt = h->value_type == MILL_VALUE_U64 ? "u64" : h->value_type == MILL_VALUE_I64 ? "i64" : "f64";
+            w2 = write_1d(f, "/values", ft, mt, total[0], before[0], h->n, h->vals.p, dxpl);
+        }
+        if (!w) w = w2;
+        /* Attributes are metadata: every rank makes the same calls. */
+        uint64_t ranks = (uint64_t)size;
+        if (!w) w = attr_str(f, "format", "mpimill-hdf5 1");
+        if (!w) w = attr_str(f, "job", job_name);
+        if (!w) w = attr_str(f, "value_type", vt);
+        if (!w) w = attr_u64(f, "ranks", &ranks, 1);
+        if (!w) w = attr_u64(f, "records", &total[0], 1);
+        if (!w) w = attr_u64(f, "per_rank", per_rank, (hsize_t)size);
+        if (w) snprintf(err, errlen, "HDF5 output: writing %s failed", path);
+        rc = w;
+    }
+    if (f >= 0 && H5Fclose(f) < 0 && !rc) {
+        snprintf(err, errlen, "HDF5 output: closing %s failed", path);
+        rc = MILL_EIO;
+    }
+    if (fapl >= 0) H5Pclose(fapl);
+    if (dxpl >= 0) H5Pclose(dxpl);
+    rc = agree(comm, rc, err, errlen);
+out:
+    free(per_rank);
+    free(koff);
+    free(voff);
+    return rc;
+}

@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# io_e2e.sh RANKS: mpimill run over gzip, CSV and HDF5 inputs against
+# independent oracles (tr/sort/uniq over zcat or the CSV rows; h5dump for
+# HDF5), --compress gzip checked with gzip -t and zcat, and bad inputs:
+# one error line naming the file and position, exit 1, nothing committed;
+# --bad-records skip counts them in the summary and the manifest.
+# Needs: MPIMILL, MILLGEN, ROWSTATS (the rowstats test job).
+. "$(dirname "$0")/../e2e/lib.sh"
+ranks=$1
+in=$TMP/in
+mkdir -p "$in/gz" "$in/csv"
+
+# expect_fail PATTERN ARGS...: mpimill run exits 1 with one line naming PATTERN.
+expect_fail() {
+  local pattern=$1; shift
+  local rc=0
+  mpimill_run "$ranks" -- run "$@" --output "$TMP/bad" > "$TMP/stdout" 2> "$TMP/stderr" || rc=$?
+  [ "$rc" = 1 ] || fail "exit $rc, wanted 1 for: $* ($(cat "$TMP/stderr"))"
+  [ "$(wc -l < "$TMP/stderr")" = 1 ] || fail "wanted one error line for: $*, got: $(cat "$TMP/stderr")"
+  grep -q -- "$pattern" "$TMP/stderr" || fail "error for $* lacks '$pattern': $(cat "$TMP/stderr")"
+  [ ! -e "$TMP/bad" ] || fail "output committed by: $*"
+  check_no_leftovers "$TMP/bad"
+}
+
+# ---- gzip: whole files per rank, one big file, multi-member, globs ---------
+"$MILLGEN" --bytes 3M --seed 21 "$in/big.txt"
+"$MILLGEN" --bytes 300K --seed 22 --crlf "$in/crlf.txt"
+"$MILLGEN" --bytes 200K --seed 23 --files 7 "$in/many"
+gzip -c "$in/big.txt" > "$in/gz/big.gz"
+{ gzip -c "$in/crlf.txt"; gzip -1 -c "$in/many/"*; } > "$in/gz/members.gz"   # many members
+for f in "$in/many/"*; do gzip -c "$f" > "$in/gz/small-$(basename "$f").gz"; done
+: | gzip -c > "$in/gz/empty.gz"
+printf 'tail without newline' | gzip -c > "$in/gz/nofinal.gz"
+
+oracle_gz() { for f in "$@"; do zcat "$f"; echo; done | oracle /dev/stdin; }
+oracle_gz "$in/gz/"*.gz > "$TMP/want-gz"
+mpimill_run "$ranks" -- run wordcount --input "$in/gz/*.gz" --output "$TMP/gz" --quiet
+output_of "$TMP/gz" | cmp -s "$TMP/want-gz" - || fail "wordcount over .gz differs from zcat's oracle"
+
+# A single large .gz (one rank reads it) mixed with plain text, gzip output.
+oracle "$in/big.txt" "$in/crlf.txt" > "$TMP/want-mix"
+mpimill_run "$ranks" -- run wordcount --input "$in/gz/big.gz" --input "$in/crlf.txt" \
+  --output "$TMP/gzout" --compress gzip --quiet
+[ "$(ls "$TMP/gzout" | grep -c '^part-[0-9]*\.gz$')" -eq "$ranks" ] || fail "expected $ranks part-*.gz"
+for p in "$TMP/gzout"/part-*.gz; do gzip -t "$p" || fail "gzip -t $p"; done
+zcat "$TMP/gzout"/part-*.gz | sort | cmp -s "$TMP/want-mix" - || fail "--compress gzip output differs"
+for p in "$TMP/gzout"/part-*.gz; do zcat "$p" | cut -f1 | sort -c 2>/dev/null || fail "$p not sorted"; done
+
+# ---- CSV: quoted fields, doubled quotes, CRLF, blank lines --------------------
+{
+  printf 'id,word,note\r\n'
+  for i in $(seq 1 3000); do
+    case $((i % 6)) in
+      0) printf '%d,w%d,"a, b ""c"" %d"\r\n' "$i" $((i % 97)) $((i % 13)) ;;
+      1) printf '%d,"w%d",\n' "$i" $((i % 89)) ;;
+      2) printf '\n' ;;
+      *) printf '%d,w%d,plain %d\n' "$i" $((i % 83)) $((i % 7)) ;;
+    esac
+  done
+} > "$in/csv/rows.csv"
+cp "$in/csv/rows.csv" "$TMP/rows-copy.csv"
+gzip -c "$TMP/rows-copy.csv" > "$in/csv/rows2.csv.gz"
+# A CSV record is its raw row: the oracle counts the words of the rows.
+{ tail -n +2 "$in/csv/rows.csv"; tail -n +2 "$TMP/rows-copy.csv"; } > "$TMP/csv-rows"
+oracle "$TMP/csv-rows" > "$TMP/want-csv"
+mpimill_run "$ranks" -- run wordcount --input "$in/csv" --output "$TMP/csv" --quiet
+output_of "$TMP/csv" | cmp -s "$TMP/want-csv" - || fail "wordcount over CSV differs from the oracle"
+
+# Quoted newlines: byte splits refuse them (file and line); whole-file reads take them.
+printf 'k,v\n1,"one\ntwo"\n2,three\n3,"x ""y""\nz"\n' > "$in/qnl.csv"
+expect_fail "qnl.csv:2: malformed CSV row" wordcount --input "$in/qnl.csv"
+tail -n +2 "$in/qnl.csv" | oracle /dev/stdin > "$TMP/want-qnl"
+mpimill_run "$ranks" -- run wordcount --input "$in/qnl.csv" --csv-quoted-newlines --output "$TMP/qnl" --quiet
+output_of "$TMP/qnl" | cmp -s "$TMP/want-qnl" - || fail "--csv-quoted-newlines differs from the oracle"
+
+# ---- bad input ------------------------------------------------------------------
+head -c 20000 "$in/gz/big.gz" > "$in/trunc.gz"
+cp "$in/gz/big.gz" "$in/corrupt.gz"
+printf '\x00\x01\x02\x03\x04\x05\x06\x07' | dd of="$in/corrupt.gz" bs=1 seek=5000 conv=notrunc status=none
+printf 'a,b\n1,2\n3,4,5\n6,7\n' > "$in/fields.csv"
+printf 'a,b\n1,"2\n' > "$in/open.csv"
+expect_fail "trunc.gz: truncated gzip data.*offset" wordcount --input "$in/trunc.gz"
+expect_fail "corrupt.gz: .*compressed byte offset" wordcount --input "$in/corrupt.gz"
+expect_fail "fields.csv:3: malformed CSV row.*3 fields, expected 2" wordcount --input "$in/fields.csv"
+expect_fail "open.csv:2: .*unterminated quoted field" wordcount --input "$in/open.csv" --csv-quoted-newlines
+expect_fail "no column 'nope'" wordcount --input "$in/fields.csv" --csv-columns a,nope
+
+# --bad-records skip: the rows around the bad ones are counted, the bad ones are.
+mpimill_run "$ranks" -- run wordcount --input "$in/fields.csv" --input "$in/trunc.gz" --input "$in/open.csv" \
+  --bad-records skip --output "$TMP/skip" > "$TMP/stdout"
+grep -q "bad_records_skipped=3" "$TMP/stdout" || fail "summary lacks bad_records_skipped=3: $(cat "$TMP/stdout")"
+grep -q '"bad_records_skipped": 3' "$TMP/skip/_SUCCESS" || fail "manifest lacks the skipped count"
+output_of "$TMP/skip" > "$TMP/got-skip"   # (not piped into grep -q: SIGPIPE under pipefail)
+grep -q "^1,2	1$" "$TMP/got-skip" || fail "good CSV rows were not kept under skip"
+
+# ---- HDF5: rows of 1-D and 2-D datasets, cross-checked with h5dump ------------------
+PY=
+for p in python3 /usr/bin/python3; do
+  if "$p" -c 'import h5py' 2>/dev/null; then PY=$p; break; fi
+done
+[ -n "$PY" ] || fail "no python3 with h5py (apt-get install python3-h5py)"
+"$PY" - "$in/d.h5" "$in/notes.txt" <<'EOF'
+import sys, h5py, numpy as np
+with h5py.File(sys.argv[1], "w") as f:
+    f.create_dataset("ints", data=(np.arange(100003, dtype=np.int64) % 1000) - 300)
+    f.create_dataset("grp/m", data=np.arange(7 * 5001, dtype=np.float32).reshape(5001, 7) % 64,
+                     chunks=(1000, 7), compression="gzip")
+    f.create_dataset("grp/u16", data=np.arange(5, dtype=np.uint16))
+    f.create_dataset("names", data=np.array([b"ab", b"cd"]))
+open(sys.argv[2], "w").write("not hdf5\n")
+EOF
+# h5dump's values, one per line -> rows, values, sum.
+h5sum() { h5dump -d "$2" -y -w 0 "$1" | sed -n '/DATA {/,/}/p' | sed '1d;$d' | tr ', ' '\n\n' | grep -v '^$' |
+          awk -v rows="$3" '{s += $1; n++} END {printf "rows\t%d\nsum\t%d\nvalues\t%d\n", rows, s, n}'; }
+{ h5sum "$in/d.h5" /ints 100003; } > "$TMP/want-ints"
+mpimill_run "$ranks" -- run "$ROWSTATS" --input "$in/d.h5:/ints" --output "$TMP/h5a" --quiet
+output_of "$TMP/h5a" | cmp -s "$TMP/want-ints" - || { output_of "$TMP/h5a"; cat "$TMP/want-ints"; fail "HDF5 1-D rows differ from h5dump"; }
+h5sum "$in/d.h5" /grp/m 5001 > "$TMP/want-m"
+mpimill_run "$ranks" -- run "$ROWSTATS" --input "$in/d.h5:/grp/m" --output "$TMP/h5b" --quiet
+output_of "$TMP/h5b" | cmp -s "$TMP/want-m" - || { output_of "$TMP/h5b"; cat "$TMP/want-m"; fail "HDF5 2-D rows differ from h5dump"; }
+# Two datasets and a text file in one run.
+mpimill_run "$ranks" -- run "$ROWSTATS" --input "$in/d.h5:/grp/u16" --input "$in/d.h5:/grp/m" \
+  --input "$in/notes.txt" --output "$TMP/h5c" --quiet
+[ "$(output_of "$TMP/h5c" | grep '^rows')" = "$(printf 'rows\t5007')" ] || fail "HDF5 + text rows: $(output_of "$TMP/h5c")"
+expect_fail "no dataset /missing" "$ROWSTATS" --input "$in/d.h5:/missing"
+expect_fail "d.h5:/names: unsupported type" "$ROWSTATS" --input "$in/d.h5:/names"
+expect_fail "notes.txt is not an HDF5 file" "$ROWSTATS" --input "$in/notes.txt:/x"
+# ---- --format hdf5: one data.h5 in the commit, read back with h5py and h5dump ----
+mpimill_run "$ranks" -- run wordcount --input "$in/big.txt" --input "$in/crlf.txt" --format hdf5 \
+  --output "$TMP/h5out" --quiet
+[ "$(ls "$TMP/h5out")" = "$(printf '_SUCCESS\ndata.h5')" ] || fail "--format hdf5 output: $(ls "$TMP/h5out")"
+grep -q '"data.h5"' "$TMP/h5out/_SUCCESS" || fail "the manifest does not list data.h5"
+"$PY" - "$TMP/h5out/data.h5" "$ranks" > "$TMP/got-h5" <<'EOF'
+import sys, h5py
+f = h5py.File(sys.argv[1], "r")
+fmt = f.attrs["format"]
+assert fmt in (b"mpimill-hdf5 1", "mpimill-hdf5 1"), fmt
+assert int(f.attrs["ranks"][0]) == int(sys.argv[2])
+kb, ko, v = f["key_bytes"][:].tobytes(), f["key_offsets"][:], f["values"][:]
+assert len(ko) == len(v) + 1 and ko[-1] == len(kb) and int(f.attrs["records"][0]) == len(v)
+assert sum(int(x) for x in f.attrs["per_rank"]) == len(v)
+for d in ("key_bytes", "key_offsets", "values"):
+    assert f[d].compression == "gzip" and f[d].chunks, d
+for i in range(len(v)):
+    sys.stdout.buffer.write(kb[ko[i]:ko[i + 1]] + b"\t" + str(int(v[i])).encode() + b"\n")
+EOF
+sort "$TMP/got-h5" | cmp -s "$TMP/want-mix" - || fail "--format hdf5 keys and values differ from the oracle"
+h5dump -H "$TMP/h5out/data.h5" > "$TMP/h5dump" || fail "h5dump cannot read data.h5"
+for d in key_bytes key_offsets values; do grep -q "DATASET \"$d\"" "$TMP/h5dump" || fail "h5dump: no /$d"; done
+grep -q 'H5T_STD_U64LE' "$TMP/h5dump" || fail "h5dump: values are not u64"
+# A bytes-valued job (grep): /value_bytes + /value_offsets equal the text parts.
+mpimill_run "$ranks" -- run grep --opt pattern='^a' --input "$in/big.txt" --output "$TMP/grep-text" --quiet
+mpimill_run "$ranks" -- run grep --opt pattern='^a' --input "$in/big.txt" --format hdf5 --output "$TMP/grep-h5" --quiet
+"$PY" - "$TMP/grep-h5/data.h5" > "$TMP/got-grep" <<'EOF'
+import sys, h5py
+f = h5py.File(sys.argv[1], "r")
+kb, ko = f["key_bytes"][:].tobytes(), f["key_offsets"][:]
+vb, vo = f["value_bytes"][:].tobytes(), f["value_offsets"][:]
+assert len(ko) == len(vo) and vo[-1] == len(vb)
+for i in range(len(ko) - 1):
+    sys.stdout.buffer.write(kb[ko[i]:ko[i + 1]] + b"\t" + vb[vo[i]:vo[i + 1]] + b"\n")
+EOF
+output_of "$TMP/grep-text" > "$TMP/want-grep"
+[ -s "$TMP/want-grep" ] || fail "grep found nothing"
+sort "$TMP/got-grep" | cmp -s "$TMP/want-grep" - || fail "--format hdf5 bytes values differ from the text output"
+rc=0; mpimill_run "$ranks" -- run wordcount --input "$in/big.txt" --format hdf5 --compress gzip \
+  --output "$TMP/h5bad" 2> "$TMP/stderr" || rc=$?
+[ "$rc" = 2 ] && grep -q "compress is for --format text" "$TMP/stderr" || fail "--format hdf5 --compress gzip: exit $rc"
+echo "io end to end at $ranks ranks: ok"

@@ -1,0 +1,584 @@
+/* test_io.c -- CUnit tests of the io/ readers without MPI: gzip lines (round
+ * trips, members, corrupt and truncated data), CSV parsing and rows (quotes,
+ * headers, columns, quoted newlines, bad rows), globs, the part-file sink,
+ * and the split: every record read exactly once at 1-4 ranks, with gzip and
+ * quoted-newline CSV files assigned whole and balanced. */
+#include <CUnit/Basic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "csv.h"
+#include "gzip.h"
+#include "input.h"
+#include "read.h"
+#include "text.h"
+#include "write.h"
+
+static char dir[] = "/tmp/mill-io-XXXXXX";
+
+/* ---- helpers ------------------------------------------------------------ */
+
+/* Records read, as "data\n" each, plus their positions. */
+typedef struct collected {
+    char *buf;
+    size_t len, cap;
+    uint64_t n, last_line, bad_offsets, bad_lines;
+    uint64_t expect_off; /* for contiguous single-file reads: next expected offset */
+    size_t fields;       /* CSV: fields seen via mill_csv_field (sum) */
+} collected;
+
+static void append(collected *c, const char *p, size_t n) {
+    if (c->cap - c->len < n + 1) {
+        c->cap = (c->cap + n + 1) * 2;
+        c->buf = realloc(c->buf, c->cap);
+        CU_ASSERT_FATAL(c->buf != NULL);
+    }
+    memcpy(c->buf + c->len, p, n);
+    c->len += n;
+}
+
+static int collect(void *arg, const mill_record *rec) {
+    collected *c = arg;
+    append(c, rec->data, rec->len);
+    append(c, "\n", 1);
+    c->n++;
+    if (rec->line && rec->line <= c->last_line) c->bad_lines++;
+    if (rec->line) c->last_line = rec->line;
+    return 0;
+}
+
+static char *path_of(const char *name) {
+    static char p[4][512];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(p[k], sizeof p[k], "%s/%s", dir, name);
+    return p[k];
+}
+
+static void write_file(const char *name, const void *data, size_t len) {
+    FILE *f = fopen(path_of(name), "wb");
+    CU_ASSERT_FATAL(f != NULL);
+    CU_ASSERT_FATAL(len == 0 || fwrite(data, 1, len, f) == len);
+    CU_ASSERT_FATAL(fclose(f) == 0);
+}
+
+/* Writes data as a gzip file of `members` members (appended with gzopen "ab"). */
+static void write_gz(const char *name, const char *data, size_t len, int members) {
+    unlink(path_of(name));
+    size_t at = 0;
+    for (int m = 0; m < members; m++) {
+        size_t end = m == members - 1 ? len : len * (size_t)(m + 1) / (size_t)members;
+        gzFile g = gzopen(path_of(name), "ab");
+        CU_ASSERT_FATAL(g != NULL);
+        if (end > at) CU_ASSERT_FATAL(gzwrite(g, data + at, (unsigned)(end - at)) == (int)(end - at));
+        CU_ASSERT_FATAL(gzclose(g) == Z_OK);
+        at = end;
+    }
+}
+
+/* The lines of data by the rule of text.h, each followed by '\n'. */
+static char *expect_lines(const char *data, size_t len, size_t *outlen) {
+    char *o = malloc(len * 2 + 2);
+    size_t n = 0;
+    for (size_t s = 0; s < len;) {
+        size_t e = s;
+        while (e < len && data[e] != '\n') e++;
+        size_t l = e - s;
+        if (e < len && l > 0 && data[e - 1] == '\r') l--;
+        memcpy(o + n, data + s, l);
+        n += l;
+        o[n++] = '\n';
+        s = e + 1;
+    }
+    *outlen = n;
+    return o;
+}
+
+static char *read_all_file(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *b = NULL;
+    size_t cap = 0, n = 0, k;
+    do {
+        if (cap - n < 65536) b = realloc(b, cap = cap * 2 + 65536);
+        k = fread(b + n, 1, cap - n, f);
+        n += k;
+    } while (k > 0);
+    fclose(f);
+    *len = n;
+    return b;
+}
+
+/* Sorts the lines of buf (for comparing multisets of records). */
+static int cmp_line(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+static char *sorted_lines(const char *buf, size_t len) {
+    char *copy = malloc(len + 1), *out = malloc(len + 1);
+    memcpy(copy, buf, len);
+    copy[len] = '\0';
+    size_t n = 0, cap = 16;
+    char **v = malloc(cap * sizeof *v);
+    for (char *s = copy; *s;) {
+        char *nl = strchr(s, '\n');
+        if (n == cap) v = realloc(v, (cap *= 2) * sizeof *v);
+        v[n++] = s;
+        *nl = '\0';
+        s = nl + 1;
+    }
+    qsort(v, n, sizeof *v, cmp_line);
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) o += (size_t)sprintf(out + o, "%s\n", v[i]);
+    free(v);
+    free(copy);
+    return out;
+}
+
+/* A body of text lines with the awkward cases. */
+static char *make_text(unsigned seed, size_t len) {
+    char *b = malloc(len + 1);
+    srand(seed);
+    for (size_t i = 0; i < len; i++) {
+        int r = rand() % 20;
+        b[i] = r == 0 ? '\n' : r == 1 ? '\r' : r == 2 ? ' ' : (char)('a' + r);
+    }
+    b[len] = '\0';
+    return b;
+}
+
+/* ---- gzip ----------------------------------------------------------------- */
+
+static void check_gz_roundtrip(const char *data, size_t len, int members) {
+    write_gz("rt.gz", data, len, members);
+    size_t wlen;
+    char *want = expect_lines(data, len, &wlen);
+    collected c = {0};
+    char err[512] = "";
+    uint64_t skipped = 0;
+    int rc = mill__gzip_read(path_of("rt.gz"), 0, &skipped, collect, &c, err, sizeof err);
+    CU_ASSERT_EQUAL(rc, 0);
+    if (rc) fprintf(stderr, "gzip: %s\n", err);
+    CU_ASSERT_EQUAL(c.len, wlen);
+    CU_ASSERT(c.len == wlen && (wlen == 0 || memcmp(c.buf, want, wlen) == 0));
+    CU_ASSERT_EQUAL(c.bad_lines, 0);
+    CU_ASSERT_EQUAL(skipped, 0);
+    free(want);
+    free(c.buf);
+}
+
+static void test_gzip_roundtrip(void) {
+    check_gz_roundtrip("", 0, 1);
+    check_gz_roundtrip("one line", 8, 1);
+    check_gz_roundtrip("a\r\nb\n\n\nc\n", 9, 1);
+    for (int m = 1; m <= 5; m += 2) {
+        char *t = make_text(7u + (unsigned)m, 3u << 20);
+        check_gz_roundtrip(t, 3u << 20, m);
+        free(t);
+    }
+    /* One line longer than the reader's buffer. */
+    size_t big = (5u << 20) + 3;
+    char *t = malloc(big);
+    memset(t, 'x', big);
+    t[10] = '\n';
+    t[big - 1] = '\n';
+    check_gz_roundtrip(t, big, 2);
+    free(t);
+    /* An empty file has no lines (and no error). */
+    write_file("empty.gz", "", 0);
+    collected c = {0};
+    char err[256];
+    uint64_t sk = 0;
+    CU_ASSERT_EQUAL(mill__gzip_read(path_of("empty.gz"), 0, &sk, collect, &c, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(c.n, 0);
+}
+
+/* Offsets are uncompressed offsets; line numbers count from 1. */
+typedef struct posn { uint64_t off[8], line[8]; int n; } posn;
+static int take_pos(void *arg, const mill_record *r) {
+    posn *p = arg;
+    if (p->n < 8) p->off[p->n] = r->offset, p->line[p->n] = r->line, p->n++;
+    return 0;
+}
+
+static void test_gzip_positions(void) {
+    write_gz("pos.gz", "ab\ncd\r\n\nefg", 11, 2);
+    posn p = {0};
+    char err[256];
+    uint64_t sk = 0;
+    CU_ASSERT_EQUAL(mill__gzip_read(path_of("pos.gz"), 0, &sk, take_pos, &p, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(p.n, 4);
+    uint64_t off[] = {0, 3, 7, 8};
+    for (int i = 0; i < 4 && i < p.n; i++) {
+        CU_ASSERT_EQUAL(p.off[i], off[i]);
+        CU_ASSERT_EQUAL(p.line[i], (uint64_t)i + 1);
+    }
+}
+
+static void test_gzip_bad(void) {
+    char *t = make_text(99, 1u << 20);
+    write_gz("bad.gz", t, 1u << 20, 2);
+    size_t len = 0;
+    char *z = read_all_file(path_of("bad.gz"), &len);
+    CU_ASSERT_FATAL(z != NULL && len > 1000);
+    char err[512];
+    uint64_t sk = 0;
+    collected c = {0};
+    /* Truncated: the last 100 bytes are missing. */
+    int rc = mill__gzip_read_mem("trunc.gz", z, len - 100, 0, &sk, collect, &c, err, sizeof err);
+    CU_ASSERT_EQUAL(rc, MILL_EFORMAT);
+    CU_ASSERT(strstr(err, "trunc.gz") && strstr(err, "truncated") && strstr(err, "offset"));
+    /* Corrupt: bytes in the middle of the first member's data. */
+    char *bad = malloc(len);
+    memcpy(bad, z, len);
+    for (size_t i = 200; i < 260; i++) bad[i] ^= 0x5a;
+    rc = mill__gzip_read_mem("corrupt.gz", bad, len, 0, &sk, collect, &c, err, sizeof err);
+    CU_ASSERT_EQUAL(rc, MILL_EFORMAT);
+    CU_ASSERT(strstr(err, "corrupt.gz") && strstr(err, "offset"));
+    /* Not gzip at all. */
+    rc = mill__gzip_read_mem("plain.gz", "hello\n", 6, 0, &sk, collect, &c, err, sizeof err);
+    CU_ASSERT_EQUAL(rc, MILL_EFORMAT);
+    /* Skipped: the rest of the file is one bad record; lines before stay. */
+    collected c2 = {0};
+    sk = 0;
+    rc = mill__gzip_read_mem("trunc.gz", z, len - 100, 1, &sk, collect, &c2, err, sizeof err);
+    CU_ASSERT_EQUAL(rc, 0);
+    CU_ASSERT_EQUAL(sk, 1);
+    CU_ASSERT(c2.n > 0);
+    free(bad);
+    free(z);
+    free(t);
+    free(c.buf);
+    free(c2.buf);
+}
+
+/* ---- CSV -------------------------------------------------------------------- */
+
+static int parse(const char *row, size_t *nf, mill__csv_field **f) {
+    static char *buf;
+    static size_t bufcap, fcap;
+    const char *why;
+    size_t at;
+    return mill__csv_parse(row, strlen(row), &buf, &bufcap, f, &fcap, nf, &why, &at);
+}
+
+static void test_csv_parse(void) {
+    mill__csv_field *f = NULL;
+    size_t nf;
+    CU_ASSERT_EQUAL(parse("a,b,c", &nf, &f), 0);
+    CU_ASSERT_EQUAL(nf, 3);
+    CU_ASSERT(f[2].len == 1 && f[2].p[0] == 'c');
+    CU_ASSERT_EQUAL(parse("", &nf, &f), 0);
+    CU_ASSERT_EQUAL(nf, 1);
+    CU_ASSERT_EQUAL(parse(",,", &nf, &f), 0);
+    CU_ASSERT(nf == 3 && f[0].len == 0 && f[2].len == 0);
+    CU_ASSERT_EQUAL(parse("\"x,y\",\"he said \"\"hi\"\"\",\"\"", &nf, &f), 0);
+    CU_ASSERT_EQUAL(nf, 3);
+    CU_ASSERT(f[0].len == 3 && !memcmp(f[0].p, "x,y", 3));
+    CU_ASSERT(f[1].len == 12 && !memcmp(f[1].p, "he said \"hi\"", 12));
+    CU_ASSERT_EQUAL(f[2].len, 0);
+    CU_ASSERT_EQUAL(parse("\"multi\nline\",2", &nf, &f), 0);
+    CU_ASSERT(nf == 2 && f[0].len == 10);
+    CU_ASSERT_EQUAL(parse("a,\"open", &nf, &f), MILL__CSV_OPEN);
+    CU_ASSERT_EQUAL(parse("a,\"x\"\"", &nf, &f), MILL__CSV_OPEN);
+    CU_ASSERT_EQUAL(parse("a,\"x\"y", &nf, &f), MILL_EFORMAT);
+    CU_ASSERT_EQUAL(parse("a,b\"c", &nf, &f), MILL_EFORMAT);
+    CU_ASSERT_EQUAL(parse("\"\"\"\"", &nf, &f), 0);
+    CU_ASSERT(nf == 1 && f[0].len == 1 && f[0].p[0] == '"');
+    free(f);
+}
+
+/* Collects "field|field|..." per row via mill_csv_field. */
+static int collect_fields(void *arg, const mill_record *rec) {
+    collected *c = arg;
+    size_t n;
+    CU_ASSERT_EQUAL_FATAL(mill_csv_nfields(NULL, rec, &n), 0);
+    for (size_t i = 0; i < n; i++) {
+        const char *p;
+        size_t l;
+        CU_ASSERT_EQUAL_FATAL(mill_csv_field(NULL, rec, i, &p, &l), 0);
+        if (i) append(c, "|", 1);
+        append(c, p, l);
+    }
+    const char *p;
+    size_t l;
+    CU_ASSERT_EQUAL(mill_csv_field(NULL, rec, n, &p, &l), MILL_ENOENT);
+    append(c, "\n", 1);
+    c->n++;
+    c->fields += n;
+    return 0;
+}
+
+static int csv_mem(const char *text, mill__read_opts *o, collected *c, char *err, size_t errlen) {
+    memset(c, 0, sizeof *c);
+    int rc = mill__csv_read_mem("t.csv", text, strlen(text), o, collect_fields, c, err, errlen);
+    append(c, "", 0);
+    c->buf[c->len] = '\0';
+    return rc;
+}
+
+static void test_csv_rows(void) {
+    char err[512];
+    collected c;
+    mill__read_opts o = {0};
+    const char *t = "id,name,note\r\n1,\"Smith, J\",\"say \"\"hi\"\"\"\r\n\r\n2,x,\r\n";
+    CU_ASSERT_EQUAL(csv_mem(t, &o, &c, err, sizeof err), 0);
+    CU_ASSERT_STRING_EQUAL(c.buf, "1|Smith, J|say \"hi\"\n2|x|\n");
+    free(c.buf);
+    /* Column selection by name, in the order given. */
+    o.csv_columns = "note,id";
+    CU_ASSERT_EQUAL(csv_mem(t, &o, &c, err, sizeof err), 0);
+    CU_ASSERT_STRING_EQUAL(c.buf, "say \"hi\"|1\n|2\n");
+    free(c.buf);
+    o.csv_columns = "id,nope";
+    CU_ASSERT_EQUAL(csv_mem(t, &o, &c, err, sizeof err), MILL_EINVAL);
+    CU_ASSERT(strstr(err, "no column 'nope'") != NULL);
+    free(c.buf);
+    /* No header: line 1 is data. */
+    o = (mill__read_opts){.csv_no_header = 1};
+    CU_ASSERT_EQUAL(csv_mem("a,b\nc,d\n", &o, &c, err, sizeof err), 0);
+    CU_ASSERT_STRING_EQUAL(c.buf, "a|b\nc|d\n");
+    free(c.buf);
+    /* Header only, and empty input. */
+    o = (mill__read_opts){0};
+    CU_ASSERT_EQUAL(csv_mem("a,b\n", &o, &c, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(c.n, 0);
+    free(c.buf);
+    CU_ASSERT_EQUAL(csv_mem("", &o, &c, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(c.n, 0);
+    free(c.buf);
+}
+
+static void test_csv_bad_rows(void) {
+    char err[512];
+    collected c;
+    mill__read_opts o = {0};
+    const char *t = "a,b\n1,2\n3\n4,5,6\n7,\"8\n9,10\n\"x\"y,1\nq\"r,2\n11,12\n";
+    CU_ASSERT_EQUAL(csv_mem(t, &o, &c, err, sizeof err), MILL_EFORMAT);
+    CU_ASSERT(strstr(err, "t.csv:3:") && strstr(err, "1 fields, expected 2"));
+    free(c.buf);
+    o.skip_bad = 1;
+    CU_ASSERT_EQUAL(csv_mem(t, &o, &c, err, sizeof err), 0);
+    CU_ASSERT_STRING_EQUAL(c.buf, "1|2\n9|10\n11|12\n");
+    CU_ASSERT_EQUAL(o.skipped, 5);
+    free(c.buf);
+    /* Byte-split mode: a quoted newline is an unterminated quote at its line. */
+    o = (mill__read_opts){0};
+    CU_ASSERT_EQUAL(csv_mem("a,b\n1,2\n3,\"x\ny\"\n", &o, &c, err, sizeof err), MILL_EFORMAT);
+    CU_ASSERT(strstr(err, "t.csv:3:") && strstr(err, "--csv-quoted-newlines"));
+    free(c.buf);
+    /* Quoted-newline mode: the row spans lines; an open quote at EOF is bad. */
+    o.csv_quoted_newlines = 1;
+    CU_ASSERT_EQUAL(csv_mem("a,b\n1,2\n3,\"x\ny\"\n4,\"\"\n", &o, &c, err, sizeof err), 0);
+    CU_ASSERT_STRING_EQUAL(c.buf, "1|2\n3|x\ny\n4|\n");
+    free(c.buf);
+    CU_ASSERT_EQUAL(csv_mem("a,b\n1,2\n3,\"x\ny\n", &o, &c, err, sizeof err), MILL_EFORMAT);
+    CU_ASSERT(strstr(err, "t.csv:3:") && strstr(err, "end of the file"));
+    free(c.buf);
+    /* A bad header is never skipped. */
+    o = (mill__read_opts){.skip_bad = 1};
+    CU_ASSERT_EQUAL(csv_mem("a,\"b\n1,2\n", &o, &c, err, sizeof err), MILL_EFORMAT);
+    free(c.buf);
+}
+
+/* ---- the split --------------------------------------------------------------- */
+
+/* Reads every rank's share at `ranks` ranks; returns all records sorted, each
+ * prefixed by its file so that equal lines of different files differ. */
+typedef struct tagged { collected c; const char *file; } tagged;
+static int collect_tagged(void *arg, const mill_record *rec) {
+    tagged *t = arg;
+    append(&t->c, rec->file, strlen(rec->file));
+    append(&t->c, ":", 1);
+    append(&t->c, rec->data, rec->len);
+    append(&t->c, "\n", 1);
+    return 0;
+}
+
+static char *read_ranks(const mill__inputs *in, int ranks, int qnl) {
+    tagged t = {0};
+    for (int r = 0; r < ranks; r++) {
+        mill__read_opts o = {.csv_quoted_newlines = qnl, .comm = MPI_COMM_SELF};
+        char err[512] = "";
+        int rc = mill__read_all(in, &o, r, ranks, collect_tagged, &t, err, sizeof err);
+        CU_ASSERT_EQUAL(rc, 0);
+        if (rc) fprintf(stderr, "read_all: %s\n", err);
+    }
+    append(&t.c, "", 0);
+    char *s = sorted_lines(t.c.buf, t.c.len);
+    free(t.c.buf);
+    return s;
+}
+
+static void test_split_mixed(void) {
+    /* Text and CSV files are byte-split; .gz and (with qnl) CSV whole. */
+    static const char *names[] = {"m/a.txt", "m/b.gz", "m/c.csv", "m/d.gz", "m/e.txt", "m/f.csv.gz", "m/g.gz"};
+    char m[600];
+    snprintf(m, sizeof m, "%s/m", dir);
+    CU_ASSERT_FATAL(mkdir(m, 0700) == 0);
+    tagged want = {0};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        size_t len = 1000 + 37000 * i;
+        char *t = make_text(100 + (unsigned)i, len);
+        const char *n = names[i];
+        if (strstr(n, ".csv")) { /* a header and rows of two fields, some blank, some CRLF */
+            size_t o = (size_t)sprintf(t, "h1,h2\n");
+            for (unsigned k = 0; o + 40 < len; k++)
+                o += (size_t)sprintf(t + o, k % 11 == 5 ? "\n" : k % 5 == 1 ? "r%u,\"q,%u\"\r\n" : "r%u,v%u\n", k, k * 7);
+            len = o;
+        }
+        if (strstr(n, ".gz")) write_gz(n, t, len, 1 + (int)i % 3);
+        else write_file(n, t, len);
+        /* Expected: every line, or every non-blank CSV row after the header. */
+        size_t wl;
+        char *lines = expect_lines(t, len, &wl);
+        int csv = strstr(n, ".csv") != NULL, first = 1;
+        for (char *s = lines; s < lines + wl;) {
+            char *nl = memchr(s, '\n', (size_t)(lines + wl - s));
+            if (!(csv && (first || nl == s))) {
+                append(&want.c, path_of(n), strlen(path_of(n)));
+                append(&want.c, ":", 1);
+                append(&want.c, s, (size_t)(nl - s) + 1);
+            }
+            first = 0;
+            s = nl + 1;
+        }
+        free(lines);
+        free(t);
+    }
+    append(&want.c, "", 0);
+    char *w = sorted_lines(want.c.buf, want.c.len);
+    char *p = m;
+    mill__inputs in;
+    char err[512];
+    CU_ASSERT_FATAL(mill__inputs_collect(&in, &p, 1, err, sizeof err) == 0);
+    for (int qnl = 0; qnl <= 1; qnl++)
+        for (int ranks = 1; ranks <= 4; ranks++) {
+            char *got = read_ranks(&in, ranks, qnl);
+            CU_ASSERT_STRING_EQUAL(got, w);
+            free(got);
+        }
+    mill__inputs_free(&in);
+    free(w);
+    free(want.c.buf);
+}
+
+/* Whole files go largest first to the least loaded rank. */
+static void test_split_whole_balance(void) {
+    mill__file f[] = {{"a.gz", 40, MILL__GZIP, 0}, {"b.gz", 100, MILL__GZIP, 0}, {"c.gz", 60, MILL__GZIP, 0},
+                      {"d.gz", 50, MILL__GZIP, 0}, {"e.txt", 10, MILL__TEXT, 0}};
+    mill__inputs in = {.files = f, .n = 5, .total = 260};
+    mill__piece p[8];
+    /* 2 ranks: b(100)->0, c(60)->1, d(50)->1, a(40)->0. */
+    size_t n0 = mill__split(&in, 0, 2, p, 8);
+    CU_ASSERT_EQUAL(n0, 3); /* a, b, and half of e */
+    CU_ASSERT(p[0].file == 0 && p[1].file == 1 && p[2].file == 4 && p[2].start == 0 && p[2].end == 5);
+    size_t n1 = mill__split(&in, 1, 2, p, 8);
+    CU_ASSERT_EQUAL(n1, 3);
+    CU_ASSERT(p[0].file == 2 && p[1].file == 3 && p[2].file == 4 && p[2].start == 5 && p[2].end == 10);
+    /* More ranks than files: one each, the rest get none. */
+    size_t whole = 0;
+    for (int r = 0; r < 7; r++) {
+        size_t k = mill__split(&in, r, 7, p, 8);
+        for (size_t i = 0; i < k; i++) whole += p[i].file < 4;
+        CU_ASSERT(k <= 2);
+    }
+    CU_ASSERT_EQUAL(whole, 4);
+    /* HDF5 datasets: one piece on every rank, first. */
+    mill__file h[] = {{"x.txt", 10, MILL__TEXT, 0}, {"d.h5:/a", 999, MILL__HDF5, 4}};
+    mill__inputs hin = {.files = h, .n = 2, .total = 1009};
+    for (int r = 0; r < 3; r++) {
+        size_t k = mill__split(&hin, r, 3, p, 8);
+        CU_ASSERT(k >= 1 && p[0].file == 1);
+    }
+}
+
+/* ---- inputs: globs and HDF5 names ---------------------------------------------- */
+
+static void test_globs(void) {
+    char g[600];
+    snprintf(g, sizeof g, "%s/gl", dir);
+    CU_ASSERT_FATAL(mkdir(g, 0700) == 0);
+    write_file("gl/x1.txt", "a\n", 2);
+    write_file("gl/x2.txt", "b\n", 2);
+    write_file("gl/y.txt", "c\n", 2);
+    write_file("gl/z.h5", "not really", 10);
+    snprintf(g, sizeof g, "%s/gl/x*.txt", dir);
+    char *p = g;
+    mill__inputs in;
+    char err[512];
+    CU_ASSERT_FATAL(mill__inputs_collect(&in, &p, 1, err, sizeof err) == 0);
+    CU_ASSERT_EQUAL(in.n, 2);
+    CU_ASSERT(in.n == 2 && strstr(in.files[0].path, "x1.txt") && strstr(in.files[1].path, "x2.txt"));
+    mill__inputs_free(&in);
+    snprintf(g, sizeof g, "%s/gl/nomatch*.txt", dir);
+    CU_ASSERT_EQUAL(mill__inputs_collect(&in, &p, 1, err, sizeof err), MILL_ENOENT);
+    CU_ASSERT(strstr(err, "nomatch") != NULL);
+    /* FILE:/DATASET names an HDF5 dataset of an existing file. */
+    snprintf(g, sizeof g, "%s/gl/z.h5:/grp/ds", dir);
+    CU_ASSERT_FATAL(mill__inputs_collect(&in, &p, 1, err, sizeof err) == 0);
+    CU_ASSERT(in.n == 1 && in.files[0].kind == MILL__HDF5 && !strcmp(in.files[0].path + in.files[0].dsoff, ":/grp/ds"));
+    /* ...and survives pack/unpack. */
+    char *buf;
+    size_t len;
+    mill__inputs out;
+    CU_ASSERT_FATAL(mill__inputs_pack(&in, &buf, &len) == 0);
+    CU_ASSERT_FATAL(mill__inputs_unpack(&out, buf, len) == 0);
+    CU_ASSERT(out.n == 1 && out.files[0].kind == MILL__HDF5 && out.files[0].dsoff == in.files[0].dsoff);
+    free(buf);
+    mill__inputs_free(&out);
+    mill__inputs_free(&in);
+    snprintf(g, sizeof g, "%s/gl/missing.h5:/ds", dir);
+    CU_ASSERT_EQUAL(mill__inputs_collect(&in, &p, 1, err, sizeof err), MILL_ENOENT);
+}
+
+/* ---- the gzip sink ---------------------------------------------------------------- */
+
+static void test_sink_gzip(void) {
+    FILE *f = fopen(path_of("out.gz"), "wb");
+    CU_ASSERT_FATAL(f != NULL);
+    mill__sink *s;
+    char err[256];
+    CU_ASSERT_FATAL(mill__sink_open(&s, fileno(f), "out.gz", "gzip", err, sizeof err) == 0);
+    char *t = make_text(5, 1u << 20);
+    for (size_t off = 0; off < (1u << 20); off += 4096)
+        CU_ASSERT(mill__sink_write(s, t + off, 4096, err, sizeof err) == 0);
+    CU_ASSERT(mill__sink_close(s, 1, err, sizeof err) == 0);
+    fclose(f);
+    gzFile g = gzopen(path_of("out.gz"), "rb");
+    CU_ASSERT_FATAL(g != NULL);
+    char *back = malloc((1u << 20) + 1);
+    CU_ASSERT_EQUAL(gzread(g, back, (1u << 20) + 1), 1 << 20);
+    CU_ASSERT(memcmp(back, t, 1u << 20) == 0);
+    gzclose(g);
+    CU_ASSERT_EQUAL(mill__sink_open(&s, 1, "x", "lz4", err, sizeof err), MILL_EINVAL);
+    CU_ASSERT_STRING_EQUAL(mill__compress_suffix("gzip"), ".gz");
+    CU_ASSERT_STRING_EQUAL(mill__compress_suffix("none"), "");
+    free(back);
+    free(t);
+}
+
+int main(void) {
+    if (!mkdtemp(dir)) return 1;
+    CU_initialize_registry();
+    CU_pSuite s = CU_add_suite("io", NULL, NULL);
+    CU_add_test(s, "gzip round trips (members, CRLF, long lines, empty)", test_gzip_roundtrip);
+    CU_add_test(s, "gzip offsets and line numbers", test_gzip_positions);
+    CU_add_test(s, "gzip corrupt, truncated, skipped", test_gzip_bad);
+    CU_add_test(s, "CSV field parsing", test_csv_parse);
+    CU_add_test(s, "CSV rows, header, columns", test_csv_rows);
+    CU_add_test(s, "CSV bad rows and quoted newlines", test_csv_bad_rows);
+    CU_add_test(s, "mixed inputs read once at 1-4 ranks", test_split_mixed);
+    CU_add_test(s, "whole files balanced, HDF5 on every rank", test_split_whole_balance);
+    CU_add_test(s, "globs and FILE:/DATASET", test_globs);
+    CU_add_test(s, "gzip part sink", test_sink_gzip);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned fails = CU_get_number_of_failures();
+    CU_cleanup_registry();
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0) return 1;
+    return fails ? 1 : 0;
+}
