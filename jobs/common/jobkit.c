@@ -1,0 +1,404 @@
+/* jobkit.c -- helpers shared by the built-in jobs (see jobkit.h). */
+#include "jobkit.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+int jk_buf_reserve(jk_buf *b, size_t extra) {
+    if (b->cap - b->len >= extra) return 0;
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap - b->len < extra) {
+        if (cap > SIZE_MAX / 2) return MILL_ENOMEM;
+        cap *= 2;
+    }
+    char *p = realloc(b->p, cap);
+    if (!p) return MILL_ENOMEM;
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+int jk_buf_add(jk_buf *b, const void *p, size_t n) {
+    if (jk_buf_reserve(b, n)) return MILL_ENOMEM;
+    if (n) memcpy(b->p + b->len, p, n);
+    b->len += n;
+    return 0;
+}
+
+void jk_buf_free(jk_buf *b) {
+    free(b->p);
+    b->p = NULL;
+    b->len = b->cap = 0;
+}
+
+int jk_opt_bool(mill_ctx *ctx, const char *key, int def, int *out) {
+    const char *v = mill_opt(ctx, key);
+    *out = def;
+    if (!v) return 0;
+    if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0) {
+        mill_fail(ctx, "option %s=%s: expected 0 or 1", key, v);
+        return MILL_EINVAL;
+    }
+    *out = v[0] == '1';
+    return 0;
+}
+
+const char *jk_opt_required(mill_ctx *ctx, const char *key, const char *hint) {
+    const char *v = mill_opt(ctx, key);
+    if (!v || !*v) {
+        mill_fail(ctx, "option %s is required (e.g. --opt %s=%s)", key, key, hint);
+        return NULL;
+    }
+    return v;
+}
+
+int jk_parse_double(const char *p, size_t len, double *out) {
+    while (len && (*p == ' ' || *p == '\t')) p++, len--;
+    while (len && (p[len - 1] == ' ' || p[len - 1] == '\t')) len--;
+    char tmp[64];
+    if (len == 0 || len >= sizeof tmp) return -1;
+    memcpy(tmp, p, len);
+    tmp[len] = '\0';
+    char *end;
+    errno = 0;
+    double x = strtod(tmp, &end);
+    if (end != tmp + len || isnan(x) || (errno == ERANGE && isinf(x))) return -1;
+    *out = x;
+    return 0;
+}
+
+size_t jk_fmt_double(char *out, double x) {
+    int n = 0;
+    for (int prec = 15; prec <= 17; prec++) {
+        n = snprintf(out, 32, "%.*g", prec, x);
+        if (strtod(out, NULL) == x) break;
+    }
+    return (size_t)n;
+}
+
+/* ---- CSV columns ------------------------------------------------------ */
+
+/* The resolved indexes of the columns for one input file. */
+typedef struct jk_file {
+    struct jk_file *next;
+    char *name;
+    size_t *idx;
+} jk_file;
+
+struct jk_cols {
+    size_t n, cap;
+    char **spec;     /* as written */
+    long *pos;       /* >= 0: "#N" as index N-1; -1: by name */
+    jk_file *files;  /* cache, most recent first */
+    const size_t *cur;
+};
+
+jk_cols *jk_cols_new(void) { return calloc(1, sizeof(jk_cols)); }
+
+size_t jk_cols_count(const jk_cols *c) { return c->n; }
+
+const char *jk_cols_name(const jk_cols *c, size_t i) { return c->spec[i]; }
+
+long jk_cols_add(mill_ctx *ctx, jk_cols *c, const char *opt, const char *spec, size_t len) {
+    if (len == 0) {
+        mill_fail(ctx, "option %s: empty column name", opt);
+        return -1;
+    }
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 8;
+        char **s = realloc(c->spec, cap * sizeof *s);
+        if (s) c->spec = s;
+        long *p = s ? realloc(c->pos, cap * sizeof *p) : NULL;
+        if (!p) {
+            mill_fail(ctx, "out of memory");
+            return -1;
+        }
+        c->pos = p;
+        c->cap = cap;
+    }
+    char *name = malloc(len + 1);
+    if (!name) {
+        mill_fail(ctx, "out of memory");
+        return -1;
+    }
+    memcpy(name, spec, len);
+    name[len] = '\0';
+    long pos = -1;
+    if (name[0] == '#') {
+        char *end;
+        errno = 0;
+        long v = strtol(name + 1, &end, 10);
+        if (name[1] < '0' || name[1] > '9' || *end || errno || v < 1) {
+            mill_fail(ctx, "option %s: column '%s': expected a header name or #N with N >= 1", opt, name);
+            free(name);
+            return -1;
+        }
+        pos = v - 1;
+    }
+    c->spec[c->n] = name;
+    c->pos[c->n] = pos;
+    return (long)c->n++;
+}
+
+jk_cols *jk_cols_parse(mill_ctx *ctx, const char *opt, const char *list) {
+    jk_cols *c = jk_cols_new();
+    if (!c) {
+        mill_fail(ctx, "out of memory");
+        return NULL;
+    }
+    for (const char *s = list;;) {
+        const char *e = strchr(s, ',');
+        size_t len = e ? (size_t)(e - s) : strlen(s);
+        if (jk_cols_add(ctx, c, opt, s, len) < 0) {
+            jk_cols_free(c);
+            return NULL;
+        }
+        if (!e) break;
+        s = e + 1;
+    }
+    return c;
+}
+
+void jk_cols_free(jk_cols *c) {
+    if (!c) return;
+    for (size_t i = 0; i < c->n; i++) free(c->spec[i]);
+    free(c->spec);
+    free(c->pos);
+    while (c->files) {
+        jk_file *n = c->files->next;
+        free(c->files->name);
+        free(c->files->idx);
+        free(c->files);
+        c->files = n;
+    }
+    free(c);
+}
+
+/* Reads line 1 of path (plain or gzip) into *b without its terminator.
+ * Returns 0 or MILL_EIO/MILL_ENOMEM after mill_fail. */
+static int read_header(mill_ctx *ctx, const char *path, jk_buf *b) {
+    gzFile g = gzopen(path, "rb");
+    if (!g) {
+        mill_fail(ctx, "cannot open %s to read its CSV header: %s", path, strerror(errno));
+        return MILL_EIO;
+    }
+    b->len = 0;
+    int rc = 0;
+    for (;;) {
+        if (jk_buf_reserve(b, 4096)) {
+            rc = MILL_ENOMEM;
+            break;
+        }
+        int n = gzread(g, b->p + b->len, 4096);
+        if (n < 0) {
+            mill_fail(ctx, "cannot read the CSV header of %s", path);
+            rc = MILL_EIO;
+            break;
+        }
+        char *nl = memchr(b->p + b->len, '\n', (size_t)n);
+        if (nl) {
+            b->len = (size_t)(nl - b->p);
+            break;
+        }
+        b->len += (size_t)n;
+        if (n == 0) break;
+        if (b->len > (16u << 20)) {
+            mill_fail(ctx, "the CSV header of %s is longer than 16 MiB", path);
+            rc = MILL_EIO;
+            break;
+        }
+    }
+    gzclose(g);
+    if (rc == 0 && b->len && b->p[b->len - 1] == '\r') b->len--;
+    if (rc == MILL_ENOMEM) mill_fail(ctx, "out of memory");
+    return rc;
+}
+
+/* Finds the header field equal to name (RFC 4180: quotes removed, "" is ").
+ * Returns its index, the field count (when absent) via *nf, or -2 when the
+ * header is malformed. */
+static long header_find(const char *h, size_t len, const char *name, size_t *nf) {
+    size_t nlen = strlen(name), i = 0, k = 0;
+    long found = -1;
+    char field[4096];
+    for (;;) {
+        size_t o = 0;
+        int quoted = i < len && h[i] == '"';
+        if (quoted) {
+            i++;
+            for (;;) {
+                if (i >= len) return -2;
+                if (h[i] == '"') {
+                    if (i + 1 < len && h[i + 1] == '"') {
+                        if (o < sizeof field) field[o] = '"';
+                        o++;
+                        i += 2;
+                        continue;
+                    }
+                    i++;
+                    break;
+                }
+                if (o < sizeof field) field[o] = h[i];
+                o++;
+                i++;
+            }
+            if (i < len && h[i] != ',') return -2;
+        } else {
+            while (i < len && h[i] != ',') {
+                if (o < sizeof field) field[o] = h[i];
+                o++;
+                i++;
+            }
+        }
+        if (found < 0 && o == nlen && o <= sizeof field && memcmp(field, name, nlen) == 0) found = (long)k;
+        k++;
+        if (i >= len) break;
+        i++;
+    }
+    *nf = k;
+    return found;
+}
+
+int jk_cols_resolve(mill_ctx *ctx, jk_cols *c, const mill_record *rec, const size_t **idx) {
+    size_t nf;
+    if (mill_csv_nfields(ctx, rec, &nf) != 0) {
+        mill_fail(ctx, "input %s is not CSV: this job reads CSV columns (name files *.csv or *.csv.gz)", rec->file);
+        return MILL_EINVAL;
+    }
+    jk_file *f = c->files, *prev = NULL;
+    while (f && strcmp(f->name, rec->file) != 0) prev = f, f = f->next;
+    if (f) {
+        if (prev) { /* move to the front: inputs are read file by file */
+            prev->next = f->next;
+            f->next = c->files;
+            c->files = f;
+        }
+    } else {
+        f = calloc(1, sizeof *f);
+        if (f) f->name = strdup(rec->file);
+        if (f && f->name) f->idx = calloc(c->n ? c->n : 1, sizeof *f->idx);
+        if (!f || !f->name || !f->idx) {
+            if (f) free(f->name);
+            free(f);
+            mill_fail(ctx, "out of memory");
+            return MILL_ENOMEM;
+        }
+        int rc = 0;
+        jk_buf h = {0};
+        int header_read = 0;
+        for (size_t i = 0; i < c->n && rc == 0; i++) {
+            if (c->pos[i] >= 0) {
+                f->idx[i] = (size_t)c->pos[i];
+                continue;
+            }
+            if (!header_read && (rc = read_header(ctx, rec->file, &h)) != 0) break;
+            header_read = 1;
+            size_t hn = 0;
+            long k = header_find(h.p ? h.p : "", h.len, c->spec[i], &hn);
+            if (k == -2) {
+                mill_fail(ctx, "cannot find column '%s': the header of %s is not one well-formed CSV line",
+                          c->spec[i], rec->file);
+                rc = MILL_EINVAL;
+            } else if (k < 0) {
+                mill_fail(ctx, "no column '%s' in the header of %s", c->spec[i], rec->file);
+                rc = MILL_EINVAL;
+            } else if (hn != nf) {
+                mill_fail(ctx, "column '%s': columns by name need every CSV column (rows of %s have %zu fields, "
+                          "its header %zu): drop --csv-columns, or name columns as #N", c->spec[i], rec->file, nf, hn);
+                rc = MILL_EINVAL;
+            } else {
+                f->idx[i] = (size_t)k;
+            }
+        }
+        jk_buf_free(&h);
+        if (rc) {
+            free(f->name);
+            free(f->idx);
+            free(f);
+            return rc;
+        }
+        f->next = c->files;
+        c->files = f;
+    }
+    for (size_t i = 0; i < c->n; i++) {
+        if (c->pos[i] < 0 && rec->line == 1) {
+            mill_fail(ctx, "column '%s' is named but %s has no header row (--csv-no-header): name it as #N",
+                      c->spec[i], rec->file);
+            return MILL_EINVAL;
+        }
+        if (f->idx[i] >= nf) {
+            mill_fail(ctx, "column '%s': the row has only %zu fields", c->spec[i], nf);
+            return MILL_EINVAL;
+        }
+    }
+    c->cur = f->idx;
+    *idx = f->idx;
+    return 0;
+}
+
+int jk_cols_field(mill_ctx *ctx, const jk_cols *c, const mill_record *rec, size_t i, const char **p,
+                  size_t *len) {
+    if (!c->cur || i >= c->n) return MILL_ESTATE;
+    return mill_csv_field(ctx, rec, c->cur[i], p, len);
+}
+
+/* ---- line numbers ----------------------------------------------------- */
+
+/* Counts the '\n' bytes of path before offset. Returns 0 or MILL_EIO. */
+static int lines_before(mill_ctx *ctx, const char *path, uint64_t offset, uint64_t *count) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        mill_fail(ctx, "cannot open %s to number its lines: %s", path, strerror(errno));
+        return MILL_EIO;
+    }
+    char buf[1 << 16];
+    uint64_t left = offset, n = 0;
+    while (left > 0) {
+        size_t want = left < sizeof buf ? (size_t)left : sizeof buf;
+        size_t got = fread(buf, 1, want, f);
+        if (got == 0) break;
+        for (const char *p = buf, *end = buf + got; (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++) n++;
+        left -= got;
+    }
+    int bad = ferror(f) || left > 0;
+    fclose(f);
+    if (bad) {
+        mill_fail(ctx, "cannot read %s to number its lines", path);
+        return MILL_EIO;
+    }
+    *count = n;
+    return 0;
+}
+
+int jk_line_of(mill_ctx *ctx, jk_lines *l, const mill_record *rec, uint64_t *line) {
+    int same = l->file && !strcmp(l->file, rec->file);
+    if (rec->line) {
+        *line = rec->line;
+    } else if (same && rec->offset > l->offset) {
+        *line = l->line + 1;
+    } else {
+        uint64_t n;
+        int rc = lines_before(ctx, rec->file, rec->offset, &n);
+        if (rc) return rc;
+        *line = n + 1;
+    }
+    if (!same) {
+        free(l->file);
+        if (!(l->file = strdup(rec->file))) {
+            mill_fail(ctx, "out of memory");
+            return MILL_ENOMEM;
+        }
+    }
+    l->offset = rec->offset;
+    l->line = *line;
+    return 0;
+}
+
+void jk_lines_free(jk_lines *l) {
+    free(l->file);
+    l->file = NULL;
+}

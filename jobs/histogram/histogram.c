@@ -1,0 +1,155 @@
+/* histogram.c -- equal-width bins over the values of an HDF5 numeric
+ * dataset (input FILE.h5:/DATASET: a record is one row of doubles).
+ *
+ * Options: bins=N (required, 1..1000000), min=X and max=X (required, finite,
+ * min < max), column=N (2-D datasets: only the N-th value of each row,
+ * 1-based; default every value).
+ *
+ * min and max must be given: choosing them from the data needs the global
+ * minimum and maximum before the first value is binned, and a job has no
+ * collective step between reading its input and mapping it (setup runs
+ * before the input is read; see docs/writing-jobs.md).
+ *
+ * Value x goes to bin i = floor((x - min) / (max - min) * N) (x == max to
+ * the last bin); values below min or above max, and NaNs, are not binned
+ * but counted in the counters below_min, above_max and nan.
+ *
+ * Output: one line per bin, also empty ones, `I<TAB>LO<TAB>HI<TAB>COUNT`: I
+ * from 0, zero-padded to the width of N-1; LO = min + i*(max-min)/N and HI
+ * the next bin's LO (max for the last), both the shortest of
+ * %.15g/%.16g/%.17g that reads back exactly. No input values: no lines.
+ */
+#include <mpimill/job.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jobkit.h"
+
+static const char *const options[] = {"bins", "min", "max", "column", NULL};
+
+typedef struct histogram_state {
+    int64_t bins, column;
+    double min, max;
+    char **keys;    /* the bins' keys, made on the first record */
+    size_t *klen;
+    int started;    /* this rank has emitted every bin with 0 */
+} histogram_state;
+
+/* Reads the options; fails naming a missing, malformed or inconsistent one. */
+static int hist_setup(mill_ctx *ctx) {
+    histogram_state s = {0};
+    const char *need[] = {"bins", "min", "max"};
+    for (int i = 0; i < 3; i++) {
+        if (!mill_opt(ctx, need[i])) {
+            mill_fail(ctx, "option %s is required (e.g. --opt bins=10 --opt min=0 --opt max=1); "
+                      "min and max are not chosen from the data", need[i]);
+            return MILL_EINVAL;
+        }
+    }
+    int rc = mill_opt_i64(ctx, "bins", 0, &s.bins);
+    if (rc == 0) rc = mill_opt_f64(ctx, "min", 0, &s.min);
+    if (rc == 0) rc = mill_opt_f64(ctx, "max", 0, &s.max);
+    if (rc == 0) rc = mill_opt_i64(ctx, "column", 0, &s.column);
+    if (rc) return rc;
+    if (s.bins < 1 || s.bins > 1000000) {
+        mill_fail(ctx, "option bins=%lld: expected 1 to 1000000", (long long)s.bins);
+        return MILL_EINVAL;
+    }
+    if (!isfinite(s.min) || !isfinite(s.max) || !(s.min < s.max) || !isfinite(s.max - s.min)) {
+        mill_fail(ctx, "options min=%s max=%s: expected finite numbers with min < max", mill_opt(ctx, "min"),
+                  mill_opt(ctx, "max"));
+        return MILL_EINVAL;
+    }
+    if (mill_opt(ctx, "column") && s.column < 1) {
+        mill_fail(ctx, "option column=%s: expected a column number from 1", mill_opt(ctx, "column"));
+        return MILL_EINVAL;
+    }
+    histogram_state *p = malloc(sizeof *p);
+    if (!p) return MILL_ENOMEM;
+    *p = s;
+    mill_set_userdata(ctx, p);
+    return 0;
+}
+
+/* Makes every bin's key and emits it with count 0. */
+static int start(mill_ctx *ctx, histogram_state *s) {
+    size_t n = (size_t)s->bins;
+    s->keys = calloc(n, sizeof *s->keys);
+    s->klen = calloc(n, sizeof *s->klen);
+    if (!s->keys || !s->klen) return MILL_ENOMEM;
+    int width = snprintf(NULL, 0, "%lld", (long long)(s->bins - 1));
+    double w = (s->max - s->min) / (double)s->bins;
+    for (size_t i = 0; i < n; i++) {
+        char lo[32], hi[32], key[112];
+        jk_fmt_double(lo, s->min + (double)i * w);
+        jk_fmt_double(hi, i + 1 == n ? s->max : s->min + (double)(i + 1) * w);
+        int kl = snprintf(key, sizeof key, "%0*zu\t%s\t%s", width, i, lo, hi);
+        if (!(s->keys[i] = malloc((size_t)kl))) return MILL_ENOMEM;
+        memcpy(s->keys[i], key, (size_t)kl);
+        s->klen[i] = (size_t)kl;
+        int rc = mill_emit_u64(ctx, key, (size_t)kl, 0);
+        if (rc) return rc;
+    }
+    s->started = 1;
+    return 0;
+}
+
+/* Bins one value. */
+static int bin(mill_ctx *ctx, histogram_state *s, double x) {
+    if (isnan(x)) return mill_count(ctx, "nan", 1);
+    if (x < s->min) return mill_count(ctx, "below_min", 1);
+    if (x > s->max) return mill_count(ctx, "above_max", 1);
+    double f = floor((x - s->min) / (s->max - s->min) * (double)s->bins);
+    int64_t i = f >= (double)s->bins ? s->bins - 1 : (int64_t)f;
+    return mill_emit_u64(ctx, s->keys[i], s->klen[i], 1);
+}
+
+/* Bins the row's values (or its column=N value). */
+static int hist_map(mill_ctx *ctx, const mill_record *rec) {
+    histogram_state *s = mill_userdata(ctx);
+    if (!strstr(rec->file, ":/") || rec->len % 8 != 0) {
+        mill_fail(ctx, "input %s is not an HDF5 dataset: give FILE.h5:/DATASET", rec->file);
+        return MILL_EINVAL;
+    }
+    size_t n = rec->len / 8;
+    int rc = s->started ? 0 : start(ctx, s);
+    if (rc) return rc;
+    if (s->column) {
+        if ((size_t)s->column > n) {
+            mill_fail(ctx, "option column=%lld: rows of %s have %zu values", (long long)s->column, rec->file, n);
+            return MILL_EINVAL;
+        }
+        double x;
+        memcpy(&x, rec->data + 8 * (size_t)(s->column - 1), 8);
+        return bin(ctx, s, x);
+    }
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        double x;
+        memcpy(&x, rec->data + 8 * i, 8);
+        rc = bin(ctx, s, x);
+    }
+    return rc;
+}
+
+/* Frees the keys and options. */
+static void hist_teardown(mill_ctx *ctx) {
+    histogram_state *s = mill_userdata(ctx);
+    if (!s) return;
+    for (int64_t i = 0; s->keys && i < s->bins; i++) free(s->keys[i]);
+    free(s->keys);
+    free(s->klen);
+    free(s);
+    mill_set_userdata(ctx, NULL);
+}
+
+MILL_JOB(.name = "histogram",
+         .description = "equal-width histogram of an HDF5 dataset: --opt bins=N --opt min=X --opt max=X [column=N]",
+         .value_type = MILL_VALUE_U64,
+         .combine_op = MILL_COMBINE_SUM,
+         .options = options,
+         .setup = hist_setup,
+         .map = hist_map,
+         .teardown = hist_teardown)

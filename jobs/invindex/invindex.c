@@ -1,0 +1,300 @@
+/* invindex.c -- an inverted index: each word with the sorted list of the
+ * places (file and line) where it occurs, over text or gzip inputs.
+ *
+ * Words are as wordcount's: maximal runs of bytes that are not ASCII
+ * whitespace. Options: lower=1 folds ASCII case.
+ *
+ * Values: a compact list of postings sorted by file (bytewise), then line,
+ * without duplicates (see the encoding below); the combiner merges two
+ * lists. Each merge copies the list (the API has no cheaper append), so a
+ * word's cost grows with the square of its postings; the encoding keeps
+ * that copy small (about 1-2 bytes per posting).
+ *
+ * Output: `WORD<TAB>FILE:LINE FILE:LINE ...` (postings separated by one
+ * space).
+ */
+#include <mpimill/job.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jobkit.h"
+
+static const char *const options[] = {"lower", NULL};
+
+typedef struct invindex_state {
+    int lower;
+    jk_lines lines;
+    jk_buf word, post, merged;
+} invindex_state;
+
+/* Reads lower= (0 or 1). */
+static int ii_setup(mill_ctx *ctx) {
+    invindex_state *s = calloc(1, sizeof *s);
+    if (!s) return MILL_ENOMEM;
+    int rc = jk_opt_bool(ctx, "lower", 0, &s->lower);
+    if (rc) {
+        free(s);
+        return rc;
+    }
+    mill_set_userdata(ctx, s);
+    return 0;
+}
+
+static int is_space(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+
+/* A value is a 16-byte header -- u32 payload length, u32 offset of the
+ * last group in the payload, u64 the last posting's line -- the payload,
+ * then zero padding (values grow by doubling, so the runtime reallocates a
+ * growing list only log(n) times). The payload is a sequence of file groups
+ * sorted by file (bytewise): u32 file length, the file, u32 count, then
+ * count lines as LEB128 varints -- the first line, then the (positive)
+ * differences. The header lets combine append postings that come after
+ * the last one without decoding the list. */
+#define HEAD 16
+
+/* Appends v as a LEB128 varint. */
+static int put_varint(jk_buf *b, uint64_t v) {
+    unsigned char tmp[10];
+    size_t n = 0;
+    do {
+        tmp[n++] = (unsigned char)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+        v >>= 7;
+    } while (v);
+    return jk_buf_add(b, tmp, n);
+}
+
+/* Reads a varint at *pos of [p, p+len); -1 when malformed. */
+static int get_varint(const unsigned char *p, size_t len, size_t *pos, uint64_t *v) {
+    *v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        if (*pos >= len) return -1;
+        unsigned char c = p[(*pos)++];
+        *v |= (uint64_t)(c & 0x7f) << shift;
+        if (!(c & 0x80)) return 0;
+    }
+    return -1;
+}
+
+/* A cursor over one value's postings, in order. */
+typedef struct cursor {
+    const unsigned char *p;
+    size_t len, pos;        /* payload bytes and position */
+    const char *file;       /* the current group's file */
+    uint32_t flen, left;    /* lines left in the group */
+    uint64_t line;          /* the current posting's line */
+    int valid;              /* a current posting exists */
+} cursor;
+
+/* Moves to the next posting; returns -1 when the value is malformed. */
+static int cursor_next(cursor *c) {
+    while (c->left == 0) {
+        if (c->pos == c->len) {
+            c->valid = 0;
+            return 0;
+        }
+        if (c->len - c->pos < 4) return -1;
+        memcpy(&c->flen, c->p + c->pos, 4);
+        if (c->len - c->pos - 4 < (size_t)c->flen + 4) return -1;
+        c->file = (const char *)c->p + c->pos + 4;
+        memcpy(&c->left, c->p + c->pos + 4 + c->flen, 4);
+        c->pos += 8 + (size_t)c->flen;
+        c->line = 0;
+    }
+    uint64_t d;
+    if (get_varint(c->p, c->len, &c->pos, &d)) return -1;
+    c->line += d;
+    c->left--;
+    c->valid = 1;
+    return 0;
+}
+
+/* Opens a cursor on value [v, v+len) at its first posting; -1 when malformed. */
+static int cursor_open(cursor *c, const void *v, size_t len) {
+    uint32_t used;
+    memset(c, 0, sizeof *c);
+    if (len < HEAD) return -1;
+    memcpy(&used, v, 4);
+    if (used > len - HEAD) return -1;
+    c->p = (const unsigned char *)v + HEAD;
+    c->len = used;
+    return cursor_next(c);
+}
+
+/* Orders two postings: file bytewise, then line. */
+static int cmp_posting(const char *f1, uint32_t l1, uint64_t n1, const char *f2, uint32_t l2, uint64_t n2) {
+    int c = memcmp(f1, f2, l1 < l2 ? l1 : l2);
+    if (c) return c;
+    if (l1 != l2) return l1 < l2 ? -1 : 1;
+    return (n1 > n2) - (n1 < n2);
+}
+
+/* Writes postings, in order, to a value under construction in b (whose
+ * first HEAD bytes are the header). */
+typedef struct writer {
+    jk_buf *b;
+    size_t gstart;          /* offset in b of the current group, or 0: none */
+    const char *file;       /* its file (pointing into an input value) */
+    uint32_t flen, count;
+    uint64_t last;
+} writer;
+
+/* Appends one posting; a repeat of the last one is dropped. */
+static int write_posting(writer *w, const char *file, uint32_t flen, uint64_t line) {
+    if (w->gstart && w->flen == flen && !memcmp(w->file, file, flen)) {
+        if (line == w->last) return 0;
+    } else {
+        if (w->gstart) memcpy(w->b->p + w->gstart + 4 + w->flen, &w->count, 4);
+        w->gstart = w->b->len;
+        if (jk_buf_add(w->b, &flen, 4) || jk_buf_add(w->b, file, flen) || jk_buf_add(w->b, "\0\0\0\0", 4))
+            return MILL_ENOMEM;
+        w->file = file;
+        w->flen = flen;
+        w->count = 0;
+        w->last = 0;
+    }
+    if (put_varint(w->b, line - w->last)) return MILL_ENOMEM;
+    w->last = line;
+    w->count++;
+    return 0;
+}
+
+/* Ends a value: the last group's count, the header, and (pad) the padding. */
+static int write_end(writer *w, int pad) {
+    if (w->gstart) memcpy(w->b->p + w->gstart + 4 + w->flen, &w->count, 4);
+    uint32_t used = (uint32_t)(w->b->len - HEAD), lastg = w->gstart ? (uint32_t)(w->gstart - HEAD) : 0;
+    memcpy(w->b->p, &used, 4);
+    memcpy(w->b->p + 4, &lastg, 4);
+    memcpy(w->b->p + 8, &w->last, 8);
+    if (!pad) return 0;
+    size_t cap = 64;
+    while (cap < w->b->len) cap *= 2;
+    if (jk_buf_reserve(w->b, cap - w->b->len)) return MILL_ENOMEM;
+    memset(w->b->p + w->b->len, 0, cap - w->b->len);
+    w->b->len = cap;
+    return 0;
+}
+
+/* Merges two sorted posting lists, dropping duplicates. When b's first
+ * posting is not before a's last (the usual case on the mapping rank), a's
+ * payload is copied as it is and b's postings appended. */
+static int ii_combine(mill_ctx *ctx, const void *key, size_t key_len, const void *a, size_t a_len,
+                      const void *b, size_t b_len) {
+    (void)key, (void)key_len;
+    invindex_state *s = mill_userdata(ctx);
+    cursor x, y;
+    if (cursor_open(&x, a, a_len) || cursor_open(&y, b, b_len)) goto bad;
+    s->merged.len = 0;
+    if (jk_buf_reserve(&s->merged, a_len + b_len + HEAD)) return MILL_ENOMEM;
+    writer w = {.b = &s->merged};
+    uint32_t used, lastg, lflen = 0;
+    uint64_t lline;
+    memcpy(&used, a, 4);
+    memcpy(&lastg, (const char *)a + 4, 4);
+    memcpy(&lline, (const char *)a + 8, 8);
+    const char *pa = (const char *)a + HEAD;
+    if (x.valid && y.valid) {
+        if ((size_t)lastg + 8 > used) goto bad;
+        memcpy(&lflen, pa + lastg, 4);
+        if ((size_t)lastg + 8 + lflen > used) goto bad;
+    }
+    if (x.valid && y.valid && cmp_posting(pa + lastg + 4, lflen, lline, y.file, y.flen, y.line) <= 0) {
+        memcpy(s->merged.p, a, HEAD + (size_t)used); /* room was reserved */
+        s->merged.len = HEAD + (size_t)used;
+        w.gstart = HEAD + (size_t)lastg;
+        w.file = pa + lastg + 4;
+        w.flen = lflen;
+        memcpy(&w.count, pa + lastg + 4 + lflen, 4);
+        w.last = lline;
+        x.valid = 0;
+    } else {
+        s->merged.len = HEAD;
+    }
+    while (x.valid || y.valid) {
+        cursor *t = !x.valid ? &y
+                    : !y.valid ? &x
+                    : cmp_posting(x.file, x.flen, x.line, y.file, y.flen, y.line) <= 0 ? &x : &y;
+        if (write_posting(&w, t->file, t->flen, t->line)) return MILL_ENOMEM;
+        if (cursor_next(t)) goto bad;
+    }
+    if (write_end(&w, 1)) return MILL_ENOMEM;
+    return mill_set_value(ctx, s->merged.p, s->merged.len);
+bad:
+    mill_fail(ctx, "malformed posting list");
+    return MILL_EFORMAT;
+}
+
+/* Emits (word, [this file:line]) for every word of the record. */
+static int ii_map(mill_ctx *ctx, const mill_record *rec) {
+    invindex_state *s = mill_userdata(ctx);
+    uint64_t line;
+    int rc = jk_line_of(ctx, &s->lines, rec, &line);
+    if (rc) return rc;
+    size_t flen = strlen(rec->file);
+    if (flen > UINT32_MAX) return MILL_EINVAL;
+    s->post.len = 0;
+    if (jk_buf_reserve(&s->post, HEAD)) return MILL_ENOMEM;
+    s->post.len = HEAD;
+    writer wr = {.b = &s->post};
+    if (write_posting(&wr, rec->file, (uint32_t)flen, line) || write_end(&wr, 0)) return MILL_ENOMEM;
+    const unsigned char *p = (const unsigned char *)rec->data, *end = p + rec->len;
+    while (p < end) {
+        while (p < end && is_space(*p)) p++;
+        const unsigned char *w = p;
+        while (p < end && !is_space(*p)) p++;
+        if (p == w) break;
+        const void *key = w;
+        if (s->lower) {
+            s->word.len = 0;
+            if (jk_buf_add(&s->word, w, (size_t)(p - w))) return MILL_ENOMEM;
+            for (size_t i = 0; i < s->word.len; i++)
+                if (s->word.p[i] >= 'A' && s->word.p[i] <= 'Z') s->word.p[i] += 32;
+            key = s->word.p;
+        }
+        if ((rc = mill_emit(ctx, key, (size_t)(p - w), s->post.p, s->post.len)) != 0) return rc;
+    }
+    return 0;
+}
+
+/* Writes WORD<TAB>FILE:LINE FILE:LINE ... */
+static int ii_reduce(mill_ctx *ctx, const void *key, size_t key_len, const void *value, size_t value_len) {
+    jk_buf out = {0};
+    cursor c;
+    int rc = cursor_open(&c, value, value_len) ? MILL_EFORMAT : 0;
+    while (rc == 0 && c.valid) {
+        char num[24];
+        int n = snprintf(num, sizeof num, ":%" PRIu64, c.line);
+        if ((out.len && jk_buf_add(&out, " ", 1)) || jk_buf_add(&out, c.file, c.flen) || jk_buf_add(&out, num, (size_t)n))
+            rc = MILL_ENOMEM;
+        else if (cursor_next(&c))
+            rc = MILL_EFORMAT;
+    }
+    if (rc == MILL_EFORMAT) mill_fail(ctx, "malformed posting list");
+    if (rc == 0) rc = mill_write(ctx, key, key_len, out.p ? out.p : "", out.len);
+    jk_buf_free(&out);
+    return rc;
+}
+
+/* Frees the state. */
+static void ii_teardown(mill_ctx *ctx) {
+    invindex_state *s = mill_userdata(ctx);
+    if (!s) return;
+    jk_lines_free(&s->lines);
+    jk_buf_free(&s->word);
+    jk_buf_free(&s->post);
+    jk_buf_free(&s->merged);
+    free(s);
+    mill_set_userdata(ctx, NULL);
+}
+
+MILL_JOB(.name = "invindex",
+         .description = "inverted index: WORD<TAB>FILE:LINE ... sorted; --opt lower=1 folds ASCII case",
+         .value_type = MILL_VALUE_BYTES,
+         .combine_op = MILL_COMBINE_CUSTOM,
+         .options = options,
+         .setup = ii_setup,
+         .map = ii_map,
+         .combine = ii_combine,
+         .reduce = ii_reduce,
+         .teardown = ii_teardown)

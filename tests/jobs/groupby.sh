@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# groupby.sh RANKS: the groupby job against python3 (csv module) over CSV
+# files (.csv and .csv.gz; quoted values with commas and quotes, empty
+# values, CRLF, blank lines); option and data errors.
+. "$(dirname "$0")/lib.sh"
+ranks=$1
+here=$(dirname "$0")
+in=$TMP/in
+mkdir -p "$in/csv"
+python3 "$here/gencsv.py" "$in/csv/t1.csv" 6000 5
+python3 "$here/gencsv.py" "$TMP/t2.csv" 3000 6
+gzip -c "$TMP/t2.csv" > "$in/csv/t2.csv.gz"
+
+# oracle BY AGGS: the same aggregation in python; BY and AGGS as the options.
+oracle() {
+  python3 - "$1" "$2" "$in/csv/t1.csv" "$TMP/t2.csv" <<'PY'
+import csv, sys
+by, aggs, files = sys.argv[1].split(","), sys.argv[2].split(","), sys.argv[3:]
+def fmt(x):
+    for p in (15, 16, 17):
+        s = "%.*g" % (p, x)
+        if float(s) == x:
+            return s
+def esc(v):
+    return v.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+groups = {}
+for path in files:
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = [r for r in csv.reader(f) if r]
+    head = rows[0]
+    col = lambda c: int(c[1:]) - 1 if c.startswith("#") else head.index(c)
+    for r in rows[1:]:
+        groups.setdefault(tuple(r[col(c)] for c in by), []).append(r)
+    cols = {a: col(a.split(":")[1]) for a in aggs if a != "count"}
+out = []
+for k, rows in groups.items():
+    vals = []
+    for a in aggs:
+        if a == "count":
+            vals.append(str(len(rows)))
+            continue
+        xs = [float(r[cols[a]]) for r in rows if r[cols[a]] != ""]
+        op = a.split(":")[0]
+        vals.append("" if not xs else fmt({"sum": sum(xs), "min": min(xs) if xs else 0, "max": max(xs) if xs else 0,
+                                           "mean": sum(xs) / len(xs)}[op]))
+    out.append(("\t".join(esc(v) for v in k) + "\t" + "\t".join(vals)).encode())
+sys.stdout.buffer.write(b"".join(l + b"\n" for l in sorted(out)))
+PY
+}
+oracle region,product count,sum:qty,mean:qty,min:price,max:price,count > "$TMP/want"
+run_job "$ranks" groupby --input "$in/csv" --output "$TMP/out" --opt by=region,product \
+  --opt agg=count,sum:qty,mean:qty,min:price,max:price,count
+same "$TMP/want" "$TMP/out" "groupby region,product differs from python at $ranks ranks"
+
+oracle '#3' 'max:#5,min:qty' > "$TMP/want"
+run_job "$ranks" groupby --input "$in/csv" --output "$TMP/out3" --opt 'by=#3' --opt 'agg=max:#5,min:qty'
+same "$TMP/want" "$TMP/out3" "groupby #3 differs from python at $ranks ranks"
+
+oracle note count > "$TMP/want"     # agg defaults to count; note holds commas and quotes
+run_job "$ranks" groupby --input "$in/csv" --output "$TMP/note" --opt by=note
+same "$TMP/want" "$TMP/note" "groupby note differs from python at $ranks ranks"
+
+[ "$ranks" = 1 ] || { echo "groupby at $ranks ranks: ok"; exit 0; }
+printf 'k,v\na,1\nb,x1\n' > "$in/bad.csv"
+expect_fail "$ranks" 1 "map failed at $in/bad.csv:[0-9]*: line 3: column v: 'x1' is not a number" groupby --input "$in/bad.csv" --opt by=k --opt agg=sum:v
+expect_fail "$ranks" 1 "option by is required" groupby --input "$in/bad.csv"
+expect_fail "$ranks" 1 "option agg=count,median:v: 'median:v' is not count" groupby --input "$in/bad.csv" --opt by=k --opt agg=count,median:v
+expect_fail "$ranks" 1 "option agg=sum: 'sum' is not count" groupby --input "$in/bad.csv" --opt by=k --opt agg=sum
+expect_fail "$ranks" 1 "no column 'w' in the header of $in/bad.csv" groupby --input "$in/bad.csv" --opt by=k --opt agg=max:w
+echo "groupby at $ranks ranks: ok"

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# histogram.sh RANKS: the histogram job over HDF5 datasets (1-D float64 with
+# NaNs and values out of range, 2-D int32 with column=, chunked and
+# compressed) against python3/h5py; counters; option errors.
+. "$(dirname "$0")/lib.sh"
+ranks=$1
+in=$TMP/in
+mkdir -p "$in"
+PY=
+for p in python3 /usr/bin/python3; do
+  if "$p" -c 'import h5py' 2>/dev/null; then PY=$p; break; fi
+done
+[ -n "$PY" ] || fail "no python3 with h5py (apt-get install python3-h5py)"
+"$PY" - "$in/d.h5" <<'PY'
+import sys, h5py, numpy as np
+r = np.random.default_rng(5)
+x = r.normal(0.0, 1.0, 50001)
+x[::997] = np.nan
+x[5] = 4.0       # == max: the last bin
+x[6] = -3.0      # == min: bin 0
+with h5py.File(sys.argv[1], "w") as f:
+    f.create_dataset("x", data=x)
+    f.create_dataset("g/m", data=r.integers(-100, 100, size=(20003, 3), dtype=np.int32),
+                     chunks=(1000, 3), compression="gzip")
+PY
+
+# oracle DATASET BINS MIN MAX COLUMN: the same bins with python floats.
+oracle() {
+  "$PY" - "$in/d.h5" "$@" <<'PY'
+import math, sys, h5py
+path, ds, bins, mn, mx, col = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6])
+def fmt(x):
+    for p in (15, 16, 17):
+        s = "%.*g" % (p, x)
+        if float(s) == x:
+            return s
+data = h5py.File(path)[ds][...].astype(float)
+vals = data.ravel().tolist() if col == 0 else data[:, col - 1].tolist()
+n = [0] * bins
+c = {"nan": 0, "below_min": 0, "above_max": 0}
+for v in vals:
+    if math.isnan(v): c["nan"] += 1
+    elif v < mn: c["below_min"] += 1
+    elif v > mx: c["above_max"] += 1
+    else: n[min(bins - 1, int(math.floor((v - mn) / (mx - mn) * bins)))] += 1
+w, width = (mx - mn) / bins, len(str(bins - 1))
+for i in range(bins):
+    print("%0*d\t%s\t%s\t%d" % (width, i, fmt(mn + i * w), fmt(mx if i == bins - 1 else mn + (i + 1) * w), n[i]))
+print(",".join("%s=%d" % (k, v) for k, v in c.items() if v), file=sys.stderr)
+PY
+}
+oracle /x 37 -3 4 0 > "$TMP/want" 2> "$TMP/counters"
+mpimill_run "$ranks" -- run histogram --input "$in/d.h5:/x" --output "$TMP/x" --opt bins=37 --opt min=-3 --opt max=4 \
+  > "$TMP/stdout" || fail "histogram /x failed"
+same "$TMP/want" "$TMP/x" "histogram of /x differs from python at $ranks ranks"
+for c in $(tr ',' ' ' < "$TMP/counters"); do
+  grep -q "$c" "$TMP/stdout" || fail "summary lacks $c: $(cat "$TMP/stdout")"
+done
+oracle /g/m 10 -50 50.5 2 > "$TMP/want" 2> /dev/null
+run_job "$ranks" histogram --input "$in/d.h5:/g/m" --output "$TMP/m" --opt bins=10 --opt min=-50 --opt max=50.5 --opt column=2
+same "$TMP/want" "$TMP/m" "histogram of /g/m column 2 differs from python at $ranks ranks"
+
+[ "$ranks" = 1 ] || { echo "histogram at $ranks ranks: ok"; exit 0; }
+expect_fail "$ranks" 1 "option max is required" histogram --input "$in/d.h5:/x" --opt bins=3 --opt min=0
+expect_fail "$ranks" 1 "options min=2 max=1: expected finite numbers with min < max" histogram --input "$in/d.h5:/x" --opt bins=3 --opt min=2 --opt max=1
+expect_fail "$ranks" 1 "option bins=0: expected 1 to 1000000" histogram --input "$in/d.h5:/x" --opt bins=0 --opt min=0 --opt max=1
+expect_fail "$ranks" 1 "option column=4: rows of $in/d.h5:/g/m have 3 values" histogram --input "$in/d.h5:/g/m" --opt bins=3 --opt min=0 --opt max=1 --opt column=4
+echo "histogram at $ranks ranks: ok"

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# topk.sh RANKS: the topk job against python3 over CSV columns (ties broken
+# by the row bytewise, .csv.gz, values with quotes and empty fields) and
+# over another job's output (wordcount's key<TAB>count, field=-1); errors.
+. "$(dirname "$0")/lib.sh"
+ranks=$1
+here=$(dirname "$0")
+in=$TMP/in
+mkdir -p "$in/csv"
+python3 "$here/gencsv.py" "$in/csv/t1.csv" 5000 3
+python3 "$here/gencsv.py" "$TMP/t2.csv" 2000 4
+gzip -c "$TMP/t2.csv" > "$in/csv/t2.csv.gz"
+
+# oracle K COLUMN FILES...: rows (raw, CR stripped) by value desc, then row.
+oracle_csv() {
+  python3 - "$@" <<'PY'
+import csv, sys
+k, col, files = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+best = []
+for path in files:
+    lines = open(path, "rb").read().split(b"\n")
+    header = next(csv.reader([lines[0].decode().rstrip("\r")]))
+    i = header.index(col)
+    for raw in lines[1:]:
+        raw = raw[:-1] if raw.endswith(b"\r") else raw
+        if not raw:
+            continue
+        v = next(csv.reader([raw.decode()]))[i]
+        try:
+            x = float(v.strip(" \t"))
+        except ValueError:
+            continue
+        best.append((-x, raw, v.encode()))
+best.sort()
+w = len(str(k))
+for n, (x, raw, v) in enumerate(best[:k]):
+    sys.stdout.buffer.write(b"%0*d\t%s\t%s\n" % (w, n + 1, v, raw))
+PY
+}
+oracle_csv 37 price "$in/csv/t1.csv" "$TMP/t2.csv" > "$TMP/want"
+run_job "$ranks" topk --input "$in/csv" --output "$TMP/price" --opt k=37 --opt column=price
+same "$TMP/want" "$TMP/price" "topk price differs from python at $ranks ranks"
+[ "$(ls "$TMP/price" | grep -c '^part-')" = "$ranks" ] || fail "expected $ranks parts"
+# qty has many ties: they are broken by the row.
+oracle_csv 300 qty "$in/csv/t1.csv" "$TMP/t2.csv" > "$TMP/want"
+run_job "$ranks" topk --input "$in/csv" --output "$TMP/qty" --opt k=300 --opt 'column=#5'
+same "$TMP/want" "$TMP/qty" "topk qty (ties) differs from python at $ranks ranks"
+# More K than rows: every numeric row.
+printf 'a,b\n1,x\n,y\n3,z\nnope,w\n' > "$in/small.csv"
+printf '01\t3\t3,z\n02\t1\t1,x\n' > "$TMP/want"
+run_job "$ranks" topk --input "$in/small.csv" --output "$TMP/small" --opt k=10 --opt column=a
+same "$TMP/want" "$TMP/small" "topk over fewer rows than K"
+
+# Another job's output: the 20 most frequent words.
+"$MILLGEN" --bytes 400K --seed 42 "$TMP/words.txt" > /dev/null
+run_job "$ranks" wordcount --input "$TMP/words.txt" --output "$TMP/wc"
+cat "$TMP/wc"/part-* | sort -t"$(printf '\t')" -k2,2nr -k1,1 | awk "NR <= 20" |
+  awk -F'\t' '{ printf "%02d\t%s\t%s\t%s\n", NR, $2, $1, $2 }' > "$TMP/want"
+run_job "$ranks" topk --input "$TMP/wc" --output "$TMP/top" --opt k=20 --opt field=-1
+same "$TMP/want" "$TMP/top" "topk field=-1 over wordcount output differs from sort"
+
+[ "$ranks" = 1 ] || { echo "topk at $ranks ranks: ok"; exit 0; }
+expect_fail "$ranks" 1 "option k is required" topk --input "$in/small.csv" --opt column=a
+expect_fail "$ranks" 1 "option k=0: expected 1 to 1000000" topk --input "$in/small.csv" --opt k=0 --opt column=a
+expect_fail "$ranks" 1 "option k=ten: not an integer" topk --input "$in/small.csv" --opt k=ten --opt column=a
+expect_fail "$ranks" 1 "give one of option column=NAME" topk --input "$in/small.csv" --opt k=3
+expect_fail "$ranks" 1 "no column 'c' in the header" topk --input "$in/small.csv" --opt k=3 --opt column=c
+echo "topk at $ranks ranks: ok"
