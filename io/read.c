@@ -23,7 +23,7 @@ int mill__read_piece_opts(const mill__inputs *in, mill__read_opts *o, const mill
         return mill__hdf5_read(f->path, f->dsoff, o->comm, fn, arg, err, errlen);
     case MILL__TEXT:
     default:
-        return mill__text_read(f->path, pc->start, pc->end, fn, arg, err, errlen);
+        return mill__text_read_lines(f->path, pc->start, pc->end, o->line_numbers, fn, arg, err, errlen);
     }
 }
 

@@ -25,6 +25,7 @@ typedef struct mill__read_opts {
     int csv_no_header;       /* --csv-no-header: line 1 of a CSV file is data */
     int csv_quoted_newlines; /* --csv-quoted-newlines: whole-file CSV splits */
     int skip_bad;            /* --bad-records skip (else fail) */
+    int line_numbers;        /* text records past a split carry line numbers (MILL_JOB_LINE_NUMBERS) */
     MPI_Comm comm;           /* the job's communicator (HDF5 opens files on it) */
     uint64_t skipped;        /* out: bad records skipped by this rank */
 } mill__read_opts;

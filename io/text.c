@@ -2,6 +2,7 @@
 #include "text.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -115,18 +116,19 @@ int mill__text_read_lines(const char *path, uint64_t start, uint64_t end, int co
     uint64_t line = 0; /* the number of the previous line; 0: not known */
     if (start == 0) {
         line = 0;
-    } else if (count_lines) {
-        for (const char *q = map; q < p; line++) {
-            q = memchr(q, '\n', (size_t)(p - q));
-            if (!q) break;
-            q++;
-        }
+    } else if (count_lines) { /* the number of the line before p: newlines in [0, p) */
+        for (const char *q = map; q < p; q++) line += *q == '\n';
+        if (p - map > (ptrdiff_t)TEXT_WINDOW) (void)madvise((void *)map, (size_t)(p - map) & ~(size_t)4095, MADV_DONTNEED);
     }
     int known = start == 0 || count_lines;
     int rc = 0;
     /* Page tables are filled a window ahead (one call instead of a fault
      * per page); kernels without MADV_POPULATE_READ fault as usual. */
     const char *populated = p;
+    /* Pages behind the reader are dropped from this process (they stay in
+     * the page cache), so resident memory stays near two windows whatever
+     * the file's size. Records never outlive the callback. */
+    const char *released = map;
     nl_index *idx = malloc(sizeof *idx);
     if (!idx) {
         munmap((void *)map, size);
@@ -142,6 +144,11 @@ int mill__text_read_lines(const char *path, uint64_t start, uint64_t end, int co
             size_t n = (size_t)(eof - from) < TEXT_WINDOW ? (size_t)(eof - from) : TEXT_WINDOW;
             populate(from, n);
             populated = from + n;
+            const char *below = map + ((size_t)(p - map) & ~(size_t)4095);
+            if (below - released >= (ptrdiff_t)TEXT_WINDOW) {
+                (void)madvise((void *)released, (size_t)(below - released), MADV_DONTNEED);
+                released = below;
+            }
         }
         const char *nl = nl_next(idx);
         const char *le = nl ? nl : eof;

@@ -251,7 +251,7 @@ static int map_phase(mill_ctx *ctx, const mill__inputs *in, char *err, size_t er
     const mill__run_args *a = ctx->args;
     mill__read_opts o = {.csv_columns = a->csv_columns, .csv_no_header = a->csv_no_header,
                          .csv_quoted_newlines = a->csv_quoted_newlines, .skip_bad = a->skip_bad,
-                         .comm = ctx->comm};
+                         .line_numbers = (ctx->job->flags & MILL_JOB_LINE_NUMBERS) != 0, .comm = ctx->comm};
     map_state ms = {ctx, err, errlen};
     int rc = mill__read_all(in, &o, ctx->rank, ctx->size, map_record, &ms, err, errlen);
     if (a->skip_bad && mill_count(ctx, "bad_records_skipped", (int64_t)o.skipped) != 0 && rc == 0) {
@@ -663,6 +663,10 @@ int mill__run_main(int argc, char **argv) {
     }
     if (rc == 0 && mill__stop_signal()) rc = mill__stop_error(err, sizeof err);
     rc = mill__agree(comm, rc, err, sizeof err);
+    if (rc == 0 && ctx.job->map_done) { /* every rank, or none: collectives are allowed */
+        if ((rc = ctx.job->map_done(&ctx)) != 0) rc = mill__job_error(&ctx, "map_done", rc, err, sizeof err);
+        rc = mill__agree(comm, rc, err, sizeof err);
+    }
     ctx.table = &reduced;
     if (rc == 0) {
         mill__phase_begin(&ctx.metrics, MILL_PHASE_SHUFFLE);

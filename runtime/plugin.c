@@ -16,8 +16,8 @@
 
 #include "config.h"
 
-/* Size of mill_job at ABI 1.0: every field up to and including teardown. */
-#define MILL_JOB_SIZE_1_0 (offsetof(mill_job, teardown) + sizeof(void (*)(mill_ctx *)))
+/* Size of mill_job at ABI 1.0: every field up to and including map_done. */
+#define MILL_JOB_SIZE_1_0 (offsetof(mill_job, map_done) + sizeof(int (*)(mill_ctx *)))
 
 int mill__plugin_check(const mill_job *job, const char *where, char *err, size_t errlen) {
     if (!job) {

@@ -74,19 +74,4 @@ int jk_cols_field(mill_ctx *ctx, const jk_cols *c, const mill_record *rec, size_
 
 
 
-/* Line numbers for every record: rec->line when the reader knows it; else
- * (a text file's later byte ranges carry line 0) the newlines before the
- * record are counted in the file once per file and rank, and the following
- * records of that file are numbered consecutively -- a rank reads one
- * contiguous byte range of each file, in order (io/input.h). */
-typedef struct jk_lines {
-    char *file;
-    uint64_t offset, line;
-} jk_lines;
-
-/* Sets *line to rec's 1-based line number. Returns 0, or MILL_EIO or
- * MILL_ENOMEM after mill_fail. */
-int jk_line_of(mill_ctx *ctx, jk_lines *l, const mill_record *rec, uint64_t *line);
-/* Frees what jk_line_of keeps. */
-void jk_lines_free(jk_lines *l);
 #endif

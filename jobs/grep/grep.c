@@ -9,12 +9,7 @@
  * keys sort as grep -n prints each file; with count=1, `FILE<TAB>N` for every
  * input file that has at least one line (N may be 0).
  *
- * Line numbers: a record carries its line number when the reader knows it
- * (the first byte range of a text file, gzip and CSV inputs). Otherwise (a
- * text file's later byte ranges carry line 0) the job counts the newlines
- * before the range's first line itself, once per file and rank, and numbers
- * the following lines of that range consecutively: a rank reads one
- * contiguous byte range of each file, in order (io/input.h).
+ * Line numbers come with every record: the job sets MILL_JOB_LINE_NUMBERS.
  */
 #include <mpimill/job.h>
 #include <inttypes.h>
@@ -32,7 +27,6 @@ typedef struct grep_state {
     int invert, count;
     char *line;        /* the record as a C string for regexec */
     size_t linecap;
-    jk_lines lines;    /* line numbering (jobkit.h) */
 } grep_state;
 
 /* Reads the options and compiles the pattern. Fails with a message when the
@@ -88,9 +82,9 @@ static int grep_map(mill_ctx *ctx, const mill_record *rec) {
         uint64_t one = (uint64_t)selected;
         return mill_emit(ctx, rec->file, strlen(rec->file), &one, sizeof one);
     }
-    uint64_t line;
-    int rc = jk_line_of(ctx, &s->lines, rec, &line);
-    if (rc || !selected) return rc;
+    uint64_t line = rec->line;
+    int rc = 0;
+    if (!selected) return 0;
     size_t flen = strlen(rec->file);
     char *key = malloc(flen + 32);
     if (!key) return MILL_ENOMEM;
@@ -132,12 +126,12 @@ static void grep_teardown(mill_ctx *ctx) {
     if (!s) return;
     regfree(&s->re);
     free(s->line);
-    jk_lines_free(&s->lines);
     free(s);
     mill_set_userdata(ctx, NULL);
 }
 
 MILL_JOB(.name = "grep",
+         .flags = MILL_JOB_LINE_NUMBERS,
          .description = "lines matching a POSIX ERE as FILE:LINE<TAB>TEXT; --opt pattern=RE [icase=1 invert=1 count=1]",
          .value_type = MILL_VALUE_BYTES,
          .combine_op = MILL_COMBINE_CUSTOM,

@@ -25,7 +25,6 @@ static const char *const options[] = {"lower", NULL};
 
 typedef struct invindex_state {
     int lower;
-    jk_lines lines;
     jk_buf word, post, merged;
 } invindex_state;
 
@@ -228,9 +227,8 @@ bad:
 /* Emits (word, [this file:line]) for every word of the record. */
 static int ii_map(mill_ctx *ctx, const mill_record *rec) {
     invindex_state *s = mill_userdata(ctx);
-    uint64_t line;
-    int rc = jk_line_of(ctx, &s->lines, rec, &line);
-    if (rc) return rc;
+    uint64_t line = rec->line;
+    int rc;
     size_t flen = strlen(rec->file);
     if (flen > UINT32_MAX) return MILL_EINVAL;
     s->post.len = 0;
@@ -280,7 +278,6 @@ static int ii_reduce(mill_ctx *ctx, const void *key, size_t key_len, const void 
 static void ii_teardown(mill_ctx *ctx) {
     invindex_state *s = mill_userdata(ctx);
     if (!s) return;
-    jk_lines_free(&s->lines);
     jk_buf_free(&s->word);
     jk_buf_free(&s->post);
     jk_buf_free(&s->merged);
@@ -289,6 +286,7 @@ static void ii_teardown(mill_ctx *ctx) {
 }
 
 MILL_JOB(.name = "invindex",
+         .flags = MILL_JOB_LINE_NUMBERS,
          .description = "inverted index: WORD<TAB>FILE:LINE ... sorted; --opt lower=1 folds ASCII case",
          .value_type = MILL_VALUE_BYTES,
          .combine_op = MILL_COMBINE_CUSTOM,

@@ -16,13 +16,14 @@ tr -s ' \t\r' '\n\n\n' < "$TMP/in.txt" | grep -v '^$' |
 output_of "$TMP/out" | cmp -s "$TMP/want" - || fail "longest differs from the oracle"
 lines=$(wc -l < "$TMP/in.txt"); words=$(tr -s ' \t\r' '\n\n\n' < "$TMP/in.txt" | grep -vc '^$')
 letters=$(wc -l < "$TMP/want")
-grep -q "counters: lines=$lines, words=$words, letters=$letters" "$TMP/stdout" ||
+grep -q "counters: lines=$lines, words=$words, map_done_calls=$ranks, letters=$letters" "$TMP/stdout" ||
   fail "summary lacks the counters: $(cat "$TMP/stdout")"
-python3 - "$TMP/out/_SUCCESS" "$lines" "$words" "$letters" <<'PY' || fail "manifest counters wrong"
+python3 - "$TMP/out/_SUCCESS" "$lines" "$words" "$letters" "$ranks" <<'PY' || fail "manifest counters wrong"
 import json, sys
 m = json.load(open(sys.argv[1]))
 c = m["counters"]
-assert c == {"lines": int(sys.argv[2]), "words": int(sys.argv[3]), "letters": int(sys.argv[4])}, c
+assert c == {"lines": int(sys.argv[2]), "words": int(sys.argv[3]), "letters": int(sys.argv[4]),
+             "map_done_calls": int(sys.argv[5])}, c
 assert len(m["fingerprint"]) == 16
 PY
 grep -q "longest\[0\]: scale 2.5 on $ranks ranks" "$TMP/stderr" || fail "mill_log line missing: $(cat "$TMP/stderr")"

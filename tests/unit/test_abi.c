@@ -21,6 +21,9 @@ _Static_assert(offsetof(mill_job, map) == 24 + 4 * P, "mill_job.map");
 _Static_assert(offsetof(mill_job, combine) == 24 + 5 * P, "mill_job.combine");
 _Static_assert(offsetof(mill_job, reduce) == 24 + 6 * P, "mill_job.reduce");
 _Static_assert(offsetof(mill_job, teardown) == 24 + 7 * P, "mill_job.teardown");
+_Static_assert(offsetof(mill_job, flags) == 24 + 8 * P, "mill_job.flags");
+_Static_assert(offsetof(mill_job, map_done) == 32 + 8 * P, "mill_job.map_done");
+_Static_assert(MILL_JOB_LINE_NUMBERS == 1, "flags");
 _Static_assert(offsetof(mill_record, data) == 0, "mill_record.data");
 _Static_assert(offsetof(mill_record, len) == P, "mill_record.len");
 _Static_assert(offsetof(mill_record, file) == 2 * P, "mill_record.file");
@@ -41,7 +44,7 @@ static void test_entry(void) {
     CU_ASSERT_EQUAL(j->abi_major, MILL_ABI_MAJOR);
     CU_ASSERT_EQUAL(j->abi_minor, MILL_ABI_MINOR);
     CU_ASSERT_EQUAL(j->struct_size, sizeof(mill_job));
-    CU_ASSERT_EQUAL(sizeof(mill_job), 24 + 8 * P);
+    CU_ASSERT_EQUAL(sizeof(mill_job), 32 + 9 * P);
 }
 
 int main(void) {

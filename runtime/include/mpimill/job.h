@@ -91,7 +91,9 @@ typedef struct mill_job {
     /* Required. Called for every input record; emits with mill_emit*(). */
     int (*map)(mill_ctx *ctx, const mill_record *rec);
     /* Required when combine_op is MILL_COMBINE_CUSTOM: merges value b into
-     * value a of the same key and stores the result with mill_set_value(). */
+     * value a of the same key and stores the result with mill_set_value().
+     * b may point into the buffer passed to mill_emit(); a points into the
+     * runtime's table and stays valid until mill_set_value() returns. */
     int (*combine)(mill_ctx *ctx, const void *key, size_t key_len,
                    const void *a, size_t a_len, const void *b, size_t b_len);
     /* Optional. Called once per key on its owner rank with the fully combined
@@ -100,7 +102,20 @@ typedef struct mill_job {
                   const void *value, size_t value_len);
     /* Optional. Called once per rank at the end, also after a failure. */
     void (*teardown)(mill_ctx *ctx);
+    /* MILL_JOB_* flags. */
+    uint64_t flags;
+    /* Optional. Called once on every rank after its last record is mapped
+     * and before the shuffle, when no rank has failed: it may emit (a
+     * per-rank summary, say) and make collective calls on mill_comm(). */
+    int (*map_done)(mill_ctx *ctx);
 } mill_job;
+
+/* Text records carry their line number (mill_record.line) even when a
+ * rank's byte range starts inside a file; the rank then counts the
+ * newlines before its range, which costs a scan of that prefix. Without
+ * it, line is known only in ranges that start at a file's first byte, in
+ * gzip and CSV files. */
+#define MILL_JOB_LINE_NUMBERS (UINT64_C(1) << 0)
 
 /* Emits a (key, value) pair from map. The bytes are copied. */
 int mill_emit(mill_ctx *ctx, const void *key, size_t key_len, const void *value, size_t value_len);

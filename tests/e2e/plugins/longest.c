@@ -1,6 +1,8 @@
 /* longest.c -- exercises the plugin API: a custom combiner (the longest word
  * per first letter, ties to the smaller word), a reduce that writes with
- * mill_write, counters, a float option and mill_log. */
+ * mill_write, counters, a float option, mill_log, and map_done making a
+ * collective call on mill_comm(). */
+#include <mpi.h>
 #include <mpimill/job.h>
 #include <string.h>
 
@@ -42,7 +44,20 @@ static int longest_reduce(mill_ctx *ctx, const void *key, size_t klen, const voi
     return rc ? rc : mill_write(ctx, key, klen, v, vlen);
 }
 
-MILL_JOB(.name = "longest", .description = "longest word per first byte",
+/* After the last record, on every rank: a collective on the job's
+ * communicator (the total of lines) and a counter. */
+static int longest_map_done(mill_ctx *ctx) {
+    long one = 1, ranks = 0;
+    if (MPI_Allreduce(&one, &ranks, 1, MPI_LONG, MPI_SUM, mill_comm(ctx)) != MPI_SUCCESS) return MILL_EJOB;
+    if (ranks != mill_size(ctx)) {
+        mill_fail(ctx, "map_done saw %ld ranks of %d", ranks, mill_size(ctx));
+        return MILL_EJOB;
+    }
+    return mill_count(ctx, "map_done_calls", 1);
+}
+
+MILL_JOB(.name = "longest",
+         .map_done = longest_map_done, .description = "longest word per first byte",
          .value_type = MILL_VALUE_BYTES, .combine_op = MILL_COMBINE_CUSTOM, .options = options,
          .setup = longest_setup, .map = longest_map, .combine = longest_combine,
          .reduce = longest_reduce)
