@@ -18,7 +18,7 @@
 #include <emmintrin.h>
 #endif
 
-#define TEXT_WINDOW ((size_t)16 << 20)
+#define TEXT_WINDOW ((size_t)4 << 20)
 
 /* The newlines of the mapping from some point on, found a block at a time:
  * one pass marks every '\n' of a 16 KiB block (SSE2: 64 bytes per step),
