@@ -12,6 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agree.h"
+
 #include "mpimill/job.h"
 
 #define CHUNK ((hsize_t)1 << 20)
@@ -78,23 +80,6 @@ void mill__h5out_free(mill__h5out *h) {
     free(h);
 }
 
-/* Collective: 0 when every rank's rc is 0; else every rank returns the
- * lowest failing rank's code, and its message (up to 511 bytes) in err. */
-static int agree(MPI_Comm comm, int rc, char *err, size_t errlen) {
-    int rank, size, me, first;
-    if (MPI_Comm_rank(comm, &rank) != MPI_SUCCESS || MPI_Comm_size(comm, &size) != MPI_SUCCESS) return rc ? rc : MILL_EMPI;
-    me = rc ? rank : size;
-    if (MPI_Allreduce(&me, &first, 1, MPI_INT, MPI_MIN, comm) != MPI_SUCCESS) return rc ? rc : MILL_EMPI;
-    if (first == size) return 0;
-    char msg[512];
-    snprintf(msg, sizeof msg, "%s", rank == first ? err : "");
-    int code = rc;
-    if (MPI_Bcast(&code, 1, MPI_INT, first, comm) != MPI_SUCCESS ||
-        MPI_Bcast(msg, (int)sizeof msg, MPI_CHAR, first, comm) != MPI_SUCCESS)
-        return rc ? rc : MILL_EMPI;
-    if (rank != first) snprintf(err, errlen, "%s", msg);
-    return code;
-}
 
 /* Collective: creates a chunked, deflated 1-D dataset of `total` elements and
  * writes this rank's n elements at `at`. */
@@ -179,7 +164,7 @@ int mill__h5out_write(mill__h5out *h, MPI_Comm comm, int fd0, const char *job_na
     /* A rank that failed before (e.g. in reduce) keeps its status; the others
      * write nothing and return 0, so that the failing rank's message is the
      * one reported. */
-    if (agree(comm, rc, err, errlen) != 0) return rc;
+    if (mill__agree(comm, rc, err, errlen) != 0) return rc;
     if (MPI_Bcast(path, sizeof path, MPI_CHAR, 0, comm) != MPI_SUCCESS) return MILL_EMPI;
 
     /* Where this rank's slice starts in each dataset, and the totals. */
@@ -197,7 +182,7 @@ int mill__h5out_write(mill__h5out *h, MPI_Comm comm, int fd0, const char *job_na
     if (rc) snprintf(err, errlen, "HDF5 output: out of memory");
     if (per_rank && MPI_Allgather(&h->n, 1, MPI_UINT64_T, per_rank, 1, MPI_UINT64_T, comm) != MPI_SUCCESS && !rc)
         rc = MILL_EMPI;
-    if ((rc = agree(comm, rc, err, errlen)) != 0) goto out;
+    if ((rc = mill__agree(comm, rc, err, errlen)) != 0) goto out;
 
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS), dxpl = H5Pcreate(H5P_DATASET_XFER), f = -1;
     if (fapl < 0 || dxpl < 0 || H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL) < 0 ||
@@ -205,11 +190,11 @@ int mill__h5out_write(mill__h5out *h, MPI_Comm comm, int fd0, const char *job_na
         snprintf(err, errlen, "HDF5 output: cannot set up the MPI-IO driver");
         rc = MILL_EIO;
     }
-    if ((rc = agree(comm, rc, err, errlen)) == 0 && (f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl)) < 0) {
+    if ((rc = mill__agree(comm, rc, err, errlen)) == 0 && (f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl)) < 0) {
         snprintf(err, errlen, "HDF5 output: cannot create %s", path);
         rc = MILL_EIO;
     }
-    if ((rc = agree(comm, rc, err, errlen)) == 0) {
+    if ((rc = mill__agree(comm, rc, err, errlen)) == 0) {
         /* The offsets datasets have n+1 entries: the last rank writes the end. */
         uint64_t nk = h->n + (rank == size - 1 ? 1 : 0);
         int w = write_1d(f, "/key_bytes", H5T_STD_U8LE, H5T_NATIVE_UCHAR, total[1], before[1], h->keys.len,
@@ -251,7 +236,7 @@ int mill__h5out_write(mill__h5out *h, MPI_Comm comm, int fd0, const char *job_na
     }
     if (fapl >= 0) H5Pclose(fapl);
     if (dxpl >= 0) H5Pclose(dxpl);
-    rc = agree(comm, rc, err, errlen);
+    rc = mill__agree(comm, rc, err, errlen);
 out:
     free(per_rank);
     free(koff);

@@ -9,27 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agree.h"
+
 #include "mpimill/job.h"
 
 #define BLOCK_VALUES (1u << 20)
 
-/* Collective: 0 when every rank's rc is 0; else every rank returns the
- * lowest failing rank's code, and its message (up to 511 bytes) in err. */
-static int agree(MPI_Comm comm, int rc, char *err, size_t errlen) {
-    int rank, size, me, first;
-    if (MPI_Comm_rank(comm, &rank) != MPI_SUCCESS || MPI_Comm_size(comm, &size) != MPI_SUCCESS) return rc ? rc : MILL_EMPI;
-    me = rc ? rank : size;
-    if (MPI_Allreduce(&me, &first, 1, MPI_INT, MPI_MIN, comm) != MPI_SUCCESS) return rc ? rc : MILL_EMPI;
-    if (first == size) return 0;
-    char msg[512];
-    snprintf(msg, sizeof msg, "%s", rank == first ? err : "");
-    int code = rc;
-    if (MPI_Bcast(&code, 1, MPI_INT, first, comm) != MPI_SUCCESS ||
-        MPI_Bcast(msg, (int)sizeof msg, MPI_CHAR, first, comm) != MPI_SUCCESS)
-        return rc ? rc : MILL_EMPI;
-    if (rank != first) snprintf(err, errlen, "%s", msg);
-    return code;
-}
 
 int mill__hdf5_read(const char *spec, size_t dsoff, MPI_Comm comm, mill__record_fn fn, void *arg, char *err,
                     size_t errlen) {
@@ -60,11 +45,11 @@ int mill__hdf5_read(const char *spec, size_t dsoff, MPI_Comm comm, mill__record_
         rc = MILL_EFORMAT;
     }
     /* H5Fopen is collective: every rank goes in or none. */
-    if ((rc = agree(comm, rc, err, errlen)) == 0 && (f = H5Fopen(file, H5F_ACC_RDONLY, fapl)) < 0) {
+    if ((rc = mill__agree(comm, rc, err, errlen)) == 0 && (f = H5Fopen(file, H5F_ACC_RDONLY, fapl)) < 0) {
         snprintf(err, errlen, "input %s: cannot open %s with HDF5", spec, file);
         rc = MILL_EIO;
     }
-    rc = agree(comm, rc, err, errlen);
+    rc = mill__agree(comm, rc, err, errlen);
     hsize_t dims[2] = {0, 1};
     if (rc == 0) {
         htri_t ok = H5Lexists(f, dsname, H5P_DEFAULT);
@@ -91,7 +76,7 @@ int mill__hdf5_read(const char *spec, size_t dsoff, MPI_Comm comm, mill__record_
             }
         }
     }
-    rc = agree(comm, rc, err, errlen);
+    rc = mill__agree(comm, rc, err, errlen);
     int nd = rc == 0 ? H5Sget_simple_extent_ndims(fspace) : 1;
     __extension__ typedef unsigned __int128 u128;
     hsize_t N = dims[0], C = nd == 2 ? dims[1] : 1;
@@ -109,7 +94,7 @@ int mill__hdf5_read(const char *spec, size_t dsoff, MPI_Comm comm, mill__record_
             snprintf(err, errlen, "input %s: out of memory for a block of rows", spec);
             rc = MILL_ENOMEM;
         }
-        rc = agree(comm, rc, err, errlen);
+        rc = mill__agree(comm, rc, err, errlen);
     }
     int fnrc = 0, iorc = 0;
     for (hsize_t k = 0; rc == 0 && k < rounds; k++) {

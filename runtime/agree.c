@@ -1,0 +1,89 @@
+/* agree.c -- agreeing on failure across ranks.
+ *
+ * Every collective step of a job ends in mill__agree(): a rank that failed
+ * keeps its message, the lowest failing rank's message reaches rank 0, and
+ * rank 0 alone prints it. So an error is one line, never N copies, and no
+ * rank waits forever for a peer that gave up. io/ uses it too (collective
+ * HDF5), so it is a library of its own, below both.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agree.h"
+#include "mpimill/job.h"
+
+int mill__mpi_error(int mpi_rc, const char *what, char *err, size_t errlen) {
+    char s[MPI_MAX_ERROR_STRING];
+    int n = 0;
+    if (MPI_Error_string(mpi_rc, s, &n) != MPI_SUCCESS) snprintf(s, sizeof s, "code %d", mpi_rc);
+    snprintf(err, errlen, "%s: %s", what, s);
+    return MILL_EMPI;
+}
+
+int mill__agree(MPI_Comm comm, int status, char *err, size_t errlen) {
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    int mine = status ? rank : INT_MAX, first;
+    if (MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm) != MPI_SUCCESS) {
+        snprintf(err, errlen, "MPI_Allreduce failed while agreeing on status");
+        return MILL_EMPI;
+    }
+    if (first == INT_MAX) return 0;
+    /* The failing rank's code and message go to everyone (rank 0 prints). */
+    char msg[1024];
+    int code = status;
+    if (rank == first) snprintf(msg, sizeof msg, "%s", err && *err ? err : mill_strerror(status));
+    if (MPI_Bcast(&code, 1, MPI_INT, first, comm) != MPI_SUCCESS ||
+        MPI_Bcast(msg, sizeof msg, MPI_CHAR, first, comm) != MPI_SUCCESS) {
+        snprintf(err, errlen, "MPI_Bcast failed while agreeing on status");
+        return MILL_EMPI;
+    }
+    if (rank != first || size > 1) {
+        if (size > 1 && strncmp(msg, "rank ", 5) != 0)
+            snprintf(err, errlen, "rank %d: %s", first, msg);
+        else
+            snprintf(err, errlen, "%s", msg);
+    }
+    return code;
+}
+
+int mill__gather_str(MPI_Comm comm, const char *mine, char **all, char *err, size_t errlen) {
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    int len = (int)strlen(mine);
+    int *lens = NULL, *displs = NULL;
+    char *buf = NULL;
+    if (rank == 0) {
+        lens = calloc((size_t)size, sizeof *lens);
+        displs = calloc((size_t)size, sizeof *displs);
+        if (!lens || !displs) {
+            free(lens);
+            free(displs);
+            lens = displs = NULL;
+        }
+    }
+    int rc = MPI_Gather(&len, 1, MPI_INT, lens, 1, MPI_INT, 0, comm);
+    if (rc != MPI_SUCCESS) return mill__mpi_error(rc, "MPI_Gather", err, errlen);
+    size_t total = 0;
+    if (rank == 0) {
+        for (int i = 0; i < size; i++) {
+            displs[i] = (int)total;
+            total += (size_t)lens[i];
+        }
+        buf = malloc(total + 1);
+        if (buf) buf[total] = '\0';
+    }
+    rc = MPI_Gatherv(mine, len, MPI_CHAR, buf, lens, displs, MPI_CHAR, 0, comm);
+    free(lens);
+    free(displs);
+    if (rc != MPI_SUCCESS) {
+        free(buf);
+        return mill__mpi_error(rc, "MPI_Gatherv", err, errlen);
+    }
+    *all = buf;
+    return 0;
+}

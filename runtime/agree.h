@@ -1,0 +1,22 @@
+/* agree.h -- agreeing on failure across ranks (runtime/error.c). Used by
+ * the runtime's phases and by io's collective HDF5 readers and writers. */
+#ifndef MILL_AGREE_H
+#define MILL_AGREE_H
+
+#include <mpi.h>
+#include <stddef.h>
+
+/* Collective. Combines each rank's status: when every rank passes 0, returns
+ * 0. Otherwise every rank returns the status of the lowest failing rank, and
+ * err on rank 0 holds that rank's message prefixed with "rank R: " (when
+ * more than one rank runs). Never hangs as long as every rank calls it. */
+int mill__agree(MPI_Comm comm, int status, char *err, size_t errlen);
+
+/* Formats an MPI error code into err and returns MILL_EMPI. */
+int mill__mpi_error(int mpi_rc, const char *what, char *err, size_t errlen);
+
+/* Collective. Concatenates each rank's NUL-terminated string on rank 0 in
+ * rank order into a malloc'ed *all (NULL on other ranks). */
+int mill__gather_str(MPI_Comm comm, const char *mine, char **all, char *err, size_t errlen);
+
+#endif
