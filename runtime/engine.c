@@ -6,41 +6,40 @@
  *   2. rank 0 lists the inputs and broadcasts them; the commit begins;
  *   3. map: each rank reads its byte ranges line by line; map() emits into
  *      a combining table;
- *   4. shuffle: each (key, value) goes to the owner rank given by the
- *      partitioner, with MPI_Alltoallv in bounded rounds;
- *   5. reduce: the owner combines what it received, sorts by key and writes
- *      its part file into staging;
- *   6. the commit publishes every part at once, or nothing.
- * This file also implements the plugin-facing calls of <mpimill/job.h>.
+ *   4. shuffle (shuffle.c): each (key, value) goes to the owner rank given
+ *      by the partitioner, in bounded rounds, spilling past --memory;
+ *   5. reduce: the owner merges what it received in key order and writes
+ *      its part file into staging (or its block of --single-file, single.c);
+ *   6. the commit (commit.c) publishes every file at once, or nothing.
+ * It also holds the job's combiners and the part-file writer; the calls a
+ * plugin makes are in api.c.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
 
 #include "args.h"
 #include "commit.h"
+#include "ctx.h"
 #include "fault.h"
+#include "h5out.h"
 #include "input.h"
 #include "json.h"
 #include "lock.h"
 #include "partition.h"
 #include "plugin.h"
 #include "read.h"
-#include "h5out.h"
-#include "write.h"
-#include "ctx.h"
 #include "runtime.h"
 #include "shuffle.h"
 #include "single.h"
 #include "table.h"
+#include "write.h"
 
 /* ---- values ---------------------------------------------------------- */
 
@@ -652,6 +651,8 @@ int mill__run_main(int argc, char **argv) {
         rc = mill__job_error(&ctx, "setup", rc, err, sizeof err);
     if (rc == 0 && (rc = mill__table_init(&mapped)) == 0 && (rc = mill__table_init(&reduced)) != 0)
         snprintf(err, sizeof err, "out of memory");
+    /* A setup that failed on one rank stops all of them here. */
+    rc = mill__agree(comm, rc, err, sizeof err);
     if (rc == 0) rc = mill__metrics_start(&ctx.metrics, comm);
     if (rc == 0) {
         ctx.table = &mapped;

@@ -44,6 +44,14 @@ grep -q "job failing: map failed at $TMP/bad.txt:8: cannot map a bad record" "$T
 [ ! -e "$TMP/o3" ] || fail "output after a failed map"
 check_no_leftovers "$TMP/o3"
 
+# A setup that fails on the last rank only stops every rank (no hang).
+last=$((ranks - 1))
+rc=0; mpimill_run "$ranks" -- run "$PLUGINS/failing.so" --input "$TMP/bad.txt" --output "$TMP/o5" \
+  --opt setup_fail_rank=$last 2> "$TMP/stderr" || rc=$?
+[ "$rc" = 1 ] && grep -q "job failing: setup failed: setup refuses on this rank" "$TMP/stderr" ||
+  fail "setup failing on rank $last: exit $rc, $(cat "$TMP/stderr")"
+[ ! -e "$TMP/o5" ] || fail "output after a failed setup"
+
 # A crash: the message names the plugin and the record; nothing committed.
 printf 'a\nb\nboom\nc\n' > "$TMP/boom.txt"
 rc=0; mpimill_run "$ranks" -- run "$PLUGINS/crash.so" --input "$TMP/boom.txt" --output "$TMP/o4" 2> "$TMP/stderr" || rc=$?

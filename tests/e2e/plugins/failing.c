@@ -10,5 +10,18 @@ static int failing_map(mill_ctx *ctx, const mill_record *rec) {
     return mill_emit_u64(ctx, rec->data, rec->len, 1);
 }
 
-MILL_JOB(.name = "failing", .description = "fails on 'bad'", .value_type = MILL_VALUE_U64,
+/* With --opt setup_fail_rank=R, setup fails on rank R only. */
+static int failing_setup(mill_ctx *ctx) {
+    int64_t r;
+    int rc = mill_opt_i64(ctx, "setup_fail_rank", -1, &r);
+    if (rc == 0 && r == mill_rank(ctx)) {
+        mill_fail(ctx, "setup refuses on this rank");
+        return MILL_EJOB;
+    }
+    return rc;
+}
+
+static const char *const options[] = {"setup_fail_rank", NULL};
+
+MILL_JOB(.name = "failing", .setup = failing_setup, .options = options, .description = "fails on 'bad'", .value_type = MILL_VALUE_U64,
          .combine_op = MILL_COMBINE_SUM, .map = failing_map)
