@@ -237,7 +237,7 @@ static int map_record(void *arg, const mill_record *rec) {
     ms->ctx->bytes_in += rec->len + 1;
     int rc = ms->ctx->job->map(ms->ctx, rec);
     if (rc) rc = mill__job_error(ms->ctx, "map", rc, ms->err, ms->errlen);
-    else if (mill__table_memory(ms->ctx->table) > ms->ctx->memory / 5 * 2)
+    else if (mill__table_memory(ms->ctx->table) > mill__table_share(ms->ctx->memory))
         rc = mill__spill_map_maybe(ms->ctx, ms->err, ms->errlen);
     ms->ctx->rec = NULL;
     return rc;

@@ -49,10 +49,6 @@ struct mill__spill {
     size_t nreduce;
 };
 
-/* Share of the budget each table may use before it spills (the other
- * table, the shuffle's round buffers and the input reader use the rest). */
-#define TABLE_SHARE(budget) ((budget) / 5 * 2)
-
 uint64_t mill__table_memory(const mill__table *t) {
     return t->bytes + (uint64_t)t->cap * sizeof(mill__entry);
 }
@@ -150,7 +146,7 @@ static int table_reset(mill__table *t) {
 
 int mill__spill_map_maybe(mill_ctx *ctx, char *err, size_t errlen) {
     mill__table *t = ctx->table;
-    if (mill__table_memory(t) <= TABLE_SHARE(ctx->memory) || t->n == 0) return 0;
+    if (mill__table_memory(t) <= mill__table_share(ctx->memory) || t->n == 0) return 0;
     mill__spill *s = ctx->spill;
     map_run *m = realloc(s->map, (s->nmap + 1) * sizeof *m);
     if (!m) return MILL_ENOMEM;
@@ -320,7 +316,7 @@ static int take(mill_ctx *ctx, mill__table *reduced, carry *c, const char *p, si
         rc = mill__upsert(ctx, reduced, mill_key_hash(k, kl), k, kl, k + kl, vl);
         off += 8 + (size_t)kl + vl;
         (*records)++;
-        if (rc == 0 && mill__table_memory(reduced) > TABLE_SHARE(ctx->memory))
+        if (rc == 0 && mill__table_memory(reduced) > mill__table_share(ctx->memory))
             rc = spill_reduce(ctx, reduced, err, errlen);
     }
     memmove(c->buf, c->buf + off, c->len - off);

@@ -8,6 +8,12 @@
 
 #include "ctx.h"
 
+/* Returns the share of the budget each table may use before it spills. The
+ * rest is for the other table (or the packed map table during the
+ * exchange), the round buffers (an eighth), a table's slot array while it
+ * doubles, and the input reader's windows. */
+static inline uint64_t mill__table_share(uint64_t budget) { return budget / 4; }
+
 /* Returns the bytes a table holds (arena and slot array). */
 uint64_t mill__table_memory(const mill__table *t);
 
