@@ -73,11 +73,19 @@ struct mill_ctx {
 /* Returns the function that merges two values with job's combiner. */
 mill__merge_fn mill__merge_for(const mill_job *job);
 
+/* Inserts (key, value), absent from t, into it (the slow path of
+ * mill__upsert). Returns 0, MILL_ENOMEM or MILL_EJOB (reason in ctx->fail). */
+int mill__upsert_new(mill_ctx *ctx, mill__table *t, uint64_t hash, const void *key, size_t klen,
+                     const void *value, size_t vlen);
+
 /* Inserts (key, value) into table t, merging with the key's existing value
  * through the job's combiner. Returns 0, MILL_ENOMEM or MILL_EJOB (with the
- * reason in ctx->fail). */
-int mill__upsert(mill_ctx *ctx, mill__table *t, uint64_t hash, const void *key, size_t klen,
-                 const void *value, size_t vlen);
+ * reason in ctx->fail). Inline: it is on the path of every emitted record. */
+static inline int mill__upsert(mill_ctx *ctx, mill__table *t, uint64_t hash, const void *key, size_t klen,
+                               const void *value, size_t vlen) {
+    mill__entry *e = klen <= UINT32_MAX ? mill__table_find(t, hash, key, (uint32_t)klen) : NULL;
+    return e ? ctx->merge(ctx, e, value, vlen) : mill__upsert_new(ctx, t, hash, key, klen, value, vlen);
+}
 
 /* Formats the error of a failed callback `cb` (job, record position and the
  * plugin's mill_fail words) into err; returns MILL_EJOB or MILL_ENOMEM. */

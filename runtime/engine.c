@@ -116,19 +116,18 @@ mill__merge_fn mill__merge_for(const mill_job *job) {
     }
 }
 
-int mill__upsert(mill_ctx *ctx, mill__table *t, uint64_t hash, const void *key, size_t klen,
-                  const void *value, size_t vlen) {
+
+int mill__upsert_new(mill_ctx *ctx, mill__table *t, uint64_t hash, const void *key, size_t klen,
+                     const void *value, size_t vlen) {
     if (klen > UINT32_MAX || vlen > UINT32_MAX) {
         snprintf(ctx->fail, sizeof ctx->fail, "key or value larger than 4 GiB");
         return MILL_EJOB;
     }
-    int inserted;
-    mill__entry *e = mill__table_upsert(t, hash, key, (uint32_t)klen, value, (uint32_t)vlen, &inserted);
-    if (!e) {
+    if (!mill__table_insert(t, hash, key, (uint32_t)klen, value, (uint32_t)vlen)) {
         snprintf(ctx->fail, sizeof ctx->fail, "out of memory in the combining table");
         return MILL_ENOMEM;
     }
-    return inserted ? 0 : ctx->merge(ctx, e, value, vlen);
+    return 0;
 }
 
 /* ---- output ------------------------------------------------------------ */

@@ -65,22 +65,14 @@ static int grow(mill__table *t) {
     return 0;
 }
 
-mill__entry *mill__table_upsert(mill__table *t, uint64_t hash, const void *key, uint32_t klen,
-                                const void *value, uint32_t vlen, int *inserted) {
-    size_t mask = t->cap - 1, i = hash & mask;
-    for (;; i = (i + 1) & mask) {
-        mill__entry *e = &t->slots[i];
-        if (!e->key) break;
-        if (e->hash == hash && e->klen == klen && memcmp(e->key, key, klen) == 0) {
-            *inserted = 0;
-            return e;
-        }
-    }
+mill__entry *mill__table_insert(mill__table *t, uint64_t hash, const void *key, uint32_t klen,
+                                const void *value, uint32_t vlen) {
+    size_t mask = t->cap - 1, i;
     if ((t->n + 1) * 4 > t->cap * 3) {
         if (grow(t)) return NULL;
         mask = t->cap - 1;
-        for (i = hash & mask; t->slots[i].key; i = (i + 1) & mask) {}
     }
+    for (i = hash & mask; t->slots[i].key; i = (i + 1) & mask) {}
     char *kv = arena_alloc(t, (size_t)klen + vlen + 1); /* +1: a key is never a NULL pointer */
     if (!kv) return NULL;
     memcpy(kv, key, klen);
@@ -88,8 +80,14 @@ mill__entry *mill__table_upsert(mill__table *t, uint64_t hash, const void *key, 
     mill__entry *e = &t->slots[i];
     *e = (mill__entry){.hash = hash, .key = kv, .value = kv + klen, .klen = klen, .vlen = vlen};
     t->n++;
-    *inserted = 1;
     return e;
+}
+
+mill__entry *mill__table_upsert(mill__table *t, uint64_t hash, const void *key, uint32_t klen,
+                                const void *value, uint32_t vlen, int *inserted) {
+    mill__entry *e = mill__table_find(t, hash, key, klen);
+    *inserted = e == NULL;
+    return e ? e : mill__table_insert(t, hash, key, klen, value, vlen);
 }
 
 int mill__table_set_value(mill__table *t, mill__entry *e, const void *value, uint32_t vlen) {

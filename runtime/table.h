@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 typedef struct mill__entry {
     uint64_t hash;
@@ -29,6 +30,23 @@ typedef struct mill__table {
 
 int mill__table_init(mill__table *t);
 void mill__table_free(mill__table *t);
+
+/* Returns the entry of (hash, key), or NULL. Inline: it is on the path of
+ * every emitted record. */
+static inline mill__entry *mill__table_find(const mill__table *t, uint64_t hash, const void *key,
+                                            uint32_t klen) {
+    size_t mask = t->cap - 1;
+    for (size_t i = hash & mask;; i = (i + 1) & mask) {
+        mill__entry *e = &t->slots[i];
+        if (!e->key) return NULL;
+        if (e->hash == hash && e->klen == klen && memcmp(e->key, key, klen) == 0) return e;
+    }
+}
+
+/* Inserts (hash, key), known to be absent, with a copy of value. Returns the
+ * entry or NULL when out of memory. */
+mill__entry *mill__table_insert(mill__table *t, uint64_t hash, const void *key, uint32_t klen,
+                                const void *value, uint32_t vlen);
 
 /* Finds the entry of (hash, key). When absent, inserts it with a copy of
  * value and sets *inserted = 1. Returns the entry or NULL when out of memory. */
