@@ -140,7 +140,7 @@ int mill__text_read_lines(const char *path, uint64_t start, uint64_t end, int co
     idx->n = idx->i = 0;
     while (p < stop) {
         if (p >= populated && populated < eof) {
-            const char *from = map + ((size_t)(populated - map) & ~(size_t)4095);
+            const char *from = map + ((size_t)(p - map) & ~(size_t)4095); /* p >= populated */
             size_t n = (size_t)(eof - from) < TEXT_WINDOW ? (size_t)(eof - from) : TEXT_WINDOW;
             populate(from, n);
             populated = from + n;

@@ -13,7 +13,8 @@
 #include "ctx.h"
 
 int mill_emit(mill_ctx *ctx, const void *key, size_t key_len, const void *value, size_t value_len) {
-    if (!ctx || !ctx->table || (!key && key_len) || (!value && value_len)) return MILL_ESTATE;
+    if (!ctx || !ctx->can_emit || ctx->combining || (!key && key_len) || (!value && value_len))
+        return MILL_ESTATE;
     return mill__upsert(ctx, ctx->table, mill_key_hash(key, key_len), key, key_len, value, value_len);
 }
 

@@ -48,6 +48,7 @@ struct mill_ctx {
     int rank, size;
     mill_partition *part;
     mill__table *table;       /* where mill_emit combines: map side, then reduce side */
+    int can_emit;             /* set only during map and map_done: mill_emit is refused elsewhere */
     mill__entry *combining;   /* the entry a custom combine is producing */
     int value_set;            /* mill_set_value was called for `combining` */
     writer *out;              /* where mill_write goes, during reduce */

@@ -657,6 +657,7 @@ int mill__run_main(int argc, char **argv) {
         ctx.table = &mapped;
         mill__phase_begin(&ctx.metrics, MILL_PHASE_MAP);
         mill__progress_start(ctx.job->name, rank, args.quiet, in.total / (uint64_t)size);
+        ctx.can_emit = 1;
         rc = map_phase(&ctx, &in, err, sizeof err);
         mill__progress_end();
         mill__phase_end(&ctx.metrics, MILL_PHASE_MAP, ctx.bytes_in, ctx.records);
@@ -667,6 +668,7 @@ int mill__run_main(int argc, char **argv) {
         if ((rc = ctx.job->map_done(&ctx)) != 0) rc = mill__job_error(&ctx, "map_done", rc, err, sizeof err);
         rc = mill__agree(comm, rc, err, sizeof err);
     }
+    ctx.can_emit = 0;
     ctx.table = &reduced;
     if (rc == 0) {
         mill__phase_begin(&ctx.metrics, MILL_PHASE_SHUFFLE);

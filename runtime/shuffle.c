@@ -351,8 +351,13 @@ int mill__shuffle(mill_ctx *ctx, mill__table *mapped, mill__table *reduced, char
     if (mrc != MPI_SUCCESS) rc = mill__mpi_error(mrc, "MPI_Alltoall", err, errlen);
 
     /* Round size: every pair moves at most `chunk` bytes per round, and the
-     * two round buffers take at most an eighth of the budget. */
-    uint64_t chunk = ctx->memory / 16 / (uint64_t)P, most = 0, rounds = 0;
+     * two round buffers take at most an eighth of the budget. Budgets may
+     * differ between ranks (nodes of different sizes): the smallest sets
+     * the size, since sender and receiver must cut the stream alike. */
+    uint64_t budget = ctx->memory;
+    mrc = MPI_Allreduce(&ctx->memory, &budget, 1, MPI_UINT64_T, MPI_MIN, ctx->comm);
+    if (mrc != MPI_SUCCESS && rc == 0) rc = mill__mpi_error(mrc, "MPI_Allreduce", err, errlen);
+    uint64_t chunk = budget / 16 / (uint64_t)P, most = 0, rounds = 0;
     if (chunk > (256u << 20) / (unsigned)P) chunk = (256u << 20) / (unsigned)P;
     if (chunk < (64u << 10)) chunk = 64u << 10;
     for (int r = 0; r < P; r++) {
@@ -394,6 +399,14 @@ int mill__shuffle(mill_ctx *ctx, mill__table *mapped, mill__table *reduced, char
             if (rc == MILL_EJOB || rc == MILL_ENOMEM) mill__job_error(ctx, "combine", rc, err, errlen);
         }
         rc = mill__agree(ctx->comm, rc, err, errlen);
+    }
+    /* Every byte sent was a whole record: a tail left over means the
+     * stream was cut wrongly, and is an error, not a silent loss. */
+    for (int r = 0; rc == 0 && cy && r < P; r++) {
+        if (cy[r].len) {
+            snprintf(err, errlen, "shuffle: %zu bytes from rank %d end inside a record", cy[r].len, r);
+            rc = MILL_EIO;
+        }
     }
     ctx->metrics.bytes_sent += mem_off;
     for (size_t i = 0; i < s->nmap; i++) ctx->metrics.bytes_sent += s->map[i].off[P];

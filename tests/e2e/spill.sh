@@ -16,6 +16,15 @@ assert all(r["spill_bytes"] > 0 for r in ranks), [r["spill_bytes"] for r in rank
 PY
 [ -z "$(ls -A "$TMP/spill")" ] || fail "spill files left in --tmp: $(ls "$TMP/spill")"
 
+# Ranks with different budgets (nodes of different sizes) cut the shuffle's
+# rounds alike: an MPMD run gives each rank its own --memory.
+if [ "$ranks" -gt 1 ]; then
+  args=(run wordcount --input "$TMP/in.txt" --output "$TMP/mixed" --quiet)
+  timeout 300 mpirun -q --oversubscribe -np 1 "$MPIMILL" "${args[@]}" --memory 16M : \
+    -np $((ranks - 1)) "$MPIMILL" "${args[@]}" --memory 512M || fail "mixed budgets failed"
+  output_of "$TMP/mixed" | cmp -s "$TMP/want" - || fail "mixed budgets differ from the oracle"
+fi
+
 # A custom combiner through the merge of spilled runs.
 mpimill_run "$ranks" -- run "$PLUGINS/longest.so" --input "$TMP/in.txt" --output "$TMP/l1" --quiet
 mpimill_run "$ranks" -- run "$PLUGINS/longest.so" --input "$TMP/in.txt" --output "$TMP/l2" --memory 16M --quiet

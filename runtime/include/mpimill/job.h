@@ -117,7 +117,8 @@ typedef struct mill_job {
  * gzip and CSV files. */
 #define MILL_JOB_LINE_NUMBERS (UINT64_C(1) << 0)
 
-/* Emits a (key, value) pair from map. The bytes are copied. */
+/* Emits a (key, value) pair from map or map_done (MILL_ESTATE anywhere
+ * else: setup, combine, reduce, teardown). The bytes are copied. */
 int mill_emit(mill_ctx *ctx, const void *key, size_t key_len, const void *value, size_t value_len);
 /* Typed emits for jobs whose value_type is U64, I64 or F64. */
 int mill_emit_u64(mill_ctx *ctx, const void *key, size_t key_len, uint64_t value);

@@ -35,11 +35,19 @@ static int longest_map(mill_ctx *ctx, const mill_record *rec) {
 static int longest_combine(mill_ctx *ctx, const void *key, size_t klen, const void *a, size_t alen,
                            const void *b, size_t blen) {
     (void)key, (void)klen;
+    if (mill_emit(ctx, a, alen, b, blen) != MILL_ESTATE) { /* emitting is for map and map_done */
+        mill_fail(ctx, "mill_emit inside combine was not refused");
+        return MILL_EJOB;
+    }
     int b_wins = blen > alen || (blen == alen && memcmp(b, a, alen) < 0);
     return b_wins ? mill_set_value(ctx, b, blen) : mill_set_value(ctx, a, alen);
 }
 
 static int longest_reduce(mill_ctx *ctx, const void *key, size_t klen, const void *v, size_t vlen) {
+    if (mill_emit(ctx, key, klen, v, vlen) != MILL_ESTATE) {
+        mill_fail(ctx, "mill_emit inside reduce was not refused");
+        return MILL_EJOB;
+    }
     int rc = mill_count(ctx, "letters", 1);
     return rc ? rc : mill_write(ctx, key, klen, v, vlen);
 }
