@@ -87,3 +87,14 @@ int mill__gather_str(MPI_Comm comm, const char *mine, char **all, char *err, siz
     *all = buf;
     return 0;
 }
+
+int mill__comm_world(MPI_Comm *comm, int *rank, int *size) {
+    if (MPI_Comm_dup(MPI_COMM_WORLD, comm) != MPI_SUCCESS) {
+        fprintf(stderr, "mpimill: error: MPI_Comm_dup failed\n");
+        return MILL_EMPI;
+    }
+    MPI_Comm_set_errhandler(*comm, MPI_ERRORS_RETURN);
+    MPI_Comm_rank(*comm, rank);
+    MPI_Comm_size(*comm, size);
+    return 0;
+}

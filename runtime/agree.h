@@ -19,4 +19,9 @@ int mill__mpi_error(int mpi_rc, const char *what, char *err, size_t errlen);
  * rank order into a malloc'ed *all (NULL on other ranks). */
 int mill__gather_str(MPI_Comm comm, const char *mine, char **all, char *err, size_t errlen);
 
+/* Duplicates MPI_COMM_WORLD for a command (errors return, not abort) and
+ * gives this rank and the size. Prints one line and returns MILL_EMPI when
+ * the duplicate fails. */
+int mill__comm_world(MPI_Comm *comm, int *rank, int *size);
+
 #endif

@@ -582,13 +582,7 @@ int mill__run_main(int argc, char **argv) {
     MPI_Comm comm;
     int rank, size;
     char err[1024] = "";
-    if (MPI_Comm_dup(MPI_COMM_WORLD, &comm) != MPI_SUCCESS) {
-        fprintf(stderr, "mpimill: error: MPI_Comm_dup failed\n");
-        return MILL_EXIT_RUNTIME;
-    }
-    MPI_Comm_set_errhandler(comm, MPI_ERRORS_RETURN);
-    MPI_Comm_rank(comm, &rank);
-    MPI_Comm_size(comm, &size);
+    if (mill__comm_world(&comm, &rank, &size) != 0) return MILL_EXIT_RUNTIME;
 
     mill__run_args args;
     int rc = mill__run_args_parse(&args, argc, argv, err, sizeof err);
