@@ -14,6 +14,14 @@
 #include "agree.h"
 #include "mpimill/job.h"
 
+void mill__oom_abort(MPI_Comm comm, const char *what) {
+    int rank = -1;
+    MPI_Comm_rank(comm, &rank);
+    fprintf(stderr, "mpimill: error: rank %d: out of memory while %s; aborting the job\n", rank, what);
+    MPI_Abort(comm, 1);
+    abort(); /* MPI_Abort does not return */
+}
+
 int mill__mpi_error(int mpi_rc, const char *what, char *err, size_t errlen) {
     char s[MPI_MAX_ERROR_STRING];
     int n = 0;
@@ -60,11 +68,7 @@ int mill__gather_str(MPI_Comm comm, const char *mine, char **all, char *err, siz
     if (rank == 0) {
         lens = calloc((size_t)size, sizeof *lens);
         displs = calloc((size_t)size, sizeof *displs);
-        if (!lens || !displs) {
-            free(lens);
-            free(displs);
-            lens = displs = NULL;
-        }
+        if (!lens || !displs) mill__oom_abort(comm, "gathering strings");
     }
     int rc = MPI_Gather(&len, 1, MPI_INT, lens, 1, MPI_INT, 0, comm);
     if (rc != MPI_SUCCESS) return mill__mpi_error(rc, "MPI_Gather", err, errlen);
@@ -75,7 +79,8 @@ int mill__gather_str(MPI_Comm comm, const char *mine, char **all, char *err, siz
             total += (size_t)lens[i];
         }
         buf = malloc(total + 1);
-        if (buf) buf[total] = '\0';
+        if (!buf) mill__oom_abort(comm, "gathering strings");
+        buf[total] = '\0';
     }
     rc = MPI_Gatherv(mine, len, MPI_CHAR, buf, lens, displs, MPI_CHAR, 0, comm);
     free(lens);

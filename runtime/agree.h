@@ -12,6 +12,15 @@
  * more than one rank runs). Never hangs as long as every rank calls it. */
 int mill__agree(MPI_Comm comm, int status, char *err, size_t errlen);
 
+/* Ends the whole job when a rank cannot allocate what a collective step in
+ * progress needs: going on would leave its peers waiting or mismatched.
+ * Nothing is committed (the commit needs every rank's vote). */
+void mill__oom_abort(MPI_Comm comm, const char *what)
+#if defined(__GNUC__)
+    __attribute__((noreturn))
+#endif
+    ;
+
 /* Formats an MPI error code into err and returns MILL_EMPI. */
 int mill__mpi_error(int mpi_rc, const char *what, char *err, size_t errlen);
 

@@ -563,13 +563,12 @@ static int share_inputs(MPI_Comm comm, int rank, const mill__run_args *a, mill__
     int mrc = MPI_Bcast(&len64, 1, MPI_UINT64_T, 0, comm);
     if (mrc == MPI_SUCCESS && rank != 0) {
         buf = malloc(len64 ? len64 : 1);
-        if (!buf) rc = MILL_ENOMEM; /* still takes part in the broadcast below */
+        if (!buf) mill__oom_abort(comm, "receiving the input list");
     }
     /* Broadcast in pieces below INT_MAX bytes. */
-    char dummy;
     for (uint64_t off = 0; mrc == MPI_SUCCESS && off < len64; off += INT_MAX / 2) {
         uint64_t n = len64 - off < INT_MAX / 2 ? len64 - off : INT_MAX / 2;
-        mrc = MPI_Bcast(buf ? buf + off : &dummy, buf ? (int)n : 0, MPI_CHAR, 0, comm);
+        mrc = MPI_Bcast(buf + off, (int)n, MPI_CHAR, 0, comm);
     }
     if (mrc != MPI_SUCCESS) rc = mill__mpi_error(mrc, "MPI_Bcast", err, errlen);
     if (rc == 0 && rank != 0) rc = mill__inputs_unpack(in, buf, (size_t)len64);
