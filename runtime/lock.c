@@ -32,8 +32,9 @@
  */
 #define SLOT_WORDS 16
 #define W_TAIL 0    /* MPI_INT. The MCS queue tail: TAIL_NIL, TAIL_RFREE or the id of the
-                     * last enqueued node. Changed only by MPI_Fetch_and_op(REPLACE) and
-                     * MPI_Compare_and_swap. Invariant: when it is TAIL_NIL, or when a
+                     * last enqueued node. Changed only by MPI_Compare_and_swap (a swap is
+                     * a CAS loop, lock__swap: mixing ops on one word is not atomic in
+                     * osc rdma). Invariant: when it is TAIL_NIL, or when a
                      * writer hands the queue on, W_READERS is 0 (the last owner of the
                      * queue was a writer, which waited for readers to drain, and no
                      * reader can enter without owning the queue). */
@@ -198,6 +199,25 @@ static int lock__cas(mill__lock_set *s, int target, MPI_Aint disp, int32_t compa
     return 0;
 }
 
+/* Atomically replaces the tail word at (target, disp) with value and stores
+ * the previous value in *old, by compare-and-swap only. Open MPI's osc rdma
+ * may run MPI_Fetch_and_op(REPLACE) under its accumulate lock with a get and
+ * a put while MPI_Compare_and_swap uses the transport's atomics, so the two
+ * are not atomic with respect to each other on one word (a release's CAS
+ * slipped between an acquire's get and put: two holders, seen in CI). Every
+ * change of a tail word is therefore a CAS. The first guess is "free", so
+ * an uncontended acquire still costs one round trip. */
+static int lock__swap(mill__lock_set *s, int target, MPI_Aint disp, int32_t value, int32_t *old) {
+    int32_t guess = TAIL_NIL, seen = 0;
+    for (;;) {
+        LOCK__TRY(lock__cas(s, target, disp, guess, value, &seen));
+        if (seen == guess) break;
+        guess = seen;
+    }
+    *old = seen;
+    return 0;
+}
+
 /* Atomically applies op with value to the int at (target, disp) and
  * completes the operation. */
 static int lock__update(mill__lock_set *s, int target, MPI_Aint disp, int32_t value, MPI_Op op) {
@@ -344,7 +364,7 @@ static int lock__mcs_acquire(mill__lock_set *s, const char *name, int home, int 
     LOCK__TRY(lock__store(s, lock__node_disp(s, idx, N_NEXT), 0));
     LOCK__TRY(lock__store(s, lock__node_disp(s, idx, N_PRED), 0));
     s->nodes[idx] = (lock__node){NODE_BUSY, home, slot};
-    LOCK__TRY(lock__fetch(s, home, lock__slot_disp(s, slot, W_TAIL), me, MPI_REPLACE, &prev));
+    LOCK__TRY(lock__swap(s, home, lock__slot_disp(s, slot, W_TAIL), me, &prev));
     if (prev == TAIL_NIL || prev == TAIL_RFREE) {
         *grant = prev == TAIL_NIL ? GRANT_CLEAN : GRANT_DIRTY;
         return lock__store(s, lock__node_disp(s, idx, N_GRANT), *grant);
