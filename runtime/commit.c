@@ -664,18 +664,6 @@ static int prepare(mill__commit *c, char **list, char *err, size_t errlen) {
     return 0;
 }
 
-/* Writes all of buf to fd through the fault-counted write. */
-static int write_all(int point, int fd, const char *buf, size_t n) {
-    while (n > 0) {
-        ssize_t w = mill__fault_write(point, fd, buf, n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0) return -1;
-        buf += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* Decide, on rank 0, after every rank voted yes: manifest, the rename (the
  * commit point), the parent's fsync. Sets c->committed at the commit point. */
 static int publish(mill__commit *c, const char *members, const char *files, double prepare_s, char *err,
@@ -699,7 +687,7 @@ static int publish(mill__commit *c, const char *members, const char *files, doub
     int rc = 0;
     int fd = mill__fault_openat(c->staging_fd, "_SUCCESS", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
                                 0666);
-    if (fd < 0 || write_all(MILL_FAULT_MID_MANIFEST, fd, m, mlen) != 0 || mill__fault_fsync(fd) != 0) {
+    if (fd < 0 || mill__fault_write_all(MILL_FAULT_MID_MANIFEST, fd, m, mlen) != 0 || mill__fault_fsync(fd) != 0) {
         snprintf(err, errlen, "manifest %s/_SUCCESS: %s", c->staging, strerror(errno));
         rc = MILL_EIO;
     }

@@ -139,15 +139,9 @@ static int writer_flush(writer *w, char *err, size_t errlen) {
         w->len = 0;
         return rc;
     }
-    size_t off = 0;
-    while (off < w->len) {
-        ssize_t n = mill__fault_write(MILL_FAULT_MID_WRITE, w->fd, w->buf + off, w->len - off);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            snprintf(err, errlen, "write %s: %s", w->name, strerror(errno));
-            return MILL_EIO;
-        }
-        off += (size_t)n;
+    if (mill__fault_write_all(MILL_FAULT_MID_WRITE, w->fd, w->buf, w->len) != 0) {
+        snprintf(err, errlen, "write %s: %s", w->name, strerror(errno));
+        return MILL_EIO;
     }
     w->len = 0;
     return 0;

@@ -129,3 +129,15 @@ ssize_t mill__fault_write(int point, int fd, const void *buf, size_t n) {
     }
     return write(fd, buf, n);
 }
+
+int mill__fault_write_all(int point, int fd, const void *buf, size_t n) {
+    const char *p = buf;
+    while (n > 0) {
+        ssize_t w = mill__fault_write(point, fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}

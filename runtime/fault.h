@@ -71,4 +71,8 @@ ssize_t mill__fault_pread(int fd, void *buf, size_t n, off_t off);
  * kill leaves a partly written file. */
 ssize_t mill__fault_write(int point, int fd, const void *buf, size_t n);
 
+/* Writes all n bytes of buf with mill__fault_write, retrying after EINTR
+ * and short writes. Returns 0, or -1 with errno set. */
+int mill__fault_write_all(int point, int fd, const void *buf, size_t n);
+
 #endif
