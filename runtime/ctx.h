@@ -46,6 +46,7 @@ struct mill_ctx {
     MPI_Comm comm;            /* the runtime's communicator */
     MPI_Comm job_comm;        /* a duplicate for the plugin (mill_comm), or MPI_COMM_NULL */
     int rank, size;
+    int node_ranks;           /* ranks on this rank's node */
     mill_partition *part;
     mill__table *table;       /* where mill_emit combines: map side, then reduce side */
     int can_emit;             /* set only during map and map_done: mill_emit is refused elsewhere */

@@ -455,20 +455,26 @@ static int check_options(const mill_job *job, const mill__run_args *a, char *err
 /* Lock slots per rank for the plugin's named locks. */
 #define MILL_LOCK_SLOTS 64
 
-/* Collective. Sets the rank's memory budget (--memory, or half the node's
- * memory shared by the ranks on the node) and the spill directory. */
+/* Collective. Returns the number of ranks on this rank's node (1 when MPI
+ * cannot tell); --weights auto and the default --memory divide by it. */
+static int node_ranks(MPI_Comm comm) {
+    MPI_Comm node;
+    int local = 1;
+    if (MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) == MPI_SUCCESS) {
+        MPI_Comm_size(node, &local);
+        MPI_Comm_free(&node);
+    }
+    return local > 0 ? local : 1;
+}
+
+/* Sets the rank's memory budget (--memory, or half the node's memory
+ * shared by the ranks on the node) and the spill directory. */
 static int memory_budget(mill_ctx *ctx, const mill__run_args *a, char *err, size_t errlen) {
     ctx->memory = a->memory;
     if (!ctx->memory) {
-        MPI_Comm node;
-        int local = 1;
-        if (MPI_Comm_split_type(ctx->comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) == MPI_SUCCESS) {
-            MPI_Comm_size(node, &local);
-            MPI_Comm_free(&node);
-        }
         long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
         uint64_t phys = pages > 0 && psize > 0 ? (uint64_t)pages * (uint64_t)psize : (uint64_t)4 << 30;
-        ctx->memory = phys / 2 / (uint64_t)local;
+        ctx->memory = phys / 2 / (uint64_t)ctx->node_ranks;
     }
     const char *tmp = a->tmpdir ? a->tmpdir : getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
     if (access(tmp, W_OK | X_OK) != 0) {
@@ -501,14 +507,8 @@ static int make_partitioner(mill_ctx *ctx, const mill__run_args *a, char *err, s
     double *w = calloc((size_t)P + 1, sizeof *w);
     if (!w) return MILL_ENOMEM;
     if (a->weights && !strcmp(a->weights, "auto")) {
-        MPI_Comm node;
-        int local = 1;
-        if (MPI_Comm_split_type(ctx->comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) == MPI_SUCCESS) {
-            MPI_Comm_size(node, &local);
-            MPI_Comm_free(&node);
-        }
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        double mine = (double)(cores > 0 ? cores : 1) / local;
+        double mine = (double)(cores > 0 ? cores : 1) / ctx->node_ranks;
         int mrc = MPI_Allgather(&mine, 1, MPI_DOUBLE, w, 1, MPI_DOUBLE, ctx->comm);
         if (mrc != MPI_SUCCESS) rc = mill__mpi_error(mrc, "MPI_Allgather", err, errlen);
         n = P;
@@ -612,6 +612,7 @@ int mill__run_main(int argc, char **argv) {
         goto out;
     }
     if ((rc = share_inputs(comm, rank, &args, &in, err, sizeof err)) != 0) goto out;
+    ctx.node_ranks = node_ranks(comm);
     rc = make_partitioner(&ctx, &args, err, sizeof err);
     if (rc == 0) rc = memory_budget(&ctx, &args, err, sizeof err);
     if ((rc = mill__agree(comm, rc, err, sizeof err)) != 0) {
