@@ -23,7 +23,10 @@ int mill__read_piece_opts(const mill__inputs *in, mill__read_opts *o, const mill
         return mill__hdf5_read(f->path, f->dsoff, o->comm, fn, arg, err, errlen);
     case MILL__TEXT:
     default:
-        return mill__text_read_lines(f->path, pc->start, pc->end, o->line_numbers, fn, arg, err, errlen);
+        return mill__text_read_lines(f->path, pc->start, pc->end,
+                                     (o->line_numbers ? MILL__TEXT_LINE_NUMBERS : 0) |
+                                         (o->text_blocks ? MILL__TEXT_BLOCKS : 0),
+                                     fn, arg, err, errlen);
     }
 }
 

@@ -26,6 +26,7 @@ typedef struct mill__read_opts {
     int csv_quoted_newlines; /* --csv-quoted-newlines: whole-file CSV splits */
     int skip_bad;            /* --bad-records skip (else fail) */
     int line_numbers;        /* text records past a split carry line numbers (MILL_JOB_LINE_NUMBERS) */
+    int text_blocks;         /* plain text comes in blocks of whole lines (MILL_JOB_TEXT_BLOCKS) */
     MPI_Comm comm;           /* the job's communicator (HDF5 opens files on it) */
     uint64_t skipped;        /* out: bad records skipped by this rank */
 } mill__read_opts;

@@ -66,6 +66,38 @@ static const char *nl_next(nl_index *x) {
     return x->base + x->pos[x->i++];
 }
 
+uint64_t mill__text_count_newlines(const char *p, size_t len) {
+    uint64_t n = 0;
+    size_t i = 0;
+#ifdef __SSE2__
+    /* Each byte lane counts its newlines (a match is -1), for at most 255
+     * steps before the lanes are summed: no popcount, which baseline
+     * x86-64 lacks. */
+    const __m128i nl = _mm_set1_epi8('\n'), zero = _mm_setzero_si128();
+    while (len - i >= 16) {
+        __m128i lanes = zero;
+        for (int k = 0; k < 255 && len - i >= 16; k++, i += 16)
+            lanes = _mm_sub_epi8(lanes, _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + i)), nl));
+        __m128i sums = _mm_sad_epu8(lanes, zero);
+        n += (uint64_t)_mm_cvtsi128_si64(sums) + (uint64_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(sums, sums));
+    }
+#endif
+    for (; i < len; i++) n += p[i] == '\n';
+    return n;
+}
+
+/* Returns the end of the block record that starts at p, a line start
+ * before stop: the most whole lines starting before stop that fit in
+ * MILL__TEXT_BLOCK bytes, or the first line alone when it is longer. */
+static const char *block_end(const char *p, const char *stop, const char *eof) {
+    const char *nl = memchr(stop - 1, '\n', (size_t)(eof - (stop - 1)));
+    const char *owned = nl ? nl + 1 : eof; /* the end of the line that starts last before stop */
+    if ((size_t)(owned - p) <= MILL__TEXT_BLOCK) return owned;
+    nl = memrchr(p, '\n', MILL__TEXT_BLOCK);
+    if (!nl) nl = memchr(p, '\n', (size_t)(eof - p));
+    return nl ? nl + 1 : eof;
+}
+
 /* Prefaults [p, p+n) of a read-only mapping; failures are harmless. */
 static void populate(const char *p, size_t n) {
 #ifdef MADV_POPULATE_READ
@@ -80,8 +112,9 @@ int mill__text_read(const char *path, uint64_t start, uint64_t end, mill__record
     return mill__text_read_lines(path, start, end, 0, fn, arg, err, errlen);
 }
 
-int mill__text_read_lines(const char *path, uint64_t start, uint64_t end, int count_lines,
+int mill__text_read_lines(const char *path, uint64_t start, uint64_t end, int flags,
                           mill__record_fn fn, void *arg, char *err, size_t errlen) {
+    int count_lines = (flags & MILL__TEXT_LINE_NUMBERS) != 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         snprintf(err, errlen, "input %s: %s", path, strerror(errno));
@@ -149,6 +182,15 @@ int mill__text_read_lines(const char *path, uint64_t start, uint64_t end, int co
                 (void)madvise((void *)released, (size_t)(below - released), MADV_DONTNEED);
                 released = below;
             }
+        }
+        if (flags & MILL__TEXT_BLOCKS) {
+            const char *be = block_end(p, stop, eof);
+            mill_record rec = {.data = p, .len = (size_t)(be - p), .file = path,
+                               .offset = (uint64_t)(p - map), .line = count_lines ? line + 1 : 0};
+            if (count_lines) line += mill__text_count_newlines(p, rec.len);
+            if ((rc = fn(arg, &rec)) != 0) break;
+            p = be;
+            continue;
         }
         const char *nl = nl_next(idx);
         const char *le = nl ? nl : eof;

@@ -19,9 +19,22 @@
 int mill__text_read(const char *path, uint64_t start, uint64_t end, mill__record_fn fn, void *arg,
                     char *err, size_t errlen);
 
-/* Like mill__text_read; with count_lines set, records always carry their
- * line numbers (the lines before start are counted first). */
-int mill__text_read_lines(const char *path, uint64_t start, uint64_t end, int count_lines,
+/* Flags of mill__text_read_lines. */
+#define MILL__TEXT_LINE_NUMBERS 1 /* records always carry their line numbers (the lines before start are counted first) */
+#define MILL__TEXT_BLOCKS 2       /* one record per block of whole lines (MILL_JOB_TEXT_BLOCKS) */
+
+/* The most bytes of whole lines a block record holds (more only when one
+ * line is longer). */
+#define MILL__TEXT_BLOCK ((size_t)256 << 10)
+
+/* Like mill__text_read with MILL__TEXT_* flags. A block record holds the
+ * bytes of one or more whole lines that start in [start, end), their '\n'
+ * (and any '\r') included; its line is its first line's number under
+ * MILL__TEXT_LINE_NUMBERS, else 0. */
+int mill__text_read_lines(const char *path, uint64_t start, uint64_t end, int flags,
                           mill__record_fn fn, void *arg, char *err, size_t errlen);
+
+/* Returns the number of '\n' bytes in [p, p + len). */
+uint64_t mill__text_count_newlines(const char *p, size_t len);
 
 #endif

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "agree.h"
 #include "mpimill/job.h"
@@ -30,12 +31,27 @@ int mill__mpi_error(int mpi_rc, const char *what, char *err, size_t errlen) {
     return MILL_EMPI;
 }
 
+int mill__wait(MPI_Request *req) {
+    const double spin = 1e-4, longest = 2.5e-4; /* seconds */
+    double start = MPI_Wtime(), nap = 1e-5;
+    for (;;) {
+        int done = 0, rc = MPI_Test(req, &done, MPI_STATUS_IGNORE);
+        if (rc != MPI_SUCCESS || done) return rc;
+        if (MPI_Wtime() - start < spin) continue;
+        struct timespec ts = {0, (long)(nap * 1e9)};
+        (void)nanosleep(&ts, NULL); /* EINTR: a signal; the loop tests again */
+        if (nap < longest) nap *= 2;
+    }
+}
+
 int mill__agree(MPI_Comm comm, int status, char *err, size_t errlen) {
     int rank, size;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
     int mine = status ? rank : INT_MAX, first;
-    if (MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm) != MPI_SUCCESS) {
+    MPI_Request req;
+    if (MPI_Iallreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm, &req) != MPI_SUCCESS ||
+        mill__wait(&req) != MPI_SUCCESS) {
         snprintf(err, errlen, "MPI_Allreduce failed while agreeing on status");
         return MILL_EMPI;
     }

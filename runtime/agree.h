@@ -12,6 +12,13 @@
  * more than one rank runs). Never hangs as long as every rank calls it. */
 int mill__agree(MPI_Comm comm, int status, char *err, size_t errlen);
 
+/* Completes a non-blocking MPI request like MPI_Wait, but sleeps between
+ * tests once it has waited 0.1 ms (naps of at most 0.25 ms): a rank that
+ * waits for slower peers (ranks that finish their share early) then leaves
+ * its core to them when ranks outnumber cores, instead of polling. Returns
+ * the MPI code. */
+int mill__wait(MPI_Request *req);
+
 /* Ends the whole job when a rank cannot allocate what a collective step in
  * progress needs: going on would leave its peers waiting or mismatched.
  * Nothing is committed (the commit needs every rank's vote). */

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "args.h"
+#include "emit.h"
 #include "lock.h"
 #include "metrics.h"
 #include "mpimill/job.h"
@@ -42,6 +43,7 @@ typedef int (*mill__merge_fn)(mill_ctx *ctx, mill__entry *e, const void *b, size
 struct mill_ctx {
     const mill_job *job;
     mill__merge_fn merge;     /* the job's combiner (mill__merge_for) */
+    int u64_sum;              /* the combiner is the sum of u64 values (emit.c inlines it) */
     const mill__run_args *args;
     MPI_Comm comm;            /* the runtime's communicator */
     MPI_Comm job_comm;        /* a duplicate for the plugin (mill_comm), or MPI_COMM_NULL */
@@ -49,6 +51,7 @@ struct mill_ctx {
     int node_ranks;           /* ranks on this rank's node */
     mill_partition *part;
     mill__table *table;       /* where mill_emit combines: map side, then reduce side */
+    mill__emit_batch batch;   /* emits not yet combined into table (emit.c) */
     int can_emit;             /* set only during map and map_done: mill_emit is refused elsewhere */
     mill__entry *combining;   /* the entry a custom combine is producing */
     int value_set;            /* mill_set_value was called for `combining` */
@@ -88,6 +91,21 @@ static inline int mill__upsert(mill_ctx *ctx, mill__table *t, uint64_t hash, con
     mill__entry *e = klen <= UINT32_MAX ? mill__table_find(t, hash, key, (uint32_t)klen) : NULL;
     return e ? ctx->merge(ctx, e, value, vlen) : mill__upsert_new(ctx, t, hash, key, klen, value, vlen);
 }
+
+/* Adds one emit (checked by mill_emit) to ctx->batch, flushing it first
+ * when full. Returns 0, MILL_ENOMEM or MILL_EJOB (with the reason in
+ * ctx->fail); the error can also come from an earlier emit of the batch. */
+int mill__emit_add(mill_ctx *ctx, const mill_kv *kv);
+
+/* Flushes ctx->batch, then combines the n checked pairs at kv into
+ * ctx->table, in order. Returns 0, MILL_ENOMEM or MILL_EJOB. */
+int mill__emit_many(mill_ctx *ctx, const mill_kv *kv, size_t n);
+
+/* Combines every emit of ctx->batch into ctx->table, in emit order, and
+ * empties the batch. Called before anything reads the map table and after
+ * each map callback of a job with a custom combiner (so its failures name
+ * the record). Returns 0, MILL_ENOMEM or MILL_EJOB (reason in ctx->fail). */
+int mill__emit_flush(mill_ctx *ctx);
 
 /* Formats the error of a failed callback `cb` (job, record position and the
  * plugin's mill_fail words) into err; returns MILL_EJOB or MILL_ENOMEM. */

@@ -39,6 +39,7 @@
 #include "shuffle.h"
 #include "single.h"
 #include "table.h"
+#include "text.h"
 #include "write.h"
 
 /* ---- values ---------------------------------------------------------- */
@@ -226,9 +227,16 @@ static int map_record(void *arg, const mill_record *rec) {
         mill__progress_update(ms->ctx->bytes_in);
     }
     ms->ctx->rec = rec;
-    ms->ctx->records++;
-    ms->ctx->bytes_in += rec->len + 1;
+    if (ms->ctx->job->flags & MILL_JOB_TEXT_BLOCKS) { /* count lines, as without blocks */
+        uint64_t nl = mill__text_count_newlines(rec->data, rec->len);
+        ms->ctx->records += nl + (rec->len && rec->data[rec->len - 1] != '\n');
+        ms->ctx->bytes_in += rec->len + (rec->len && rec->data[rec->len - 1] != '\n');
+    } else {
+        ms->ctx->records++;
+        ms->ctx->bytes_in += rec->len + 1;
+    }
     int rc = ms->ctx->job->map(ms->ctx, rec);
+    if (rc == 0 && ms->ctx->job->combine_op == MILL_COMBINE_CUSTOM) rc = mill__emit_flush(ms->ctx);
     if (rc) rc = mill__job_error(ms->ctx, "map", rc, ms->err, ms->errlen);
     else if (mill__table_memory(ms->ctx->table) > mill__table_share(ms->ctx->memory))
         rc = mill__spill_map_maybe(ms->ctx, ms->err, ms->errlen);
@@ -243,9 +251,11 @@ static int map_phase(mill_ctx *ctx, const mill__inputs *in, char *err, size_t er
     const mill__run_args *a = ctx->args;
     mill__read_opts o = {.csv_columns = a->csv_columns, .csv_no_header = a->csv_no_header,
                          .csv_quoted_newlines = a->csv_quoted_newlines, .skip_bad = a->skip_bad,
-                         .line_numbers = (ctx->job->flags & MILL_JOB_LINE_NUMBERS) != 0, .comm = ctx->comm};
+                         .line_numbers = (ctx->job->flags & MILL_JOB_LINE_NUMBERS) != 0,
+                         .text_blocks = (ctx->job->flags & MILL_JOB_TEXT_BLOCKS) != 0, .comm = ctx->comm};
     map_state ms = {ctx, err, errlen};
     int rc = mill__read_all(in, &o, ctx->rank, ctx->size, map_record, &ms, err, errlen);
+    if (rc == 0 && (rc = mill__emit_flush(ctx)) != 0) rc = mill__job_error(ctx, "map", rc, err, errlen);
     if (a->skip_bad && mill_count(ctx, "bad_records_skipped", (int64_t)o.skipped) != 0 && rc == 0) {
         snprintf(err, errlen, "cannot count bad records: too many counters");
         rc = MILL_ENOMEM;
@@ -607,6 +617,7 @@ int mill__run_main(int argc, char **argv) {
     }
     ctx.job = plugin.job;
     ctx.merge = mill__merge_for(ctx.job);
+    ctx.u64_sum = ctx.job->combine_op == MILL_COMBINE_SUM && ctx.job->value_type == MILL_VALUE_U64;
     if ((rc = check_options(ctx.job, &args, err, sizeof err)) != 0) {
         exit_code = MILL_EXIT_USAGE;
         goto out;
@@ -653,7 +664,8 @@ int mill__run_main(int argc, char **argv) {
     if (rc == 0 && mill__stop_signal()) rc = mill__stop_error(err, sizeof err);
     rc = mill__agree(comm, rc, err, sizeof err);
     if (rc == 0 && ctx.job->map_done) { /* every rank, or none: collectives are allowed */
-        if ((rc = ctx.job->map_done(&ctx)) != 0) rc = mill__job_error(&ctx, "map_done", rc, err, sizeof err);
+        if ((rc = ctx.job->map_done(&ctx)) != 0 || (rc = mill__emit_flush(&ctx)) != 0)
+            rc = mill__job_error(&ctx, "map_done", rc, err, sizeof err);
         rc = mill__agree(comm, rc, err, sizeof err);
     }
     ctx.can_emit = 0;

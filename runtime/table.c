@@ -3,10 +3,27 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "mpimill/job.h"
 
-#define ARENA_BLOCK (1u << 20)
+/* Slots and arena are read at random: with 4 KiB pages most look-ups of a
+ * table of a few MiB also miss the TLB. Allocations of HUGE bytes or more
+ * are therefore HUGE-aligned and advised to use transparent huge pages. */
+#define HUGE (2u << 20)
+#define ARENA_BLOCK HUGE
+
+/* Returns n bytes (zeroed when zero is set), or NULL. */
+static void *table_alloc(size_t n, int zero) {
+    if (n < HUGE) return zero ? calloc(1, n) : malloc(n);
+    size_t size = (n + HUGE - 1) & ~(size_t)(HUGE - 1);
+    void *p = aligned_alloc(HUGE, size);
+    if (!p) return NULL;
+    /* Advice only: a kernel without THP (EINVAL) gets 4 KiB pages, which work. */
+    (void)madvise(p, size, MADV_HUGEPAGE);
+    if (zero) memset(p, 0, n);
+    return p;
+}
 
 struct mill__arena_block {
     mill__arena_block *next;
@@ -18,8 +35,8 @@ static void *arena_alloc(mill__table *t, size_t n) {
     mill__arena_block *b = t->blocks;
     n = (n + 7) & ~(size_t)7;
     if (!b || b->cap - b->used < n) {
-        size_t cap = n > ARENA_BLOCK ? n : ARENA_BLOCK;
-        b = malloc(sizeof *b + cap);
+        size_t cap = n + sizeof *b > ARENA_BLOCK ? n : ARENA_BLOCK - sizeof *b;
+        b = table_alloc(sizeof *b + cap, 0);
         if (!b) return NULL;
         b->next = t->blocks;
         b->used = 0;
@@ -35,7 +52,7 @@ static void *arena_alloc(mill__table *t, size_t n) {
 int mill__table_init(mill__table *t) {
     memset(t, 0, sizeof *t);
     t->cap = 1024;
-    t->slots = calloc(t->cap, sizeof *t->slots);
+    t->slots = table_alloc(t->cap * sizeof *t->slots, 1);
     return t->slots ? 0 : MILL_ENOMEM;
 }
 
@@ -51,7 +68,7 @@ void mill__table_free(mill__table *t) {
 
 static int grow(mill__table *t) {
     size_t ncap = t->cap * 2;
-    mill__entry *ns = calloc(ncap, sizeof *ns);
+    mill__entry *ns = table_alloc(ncap * sizeof *ns, 1);
     if (!ns) return MILL_ENOMEM;
     for (size_t i = 0; i < t->cap; i++) {
         if (!t->slots[i].key) continue;

@@ -31,6 +31,23 @@ typedef struct mill__table {
 int mill__table_init(mill__table *t);
 void mill__table_free(mill__table *t);
 
+/* Returns whether the n bytes at a and b are equal. Keys are mostly short
+ * words: up to 16 bytes compare with two overlapping loads per side, no call. */
+static inline int mill__key_eq(const char *a, const char *b, uint32_t n) {
+    if (n > 16) return memcmp(a, b, n) == 0;
+    if (n >= 8) {
+        uint64_t a0, a1, b0, b1;
+        memcpy(&a0, a, 8), memcpy(&a1, a + n - 8, 8), memcpy(&b0, b, 8), memcpy(&b1, b + n - 8, 8);
+        return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+    }
+    if (n >= 4) {
+        uint32_t a0, a1, b0, b1;
+        memcpy(&a0, a, 4), memcpy(&a1, a + n - 4, 4), memcpy(&b0, b, 4), memcpy(&b1, b + n - 4, 4);
+        return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+    }
+    return n == 0 || (a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1]);
+}
+
 /* Returns the entry of (hash, key), or NULL. Inline: it is on the path of
  * every emitted record. */
 static inline mill__entry *mill__table_find(const mill__table *t, uint64_t hash, const void *key,
@@ -39,7 +56,7 @@ static inline mill__entry *mill__table_find(const mill__table *t, uint64_t hash,
     for (size_t i = hash & mask;; i = (i + 1) & mask) {
         mill__entry *e = &t->slots[i];
         if (!e->key) return NULL;
-        if (e->hash == hash && e->klen == klen && memcmp(e->key, key, klen) == 0) return e;
+        if (e->hash == hash && e->klen == klen && mill__key_eq(e->key, key, klen)) return e;
     }
 }
 

@@ -1,53 +1,71 @@
 /* wordcount.c -- counts words: maximal runs of bytes that are not ASCII
- * whitespace (space, \t, \n, \v, \f, \r). --opt lower=1 folds ASCII case. */
+ * whitespace (space, \t, \n, \v, \f, \r). --opt lower=1 folds ASCII case.
+ *
+ * Text comes in blocks of whole lines (MILL_JOB_TEXT_BLOCKS; a newline is
+ * whitespace like any other), is split 64 bytes at a time
+ * (jobs/common/words.c), and its words go to the runtime 256 at a time with
+ * mill_emit_batch. */
 #include <mpimill/job.h>
 #include <stdint.h>
+#include <stdlib.h>
+
+#include "../common/jobkit.h"
+#include "../common/words.h"
 
 static const char *const options[] = {"lower", NULL};
 
-/* space[c] is 1 for the ASCII whitespace bytes: one load per byte. */
-static const unsigned char space[256] = {[' '] = 1, ['\t'] = 1, ['\n'] = 1, ['\v'] = 1, ['\f'] = 1, ['\r'] = 1};
+#define WC_BATCH 256
+
+typedef struct wc_state {
+    int lower;
+    jk_buf folded;       /* the line in lower case, for lower=1 */
+    mill_kv kv[WC_BATCH]; /* every value is `one` */
+} wc_state;
+
+static const uint64_t one = 1;
 
 static int wc_setup(mill_ctx *ctx) {
-    int64_t lower;
-    int rc = mill_opt_i64(ctx, "lower", 0, &lower);
-    if (rc) return rc;
-    if (lower != 0 && lower != 1) {
-        mill_fail(ctx, "option lower=%lld: expected 0 or 1", (long long)lower);
-        return MILL_EINVAL;
-    }
-    mill_set_userdata(ctx, lower ? (void *)1 : NULL);
-    return 0;
+    wc_state *st = calloc(1, sizeof *st);
+    if (!st) return MILL_ENOMEM;
+    mill_set_userdata(ctx, st);
+    for (size_t i = 0; i < WC_BATCH; i++) st->kv[i] = (mill_kv){.value = &one, .value_len = sizeof one};
+    return jk_opt_bool(ctx, "lower", 0, &st->lower);
 }
 
 static int wc_map(mill_ctx *ctx, const mill_record *rec) {
-    const unsigned char *p = (const unsigned char *)rec->data, *end = p + rec->len;
-    int lower = mill_userdata(ctx) != NULL;
-    unsigned char buf[256];
-    while (p < end) {
-        while (p < end && space[*p]) p++;
-        const unsigned char *w = p;
-        while (p < end && !space[*p]) p++;
-        if (p == w) break;
-        size_t n = (size_t)(p - w);
-        const void *key = w;
-        if (lower && n <= sizeof buf) {
-            for (size_t i = 0; i < n; i++) buf[i] = (w[i] >= 'A' && w[i] <= 'Z') ? w[i] + 32 : w[i];
-            key = buf;
-        } else if (lower) {
-            mill_fail(ctx, "word of %zu bytes is too long for lower=1 (at most %zu)", n, sizeof buf);
-            return MILL_EINVAL;
+    wc_state *st = mill_userdata(ctx);
+    const char *text = rec->data;
+    if (st->lower) {
+        st->folded.len = 0;
+        if (jk_buf_reserve(&st->folded, rec->len)) return MILL_ENOMEM;
+        for (size_t i = 0; i < rec->len; i++) {
+            unsigned char c = (unsigned char)rec->data[i];
+            st->folded.p[i] = (char)((unsigned)(c - 'A') < 26u ? c + 32 : c);
         }
-        int rc = mill_emit_u64(ctx, key, n, 1);
+        text = st->folded.p;
+    }
+    size_t pos = 0;
+    while (pos < rec->len) {
+        size_t n = jk_words(text, rec->len, &pos, st->kv, WC_BATCH);
+        int rc = mill_emit_batch(ctx, st->kv, n);
         if (rc) return rc;
     }
     return 0;
+}
+
+static void wc_teardown(mill_ctx *ctx) {
+    wc_state *st = mill_userdata(ctx);
+    if (!st) return;
+    jk_buf_free(&st->folded);
+    free(st);
 }
 
 MILL_JOB(.name = "wordcount",
          .description = "count words (runs of non-whitespace bytes); --opt lower=1 folds ASCII case",
          .value_type = MILL_VALUE_U64,
          .combine_op = MILL_COMBINE_SUM,
+         .flags = MILL_JOB_TEXT_BLOCKS,
          .options = options,
          .setup = wc_setup,
-         .map = wc_map)
+         .map = wc_map,
+         .teardown = wc_teardown)

@@ -26,7 +26,7 @@ fi
 expect 1 "output $TMP/exists exists" wordcount --input "$TMP/ok.txt" --output "$TMP/exists"
 expect 2 "unknown job 'nosuchjob'" nosuchjob --input "$TMP/ok.txt" --output "$TMP/out"
 expect 2 "job wordcount has no option 'color'" wordcount --input "$TMP/ok.txt" --output "$TMP/out" --opt color=red
-expect 1 "option lower=yes: not an integer" wordcount --input "$TMP/ok.txt" --output "$TMP/out" --opt lower=yes
+expect 1 "option lower=yes: expected 0 or 1" wordcount --input "$TMP/ok.txt" --output "$TMP/out" --opt lower=yes
 expect 2 "unknown option '--bogus'" wordcount --input "$TMP/ok.txt" --output "$TMP/out" --bogus
 expect 2 "no --output" wordcount --input "$TMP/ok.txt"
 expect 1 "job $TMP/ok.txt: cannot load" "$TMP/ok.txt" --input "$TMP/ok.txt" --output "$TMP/out"

@@ -27,6 +27,11 @@ cmp -s "$want" "$TMP/got" || { diff "$want" "$TMP/got" | head -20; fail "wordcou
 check_parts_sorted "$out"
 [ "$(ls "$out" | grep -c '^part-')" -eq "$ranks" ] || fail "expected $ranks part files"
 check_no_leftovers "$out"
+# The job reads blocks of lines (MILL_JOB_TEXT_BLOCKS), but counts lines.
+lines=0
+for f in $(find "$in" -type f); do lines=$((lines + $(awk 'END { print NR }' "$f"))); done
+got_lines=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["metrics"]["records_in"])' "$out/_SUCCESS")
+[ "$got_lines" -eq "$lines" ] || fail "records_in is $got_lines, the inputs have $lines lines"
 
 # lower=1 folds ASCII case: compare with the oracle over lowercased input.
 mpimill_run "$ranks" "${mca[@]}" -- run wordcount --input "$in/case.txt" --input "$in/zipf.txt" \

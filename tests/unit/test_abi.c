@@ -23,7 +23,10 @@ _Static_assert(offsetof(mill_job, reduce) == 24 + 6 * P, "mill_job.reduce");
 _Static_assert(offsetof(mill_job, teardown) == 24 + 7 * P, "mill_job.teardown");
 _Static_assert(offsetof(mill_job, flags) == 24 + 8 * P, "mill_job.flags");
 _Static_assert(offsetof(mill_job, map_done) == 32 + 8 * P, "mill_job.map_done");
-_Static_assert(MILL_JOB_LINE_NUMBERS == 1, "flags");
+_Static_assert(MILL_JOB_LINE_NUMBERS == 1 && MILL_JOB_TEXT_BLOCKS == 2, "flags");
+_Static_assert(offsetof(mill_kv, key) == 0 && offsetof(mill_kv, key_len) == P &&
+                   offsetof(mill_kv, value) == 2 * P && offsetof(mill_kv, value_len) == 3 * P,
+               "mill_kv (1.1)");
 _Static_assert(offsetof(mill_record, data) == 0, "mill_record.data");
 _Static_assert(offsetof(mill_record, len) == P, "mill_record.len");
 _Static_assert(offsetof(mill_record, file) == 2 * P, "mill_record.file");

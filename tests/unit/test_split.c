@@ -1,5 +1,6 @@
 /* test_split.c -- every line of the input is read by exactly one rank, for
- * any number of ranks, through mill__split and mill__text_read. */
+ * any number of ranks, through mill__split and mill__text_read, a line or a
+ * block of lines (MILL__TEXT_BLOCKS) at a time. */
 #include <CUnit/Basic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,6 +123,76 @@ static void test_random_files(void) {
     }
 }
 
+/* Appends a block record's bytes as they are, after checking its shape:
+ * whole lines, at most MILL__TEXT_BLOCK bytes unless it is one line. */
+static int collect_block(void *arg, const mill_record *rec) {
+    collected *c = arg;
+    CU_ASSERT(rec->len > 0);
+    const char *nl = memchr(rec->data, '\n', rec->len);
+    CU_ASSERT(rec->len <= MILL__TEXT_BLOCK || !nl || nl == rec->data + rec->len - 1);
+    if (c->cap - c->len < rec->len) {
+        c->cap = (c->cap + rec->len) * 2;
+        c->buf = realloc(c->buf, c->cap);
+    }
+    memcpy(c->buf + c->len, rec->data, rec->len);
+    c->len += rec->len;
+    return 0;
+}
+
+static void test_blocks(void) {
+    /* 3 MiB: lines of 0..200 bytes, and a few longer than a block. */
+    srand(11);
+    size_t len = (size_t)3 << 20;
+    char *data = malloc(len);
+    for (size_t i = 0; i < len; i++) {
+        int r = rand();
+        data[i] = r % 97 == 0 ? '\n' : (char)('a' + r % 26);
+        if (i % (1u << 20) == 1000) { /* a 300 KiB line */
+            memset(data + i, 'L', 300u << 10);
+            i += 300u << 10;
+        }
+    }
+    data[len - 1] = 'z'; /* no final newline */
+    write_file("blocks", data, len);
+    char path[256];
+    snprintf(path, sizeof path, "%s/blocks", dir);
+    char *p = path, err[256];
+    for (int ranks = 1; ranks <= 7; ranks++) {
+        mill__inputs in;
+        CU_ASSERT_FATAL(mill__inputs_collect(&in, &p, 1, err, sizeof err) == 0);
+        collected got = {0};
+        uint64_t lines = 0;
+        for (int r = 0; r < ranks; r++) {
+            mill__piece pcs[4];
+            size_t n = mill__split(&in, r, ranks, pcs, 4);
+            for (size_t i = 0; i < n; i++)
+                CU_ASSERT(mill__text_read_lines(path, pcs[i].start, pcs[i].end, MILL__TEXT_BLOCKS, collect_block,
+                                                &got, err, sizeof err) == 0);
+        }
+        CU_ASSERT_EQUAL(got.len, len); /* the blocks of all ranks are the file, in order */
+        if (got.len == len) CU_ASSERT(memcmp(got.buf, data, len) == 0);
+        lines = mill__text_count_newlines(got.buf, got.len);
+        CU_ASSERT_EQUAL(lines, mill__text_count_newlines(data, len));
+        free(got.buf);
+        mill__inputs_free(&in);
+    }
+    free(data);
+}
+
+static void test_count_newlines(void) {
+    srand(5);
+    char buf[9000];
+    for (int round = 0; round < 200; round++) {
+        size_t n = (size_t)rand() % sizeof buf, want = 0;
+        int dense = round % 3 == 0; /* all newlines: a lane's count passes 255 */
+        for (size_t i = 0; i < n; i++) {
+            buf[i] = dense || rand() % 5 == 0 ? '\n' : (char)rand();
+            want += buf[i] == '\n';
+        }
+        CU_ASSERT_EQUAL(mill__text_count_newlines(buf, n), want);
+    }
+}
+
 static void test_split_covers_bytes(void) {
     /* The pieces of all ranks tile the input exactly, in order. */
     mill__file files[3] = {{.path = "a", .size = 10}, {.path = "b", .size = 0}, {.path = "c", .size = 7}};
@@ -171,6 +242,8 @@ int main(void) {
     CU_pSuite s = CU_add_suite("split", NULL, NULL);
     CU_add_test(s, "edge files at 1..40 ranks", test_edge_files);
     CU_add_test(s, "random files at 1..12 ranks", test_random_files);
+    CU_add_test(s, "blocks of whole lines at 1..7 ranks", test_blocks);
+    CU_add_test(s, "newline count", test_count_newlines);
     CU_add_test(s, "pieces tile the input", test_split_covers_bytes);
     CU_add_test(s, "missing input names the path", test_missing_input);
     CU_add_test(s, "input list pack/unpack", test_pack_roundtrip);

@@ -1,0 +1,89 @@
+/* emit.c -- batched emits: hash, prefetch, then combine (see emit.h). */
+#include <string.h>
+
+#include "ctx.h"
+
+/* Prefetches the keys held by the slots of n hashes (their slots were
+ * prefetched when the hashes were computed). */
+static void prefetch_keys(const mill__table *t, const uint64_t *hash, size_t n) {
+    size_t mask = t->cap - 1;
+    for (size_t i = 0; i < n; i++) {
+        const mill__entry *e = &t->slots[hash[i] & mask];
+        if (e->key && e->hash == hash[i]) __builtin_prefetch(e->key);
+    }
+}
+
+/* Combines n pairs into ctx->table, in order. Returns 0 or the first error
+ * (later pairs are dropped: the job fails). */
+static int combine(mill_ctx *ctx, const uint64_t *hash, const mill_kv *kv, size_t n) {
+    mill__table *t = ctx->table;
+    for (size_t i = 0; i < n; i++) {
+        if (ctx->u64_sum && kv[i].value_len == 8 && kv[i].key_len <= UINT32_MAX) { /* the common case, inline */
+            mill__entry *e = mill__table_find(t, hash[i], kv[i].key, (uint32_t)kv[i].key_len);
+            if (e && e->vlen == 8) {
+                uint64_t x, y;
+                memcpy(&x, e->value, 8), memcpy(&y, kv[i].value, 8);
+                x += y;
+                memcpy(e->value, &x, 8);
+                continue;
+            }
+        }
+        int rc = mill__upsert(ctx, t, hash[i], kv[i].key, kv[i].key_len, kv[i].value, kv[i].value_len);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+static inline uint64_t hash_prefetch(const mill__table *t, const mill_kv *kv) {
+    uint64_t h = mill_key_hash(kv->key, kv->key_len);
+    __builtin_prefetch(&t->slots[h & (t->cap - 1)]);
+    return h;
+}
+
+int mill__emit_flush(mill_ctx *ctx) {
+    mill__emit_batch *b = &ctx->batch;
+    prefetch_keys(ctx->table, b->hash, b->n);
+    int rc = combine(ctx, b->hash, b->kv, b->n);
+    b->n = 0;
+    b->used = 0;
+    return rc;
+}
+
+int mill__emit_add(mill_ctx *ctx, const mill_kv *kv) {
+    mill__emit_batch *b = &ctx->batch;
+    size_t need = kv->key_len + kv->value_len;
+    if (need > MILL_EMIT_BYTES / 4 || b->n == MILL_EMIT_BATCH || need > MILL_EMIT_BYTES - b->used) {
+        int rc = mill__emit_flush(ctx);
+        if (rc) return rc;
+    }
+    if (need > MILL_EMIT_BYTES / 4)
+        return mill__upsert(ctx, ctx->table, mill_key_hash(kv->key, kv->key_len), kv->key, kv->key_len,
+                            kv->value, kv->value_len);
+    char *k = b->bytes + b->used;
+    if (kv->key_len) memcpy(k, kv->key, kv->key_len);
+    if (kv->value_len) memcpy(k + kv->key_len, kv->value, kv->value_len);
+    b->kv[b->n] = (mill_kv){k, kv->key_len, k + kv->key_len, kv->value_len};
+    b->hash[b->n] = hash_prefetch(ctx->table, &b->kv[b->n]);
+    b->used += (uint32_t)need;
+    b->n++;
+    return 0;
+}
+
+/* A software pipeline over chunks of MILL_EMIT_BATCH pairs: while chunk k
+ * is hashed (its slots prefetched), chunk k-1 combines (its keys were
+ * prefetched in the step before), and only then are chunk k's keys
+ * prefetched, so each load has a chunk's work to arrive. */
+int mill__emit_many(mill_ctx *ctx, const mill_kv *kv, size_t n) {
+    int rc = mill__emit_flush(ctx);
+    uint64_t hash[2][MILL_EMIT_BATCH];
+    size_t prev = 0, prev_m = 0; /* chunk k-1: first pair, size */
+    for (size_t i = 0, cur = 0; rc == 0 && (i < n || prev_m); i += MILL_EMIT_BATCH, cur ^= 1) {
+        size_t m = i < n ? (n - i < MILL_EMIT_BATCH ? n - i : MILL_EMIT_BATCH) : 0;
+        for (size_t j = 0; j < m; j++) hash[cur][j] = hash_prefetch(ctx->table, &kv[i + j]);
+        if (prev_m) rc = combine(ctx, hash[cur ^ 1], kv + prev, prev_m);
+        prefetch_keys(ctx->table, hash[cur], m);
+        prev = i;
+        prev_m = m;
+    }
+    return rc;
+}
