@@ -53,6 +53,10 @@ int mill_emit_f64(mill_ctx *ctx, const void *key, size_t key_len, double value) 
 
 int mill_set_value(mill_ctx *ctx, const void *value, size_t value_len) {
     if (!ctx || !ctx->combining || value_len > UINT32_MAX) return MILL_ESTATE;
+    if (ctx->job->value_type != MILL_VALUE_BYTES && value_len != 8) { /* record.h sends 8-byte numbers */
+        snprintf(ctx->fail, sizeof ctx->fail, "a numeric job set a %zu-byte value", value_len);
+        return MILL_EJOB;
+    }
     int rc = mill__table_set_value(ctx->table, ctx->combining, value, (uint32_t)value_len);
     if (rc == 0) ctx->value_set = 1;
     return rc;

@@ -16,7 +16,7 @@
  * merges the sorted runs with the sorted table, combining equal keys, and
  * hands every key once, in key order, to the writer.
  *
- * Record format everywhere: u32 klen, u32 vlen, key bytes, value bytes.
+ * Record format everywhere: record.h.
  */
 #include "shuffle.h"
 
@@ -27,6 +27,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "record.h"
 #include "runtime.h"
 
 /* A map run: records grouped by owner; owner r's bytes are [off[r], off[r+1]). */
@@ -110,11 +111,12 @@ static int out_put(out_buf *o, const void *p, size_t n, char *err, size_t errlen
     return 0;
 }
 
-static int out_record(out_buf *o, const mill__entry *e, char *err, size_t errlen) {
-    uint32_t h[2] = {e->klen, e->vlen};
-    int rc = out_put(o, h, 8, err, errlen);
+static int out_record(out_buf *o, int vt, const mill__entry *e, char *err, size_t errlen) {
+    char h[MILL__RECORD_OVERHEAD];
+    int rc = out_put(o, h, mill__record_head(vt, h, e->klen, e->vlen), err, errlen);
     if (rc == 0) rc = out_put(o, e->key, e->klen, err, errlen);
-    if (rc == 0) rc = out_put(o, e->value, e->vlen, err, errlen);
+    if (rc == 0 && vt == MILL_VALUE_BYTES) rc = out_put(o, e->value, e->vlen, err, errlen);
+    else if (rc == 0) rc = out_put(o, h, mill__record_value(vt, h, e->value, e->vlen), err, errlen);
     return rc;
 }
 
@@ -169,7 +171,9 @@ int mill__spill_map_maybe(mill_ctx *ctx, char *err, size_t errlen) {
         run->off[r] = o->written + o->len;
         for (size_t i = 0; i < t->cap && rc == 0; i++) {
             const mill__entry *e = &t->slots[i];
-            if (e->key && (int)mill_partition_lookup(ctx->part, e->hash) == r) rc = out_record(o, e, err, errlen);
+            if (!e->key || (int)mill_partition_lookup(ctx->part, e->hash) != r) continue;
+            rc = out_record(o, ctx->job->value_type, e, err, errlen);
+            if (r != ctx->rank) ctx->metrics.payload_remote += (uint64_t)e->klen + e->vlen;
         }
     }
     if (rc == 0) rc = out_flush(o, err, errlen);
@@ -199,7 +203,7 @@ static int spill_reduce(mill_ctx *ctx, mill__table *t, char *err, size_t errlen)
     }
     *o = (out_buf){.fd = fd};
     size_t n = mill__table_sort(t);
-    for (size_t i = 0; i < n && rc == 0; i++) rc = out_record(o, &t->slots[i], err, errlen);
+    for (size_t i = 0; i < n && rc == 0; i++) rc = out_record(o, ctx->job->value_type, &t->slots[i], err, errlen);
     if (rc == 0) rc = out_flush(o, err, errlen);
     ctx->metrics.spill_bytes += o->written;
     s->reduce[s->nreduce] = (reduce_run){.fd = fd, .size = o->written};
@@ -252,14 +256,20 @@ static int stream_read(const mill__spill *s, stream *st, int r, char *dst, size_
     return 0;
 }
 
-/* Packs the table's records by owner into one buffer; counts[r] = bytes for r. */
+/* Packs the table's records by owner into one buffer; counts[r] = bytes for
+ * r. Adds the bytes for other ranks, and their keys' and values' bytes
+ * alone (the ideal), to the metrics. */
 static int pack_by_owner(mill_ctx *ctx, const mill__table *t, char **buf, uint64_t *counts) {
+    int vt = ctx->job->value_type;
     uint64_t *off = calloc((size_t)ctx->size, sizeof *off);
     if (!off) return MILL_ENOMEM;
     memset(counts, 0, (size_t)ctx->size * sizeof *counts);
     for (size_t i = 0; i < t->cap; i++) {
         const mill__entry *e = &t->slots[i];
-        if (e->key) counts[mill_partition_lookup(ctx->part, e->hash)] += 8 + (uint64_t)e->klen + e->vlen;
+        if (!e->key) continue;
+        uint32_t r = mill_partition_lookup(ctx->part, e->hash);
+        counts[r] += mill__record_size(vt, e->klen, e->value, e->vlen);
+        if ((int)r != ctx->rank) ctx->metrics.payload_remote += (uint64_t)e->klen + e->vlen;
     }
     uint64_t total = 0;
     for (int r = 0; r < ctx->size; r++) {
@@ -275,11 +285,12 @@ static int pack_by_owner(mill_ctx *ctx, const mill__table *t, char **buf, uint64
         const mill__entry *e = &t->slots[i];
         if (!e->key) continue;
         uint64_t *o = &off[mill_partition_lookup(ctx->part, e->hash)];
-        memcpy(b + *o, &e->klen, 4);
-        memcpy(b + *o + 4, &e->vlen, 4);
-        memcpy(b + *o + 8, e->key, e->klen);
-        memcpy(b + *o + 8 + e->klen, e->value, e->vlen);
-        *o += 8 + (uint64_t)e->klen + e->vlen;
+        char *d = b + *o;
+        size_t n = mill__record_head(vt, d, e->klen, e->vlen);
+        memcpy(d + n, e->key, e->klen);
+        n += e->klen;
+        n += mill__record_value(vt, d + n, e->value, e->vlen);
+        *o += n;
     }
     free(off);
     *buf = b;
@@ -307,14 +318,18 @@ static int take(mill_ctx *ctx, mill__table *reduced, carry *c, const char *p, si
     c->len += n;
     size_t off = 0;
     int rc = 0;
-    while (rc == 0 && c->len - off >= 8) {
+    while (rc == 0 && off < c->len) {
+        const char *k, *v;
         uint32_t kl, vl;
-        memcpy(&kl, c->buf + off, 4);
-        memcpy(&vl, c->buf + off + 4, 4);
-        if (c->len - off - 8 < (uint64_t)kl + vl) break;
-        const char *k = c->buf + off + 8;
-        rc = mill__upsert(ctx, reduced, mill_key_hash(k, kl), k, kl, k + kl, vl);
-        off += 8 + (size_t)kl + vl;
+        char val[8];
+        size_t used = mill__record_get(ctx->job->value_type, c->buf + off, c->len - off, &k, &kl, &v, &vl, val);
+        if (used == 0) break; /* the rest comes in the next round */
+        if (used == SIZE_MAX) {
+            snprintf(err, errlen, "shuffle: a malformed record at byte %zu of a round", off);
+            return MILL_EIO;
+        }
+        rc = mill__upsert(ctx, reduced, mill_key_hash(k, kl), k, kl, v, vl);
+        off += used;
         (*records)++;
         if (rc == 0 && mill__table_memory(reduced) > mill__table_share(ctx->memory))
             rc = spill_reduce(ctx, reduced, err, errlen);
@@ -391,7 +406,9 @@ int mill__shuffle(mill_ctx *ctx, mill__table *mapped, mill__table *reduced, char
         }
         /* A local read error still takes part in this round (with the
          * counts promised), then stops at the agreement below. */
+        double t = mill__now();
         mrc = MPI_Alltoallv(sround, sc, sd, MPI_CHAR, rround, rcn, rd, MPI_CHAR, ctx->comm);
+        ctx->metrics.exchange_s += mill__now() - t;
         if (mrc != MPI_SUCCESS && rc == 0) rc = mill__mpi_error(mrc, "MPI_Alltoallv", err, errlen);
         for (int r = 0; r < P && rc == 0; r++) {
             received += (uint64_t)rcn[r];
@@ -408,8 +425,10 @@ int mill__shuffle(mill_ctx *ctx, mill__table *mapped, mill__table *reduced, char
             rc = MILL_EIO;
         }
     }
-    ctx->metrics.bytes_sent += mem_off;
-    for (size_t i = 0; i < s->nmap; i++) ctx->metrics.bytes_sent += s->map[i].off[P];
+    for (int r = 0; scounts && r < P; r++) {
+        ctx->metrics.bytes_sent += scounts[r];
+        if (r != ctx->rank) ctx->metrics.bytes_remote += scounts[r];
+    }
     mill__phase_end(&ctx->metrics, MILL_PHASE_SHUFFLE, received, records);
     for (int r = 0; cy && r < P; r++) free(cy[r].buf);
     free(cy);
@@ -432,9 +451,28 @@ typedef struct head {
     size_t i, n;
     char *key, *value;     /* the current record (runs) */
     uint32_t klen, vlen;
-    size_t cap;
+    size_t cap;            /* of key (runs): room for the key and the value */
+    int vt;                /* the job's value type (runs are in record.h's format) */
     int done;
 } head;
+
+/* Reads a varint from f into *x. Returns 1, 0 at the end of the file
+ * before its first byte, or -1 when f ends inside it, fails or holds no
+ * varint. */
+static int file_varint(FILE *f, uint64_t *x) {
+    uint64_t v = 0;
+    for (int i = 0; i < 10; i++) {
+        int c = getc(f);
+        if (c == EOF) return i == 0 && !ferror(f) ? 0 : -1;
+        if (i == 9 && c > 1) return -1;
+        v |= (uint64_t)(c & 0x7f) << (7 * i);
+        if (c < 0x80) {
+            *x = v;
+            return 1;
+        }
+    }
+    return -1;
+}
 
 static int head_next(head *h, char *err, size_t errlen) {
     if (!h->f) {
@@ -449,27 +487,34 @@ static int head_next(head *h, char *err, size_t errlen) {
         h->vlen = e->vlen;
         return 0;
     }
-    uint32_t hd[2];
-    size_t got = fread(hd, 1, 8, h->f);
-    if (got == 0 && feof(h->f)) {
+    uint64_t kl, vl = 8, num;
+    int r = file_varint(h->f, &kl);
+    if (r == 0) {
         h->done = 1;
         return 0;
     }
-    if (got != 8) goto short_read;
-    if ((size_t)hd[0] + hd[1] > h->cap) {
-        size_t cap = ((size_t)hd[0] + hd[1]) * 2;
+    if (r < 0 || (h->vt == MILL_VALUE_BYTES && file_varint(h->f, &vl) != 1) || kl > UINT32_MAX || vl > UINT32_MAX)
+        goto bad;
+    if (kl + vl >= h->cap) {
+        size_t cap = (size_t)(kl + vl) * 2 + 16;
         char *b = realloc(h->key, cap);
         if (!b) return MILL_ENOMEM;
         h->key = b;
         h->cap = cap;
     }
-    h->klen = hd[0];
-    h->vlen = hd[1];
-    h->value = h->key + h->klen;
-    if (fread(h->key, 1, (size_t)h->klen + h->vlen, h->f) != (size_t)h->klen + h->vlen) goto short_read;
+    h->klen = (uint32_t)kl;
+    h->vlen = (uint32_t)vl;
+    h->value = h->key + kl;
+    if (fread(h->key, 1, kl, h->f) != kl) goto bad;
+    if (h->vt == MILL_VALUE_U64 || h->vt == MILL_VALUE_I64) {
+        if (file_varint(h->f, &num) != 1) goto bad;
+        mill__record_unnum(h->vt, num, h->value);
+    } else if (fread(h->value, 1, vl, h->f) != vl) {
+        goto bad;
+    }
     return 0;
-short_read:
-    snprintf(err, errlen, "reading a spill file: %s", ferror(h->f) ? strerror(errno) : "short file");
+bad:
+    snprintf(err, errlen, "reading a spill file: %s", ferror(h->f) ? strerror(errno) : "short or malformed file");
     return MILL_EIO;
 }
 
@@ -496,6 +541,7 @@ int mill__shuffle_merge(mill_ctx *ctx, mill__table *t, mill__key_fn fn, void *ar
         return rc;
     }
     for (size_t i = 0; i < s->nreduce && rc == 0; i++) {
+        h[i].vt = ctx->job->value_type;
         int fd = dup(s->reduce[i].fd);
         h[i].f = fd >= 0 ? fdopen(fd, "rb") : NULL;
         if (!h[i].f || fseeko(h[i].f, 0, SEEK_SET) != 0) {
