@@ -150,8 +150,14 @@ int mill__text_read_lines(const char *path, uint64_t start, uint64_t end, int fl
     if (start == 0) {
         line = 0;
     } else if (count_lines) { /* the number of the line before p: newlines in [0, p) */
-        for (const char *q = map; q < p; q++) line += *q == '\n';
-        if (p - map > (ptrdiff_t)TEXT_WINDOW) (void)madvise((void *)map, (size_t)(p - map) & ~(size_t)4095, MADV_DONTNEED);
+        /* A window at a time, each dropped once counted: resident memory
+         * stays at a window however far into the file the range starts. */
+        for (const char *q = map; q < p;) {
+            size_t n = (size_t)(p - q) < TEXT_WINDOW ? (size_t)(p - q) : TEXT_WINDOW;
+            line += mill__text_count_newlines(q, n);
+            q += n;
+            if (n == TEXT_WINDOW) (void)madvise((void *)(q - n), n, MADV_DONTNEED);
+        }
     }
     int known = start == 0 || count_lines;
     int rc = 0;

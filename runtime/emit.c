@@ -6,9 +6,8 @@
 /* Prefetches the keys held by the slots of n hashes (their slots were
  * prefetched when the hashes were computed). */
 static void prefetch_keys(const mill__table *t, const uint64_t *hash, size_t n) {
-    size_t mask = t->cap - 1;
     for (size_t i = 0; i < n; i++) {
-        const mill__entry *e = &t->slots[hash[i] & mask];
+        const mill__entry *e = &t->slots[mill__table_home(t, hash[i])];
         if (e->key && e->hash == hash[i]) __builtin_prefetch(e->key);
     }
 }
@@ -36,7 +35,7 @@ static int combine(mill_ctx *ctx, const uint64_t *hash, const mill_kv *kv, size_
 
 static inline uint64_t hash_prefetch(const mill__table *t, const mill_kv *kv) {
     uint64_t h = mill_key_hash(kv->key, kv->key_len);
-    __builtin_prefetch(&t->slots[h & (t->cap - 1)]);
+    __builtin_prefetch(&t->slots[mill__table_home(t, h)]);
     return h;
 }
 

@@ -415,6 +415,7 @@ int mill__shuffle(mill_ctx *ctx, mill__table *mapped, mill__table *reduced, char
             rc = take(ctx, reduced, &cy[r], rround + rd[r], (size_t)rcn[r], &records, err, errlen);
             if (rc == MILL_EJOB || rc == MILL_ENOMEM) mill__job_error(ctx, "combine", rc, err, errlen);
         }
+        if (rc == 0 && mill__stop_signal()) rc = mill__stop_error(err, errlen); /* SIGTERM: stop between rounds */
         rc = mill__agree(ctx->comm, rc, err, errlen);
     }
     /* Every byte sent was a whole record: a tail left over means the

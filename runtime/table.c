@@ -1,28 +1,42 @@
 /* table.c -- arena-backed open-addressing hash table (see table.h). */
 #include "table.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+
+#include <xxhash.h>
 
 #include "mpimill/job.h"
 
 /* Slots and arena are read at random: with 4 KiB pages most look-ups of a
  * table of a few MiB also miss the TLB. Allocations of HUGE bytes or more
- * are therefore HUGE-aligned and advised to use transparent huge pages. */
-#define HUGE (2u << 20)
+ * are therefore mapped HUGE-aligned and advised to use transparent huge
+ * pages; the kernel hands them out zeroed, so slot arrays need no memset. */
+#define HUGE ((size_t)2 << 20)
 #define ARENA_BLOCK HUGE
 
-/* Returns n bytes (zeroed when zero is set), or NULL. */
-static void *table_alloc(size_t n, int zero) {
-    if (n < HUGE) return zero ? calloc(1, n) : malloc(n);
-    size_t size = (n + HUGE - 1) & ~(size_t)(HUGE - 1);
-    void *p = aligned_alloc(HUGE, size);
-    if (!p) return NULL;
+/* Returns n zeroed bytes, or NULL. Free with table_release(p, n). */
+static void *table_alloc(size_t n) {
+    if (n < HUGE) return calloc(1, n);
+    size_t size = (n + HUGE - 1) & ~(HUGE - 1);
+    char *m = mmap(NULL, size + HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) return NULL;
+    char *p = (char *)(((uintptr_t)m + HUGE - 1) & ~(uintptr_t)(HUGE - 1));
+    /* Unmapping the unaligned ends cannot fail for a range just mapped;
+     * were it to, the pages would only stay mapped until exit. */
+    if (p > m) (void)munmap(m, (size_t)(p - m));
+    if (p + size < m + size + HUGE) (void)munmap(p + size, (size_t)(m + size + HUGE - (p + size)));
     /* Advice only: a kernel without THP (EINVAL) gets 4 KiB pages, which work. */
     (void)madvise(p, size, MADV_HUGEPAGE);
-    if (zero) memset(p, 0, n);
     return p;
+}
+
+static void table_release(void *p, size_t n) {
+    if (!p) return;
+    if (n < HUGE) free(p);
+    else (void)munmap(p, (n + HUGE - 1) & ~(HUGE - 1)); /* a mapping of ours: cannot fail */
 }
 
 struct mill__arena_block {
@@ -36,7 +50,7 @@ static void *arena_alloc(mill__table *t, size_t n) {
     n = (n + 7) & ~(size_t)7;
     if (!b || b->cap - b->used < n) {
         size_t cap = n + sizeof *b > ARENA_BLOCK ? n : ARENA_BLOCK - sizeof *b;
-        b = table_alloc(sizeof *b + cap, 0);
+        b = table_alloc(sizeof *b + cap);
         if (!b) return NULL;
         b->next = t->blocks;
         b->used = 0;
@@ -51,16 +65,20 @@ static void *arena_alloc(mill__table *t, size_t n) {
 
 int mill__table_init(mill__table *t) {
     memset(t, 0, sizeof *t);
+    static uint64_t tables; /* a new seed for every table this process makes */
     t->cap = 1024;
-    t->slots = table_alloc(t->cap * sizeof *t->slots, 1);
+    t->shift = 64 - 10;
+    t->seed = XXH3_64bits_withSeed(&tables, sizeof tables, 0);
+    tables++;
+    t->slots = table_alloc(t->cap * sizeof *t->slots);
     return t->slots ? 0 : MILL_ENOMEM;
 }
 
 void mill__table_free(mill__table *t) {
-    free(t->slots);
+    table_release(t->slots, t->cap * sizeof *t->slots);
     while (t->blocks) {
         mill__arena_block *n = t->blocks->next;
-        free(t->blocks);
+        table_release(t->blocks, sizeof *t->blocks + t->blocks->cap);
         t->blocks = n;
     }
     memset(t, 0, sizeof *t);
@@ -68,17 +86,19 @@ void mill__table_free(mill__table *t) {
 
 static int grow(mill__table *t) {
     size_t ncap = t->cap * 2;
-    mill__entry *ns = table_alloc(ncap * sizeof *ns, 1);
+    mill__entry *ns = table_alloc(ncap * sizeof *ns);
     if (!ns) return MILL_ENOMEM;
+    mill__table bigger = {.slots = ns, .cap = ncap, .shift = t->shift - 1, .seed = t->seed};
     for (size_t i = 0; i < t->cap; i++) {
         if (!t->slots[i].key) continue;
-        size_t j = t->slots[i].hash & (ncap - 1);
+        size_t j = mill__table_home(&bigger, t->slots[i].hash);
         while (ns[j].key) j = (j + 1) & (ncap - 1);
         ns[j] = t->slots[i];
     }
-    free(t->slots);
+    table_release(t->slots, t->cap * sizeof *t->slots);
     t->slots = ns;
     t->cap = ncap;
+    t->shift--;
     return 0;
 }
 
@@ -89,7 +109,7 @@ mill__entry *mill__table_insert(mill__table *t, uint64_t hash, const void *key, 
         if (grow(t)) return NULL;
         mask = t->cap - 1;
     }
-    for (i = hash & mask; t->slots[i].key; i = (i + 1) & mask) {}
+    for (i = mill__table_home(t, hash); t->slots[i].key; i = (i + 1) & mask) {}
     char *kv = arena_alloc(t, (size_t)klen + vlen + 1); /* +1: a key is never a NULL pointer */
     if (!kv) return NULL;
     memcpy(kv, key, klen);
@@ -126,11 +146,92 @@ static int cmp_entry(const void *a, const void *b) {
     return (x->klen > y->klen) - (x->klen < y->klen);
 }
 
+/* A sort item: the key's first 8 bytes as a big-endian number (zero
+ * padded), and its entry. Items in prefix order are in key order except
+ * among equal prefixes. */
+typedef struct sort_item {
+    uint64_t prefix;
+    uint64_t index;
+} sort_item;
+
+static uint64_t key_prefix(const mill__entry *e) {
+    unsigned char b[8] = {0};
+    memcpy(b, e->key, e->klen < 8 ? e->klen : 8);
+    uint64_t x = 0;
+    for (int i = 0; i < 8; i++) x = x << 8 | b[i];
+    return x;
+}
+
+/* Sorts n items by prefix: least significant byte first, one counting pass
+ * per byte, skipping bytes that every item shares. Uses tmp (n items). */
+static void radix_sort(sort_item *a, sort_item *tmp, size_t n) {
+    for (int shift = 0; shift < 64; shift += 8) {
+        size_t count[256] = {0};
+        for (size_t i = 0; i < n; i++) count[(a[i].prefix >> shift) & 0xff]++;
+        if (count[(a[0].prefix >> shift) & 0xff] == n) continue;
+        size_t pos = 0;
+        for (int d = 0; d < 256; d++) {
+            size_t c = count[d];
+            count[d] = pos;
+            pos += c;
+        }
+        for (size_t i = 0; i < n; i++) tmp[count[(a[i].prefix >> shift) & 0xff]++] = a[i];
+        memcpy(a, tmp, n * sizeof *a);
+    }
+}
+
+static int cmp_item(const void *a, const void *b, void *slots) {
+    const mill__entry *s = slots;
+    return cmp_entry(&s[((const sort_item *)a)->index], &s[((const sort_item *)b)->index]);
+}
+
 size_t mill__table_sort(mill__table *t) {
     size_t n = 0;
     for (size_t i = 0; i < t->cap; i++)
         if (t->slots[i].key) t->slots[n++] = t->slots[i];
     for (size_t i = n; i < t->cap; i++) t->slots[i].key = NULL;
-    qsort(t->slots, n, sizeof *t->slots, cmp_entry);
+    sort_item *items = n > 1 ? malloc(n * sizeof *items) : NULL, *tmp = items ? malloc(n * sizeof *tmp) : NULL;
+    if (!tmp) { /* no room for the radix sort (or nothing to sort): sort in place */
+        free(items);
+        qsort(t->slots, n, sizeof *t->slots, cmp_entry);
+        return n;
+    }
+    for (size_t i = 0; i < n; i++) items[i] = (sort_item){key_prefix(&t->slots[i]), i};
+    radix_sort(items, tmp, n);
+    free(tmp);
+    /* Entries with equal prefixes sit together: order each such run by
+     * the whole key (insertion sort for the usual short runs). */
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        while (j < n && items[j].prefix == items[i].prefix) j++;
+        if (j - i > 16) {
+            qsort_r(items + i, j - i, sizeof *items, cmp_item, t->slots);
+        } else {
+            for (size_t a = i + 1; a < j; a++) {
+                sort_item x = items[a];
+                size_t b = a;
+                for (; b > i && cmp_item(&items[b - 1], &x, t->slots) > 0; b--) items[b] = items[b - 1];
+                items[b] = x;
+            }
+        }
+        i = j;
+    }
+    mill__entry *s = t->slots;
+    /* Apply the permutation in place, one cycle at a time: position i takes
+     * the entry at items[i].index; a done position is marked index = i. */
+    for (size_t i = 0; i < n; i++) {
+        if (items[i].index == i) continue;
+        mill__entry first = s[i];
+        size_t at = i;
+        while (items[at].index != i) {
+            size_t from = (size_t)items[at].index;
+            s[at] = s[from];
+            items[at].index = at;
+            at = from;
+        }
+        s[at] = first;
+        items[at].index = at;
+    }
+    free(items);
     return n;
 }

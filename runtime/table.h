@@ -22,7 +22,9 @@ typedef struct mill__arena_block mill__arena_block;
 
 typedef struct mill__table {
     mill__entry *slots; /* cap slots; slot.key == NULL means empty */
-    size_t cap;         /* a power of two */
+    size_t cap;         /* a power of two, 2^(64 - shift) */
+    unsigned shift;
+    uint64_t seed;      /* differs between tables (mill__table_home) */
     size_t n;           /* used slots; invariant: n <= cap * 3 / 4 */
     mill__arena_block *blocks;
     uint64_t bytes;     /* arena bytes in use, for memory accounting */
@@ -30,6 +32,18 @@ typedef struct mill__table {
 
 int mill__table_init(mill__table *t);
 void mill__table_free(mill__table *t);
+
+/* Returns the home slot of a hash: the top bits of (hash ^ seed) times
+ * 2^64/phi. The table's own seed matters: a table is often filled in the
+ * slot order of another (the shuffle sends a map table's records in slot
+ * order), and were both tables to place keys alike, a small table growing
+ * from such a stream would receive its keys bunched together (same top or
+ * low bits), in runs that linear probing walks for every insert -- minutes
+ * for millions of keys. Not the hash's own top bits either: they choose the
+ * owner rank, so one rank's keys share them. */
+static inline size_t mill__table_home(const mill__table *t, uint64_t hash) {
+    return (size_t)(((hash ^ t->seed) * UINT64_C(0x9E3779B97F4A7C15)) >> t->shift);
+}
 
 /* Returns whether the n bytes at a and b are equal. Keys are mostly short
  * words: up to 16 bytes compare with two overlapping loads per side, no call. */
@@ -53,7 +67,7 @@ static inline int mill__key_eq(const char *a, const char *b, uint32_t n) {
 static inline mill__entry *mill__table_find(const mill__table *t, uint64_t hash, const void *key,
                                             uint32_t klen) {
     size_t mask = t->cap - 1;
-    for (size_t i = hash & mask;; i = (i + 1) & mask) {
+    for (size_t i = mill__table_home(t, hash);; i = (i + 1) & mask) {
         mill__entry *e = &t->slots[i];
         if (!e->key) return NULL;
         if (e->hash == hash && e->klen == klen && mill__key_eq(e->key, key, klen)) return e;
