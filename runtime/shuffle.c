@@ -140,8 +140,14 @@ void mill__spill_free(mill__spill *s) {
     free(s);
 }
 
-/* Empties t after its records went to disk. */
-static int table_reset(mill__table *t) {
+/* Empties t after its records went to disk. Its slot array stays (no
+ * regrowth for the next run) when it takes at most half of the table's
+ * share of the budget; a bigger one would leave too little room for keys. */
+static int table_empty(mill_ctx *ctx, mill__table *t) {
+    if ((uint64_t)t->cap * sizeof(mill__entry) <= mill__table_share(ctx->memory) / 2) {
+        mill__table_clear(t);
+        return 0;
+    }
     mill__table_free(t);
     return mill__table_init(t);
 }
@@ -186,7 +192,7 @@ int mill__spill_map_maybe(mill_ctx *ctx, char *err, size_t errlen) {
         return rc;
     }
     s->nmap++;
-    return table_reset(t);
+    return table_empty(ctx, t);
 }
 
 /* Writes the reduce table, sorted by key, as a reduce run, and empties it. */
@@ -213,7 +219,7 @@ static int spill_reduce(mill_ctx *ctx, mill__table *t, char *err, size_t errlen)
         return rc;
     }
     s->nreduce++;
-    return table_reset(t);
+    return table_empty(ctx, t);
 }
 
 /* ---- the exchange ------------------------------------------------------- */
@@ -303,10 +309,8 @@ typedef struct carry {
     size_t len, cap;
 } carry;
 
-/* Appends bytes from a source, then combines every complete record into
- * the reduce table (spilling it when it passes its share). */
-static int take(mill_ctx *ctx, mill__table *reduced, carry *c, const char *p, size_t n, uint64_t *records,
-                char *err, size_t errlen) {
+/* Appends n bytes to a carry buffer. Returns 0 or MILL_ENOMEM. */
+static int carry_add(carry *c, const char *p, size_t n) {
     if (c->cap - c->len < n) {
         size_t cap = (c->len + n) * 2;
         char *b = realloc(c->buf, cap);
@@ -316,26 +320,52 @@ static int take(mill_ctx *ctx, mill__table *reduced, carry *c, const char *p, si
     }
     memcpy(c->buf + c->len, p, n);
     c->len += n;
-    size_t off = 0;
+    return 0;
+}
+
+/* Combines the record at the start of [p, p + n) into the reduce table
+ * (spilling it when it passes its share) and sets *used to its size, or to
+ * 0 when [p, p + n) ends inside it. Returns 0 or an error. */
+static int take_one(mill_ctx *ctx, mill__table *reduced, const char *p, size_t n, size_t *used, char *err,
+                    size_t errlen) {
+    const char *k, *v;
+    uint32_t kl, vl;
+    char val[8];
+    *used = mill__record_get(ctx->job->value_type, p, n, &k, &kl, &v, &vl, val);
+    if (*used == 0) return 0;
+    if (*used == SIZE_MAX) {
+        snprintf(err, errlen, "shuffle: a malformed record in a round");
+        return MILL_EIO;
+    }
+    int rc = mill__upsert(ctx, reduced, mill_key_hash(k, kl), k, kl, v, vl);
+    if (rc == 0 && mill__table_memory(reduced) > mill__table_share(ctx->memory))
+        rc = spill_reduce(ctx, reduced, err, errlen);
+    return rc;
+}
+
+/* Combines the records of a source's round [p, p + n) into the reduce
+ * table where they lie. A record cut by the round's end waits in the
+ * carry buffer, and the next round first completes it, 64 bytes at a time. */
+static int take(mill_ctx *ctx, mill__table *reduced, carry *c, const char *p, size_t n, uint64_t *records,
+                char *err, size_t errlen) {
     int rc = 0;
-    while (rc == 0 && off < c->len) {
-        const char *k, *v;
-        uint32_t kl, vl;
-        char val[8];
-        size_t used = mill__record_get(ctx->job->value_type, c->buf + off, c->len - off, &k, &kl, &v, &vl, val);
-        if (used == 0) break; /* the rest comes in the next round */
-        if (used == SIZE_MAX) {
-            snprintf(err, errlen, "shuffle: a malformed record at byte %zu of a round", off);
-            return MILL_EIO;
-        }
-        rc = mill__upsert(ctx, reduced, mill_key_hash(k, kl), k, kl, v, vl);
+    size_t used;
+    while (rc == 0 && c->len && n) {
+        size_t k = n < 64 ? n : 64;
+        if ((rc = carry_add(c, p, k)) != 0) break;
+        p += k, n -= k;
+        if ((rc = take_one(ctx, reduced, c->buf, c->len, &used, err, errlen)) != 0 || used == 0) continue;
+        (*records)++;
+        p -= c->len - used, n += c->len - used; /* bytes past the record go back to p */
+        c->len = 0;
+    }
+    size_t off = 0;
+    while (rc == 0 && off < n) {
+        if ((rc = take_one(ctx, reduced, p + off, n - off, &used, err, errlen)) != 0 || used == 0) break;
         off += used;
         (*records)++;
-        if (rc == 0 && mill__table_memory(reduced) > mill__table_share(ctx->memory))
-            rc = spill_reduce(ctx, reduced, err, errlen);
     }
-    memmove(c->buf, c->buf + off, c->len - off);
-    c->len -= off;
+    if (rc == 0 && off < n) rc = carry_add(c, p + off, n - off); /* c is empty here */
     return rc;
 }
 
@@ -463,7 +493,7 @@ typedef struct head {
 static int file_varint(FILE *f, uint64_t *x) {
     uint64_t v = 0;
     for (int i = 0; i < 10; i++) {
-        int c = getc(f);
+        int c = getc_unlocked(f); /* the file is this thread's alone */
         if (c == EOF) return i == 0 && !ferror(f) ? 0 : -1;
         if (i == 9 && c > 1) return -1;
         v |= (uint64_t)(c & 0x7f) << (7 * i);
@@ -506,11 +536,11 @@ static int head_next(head *h, char *err, size_t errlen) {
     h->klen = (uint32_t)kl;
     h->vlen = (uint32_t)vl;
     h->value = h->key + kl;
-    if (fread(h->key, 1, kl, h->f) != kl) goto bad;
+    if (fread_unlocked(h->key, 1, kl, h->f) != kl) goto bad;
     if (h->vt == MILL_VALUE_U64 || h->vt == MILL_VALUE_I64) {
         if (file_varint(h->f, &num) != 1) goto bad;
         mill__record_unnum(h->vt, num, h->value);
-    } else if (fread(h->value, 1, vl, h->f) != vl) {
+    } else if (fread_unlocked(h->value, 1, vl, h->f) != vl) {
         goto bad;
     }
     return 0;
@@ -522,6 +552,33 @@ bad:
 static int key_cmp(const char *a, uint32_t al, const char *b, uint32_t bl) {
     int c = memcmp(a, b, al < bl ? al : bl);
     return c ? c : (al > bl) - (al < bl);
+}
+
+/* Restores the heap order below position i (heads compared by key). */
+static void heap_down(const head *h, size_t *heap, size_t n, size_t i) {
+    for (;;) {
+        size_t l = 2 * i + 1, m = i;
+        if (l < n && key_cmp(h[heap[l]].key, h[heap[l]].klen, h[heap[m]].key, h[heap[m]].klen) < 0) m = l;
+        if (l + 1 < n && key_cmp(h[heap[l + 1]].key, h[heap[l + 1]].klen, h[heap[m]].key, h[heap[m]].klen) < 0)
+            m = l + 1;
+        if (m == i) return;
+        size_t t = heap[i];
+        heap[i] = heap[m];
+        heap[m] = t;
+        i = m;
+    }
+}
+
+/* Adds head x to the heap. */
+static void heap_push(const head *h, size_t *heap, size_t *n, size_t x) {
+    size_t i = (*n)++;
+    heap[i] = x;
+    while (i > 0 && key_cmp(h[heap[i]].key, h[heap[i]].klen, h[heap[(i - 1) / 2]].key, h[heap[(i - 1) / 2]].klen) < 0) {
+        size_t t = heap[i];
+        heap[i] = heap[(i - 1) / 2];
+        heap[(i - 1) / 2] = t;
+        i = (i - 1) / 2;
+    }
 }
 
 int mill__shuffle_merge(mill_ctx *ctx, mill__table *t, mill__key_fn fn, void *arg, char *err, size_t errlen) {
@@ -558,36 +615,44 @@ int mill__shuffle_merge(mill_ctx *ctx, mill__table *t, mill__key_fn fn, void *ar
      * emptied whenever it grows past a few MiB. */
     mill__table *saved = ctx->table;
     ctx->table = &scratch;
-    while (rc == 0) {
-        head *min = NULL;
-        for (size_t i = 0; i < nh; i++)
-            if (!h[i].done && (!min || key_cmp(h[i].key, h[i].klen, min->key, min->klen) < 0)) min = &h[i];
-        if (!min) break;
-        if (scratch.bytes > (8u << 20) && (rc = table_reset(&scratch)) != 0) break;
-        char *key = malloc(min->klen + 1);
+    /* A binary min-heap of the heads not done, by current key. */
+    size_t *heap = malloc(nh * sizeof *heap), nheap = 0, kcap = 0;
+    char *key = NULL;
+    if (!heap) rc = MILL_ENOMEM;
+    for (size_t i = 0; i < nh && rc == 0; i++)
+        if (!h[i].done) heap_push(h, heap, &nheap, i);
+    while (rc == 0 && nheap > 0) {
+        if (scratch.bytes > (8u << 20)) mill__table_clear(&scratch);
+        const head *min = &h[heap[0]];
         uint32_t klen = min->klen;
-        if (!key) {
-            rc = MILL_ENOMEM;
-            break;
+        if (klen >= kcap) {
+            char *b = realloc(key, (size_t)klen * 2 + 16);
+            if (!b) {
+                rc = MILL_ENOMEM;
+                break;
+            }
+            key = b;
+            kcap = (size_t)klen * 2 + 16;
         }
         memcpy(key, min->key, klen);
         uint64_t hash = mill_key_hash(key, klen);
-        for (size_t i = 0; i < nh && rc == 0; i++) {
-            while (rc == 0 && !h[i].done && key_cmp(h[i].key, h[i].klen, key, klen) == 0) {
-                rc = mill__upsert(ctx, &scratch, hash, key, klen, h[i].value, h[i].vlen);
-                if (rc) rc = mill__job_error(ctx, "combine", rc, err, errlen);
-                if (rc == 0) rc = head_next(&h[i], err, errlen);
-            }
+        while (rc == 0 && nheap > 0 && key_cmp(h[heap[0]].key, h[heap[0]].klen, key, klen) == 0) {
+            head *top = &h[heap[0]];
+            rc = mill__upsert(ctx, &scratch, hash, key, klen, top->value, top->vlen);
+            if (rc) rc = mill__job_error(ctx, "combine", rc, err, errlen);
+            if (rc == 0) rc = head_next(top, err, errlen);
+            if (rc == 0 && top->done) heap[0] = heap[--nheap];
+            heap_down(h, heap, nheap, 0);
         }
         if (rc == 0) {
-            int inserted;
-            mill__entry *e = mill__table_upsert(&scratch, hash, key, klen, NULL, 0, &inserted);
+            mill__entry *e = mill__table_find(&scratch, hash, key, klen);
             ctx->table = saved;
             rc = e ? fn(arg, e->key, e->klen, e->value, e->vlen) : MILL_ENOMEM;
             ctx->table = &scratch;
         }
-        free(key);
     }
+    free(key);
+    free(heap);
     ctx->table = saved;
     for (size_t i = 0; i < nh; i++) {
         if (h[i].f) {

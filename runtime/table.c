@@ -49,8 +49,17 @@ static void *arena_alloc(mill__table *t, size_t n) {
     mill__arena_block *b = t->blocks;
     n = (n + 7) & ~(size_t)7;
     if (!b || b->cap - b->used < n) {
+        b = t->spare; /* a block a clear emptied, if it is big enough */
+        if (b) {
+            t->spare = b->next;
+            if (b->cap < n) {
+                table_release(b, sizeof *b + b->cap);
+                b = NULL;
+            }
+        }
         size_t cap = n + sizeof *b > ARENA_BLOCK ? n : ARENA_BLOCK - sizeof *b;
-        b = table_alloc(sizeof *b + cap);
+        if (!b) b = table_alloc(sizeof *b + cap);
+        else cap = b->cap;
         if (!b) return NULL;
         b->next = t->blocks;
         b->used = 0;
@@ -63,24 +72,49 @@ static void *arena_alloc(mill__table *t, size_t n) {
     return p;
 }
 
+/* Returns a seed no other table of this process had (mill__table_home). */
+static uint64_t new_seed(void) {
+    static uint64_t tables;
+    tables++;
+    return XXH3_64bits_withSeed(&tables, sizeof tables, 0);
+}
+
 int mill__table_init(mill__table *t) {
     memset(t, 0, sizeof *t);
-    static uint64_t tables; /* a new seed for every table this process makes */
     t->cap = 1024;
     t->shift = 64 - 10;
-    t->seed = XXH3_64bits_withSeed(&tables, sizeof tables, 0);
-    tables++;
+    t->seed = new_seed();
     t->slots = table_alloc(t->cap * sizeof *t->slots);
     return t->slots ? 0 : MILL_ENOMEM;
 }
 
+/* Releases a list of arena blocks. */
+static void release_blocks(mill__arena_block **list) {
+    while (*list) {
+        mill__arena_block *n = (*list)->next;
+        table_release(*list, sizeof **list + (*list)->cap);
+        *list = n;
+    }
+}
+
+void mill__table_clear(mill__table *t) {
+    memset(t->slots, 0, t->cap * sizeof *t->slots);
+    t->n = 0;
+    t->bytes = 0;
+    t->seed = new_seed();
+    while (t->blocks) {
+        mill__arena_block *b = t->blocks;
+        t->blocks = b->next;
+        b->used = 0;
+        b->next = t->spare;
+        t->spare = b;
+    }
+}
+
 void mill__table_free(mill__table *t) {
     table_release(t->slots, t->cap * sizeof *t->slots);
-    while (t->blocks) {
-        mill__arena_block *n = t->blocks->next;
-        table_release(t->blocks, sizeof *t->blocks + t->blocks->cap);
-        t->blocks = n;
-    }
+    release_blocks(&t->blocks);
+    release_blocks(&t->spare);
     memset(t, 0, sizeof *t);
 }
 

@@ -26,12 +26,16 @@ typedef struct mill__table {
     unsigned shift;
     uint64_t seed;      /* differs between tables (mill__table_home) */
     size_t n;           /* used slots; invariant: n <= cap * 3 / 4 */
-    mill__arena_block *blocks;
+    mill__arena_block *blocks; /* in use, the newest first */
+    mill__arena_block *spare;  /* emptied by mill__table_clear, reused before new ones */
     uint64_t bytes;     /* arena bytes in use, for memory accounting */
 } mill__table;
 
 int mill__table_init(mill__table *t);
 void mill__table_free(mill__table *t);
+/* Empties t but keeps its slot array (no regrowth) and its arena blocks
+ * (no new pages) for the keys to come. Pointers into it become invalid. */
+void mill__table_clear(mill__table *t);
 
 /* Returns the home slot of a hash: the top bits of (hash ^ seed) times
  * 2^64/phi. The table's own seed matters: a table is often filled in the

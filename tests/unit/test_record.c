@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "record.h"
+#include "cunit_main.h"
 
 static size_t put(int vt, char *d, const char *key, uint32_t klen, const void *v, uint32_t vlen) {
     size_t n = mill__record_head(vt, d, klen, vlen);
@@ -58,13 +59,9 @@ static void test_malformed(void) {
 }
 
 int main(void) {
-    CU_initialize_registry();
-    CU_pSuite s = CU_add_suite("record", NULL, NULL);
-    CU_add_test(s, "every value type round-trips", test_roundtrip);
-    CU_add_test(s, "malformed records", test_malformed);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned fails = CU_get_number_of_failures();
-    CU_cleanup_registry();
-    return fails ? 1 : 0;
+    static CU_TestInfo tests[] = {
+        {"every value type round-trips", test_roundtrip},
+        {"malformed records", test_malformed},
+        CU_TEST_INFO_NULL};
+    return mill_cunit_main("record", tests);
 }

@@ -9,6 +9,7 @@
 
 #include "partition.h"
 #include "table.h"
+#include "cunit_main.h"
 
 static int ref_cmp(const void *a, const void *b) {
     const mill__entry *x = a, *y = b;
@@ -78,13 +79,9 @@ static void test_fill_in_slot_order(void) {
 }
 
 int main(void) {
-    CU_initialize_registry();
-    CU_pSuite s = CU_add_suite("table", NULL, NULL);
-    CU_add_test(s, "sort: bytewise, shorter first", test_sort);
-    CU_add_test(s, "filled in another table's slot order", test_fill_in_slot_order);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned fails = CU_get_number_of_failures();
-    CU_cleanup_registry();
-    return fails ? 1 : 0;
+    static CU_TestInfo tests[] = {
+        {"sort: bytewise, shorter first", test_sort},
+        {"filled in another table's slot order", test_fill_in_slot_order},
+        CU_TEST_INFO_NULL};
+    return mill_cunit_main("table", tests);
 }

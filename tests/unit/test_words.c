@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "words.h"
+#include "cunit_main.h"
 
 static int is_space(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
 
@@ -63,13 +64,9 @@ static void test_random(void) {
 }
 
 int main(void) {
-    CU_initialize_registry();
-    CU_pSuite s = CU_add_suite("words", NULL, NULL);
-    CU_add_test(s, "edges and block boundaries", test_edges);
-    CU_add_test(s, "random text, small output arrays", test_random);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned fails = CU_get_number_of_failures();
-    CU_cleanup_registry();
-    return fails ? 1 : 0;
+    static CU_TestInfo tests[] = {
+        {"edges and block boundaries", test_edges},
+        {"random text, small output arrays", test_random},
+        CU_TEST_INFO_NULL};
+    return mill_cunit_main("words", tests);
 }
