@@ -10,6 +10,21 @@
 #include "hdf5in.h"
 #include "text.h"
 
+/* A text block on its way to the job: counts its lines into the options. */
+typedef struct block_count {
+    mill__record_fn fn;
+    void *arg;
+    mill__read_opts *o;
+} block_count;
+
+static int count_block(void *arg, const mill_record *rec) {
+    block_count *b = arg;
+    int nl_end = rec->len > 0 && rec->data[rec->len - 1] == '\n';
+    b->o->extra_lines += mill__text_count_newlines(rec->data, rec->len) + !nl_end - 1;
+    b->o->blocks_nl += (uint64_t)nl_end;
+    return b->fn(b->arg, rec);
+}
+
 int mill__read_piece_opts(const mill__inputs *in, mill__read_opts *o, const mill__piece *pc,
                           mill__record_fn fn, void *arg, char *err, size_t errlen) {
     const mill__file *f = &in->files[pc->file];
@@ -23,9 +38,13 @@ int mill__read_piece_opts(const mill__inputs *in, mill__read_opts *o, const mill
         return mill__hdf5_read(f->path, f->dsoff, o->comm, fn, arg, err, errlen);
     case MILL__TEXT:
     default:
-        return mill__text_read_lines(f->path, pc->start, pc->end,
-                                     (o->line_numbers ? MILL__TEXT_LINE_NUMBERS : 0) |
-                                         (o->text_blocks ? MILL__TEXT_BLOCKS : 0),
+        if (o->text_blocks) {
+            block_count b = {fn, arg, o};
+            return mill__text_read_lines(f->path, pc->start, pc->end,
+                                         MILL__TEXT_BLOCKS | (o->line_numbers ? MILL__TEXT_LINE_NUMBERS : 0),
+                                         count_block, &b, err, errlen);
+        }
+        return mill__text_read_lines(f->path, pc->start, pc->end, o->line_numbers ? MILL__TEXT_LINE_NUMBERS : 0,
                                      fn, arg, err, errlen);
     }
 }

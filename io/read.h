@@ -29,6 +29,8 @@ typedef struct mill__read_opts {
     int text_blocks;         /* plain text comes in blocks of whole lines (MILL_JOB_TEXT_BLOCKS) */
     MPI_Comm comm;           /* the job's communicator (HDF5 opens files on it) */
     uint64_t skipped;        /* out: bad records skipped by this rank */
+    uint64_t extra_lines;    /* out: lines of text blocks beyond one per block */
+    uint64_t blocks_nl;      /* out: text blocks whose last byte is their '\n' */
 } mill__read_opts;
 
 /* Reads every record of piece pc of the inputs with the reader its file

@@ -39,7 +39,6 @@
 #include "shuffle.h"
 #include "single.h"
 #include "table.h"
-#include "text.h"
 #include "write.h"
 
 /* ---- values ---------------------------------------------------------- */
@@ -227,14 +226,8 @@ static int map_record(void *arg, const mill_record *rec) {
         mill__progress_update(ms->ctx->bytes_in);
     }
     ms->ctx->rec = rec;
-    if (ms->ctx->job->flags & MILL_JOB_TEXT_BLOCKS) { /* count lines, as without blocks */
-        uint64_t nl = mill__text_count_newlines(rec->data, rec->len);
-        ms->ctx->records += nl + (rec->len && rec->data[rec->len - 1] != '\n');
-        ms->ctx->bytes_in += rec->len + (rec->len && rec->data[rec->len - 1] != '\n');
-    } else {
-        ms->ctx->records++;
-        ms->ctx->bytes_in += rec->len + 1;
-    }
+    ms->ctx->records++;
+    ms->ctx->bytes_in += rec->len + 1;
     int rc = ms->ctx->job->map(ms->ctx, rec);
     if (rc == 0 && ms->ctx->job->combine_op == MILL_COMBINE_CUSTOM) rc = mill__emit_flush(ms->ctx);
     if (rc) rc = mill__job_error(ms->ctx, "map", rc, ms->err, ms->errlen);
@@ -256,6 +249,8 @@ static int map_phase(mill_ctx *ctx, const mill__inputs *in, char *err, size_t er
     map_state ms = {ctx, err, errlen};
     int rc = mill__read_all(in, &o, ctx->rank, ctx->size, map_record, &ms, err, errlen);
     if (rc == 0 && (rc = mill__emit_flush(ctx)) != 0) rc = mill__job_error(ctx, "map", rc, err, errlen);
+    ctx->records += o.extra_lines; /* text blocks count as the lines they hold */
+    ctx->bytes_in -= o.blocks_nl;
     if (a->skip_bad && mill_count(ctx, "bad_records_skipped", (int64_t)o.skipped) != 0 && rc == 0) {
         snprintf(err, errlen, "cannot count bad records: too many counters");
         rc = MILL_ENOMEM;
