@@ -12,30 +12,15 @@
 
 #include "ctx.h"
 
-/* Returns 0 when a (key, value) pair may be emitted now, or the error:
- * MILL_ESTATE outside map and map_done, MILL_EJOB (with the reason in
- * ctx->fail) for a numeric job's value that is not 8 bytes. */
-static int emit_check(mill_ctx *ctx, const void *key, size_t key_len, const void *value, size_t value_len) {
-    if ((!key && key_len) || (!value && value_len)) return MILL_ESTATE;
-    if (ctx->job->value_type != MILL_VALUE_BYTES && value_len != 8) {
-        snprintf(ctx->fail, sizeof ctx->fail, "a numeric job emitted a %zu-byte value", value_len);
-        return MILL_EJOB;
-    }
-    return 0;
-}
-
 int mill_emit(mill_ctx *ctx, const void *key, size_t key_len, const void *value, size_t value_len) {
     if (!ctx || !ctx->can_emit || ctx->combining) return MILL_ESTATE;
-    int rc = emit_check(ctx, key, key_len, value, value_len);
-    return rc ? rc : mill__emit_add(ctx, &(mill_kv){key, key_len, value, value_len});
+    mill_kv kv = {key, key_len, value, value_len};
+    int rc = mill__emit_check(ctx, &kv);
+    return rc ? rc : mill__emit_add(ctx, &kv);
 }
 
 int mill_emit_batch(mill_ctx *ctx, const mill_kv *kv, size_t n) {
     if (!ctx || !ctx->can_emit || ctx->combining || (!kv && n)) return MILL_ESTATE;
-    for (size_t i = 0; i < n; i++) {
-        int rc = emit_check(ctx, kv[i].key, kv[i].key_len, kv[i].value, kv[i].value_len);
-        if (rc) return rc;
-    }
     return mill__emit_many(ctx, kv, n);
 }
 

@@ -7,6 +7,7 @@
 #define MILL_CTX_H
 
 #include <mpi.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "args.h"
@@ -92,13 +93,27 @@ static inline int mill__upsert(mill_ctx *ctx, mill__table *t, uint64_t hash, con
     return e ? ctx->merge(ctx, e, value, vlen) : mill__upsert_new(ctx, t, hash, key, klen, value, vlen);
 }
 
+/* Returns 0 when the pair may be emitted (in map or map_done), or the
+ * error: MILL_ESTATE for a NULL pointer with a length, MILL_EJOB (with the
+ * reason in ctx->fail) for a numeric job's value that is not 8 bytes. */
+static inline int mill__emit_check(mill_ctx *ctx, const mill_kv *kv) {
+    if ((!kv->key && kv->key_len) || (!kv->value && kv->value_len)) return MILL_ESTATE;
+    if (ctx->job->value_type != MILL_VALUE_BYTES && kv->value_len != 8) {
+        snprintf(ctx->fail, sizeof ctx->fail, "a numeric job emitted a %zu-byte value", kv->value_len);
+        return MILL_EJOB;
+    }
+    return 0;
+}
+
 /* Adds one emit (checked by mill_emit) to ctx->batch, flushing it first
  * when full. Returns 0, MILL_ENOMEM or MILL_EJOB (with the reason in
  * ctx->fail); the error can also come from an earlier emit of the batch. */
 int mill__emit_add(mill_ctx *ctx, const mill_kv *kv);
 
-/* Flushes ctx->batch, then combines the n checked pairs at kv into
- * ctx->table, in order. Returns 0, MILL_ENOMEM or MILL_EJOB. */
+/* Flushes ctx->batch, then checks (mill__emit_check) and combines the n
+ * pairs at kv into ctx->table, in order; a pair that fails its check is
+ * not emitted, nor those after it, and its error is returned. Returns 0,
+ * MILL_ESTATE, MILL_ENOMEM or MILL_EJOB. */
 int mill__emit_many(mill_ctx *ctx, const mill_kv *kv, size_t n);
 
 /* Combines every emit of ctx->batch into ctx->table, in emit order, and

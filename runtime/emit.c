@@ -73,16 +73,23 @@ int mill__emit_add(mill_ctx *ctx, const mill_kv *kv) {
  * prefetched in the step before), and only then are chunk k's keys
  * prefetched, so each load has a chunk's work to arrive. */
 int mill__emit_many(mill_ctx *ctx, const mill_kv *kv, size_t n) {
-    int rc = mill__emit_flush(ctx);
+    int rc = mill__emit_flush(ctx), bad = 0;
     uint64_t hash[2][MILL_EMIT_BATCH];
     size_t prev = 0, prev_m = 0; /* chunk k-1: first pair, size */
     for (size_t i = 0, cur = 0; rc == 0 && (i < n || prev_m); i += MILL_EMIT_BATCH, cur ^= 1) {
         size_t m = i < n ? (n - i < MILL_EMIT_BATCH ? n - i : MILL_EMIT_BATCH) : 0;
-        for (size_t j = 0; j < m; j++) hash[cur][j] = hash_prefetch(ctx->table, &kv[i + j]);
+        for (size_t j = 0; j < m; j++) {
+            if ((bad = mill__emit_check(ctx, &kv[i + j])) != 0) { /* emit the pairs before it, then stop */
+                m = j;
+                n = i + j;
+                break;
+            }
+            hash[cur][j] = hash_prefetch(ctx->table, &kv[i + j]);
+        }
         if (prev_m) rc = combine(ctx, hash[cur ^ 1], kv + prev, prev_m);
         prefetch_keys(ctx->table, hash[cur], m);
         prev = i;
         prev_m = m;
     }
-    return rc;
+    return rc ? rc : bad;
 }

@@ -44,6 +44,13 @@ grep -q "job failing: map failed at $TMP/bad.txt:8: cannot map a bad record" "$T
 [ ! -e "$TMP/o3" ] || fail "output after a failed map"
 check_no_leftovers "$TMP/o3"
 
+# A batch with a value of the wrong width fails the job at that record.
+printf 'ok\nnarrow\n' > "$TMP/narrow.txt"
+rc=0; mpimill_run "$ranks" -- run "$PLUGINS/failing.so" --input "$TMP/narrow.txt" --output "$TMP/o6" 2> "$TMP/stderr" || rc=$?
+[ "$rc" = 1 ] && grep -q "job failing: map failed at $TMP/narrow.txt:3: a numeric job emitted a 4-byte value" "$TMP/stderr" ||
+  fail "narrow value in a batch: exit $rc, $(cat "$TMP/stderr")"
+[ ! -e "$TMP/o6" ] || fail "output after a failed batch"
+
 # A setup that fails on the last rank only stops every rank (no hang).
 last=$((ranks - 1))
 rc=0; mpimill_run "$ranks" -- run "$PLUGINS/failing.so" --input "$TMP/bad.txt" --output "$TMP/o5" \

@@ -1,11 +1,19 @@
-/* failing.c -- a job whose map fails on a line that says "bad". */
+/* failing.c -- a job whose map fails on a line that says "bad", and on a
+ * line that says "narrow" emits a batch whose second value is 4 bytes. */
 #include <mpimill/job.h>
+#include <stdint.h>
 #include <string.h>
 
 static int failing_map(mill_ctx *ctx, const mill_record *rec) {
     if (rec->len == 3 && !memcmp(rec->data, "bad", 3)) {
         mill_fail(ctx, "cannot map a bad record");
         return MILL_EJOB;
+    }
+    if (rec->len == 6 && !memcmp(rec->data, "narrow", 6)) {
+        uint64_t one = 1;
+        uint32_t small = 1;
+        mill_kv kv[3] = {{"a", 1, &one, 8}, {"b", 1, &small, 4}, {"c", 1, &one, 8}};
+        return mill_emit_batch(ctx, kv, 3);
     }
     return mill_emit_u64(ctx, rec->data, rec->len, 1);
 }
