@@ -54,18 +54,7 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 cat "$sales" "$people" > /dev/null # warm the page cache
 
-# measure NAME CMD...: wall seconds and max RSS (KiB) of CMD into $out/NAME.time,
-# its stdout into $out/NAME.stdout. For a pipeline (bash -c), %M is the largest
-# single process's peak.
-measure() {
-  local name=$1; shift
-  /usr/bin/time -f "%e %M" -o "$out/$name.time" "$@" > "$out/$name.stdout" 2> "$out/$name.stderr" ||
-    { echo "$name failed:"; cat "$out/$name.stderr"; exit 1; }
-}
-# rss_per_rank OUT: the largest peak RSS of any rank from the manifest, in KiB.
-rss_per_rank() {
-  python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(max(r["peak_rss"] for r in m["metrics"]["ranks"])//1024)' "$1/_SUCCESS"
-}
+. "$here/../lib.sh" # measure, rss_per_rank
 
 # groupby ---------------------------------------------------------------------
 measure gb_mawk mawk -F, 'FNR > 1 {
