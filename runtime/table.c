@@ -234,21 +234,10 @@ size_t mill__table_sort(mill__table *t) {
     radix_sort(items, tmp, n);
     free(tmp);
     /* Entries with equal prefixes sit together: order each such run by
-     * the whole key (insertion sort for the usual short runs). */
-    for (size_t i = 0; i < n;) {
-        size_t j = i + 1;
-        while (j < n && items[j].prefix == items[i].prefix) j++;
-        if (j - i > 16) {
-            qsort_r(items + i, j - i, sizeof *items, cmp_item, t->slots);
-        } else {
-            for (size_t a = i + 1; a < j; a++) {
-                sort_item x = items[a];
-                size_t b = a;
-                for (; b > i && cmp_item(&items[b - 1], &x, t->slots) > 0; b--) items[b] = items[b - 1];
-                items[b] = x;
-            }
-        }
-        i = j;
+     * the whole key. */
+    for (size_t i = 0, j; i < n; i = j) {
+        for (j = i + 1; j < n && items[j].prefix == items[i].prefix; j++) {}
+        if (j - i > 1) qsort_r(items + i, j - i, sizeof *items, cmp_item, t->slots);
     }
     mill__entry *s = t->slots;
     /* Apply the permutation in place, one cycle at a time: position i takes
