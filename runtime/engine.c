@@ -612,7 +612,7 @@ int mill__run_main(int argc, char **argv) {
     }
     ctx.job = plugin.job;
     ctx.merge = mill__merge_for(ctx.job);
-    ctx.u64_sum = ctx.job->combine_op == MILL_COMBINE_SUM && ctx.job->value_type == MILL_VALUE_U64;
+    ctx.u64_sum = ctx.merge == merge_u64_sum; /* chosen above by mill__merge_for */
     if ((rc = check_options(ctx.job, &args, err, sizeof err)) != 0) {
         exit_code = MILL_EXIT_USAGE;
         goto out;
