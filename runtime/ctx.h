@@ -116,6 +116,11 @@ int mill__emit_add(mill_ctx *ctx, const mill_kv *kv);
  * MILL_ESTATE, MILL_ENOMEM or MILL_EJOB. */
 int mill__emit_many(mill_ctx *ctx, const mill_kv *kv, size_t n);
 
+/* Combines the n pairs at kv, which need no checks (they come from the
+ * shuffle), into ctx->table, in order, through the emit pipeline. Returns
+ * 0, MILL_ENOMEM or MILL_EJOB (reason in ctx->fail). */
+int mill__combine_many(mill_ctx *ctx, const mill_kv *kv, size_t n);
+
 /* Combines every emit of ctx->batch into ctx->table, in emit order, and
  * empties the batch. Called before anything reads the map table and after
  * each map callback of a job with a custom combiner (so its failures name

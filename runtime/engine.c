@@ -231,8 +231,7 @@ static int map_record(void *arg, const mill_record *rec) {
     int rc = ms->ctx->job->map(ms->ctx, rec);
     if (rc == 0 && ms->ctx->job->combine_op == MILL_COMBINE_CUSTOM) rc = mill__emit_flush(ms->ctx);
     if (rc) rc = mill__job_error(ms->ctx, "map", rc, ms->err, ms->errlen);
-    else if (mill__table_memory(ms->ctx->table) > mill__table_share(ms->ctx->memory))
-        rc = mill__spill_map_maybe(ms->ctx, ms->err, ms->errlen);
+    else rc = mill__spill_map_maybe(ms->ctx, ms->err, ms->errlen);
     ms->ctx->rec = NULL;
     return rc;
 }
@@ -644,6 +643,8 @@ int mill__run_main(int argc, char **argv) {
         rc = mill__job_error(&ctx, "setup", rc, err, sizeof err);
     if (rc == 0 && (rc = mill__table_init(&mapped)) == 0 && (rc = mill__table_init(&reduced)) != 0)
         snprintf(err, sizeof err, "out of memory");
+    mill__table_budget(&mapped, mill__map_share(ctx.memory));
+    mill__table_budget(&reduced, mill__reduce_share(ctx.memory));
     /* A setup that failed on one rank stops all of them here. */
     rc = mill__agree(comm, rc, err, sizeof err);
     if (rc == 0) rc = mill__metrics_start(&ctx.metrics, comm);
@@ -667,7 +668,7 @@ int mill__run_main(int argc, char **argv) {
     ctx.table = &reduced;
     if (rc == 0) {
         mill__phase_begin(&ctx.metrics, MILL_PHASE_SHUFFLE);
-        rc = mill__shuffle(&ctx, &mapped, &reduced, err, sizeof err);
+        rc = mill__shuffle(&ctx, &mapped, err, sizeof err);
     }
     if (rc == 0 && mill__stop_signal()) rc = mill__stop_error(err, sizeof err);
     rc = mill__agree(comm, rc, err, sizeof err);

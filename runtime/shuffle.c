@@ -140,21 +140,30 @@ void mill__spill_free(mill__spill *s) {
     free(s);
 }
 
-/* Empties t after its records went to disk. Its slot array stays (no
- * regrowth for the next run) when it takes at most half of the table's
- * share of the budget; a bigger one would leave too little room for keys. */
-static int table_empty(mill_ctx *ctx, mill__table *t) {
-    if ((uint64_t)t->cap * sizeof(mill__entry) <= mill__table_share(ctx->memory) / 2) {
+void mill__table_budget(mill__table *t, uint64_t share) {
+    size_t cap = 1024;
+    while ((uint64_t)cap * 2 * sizeof(mill__entry) <= share / 2) cap *= 2;
+    t->max_cap = cap;
+}
+
+/* Empties t after its records went to disk, keeping its slot array and
+ * arena blocks for the next run -- unless a single map call made it grow
+ * past max_cap, in which case it starts small again. */
+static int table_empty(mill__table *t) {
+    size_t max_cap = t->max_cap;
+    if (t->cap <= max_cap) {
         mill__table_clear(t);
         return 0;
     }
     mill__table_free(t);
-    return mill__table_init(t);
+    int rc = mill__table_init(t);
+    t->max_cap = max_cap;
+    return rc;
 }
 
 int mill__spill_map_maybe(mill_ctx *ctx, char *err, size_t errlen) {
     mill__table *t = ctx->table;
-    if (mill__table_memory(t) <= mill__table_share(ctx->memory) || t->n == 0) return 0;
+    if (!mill__table_over(t, mill__map_share(ctx->memory)) || t->n == 0) return 0;
     mill__spill *s = ctx->spill;
     map_run *m = realloc(s->map, (s->nmap + 1) * sizeof *m);
     if (!m) return MILL_ENOMEM;
@@ -177,6 +186,7 @@ int mill__spill_map_maybe(mill_ctx *ctx, char *err, size_t errlen) {
         run->off[r] = o->written + o->len;
         for (size_t i = 0; i < t->cap && rc == 0; i++) {
             const mill__entry *e = &t->slots[i];
+            mill__table_prefetch(t, i + MILL__AHEAD);
             if (!e->key || (int)mill_partition_lookup(ctx->part, e->hash) != r) continue;
             rc = out_record(o, ctx->job->value_type, e, err, errlen);
             if (r != ctx->rank) ctx->metrics.payload_remote += (uint64_t)e->klen + e->vlen;
@@ -192,7 +202,7 @@ int mill__spill_map_maybe(mill_ctx *ctx, char *err, size_t errlen) {
         return rc;
     }
     s->nmap++;
-    return table_empty(ctx, t);
+    return table_empty(t);
 }
 
 /* Writes the reduce table, sorted by key, as a reduce run, and empties it. */
@@ -209,7 +219,10 @@ static int spill_reduce(mill_ctx *ctx, mill__table *t, char *err, size_t errlen)
     }
     *o = (out_buf){.fd = fd};
     size_t n = mill__table_sort(t);
-    for (size_t i = 0; i < n && rc == 0; i++) rc = out_record(o, ctx->job->value_type, &t->slots[i], err, errlen);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        mill__table_prefetch(t, i + MILL__AHEAD);
+        rc = out_record(o, ctx->job->value_type, &t->slots[i], err, errlen);
+    }
     if (rc == 0) rc = out_flush(o, err, errlen);
     ctx->metrics.spill_bytes += o->written;
     s->reduce[s->nreduce] = (reduce_run){.fd = fd, .size = o->written};
@@ -219,7 +232,7 @@ static int spill_reduce(mill_ctx *ctx, mill__table *t, char *err, size_t errlen)
         return rc;
     }
     s->nreduce++;
-    return table_empty(ctx, t);
+    return table_empty(t);
 }
 
 /* ---- the exchange ------------------------------------------------------- */
@@ -289,6 +302,7 @@ static int pack_by_owner(mill_ctx *ctx, const mill__table *t, char **buf, uint64
     }
     for (size_t i = 0; i < t->cap; i++) {
         const mill__entry *e = &t->slots[i];
+        mill__table_prefetch(t, i + MILL__AHEAD);
         if (!e->key) continue;
         uint64_t *o = &off[mill_partition_lookup(ctx->part, e->hash)];
         char *d = b + *o;
@@ -323,53 +337,62 @@ static int carry_add(carry *c, const char *p, size_t n) {
     return 0;
 }
 
-/* Combines the record at the start of [p, p + n) into the reduce table
- * (spilling it when it passes its share) and sets *used to its size, or to
- * 0 when [p, p + n) ends inside it. Returns 0 or an error. */
-static int take_one(mill_ctx *ctx, mill__table *reduced, const char *p, size_t n, size_t *used, char *err,
-                    size_t errlen) {
-    const char *k, *v;
-    uint32_t kl, vl;
-    char val[8];
-    *used = mill__record_get(ctx->job->value_type, p, n, &k, &kl, &v, &vl, val);
-    if (*used == 0) return 0;
-    if (*used == SIZE_MAX) {
-        snprintf(err, errlen, "shuffle: a malformed record in a round");
-        return MILL_EIO;
+/* Records combined into the reduce table in one call of the emit pipeline. */
+#define TAKE_BATCH 256
+
+/* Combines the whole records at the start of [p, p + n) into the reduce
+ * table (ctx->table), a batch at a time, spilling it when it passes its
+ * share, and sets *used to their bytes: a record cut by the end of the
+ * range is left. Returns 0 or an error. */
+static int take_records(mill_ctx *ctx, const char *p, size_t n, size_t *used, uint64_t *records, char *err,
+                        size_t errlen) {
+    mill_kv kv[TAKE_BATCH];
+    char val[TAKE_BATCH][8];
+    size_t off = 0, got = 1;
+    int rc = 0;
+    while (rc == 0 && got) {
+        size_t m = 0;
+        for (; m < TAKE_BATCH; m++) {
+            const char *k, *v;
+            uint32_t kl, vl;
+            if ((got = mill__record_get(ctx->job->value_type, p + off, n - off, &k, &kl, &v, &vl, val[m])) == 0)
+                break;
+            if (got == SIZE_MAX) {
+                snprintf(err, errlen, "shuffle: a malformed record in a round");
+                return MILL_EIO;
+            }
+            kv[m] = (mill_kv){k, kl, v, vl};
+            off += got;
+        }
+        *records += m;
+        if ((rc = mill__combine_many(ctx, kv, m)) != 0) rc = mill__job_error(ctx, "combine", rc, err, errlen);
+        else if (mill__table_over(ctx->table, mill__reduce_share(ctx->memory)))
+            rc = spill_reduce(ctx, ctx->table, err, errlen);
     }
-    int rc = mill__upsert(ctx, reduced, mill_key_hash(k, kl), k, kl, v, vl);
-    if (rc == 0 && mill__table_memory(reduced) > mill__table_share(ctx->memory))
-        rc = spill_reduce(ctx, reduced, err, errlen);
+    *used = off;
     return rc;
 }
 
 /* Combines the records of a source's round [p, p + n) into the reduce
  * table where they lie. A record cut by the round's end waits in the
  * carry buffer, and the next round first completes it, 64 bytes at a time. */
-static int take(mill_ctx *ctx, mill__table *reduced, carry *c, const char *p, size_t n, uint64_t *records,
-                char *err, size_t errlen) {
+static int take(mill_ctx *ctx, carry *c, const char *p, size_t n, uint64_t *records, char *err, size_t errlen) {
     int rc = 0;
     size_t used;
     while (rc == 0 && c->len && n) {
         size_t k = n < 64 ? n : 64;
         if ((rc = carry_add(c, p, k)) != 0) break;
         p += k, n -= k;
-        if ((rc = take_one(ctx, reduced, c->buf, c->len, &used, err, errlen)) != 0 || used == 0) continue;
-        (*records)++;
-        p -= c->len - used, n += c->len - used; /* bytes past the record go back to p */
+        if ((rc = take_records(ctx, c->buf, c->len, &used, records, err, errlen)) != 0 || used == 0) continue;
+        p -= c->len - used, n += c->len - used; /* bytes past the records go back to p */
         c->len = 0;
     }
-    size_t off = 0;
-    while (rc == 0 && off < n) {
-        if ((rc = take_one(ctx, reduced, p + off, n - off, &used, err, errlen)) != 0 || used == 0) break;
-        off += used;
-        (*records)++;
-    }
-    if (rc == 0 && off < n) rc = carry_add(c, p + off, n - off); /* c is empty here */
+    if (rc == 0 && (rc = take_records(ctx, p, n, &used, records, err, errlen)) == 0 && used < n)
+        rc = carry_add(c, p + used, n - used); /* c is empty here */
     return rc;
 }
 
-int mill__shuffle(mill_ctx *ctx, mill__table *mapped, mill__table *reduced, char *err, size_t errlen) {
+int mill__shuffle(mill_ctx *ctx, mill__table *mapped, char *err, size_t errlen) {
     int P = ctx->size, mrc, rc;
     const mill__spill *s = ctx->spill;
     uint64_t *scounts = calloc((size_t)P * 2, sizeof *scounts), *rcounts = scounts ? scounts + P : NULL;
@@ -442,8 +465,7 @@ int mill__shuffle(mill_ctx *ctx, mill__table *mapped, mill__table *reduced, char
         if (mrc != MPI_SUCCESS && rc == 0) rc = mill__mpi_error(mrc, "MPI_Alltoallv", err, errlen);
         for (int r = 0; r < P && rc == 0; r++) {
             received += (uint64_t)rcn[r];
-            rc = take(ctx, reduced, &cy[r], rround + rd[r], (size_t)rcn[r], &records, err, errlen);
-            if (rc == MILL_EJOB || rc == MILL_ENOMEM) mill__job_error(ctx, "combine", rc, err, errlen);
+            rc = take(ctx, &cy[r], rround + rd[r], (size_t)rcn[r], &records, err, errlen);
         }
         if (rc == 0 && mill__stop_signal()) rc = mill__stop_error(err, errlen); /* SIGTERM: stop between rounds */
         rc = mill__agree(ctx->comm, rc, err, errlen);
@@ -511,6 +533,7 @@ static int head_next(head *h, char *err, size_t errlen) {
             h->done = 1;
             return 0;
         }
+        if (h->i + MILL__AHEAD < h->n) __builtin_prefetch(h->e[h->i + MILL__AHEAD].key);
         const mill__entry *e = &h->e[h->i++];
         h->key = e->key;
         h->value = e->value;
@@ -586,8 +609,10 @@ int mill__shuffle_merge(mill_ctx *ctx, mill__table *t, mill__key_fn fn, void *ar
     size_t n = mill__table_sort(t);
     if (s->nreduce == 0) { /* everything fit: the sorted table is the answer */
         int rc = 0;
-        for (size_t i = 0; i < n && rc == 0; i++)
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            mill__table_prefetch(t, i + MILL__AHEAD);
             rc = fn(arg, t->slots[i].key, t->slots[i].klen, t->slots[i].value, t->slots[i].vlen);
+        }
         return rc;
     }
     size_t nh = s->nreduce + 1;
@@ -612,7 +637,7 @@ int mill__shuffle_merge(mill_ctx *ctx, mill__table *t, mill__key_fn fn, void *ar
     h[nh - 1].n = n;
     for (size_t i = 0; i < nh && rc == 0; i++) rc = head_next(&h[i], err, errlen);
     /* The combined value of each key is built in a scratch table, which is
-     * emptied whenever it grows past a few MiB. */
+     * emptied whenever it grows past 64 KiB, so that it stays in the cache. */
     mill__table *saved = ctx->table;
     ctx->table = &scratch;
     /* A binary min-heap of the heads not done, by current key. */
@@ -622,7 +647,7 @@ int mill__shuffle_merge(mill_ctx *ctx, mill__table *t, mill__key_fn fn, void *ar
     for (size_t i = 0; i < nh && rc == 0; i++)
         if (!h[i].done) heap_push(h, heap, &nheap, i);
     while (rc == 0 && nheap > 0) {
-        if (scratch.bytes > (8u << 20)) mill__table_clear(&scratch);
+        if (scratch.bytes > (64u << 10)) mill__table_clear(&scratch);
         const head *min = &h[heap[0]];
         uint32_t klen = min->klen;
         if (klen >= kcap) {

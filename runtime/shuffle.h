@@ -8,14 +8,27 @@
 
 #include "ctx.h"
 
-/* Returns the share of the budget each table may use before it spills. The
- * rest is for the other table (or the packed map table during the
- * exchange), the round buffers (an eighth), a table's slot array while it
- * doubles, and the input reader's windows. */
-static inline uint64_t mill__table_share(uint64_t budget) { return budget / 4; }
-
 /* Returns the bytes a table holds (arena and slot array). */
 uint64_t mill__table_memory(const mill__table *t);
+
+/* The shares of the budget the tables may use before they spill. During
+ * the map phase the reduce table is empty: the map table has half. During
+ * the exchange the reduce table has a quarter; the rest is for the packed
+ * map table, the round buffers (an eighth), the index of a spill's sort and
+ * the input reader's windows. */
+static inline uint64_t mill__map_share(uint64_t budget) { return budget / 2; }
+static inline uint64_t mill__reduce_share(uint64_t budget) { return budget / 4; }
+
+/* Gives t a share of the budget: its slot array grows to at most half of
+ * it (max_cap), so that it is never doubled just before a spill, and is
+ * kept from one run to the next. */
+void mill__table_budget(mill__table *t, uint64_t share);
+
+/* Returns whether t must be spilled: it passed its share, or its slot
+ * array reached its most and is full. */
+static inline int mill__table_over(const mill__table *t, uint64_t share) {
+    return mill__table_memory(t) > share || mill__table_full(t);
+}
 
 /* Creates the run's spill state; spill files go to tmpdir. */
 int mill__spill_init(mill__spill **out, const char *tmpdir);
@@ -30,10 +43,10 @@ int mill__spill_temp(const mill__spill *s, int *fd, char *err, size_t errlen);
 int mill__spill_map_maybe(mill_ctx *ctx, char *err, size_t errlen);
 
 /* Collective. Sends every record of the map runs and of `mapped` (then
- * freed) to its owner rank and combines what arrives into `reduced`,
- * spilling it to sorted runs when it passes its share of the budget. Ends
- * the shuffle phase's metrics. */
-int mill__shuffle(mill_ctx *ctx, mill__table *mapped, mill__table *reduced, char *err, size_t errlen);
+ * freed) to its owner rank and combines what arrives into ctx->table (the
+ * reduce table), spilling it to sorted runs when it passes its share of
+ * the budget. Ends the shuffle phase's metrics. */
+int mill__shuffle(mill_ctx *ctx, mill__table *mapped, char *err, size_t errlen);
 
 /* Called once per key, in key order, with the key's combined value. */
 typedef int (*mill__key_fn)(void *arg, const void *key, size_t klen, const void *value, size_t vlen);

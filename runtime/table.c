@@ -139,7 +139,10 @@ static int grow(mill__table *t) {
 mill__entry *mill__table_insert(mill__table *t, uint64_t hash, const void *key, uint32_t klen,
                                 const void *value, uint32_t vlen) {
     size_t mask = t->cap - 1, i;
-    if ((t->n + 1) * 4 > t->cap * 3) {
+    /* At max_cap, the table holds on to 15/16 rather than double: the
+     * caller spills it (mill__table_full) before that, unless a single map
+     * call emits the difference. */
+    if ((t->n + 1) * 4 > t->cap * 3 && (!t->max_cap || t->cap < t->max_cap || (t->n + 1) * 16 > t->cap * 15)) {
         if (grow(t)) return NULL;
         mask = t->cap - 1;
     }
@@ -224,37 +227,31 @@ size_t mill__table_sort(mill__table *t) {
     for (size_t i = 0; i < t->cap; i++)
         if (t->slots[i].key) t->slots[n++] = t->slots[i];
     for (size_t i = n; i < t->cap; i++) t->slots[i].key = NULL;
-    sort_item *items = n > 1 ? malloc(n * sizeof *items) : NULL, *tmp = items ? malloc(n * sizeof *tmp) : NULL;
+    /* tmp serves the radix sort, then holds the entries in sorted order. */
+    sort_item *items = n > 1 ? malloc(n * sizeof *items) : NULL;
+    mill__entry *tmp = items ? malloc(n * sizeof *tmp) : NULL, *s = t->slots;
     if (!tmp) { /* no room for the radix sort (or nothing to sort): sort in place */
         free(items);
-        qsort(t->slots, n, sizeof *t->slots, cmp_entry);
+        qsort(s, n, sizeof *s, cmp_entry);
         return n;
     }
-    for (size_t i = 0; i < n; i++) items[i] = (sort_item){key_prefix(&t->slots[i]), i};
-    radix_sort(items, tmp, n);
-    free(tmp);
+    for (size_t i = 0; i < n; i++) {
+        mill__table_prefetch(t, i + MILL__AHEAD);
+        items[i] = (sort_item){key_prefix(&s[i]), i};
+    }
+    radix_sort(items, (sort_item *)tmp, n);
     /* Entries with equal prefixes sit together: order each such run by
      * the whole key. */
     for (size_t i = 0, j; i < n; i = j) {
         for (j = i + 1; j < n && items[j].prefix == items[i].prefix; j++) {}
-        if (j - i > 1) qsort_r(items + i, j - i, sizeof *items, cmp_item, t->slots);
+        if (j - i > 1) qsort_r(items + i, j - i, sizeof *items, cmp_item, s);
     }
-    mill__entry *s = t->slots;
-    /* Apply the permutation in place, one cycle at a time: position i takes
-     * the entry at items[i].index; a done position is marked index = i. */
     for (size_t i = 0; i < n; i++) {
-        if (items[i].index == i) continue;
-        mill__entry first = s[i];
-        size_t at = i;
-        while (items[at].index != i) {
-            size_t from = (size_t)items[at].index;
-            s[at] = s[from];
-            items[at].index = at;
-            at = from;
-        }
-        s[at] = first;
-        items[at].index = at;
+        if (i + MILL__AHEAD < n) __builtin_prefetch(&s[items[i + MILL__AHEAD].index]);
+        tmp[i] = s[items[i].index];
     }
+    memcpy(s, tmp, n * sizeof *s);
+    free(tmp);
     free(items);
     return n;
 }

@@ -1,7 +1,8 @@
 /* test_table.c -- the combining table (runtime/table.c): keys sort in
  * bytewise order (shorter first on a common prefix), and a table filled in
  * another table's slot order -- as the shuffle fills the reduce table --
- * keeps its probe runs short. */
+ * keeps its probe runs short; a table at its max_cap fills to 15/16 and
+ * reports itself full instead of doubling. */
 #include <CUnit/Basic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +63,31 @@ static double mean_displacement(const mill__table *t) {
     return sum / (double)t->n;
 }
 
+static void test_max_cap(void) {
+    mill__table t;
+    CU_ASSERT_FATAL(mill__table_init(&t) == 0);
+    t.max_cap = 4096;
+    char k[32];
+    size_t i = 0;
+    for (; i < 4096 * 3 / 4; i++) insert(&t, k, (uint32_t)snprintf(k, sizeof k, "key%zu", i));
+    CU_ASSERT_EQUAL(t.cap, 4096);
+    CU_ASSERT_FALSE(mill__table_full(&t));
+    insert(&t, k, (uint32_t)snprintf(k, sizeof k, "key%zu", i++)); /* past 3/4: holds on, full */
+    CU_ASSERT_EQUAL(t.cap, 4096);
+    CU_ASSERT_TRUE(mill__table_full(&t));
+    for (; i < 4096 * 15 / 16; i++) insert(&t, k, (uint32_t)snprintf(k, sizeof k, "key%zu", i));
+    CU_ASSERT_EQUAL(t.cap, 4096);
+    insert(&t, k, (uint32_t)snprintf(k, sizeof k, "key%zu", i++)); /* past 15/16: grows after all */
+    CU_ASSERT_EQUAL(t.cap, 8192);
+    CU_ASSERT_FALSE(mill__table_full(&t));
+    for (size_t j = 0; j < i; j++) { /* every key is still there once */
+        uint32_t kl = (uint32_t)snprintf(k, sizeof k, "key%zu", j);
+        CU_ASSERT_PTR_NOT_NULL(mill__table_find(&t, mill_key_hash(k, kl), k, kl));
+    }
+    CU_ASSERT_EQUAL(t.n, i);
+    mill__table_free(&t);
+}
+
 static void test_fill_in_slot_order(void) {
     mill__table a, b;
     CU_ASSERT_FATAL(mill__table_init(&a) == 0 && mill__table_init(&b) == 0);
@@ -82,6 +108,7 @@ int main(void) {
     static CU_TestInfo tests[] = {
         {"sort: bytewise, shorter first", test_sort},
         {"filled in another table's slot order", test_fill_in_slot_order},
+        {"max_cap: full at 3/4, grows past 15/16", test_max_cap},
         CU_TEST_INFO_NULL};
     return mill_cunit_main("table", tests);
 }
