@@ -502,8 +502,9 @@ typedef struct head {
     FILE *f;               /* a run, or NULL for the table */
     const mill__entry *e;  /* the table's entries */
     size_t i, n;
-    char *key, *value;     /* the current record (runs) */
+    char *key, *value;     /* the current record */
     uint32_t klen, vlen;
+    uint64_t prefix;       /* mill__key_prefix of key: most comparisons need no more */
     size_t cap;            /* of key (runs): room for the key and the value */
     int vt;                /* the job's value type (runs are in record.h's format) */
     int done;
@@ -539,6 +540,7 @@ static int head_next(head *h, char *err, size_t errlen) {
         h->value = e->value;
         h->klen = e->klen;
         h->vlen = e->vlen;
+        h->prefix = mill__key_prefix(h->key, h->klen);
         return 0;
     }
     uint64_t kl, vl = 8, num;
@@ -566,6 +568,7 @@ static int head_next(head *h, char *err, size_t errlen) {
     } else if (fread_unlocked(h->value, 1, vl, h->f) != vl) {
         goto bad;
     }
+    h->prefix = mill__key_prefix(h->key, h->klen);
     return 0;
 bad:
     snprintf(err, errlen, "reading a spill file: %s", ferror(h->f) ? strerror(errno) : "short or malformed file");
@@ -577,13 +580,18 @@ static int key_cmp(const char *a, uint32_t al, const char *b, uint32_t bl) {
     return c ? c : (al > bl) - (al < bl);
 }
 
+/* Compares the current keys of two heads. */
+static int head_cmp(const head *a, const head *b) {
+    if (a->prefix != b->prefix) return a->prefix < b->prefix ? -1 : 1;
+    return key_cmp(a->key, a->klen, b->key, b->klen);
+}
+
 /* Restores the heap order below position i (heads compared by key). */
 static void heap_down(const head *h, size_t *heap, size_t n, size_t i) {
     for (;;) {
         size_t l = 2 * i + 1, m = i;
-        if (l < n && key_cmp(h[heap[l]].key, h[heap[l]].klen, h[heap[m]].key, h[heap[m]].klen) < 0) m = l;
-        if (l + 1 < n && key_cmp(h[heap[l + 1]].key, h[heap[l + 1]].klen, h[heap[m]].key, h[heap[m]].klen) < 0)
-            m = l + 1;
+        if (l < n && head_cmp(&h[heap[l]], &h[heap[m]]) < 0) m = l;
+        if (l + 1 < n && head_cmp(&h[heap[l + 1]], &h[heap[m]]) < 0) m = l + 1;
         if (m == i) return;
         size_t t = heap[i];
         heap[i] = heap[m];
@@ -596,12 +604,21 @@ static void heap_down(const head *h, size_t *heap, size_t n, size_t i) {
 static void heap_push(const head *h, size_t *heap, size_t *n, size_t x) {
     size_t i = (*n)++;
     heap[i] = x;
-    while (i > 0 && key_cmp(h[heap[i]].key, h[heap[i]].klen, h[heap[(i - 1) / 2]].key, h[heap[(i - 1) / 2]].klen) < 0) {
+    while (i > 0 && head_cmp(&h[heap[i]], &h[heap[(i - 1) / 2]]) < 0) {
         size_t t = heap[i];
         heap[i] = heap[(i - 1) / 2];
         heap[(i - 1) / 2] = t;
         i = (i - 1) / 2;
     }
+}
+
+/* Advances the heap's top head past its record. */
+static int heap_pop(head *h, size_t *heap, size_t *n, char *err, size_t errlen) {
+    head *top = &h[heap[0]];
+    int rc = head_next(top, err, errlen);
+    if (rc == 0 && top->done) heap[0] = heap[--*n];
+    heap_down(h, heap, *n, 0);
+    return rc;
 }
 
 int mill__shuffle_merge(mill_ctx *ctx, mill__table *t, mill__key_fn fn, void *arg, char *err, size_t errlen) {
@@ -627,6 +644,9 @@ int mill__shuffle_merge(mill_ctx *ctx, mill__table *t, mill__key_fn fn, void *ar
         h[i].vt = ctx->job->value_type;
         int fd = dup(s->reduce[i].fd);
         h[i].f = fd >= 0 ? fdopen(fd, "rb") : NULL;
+        /* A bigger buffer than stdio's 4 KiB: a merge reads from many runs.
+         * Without it (setvbuf fails only for want of memory) it still works. */
+        if (h[i].f) (void)setvbuf(h[i].f, NULL, _IOFBF, 1 << 16);
         if (!h[i].f || fseeko(h[i].f, 0, SEEK_SET) != 0) {
             if (fd >= 0 && !h[i].f) close(fd);
             snprintf(err, errlen, "reopening a spill file: %s", strerror(errno));
@@ -647,9 +667,20 @@ int mill__shuffle_merge(mill_ctx *ctx, mill__table *t, mill__key_fn fn, void *ar
     for (size_t i = 0; i < nh && rc == 0; i++)
         if (!h[i].done) heap_push(h, heap, &nheap, i);
     while (rc == 0 && nheap > 0) {
+        head *top = &h[heap[0]];
+        /* The second smallest head is a child of the root (and a run holds
+         * a key once): when neither child has the top's key, it is in one
+         * input only and goes out as it is. */
+        if ((nheap < 2 || head_cmp(top, &h[heap[1]]) != 0) && (nheap < 3 || head_cmp(top, &h[heap[2]]) != 0)) {
+            ctx->table = saved;
+            rc = fn(arg, top->key, top->klen, top->value, top->vlen);
+            ctx->table = &scratch;
+            if (rc == 0) rc = heap_pop(h, heap, &nheap, err, errlen);
+            continue;
+        }
         if (scratch.bytes > (64u << 10)) mill__table_clear(&scratch);
-        const head *min = &h[heap[0]];
-        uint32_t klen = min->klen;
+        uint32_t klen = top->klen;
+        uint64_t prefix = top->prefix;
         if (klen >= kcap) {
             char *b = realloc(key, (size_t)klen * 2 + 16);
             if (!b) {
@@ -659,15 +690,14 @@ int mill__shuffle_merge(mill_ctx *ctx, mill__table *t, mill__key_fn fn, void *ar
             key = b;
             kcap = (size_t)klen * 2 + 16;
         }
-        memcpy(key, min->key, klen);
+        memcpy(key, top->key, klen);
         uint64_t hash = mill_key_hash(key, klen);
-        while (rc == 0 && nheap > 0 && key_cmp(h[heap[0]].key, h[heap[0]].klen, key, klen) == 0) {
-            head *top = &h[heap[0]];
+        while (rc == 0 && nheap > 0 && h[heap[0]].prefix == prefix &&
+               key_cmp(h[heap[0]].key, h[heap[0]].klen, key, klen) == 0) {
+            top = &h[heap[0]];
             rc = mill__upsert(ctx, &scratch, hash, key, klen, top->value, top->vlen);
             if (rc) rc = mill__job_error(ctx, "combine", rc, err, errlen);
-            if (rc == 0) rc = head_next(top, err, errlen);
-            if (rc == 0 && top->done) heap[0] = heap[--nheap];
-            heap_down(h, heap, nheap, 0);
+            if (rc == 0) rc = heap_pop(h, heap, &nheap, err, errlen);
         }
         if (rc == 0) {
             mill__entry *e = mill__table_find(&scratch, hash, key, klen);

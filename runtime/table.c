@@ -191,14 +191,6 @@ typedef struct sort_item {
     uint64_t index;
 } sort_item;
 
-static uint64_t key_prefix(const mill__entry *e) {
-    unsigned char b[8] = {0};
-    memcpy(b, e->key, e->klen < 8 ? e->klen : 8);
-    uint64_t x = 0;
-    for (int i = 0; i < 8; i++) x = x << 8 | b[i];
-    return x;
-}
-
 /* Sorts n items by prefix: least significant byte first, one counting pass
  * per byte, skipping bytes that every item shares. Uses tmp (n items). */
 static void radix_sort(sort_item *a, sort_item *tmp, size_t n) {
@@ -237,7 +229,7 @@ size_t mill__table_sort(mill__table *t) {
     }
     for (size_t i = 0; i < n; i++) {
         mill__table_prefetch(t, i + MILL__AHEAD);
-        items[i] = (sort_item){key_prefix(&s[i]), i};
+        items[i] = (sort_item){mill__key_prefix(s[i].key, s[i].klen), i};
     }
     radix_sort(items, (sort_item *)tmp, n);
     /* Entries with equal prefixes sit together: order each such run by

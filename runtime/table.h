@@ -71,6 +71,16 @@ static inline int mill__key_eq(const char *a, const char *b, uint32_t n) {
     return n == 0 || (a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1]);
 }
 
+/* Returns a key's first 8 bytes as a big-endian number, zero padded: keys
+ * with different prefixes are in the order of their prefixes. */
+static inline uint64_t mill__key_prefix(const char *key, uint32_t klen) {
+    unsigned char b[8] = {0};
+    memcpy(b, key, klen < 8 ? klen : 8);
+    uint64_t x = 0;
+    for (int i = 0; i < 8; i++) x = x << 8 | b[i];
+    return x;
+}
+
 /* Returns the entry of (hash, key), or NULL. Inline: it is on the path of
  * every emitted record. */
 static inline mill__entry *mill__table_find(const mill__table *t, uint64_t hash, const void *key,
