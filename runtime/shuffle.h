@@ -11,13 +11,15 @@
 /* Returns the bytes a table holds (arena and slot array). */
 uint64_t mill__table_memory(const mill__table *t);
 
-/* The shares of the budget the tables may use before they spill. During
- * the map phase the reduce table is empty: the map table has half. During
- * the exchange the reduce table has a quarter; the rest is for the packed
- * map table, the round buffers (an eighth), the index of a spill's sort and
- * the input reader's windows. */
+/* The shares of the budget the tables may use before they spill: half
+ * each, as only one of them fills at a time. During the map phase the
+ * reduce table is empty; during the exchange the map table is gone. The
+ * rest is for the packed map table and the round buffers (an eighth)
+ * during the exchange, and the input reader's windows. A spill's sort
+ * briefly takes 48 bytes per key more (table.c), which the 64 MiB the
+ * budget allows above it covers: peak RSS stays within --memory + 64 MiB. */
 static inline uint64_t mill__map_share(uint64_t budget) { return budget / 2; }
-static inline uint64_t mill__reduce_share(uint64_t budget) { return budget / 4; }
+static inline uint64_t mill__reduce_share(uint64_t budget) { return budget / 2; }
 
 /* Gives t a share of the budget: its slot array grows to at most half of
  * it (max_cap), so that it is never doubled just before a spill, and is

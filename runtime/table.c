@@ -191,22 +191,34 @@ typedef struct sort_item {
     uint64_t index;
 } sort_item;
 
-/* Sorts n items by prefix: least significant byte first, one counting pass
- * per byte, skipping bytes that every item shares. Uses tmp (n items). */
-static void radix_sort(sort_item *a, sort_item *tmp, size_t n) {
-    for (int shift = 0; shift < 64; shift += 8) {
-        size_t count[256] = {0};
-        for (size_t i = 0; i < n; i++) count[(a[i].prefix >> shift) & 0xff]++;
-        if (count[(a[0].prefix >> shift) & 0xff] == n) continue;
+/* Sorts n items by prefix, least significant digit first: six digits of
+ * 11 bits, whose counts (zeroed, in count) are taken in one pass; a digit
+ * every item shares takes no pass. Passes go back and forth between a and
+ * tmp (n items); the result ends in a. */
+#define DIGIT_BITS 11
+#define DIGITS ((64 + DIGIT_BITS - 1) / DIGIT_BITS)
+typedef size_t digit_counts[DIGITS][1 << DIGIT_BITS];
+
+static void radix_sort(sort_item *a, sort_item *tmp, size_t n, digit_counts count) {
+    const uint64_t mask = (1u << DIGIT_BITS) - 1;
+    for (size_t i = 0; i < n; i++)
+        for (int d = 0; d < DIGITS; d++) count[d][(a[i].prefix >> (d * DIGIT_BITS)) & mask]++;
+    sort_item *src = a, *dst = tmp;
+    for (int d = 0; d < DIGITS; d++) {
+        unsigned shift = (unsigned)d * DIGIT_BITS;
+        if (count[d][(src[0].prefix >> shift) & mask] == n) continue;
         size_t pos = 0;
-        for (int d = 0; d < 256; d++) {
-            size_t c = count[d];
-            count[d] = pos;
+        for (size_t v = 0; v <= mask; v++) {
+            size_t c = count[d][v];
+            count[d][v] = pos;
             pos += c;
         }
-        for (size_t i = 0; i < n; i++) tmp[count[(a[i].prefix >> shift) & 0xff]++] = a[i];
-        memcpy(a, tmp, n * sizeof *a);
+        for (size_t i = 0; i < n; i++) dst[count[d][(src[i].prefix >> shift) & mask]++] = src[i];
+        sort_item *t = src;
+        src = dst;
+        dst = t;
     }
+    if (src != a) memcpy(a, src, n * sizeof *a);
 }
 
 static int cmp_item(const void *a, const void *b, void *slots) {
@@ -222,8 +234,10 @@ size_t mill__table_sort(mill__table *t) {
     /* tmp serves the radix sort, then holds the entries in sorted order. */
     sort_item *items = n > 1 ? malloc(n * sizeof *items) : NULL;
     mill__entry *tmp = items ? malloc(n * sizeof *tmp) : NULL, *s = t->slots;
-    if (!tmp) { /* no room for the radix sort (or nothing to sort): sort in place */
+    digit_counts *count = tmp ? calloc(1, sizeof *count) : NULL;
+    if (!count) { /* no room for the radix sort (or nothing to sort): sort in place */
         free(items);
+        free(tmp);
         qsort(s, n, sizeof *s, cmp_entry);
         return n;
     }
@@ -231,7 +245,8 @@ size_t mill__table_sort(mill__table *t) {
         mill__table_prefetch(t, i + MILL__AHEAD);
         items[i] = (sort_item){mill__key_prefix(s[i].key, s[i].klen), i};
     }
-    radix_sort(items, (sort_item *)tmp, n);
+    radix_sort(items, (sort_item *)tmp, n, *count);
+    free(count);
     /* Entries with equal prefixes sit together: order each such run by
      * the whole key. */
     for (size_t i = 0, j; i < n; i = j) {
