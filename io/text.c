@@ -168,15 +168,17 @@ int mill__text_read_lines(const char *path, uint64_t start, uint64_t end, int fl
      * the page cache), so resident memory stays near two windows whatever
      * the file's size. Records never outlive the callback. */
     const char *released = map;
-    nl_index *idx = malloc(sizeof *idx);
-    if (!idx) {
-        munmap((void *)map, size);
-        snprintf(err, errlen, "input %s: out of memory", path);
-        return MILL_ENOMEM;
+    nl_index *idx = NULL; /* lines are found through it; blocks need none */
+    if (!(flags & MILL__TEXT_BLOCKS)) {
+        if (!(idx = malloc(sizeof *idx))) {
+            munmap((void *)map, size);
+            snprintf(err, errlen, "input %s: out of memory", path);
+            return MILL_ENOMEM;
+        }
+        idx->next = p;
+        idx->eof = eof;
+        idx->n = idx->i = 0;
     }
-    idx->next = p;
-    idx->eof = eof;
-    idx->n = idx->i = 0;
     while (p < stop) {
         if (p >= populated && populated < eof) {
             const char *from = map + ((size_t)(p - map) & ~(size_t)4095); /* p >= populated */
