@@ -328,7 +328,9 @@ static int lock__last_reader(mill__lock_set *s, int home, int slot, int *rank) {
 
 /* Finds the rank at the head of the queue that ends with node id `from`, by
  * following N_PRED links back to a node whose N_GRANT is set. The queue
- * moves meanwhile, so this is the last known holder; -1 when not found. */
+ * moves meanwhile, so this is the last known holder; -1 when not found --
+ * also when the walk meets a node with neither a grant nor a predecessor
+ * yet: it has just swapped itself in, and is not known to hold the lock. */
 static int lock__find_holder(mill__lock_set *s, int32_t from, int *rank) {
     int32_t id = from;
     *rank = -1;
@@ -339,10 +341,11 @@ static int lock__find_holder(mill__lock_set *s, int32_t from, int *rank) {
         MPI_Aint d = lock__node_disp(s, ID_INDEX(id), 0);
         LOCK__TRY(lock__fetch(s, r, d + N_GRANT, 0, MPI_NO_OP, &g));
         LOCK__TRY(lock__fetch(s, r, d + N_PRED, 0, MPI_NO_OP, &p));
-        if (g != 0 || p == 0) {
+        if (g != 0) {
             *rank = r;
             return 0;
         }
+        if (p == 0) return 0;
         id = p;
     }
     return 0;

@@ -465,9 +465,9 @@ static void test_timeout(void) {
         } else if (rank == 0) {
             mill__lock_info info = {0};
             double t0 = now_s();
-            do {
+            do { /* until rank 1 is queued and has linked itself behind the holder */
                 CHECK(mill__lock_inspect(l, &info) == 0, "inspect");
-            } while (info.tail != 1 && now_s() - t0 < 10);
+            } while ((info.tail != 1 || info.holder != holder) && now_s() - t0 < 10);
             CHECK(info.holder == holder, "inspect: holder %d, want %d", info.holder, holder);
             int rc = mill__lock_acquire(l, MILL_LOCK_EXCLUSIVE, 100, NULL);
             char want[64];
