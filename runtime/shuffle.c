@@ -534,7 +534,7 @@ static int head_next(head *h, char *err, size_t errlen) {
             h->done = 1;
             return 0;
         }
-        if (h->i + MILL__AHEAD < h->n) __builtin_prefetch(h->e[h->i + MILL__AHEAD].key);
+        __builtin_prefetch(h->i + MILL__AHEAD < h->n ? h->e[h->i + MILL__AHEAD].key : NULL); /* see table.h */
         const mill__entry *e = &h->e[h->i++];
         h->key = e->key;
         h->value = e->value;

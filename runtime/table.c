@@ -254,7 +254,7 @@ size_t mill__table_sort(mill__table *t) {
         if (j - i > 1) qsort_r(items + i, j - i, sizeof *items, cmp_item, s);
     }
     for (size_t i = 0; i < n; i++) {
-        if (i + MILL__AHEAD < n) __builtin_prefetch(&s[items[i + MILL__AHEAD].index]);
+        __builtin_prefetch(i + MILL__AHEAD < n ? &s[items[i + MILL__AHEAD].index] : NULL); /* see table.h */
         tmp[i] = s[items[i].index];
     }
     memcpy(s, tmp, n * sizeof *s);
