@@ -96,6 +96,15 @@ static inline size_t mill__record_value(int value_type, char *dst, const void *v
     return vlen;
 }
 
+/* Writes the whole record into dst (mill__record_size bytes) and returns
+ * its size. */
+static inline size_t mill__record_put(int value_type, char *dst, const void *key, uint32_t klen, const void *value,
+                                      uint32_t vlen) {
+    size_t n = mill__record_head(value_type, dst, klen, vlen);
+    memcpy(dst + n, key, klen);
+    return n + klen + mill__record_value(value_type, dst + n + klen, value, vlen);
+}
+
 /* Decodes the record at [p, p + n). Returns its size, 0 when [p, p + n)
  * ends inside it, or SIZE_MAX when it is malformed. *key points into p; the
  * value is copied to val (at least 8 bytes) for numeric jobs, else *value

@@ -1,22 +1,27 @@
 /* shuffle.c -- moving every (key, value) to its owner rank, within --memory.
  *
  * Map side: records combine in a hash table. When the table would pass its
- * share of the memory budget, its records are written to an unlinked
- * temporary file ("map run"), grouped by owner rank, and the table starts
- * empty again.
+ * share of the memory budget, it is sorted by key and written to an
+ * unlinked temporary file ("map run"), grouped by owner rank, each owner's
+ * records in key order; the table then starts empty again.
  *
- * Exchange: for each destination, the bytes to send are its segment of
- * every map run followed by its part of the final table. They move in
- * rounds of MPI_Alltoallv whose buffers are bounded by the budget; what
- * arrives is parsed at once (a record cut by a round boundary waits in a
- * per-source carry buffer) and combined into the reduce table.
+ * Exchange: bytes move in rounds of MPI_Alltoallv whose buffers are bounded
+ * by the budget; each round first swaps its counts. What a rank sends to a
+ * destination is
+ *   - in memory (no rank spilled): its table's records for it, packed;
+ *     the receiver combines them into its reduce table as they arrive (a
+ *     record cut by a round waits in a per-source carry buffer), and sorts
+ *     that table into a reduce run whenever it passes its share;
+ *   - sorted (some rank spilled; its last table is spilled too): the merge
+ *     of its map runs' segments for that destination, equal keys combined,
+ *     so that each of its distinct keys crosses once, in key order. The
+ *     receiver appends each source's bytes to a reduce run of their own.
  *
- * Reduce side: when the reduce table would pass its share, it is sorted and
- * written to a temporary file ("reduce run"). mill__shuffle_merge then
- * merges the sorted runs with the sorted table, combining equal keys, and
- * hands every key once, in key order, to the writer.
+ * Reduce side: mill__shuffle_merge merges the reduce runs with the sorted
+ * reduce table, combining equal keys, and hands every key once, in key
+ * order, to the writer.
  *
- * Record format everywhere: record.h.
+ * Record format everywhere: record.h. Merging: merge.c.
  */
 #include "shuffle.h"
 
@@ -27,16 +32,18 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "merge.h"
 #include "record.h"
 #include "runtime.h"
 
-/* A map run: records grouped by owner; owner r's bytes are [off[r], off[r+1]). */
+/* A map run: records grouped by owner, each owner's in key order; owner
+ * r's bytes are [off[r], off[r+1]). */
 typedef struct map_run {
     int fd;
     uint64_t *off;
 } map_run;
 
-/* A reduce run: records sorted by key. */
+/* A reduce run: records in key order, each key once. */
 typedef struct reduce_run {
     int fd;
     uint64_t size;
@@ -72,6 +79,21 @@ static int temp_file(const char *dir, int *fd, char *err, size_t errlen) {
     return 0;
 }
 
+/* Writes all n bytes at p to a spill file. */
+static int write_all(int fd, const char *p, size_t n, char *err, size_t errlen) {
+    while (n > 0) {
+        ssize_t k = write(fd, p, n);
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0) {
+            snprintf(err, errlen, "writing a spill file: %s", strerror(errno));
+            return MILL_EIO;
+        }
+        p += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
 /* Buffered appends to a spill file. */
 typedef struct out_buf {
     int fd;
@@ -81,19 +103,10 @@ typedef struct out_buf {
 } out_buf;
 
 static int out_flush(out_buf *o, char *err, size_t errlen) {
-    size_t off = 0;
-    while (off < o->len) {
-        ssize_t n = write(o->fd, o->buf + off, o->len - off);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            snprintf(err, errlen, "writing a spill file: %s", strerror(errno));
-            return MILL_EIO;
-        }
-        off += (size_t)n;
-    }
+    int rc = write_all(o->fd, o->buf, o->len, err, errlen);
     o->written += o->len;
     o->len = 0;
-    return 0;
+    return rc;
 }
 
 static int out_put(out_buf *o, const void *p, size_t n, char *err, size_t errlen) {
@@ -161,48 +174,58 @@ static int table_empty(mill__table *t) {
     return rc;
 }
 
-int mill__spill_map_maybe(mill_ctx *ctx, char *err, size_t errlen) {
-    mill__table *t = ctx->table;
-    if (!mill__table_over(t, mill__map_share(ctx->memory)) || t->n == 0) return 0;
+/* Writes t's records as a map run -- sorted by key, then grouped by owner
+ * with a stable counting sort -- and empties t. */
+static int spill_map(mill_ctx *ctx, mill__table *t, char *err, size_t errlen) {
     mill__spill *s = ctx->spill;
+    int P = ctx->size;
     map_run *m = realloc(s->map, (s->nmap + 1) * sizeof *m);
     if (!m) return MILL_ENOMEM;
     s->map = m;
     map_run *run = &s->map[s->nmap];
-    run->off = calloc((size_t)ctx->size + 1, sizeof *run->off);
+    size_t n = mill__table_sort(t);
+    run->off = calloc((size_t)P + 1, sizeof *run->off);
+    size_t *at = calloc((size_t)P + 1, sizeof *at);
+    uint32_t *owner = malloc((n ? n : 1) * sizeof *owner), *order = malloc((n ? n : 1) * sizeof *order);
     out_buf *o = malloc(sizeof *o);
-    int rc = run->off && o ? temp_file(s->tmpdir, &run->fd, err, errlen) : MILL_ENOMEM;
-    if (rc) {
-        free(run->off);
-        free(o);
-        return rc;
-    }
-    o->fd = run->fd;
-    o->len = 0;
-    o->written = 0;
-    /* One pass over the table per owner keeps the file grouped by owner
-     * without a second copy of the records in memory. */
-    for (int r = 0; r < ctx->size && rc == 0; r++) {
-        run->off[r] = o->written + o->len;
-        for (size_t i = 0; i < t->cap && rc == 0; i++) {
-            const mill__entry *e = &t->slots[i];
-            mill__table_prefetch(t, i + MILL__AHEAD);
-            if (!e->key || (int)mill_partition_lookup(ctx->part, e->hash) != r) continue;
-            rc = out_record(o, ctx->job->value_type, e, err, errlen);
-            if (r != ctx->rank) ctx->metrics.payload_remote += (uint64_t)e->klen + e->vlen;
+    int rc = run->off && at && owner && order && o ? temp_file(s->tmpdir, &run->fd, err, errlen) : MILL_ENOMEM;
+    if (rc == 0) {
+        for (size_t i = 0; i < n; i++) {
+            owner[i] = mill_partition_lookup(ctx->part, t->slots[i].hash);
+            at[owner[i] + 1]++;
         }
+        for (int r = 0; r < P; r++) at[r + 1] += at[r]; /* at[r]: where owner r's entries start */
+        for (size_t i = 0; i < n; i++) order[at[owner[i]]++] = (uint32_t)i; /* now at[r]: where they end */
+        *o = (out_buf){.fd = run->fd};
+        size_t j = 0;
+        for (int r = 0; r < P && rc == 0; r++) {
+            run->off[r] = o->written + o->len;
+            for (; j < at[r] && rc == 0; j++) {
+                __builtin_prefetch(j + MILL__AHEAD < n ? t->slots[order[j + MILL__AHEAD]].key : NULL); /* table.h */
+                rc = out_record(o, ctx->job->value_type, &t->slots[order[j]], err, errlen);
+            }
+        }
+        if (rc == 0) rc = out_flush(o, err, errlen);
+        run->off[P] = o->written;
+        ctx->metrics.spill_bytes += o->written;
+        if (rc) close(run->fd);
     }
-    if (rc == 0) rc = out_flush(o, err, errlen);
-    run->off[ctx->size] = o->written;
-    ctx->metrics.spill_bytes += o->written;
     free(o);
+    free(order);
+    free(owner);
+    free(at);
     if (rc) {
-        close(run->fd);
         free(run->off);
         return rc;
     }
     s->nmap++;
     return table_empty(t);
+}
+
+int mill__spill_map_maybe(mill_ctx *ctx, char *err, size_t errlen) {
+    mill__table *t = ctx->table;
+    if (!mill__table_over(t, mill__map_share(ctx->memory)) || t->n == 0) return 0;
+    return spill_map(ctx, t, err, errlen);
 }
 
 /* Writes the reduce table, sorted by key, as a reduce run, and empties it. */
@@ -235,87 +258,116 @@ static int spill_reduce(mill_ctx *ctx, mill__table *t, char *err, size_t errlen)
     return table_empty(t);
 }
 
-/* ---- the exchange ------------------------------------------------------- */
+/* ---- the exchange: sending ---------------------------------------------- */
 
-/* The bytes for one destination: segments of map runs, then memory. */
-typedef struct stream {
-    size_t run;        /* next map run to read from (== nmap: memory) */
-    uint64_t pos;      /* position inside the current segment */
-    const char *mem;   /* the final table's packed records for this rank */
-    uint64_t mem_len;
-} stream;
+/* What a rank sends to one destination: packed records in memory, or the
+ * records a merge of the map runs stages. */
+typedef struct dest {
+    char *buf;            /* in memory: the packed records; sorted: staged ones */
+    uint64_t len, pos;    /* bytes in buf, and bytes of them sent (in memory) */
+    size_t cap;           /* of buf, sorted */
+    mill__merge *merge;   /* sorted: the merge of the map runs' segments */
+    int ended;            /* sorted: the merge has no more keys */
+    uint64_t records;     /* sorted: records staged */
+} dest;
 
-/* Copies the next n bytes of destination r's stream into dst. */
-static int stream_read(const mill__spill *s, stream *st, int r, char *dst, size_t n, char *err, size_t errlen) {
-    while (n > 0) {
-        if (st->run < s->nmap) {
-            const map_run *m = &s->map[st->run];
-            uint64_t seg = m->off[r + 1] - m->off[r];
-            if (st->pos == seg) {
-                st->run++;
-                st->pos = 0;
-                continue;
-            }
-            size_t k = seg - st->pos < n ? (size_t)(seg - st->pos) : n;
-            ssize_t got = pread(m->fd, dst, k, (off_t)(m->off[r] + st->pos));
-            if (got < 0 && errno == EINTR) continue;
-            if (got <= 0) {
-                snprintf(err, errlen, "reading a spill file: %s", got < 0 ? strerror(errno) : "short file");
-                return MILL_EIO;
-            }
-            st->pos += (uint64_t)got;
-            dst += got;
-            n -= (size_t)got;
-        } else {
-            memcpy(dst, st->mem + st->pos, n);
-            st->pos += n;
-            n = 0;
-        }
-    }
-    return 0;
-}
-
-/* Packs the table's records by owner into one buffer; counts[r] = bytes for
- * r. Adds the bytes for other ranks, and their keys' and values' bytes
- * alone (the ideal), to the metrics. */
-static int pack_by_owner(mill_ctx *ctx, const mill__table *t, char **buf, uint64_t *counts) {
+/* Packs the table's records by owner into one buffer, which d[0].buf owns;
+ * d[r] gets r's part. Adds the bytes for other ranks, and their keys' and
+ * values' bytes alone (the ideal), to the metrics. */
+static int pack_by_owner(mill_ctx *ctx, const mill__table *t, dest *d) {
     int vt = ctx->job->value_type;
-    uint64_t *off = calloc((size_t)ctx->size, sizeof *off);
-    if (!off) return MILL_ENOMEM;
-    memset(counts, 0, (size_t)ctx->size * sizeof *counts);
     for (size_t i = 0; i < t->cap; i++) {
         const mill__entry *e = &t->slots[i];
         if (!e->key) continue;
         uint32_t r = mill_partition_lookup(ctx->part, e->hash);
-        counts[r] += mill__record_size(vt, e->klen, e->value, e->vlen);
+        d[r].len += mill__record_size(vt, e->klen, e->value, e->vlen);
         if ((int)r != ctx->rank) ctx->metrics.payload_remote += (uint64_t)e->klen + e->vlen;
     }
     uint64_t total = 0;
-    for (int r = 0; r < ctx->size; r++) {
-        off[r] = total;
-        total += counts[r];
-    }
+    for (int r = 0; r < ctx->size; r++) total += d[r].len;
     char *b = malloc(total ? total : 1);
-    if (!b) {
-        free(off);
-        return MILL_ENOMEM;
+    if (!b) return MILL_ENOMEM;
+    for (int r = 0; r < ctx->size; r++) {
+        d[r].buf = b;
+        b += d[r].len;
     }
     for (size_t i = 0; i < t->cap; i++) {
         const mill__entry *e = &t->slots[i];
         mill__table_prefetch(t, i + MILL__AHEAD);
         if (!e->key) continue;
-        uint64_t *o = &off[mill_partition_lookup(ctx->part, e->hash)];
-        char *d = b + *o;
-        size_t n = mill__record_head(vt, d, e->klen, e->vlen);
-        memcpy(d + n, e->key, e->klen);
-        n += e->klen;
-        n += mill__record_value(vt, d + n, e->value, e->vlen);
-        *o += n;
+        dest *x = &d[mill_partition_lookup(ctx->part, e->hash)];
+        x->pos += mill__record_put(vt, x->buf + x->pos, e->key, e->klen, e->value, e->vlen);
     }
-    free(off);
-    *buf = b;
+    for (int r = 0; r < ctx->size; r++) d[r].pos = 0;
     return 0;
 }
+
+/* Sets up one merge per destination over the map runs' segments for it,
+ * after spilling the last map table t as a run too. Read buffers share an
+ * eighth of the budget, between 4 and 64 KiB each. */
+static int merge_runs(mill_ctx *ctx, mill__table *t, mill__table *scratch, dest *d, char *err, size_t errlen) {
+    mill__spill *s = ctx->spill;
+    int rc = t->n ? spill_map(ctx, t, err, errlen) : 0;
+    uint64_t heads = (uint64_t)ctx->size * (s->nmap ? s->nmap : 1), buf = ctx->memory / 8 / heads;
+    if (buf > (64u << 10)) buf = 64u << 10;
+    if (buf < (4u << 10)) buf = 4u << 10;
+    for (int r = 0; r < ctx->size && rc == 0; r++) {
+        rc = mill__merge_new(&d[r].merge, ctx, scratch);
+        for (size_t i = 0; i < s->nmap && rc == 0; i++) {
+            const map_run *m = &s->map[i];
+            rc = mill__merge_file(d[r].merge, m->fd, m->off[r], m->off[r + 1] - m->off[r], (size_t)buf);
+        }
+    }
+    return rc;
+}
+
+/* Copies the next at most `chunk` bytes for destination r into dst and
+ * sets *n to their count; a record may be cut, the receiver joins it
+ * again. Sets *more when bytes remain for r after these. */
+static int fill(mill_ctx *ctx, dest *d, int r, char *dst, size_t chunk, size_t *n, int *more, char *err,
+                size_t errlen) {
+    int rc = 0, vt = ctx->job->value_type;
+    if (d->merge) { /* stage merged records until a round's worth */
+        while (!d->ended && d->len < chunk) {
+            mill_kv kv;
+            int got = mill__merge_next(d->merge, &kv, err, errlen);
+            if (got <= 0) {
+                d->ended = 1;
+                rc = got;
+                break;
+            }
+            size_t size = mill__record_size(vt, (uint32_t)kv.key_len, kv.value, (uint32_t)kv.value_len);
+            if (d->len + size > d->cap) {
+                size_t cap = (size_t)(d->len + size) * 2;
+                char *b = realloc(d->buf, cap);
+                if (!b) {
+                    rc = MILL_ENOMEM;
+                    break;
+                }
+                d->buf = b;
+                d->cap = cap;
+            }
+            d->len += mill__record_put(vt, d->buf + d->len, kv.key, (uint32_t)kv.key_len, kv.value,
+                                       (uint32_t)kv.value_len);
+            d->records++;
+            if (r != ctx->rank) ctx->metrics.payload_remote += kv.key_len + kv.value_len;
+        }
+    }
+    uint64_t k = d->len - d->pos < chunk ? d->len - d->pos : chunk;
+    if (rc) k = 0;
+    if (k) memcpy(dst, d->buf + d->pos, (size_t)k);
+    d->pos += k;
+    if (d->merge && d->pos) { /* the staged bytes left move to the front */
+        memmove(d->buf, d->buf + d->pos, (size_t)(d->len - d->pos));
+        d->len -= d->pos;
+        d->pos = 0;
+    }
+    *n = (size_t)k;
+    *more = d->pos < d->len || (d->merge && !d->ended);
+    return rc;
+}
+
+/* ---- the exchange: receiving -------------------------------------------- */
 
 /* A source's bytes not yet parsed into records. */
 typedef struct carry {
@@ -392,330 +444,156 @@ static int take(mill_ctx *ctx, carry *c, const char *p, size_t n, uint64_t *reco
     return rc;
 }
 
+/* Sorted: appends a source's round to its reduce run (the run's size so
+ * far in run->size), opening the run with its first bytes. */
+static int append(const mill__spill *s, reduce_run *run, const char *p, size_t n, char *err, size_t errlen) {
+    int rc = 0;
+    if (n && run->fd < 0) rc = temp_file(s->tmpdir, &run->fd, err, errlen);
+    if (rc == 0) rc = write_all(run->fd, p, n, err, errlen);
+    if (rc == 0) run->size += n;
+    return rc;
+}
+
+/* ---- the exchange: rounds ----------------------------------------------- */
+
 int mill__shuffle(mill_ctx *ctx, mill__table *mapped, char *err, size_t errlen) {
-    int P = ctx->size, mrc, rc;
-    const mill__spill *s = ctx->spill;
-    uint64_t *scounts = calloc((size_t)P * 2, sizeof *scounts), *rcounts = scounts ? scounts + P : NULL;
-    char *mem = NULL;
-    rc = scounts ? pack_by_owner(ctx, mapped, &mem, scounts) : MILL_ENOMEM;
-    mill__table_free(mapped);
-    if (rc) snprintf(err, errlen, "out of memory packing the shuffle");
-    rc = mill__agree(ctx->comm, rc, err, errlen);
-    if (rc) {
-        free(scounts);
-        free(mem);
-        return rc;
-    }
-    stream *st = calloc((size_t)P, sizeof *st);
+    int P = ctx->size, rc = 0, mrc, spilled = ctx->spill->nmap > 0, sorted = spilled;
+    mill__spill *s = ctx->spill;
+    mill__table scratch;
+    int have_scratch = mill__table_init(&scratch) == 0;
+    dest *d = calloc((size_t)P, sizeof *d);
     carry *cy = calloc((size_t)P, sizeof *cy);
-    uint64_t mem_off = 0;
-    for (int r = 0; st && r < P; r++) {
-        st[r].mem = mem + mem_off;
-        st[r].mem_len = scounts[r];
-        mem_off += scounts[r];
-        for (size_t i = 0; i < s->nmap; i++) scounts[r] += s->map[i].off[r + 1] - s->map[i].off[r];
-    }
-    mrc = MPI_Alltoall(scounts, 1, MPI_UINT64_T, rcounts, 1, MPI_UINT64_T, ctx->comm);
-    if (mrc != MPI_SUCCESS) rc = mill__mpi_error(mrc, "MPI_Alltoall", err, errlen);
+    reduce_run *in = malloc((size_t)P * sizeof *in);
+    for (int r = 0; in && r < P; r++) in[r] = (reduce_run){.fd = -1};
+    if (!have_scratch || !d || !cy || !in) rc = MILL_ENOMEM;
+    /* Sorted when any rank spilled: the receivers must know which. */
+    mrc = MPI_Allreduce(&spilled, &sorted, 1, MPI_INT, MPI_MAX, ctx->comm);
+    if (mrc != MPI_SUCCESS && rc == 0) rc = mill__mpi_error(mrc, "MPI_Allreduce", err, errlen);
+    if (rc == 0) rc = sorted ? merge_runs(ctx, mapped, &scratch, d, err, errlen) : pack_by_owner(ctx, mapped, d);
+    mill__table_free(mapped);
+    if (rc == MILL_ENOMEM) snprintf(err, errlen, "out of memory setting up the shuffle");
 
     /* Round size: every pair moves at most `chunk` bytes per round, and the
      * two round buffers take at most an eighth of the budget. Budgets may
      * differ between ranks (nodes of different sizes): the smallest sets
-     * the size, since sender and receiver must cut the stream alike. */
+     * the size, so that no rank receives more than its share. */
     uint64_t budget = ctx->memory;
     mrc = MPI_Allreduce(&ctx->memory, &budget, 1, MPI_UINT64_T, MPI_MIN, ctx->comm);
     if (mrc != MPI_SUCCESS && rc == 0) rc = mill__mpi_error(mrc, "MPI_Allreduce", err, errlen);
-    uint64_t chunk = budget / 16 / (uint64_t)P, most = 0, rounds = 0;
+    uint64_t chunk = budget / 16 / (uint64_t)P;
     if (chunk > (256u << 20) / (unsigned)P) chunk = (256u << 20) / (unsigned)P;
     if (chunk < (64u << 10)) chunk = 64u << 10;
-    for (int r = 0; r < P; r++) {
-        if (scounts[r] > most) most = scounts[r];
-        if (rcounts[r] > most) most = rcounts[r];
-    }
-    uint64_t mine = (most + chunk - 1) / chunk;
-    mrc = MPI_Allreduce(&mine, &rounds, 1, MPI_UINT64_T, MPI_MAX, ctx->comm);
-    if (mrc != MPI_SUCCESS && rc == 0) rc = mill__mpi_error(mrc, "MPI_Allreduce", err, errlen);
     char *sround = malloc((size_t)(P * chunk)), *rround = malloc((size_t)(P * chunk));
     int *cnt = calloc((size_t)P * 4, sizeof *cnt);
-    if (rc == 0 && (!st || !cy || !sround || !rround || !cnt)) {
+    if (rc == 0 && (!sround || !rround || !cnt)) {
         snprintf(err, errlen, "out of memory for the shuffle's buffers");
         rc = MILL_ENOMEM;
     }
     /* Every rank enters the rounds only when every rank is ready. */
     rc = mill__agree(ctx->comm, rc, err, errlen);
     uint64_t records = 0, received = 0;
-    for (uint64_t k = 0; rc == 0 && k < rounds; k++) {
-        int *sc = cnt, *sd = cnt + P, *rcn = cnt + 2 * P, *rd = cnt + 3 * P, so = 0, ro = 0;
-        uint64_t done = k * chunk;
+    for (int more = 1; rc == 0 && more;) {
+        int *sc = cnt, *sd = cnt + P, *rcn = cnt + 2 * P, *rd = cnt + 3 * P, so = 0, ro = 0, mine = 0;
         for (int r = 0; r < P; r++) {
-            uint64_t a = scounts[r] > done ? scounts[r] - done : 0, b = rcounts[r] > done ? rcounts[r] - done : 0;
-            sc[r] = (int)(a < chunk ? a : chunk);
-            rcn[r] = (int)(b < chunk ? b : chunk);
+            size_t n = 0;
+            int left = 0;
+            if (rc == 0) rc = fill(ctx, &d[r], r, sround + so, (size_t)chunk, &n, &left, err, errlen);
+            sc[r] = (int)n;
             sd[r] = so;
-            rd[r] = ro;
-            if (rc == 0) rc = stream_read(s, &st[r], r, sround + so, (size_t)sc[r], err, errlen);
             so += sc[r];
-            ro += rcn[r];
+            mine |= left;
+            ctx->metrics.bytes_sent += n;
+            if (r != ctx->rank) ctx->metrics.bytes_remote += n;
         }
-        /* A local read error still takes part in this round (with the
-         * counts promised), then stops at the agreement below. */
+        /* A local error still takes part in this round (sending what it
+         * has), then stops at the agreement below. */
         double t = mill__now();
-        mrc = MPI_Alltoallv(sround, sc, sd, MPI_CHAR, rround, rcn, rd, MPI_CHAR, ctx->comm);
+        mrc = MPI_Alltoall(sc, 1, MPI_INT, rcn, 1, MPI_INT, ctx->comm);
+        for (int r = 0; r < P; r++) {
+            rd[r] = ro;
+            ro += mrc == MPI_SUCCESS ? rcn[r] : 0;
+        }
+        if (mrc == MPI_SUCCESS) mrc = MPI_Alltoallv(sround, sc, sd, MPI_CHAR, rround, rcn, rd, MPI_CHAR, ctx->comm);
         ctx->metrics.exchange_s += mill__now() - t;
         if (mrc != MPI_SUCCESS && rc == 0) rc = mill__mpi_error(mrc, "MPI_Alltoallv", err, errlen);
         for (int r = 0; r < P && rc == 0; r++) {
             received += (uint64_t)rcn[r];
-            rc = take(ctx, &cy[r], rround + rd[r], (size_t)rcn[r], &records, err, errlen);
+            if (sorted) rc = append(s, &in[r], rround + rd[r], (size_t)rcn[r], err, errlen);
+            else rc = take(ctx, &cy[r], rround + rd[r], (size_t)rcn[r], &records, err, errlen);
         }
         if (rc == 0 && mill__stop_signal()) rc = mill__stop_error(err, errlen); /* SIGTERM: stop between rounds */
         rc = mill__agree(ctx->comm, rc, err, errlen);
+        mrc = MPI_Allreduce(&mine, &more, 1, MPI_INT, MPI_MAX, ctx->comm);
+        if (mrc != MPI_SUCCESS && rc == 0) rc = mill__mpi_error(mrc, "MPI_Allreduce", err, errlen);
     }
     /* Every byte sent was a whole record: a tail left over means the
-     * stream was cut wrongly, and is an error, not a silent loss. */
-    for (int r = 0; rc == 0 && cy && r < P; r++) {
+     * stream was cut wrongly, and is an error, not a silent loss. (A sorted
+     * run is checked as the merge reads it.) */
+    for (int r = 0; rc == 0 && r < P; r++) {
         if (cy[r].len) {
             snprintf(err, errlen, "shuffle: %zu bytes from rank %d end inside a record", cy[r].len, r);
             rc = MILL_EIO;
         }
     }
-    for (int r = 0; scounts && r < P; r++) {
-        ctx->metrics.bytes_sent += scounts[r];
-        if (r != ctx->rank) ctx->metrics.bytes_remote += scounts[r];
+    /* Sorted: the runs received become reduce runs, and each source says
+     * how many records it sent. */
+    for (int r = 0; sorted && rc == 0 && r < P; r++) {
+        if (in[r].fd < 0) continue;
+        reduce_run *runs = realloc(s->reduce, (s->nreduce + 1) * sizeof *runs);
+        if (!runs) {
+            rc = MILL_ENOMEM;
+            break;
+        }
+        s->reduce = runs;
+        s->reduce[s->nreduce++] = in[r];
+        ctx->metrics.spill_bytes += in[r].size;
+        in[r].fd = -1;
+    }
+    if (sorted && rc == 0) {
+        uint64_t *sent = malloc((size_t)P * 2 * sizeof *sent);
+        if (!sent) rc = MILL_ENOMEM;
+        for (int r = 0; rc == 0 && r < P; r++) sent[r] = d[r].records;
+        mrc = rc == 0 ? MPI_Alltoall(sent, 1, MPI_UINT64_T, sent + P, 1, MPI_UINT64_T, ctx->comm) : MPI_SUCCESS;
+        if (mrc != MPI_SUCCESS) rc = mill__mpi_error(mrc, "MPI_Alltoall", err, errlen);
+        for (int r = 0; rc == 0 && r < P; r++) records += sent[P + r];
+        free(sent);
     }
     mill__phase_end(&ctx->metrics, MILL_PHASE_SHUFFLE, received, records);
-    for (int r = 0; cy && r < P; r++) free(cy[r].buf);
+    for (int r = 0; r < P; r++) {
+        if (cy) free(cy[r].buf);
+        if (in && in[r].fd >= 0) close(in[r].fd);
+        if (d) {
+            mill__merge_free(d[r].merge);
+            if (d[r].merge || r == 0) free(d[r].buf);
+        }
+    }
+    if (have_scratch) mill__table_free(&scratch);
+    free(in);
     free(cy);
-    free(st);
+    free(d);
     free(cnt);
     free(sround);
     free(rround);
-    free(mem);
-    free(scounts);
     return rc;
 }
 
-/* ---- merging reduce runs ---------------------------------------------- */
-
-/* One sorted input of the merge: a reduce run read through a buffer, or
- * the sorted in-memory table. */
-typedef struct head {
-    FILE *f;               /* a run, or NULL for the table */
-    const mill__entry *e;  /* the table's entries */
-    size_t i, n;
-    char *key, *value;     /* the current record */
-    uint32_t klen, vlen;
-    uint64_t prefix;       /* mill__key_prefix of key: most comparisons need no more */
-    size_t cap;            /* of key (runs): room for the key and the value */
-    int vt;                /* the job's value type (runs are in record.h's format) */
-    int done;
-} head;
-
-/* Reads a varint from f into *x. Returns 1, 0 at the end of the file
- * before its first byte, or -1 when f ends inside it, fails or holds no
- * varint. */
-static int file_varint(FILE *f, uint64_t *x) {
-    uint64_t v = 0;
-    for (int i = 0; i < 10; i++) {
-        int c = getc_unlocked(f); /* the file is this thread's alone */
-        if (c == EOF) return i == 0 && !ferror(f) ? 0 : -1;
-        if (i == 9 && c > 1) return -1;
-        v |= (uint64_t)(c & 0x7f) << (7 * i);
-        if (c < 0x80) {
-            *x = v;
-            return 1;
-        }
-    }
-    return -1;
-}
-
-static int head_next(head *h, char *err, size_t errlen) {
-    if (!h->f) {
-        if (h->i == h->n) {
-            h->done = 1;
-            return 0;
-        }
-        __builtin_prefetch(h->i + MILL__AHEAD < h->n ? h->e[h->i + MILL__AHEAD].key : NULL); /* see table.h */
-        const mill__entry *e = &h->e[h->i++];
-        h->key = e->key;
-        h->value = e->value;
-        h->klen = e->klen;
-        h->vlen = e->vlen;
-        h->prefix = mill__key_prefix(h->key, h->klen);
-        return 0;
-    }
-    uint64_t kl, vl = 8, num;
-    int r = file_varint(h->f, &kl);
-    if (r == 0) {
-        h->done = 1;
-        return 0;
-    }
-    if (r < 0 || (h->vt == MILL_VALUE_BYTES && file_varint(h->f, &vl) != 1) || kl > UINT32_MAX || vl > UINT32_MAX)
-        goto bad;
-    if (kl + vl >= h->cap) {
-        size_t cap = (size_t)(kl + vl) * 2 + 16;
-        char *b = realloc(h->key, cap);
-        if (!b) return MILL_ENOMEM;
-        h->key = b;
-        h->cap = cap;
-    }
-    h->klen = (uint32_t)kl;
-    h->vlen = (uint32_t)vl;
-    h->value = h->key + kl;
-    if (fread_unlocked(h->key, 1, kl, h->f) != kl) goto bad;
-    if (h->vt == MILL_VALUE_U64 || h->vt == MILL_VALUE_I64) {
-        if (file_varint(h->f, &num) != 1) goto bad;
-        mill__record_unnum(h->vt, num, h->value);
-    } else if (fread_unlocked(h->value, 1, vl, h->f) != vl) {
-        goto bad;
-    }
-    h->prefix = mill__key_prefix(h->key, h->klen);
-    return 0;
-bad:
-    snprintf(err, errlen, "reading a spill file: %s", ferror(h->f) ? strerror(errno) : "short or malformed file");
-    return MILL_EIO;
-}
-
-static int key_cmp(const char *a, uint32_t al, const char *b, uint32_t bl) {
-    int c = memcmp(a, b, al < bl ? al : bl);
-    return c ? c : (al > bl) - (al < bl);
-}
-
-/* Compares the current keys of two heads. */
-static int head_cmp(const head *a, const head *b) {
-    if (a->prefix != b->prefix) return a->prefix < b->prefix ? -1 : 1;
-    return key_cmp(a->key, a->klen, b->key, b->klen);
-}
-
-/* Restores the heap order below position i (heads compared by key). */
-static void heap_down(const head *h, size_t *heap, size_t n, size_t i) {
-    for (;;) {
-        size_t l = 2 * i + 1, m = i;
-        if (l < n && head_cmp(&h[heap[l]], &h[heap[m]]) < 0) m = l;
-        if (l + 1 < n && head_cmp(&h[heap[l + 1]], &h[heap[m]]) < 0) m = l + 1;
-        if (m == i) return;
-        size_t t = heap[i];
-        heap[i] = heap[m];
-        heap[m] = t;
-        i = m;
-    }
-}
-
-/* Adds head x to the heap. */
-static void heap_push(const head *h, size_t *heap, size_t *n, size_t x) {
-    size_t i = (*n)++;
-    heap[i] = x;
-    while (i > 0 && head_cmp(&h[heap[i]], &h[heap[(i - 1) / 2]]) < 0) {
-        size_t t = heap[i];
-        heap[i] = heap[(i - 1) / 2];
-        heap[(i - 1) / 2] = t;
-        i = (i - 1) / 2;
-    }
-}
-
-/* Advances the heap's top head past its record. */
-static int heap_pop(head *h, size_t *heap, size_t *n, char *err, size_t errlen) {
-    head *top = &h[heap[0]];
-    int rc = head_next(top, err, errlen);
-    if (rc == 0 && top->done) heap[0] = heap[--*n];
-    heap_down(h, heap, *n, 0);
-    return rc;
-}
+/* ---- the reduce side ---------------------------------------------------- */
 
 int mill__shuffle_merge(mill_ctx *ctx, mill__table *t, mill__key_fn fn, void *arg, char *err, size_t errlen) {
-    mill__spill *s = ctx->spill;
+    const mill__spill *s = ctx->spill;
     size_t n = mill__table_sort(t);
-    if (s->nreduce == 0) { /* everything fit: the sorted table is the answer */
-        int rc = 0;
-        for (size_t i = 0; i < n && rc == 0; i++) {
-            mill__table_prefetch(t, i + MILL__AHEAD);
-            rc = fn(arg, t->slots[i].key, t->slots[i].klen, t->slots[i].value, t->slots[i].vlen);
-        }
-        return rc;
-    }
-    size_t nh = s->nreduce + 1;
-    head *h = calloc(nh, sizeof *h);
     mill__table scratch;
-    int rc = h ? mill__table_init(&scratch) : MILL_ENOMEM;
-    if (rc) {
-        free(h);
-        return rc;
-    }
-    for (size_t i = 0; i < s->nreduce && rc == 0; i++) {
-        h[i].vt = ctx->job->value_type;
-        int fd = dup(s->reduce[i].fd);
-        h[i].f = fd >= 0 ? fdopen(fd, "rb") : NULL;
-        /* A bigger buffer than stdio's 4 KiB: a merge reads from many runs.
-         * Without it (setvbuf fails only for want of memory) it still works. */
-        if (h[i].f) (void)setvbuf(h[i].f, NULL, _IOFBF, 1 << 16);
-        if (!h[i].f || fseeko(h[i].f, 0, SEEK_SET) != 0) {
-            if (fd >= 0 && !h[i].f) close(fd);
-            snprintf(err, errlen, "reopening a spill file: %s", strerror(errno));
-            rc = MILL_EIO;
-        }
-    }
-    h[nh - 1].e = t->slots;
-    h[nh - 1].n = n;
-    for (size_t i = 0; i < nh && rc == 0; i++) rc = head_next(&h[i], err, errlen);
-    /* The combined value of each key is built in a scratch table, which is
-     * emptied whenever it grows past 64 KiB, so that it stays in the cache. */
-    mill__table *saved = ctx->table;
-    ctx->table = &scratch;
-    /* A binary min-heap of the heads not done, by current key. */
-    size_t *heap = malloc(nh * sizeof *heap), nheap = 0, kcap = 0;
-    char *key = NULL;
-    if (!heap) rc = MILL_ENOMEM;
-    for (size_t i = 0; i < nh && rc == 0; i++)
-        if (!h[i].done) heap_push(h, heap, &nheap, i);
-    while (rc == 0 && nheap > 0) {
-        head *top = &h[heap[0]];
-        /* The second smallest head is a child of the root (and a run holds
-         * a key once): when neither child has the top's key, it is in one
-         * input only and goes out as it is. */
-        if ((nheap < 2 || head_cmp(top, &h[heap[1]]) != 0) && (nheap < 3 || head_cmp(top, &h[heap[2]]) != 0)) {
-            ctx->table = saved;
-            rc = fn(arg, top->key, top->klen, top->value, top->vlen);
-            ctx->table = &scratch;
-            if (rc == 0) rc = heap_pop(h, heap, &nheap, err, errlen);
-            continue;
-        }
-        if (scratch.bytes > (64u << 10)) mill__table_clear(&scratch);
-        uint32_t klen = top->klen;
-        uint64_t prefix = top->prefix;
-        if (klen >= kcap) {
-            char *b = realloc(key, (size_t)klen * 2 + 16);
-            if (!b) {
-                rc = MILL_ENOMEM;
-                break;
-            }
-            key = b;
-            kcap = (size_t)klen * 2 + 16;
-        }
-        memcpy(key, top->key, klen);
-        uint64_t hash = mill_key_hash(key, klen);
-        while (rc == 0 && nheap > 0 && h[heap[0]].prefix == prefix &&
-               key_cmp(h[heap[0]].key, h[heap[0]].klen, key, klen) == 0) {
-            top = &h[heap[0]];
-            rc = mill__upsert(ctx, &scratch, hash, key, klen, top->value, top->vlen);
-            if (rc) rc = mill__job_error(ctx, "combine", rc, err, errlen);
-            if (rc == 0) rc = heap_pop(h, heap, &nheap, err, errlen);
-        }
-        if (rc == 0) {
-            mill__entry *e = mill__table_find(&scratch, hash, key, klen);
-            ctx->table = saved;
-            rc = e ? fn(arg, e->key, e->klen, e->value, e->vlen) : MILL_ENOMEM;
-            ctx->table = &scratch;
-        }
-    }
-    free(key);
-    free(heap);
-    ctx->table = saved;
-    for (size_t i = 0; i < nh; i++) {
-        if (h[i].f) {
-            fclose(h[i].f);
-            free(h[i].key);
-        }
-    }
-    free(h);
+    mill__merge *m = NULL;
+    int rc = mill__table_init(&scratch);
+    if (rc) return rc;
+    rc = mill__merge_new(&m, ctx, &scratch);
+    for (size_t i = 0; i < s->nreduce && rc == 0; i++)
+        rc = mill__merge_file(m, s->reduce[i].fd, 0, s->reduce[i].size, 1u << 16);
+    if (rc == 0) rc = mill__merge_entries(m, t->slots, n);
+    mill_kv kv;
+    while (rc == 0 && (rc = mill__merge_next(m, &kv, err, errlen)) == 1)
+        rc = fn(arg, kv.key, kv.key_len, kv.value, kv.value_len);
+    mill__merge_free(m);
     mill__table_free(&scratch);
     return rc;
 }

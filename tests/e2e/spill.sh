@@ -14,6 +14,22 @@ import json, sys
 ranks = json.load(open(sys.argv[1]))["metrics"]["ranks"]
 assert all(r["spill_bytes"] > 0 for r in ranks), [r["spill_bytes"] for r in ranks]
 PY
+# Map runs are sorted and merged on their way out: each rank sends each of
+# its distinct keys once, however many runs hold it. Here 100 000 words,
+# twice what a map table holds at --memory 16M, repeat 8 times: every rank's
+# share holds each of them in several runs, and sending runs as they are
+# would send about 8 x 100 000 records instead of ranks x 100 000.
+for i in 1 2 3 4 5 6 7 8; do seq 100000 | sed 's/^/w/'; done > "$TMP/rep.txt"
+mpimill_run "$ranks" -- run wordcount --input "$TMP/rep.txt" --output "$TMP/rep" --memory 16M --tmp "$TMP/spill" --quiet
+output_of "$TMP/rep" | cmp -s <(oracle "$TMP/rep.txt") - || fail "repetitive spilled word count differs from the oracle"
+python3 - "$TMP/rep/_SUCCESS" <<'PY' || fail "the shuffle sent a key more than once per rank"
+import json, sys
+m = json.load(open(sys.argv[1]))["metrics"]
+ranks = m["ranks"]
+assert all(r["spill_bytes"] > 0 for r in ranks), [r["spill_bytes"] for r in ranks]
+sent = sum(r["phases"]["shuffle"]["records"] for r in ranks)
+assert sent <= len(ranks) * m["keys_out"], (sent, m["keys_out"])
+PY
 [ -z "$(ls -A "$TMP/spill")" ] || fail "spill files left in --tmp: $(ls "$TMP/spill")"
 
 # Ranks with different budgets (nodes of different sizes) cut the shuffle's
