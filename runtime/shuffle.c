@@ -125,6 +125,10 @@ static int out_put(out_buf *o, const void *p, size_t n, char *err, size_t errlen
 }
 
 static int out_record(out_buf *o, int vt, const mill__entry *e, char *err, size_t errlen) {
+    if (sizeof o->buf - o->len >= MILL__RECORD_OVERHEAD + (size_t)e->klen + e->vlen) { /* the usual case */
+        o->len += mill__record_put(vt, o->buf + o->len, e->key, e->klen, e->value, e->vlen);
+        return 0;
+    }
     char h[MILL__RECORD_OVERHEAD];
     int rc = out_put(o, h, mill__record_head(vt, h, e->klen, e->vlen), err, errlen);
     if (rc == 0) rc = out_put(o, e->key, e->klen, err, errlen);
@@ -201,7 +205,10 @@ static int spill_map(mill_ctx *ctx, mill__table *t, char *err, size_t errlen) {
         for (int r = 0; r < P && rc == 0; r++) {
             run->off[r] = o->written + o->len;
             for (; j < at[r] && rc == 0; j++) {
-                __builtin_prefetch(j + MILL__AHEAD < n ? t->slots[order[j + MILL__AHEAD]].key : NULL); /* table.h */
+                /* Entries are visited out of slot order: prefetch the
+                 * entry, then (once it is in) its key; see table.h. */
+                __builtin_prefetch(j + 2 * MILL__AHEAD < n ? &t->slots[order[j + 2 * MILL__AHEAD]] : NULL);
+                __builtin_prefetch(j + MILL__AHEAD < n ? t->slots[order[j + MILL__AHEAD]].key : NULL);
                 rc = out_record(o, ctx->job->value_type, &t->slots[order[j]], err, errlen);
             }
         }

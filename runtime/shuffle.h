@@ -14,8 +14,9 @@ uint64_t mill__table_memory(const mill__table *t);
 /* The shares of the budget the tables may use before they spill: half
  * each, as only one of them fills at a time. During the map phase the
  * reduce table is empty; during the exchange the map table is gone. The
- * rest is for the packed map table and the round buffers (an eighth)
- * during the exchange, and the input reader's windows. A spill's sort
+ * rest is for the packed map table or the merges' read buffers (an
+ * eighth), the round buffers and staged records (three sixteenths) during
+ * the exchange, and the input reader's windows. A spill's sort
  * briefly takes 48 bytes per key more (table.c); with --memory 256M the
  * peak RSS measured 224 MiB (bench/outofcore), within the budget + 64 MiB. */
 static inline uint64_t mill__map_share(uint64_t budget) { return budget / 2; }
@@ -41,13 +42,16 @@ void mill__spill_free(mill__spill *s);
 int mill__spill_temp(const mill__spill *s, int *fd, char *err, size_t errlen);
 
 /* Map side: when ctx->table passes its share of ctx->memory, writes its
- * records grouped by owner rank to a spill file and empties it. */
+ * records to a spill file, grouped by owner rank and sorted by key within
+ * each owner's part, and empties it. */
 int mill__spill_map_maybe(mill_ctx *ctx, char *err, size_t errlen);
 
 /* Collective. Sends every record of the map runs and of `mapped` (then
- * freed) to its owner rank and combines what arrives into ctx->table (the
- * reduce table), spilling it to sorted runs when it passes its share of
- * the budget. Ends the shuffle phase's metrics. */
+ * freed) to its owner rank. When no rank spilled, what arrives is combined
+ * into ctx->table (the reduce table), which spills sorted runs when it
+ * passes its share of the budget; otherwise each rank sends the merge of
+ * its runs, each distinct key once, and what arrives from each source is
+ * kept as a sorted run. Ends the shuffle phase's metrics. */
 int mill__shuffle(mill_ctx *ctx, mill__table *mapped, char *err, size_t errlen);
 
 /* Called once per key, in key order, with the key's combined value. */

@@ -221,31 +221,57 @@ static void radix_sort(sort_item *a, sort_item *tmp, size_t n, digit_counts coun
     if (src != a) memcpy(a, src, n * sizeof *a);
 }
 
+/* Sorts the n items at a by prefix into tmp (n items; a is then scratch): a first pass
+ * scatters them by the prefix's top byte, then each such bucket, which is
+ * mostly small enough to stay in the cache, is sorted by radix_sort. A
+ * scatter into a big array is what costs in a radix sort: this makes one
+ * such pass instead of six. */
+static void msd_sort(sort_item *a, sort_item *tmp, size_t n, digit_counts count) {
+    size_t start[257] = {0}, pos[256];
+    for (size_t i = 0; i < n; i++) start[(a[i].prefix >> 56) + 1]++;
+    for (int b = 0; b < 256; b++) start[b + 1] += start[b];
+    memcpy(pos, start, sizeof pos);
+    for (size_t i = 0; i < n; i++) tmp[pos[a[i].prefix >> 56]++] = a[i];
+    for (int b = 0; b < 256; b++) {
+        size_t len = start[b + 1] - start[b];
+        if (len < 2) continue;
+        memset(count, 0, sizeof(digit_counts));
+        radix_sort(tmp + start[b], a + start[b], len, count);
+    }
+}
+
 static int cmp_item(const void *a, const void *b, void *slots) {
     const mill__entry *s = slots;
     return cmp_entry(&s[((const sort_item *)a)->index], &s[((const sort_item *)b)->index]);
 }
 
 size_t mill__table_sort(mill__table *t) {
-    size_t n = 0;
-    for (size_t i = 0; i < t->cap; i++)
-        if (t->slots[i].key) t->slots[n++] = t->slots[i];
-    for (size_t i = n; i < t->cap; i++) t->slots[i].key = NULL;
+    size_t n = t->n;
+    mill__entry *s = t->slots;
     /* tmp serves the radix sort, then holds the entries in sorted order. */
     sort_item *items = n > 1 ? malloc(n * sizeof *items) : NULL;
-    mill__entry *tmp = items ? malloc(n * sizeof *tmp) : NULL, *s = t->slots;
+    mill__entry *tmp = items ? malloc(n * sizeof *tmp) : NULL;
     digit_counts *count = tmp ? calloc(1, sizeof *count) : NULL;
     if (!count) { /* no room for the radix sort (or nothing to sort): sort in place */
         free(items);
         free(tmp);
+        n = 0;
+        for (size_t i = 0; i < t->cap; i++)
+            if (s[i].key) s[n++] = s[i];
         qsort(s, n, sizeof *s, cmp_entry);
         return n;
     }
-    for (size_t i = 0; i < n; i++) {
+    n = 0;
+    for (size_t i = 0; i < t->cap; i++) {
         mill__table_prefetch(t, i + MILL__AHEAD);
-        items[i] = (sort_item){mill__key_prefix(s[i].key, s[i].klen), i};
+        if (s[i].key) items[n++] = (sort_item){mill__key_prefix(s[i].key, s[i].klen), i};
     }
-    radix_sort(items, (sort_item *)tmp, n, *count);
+    if (n < (1u << 16)) { /* small: it all stays in the cache anyway */
+        radix_sort(items, (sort_item *)tmp, n, *count);
+    } else {
+        msd_sort(items, (sort_item *)tmp, n, *count);
+        memcpy(items, tmp, n * sizeof *items);
+    }
     free(count);
     /* Entries with equal prefixes sit together: order each such run by
      * the whole key. */

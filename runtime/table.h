@@ -118,8 +118,9 @@ mill__entry *mill__table_upsert(mill__table *t, uint64_t hash, const void *key, 
 int mill__table_set_value(mill__table *t, mill__entry *e, const void *value, uint32_t vlen);
 
 /* Moves the used entries to the front of the slot array, sorted by key bytes
- * (shorter first on a common prefix), and returns how many there are. The
- * table can then only be read and freed. */
+ * (shorter first on a common prefix), and returns how many there are, n.
+ * The slots past the n-th are left undefined: the table can then only be
+ * read up to n, cleared and freed. */
 size_t mill__table_sort(mill__table *t);
 
 #endif
