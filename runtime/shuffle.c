@@ -267,6 +267,17 @@ static int spill_reduce(mill_ctx *ctx, mill__table *t, char *err, size_t errlen)
 
 /* ---- the exchange: sending ---------------------------------------------- */
 
+/* Makes room for n bytes past the len used in a growable buffer (*buf of
+ * *cap bytes), doubling it. Returns 0 or MILL_ENOMEM. */
+static int reserve(char **buf, size_t *cap, size_t len, size_t n) {
+    if (*cap - len >= n) return 0;
+    char *b = realloc(*buf, (len + n) * 2);
+    if (!b) return MILL_ENOMEM;
+    *buf = b;
+    *cap = (len + n) * 2;
+    return 0;
+}
+
 /* What a rank sends to one destination: packed records in memory, or the
  * records a merge of the map runs stages. */
 typedef struct dest {
@@ -344,16 +355,7 @@ static int fill(mill_ctx *ctx, dest *d, int r, char *dst, size_t chunk, size_t *
                 break;
             }
             size_t size = mill__record_size(vt, (uint32_t)kv.key_len, kv.value, (uint32_t)kv.value_len);
-            if (d->len + size > d->cap) {
-                size_t cap = (size_t)(d->len + size) * 2;
-                char *b = realloc(d->buf, cap);
-                if (!b) {
-                    rc = MILL_ENOMEM;
-                    break;
-                }
-                d->buf = b;
-                d->cap = cap;
-            }
+            if ((rc = reserve(&d->buf, &d->cap, (size_t)d->len, size)) != 0) break;
             d->len += mill__record_put(vt, d->buf + d->len, kv.key, (uint32_t)kv.key_len, kv.value,
                                        (uint32_t)kv.value_len);
             d->records++;
@@ -384,13 +386,7 @@ typedef struct carry {
 
 /* Appends n bytes to a carry buffer. Returns 0 or MILL_ENOMEM. */
 static int carry_add(carry *c, const char *p, size_t n) {
-    if (c->cap - c->len < n) {
-        size_t cap = (c->len + n) * 2;
-        char *b = realloc(c->buf, cap);
-        if (!b) return MILL_ENOMEM;
-        c->buf = b;
-        c->cap = cap;
-    }
+    if (reserve(&c->buf, &c->cap, c->len, n) != 0) return MILL_ENOMEM;
     memcpy(c->buf + c->len, p, n);
     c->len += n;
     return 0;
