@@ -585,10 +585,17 @@ int mill__shuffle(mill_ctx *ctx, mill__table *mapped, char *err, size_t errlen) 
 int mill__shuffle_merge(mill_ctx *ctx, mill__table *t, mill__key_fn fn, void *arg, char *err, size_t errlen) {
     const mill__spill *s = ctx->spill;
     size_t n = mill__table_sort(t);
+    int rc = 0;
+    if (s->nreduce == 0) { /* everything fit: the sorted table is the answer */
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            mill__table_prefetch(t, i + MILL__AHEAD);
+            rc = fn(arg, t->slots[i].key, t->slots[i].klen, t->slots[i].value, t->slots[i].vlen);
+        }
+        return rc;
+    }
     mill__table scratch;
     mill__merge *m = NULL;
-    int rc = mill__table_init(&scratch);
-    if (rc) return rc;
+    if ((rc = mill__table_init(&scratch)) != 0) return rc;
     rc = mill__merge_new(&m, ctx, &scratch);
     for (size_t i = 0; i < s->nreduce && rc == 0; i++)
         rc = mill__merge_file(m, s->reduce[i].fd, 0, s->reduce[i].size, 1u << 16);

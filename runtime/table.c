@@ -221,11 +221,11 @@ static void radix_sort(sort_item *a, sort_item *tmp, size_t n, digit_counts coun
     if (src != a) memcpy(a, src, n * sizeof *a);
 }
 
-/* Sorts the n items at a by prefix into tmp (n items; a is then scratch): a first pass
- * scatters them by the prefix's top byte, then each such bucket, which is
- * mostly small enough to stay in the cache, is sorted by radix_sort. A
- * scatter into a big array is what costs in a radix sort: this makes one
- * such pass instead of six. */
+/* Sorts the n items at a by prefix into tmp (n items; a is then scratch).
+ * A first pass scatters them by the prefix's top byte, then radix_sort
+ * sorts each such bucket, mostly small enough to stay in the cache. The
+ * scatters into a big array are what a radix sort spends its time on: this
+ * makes one instead of six. */
 static void msd_sort(sort_item *a, sort_item *tmp, size_t n, digit_counts count) {
     size_t start[257] = {0}, pos[256];
     for (size_t i = 0; i < n; i++) start[(a[i].prefix >> 56) + 1]++;
