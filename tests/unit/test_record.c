@@ -8,17 +8,10 @@
 #include "record.h"
 #include "cunit_main.h"
 
-static size_t put(int vt, char *d, const char *key, uint32_t klen, const void *v, uint32_t vlen) {
-    size_t n = mill__record_head(vt, d, klen, vlen);
-    memcpy(d + n, key, klen);
-    n += klen;
-    return n + mill__record_value(vt, d + n, v, vlen);
-}
-
 static void roundtrip(int vt, const char *key, const void *v, uint32_t vlen) {
     char buf[512], val[8];
     uint32_t klen = (uint32_t)strlen(key);
-    size_t n = put(vt, buf, key, klen, v, vlen);
+    size_t n = mill__record_put(vt, buf, key, klen, v, vlen);
     CU_ASSERT_EQUAL(n, mill__record_size(vt, klen, v, vlen));
     const char *k, *vv;
     uint32_t kl, vl;
