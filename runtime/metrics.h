@@ -31,7 +31,7 @@ typedef struct mill__metrics {
     uint64_t bytes_sent;  /* shuffle bytes sent to other ranks (and itself) */
     uint64_t bytes_remote;   /* shuffle bytes sent to other ranks */
     uint64_t payload_remote; /* the key and value bytes alone of the records in bytes_remote (the ideal) */
-    double exchange_s;       /* seconds inside MPI_Alltoallv moving the shuffle's rounds */
+    double exchange_s;       /* seconds inside MPI_Alltoallv moving the shuffle's rounds, once every rank is ready */
     uint64_t spill_bytes; /* bytes written to local disk to stay within --memory */
 } mill__metrics;
 
