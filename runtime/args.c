@@ -36,7 +36,9 @@ const char mill__run_usage[] =
     "  --lock-timeout SECONDS  how long a job's mill_lock waits before failing (default 300)\n"
     "  --memory SIZE   memory budget per rank for tables and buffers (default: half the node's\n"
     "                  memory divided by its ranks); past it, sorted runs spill to --tmp\n"
-    "  --tmp DIR       where spill files go (default $TMPDIR, else /tmp); they are unlinked at once\n";
+    "  --tmp DIR       where spill files go (default $TMPDIR, else /tmp); they are unlinked at once\n"
+    "  --merge-factor N  the most map runs (sorted spills) a rank keeps (default 128); past\n"
+    "                  it they are merged into one, bounding open files and merge buffers\n";
 
 /* Returns the value of option `name` given as "--name VALUE" or "--name=VALUE",
  * advancing *i; NULL when argv[*i] is not that option. Sets *missing when the
@@ -58,6 +60,7 @@ int mill__run_args_parse(mill__run_args *a, int argc, char **argv, char *err, si
     memset(a, 0, sizeof *a);
     a->format = "text";
     a->lock_timeout_ms = 300 * 1000;
+    a->merge_factor = 128;
     a->compress = "none";
     a->inputs = calloc((size_t)argc + 1, sizeof *a->inputs);
     a->opts = calloc((size_t)argc + 1, sizeof *a->opts);
@@ -118,6 +121,14 @@ int mill__run_args_parse(mill__run_args *a, int argc, char **argv, char *err, si
                 return MILL_EINVAL;
             }
             a->memory = (uint64_t)(x * unit);
+        } else if ((v = take(argc, argv, &i, "--merge-factor", &missing)) != NULL) {
+            char *end;
+            long n = strtol(v, &end, 10);
+            if (end == v || *end || n < 2 || n > 65536) {
+                snprintf(err, errlen, "--merge-factor '%s': expected a whole number from 2 to 65536", v);
+                return MILL_EINVAL;
+            }
+            a->merge_factor = (int)n;
         } else if ((v = take(argc, argv, &i, "--tmp", &missing)) != NULL) {
             if (!*v) goto empty;
             a->tmpdir = v;

@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "merge.h"
@@ -140,6 +141,15 @@ static int out_record(out_buf *o, int vt, const mill__entry *e, char *err, size_
 int mill__spill_init(mill__spill **out, const char *tmpdir) {
     mill__spill *s = calloc(1, sizeof *s);
     if (!s) return MILL_ENOMEM;
+    /* A rank holds up to --merge-factor map runs and a run per source rank
+     * open: the soft limit on open files (often 1024) is raised to the hard
+     * one. Advice only: where that fails, a spill past the limit fails with
+     * a message naming the spill file. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+    }
     s->tmpdir = tmpdir;
     *out = s;
     return 0;
@@ -176,6 +186,68 @@ static int table_empty(mill__table *t) {
     int rc = mill__table_init(t);
     t->max_cap = max_cap;
     return rc;
+}
+
+/* The read buffer of each of `inputs` merge inputs: an eighth of the
+ * budget shared, between 4 and 64 KiB each. */
+static size_t read_buffer(uint64_t memory, uint64_t inputs) {
+    uint64_t b = memory / 8 / (inputs ? inputs : 1);
+    return b > (64u << 10) ? 64u << 10 : b < (4u << 10) ? 4u << 10 : (size_t)b;
+}
+
+/* Adds destination r's segment of every map run to the merge m. */
+static int add_segments(mill__merge *m, const mill__spill *s, int r, size_t buf) {
+    int rc = 0;
+    for (size_t i = 0; i < s->nmap && rc == 0; i++) {
+        const map_run *run = &s->map[i];
+        rc = mill__merge_file(m, run->fd, run->off[r], run->off[r + 1] - run->off[r], buf);
+    }
+    return rc;
+}
+
+/* Merges every map run into one, destination by destination, combining
+ * equal keys, so that a rank keeps at most --merge-factor runs open and
+ * merges at most that many at once, however much it spills. */
+static int compact_map_runs(mill_ctx *ctx, char *err, size_t errlen) {
+    mill__spill *s = ctx->spill;
+    int P = ctx->size, fd = -1, vt = ctx->job->value_type;
+    uint64_t *off = calloc((size_t)P + 1, sizeof *off);
+    out_buf *o = malloc(sizeof *o);
+    mill__table scratch = {0};
+    int rc = off && o ? mill__table_init(&scratch) : MILL_ENOMEM;
+    if (rc == 0) rc = temp_file(s->tmpdir, &fd, err, errlen);
+    if (rc == 0) *o = (out_buf){.fd = fd};
+    size_t buf = read_buffer(ctx->memory, s->nmap);
+    for (int r = 0; r < P && rc == 0; r++) {
+        off[r] = o->written + o->len;
+        mill__merge *m = NULL;
+        if ((rc = mill__merge_new(&m, ctx, &scratch)) == 0) rc = add_segments(m, s, r, buf);
+        mill_kv kv;
+        while (rc == 0 && (rc = mill__merge_next(m, &kv, err, errlen)) == 1) {
+            mill__entry e = {.key = (char *)kv.key, .value = (char *)kv.value,
+                             .klen = (uint32_t)kv.key_len, .vlen = (uint32_t)kv.value_len};
+            rc = out_record(o, vt, &e, err, errlen);
+        }
+        mill__merge_free(m);
+    }
+    if (rc == 0) rc = out_flush(o, err, errlen);
+    uint64_t size = o ? o->written : 0;
+    free(o);
+    mill__table_free(&scratch);
+    if (rc) {
+        if (fd >= 0) close(fd);
+        free(off);
+        return rc;
+    }
+    off[P] = size;
+    ctx->metrics.spill_bytes += size;
+    for (size_t i = 0; i < s->nmap; i++) {
+        close(s->map[i].fd);
+        free(s->map[i].off);
+    }
+    s->map[0] = (map_run){.fd = fd, .off = off};
+    s->nmap = 1;
+    return 0;
 }
 
 /* Writes t's records as a map run -- sorted by key, then grouped by owner
@@ -226,7 +298,9 @@ static int spill_map(mill_ctx *ctx, mill__table *t, char *err, size_t errlen) {
         return rc;
     }
     s->nmap++;
-    return table_empty(t);
+    if ((rc = table_empty(t)) == 0 && s->nmap >= (size_t)ctx->args->merge_factor)
+        rc = compact_map_runs(ctx, err, errlen);
+    return rc;
 }
 
 int mill__spill_map_maybe(mill_ctx *ctx, char *err, size_t errlen) {
@@ -321,21 +395,13 @@ static int pack_by_owner(mill_ctx *ctx, const mill__table *t, dest *d) {
 }
 
 /* Sets up one merge per destination over the map runs' segments for it,
- * after spilling the last map table t as a run too. Read buffers share an
- * eighth of the budget, between 4 and 64 KiB each. */
+ * after spilling the last map table t as a run too. */
 static int merge_runs(mill_ctx *ctx, mill__table *t, mill__table *scratch, dest *d, char *err, size_t errlen) {
     mill__spill *s = ctx->spill;
     int rc = t->n ? spill_map(ctx, t, err, errlen) : 0;
-    uint64_t heads = (uint64_t)ctx->size * (s->nmap ? s->nmap : 1), buf = ctx->memory / 8 / heads;
-    if (buf > (64u << 10)) buf = 64u << 10;
-    if (buf < (4u << 10)) buf = 4u << 10;
-    for (int r = 0; r < ctx->size && rc == 0; r++) {
-        rc = mill__merge_new(&d[r].merge, ctx, scratch);
-        for (size_t i = 0; i < s->nmap && rc == 0; i++) {
-            const map_run *m = &s->map[i];
-            rc = mill__merge_file(d[r].merge, m->fd, m->off[r], m->off[r + 1] - m->off[r], (size_t)buf);
-        }
-    }
+    size_t buf = read_buffer(ctx->memory, (uint64_t)ctx->size * s->nmap);
+    for (int r = 0; r < ctx->size && rc == 0; r++)
+        if ((rc = mill__merge_new(&d[r].merge, ctx, scratch)) == 0) rc = add_segments(d[r].merge, s, r, buf);
     return rc;
 }
 
@@ -607,8 +673,8 @@ int mill__shuffle_merge(mill_ctx *ctx, mill__table *t, mill__key_fn fn, void *ar
     mill__merge *m = NULL;
     if ((rc = mill__table_init(&scratch)) != 0) return rc;
     rc = mill__merge_new(&m, ctx, &scratch);
-    for (size_t i = 0; i < s->nreduce && rc == 0; i++)
-        rc = mill__merge_file(m, s->reduce[i].fd, 0, s->reduce[i].size, 1u << 16);
+    size_t buf = read_buffer(ctx->memory, s->nreduce);
+    for (size_t i = 0; i < s->nreduce && rc == 0; i++) rc = mill__merge_file(m, s->reduce[i].fd, 0, s->reduce[i].size, buf);
     if (rc == 0) rc = mill__merge_entries(m, t->slots, n);
     mill_kv kv;
     while (rc == 0 && (rc = mill__merge_next(m, &kv, err, errlen)) == 1)

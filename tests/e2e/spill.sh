@@ -30,6 +30,17 @@ assert all(r["spill_bytes"] > 0 for r in ranks), [r["spill_bytes"] for r in rank
 sent = sum(r["phases"]["shuffle"]["records"] for r in ranks)
 assert sent <= len(ranks) * m["keys_out"], (sent, m["keys_out"])
 PY
+# --merge-factor 2: a rank keeps at most 2 map runs, merging them into one
+# whenever it has 2; the merged runs are written again (more spilled bytes)
+# and the result is the same.
+mpimill_run "$ranks" -- run wordcount --input "$TMP/rep.txt" --output "$TMP/rep2" --memory 16M --tmp "$TMP/spill" \
+  --merge-factor 2 --quiet
+output_of "$TMP/rep2" | cmp -s <(oracle "$TMP/rep.txt") - || fail "word count with --merge-factor 2 differs from the oracle"
+python3 - "$TMP/rep/_SUCCESS" "$TMP/rep2/_SUCCESS" <<'PY' || fail "--merge-factor 2 merged no map runs"
+import json, sys
+spilled = [sum(r["spill_bytes"] for r in json.load(open(f))["metrics"]["ranks"]) for f in sys.argv[1:]]
+assert spilled[1] > spilled[0], spilled
+PY
 [ -z "$(ls -A "$TMP/spill")" ] || fail "spill files left in --tmp: $(ls "$TMP/spill")"
 
 # Ranks with different budgets (nodes of different sizes) cut the shuffle's
@@ -46,7 +57,7 @@ mpimill_run "$ranks" -- run "$PLUGINS/longest.so" --input "$TMP/in.txt" --output
 mpimill_run "$ranks" -- run "$PLUGINS/longest.so" --input "$TMP/in.txt" --output "$TMP/l2" --memory 16M --quiet
 cmp -s <(output_of "$TMP/l1") <(output_of "$TMP/l2") || fail "custom combiner differs after spilling"
 
-for bad in "--memory 1M" "--memory lots" "--tmp /nonexistent/dir"; do
+for bad in "--memory 1M" "--memory lots" "--tmp /nonexistent/dir" "--merge-factor 1"; do
   rc=0; mpimill_run "$ranks" -- run wordcount --input "$TMP/in.txt" --output "$TMP/bad" $bad 2> "$TMP/stderr" || rc=$?
   [ "$rc" = 2 ] && grep -q -- "${bad%% *}" "$TMP/stderr" || fail "$bad: exit $rc, $(cat "$TMP/stderr")"
 done
