@@ -37,8 +37,8 @@ const char mill__run_usage[] =
     "  --memory SIZE   memory budget per rank for tables and buffers (default: half the node's\n"
     "                  memory divided by its ranks); past it, sorted runs spill to --tmp\n"
     "  --tmp DIR       where spill files go (default $TMPDIR, else /tmp); they are unlinked at once\n"
-    "  --merge-factor N  the most map runs (sorted spills) a rank keeps (default 128); past\n"
-    "                  it they are merged into one, bounding open files and merge buffers\n";
+    "  --merge-factor N  how many map runs (sorted spills) of one level are merged into one\n"
+    "                  (default 16), bounding open files and merge buffers\n";
 
 /* Returns the value of option `name` given as "--name VALUE" or "--name=VALUE",
  * advancing *i; NULL when argv[*i] is not that option. Sets *missing when the
@@ -60,7 +60,7 @@ int mill__run_args_parse(mill__run_args *a, int argc, char **argv, char *err, si
     memset(a, 0, sizeof *a);
     a->format = "text";
     a->lock_timeout_ms = 300 * 1000;
-    a->merge_factor = 128;
+    a->merge_factor = 16;
     a->compress = "none";
     a->inputs = calloc((size_t)argc + 1, sizeof *a->inputs);
     a->opts = calloc((size_t)argc + 1, sizeof *a->opts);

@@ -27,7 +27,7 @@ typedef struct mill__run_args {
     int lock_timeout_ms; /* --lock-timeout, in ms */
     uint64_t memory;           /* --memory in bytes, or 0 for the default */
     const char *tmpdir;        /* --tmp DIR, or NULL */
-    int merge_factor;          /* --merge-factor: the most map runs a rank keeps (default 128) */
+    int merge_factor;          /* --merge-factor: the most map runs merged at once (default 16) */
     const char *weights;       /* --weights LIST|auto, or NULL */
     const char *exclude_ranks; /* --exclude-ranks LIST, or NULL */
     int help;           /* --help was given: nothing else is valid */

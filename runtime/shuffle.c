@@ -42,6 +42,7 @@
 typedef struct map_run {
     int fd;
     uint64_t *off;
+    int level;       /* 0: a spilled table; L + 1: a merge of runs of level L */
 } map_run;
 
 /* A reduce run: records in key order, each key once. */
@@ -195,20 +196,19 @@ static size_t read_buffer(uint64_t memory, uint64_t inputs) {
     return b > (64u << 10) ? 64u << 10 : b < (4u << 10) ? 4u << 10 : (size_t)b;
 }
 
-/* Adds destination r's segment of every map run to the merge m. */
-static int add_segments(mill__merge *m, const mill__spill *s, int r, size_t buf) {
+/* Adds destination r's segment of map runs [first, nmap) to the merge m. */
+static int add_segments(mill__merge *m, const mill__spill *s, size_t first, int r, size_t buf) {
     int rc = 0;
-    for (size_t i = 0; i < s->nmap && rc == 0; i++) {
+    for (size_t i = first; i < s->nmap && rc == 0; i++) {
         const map_run *run = &s->map[i];
         rc = mill__merge_file(m, run->fd, run->off[r], run->off[r + 1] - run->off[r], buf);
     }
     return rc;
 }
 
-/* Merges every map run into one, destination by destination, combining
- * equal keys, so that a rank keeps at most --merge-factor runs open and
- * merges at most that many at once, however much it spills. */
-static int compact_map_runs(mill_ctx *ctx, char *err, size_t errlen) {
+/* Merges map runs [first, nmap) into one of the next level, destination
+ * by destination, combining equal keys. */
+static int compact_map_runs(mill_ctx *ctx, size_t first, char *err, size_t errlen) {
     mill__spill *s = ctx->spill;
     int P = ctx->size, fd = -1, vt = ctx->job->value_type;
     uint64_t *off = calloc((size_t)P + 1, sizeof *off);
@@ -217,11 +217,11 @@ static int compact_map_runs(mill_ctx *ctx, char *err, size_t errlen) {
     int rc = off && o ? mill__table_init(&scratch) : MILL_ENOMEM;
     if (rc == 0) rc = temp_file(s->tmpdir, &fd, err, errlen);
     if (rc == 0) *o = (out_buf){.fd = fd};
-    size_t buf = read_buffer(ctx->memory, s->nmap);
+    size_t buf = read_buffer(ctx->memory, s->nmap - first);
     for (int r = 0; r < P && rc == 0; r++) {
         off[r] = o->written + o->len;
         mill__merge *m = NULL;
-        if ((rc = mill__merge_new(&m, ctx, &scratch)) == 0) rc = add_segments(m, s, r, buf);
+        if ((rc = mill__merge_new(&m, ctx, &scratch)) == 0) rc = add_segments(m, s, first, r, buf);
         mill_kv kv;
         while (rc == 0 && (rc = mill__merge_next(m, &kv, err, errlen)) == 1) {
             mill__entry e = {.key = (char *)kv.key, .value = (char *)kv.value,
@@ -241,12 +241,13 @@ static int compact_map_runs(mill_ctx *ctx, char *err, size_t errlen) {
     }
     off[P] = size;
     ctx->metrics.spill_bytes += size;
-    for (size_t i = 0; i < s->nmap; i++) {
+    int level = s->map[first].level + 1;
+    for (size_t i = first; i < s->nmap; i++) {
         close(s->map[i].fd);
         free(s->map[i].off);
     }
-    s->map[0] = (map_run){.fd = fd, .off = off};
-    s->nmap = 1;
+    s->map[first] = (map_run){.fd = fd, .off = off, .level = level};
+    s->nmap = first + 1;
     return 0;
 }
 
@@ -297,9 +298,16 @@ static int spill_map(mill_ctx *ctx, mill__table *t, char *err, size_t errlen) {
         free(run->off);
         return rc;
     }
+    run->level = 0;
     s->nmap++;
-    if ((rc = table_empty(t)) == 0 && s->nmap >= (size_t)ctx->args->merge_factor)
-        rc = compact_map_runs(ctx, err, errlen);
+    /* Tiered merging: whenever the newest --merge-factor runs share a level
+     * (levels never grow along the array), they become one run of the next
+     * level. A run is thus merged again about log_F(runs) times, and a
+     * rank keeps at most F - 1 runs per level. */
+    size_t F = (size_t)ctx->args->merge_factor;
+    rc = table_empty(t);
+    while (rc == 0 && s->nmap >= F && s->map[s->nmap - F].level == s->map[s->nmap - 1].level)
+        rc = compact_map_runs(ctx, s->nmap - F, err, errlen);
     return rc;
 }
 
@@ -401,7 +409,7 @@ static int merge_runs(mill_ctx *ctx, mill__table *t, mill__table *scratch, dest 
     int rc = t->n ? spill_map(ctx, t, err, errlen) : 0;
     size_t buf = read_buffer(ctx->memory, (uint64_t)ctx->size * s->nmap);
     for (int r = 0; r < ctx->size && rc == 0; r++)
-        if ((rc = mill__merge_new(&d[r].merge, ctx, scratch)) == 0) rc = add_segments(d[r].merge, s, r, buf);
+        if ((rc = mill__merge_new(&d[r].merge, ctx, scratch)) == 0) rc = add_segments(d[r].merge, s, 0, r, buf);
     return rc;
 }
 

@@ -30,9 +30,9 @@ assert all(r["spill_bytes"] > 0 for r in ranks), [r["spill_bytes"] for r in rank
 sent = sum(r["phases"]["shuffle"]["records"] for r in ranks)
 assert sent <= len(ranks) * m["keys_out"], (sent, m["keys_out"])
 PY
-# --merge-factor 2: a rank keeps at most 2 map runs, merging them into one
-# whenever it has 2; the merged runs are written again (more spilled bytes)
-# and the result is the same.
+# --merge-factor 2: every two map runs of a level are merged into one of
+# the next, so runs are written again more often than with the default 16
+# (more spilled bytes), and the result is the same.
 mpimill_run "$ranks" -- run wordcount --input "$TMP/rep.txt" --output "$TMP/rep2" --memory 16M --tmp "$TMP/spill" \
   --merge-factor 2 --quiet
 output_of "$TMP/rep2" | cmp -s <(oracle "$TMP/rep.txt") - || fail "word count with --merge-factor 2 differs from the oracle"
