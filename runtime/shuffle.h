@@ -18,7 +18,7 @@ uint64_t mill__table_memory(const mill__table *t);
  * eighth), the round buffers and staged records (three sixteenths) during
  * the exchange, and the input reader's windows. A spill's sort
  * briefly takes 48 bytes per key more (table.c); with --memory 256M the
- * peak RSS measured 224 MiB (bench/outofcore), within the budget + 64 MiB. */
+ * peak RSS measured 208 MiB (bench/outofcore), within the budget + 64 MiB. */
 static inline uint64_t mill__map_share(uint64_t budget) { return budget / 2; }
 static inline uint64_t mill__reduce_share(uint64_t budget) { return budget / 2; }
 
