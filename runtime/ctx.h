@@ -64,7 +64,7 @@ struct mill_ctx {
     uint64_t bytes_in;        /* bytes of the records mapped (with their terminators) */
     mill__metrics metrics;
     uint64_t memory;          /* --memory: the budget of this rank's tables and buffers */
-    mill__spill *spill;       /* spill files (shuffle.c) */
+    mill__spill *spill;       /* spill files (spill.c) */
     mill__counter counters[MILL_MAX_COUNTERS];
     int ncounters;
     mill__lock_set *locks;    /* named locks for the plugin (mill_lock) */

@@ -7,7 +7,8 @@
  *   3. map: each rank reads its byte ranges line by line; map() emits into
  *      a combining table;
  *   4. shuffle (shuffle.c): each (key, value) goes to the owner rank given
- *      by the partitioner, in bounded rounds, spilling past --memory;
+ *      by the partitioner, in bounded rounds, spilling past --memory
+ *      (spill.c);
  *   5. reduce: the owner merges what it received in key order and writes
  *      its part file into staging (or its block of --single-file, single.c);
  *   6. the commit (commit.c) publishes every file at once, or nothing.

@@ -31,7 +31,6 @@ struct mill__spill {
     size_t nreduce;
 };
 
-
 /* Returns the bytes a table holds (arena and slot array). */
 uint64_t mill__table_memory(const mill__table *t);
 
