@@ -243,6 +243,18 @@ static int lock__store(mill__lock_set *s, MPI_Aint disp, int32_t value) {
     return lock__update(s, s->rank, disp, value, MPI_REPLACE);
 }
 
+/* Makes free node idx this rank's node in the queue of (home, slot), not
+ * yet enqueued: one accumulate resets its N_NEXT, N_GRANT (already 0) and
+ * N_PRED words. */
+static int lock__node_claim(mill__lock_set *s, int idx, int home, int slot) {
+    int zero[3] = {0, 0, 0};
+    LOCK__MPI(s, MPI_Accumulate(zero, 3, MPI_INT, s->rank, lock__node_disp(s, idx, N_NEXT), 3, MPI_INT,
+                                MPI_REPLACE, s->win));
+    LOCK__MPI(s, MPI_Win_flush(s->rank, s->win));
+    s->nodes[idx] = (lock__node){NODE_BUSY, home, slot};
+    return 0;
+}
+
 /* Drives MPI progress once: one MPI_Iprobe on the private communicator, on
  * which nothing is ever sent. */
 static int lock__poke(mill__lock_set *s) {
@@ -358,12 +370,7 @@ static int lock__find_holder(mill__lock_set *s, int32_t from, int *rank) {
 static int lock__mcs_acquire(mill__lock_set *s, const char *name, int home, int slot, int idx,
                              int timeout_ms, int64_t deadline, int *grant) {
     int32_t me = NODE_ID(s->rank, idx), prev = 0, g = 0;
-    /* One accumulate resets N_NEXT, N_GRANT (already 0) and N_PRED. */
-    int zero[3] = {0, 0, 0};
-    LOCK__MPI(s, MPI_Accumulate(zero, 3, MPI_INT, s->rank, lock__node_disp(s, idx, N_NEXT), 3, MPI_INT,
-                                MPI_REPLACE, s->win));
-    LOCK__MPI(s, MPI_Win_flush(s->rank, s->win));
-    s->nodes[idx] = (lock__node){NODE_BUSY, home, slot};
+    LOCK__TRY(lock__node_claim(s, idx, home, slot));
     LOCK__TRY(lock__swap(s, home, lock__slot_disp(s, slot, W_TAIL), me, &prev));
     if (prev == TAIL_NIL || prev == TAIL_RFREE) {
         *grant = prev == TAIL_NIL ? GRANT_CLEAN : GRANT_DIRTY;
@@ -456,12 +463,7 @@ static int lock__post_holder(mill__lock_set *s, int home, int slot) {
 static int lock__mcs_try(mill__lock_set *s, int home, int slot, int idx, int *grant) {
     int32_t me = NODE_ID(s->rank, idx), old = 0;
     MPI_Aint tail = lock__slot_disp(s, slot, W_TAIL);
-    /* One accumulate resets N_NEXT, N_GRANT (already 0) and N_PRED. */
-    int zero[3] = {0, 0, 0};
-    LOCK__MPI(s, MPI_Accumulate(zero, 3, MPI_INT, s->rank, lock__node_disp(s, idx, N_NEXT), 3, MPI_INT,
-                                MPI_REPLACE, s->win));
-    LOCK__MPI(s, MPI_Win_flush(s->rank, s->win));
-    s->nodes[idx] = (lock__node){NODE_BUSY, home, slot};
+    LOCK__TRY(lock__node_claim(s, idx, home, slot));
     *grant = 0;
     LOCK__TRY(lock__cas(s, home, tail, TAIL_NIL, me, &old));
     if (old == TAIL_NIL) {

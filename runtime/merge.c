@@ -166,11 +166,9 @@ static int input_next(const mill__merge *m, input *in, char *err, size_t errlen)
     return MILL_EIO;
 }
 
-/* Compares two keys bytewise, a shorter key first on a common prefix. */
+/* mill__key_cmp, without a call for equal keys (to combine, and common). */
 static int key_cmp(const char *a, uint32_t al, const char *b, uint32_t bl) {
-    if (al == bl && mill__key_eq(a, b, al)) return 0; /* equal keys (to combine) are common: no call */
-    int c = memcmp(a, b, al < bl ? al : bl);
-    return c ? c : (al > bl) - (al < bl);
+    return al == bl && mill__key_eq(a, b, al) ? 0 : mill__key_cmp(a, al, b, bl);
 }
 
 /* Compares the current keys of two inputs. */

@@ -177,10 +177,7 @@ int mill__table_set_value(mill__table *t, mill__entry *e, const void *value, uin
 
 static int cmp_entry(const void *a, const void *b) {
     const mill__entry *x = a, *y = b;
-    uint32_t n = x->klen < y->klen ? x->klen : y->klen;
-    int c = memcmp(x->key, y->key, n);
-    if (c) return c;
-    return (x->klen > y->klen) - (x->klen < y->klen);
+    return mill__key_cmp(x->key, x->klen, y->key, y->klen);
 }
 
 /* A sort item: the key's first 8 bytes as a big-endian number (zero

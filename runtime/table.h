@@ -71,6 +71,13 @@ static inline int mill__key_eq(const char *a, const char *b, uint32_t n) {
     return n == 0 || (a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1]);
 }
 
+/* Compares two keys bytewise, a shorter key first on a common prefix: the
+ * order of sorted tables and runs. */
+static inline int mill__key_cmp(const char *a, uint32_t al, const char *b, uint32_t bl) {
+    int c = memcmp(a, b, al < bl ? al : bl);
+    return c ? c : (al > bl) - (al < bl);
+}
+
 /* Returns a key's first 8 bytes as a big-endian number, zero padded: keys
  * with different prefixes are in the order of their prefixes. */
 static inline uint64_t mill__key_prefix(const char *key, uint32_t klen) {
