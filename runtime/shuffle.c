@@ -368,7 +368,8 @@ int mill__shuffle_merge(mill_ctx *ctx, mill__table *t, mill__key_fn fn, void *ar
     if ((rc = mill__table_init(&scratch)) != 0) return rc;
     rc = mill__merge_new(&m, ctx, &scratch);
     size_t buf = mill__spill_buffer(ctx->memory, s->nreduce);
-    for (size_t i = 0; i < s->nreduce && rc == 0; i++) rc = mill__merge_file(m, s->reduce[i].fd, 0, s->reduce[i].size, buf);
+    for (size_t i = 0; i < s->nreduce && rc == 0; i++)
+        rc = mill__merge_file(m, s->reduce[i].fd, 0, s->reduce[i].size, buf);
     if (rc == 0) rc = mill__merge_entries(m, t->slots, n);
     mill_kv kv;
     while (rc == 0 && (rc = mill__merge_next(m, &kv, err, errlen)) == 1)

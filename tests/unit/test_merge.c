@@ -86,7 +86,8 @@ static void test_merge_entries(void) {
     ctx_init(&ctx, &scratch);
     CU_ASSERT_FATAL(mill__table_init(&t) == 0);
     const char *keys[] = {"d", "a", "c"};
-    for (int i = 0; i < 3; i++) CU_ASSERT(mill__table_insert(&t, mill_key_hash(keys[i], 1), keys[i], 1, &one, 8) != NULL);
+    for (int i = 0; i < 3; i++)
+        CU_ASSERT(mill__table_insert(&t, mill_key_hash(keys[i], 1), keys[i], 1, &one, 8) != NULL);
     size_t n = mill__table_sort(&t);
     mill__merge *m;
     CU_ASSERT_FATAL(mill__merge_new(&m, &ctx, &scratch) == 0);
