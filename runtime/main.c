@@ -44,11 +44,13 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "report")) return mill__report_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "submit")) return mill__submit_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "run") || !strcmp(cmd, "pipeline")) {
+        /* Before MPI_Init, which can take a second: a stop signal that comes
+         * meanwhile (Slurm may send its warning early) must not kill the rank. */
+        if (mill__signals_install() != 0) fprintf(stderr, "mpimill: warning: cannot install signal handlers\n");
         if (MPI_Init(&argc, &argv) != MPI_SUCCESS) {
             fprintf(stderr, "mpimill: error: MPI_Init failed\n");
             return MILL_EXIT_RUNTIME;
         }
-        if (mill__signals_install() != 0) fprintf(stderr, "mpimill: warning: cannot install signal handlers\n");
         int code = !strcmp(argv[1], "run") ? mill__run_main(argc - 1, argv + 1)
                                             : mill__pipeline_main(argc - 1, argv + 1);
         MPI_Finalize();

@@ -266,25 +266,30 @@ static void write_script(FILE *f, const submit_job *job, const char *launcher, c
     }
     fprintf(f, "echo \"mpimill: Slurm job ${SLURM_JOB_ID:-?}${SLURM_ARRAY_TASK_ID:+ (array task $SLURM_ARRAY_TASK_ID)}, "
                "restart ${SLURM_RESTART_COUNT:-0}, ${SLURM_NTASKS:-1} tasks on ${SLURM_JOB_NODELIST:-?}\" >&2\n");
-    if (!strcmp(launcher, "srun"))
-        fprintf(f, "srun --mpi=pmix \"$MPIMILL\" %s \"${args[@]}\" &\n", job->command);
-    else
-        fprintf(f, "mpirun -q \"$MPIMILL\" %s \"${args[@]}\" &\n", job->command);
     fprintf(f,
-            "pid=$!\n"
+            "pid=\n"
             "got=\n"
-            "# Forward a signal to the launcher, which passes it to every rank.\n"
+            "# Forward a signal to the launcher, which passes it to every rank. The\n"
+            "# traps are set before the launcher starts: Slurm may send its warning\n"
+            "# signal up to a minute early, even in the job's first second.\n"
             "forward() {\n"
             "  got=$1\n"
             "  echo \"mpimill: batch script received SIG$1, forwarding it to the ranks\" >&2\n"
-            "  kill -s \"$1\" \"$pid\" 2>/dev/null || true\n"
+            "  [ -z \"$pid\" ] || kill -s \"$1\" \"$pid\" 2>/dev/null || true\n"
             "}\n"
             "trap 'forward USR1' USR1\n"
             "trap 'forward USR2' USR2\n"
             "trap 'forward TERM' TERM\n"
             "# SIGINT goes on as SIGTERM: a background launcher ignores SIGINT, and\n"
             "# srun would only print its status.\n"
-            "trap 'forward TERM' INT\n"
+            "trap 'forward TERM' INT\n");
+    if (!strcmp(launcher, "srun"))
+        fprintf(f, "srun --mpi=pmix \"$MPIMILL\" %s \"${args[@]}\" &\n", job->command);
+    else
+        fprintf(f, "mpirun -q \"$MPIMILL\" %s \"${args[@]}\" &\n", job->command);
+    fprintf(f,
+            "pid=$!\n"
+            "[ -z \"$got\" ] || kill -s \"$got\" \"$pid\" 2>/dev/null || true\n"
             "# wait returns early (status > 128) when a trapped signal arrives: wait again\n"
             "# until the launcher itself has exited, and exit with its status.\n"
             "while :; do\n"

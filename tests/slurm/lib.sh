@@ -21,15 +21,17 @@ job_field() {
   scontrol show job -o "$1" 2>/dev/null | head -n1 | tr ' ' '\n' | sed -n "s/^$2=//p"
 }
 
-# wait_job JOBID [SECONDS]: waits until the job (every task of an array) has
-# ended; fails after SECONDS (default 120), printing the job.
+# wait_job JOBID [SECONDS]: waits until the job (every task of an array) is
+# in a final state; fails after SECONDS (default 120), printing the job.
+# Transient states (SIGNALING, COMPLETING, REQUEUED, STAGE_OUT, ...) are
+# not final: a job shows SIGNALING while Slurm delivers its warning signal.
 wait_job() {
-  local id=$1 limit=${2:-120} t=0
+  local id=$1 limit=${2:-120} t=0 states
+  local final='^(COMPLETED|FAILED|CANCELLED|TIMEOUT|NODE_FAIL|PREEMPTED|BOOT_FAIL|DEADLINE|OUT_OF_MEMORY)$'
   while [ "$t" -lt $((limit * 5)) ]; do
-    if ! scontrol show job -o "$id" 2>/dev/null |
-        grep -qE 'JobState=(PENDING|RUNNING|CONFIGURING|COMPLETING|REQUEUED|SUSPENDED|RESIZING)'; then
-      return 0
-    fi
+    states=$(scontrol show job -o "$id" 2>/dev/null | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p')
+    # A job Slurm no longer knows has ended too.
+    if [ -z "$states" ] || ! grep -qvE "$final" <<< "$states"; then return 0; fi
     sleep 0.2; t=$((t + 1))
   done
   scontrol show job "$id" >&2
