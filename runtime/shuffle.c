@@ -233,7 +233,10 @@ int mill__shuffle(mill_ctx *ctx, mill__table *mapped, char *err, size_t errlen) 
     mrc = MPI_Allreduce(&spilled, &sorted, 1, MPI_INT, MPI_MAX, ctx->comm);
     if (mrc != MPI_SUCCESS && rc == 0) rc = mill__mpi_error(mrc, "MPI_Allreduce", err, errlen);
     if (rc == 0) rc = sorted ? merge_runs(ctx, mapped, &scratch, d, err, errlen) : pack_by_owner(ctx, mapped, d);
-    mill__table_free(mapped);
+    /* In memory, the records received next go into the map table's storage.
+     * Sorted, they go to reduce runs: the storage is freed for the merge. */
+    if (sorted) mill__table_free(mapped);
+    else mill__table_take(ctx->table, mapped);
     if (rc == MILL_ENOMEM) snprintf(err, errlen, "out of memory setting up the shuffle");
 
     /* Round size: every pair moves at most `chunk` bytes per round, and the

@@ -118,6 +118,19 @@ void mill__table_free(mill__table *t) {
     memset(t, 0, sizeof *t);
 }
 
+void mill__table_take(mill__table *t, mill__table *from) {
+    if (t->n || from->cap <= t->cap) {
+        mill__table_free(from);
+        return;
+    }
+    size_t max_cap = t->max_cap;
+    mill__table_free(t);
+    mill__table_clear(from);
+    *t = *from;
+    t->max_cap = max_cap;
+    memset(from, 0, sizeof *from);
+}
+
 static int grow(mill__table *t) {
     size_t ncap = t->cap * 2;
     mill__entry *ns = table_alloc(ncap * sizeof *ns);

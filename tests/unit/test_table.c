@@ -2,7 +2,8 @@
  * bytewise order (shorter first on a common prefix), and a table filled in
  * another table's slot order -- as the shuffle fills the reduce table --
  * keeps its probe runs short; a table at its max_cap fills to 15/16 and
- * reports itself full instead of doubling. */
+ * reports itself full instead of doubling; a table can take over another's
+ * storage. */
 #include <CUnit/Basic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,6 +89,31 @@ static void test_max_cap(void) {
     mill__table_free(&t);
 }
 
+static void test_take(void) {
+    mill__table a, b, c;
+    CU_ASSERT_FATAL(mill__table_init(&a) == 0 && mill__table_init(&b) == 0 && mill__table_init(&c) == 0);
+    b.max_cap = 1 << 20;
+    char k[32];
+    for (int i = 0; i < 100000; i++) insert(&a, k, (uint32_t)snprintf(k, sizeof k, "key%d", i));
+    size_t cap = a.cap;
+    uint64_t seed = a.seed;
+    mill__table_take(&b, &a); /* b, empty and smaller, takes a's storage, emptied */
+    CU_ASSERT(a.slots == NULL && a.cap == 0 && a.blocks == NULL && a.spare == NULL);
+    CU_ASSERT_EQUAL(b.cap, cap);
+    CU_ASSERT_EQUAL(b.n, 0);
+    CU_ASSERT_EQUAL(b.max_cap, 1 << 20);
+    CU_ASSERT(b.seed != seed);
+    CU_ASSERT(b.blocks == NULL && b.spare != NULL); /* a's arena, for b's keys */
+    for (int i = 0; i < 120000; i++) insert(&b, k, (uint32_t)snprintf(k, sizeof k, "new%d", i));
+    CU_ASSERT_EQUAL(b.cap, cap); /* no doubling on the way */
+    CU_ASSERT_EQUAL(b.n, 120000);
+    CU_ASSERT(mill__table_find(&b, mill_key_hash("key7", 4), "key7", 4) == NULL);
+    CU_ASSERT(mill__table_find(&b, mill_key_hash("new7", 4), "new7", 4) != NULL);
+    mill__table_take(&b, &c); /* c is smaller: b keeps its own, c is freed */
+    CU_ASSERT(c.slots == NULL && b.cap == cap && b.n == 120000);
+    mill__table_free(&b);
+}
+
 static void test_fill_in_slot_order(void) {
     mill__table a, b;
     CU_ASSERT_FATAL(mill__table_init(&a) == 0 && mill__table_init(&b) == 0);
@@ -109,6 +135,7 @@ int main(void) {
         {"sort: bytewise, shorter first", test_sort},
         {"filled in another table's slot order", test_fill_in_slot_order},
         {"max_cap: full at 3/4, grows past 15/16", test_max_cap},
+        {"take: the next table starts with the storage of the last", test_take},
         CU_TEST_INFO_NULL};
     return mill_cunit_main("table", tests);
 }
