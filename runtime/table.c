@@ -119,7 +119,7 @@ void mill__table_free(mill__table *t) {
 }
 
 void mill__table_take(mill__table *t, mill__table *from) {
-    if (t->n || from->cap <= t->cap) {
+    if (t->n || from->cap <= t->cap || (t->max_cap && from->cap > t->max_cap)) {
         mill__table_free(from);
         return;
     }

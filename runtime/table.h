@@ -39,7 +39,8 @@ int mill__table_init(mill__table *t);
 static inline int mill__table_full(const mill__table *t) { return t->n * 4 > t->cap * 3; }
 void mill__table_free(mill__table *t);
 /* Gives t, which must be empty, the slot array and arena blocks of from,
- * emptied, when from's slot array is the bigger; frees from either way.
+ * emptied, when from's slot array is the bigger and within t's max_cap;
+ * frees from either way.
  * t keeps its budget and gets a new seed. So a table that follows another
  * (the reduce table after the map table) starts at its size: no doubling,
  * no rehashing, no fresh pages to fault in and zero. */

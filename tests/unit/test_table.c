@@ -111,7 +111,11 @@ static void test_take(void) {
     CU_ASSERT(mill__table_find(&b, mill_key_hash("new7", 4), "new7", 4) != NULL);
     mill__table_take(&b, &c); /* c is smaller: b keeps its own, c is freed */
     CU_ASSERT(c.slots == NULL && b.cap == cap && b.n == 120000);
-    mill__table_free(&b);
+    CU_ASSERT_FATAL(mill__table_init(&c) == 0);
+    c.max_cap = cap / 2;
+    mill__table_take(&c, &b); /* b is bigger than c may grow: c keeps its own */
+    CU_ASSERT(b.slots == NULL && c.cap == 1024 && c.n == 0);
+    mill__table_free(&c);
 }
 
 static void test_fill_in_slot_order(void) {
