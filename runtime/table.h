@@ -38,12 +38,11 @@ int mill__table_init(mill__table *t);
  * did not grow. A table with a budget must then be spilled and cleared. */
 static inline int mill__table_full(const mill__table *t) { return t->n * 4 > t->cap * 3; }
 void mill__table_free(mill__table *t);
-/* Gives t, which must be empty, the slot array and arena blocks of from,
- * emptied, when from's slot array is the bigger and within t's max_cap;
- * frees from either way.
- * t keeps its budget and gets a new seed. So a table that follows another
- * (the reduce table after the map table) starts at its size: no doubling,
- * no rehashing, no fresh pages to fault in and zero. */
+/* When t is empty and from's slot array is bigger than t's but within t's
+ * max_cap, gives t from's slot array and arena blocks, emptied; otherwise
+ * frees from. t keeps its budget and gets a new seed. So a table that
+ * follows another (the reduce table after the map table) starts at its
+ * size: no doubling, no rehashing, no fresh pages to fault in and zero. */
 void mill__table_take(mill__table *t, mill__table *from);
 /* Empties t but keeps its slot array (no regrowth) and its arena blocks
  * (no new pages) for the keys to come. Pointers into it become invalid. */

@@ -109,7 +109,7 @@ static void test_take(void) {
     CU_ASSERT_EQUAL(b.n, 120000);
     CU_ASSERT(mill__table_find(&b, mill_key_hash("key7", 4), "key7", 4) == NULL);
     CU_ASSERT(mill__table_find(&b, mill_key_hash("new7", 4), "new7", 4) != NULL);
-    mill__table_take(&b, &c); /* c is smaller: b keeps its own, c is freed */
+    mill__table_take(&b, &c); /* b is not empty (and c smaller): b keeps its own, c is freed */
     CU_ASSERT(c.slots == NULL && b.cap == cap && b.n == 120000);
     CU_ASSERT_FATAL(mill__table_init(&c) == 0);
     c.max_cap = cap / 2;
