@@ -18,12 +18,8 @@
 
 #include <stdlib.h>
 #include <string.h>
-/* XXH3 from libxxhash-dev's header, compiled inline: the key hash is on
- * every record's path, and a call into the shared libxxhash costs more than
- * the hash of a short key. The result is the same function. */
-#define XXH_INLINE_ALL
-#include <xxhash.h>
 
+#include "key_hash.h"
 #include "mpimill/job.h"
 #include "partition_internal.h"
 
@@ -37,9 +33,7 @@ typedef struct heap_ent {
     uint32_t rank;
 } heap_ent;
 
-uint64_t mill_key_hash(const void *key, size_t len) {
-    return XXH3_64bits_withSeed(key, len, MILL_KEY_HASH_SEED);
-}
+uint64_t mill_key_hash(const void *key, size_t len) { return mill__key_hash(key, len); }
 
 /* Converts a user weight to fixed point 16.16, rounding to nearest with
  * halves up. w * 65536.0 is exact in binary floating point (a power-of-two

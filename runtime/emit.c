@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "ctx.h"
+#include "key_hash.h"
 
 /* Prefetches the keys held by the slots of n hashes (their slots were
  * prefetched when the hashes were computed). */
@@ -19,17 +20,29 @@ static void prefetch_keys(const mill__table *t, const uint64_t *hash, size_t n) 
  * (later pairs are dropped: the job fails). */
 static int combine(mill_ctx *ctx, const uint64_t *hash, const mill_kv *kv, size_t n) {
     mill__table *t = ctx->table;
-    for (size_t i = 0; i < n; i++) {
-        if (ctx->u64_sum && kv[i].value_len == 8 && kv[i].key_len <= UINT32_MAX) { /* the common case, inline */
-            mill__entry *e = mill__table_find(t, hash[i], kv[i].key, (uint32_t)kv[i].key_len);
-            if (e && e->vlen == 8) {
-                uint64_t x, y;
-                memcpy(&x, e->value, 8), memcpy(&y, kv[i].value, 8);
-                x += y;
-                memcpy(e->value, &x, 8);
-                continue;
+    size_t i = 0;
+    if (ctx->u64_sum) { /* the common case, inline */
+        /* A copy of the table's placement: the value stores below may alias
+         * anything, so reading t itself would reload it for every pair. It
+         * is taken again after an insert, which may grow the table. */
+        mill__table view = *t;
+        for (; i < n; i++) {
+            if (kv[i].value_len == 8 && kv[i].key_len <= UINT32_MAX) {
+                mill__entry *e = mill__table_find(&view, hash[i], kv[i].key, (uint32_t)kv[i].key_len);
+                if (e && e->vlen == 8) {
+                    uint64_t x, y;
+                    memcpy(&x, e->value, 8), memcpy(&y, kv[i].value, 8);
+                    x += y;
+                    memcpy(e->value, &x, 8);
+                    continue;
+                }
             }
+            int rc = mill__upsert(ctx, t, hash[i], kv[i].key, kv[i].key_len, kv[i].value, kv[i].value_len);
+            if (rc) return rc;
+            view = *t;
         }
+    }
+    for (; i < n; i++) {
         int rc = mill__upsert(ctx, t, hash[i], kv[i].key, kv[i].key_len, kv[i].value, kv[i].value_len);
         if (rc) return rc;
     }
@@ -37,7 +50,7 @@ static int combine(mill_ctx *ctx, const uint64_t *hash, const mill_kv *kv, size_
 }
 
 static inline uint64_t hash_prefetch(const mill__table *t, const mill_kv *kv) {
-    uint64_t h = mill_key_hash(kv->key, kv->key_len);
+    uint64_t h = mill__key_hash(kv->key, kv->key_len);
     __builtin_prefetch(&t->slots[mill__table_home(t, h)]);
     return h;
 }
@@ -59,7 +72,7 @@ int mill__emit_add(mill_ctx *ctx, const mill_kv *kv) {
         if (rc) return rc;
     }
     if (need > MILL_EMIT_BYTES / 4)
-        return mill__upsert(ctx, ctx->table, mill_key_hash(kv->key, kv->key_len), kv->key, kv->key_len,
+        return mill__upsert(ctx, ctx->table, mill__key_hash(kv->key, kv->key_len), kv->key, kv->key_len,
                             kv->value, kv->value_len);
     char *k = b->bytes + b->used;
     if (kv->key_len) memcpy(k, kv->key, kv->key_len);
