@@ -36,6 +36,7 @@
 #include "partition.h"
 #include "plugin.h"
 #include "read.h"
+#include "record.h"
 #include "runtime.h"
 #include "shuffle.h"
 #include "single.h"
@@ -179,11 +180,21 @@ int mill__write_record(mill_ctx *ctx, writer *w, const void *key, size_t klen, c
         }
         union { uint64_t u; int64_t i; double f; } x;
         memcpy(&x, value, 8);
-        int n = ctx->job->value_type == MILL_VALUE_U64   ? snprintf(num, sizeof num, "%" PRIu64, x.u)
+        int n = ctx->job->value_type == MILL_VALUE_U64   ? (int)mill__u64_text(num, x.u)
                 : ctx->job->value_type == MILL_VALUE_I64 ? snprintf(num, sizeof num, "%" PRId64, x.i)
                                                          : snprintf(num, sizeof num, "%.17g", x.f);
         value = num;
         vlen = (size_t)n;
+    }
+    if (w->cap - w->len >= klen + vlen + 2) { /* the common case: one line, room for it */
+        char *p = w->buf + w->len;
+        memcpy(p, key, klen);
+        p[klen] = '\t';
+        memcpy(p + klen + 1, value, vlen);
+        p[klen + 1 + vlen] = '\n';
+        w->len += klen + vlen + 2;
+        ctx->keys_out++;
+        return 0;
     }
     const void *parts[4] = {key, "\t", value, "\n"};
     size_t lens[4] = {klen, 1, vlen, 1};

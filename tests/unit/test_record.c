@@ -1,7 +1,10 @@
 /* test_record.c -- the shuffle's record format (runtime/record.h): every
  * value type round-trips, sizes are what mill__record_size says, a record
- * cut anywhere reads as incomplete, and a broken varint as malformed. */
+ * cut anywhere reads as incomplete, and a broken varint as malformed; u64
+ * values print as snprintf's %" PRIu64 " would. */
 #include <CUnit/Basic.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -38,6 +41,17 @@ static void test_roundtrip(void) {
     CU_ASSERT_EQUAL(mill__record_size(MILL_VALUE_U64, 4, &one, 8), 6);
 }
 
+static void test_u64_text(void) {
+    uint64_t xs[] = {0, 1, 9, 10, 99, 100, 4294967295u, 10000000000000000000u, UINT64_MAX};
+    char got[MILL__U64_DIGITS + 1], want[32];
+    for (size_t i = 0; i < sizeof xs / sizeof *xs; i++) {
+        size_t n = mill__u64_text(got, xs[i]);
+        got[n] = '\0';
+        snprintf(want, sizeof want, "%" PRIu64, xs[i]);
+        CU_ASSERT_STRING_EQUAL(got, want);
+    }
+}
+
 static void test_malformed(void) {
     char buf[16], val[8];
     const char *k, *v;
@@ -55,6 +69,7 @@ int main(void) {
     static CU_TestInfo tests[] = {
         {"every value type round-trips", test_roundtrip},
         {"malformed records", test_malformed},
+        {"u64 values as text", test_u64_text},
         CU_TEST_INFO_NULL};
     return mill_cunit_main("record", tests);
 }
