@@ -129,8 +129,11 @@ static int refill(input *in, char *err, size_t errlen) {
     }
 }
 
-/* Makes the input's next record its current one, or marks it done. */
-static int input_next(const mill__merge *m, input *in, char *err, size_t errlen) {
+/* Makes the input's next record its current one, or marks it done.
+ * Inline, like heap_down: both run once per record merged, and as calls
+ * their register saving cost about as much as their work. */
+static inline __attribute__((always_inline)) int input_next(const mill__merge *m, input *in, char *err,
+                                                            size_t errlen) {
     if (in->fd < 0) {
         if (in->i == in->n) {
             in->done = 1;
@@ -178,7 +181,7 @@ static int input_cmp(const input *a, const input *b) {
 }
 
 /* Restores the heap order below position i. */
-static void heap_down(mill__merge *m, size_t i) {
+static inline __attribute__((always_inline)) void heap_down(mill__merge *m, size_t i) {
     size_t *heap = m->heap, n = m->nheap;
     for (;;) {
         size_t l = 2 * i + 1, s = i;

@@ -87,11 +87,13 @@ static inline int mill__key_cmp(const char *a, uint32_t al, const char *b, uint3
 /* Returns a key's first 8 bytes as a big-endian number, zero padded: keys
  * with different prefixes are in the order of their prefixes. */
 static inline uint64_t mill__key_prefix(const char *key, uint32_t klen) {
-    unsigned char b[8] = {0};
-    memcpy(b, key, klen < 8 ? klen : 8);
     uint64_t x = 0;
-    for (int i = 0; i < 8; i++) x = x << 8 | b[i];
+    memcpy(&x, key, klen < 8 ? klen : 8);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    return __builtin_bswap64(x); /* the first byte, lowest in memory, on top */
+#else
     return x;
+#endif
 }
 
 /* Returns the entry of (hash, key), or NULL. Inline: it is on the path of
