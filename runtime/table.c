@@ -163,7 +163,8 @@ mill__entry *mill__table_insert(mill__table *t, uint64_t hash, const void *key, 
     char *kv = arena_alloc(t, (size_t)klen + vlen + 1); /* +1: a key is never a NULL pointer */
     if (!kv) return NULL;
     memcpy(kv, key, klen);
-    if (vlen) memcpy(kv + klen, value, vlen);
+    if (vlen == 8) memcpy(kv + klen, value, 8); /* numeric values: one move, no call */
+    else if (vlen) memcpy(kv + klen, value, vlen);
     mill__entry *e = &t->slots[i];
     *e = (mill__entry){.hash = hash, .key = kv, .value = kv + klen, .klen = klen, .vlen = vlen};
     t->n++;
