@@ -20,31 +20,25 @@ static void prefetch_keys(const mill__table *t, const uint64_t *hash, size_t n) 
  * (later pairs are dropped: the job fails). */
 static int combine(mill_ctx *ctx, const uint64_t *hash, const mill_kv *kv, size_t n) {
     mill__table *t = ctx->table;
-    size_t i = 0;
-    if (ctx->u64_sum) { /* the common case, inline */
-        /* A copy of the table's placement: the value stores below may alias
-         * anything, so reading t itself would reload it for every pair. It
-         * is taken again after an insert, which may grow the table. */
-        mill__table view = *t;
-        for (; i < n; i++) {
-            if (kv[i].value_len == 8 && kv[i].key_len <= UINT32_MAX) {
-                mill__entry *e = mill__table_find(&view, hash[i], kv[i].key, (uint32_t)kv[i].key_len);
-                if (e && e->vlen == 8) {
-                    uint64_t x, y;
-                    memcpy(&x, e->value, 8), memcpy(&y, kv[i].value, 8);
-                    x += y;
-                    memcpy(e->value, &x, 8);
-                    continue;
-                }
+    const int u64_sum = ctx->u64_sum;
+    /* A copy of the table's placement: the value stores below may alias
+     * anything, so reading t itself would reload it for every pair. It is
+     * taken again after an insert, which may grow the table. */
+    mill__table view = *t;
+    for (size_t i = 0; i < n; i++) {
+        if (u64_sum && kv[i].value_len == 8 && kv[i].key_len <= UINT32_MAX) { /* the common case, inline */
+            mill__entry *e = mill__table_find(&view, hash[i], kv[i].key, (uint32_t)kv[i].key_len);
+            if (e && e->vlen == 8) {
+                uint64_t x, y;
+                memcpy(&x, e->value, 8), memcpy(&y, kv[i].value, 8);
+                x += y;
+                memcpy(e->value, &x, 8);
+                continue;
             }
-            int rc = mill__upsert(ctx, t, hash[i], kv[i].key, kv[i].key_len, kv[i].value, kv[i].value_len);
-            if (rc) return rc;
-            view = *t;
         }
-    }
-    for (; i < n; i++) {
         int rc = mill__upsert(ctx, t, hash[i], kv[i].key, kv[i].key_len, kv[i].value, kv[i].value_len);
         if (rc) return rc;
+        view = *t;
     }
     return 0;
 }
