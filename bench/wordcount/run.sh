@@ -10,6 +10,8 @@
 #   mpimill wordcount, 4 ranks    (oversubscribed on 2 cores)
 #   the same two with --mca pml ob1 (Open MPI's shared-memory/TCP messaging
 #   chosen up front: by default it first probes UCX, ~0.25 s per run here)
+#   a bare MPI program (bench_alltoallv moving nothing) at 2 and 4 ranks:
+#   what starting that many ranks costs before any job runs
 # and prints wall time, peak RSS per process, and the ratios the goals use.
 # This machine's speed drifts from minute to minute, so `wc -w` and the four
 # mpimill runs go round REPEAT times (default 3), interleaved, and each
@@ -21,6 +23,7 @@ build=${2:-$here/../../build/release}
 reps=${3:-3}
 mpimill=$build/bin/mpimill
 gen=$build/bin/mill-gen
+bare=$build/bench/shuffle/bench_alltoallv
 [ -x "$mpimill" ] || { echo "run.sh: build first (./run build), or pass the build directory" >&2; exit 2; }
 export LC_ALL=C OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 data=$here/../data
@@ -41,6 +44,8 @@ for i in $(seq "$reps"); do
   measure mill4.$i mpirun -q -n 4 --oversubscribe "$mpimill" run wordcount --input "$file" --output "$out/w4.$i" --quiet
   measure ob2.$i mpirun -q -n 2 --mca pml ob1 "$mpimill" run wordcount --input "$file" --output "$out/o2.$i" --quiet
   measure ob4.$i mpirun -q -n 4 --oversubscribe --mca pml ob1 "$mpimill" run wordcount --input "$file" --output "$out/o4.$i" --quiet
+  measure bare2.$i mpirun -q -n 2 "$bare" 0 0 1
+  measure bare4.$i mpirun -q -n 4 --oversubscribe "$bare" 0 0 1
 done
 
 # The result is checked, not only timed.
@@ -59,11 +64,15 @@ printf '%-28s %9s %14s\n' "mpimill, 2 ranks" "$(t mill2)" "$(( $(rss_per_rank "$
 printf '%-28s %9s %14s\n' "mpimill, 4 ranks (oversub.)" "$(t mill4)" "$(( $(rss_per_rank "$out/w4.1") / 1024 )) per rank"
 printf '%-28s %9s %14s\n' "mpimill, 2 ranks, pml ob1" "$(t ob2)" "$(( $(rss_per_rank "$out/o2.1") / 1024 )) per rank"
 printf '%-28s %9s %14s\n' "mpimill, 4 ranks, pml ob1" "$(t ob4)" "$(( $(rss_per_rank "$out/o4.1") / 1024 )) per rank"
+printf '%-28s %9s\n' "bare MPI start, 2 ranks" "$(t bare2)"
+printf '%-28s %9s\n' "bare MPI start, 4 ranks" "$(t bare4)"
 echo
-awk -v w="$(t wc)" -v a="$(t mawk)" -v m2="$(t mill2)" -v m4="$(t mill4)" -v o2="$(t ob2)" -v o4="$(t ob4)" 'BEGIN {
+awk -v w="$(t wc)" -v a="$(t mawk)" -v m2="$(t mill2)" -v m4="$(t mill4)" -v o2="$(t ob2)" -v o4="$(t ob4)" \
+    -v b2="$(t bare2)" -v b4="$(t bare4)" 'BEGIN {
   printf "mpimill 2 ranks / wc -w        = %.2fx   (goal <= 0.30x; pml ob1: %.2fx)\n", m2 / w, o2 / w
   printf "mpimill 2 ranks / mawk         = %.2fx\n", m2 / a
   printf "mpimill 4 ranks / 2 ranks      = %.2fx   (goal <= 1.00x per byte; pml ob1: %.2fx)\n", m4 / m2, o4 / o2
+  printf "  the same, each less its bare MPI start = %.2fx\n", (m4 - b4) / (m2 - b2)
 }'
 python3 - "$out/w2.1/_SUCCESS" <<'PY'
 import json, sys
