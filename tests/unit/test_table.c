@@ -3,7 +3,7 @@
  * another table's slot order -- as the shuffle fills the reduce table --
  * keeps its probe runs short; a table at its max_cap fills to 15/16 and
  * reports itself full instead of doubling; a table can take over another's
- * storage. */
+ * storage; a doubling hands its old slot array on to the arena. */
 #include <CUnit/Basic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,6 +118,46 @@ static void test_take(void) {
     mill__table_free(&c);
 }
 
+/* With 40-byte values the arena holds more than 2 MiB by the time the slot
+ * array doubles from 2 MiB (65536 slots) to 4: the old array must then
+ * become a spare arena block, and the keys that follow go into it. */
+static void test_grow_recycles(void) {
+    mill__table t;
+    CU_ASSERT_FATAL(mill__table_init(&t) == 0);
+    char k[32], v[40] = {0};
+    const char *old = NULL;
+    int i = 0;
+    for (; t.cap <= 65536; i++) {
+        if (t.cap == 65536) old = (const char *)t.slots;
+        uint32_t kl = (uint32_t)snprintf(k, sizeof k, "key%d", i);
+        int ins;
+        CU_ASSERT_FATAL(mill__table_upsert(&t, mill_key_hash(k, kl), k, kl, v, sizeof v, &ins) != NULL);
+    }
+    CU_ASSERT_FATAL(old != NULL);
+    CU_ASSERT(t.bytes >= (2u << 20));
+    CU_ASSERT((const char *)t.spare == old);
+    int inside = 0;
+    for (int j = 0; j < 45000; j++, i++) { /* short of the next doubling */
+        uint32_t kl = (uint32_t)snprintf(k, sizeof k, "key%d", i);
+        int ins;
+        mill__entry *e = mill__table_upsert(&t, mill_key_hash(k, kl), k, kl, v, sizeof v, &ins);
+        CU_ASSERT_FATAL(e != NULL);
+        inside += e->key >= old && e->key < old + (2u << 20);
+    }
+    /* 45000 such records fill 2.4 MiB: the rest of the block in use, then
+     * the spare one. */
+    CU_ASSERT(inside > 5000);
+    CU_ASSERT(t.spare == NULL);
+    for (int j = 0; j < i; j++) { /* every key is still there */
+        uint32_t kl = (uint32_t)snprintf(k, sizeof k, "key%d", j);
+        if (!mill__table_find(&t, mill_key_hash(k, kl), k, kl)) {
+            CU_FAIL("a key is missing");
+            break;
+        }
+    }
+    mill__table_free(&t);
+}
+
 static void test_fill_in_slot_order(void) {
     mill__table a, b;
     CU_ASSERT_FATAL(mill__table_init(&a) == 0 && mill__table_init(&b) == 0);
@@ -140,6 +180,7 @@ int main(void) {
         {"filled in another table's slot order", test_fill_in_slot_order},
         {"max_cap: full at 3/4, grows past 15/16", test_max_cap},
         {"take: the next table starts with the storage of the last", test_take},
+        {"grow: the old slot array becomes arena", test_grow_recycles},
         CU_TEST_INFO_NULL};
     return mill_cunit_main("table", tests);
 }
