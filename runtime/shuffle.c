@@ -51,40 +51,29 @@ static int reserve(char **buf, size_t *cap, size_t len, size_t n) {
 typedef struct dest {
     char *buf;            /* in memory: the packed records; sorted: staged ones */
     uint64_t len, pos;    /* bytes in buf, and bytes of them sent (in memory) */
-    size_t cap;           /* of buf, sorted */
+    size_t cap;           /* of buf */
     mill__merge *merge;   /* sorted: the merge of the map runs' segments */
     int ended;            /* sorted: the merge has no more keys */
     uint64_t records;     /* sorted: records staged */
 } dest;
 
-/* Packs the table's records by owner into one buffer, which d[0].buf owns;
- * d[r] gets r's part. Adds the bytes for other ranks, and their keys' and
- * values' bytes alone (the ideal), to the metrics. */
+/* Packs the table's records by owner, d[r].buf getting r's, in one pass
+ * over the slots: each buffer doubles as it fills (realloc moves a big
+ * block's pages, not its bytes). Adds the keys' and values' bytes of the
+ * records for other ranks (the ideal) to the metrics. */
 static int pack_by_owner(mill_ctx *ctx, const mill__table *t, dest *d) {
     int vt = ctx->job->value_type;
     for (size_t i = 0; i < t->cap; i++) {
         const mill__entry *e = &t->slots[i];
-        if (!e->key) continue;
-        uint32_t r = mill_partition_lookup(ctx->part, e->hash);
-        d[r].len += mill__record_size(vt, e->klen, e->value, e->vlen);
-        if ((int)r != ctx->rank) ctx->metrics.payload_remote += (uint64_t)e->klen + e->vlen;
-    }
-    uint64_t total = 0;
-    for (int r = 0; r < ctx->size; r++) total += d[r].len;
-    char *b = malloc(total ? total : 1);
-    if (!b) return MILL_ENOMEM;
-    for (int r = 0; r < ctx->size; r++) {
-        d[r].buf = b;
-        b += d[r].len;
-    }
-    for (size_t i = 0; i < t->cap; i++) {
-        const mill__entry *e = &t->slots[i];
         mill__table_prefetch(t, i + MILL__AHEAD);
         if (!e->key) continue;
-        dest *x = &d[mill_partition_lookup(ctx->part, e->hash)];
-        x->pos += mill__record_put(vt, x->buf + x->pos, e->key, e->klen, e->value, e->vlen);
+        uint32_t r = mill_partition_lookup(ctx->part, e->hash);
+        dest *x = &d[r];
+        if (reserve(&x->buf, &x->cap, (size_t)x->len, MILL__RECORD_OVERHEAD + (size_t)e->klen + e->vlen) != 0)
+            return MILL_ENOMEM;
+        x->len += mill__record_put(vt, x->buf + x->len, e->key, e->klen, e->value, e->vlen);
+        if ((int)r != ctx->rank) ctx->metrics.payload_remote += (uint64_t)e->klen + e->vlen;
     }
-    for (int r = 0; r < ctx->size; r++) d[r].pos = 0;
     return 0;
 }
 
@@ -340,7 +329,7 @@ int mill__shuffle(mill_ctx *ctx, mill__table *mapped, char *err, size_t errlen) 
         if (in && in[r].fd >= 0) close(in[r].fd);
         if (d) {
             mill__merge_free(d[r].merge);
-            if (d[r].merge || r == 0) free(d[r].buf);
+            free(d[r].buf);
         }
     }
     if (have_scratch) mill__table_free(&scratch);
