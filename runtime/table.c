@@ -131,83 +131,42 @@ void mill__table_take(mill__table *t, mill__table *from) {
     memset(from, 0, sizeof *from);
 }
 
-/* Doubling. A key's home in the doubled table is 2h or 2h + 1, h its old
- * one (mill__table_home takes one more top bit), so a slot array of HUGE
- * bytes or more -- a mapping of its own -- is rehashed in place: mremap
- * moves its pages (page tables, not bytes) to the front of a fresh array
- * twice its size, and only the back half is new memory to fault in and
- * zero. A new array and a copy would fault in and zero all of it: on the
- * test machine, a VM, that was a fifth of an hc-1G word count's CPU time.
- *
- * In place, keys are taken from the back. One whose new home is at or past
- * its old slot probes only among keys already placed and empty slots, and
- * goes to the first empty one. The rest wait in a side array and are
- * inserted at the end: the keys of the run at slot 0 (it may have wrapped
- * round from the end) and keys whose new home is before their old slot
- * (displaced further than their home's index: only near slot 0). No probe
- * passes the end: with the run at slot 0 set aside, the keys whose new homes
- * are at or past x had old homes at or past (x - 1) / 2 and no wrapped
- * probes, so they filled at most cap - (x - 1) / 2 old slots, fewer than
- * the 2cap - x new ones. */
-
-/* Returns how many of the cap slots at s must wait in the side array
- * when they are rehashed in place into nt. */
-static size_t count_waiting(const mill__entry *s, size_t cap, const mill__table *nt) {
-    size_t first = 0, n;
-    while (s[first].key) first++;
-    n = first;
-    for (size_t p = first; p < cap; p++) n += s[p].key && mill__table_home(nt, s[p].hash) < p;
-    return n;
-}
-
-/* Puts e into the first empty slot from its home in nt. */
-static void place(const mill__table *nt, const mill__entry *e) {
-    size_t q = mill__table_home(nt, e->hash);
-    while (nt->slots[q].key) q = (q + 1) & (nt->cap - 1);
-    nt->slots[q] = *e;
-}
-
-/* Rehashes the cap slots at the front of nt (the rest empty) in place;
- * side has room for count_waiting's keys. */
-static void rehash_in_place(const mill__table *nt, size_t cap, mill__entry *side) {
-    mill__entry *s = nt->slots;
-    size_t first = 0, k = 0;
-    for (; s[first].key; first++) {
-        side[k++] = s[first];
-        s[first].key = NULL;
+/* Releases the n bytes at p, a slot array t no longer uses, after making
+ * spare arena blocks of up to t->bytes of them: pages already faulted in,
+ * where keys would otherwise go to fresh ones that the kernel must zero (and
+ * a VM's host first back: ~3.6 ms per huge page on the test machine).
+ * Until the next doubling the arena grows by about as much as it holds now,
+ * so that is what is kept; blocks not used by then stay until the table is
+ * cleared or freed, uncounted by mill__table_memory like every spare block.
+ * A slot array under HUGE came from calloc, and is freed. */
+static void recycle(mill__table *t, void *p, size_t n) {
+    size_t keep = 0;
+    if (n >= HUGE) {
+        keep = t->bytes < n ? (size_t)t->bytes & ~(HUGE - 1) : n & ~(HUGE - 1);
+        for (size_t off = 0; off < keep; off += HUGE) {
+            mill__arena_block *b = (mill__arena_block *)((char *)p + off);
+            *b = (mill__arena_block){.next = t->spare, .cap = ARENA_BLOCK - sizeof *b};
+            t->spare = b;
+        }
     }
-    for (size_t p = cap; p-- > first;) {
-        if (!s[p].key) continue;
-        mill__entry e = s[p];
-        s[p].key = NULL;
-        if (mill__table_home(nt, e.hash) < p) side[k++] = e;
-        else place(nt, &e);
-    }
-    for (size_t i = 0; i < k; i++) place(nt, &side[i]);
+    if (keep < n) table_release((char *)p + keep, n - keep);
 }
 
 static int grow(mill__table *t) {
-    size_t cap = t->cap, bytes = cap * sizeof *t->slots;
-    mill__table bigger = {.cap = cap * 2, .shift = t->shift - 1, .seed = t->seed};
-    int in_place = bytes >= HUGE;
-    size_t waiting = in_place ? count_waiting(t->slots, cap, &bigger) : 0;
-    mill__entry *side = waiting ? malloc(waiting * sizeof *side) : NULL;
-    if (waiting && !side) return MILL_ENOMEM;
-    if (!(bigger.slots = table_alloc(2 * bytes))) {
-        free(side);
-        return MILL_ENOMEM;
+    size_t ncap = t->cap * 2;
+    mill__entry *ns = table_alloc(ncap * sizeof *ns);
+    if (!ns) return MILL_ENOMEM;
+    mill__table bigger = {.slots = ns, .cap = ncap, .shift = t->shift - 1, .seed = t->seed};
+    for (size_t i = 0; i < t->cap; i++) {
+        if (!t->slots[i].key) continue;
+        size_t j = mill__table_home(&bigger, t->slots[i].hash);
+        while (ns[j].key) j = (j + 1) & (ncap - 1);
+        ns[j] = t->slots[i];
     }
-    if (in_place && mremap(t->slots, bytes, bytes, MREMAP_MAYMOVE | MREMAP_FIXED, bigger.slots) != MAP_FAILED) {
-        rehash_in_place(&bigger, cap, side);
-    } else { /* a small array, or the move failed (the old array is intact): copy */
-        for (size_t i = 0; i < cap; i++)
-            if (t->slots[i].key) place(&bigger, &t->slots[i]);
-        table_release(t->slots, bytes);
-    }
-    free(side);
-    t->slots = bigger.slots;
-    t->cap = bigger.cap;
-    t->shift = bigger.shift;
+    recycle(t, t->slots, t->cap * sizeof *t->slots);
+    t->slots = ns;
+    t->cap = ncap;
+    t->shift--;
     return 0;
 }
 

@@ -3,7 +3,7 @@
  * another table's slot order -- as the shuffle fills the reduce table --
  * keeps its probe runs short; a table at its max_cap fills to 15/16 and
  * reports itself full instead of doubling; a table can take over another's
- * storage; a big table doubles in place. */
+ * storage; a doubling hands its old slot array on to the arena. */
 #include <CUnit/Basic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,48 +118,43 @@ static void test_take(void) {
     mill__table_free(&c);
 }
 
-/* Returns a hash whose home in a table with seed `seed` is at the fraction
- * top / 2^64 of the slot array: the inverse of mill__table_home's mixing. */
-static uint64_t hash_at(uint64_t seed, uint64_t top) {
-    const uint64_t phi = UINT64_C(0x9E3779B97F4A7C15);
-    uint64_t inv = phi; /* Newton's iteration for phi^-1 mod 2^64 */
-    for (int i = 0; i < 6; i++) inv *= 2 - phi * inv;
-    return (top * inv) ^ seed;
-}
-
-/* Doublings past 2 MiB of slots rehash in place (table.c), which must leave
- * every key reachable: keys crowd the first and the last 1/256 of the
- * homes, so that runs wrap round the end and keys sit far from their homes
- * near slot 0, the two cases that wait in the side array. */
-static void test_grow_in_place(void) {
+/* With 40-byte values the arena holds more than 2 MiB by the time the slot
+ * array doubles from 2 MiB (65536 slots) to 4: the old array must then
+ * become a spare arena block, and the keys that follow go into it. */
+static void test_grow_recycles(void) {
     mill__table t;
     CU_ASSERT_FATAL(mill__table_init(&t) == 0);
-    enum { N = 400000 };
-    uint64_t *hash = malloc(N * sizeof *hash);
-    CU_ASSERT_FATAL(hash != NULL);
-    srand(5);
-    char k[32];
-    size_t cap = t.cap, growths = 0;
-    for (int i = 0; i < N; i++) {
-        uint64_t r = ((uint64_t)rand() << 40) ^ ((uint64_t)rand() << 20) ^ (uint64_t)rand();
-        uint64_t top = i % 50 == 0 ? ~(r >> 8) : i % 50 == 1 ? r >> 8 : r * UINT64_C(0x2545F4914F6CDD1D);
-        hash[i] = hash_at(t.seed, top);
-        uint32_t kl = (uint32_t)snprintf(k, sizeof k, "k%d", i);
-        CU_ASSERT_FATAL(mill__table_insert(&t, hash[i], k, kl, "", 0) != NULL);
-        if (t.cap == cap) continue;
-        cap = t.cap;
-        growths += cap * sizeof(mill__entry) > (2u << 20); /* an in-place doubling */
-        size_t used = 0, missing = 0;
-        for (size_t s = 0; s < t.cap; s++) used += t.slots[s].key != NULL;
-        for (int j = 0; j <= i; j++) {
-            kl = (uint32_t)snprintf(k, sizeof k, "k%d", j);
-            missing += mill__table_find(&t, hash[j], k, kl) == NULL;
-        }
-        CU_ASSERT_EQUAL(used, (size_t)i + 1);
-        CU_ASSERT_EQUAL(missing, 0);
+    char k[32], v[40] = {0};
+    const char *old = NULL;
+    int i = 0;
+    for (; t.cap <= 65536; i++) {
+        if (t.cap == 65536) old = (const char *)t.slots;
+        uint32_t kl = (uint32_t)snprintf(k, sizeof k, "key%d", i);
+        int ins;
+        CU_ASSERT_FATAL(mill__table_upsert(&t, mill_key_hash(k, kl), k, kl, v, sizeof v, &ins) != NULL);
     }
-    CU_ASSERT(growths >= 3);
-    free(hash);
+    CU_ASSERT_FATAL(old != NULL);
+    CU_ASSERT(t.bytes >= (2u << 20));
+    CU_ASSERT((const char *)t.spare == old);
+    int inside = 0;
+    for (int j = 0; j < 45000; j++, i++) { /* short of the next doubling */
+        uint32_t kl = (uint32_t)snprintf(k, sizeof k, "key%d", i);
+        int ins;
+        mill__entry *e = mill__table_upsert(&t, mill_key_hash(k, kl), k, kl, v, sizeof v, &ins);
+        CU_ASSERT_FATAL(e != NULL);
+        inside += e->key >= old && e->key < old + (2u << 20);
+    }
+    /* 45000 such records fill 2.4 MiB: the rest of the block in use, then
+     * the spare one. */
+    CU_ASSERT(inside > 5000);
+    CU_ASSERT(t.spare == NULL);
+    for (int j = 0; j < i; j++) { /* every key is still there */
+        uint32_t kl = (uint32_t)snprintf(k, sizeof k, "key%d", j);
+        if (!mill__table_find(&t, mill_key_hash(k, kl), k, kl)) {
+            CU_FAIL("a key is missing");
+            break;
+        }
+    }
     mill__table_free(&t);
 }
 
@@ -185,7 +180,7 @@ int main(void) {
         {"filled in another table's slot order", test_fill_in_slot_order},
         {"max_cap: full at 3/4, grows past 15/16", test_max_cap},
         {"take: the next table starts with the storage of the last", test_take},
-        {"grow: in place, every key still found", test_grow_in_place},
+        {"grow: the old slot array becomes arena", test_grow_recycles},
         CU_TEST_INFO_NULL};
     return mill_cunit_main("table", tests);
 }
