@@ -125,6 +125,7 @@ void mill__table_take(mill__table *t, mill__table *from) {
     }
     size_t max_cap = t->max_cap;
     mill__table_free(t);
+    release_blocks(&from->spare); /* never used: the arena blocks in use are enough */
     mill__table_clear(from);
     *t = *from;
     t->max_cap = max_cap;

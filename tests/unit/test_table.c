@@ -5,9 +5,11 @@
  * reports itself full instead of doubling; a table can take over another's
  * storage; a doubling hands its old slot array on to the arena. */
 #include <CUnit/Basic.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "partition.h"
 #include "table.h"
@@ -118,24 +120,34 @@ static void test_take(void) {
     mill__table_free(&c);
 }
 
-/* With 40-byte values the arena holds more than 2 MiB by the time the slot
- * array doubles from 2 MiB (65536 slots) to 4: the old array must then
- * become a spare arena block, and the keys that follow go into it. */
+/* Fills t with keys with 40-byte values until its slot array doubles from
+ * 2 MiB (65536 slots) to 4; by then the arena holds more than 2 MiB, so the
+ * old array must have become a spare arena block. Returns the old array
+ * and sets *next to the number of keys inserted. */
+static const char *fill_past_2mib(mill__table *t, int *next) {
+    char k[32], v[40] = {0};
+    const char *old = NULL;
+    int i = 0;
+    for (; t->cap <= 65536; i++) {
+        if (t->cap == 65536) old = (const char *)t->slots;
+        uint32_t kl = (uint32_t)snprintf(k, sizeof k, "key%d", i);
+        int ins;
+        CU_ASSERT_FATAL(mill__table_upsert(t, mill_key_hash(k, kl), k, kl, v, sizeof v, &ins) != NULL);
+    }
+    CU_ASSERT_FATAL(old != NULL);
+    CU_ASSERT(t->bytes >= (2u << 20));
+    CU_ASSERT((const char *)t->spare == old);
+    *next = i;
+    return old;
+}
+
+/* The keys that follow a doubling go into the old slot array. */
 static void test_grow_recycles(void) {
     mill__table t;
     CU_ASSERT_FATAL(mill__table_init(&t) == 0);
     char k[32], v[40] = {0};
-    const char *old = NULL;
-    int i = 0;
-    for (; t.cap <= 65536; i++) {
-        if (t.cap == 65536) old = (const char *)t.slots;
-        uint32_t kl = (uint32_t)snprintf(k, sizeof k, "key%d", i);
-        int ins;
-        CU_ASSERT_FATAL(mill__table_upsert(&t, mill_key_hash(k, kl), k, kl, v, sizeof v, &ins) != NULL);
-    }
-    CU_ASSERT_FATAL(old != NULL);
-    CU_ASSERT(t.bytes >= (2u << 20));
-    CU_ASSERT((const char *)t.spare == old);
+    int i;
+    const char *old = fill_past_2mib(&t, &i);
     int inside = 0;
     for (int j = 0; j < 45000; j++, i++) { /* short of the next doubling */
         uint32_t kl = (uint32_t)snprintf(k, sizeof k, "key%d", i);
@@ -156,6 +168,22 @@ static void test_grow_recycles(void) {
         }
     }
     mill__table_free(&t);
+}
+
+/* A table that takes another's storage leaves the spare blocks the other
+ * never used to be unmapped (mill__table_take): only the arena blocks in
+ * use come, emptied. */
+static void test_take_drops_unused_spare(void) {
+    mill__table a, b;
+    CU_ASSERT_FATAL(mill__table_init(&a) == 0 && mill__table_init(&b) == 0);
+    int n;
+    const char *old = fill_past_2mib(&a, &n);
+    mill__table_take(&b, &a);
+    CU_ASSERT(b.cap == 131072 && b.spare != NULL);
+    unsigned char vec;
+    errno = 0;
+    CU_ASSERT(mincore((void *)old, 4096, &vec) == -1 && errno == ENOMEM); /* unmapped */
+    mill__table_free(&b);
 }
 
 static void test_fill_in_slot_order(void) {
@@ -181,6 +209,7 @@ int main(void) {
         {"max_cap: full at 3/4, grows past 15/16", test_max_cap},
         {"take: the next table starts with the storage of the last", test_take},
         {"grow: the old slot array becomes arena", test_grow_recycles},
+        {"take: spare blocks never used are unmapped", test_take_drops_unused_spare},
         CU_TEST_INFO_NULL};
     return mill_cunit_main("table", tests);
 }
