@@ -210,7 +210,9 @@ static int compact_map_runs(mill_ctx *ctx, size_t first, char *err, size_t errle
 }
 
 /* Writes t's records as a map run -- sorted by key, then grouped by owner
- * with a stable counting sort -- and empties t. */
+ * with a stable counting sort -- and empties t. The entries stay where
+ * they are: the run is written through their slot indexes in key order
+ * (mill__table_order), which needs less memory than moving them. */
 int mill__spill_map(mill_ctx *ctx, mill__table *t, char *err, size_t errlen) {
     mill__spill *s = ctx->spill;
     int P = ctx->size;
@@ -218,19 +220,23 @@ int mill__spill_map(mill_ctx *ctx, mill__table *t, char *err, size_t errlen) {
     if (!m) return MILL_ENOMEM;
     s->map = m;
     mill__map_run *run = &s->map[s->nmap];
-    size_t n = mill__table_sort(t);
+    uint64_t *sorted = NULL;
+    size_t n = mill__table_order(t, &sorted);
+    if (n == SIZE_MAX) return MILL_ENOMEM;
     run->off = calloc((size_t)P + 1, sizeof *run->off);
     size_t *at = calloc((size_t)P + 1, sizeof *at);
-    uint32_t *owner = malloc((n ? n : 1) * sizeof *owner), *order = malloc((n ? n : 1) * sizeof *order);
+    uint32_t *owner = malloc((n ? n : 1) * sizeof *owner);
+    uint64_t *order = malloc((n ? n : 1) * sizeof *order);
     out_buf *o = malloc(sizeof *o);
     int rc = run->off && at && owner && order && o ? temp_file(s->tmpdir, &run->fd, err, errlen) : MILL_ENOMEM;
     if (rc == 0) {
         for (size_t i = 0; i < n; i++) {
-            owner[i] = mill_partition_lookup(ctx->part, t->slots[i].hash);
+            __builtin_prefetch(i + MILL__AHEAD < n ? &t->slots[sorted[i + MILL__AHEAD]] : NULL); /* see table.h */
+            owner[i] = mill_partition_lookup(ctx->part, t->slots[sorted[i]].hash);
             at[owner[i] + 1]++;
         }
         for (int r = 0; r < P; r++) at[r + 1] += at[r]; /* at[r]: where owner r's entries start */
-        for (size_t i = 0; i < n; i++) order[at[owner[i]]++] = (uint32_t)i; /* now at[r]: where they end */
+        for (size_t i = 0; i < n; i++) order[at[owner[i]]++] = sorted[i]; /* now at[r]: where they end */
         *o = (out_buf){.fd = run->fd};
         size_t j = 0;
         for (int r = 0; r < P && rc == 0; r++) {
@@ -252,6 +258,7 @@ int mill__spill_map(mill_ctx *ctx, mill__table *t, char *err, size_t errlen) {
     free(order);
     free(owner);
     free(at);
+    free(sorted);
     if (rc) {
         free(run->off);
         return rc;

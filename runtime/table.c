@@ -278,39 +278,64 @@ static int cmp_item(const void *a, const void *b, void *slots) {
     return cmp_entry(&s[((const sort_item *)a)->index], &s[((const sort_item *)b)->index]);
 }
 
-size_t mill__table_sort(mill__table *t) {
-    size_t n = t->n;
-    mill__entry *s = t->slots;
-    /* tmp serves the radix sort, then holds the entries in sorted order. */
-    sort_item *items = n > 1 ? malloc(n * sizeof *items) : NULL;
-    mill__entry *tmp = items ? malloc(n * sizeof *tmp) : NULL;
+/* Sorts the used entries of t by key into *out, a malloc'd array of sort
+ * items (free it), and sets *n to their count. Returns 0 or MILL_ENOMEM. */
+static int sort_items(const mill__table *t, sort_item **out, size_t *n) {
+    const mill__entry *s = t->slots;
+    sort_item *items = malloc((t->n ? t->n : 1) * sizeof *items);
+    sort_item *tmp = items ? malloc((t->n ? t->n : 1) * sizeof *tmp) : NULL;
     digit_counts *count = tmp ? calloc(1, sizeof *count) : NULL;
-    if (!count) { /* no room for the radix sort (or nothing to sort): sort in place */
+    if (!count) {
         free(items);
         free(tmp);
+        return MILL_ENOMEM;
+    }
+    size_t m = 0;
+    for (size_t i = 0; i < t->cap; i++) {
+        mill__table_prefetch(t, i + MILL__AHEAD);
+        if (s[i].key) items[m++] = (sort_item){mill__key_prefix(s[i].key, s[i].klen), i};
+    }
+    if (m < (1u << 16)) { /* small: it all stays in the cache anyway */
+        radix_sort(items, tmp, m, *count);
+    } else {
+        msd_sort(items, tmp, m, *count);
+        memcpy(items, tmp, m * sizeof *items);
+    }
+    free(count);
+    free(tmp);
+    /* Entries with equal prefixes sit together: order each such run by
+     * the whole key. */
+    for (size_t i = 0, j; i < m; i = j) {
+        for (j = i + 1; j < m && items[j].prefix == items[i].prefix; j++) {}
+        if (j - i > 1) qsort_r(items + i, j - i, sizeof *items, cmp_item, (void *)s);
+    }
+    *out = items;
+    *n = m;
+    return 0;
+}
+
+size_t mill__table_order(const mill__table *t, uint64_t **order) {
+    sort_item *items;
+    size_t n;
+    if (sort_items(t, &items, &n) != 0) return SIZE_MAX;
+    uint64_t *idx = (uint64_t *)(void *)items; /* in place: item i's index goes where it cannot overwrite a later one */
+    for (size_t i = 0; i < n; i++) idx[i] = items[i].index;
+    *order = idx;
+    return n;
+}
+
+size_t mill__table_sort(mill__table *t) {
+    mill__entry *s = t->slots;
+    sort_item *items = NULL;
+    size_t n = 0;
+    mill__entry *tmp = sort_items(t, &items, &n) == 0 ? malloc((n ? n : 1) * sizeof *tmp) : NULL;
+    if (!tmp) { /* no room for the radix sort: sort in place */
+        free(items);
         n = 0;
         for (size_t i = 0; i < t->cap; i++)
             if (s[i].key) s[n++] = s[i];
         qsort(s, n, sizeof *s, cmp_entry);
         return n;
-    }
-    n = 0;
-    for (size_t i = 0; i < t->cap; i++) {
-        mill__table_prefetch(t, i + MILL__AHEAD);
-        if (s[i].key) items[n++] = (sort_item){mill__key_prefix(s[i].key, s[i].klen), i};
-    }
-    if (n < (1u << 16)) { /* small: it all stays in the cache anyway */
-        radix_sort(items, (sort_item *)tmp, n, *count);
-    } else {
-        msd_sort(items, (sort_item *)tmp, n, *count);
-        memcpy(items, tmp, n * sizeof *items);
-    }
-    free(count);
-    /* Entries with equal prefixes sit together: order each such run by
-     * the whole key. */
-    for (size_t i = 0, j; i < n; i = j) {
-        for (j = i + 1; j < n && items[j].prefix == items[i].prefix; j++) {}
-        if (j - i > 1) qsort_r(items + i, j - i, sizeof *items, cmp_item, s);
     }
     for (size_t i = 0; i < n; i++) {
         __builtin_prefetch(i + MILL__AHEAD < n ? &s[items[i + MILL__AHEAD].index] : NULL); /* see table.h */

@@ -138,4 +138,11 @@ int mill__table_set_value(mill__table *t, mill__entry *e, const void *value, uin
  * read up to n, cleared and freed. */
 size_t mill__table_sort(mill__table *t);
 
+/* Sorts the used entries like mill__table_sort, but leaves them where they
+ * are: sets *order to a malloc'd array (free it) of their slot indexes in
+ * key order, and returns their count. Returns SIZE_MAX when out of memory
+ * (*order is then unset). It needs 32 bytes per entry while it sorts, and
+ * keeps 8; mill__table_sort needs 48. */
+size_t mill__table_order(const mill__table *t, uint64_t **order);
+
 #endif
