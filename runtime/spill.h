@@ -39,9 +39,10 @@ uint64_t mill__table_memory(const mill__table *t);
  * reduce table is empty; during the exchange the map table is gone. The
  * rest is for the packed map table or the merges' read buffers (an
  * eighth), the round buffers and staged records (three sixteenths) during
- * the exchange, and the input reader's windows. A spill's sort
- * briefly takes 48 bytes per key more (table.c); with --memory 256M the
- * peak RSS measured 208 MiB (bench/outofcore), within the budget + 64 MiB. */
+ * the exchange, and the input reader's windows. A spill's sort briefly
+ * takes 32 bytes per key more (a reduce run's 48: table.c); with --memory
+ * 256M the peak RSS measured 190 MiB (bench/outofcore), within the budget
+ * + 64 MiB. */
 static inline uint64_t mill__map_share(uint64_t budget) { return budget / 2; }
 static inline uint64_t mill__reduce_share(uint64_t budget) { return budget / 2; }
 
