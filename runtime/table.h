@@ -28,7 +28,8 @@ typedef struct mill__table {
     size_t n;           /* used slots; invariant: n <= cap * 3 / 4, or n <= cap * 15 / 16 at max_cap */
     size_t max_cap;     /* 0, or the cap past which the table grows only when 15/16 full */
     mill__arena_block *blocks; /* in use, the newest first */
-    mill__arena_block *spare;  /* emptied by mill__table_clear, reused before new ones */
+    mill__arena_block *spare;  /* emptied by mill__table_clear, or cut from an old slot array by a
+                                * doubling; reused before new ones */
     uint64_t bytes;     /* arena bytes in use, for memory accounting */
 } mill__table;
 
