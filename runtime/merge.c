@@ -41,6 +41,7 @@ struct mill__merge {
     int pop_top;           /* the last key was the top input's own: advance it first */
     char *key;             /* the key being combined */
     size_t kcap;
+    char sum[8];           /* its value, for a u64 sum */
 };
 
 int mill__merge_new(mill__merge **out, mill_ctx *ctx, mill__table *scratch) {
@@ -216,7 +217,9 @@ static int start(mill__merge *m, char *err, size_t errlen) {
 }
 
 /* Combines the values of the top input's key from every input that holds
- * it into the scratch table, and sets *kv to the result. */
+ * it, and sets *kv to the result: a u64 sum (a word count's) adds them up
+ * as it goes, other combiners go through the scratch table. Numeric values
+ * are 8 bytes here: decoded from records, or checked when emitted. */
 static int combine(mill__merge *m, mill_kv *kv, char *err, size_t errlen) {
     mill_ctx *ctx = m->ctx;
     const input *top = &m->in[m->heap[0]];
@@ -229,21 +232,35 @@ static int combine(mill__merge *m, mill_kv *kv, char *err, size_t errlen) {
         m->kcap = (size_t)klen * 2 + 16;
     }
     memcpy(m->key, top->key, klen);
-    /* Emptied whenever it passes 64 KiB, the scratch table stays in the cache. */
-    if (m->scratch->bytes > (64u << 10)) mill__table_clear(m->scratch);
-    uint64_t hash = mill_key_hash(m->key, klen);
+    const int u64_sum = ctx->u64_sum;
+    uint64_t hash = 0, sum = 0, x;
+    if (!u64_sum) {
+        /* Emptied whenever it passes 64 KiB, the scratch table stays in the cache. */
+        if (m->scratch->bytes > (64u << 10)) mill__table_clear(m->scratch);
+        hash = mill_key_hash(m->key, klen);
+    }
     mill__table *saved = ctx->table; /* a custom combiner's mill_set_value writes to ctx->table */
     ctx->table = m->scratch;
     int rc = 0;
     while (rc == 0 && m->nheap > 0 && m->in[m->heap[0]].prefix == prefix &&
            key_cmp(m->in[m->heap[0]].key, m->in[m->heap[0]].klen, m->key, klen) == 0) {
         top = &m->in[m->heap[0]];
-        rc = mill__upsert(ctx, m->scratch, hash, m->key, klen, top->value, top->vlen);
-        if (rc) rc = mill__job_error(ctx, "combine", rc, err, errlen);
-        else rc = heap_pop(m, err, errlen);
+        if (u64_sum) {
+            memcpy(&x, top->value, 8);
+            sum += x;
+        } else if ((rc = mill__upsert(ctx, m->scratch, hash, m->key, klen, top->value, top->vlen)) != 0) {
+            rc = mill__job_error(ctx, "combine", rc, err, errlen);
+            break;
+        }
+        rc = heap_pop(m, err, errlen);
     }
     ctx->table = saved;
     if (rc) return rc;
+    if (u64_sum) {
+        memcpy(m->sum, &sum, 8);
+        *kv = (mill_kv){m->key, klen, m->sum, 8};
+        return 1;
+    }
     const mill__entry *e = mill__table_find(m->scratch, hash, m->key, klen);
     if (!e) return MILL_ENOMEM;
     *kv = (mill_kv){e->key, e->klen, e->value, e->vlen};

@@ -36,11 +36,13 @@ static int run_file(const char *const *keys, size_t n, uint64_t count, uint64_t 
 static void ctx_init(mill_ctx *ctx, mill__table *scratch) {
     memset(ctx, 0, sizeof *ctx);
     ctx->job = &job;
-    ctx->merge = mill__merge_for(&job);
+    ctx->merge = mill__merge_for(&job); /* u64_sum 0: equal keys combine in the scratch table */
     CU_ASSERT_FATAL(mill__table_init(scratch) == 0);
 }
 
-static void test_merge_sums(void) {
+/* With u64_sum set, as the engine sets it for this job, equal keys are
+ * added up without the scratch table (merge.c). */
+static void merge_sums(int u64_sum) {
     char big[3000];
     memset(big, 'm', sizeof big - 1);
     big[sizeof big - 1] = '\0';
@@ -50,6 +52,7 @@ static void test_merge_sums(void) {
     mill_ctx ctx;
     mill__table scratch;
     ctx_init(&ctx, &scratch);
+    ctx.u64_sum = u64_sum;
     mill__merge *m;
     CU_ASSERT_FATAL(mill__merge_new(&m, &ctx, &scratch) == 0);
     /* 64-byte buffers: every record crosses a refill, the big key grows one. */
@@ -76,6 +79,9 @@ static void test_merge_sums(void) {
     mill__table_free(&scratch);
     close(fa), close(fb), close(fc);
 }
+
+static void test_merge_sums(void) { merge_sums(0); }
+static void test_merge_sums_u64(void) { merge_sums(1); }
 
 static void test_merge_entries(void) {
     const char *a[] = {"b", "d"};
@@ -132,6 +138,7 @@ static void test_merge_truncated(void) {
 int main(void) {
     CU_TestInfo tests[] = {
         {"files merge in key order, equal keys summed", test_merge_sums},
+        {"the same, a u64 sum added up as it goes", test_merge_sums_u64},
         {"a sorted table merges with a file", test_merge_entries},
         {"a run cut inside a record is an error", test_merge_truncated},
         CU_TEST_INFO_NULL,
