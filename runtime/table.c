@@ -297,9 +297,11 @@ static int sort_items(const mill__table *t, sort_item **out, size_t *n) {
     }
     if (m < (1u << 16)) { /* small: it all stays in the cache anyway */
         radix_sort(items, tmp, m, *count);
-    } else {
+    } else { /* the result is in tmp: it becomes items */
         msd_sort(items, tmp, m, *count);
-        memcpy(items, tmp, m * sizeof *items);
+        sort_item *a = items;
+        items = tmp;
+        tmp = a;
     }
     free(count);
     free(tmp);
