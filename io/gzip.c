@@ -92,7 +92,9 @@ static int gz_run(const char *name, gz_src *src, int skip_bad, uint64_t *skipped
     const char *why = NULL;
     for (;;) {
         if (strm.avail_in == 0 && !eof) {
+            double t = mill__read_clock();
             ssize_t n = src_fill(src, &strm);
+            mill__read_seconds += mill__read_clock() - t;
             if (n < 0) {
                 snprintf(err, errlen, "input %s: %s", name, strerror((int)-n));
                 rc = MILL_EIO;
@@ -127,7 +129,9 @@ static int gz_run(const char *name, gz_src *src, int skip_bad, uint64_t *skipped
         if (room > UINT32_MAX) room = UINT32_MAX;
         strm.next_out = (unsigned char *)out + have;
         strm.avail_out = (uInt)room;
+        double t = mill__read_clock();
         zrc = inflate(&strm, Z_NO_FLUSH);
+        mill__read_seconds += mill__read_clock() - t;
         have += room - strm.avail_out;
         if (zrc == Z_STREAM_END) {
             in_member = 0;

@@ -12,6 +12,7 @@
 #include <mpi.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "input.h"
 #include "mpimill/job.h"
@@ -32,6 +33,20 @@ typedef struct mill__read_opts {
     uint64_t extra_lines;    /* out: lines of text blocks beyond one per block */
     uint64_t blocks_nl;      /* out: text blocks whose last byte is their '\n' */
 } mill__read_opts;
+
+/* Seconds this process has spent reading input bytes: a text mapping's
+ * page tables filled ahead (which reads the file when it is not cached),
+ * gzip's read(2) and inflate, H5Dread. Readers add to it around those calls
+ * only (a few per MiB), never per record, so the time records spend in the
+ * job is not in it. The engine reports it as the map phase's read time. */
+extern double mill__read_seconds;
+
+/* Returns seconds on the monotonic clock, for mill__read_seconds. */
+static inline double mill__read_clock(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
 
 /* Reads every record of piece pc of the inputs with the reader its file
  * needs, with default options (MPI_COMM_SELF for HDF5). Returns 0, fn's

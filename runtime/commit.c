@@ -116,6 +116,8 @@ struct mill__commit {
     char attempt[ATTEMPT_MAX + 1];  /* this attempt's id */
     staged *files;
     size_t nfiles, cap;
+    char *list;       /* set by the prepare: this rank's files as manifest JSON entries */
+    double prepare_s; /* the prepare's seconds on this rank */
 };
 
 static double now(void) {
@@ -492,6 +494,7 @@ static void free_commit(mill__commit *c) {
     if (c->lock_fd >= 0) lock_release(c->parent_fd, c->lockname, &c->lock_fd);
     if (c->parent_fd >= 0) close(c->parent_fd);
     free(c->files);
+    free(c->list);
     free(c);
 }
 
@@ -628,10 +631,11 @@ int mill__commit_open_shared(mill__commit *c, const char *name, int *fd, char *e
     return 0;
 }
 
-/* Prepare: makes this rank's files and the staging directory durable and
- * lists the files as JSON objects (name, size, xxh3) in *list. Any failure
- * is this rank's NO; an fsync failure is never retried. */
-static int prepare(mill__commit *c, char **list, char *err, size_t errlen) {
+int mill__commit_prepare(mill__commit *c, uint64_t *bytes, uint64_t *files, char *err, size_t errlen) {
+    double t0 = now();
+    *bytes = *files = 0;
+    if (c->list) return 0;
+    MILL_FAULT(MILL_FAULT_WRITTEN);
     char *s = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&s, &len);
@@ -649,6 +653,8 @@ static int prepare(mill__commit *c, char **list, char *err, size_t errlen) {
             fprintf(f, "  {\"name\": ");
             mill__json_str(f, c->files[i].name, strlen(c->files[i].name));
             fprintf(f, ", \"size\": %" PRIu64 ", \"xxh3\": \"%016" PRIx64 "\"},\n", size, h);
+            *bytes += size;
+            ++*files;
         }
     }
     if (rc == 0 && mill__fault_fsync(c->staging_fd) != 0) {
@@ -660,7 +666,9 @@ static int prepare(mill__commit *c, char **list, char *err, size_t errlen) {
         free(s);
         return rc;
     }
-    *list = s;
+    c->list = s;
+    c->prepare_s = now() - t0;
+    MILL_FAULT(MILL_FAULT_PREPARED);
     return 0;
 }
 
@@ -733,20 +741,20 @@ static int publish(mill__commit *c, const char *members, const char *files, doub
 }
 
 int mill__commit_end(mill__commit *c, int status, const char *manifest_json, char *err, size_t errlen) {
-    double t0 = now(), t_prep = 0, t_pub = 0, t_clean = 0;
-    char *list = NULL, *all = NULL;
+    /* The stats count an earlier prepare in, not the time since it. */
+    double t0 = now() - (c->list ? c->prepare_s : 0), t_prep = 0, t_pub = 0, t_clean = 0;
+    char *all = NULL;
+    uint64_t bytes, files;
     int rc = status;
-    MILL_FAULT(MILL_FAULT_WRITTEN);
-    if (rc == 0) rc = prepare(c, &list, err, errlen);
-    double mine = now() - t0, most = mine;
-    MILL_FAULT(MILL_FAULT_PREPARED);
+    if (rc == 0) rc = mill__commit_prepare(c, &bytes, &files, err, errlen);
+    double mine = c->prepare_s, most = mine;
     rc = mill__agree(c->comm, rc, err, errlen); /* the vote */
     MILL_FAULT(MILL_FAULT_VOTED);
     if (rc == 0) {
         int mr = MPI_Reduce(&mine, &most, 1, MPI_DOUBLE, MPI_MAX, 0, c->comm);
         if (mr != MPI_SUCCESS) rc = mill__mpi_error(mr, "MPI_Reduce", err, errlen);
     }
-    if (rc == 0) rc = mill__gather_str(c->comm, list, &all, err, errlen);
+    if (rc == 0) rc = mill__gather_str(c->comm, c->list, &all, err, errlen);
     t_prep = now() - t0;
     if (rc == 0 && c->rank == 0) {
         rc = all ? publish(c, manifest_json, all, most, err, errlen) : MILL_ENOMEM;
@@ -775,7 +783,6 @@ int mill__commit_end(mill__commit *c, int status, const char *manifest_json, cha
                     "cleanup %.6f s, total %.6f s\n",
                     t_prep, most, t_pub, t_clean, now() - t0);
     }
-    free(list);
     free(all);
     free_commit(c);
     return rc;

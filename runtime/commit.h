@@ -40,14 +40,23 @@ int mill__commit_create(mill__commit *c, const char *name, int *fd, char *err, s
  * mill__commit_end; the creating rank's prepare then covers the file. */
 int mill__commit_open_shared(mill__commit *c, const char *name, int *fd, char *err, size_t errlen);
 
+/* Local. The prepare: makes this rank's staged files and the staging
+ * directory durable (fsync; a failure is never retried) and hashes the
+ * files for the manifest. Call it after the rank's last write to them;
+ * *files gets their number and *bytes their total size. A second call
+ * does nothing (both 0). Returns 0, or
+ * MILL_EIO / MILL_ENOMEM with err naming the file: pass that on to
+ * mill__commit_end as this rank's status (its NO vote). */
+int mill__commit_prepare(mill__commit *c, uint64_t *bytes, uint64_t *files, char *err, size_t errlen);
+
 /* Collective. `status` is this rank's outcome so far (0 = ok: its vote).
- * When every rank is ok, makes the staged files durable, writes the
- * manifest _SUCCESS (manifest_json, from rank 0, holds JSON object members
- * written into it: job, arguments, inputs, metrics, and "partitioner" --
- * written as null when absent) and publishes the output. Otherwise removes
- * the staging directory and leaves the output as it was. Frees c. Returns 0
- * when committed; on failure err (rank 0) names the first failing rank's
- * reason. With MPIMILL_COMMIT_STATS set, rank 0 prints the commit phases'
+ * When every rank is ok, prepares (unless mill__commit_prepare already
+ * did), writes the manifest _SUCCESS (manifest_json, from rank 0, holds
+ * JSON object members written into it: job, arguments, inputs, metrics,
+ * and "partitioner" -- written as null when absent) and publishes the
+ * output. Otherwise removes the staging directory and leaves the output
+ * as it was. Frees c. Returns 0 when committed; on failure err (rank 0)
+ * names the first failing rank's reason. With MPIMILL_COMMIT_STATS set, rank 0 prints the commit phases'
  * times on stderr. */
 int mill__commit_end(mill__commit *c, int status, const char *manifest_json, char *err,
                      size_t errlen);

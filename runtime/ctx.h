@@ -27,6 +27,7 @@ typedef struct writer {
     char *buf;
     size_t len, cap;
     uint64_t total; /* bytes flushed so far (before compression) */
+    double seconds; /* spent writing: write(2), deflate, HDF5 (the metrics' write_s) */
 } writer;
 
 /* A named counter of the job (mill_count). */

@@ -134,19 +134,20 @@ int mill__upsert_new(mill_ctx *ctx, mill__table *t, uint64_t hash, const void *k
 
 /* ---- output ------------------------------------------------------------ */
 
+/* Writes the buffer out (through the sink when there is one) and empties it. */
 static int writer_flush(writer *w, char *err, size_t errlen) {
+    double t = mill__now();
+    int rc = 0;
     w->total += w->len;
     if (w->sink) { /* --compress: io/write.h */
-        int rc = mill__sink_write(w->sink, w->buf, w->len, err, errlen);
-        w->len = 0;
-        return rc;
-    }
-    if (mill__fault_write_all(MILL_FAULT_MID_WRITE, w->fd, w->buf, w->len) != 0) {
+        rc = mill__sink_write(w->sink, w->buf, w->len, err, errlen);
+    } else if (mill__fault_write_all(MILL_FAULT_MID_WRITE, w->fd, w->buf, w->len) != 0) {
         snprintf(err, errlen, "write %s: %s", w->name, strerror(errno));
-        return MILL_EIO;
+        rc = MILL_EIO;
     }
     w->len = 0;
-    return 0;
+    w->seconds += mill__now() - t;
+    return rc;
 }
 
 static int writer_put(writer *w, const void *p, size_t n) {
@@ -312,6 +313,7 @@ static int reduce_phase(mill_ctx *ctx, mill__table *t, mill__commit *commit, cha
     }
     ctx->out = NULL;
     if (rc == 0) rc = writer_flush(&w, err, errlen);
+    double t0 = mill__now();
     int src = mill__sink_close(w.sink, rc == 0, err, errlen);
     if (rc == 0) rc = src;
     if (h5) rc = mill__h5out_write(w.h5, ctx->comm, w.fd, ctx->job->name, rc, err, errlen); /* collective */
@@ -320,6 +322,7 @@ static int reduce_phase(mill_ctx *ctx, mill__table *t, mill__commit *commit, cha
         if (w.fd >= 0) close(w.fd);
     }
     mill__h5out_free(w.h5);
+    ctx->metrics.write_s = w.seconds + mill__now() - t0;
     mill__phase_end(&ctx->metrics, MILL_PHASE_REDUCE, w.total, ctx->keys_out);
     free(w.buf);
     return rc;
@@ -665,7 +668,9 @@ int mill__run_main(int argc, char **argv) {
         mill__phase_begin(&ctx.metrics, MILL_PHASE_MAP);
         mill__progress_start(ctx.job->name, rank, args.quiet, in.total / (uint64_t)size);
         ctx.can_emit = 1;
+        double read0 = mill__read_seconds;
         rc = map_phase(&ctx, &in, err, sizeof err);
+        ctx.metrics.read_s = mill__read_seconds - read0;
         mill__progress_end();
         mill__phase_end(&ctx.metrics, MILL_PHASE_MAP, ctx.bytes_in, ctx.records);
     }
@@ -699,6 +704,12 @@ int mill__run_main(int argc, char **argv) {
             snprintf(err, sizeof err, "job %s ended holding a lock (mill_unlock was not called)", ctx.job->name);
         else
             snprintf(err, sizeof err, "freeing the job's lock window: %s", mill_strerror(mrc));
+    }
+    if (rc == 0) { /* the commit's prepare, timed as a phase of its own */
+        uint64_t bytes = 0, files = 0;
+        mill__phase_begin(&ctx.metrics, MILL_PHASE_COMMIT);
+        rc = mill__commit_prepare(commit, &bytes, &files, err, sizeof err);
+        mill__phase_end(&ctx.metrics, MILL_PHASE_COMMIT, bytes, files);
     }
     uint64_t local[2] = {ctx.records, ctx.keys_out}, total[2] = {0, 0};
     mrc = MPI_Reduce(local, total, 2, MPI_UINT64_T, MPI_SUM, 0, comm);

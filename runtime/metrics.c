@@ -9,7 +9,7 @@
 
 #include "runtime.h"
 
-static const char *const phase_names[MILL_PHASE_COUNT] = {"map", "shuffle", "reduce"};
+static const char *const phase_names[MILL_PHASE_COUNT] = {"map", "shuffle", "reduce", "commit"};
 
 double mill__now(void) {
     struct timespec ts;
@@ -34,9 +34,10 @@ void mill__phase_end(mill__metrics *m, mill__phase p, uint64_t bytes, uint64_t r
 }
 
 /* Values per rank, sent as doubles: per phase start, end, bytes, records;
- * then bytes sent, spill bytes, peak RSS in bytes. */
+ * then read and write seconds, bytes to other ranks and their payload,
+ * exchange seconds, bytes sent, spill bytes, peak RSS in bytes. */
 #define PER_PHASE 4
-#define NVALS (MILL_PHASE_COUNT * PER_PHASE + 6)
+#define NVALS (MILL_PHASE_COUNT * PER_PHASE + 8)
 
 int mill__metrics_gather(const mill__metrics *m, MPI_Comm comm, char **json, char *err, size_t errlen) {
     int rank, size;
@@ -50,6 +51,8 @@ int mill__metrics_gather(const mill__metrics *m, MPI_Comm comm, char **json, cha
         mine[p * PER_PHASE + 3] = (double)m->phase[p].records;
     }
     struct rusage ru;
+    mine[NVALS - 8] = m->read_s;
+    mine[NVALS - 7] = m->write_s;
     mine[NVALS - 6] = (double)m->bytes_remote;
     mine[NVALS - 5] = (double)m->payload_remote;
     mine[NVALS - 4] = m->exchange_s;
@@ -79,8 +82,9 @@ int mill__metrics_gather(const mill__metrics *m, MPI_Comm comm, char **json, cha
     for (int r = 0; r < size; r++) {
         const double *v = all + (size_t)r * NVALS;
         fprintf(f, "%s\n    {\"rank\": %d, \"peak_rss\": %.0f, \"bytes_sent\": %.0f, \"spill_bytes\": %.0f, "
-                   "\"bytes_remote\": %.0f, \"payload_remote\": %.0f, \"exchange_s\": %.6f, \"phases\": {",
-                r ? "," : "", r, v[NVALS - 1], v[NVALS - 3], v[NVALS - 2], v[NVALS - 6], v[NVALS - 5], v[NVALS - 4]);
+                   "\"bytes_remote\": %.0f, \"payload_remote\": %.0f, \"exchange_s\": %.6f, \"read_s\": %.6f, \"write_s\": %.6f, \"phases\": {",
+                r ? "," : "", r, v[NVALS - 1], v[NVALS - 3], v[NVALS - 2], v[NVALS - 6], v[NVALS - 5], v[NVALS - 4],
+                v[NVALS - 8], v[NVALS - 7]);
         for (int p = 0; p < MILL_PHASE_COUNT; p++) {
             const double *q = v + p * PER_PHASE;
             fprintf(f, "%s\"%s\": {\"start\": %.6f, \"end\": %.6f, \"bytes\": %.0f, \"records\": %.0f}",

@@ -16,13 +16,16 @@ typedef enum mill__phase {
     MILL_PHASE_MAP,     /* read the input and map it (reading and mapping are fused) */
     MILL_PHASE_SHUFFLE, /* pack, exchange with MPI_Alltoallv, combine on the owner */
     MILL_PHASE_REDUCE,  /* sort, reduce and write the part file */
+    MILL_PHASE_COMMIT,  /* make this rank's output files durable and hash them (the commit's prepare) */
     MILL_PHASE_COUNT
 } mill__phase;
 
 typedef struct mill__phase_metrics {
     double start, end; /* seconds since the job's start barrier; end < start: not run */
-    uint64_t bytes;    /* map: input bytes; shuffle: bytes received; reduce: bytes written */
-    uint64_t records;  /* map: records; shuffle: records received; reduce: records written */
+    uint64_t bytes;    /* map: input bytes; shuffle: bytes received; reduce: bytes written;
+                        * commit: bytes of the rank's files made durable */
+    uint64_t records;  /* map: records; shuffle: records received; reduce: records written;
+                        * commit: the rank's files */
 } mill__phase_metrics;
 
 typedef struct mill__metrics {
@@ -33,6 +36,8 @@ typedef struct mill__metrics {
     uint64_t payload_remote; /* the key and value bytes alone of the records in bytes_remote (the ideal) */
     double exchange_s;       /* seconds inside MPI_Alltoallv moving the shuffle's rounds, once every rank is ready */
     uint64_t spill_bytes; /* bytes written to local disk to stay within --memory */
+    double read_s;        /* seconds of the map phase spent reading input (io/read.h's clock) */
+    double write_s;       /* seconds of the reduce phase spent writing output: write(2), deflate, HDF5 */
 } mill__metrics;
 
 /* Returns seconds on a monotonic clock. */

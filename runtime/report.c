@@ -24,21 +24,30 @@
 /* Largest manifest read (as in recover.c: a manifest lists files, not data). */
 #define MANIFEST_MAX (64u << 20)
 
-#define NPHASES 3
-static const char *const phase_name[NPHASES] = {"map", "shuffle", "reduce"};
-static const char *const phase_color[NPHASES] = {"#4e79a7", "#f28e2b", "#59a14f"};
+#define NPHASES 4
+static const char *const phase_name[NPHASES] = {"map", "shuffle", "reduce", "commit"};
+static const char *const phase_color[NPHASES] = {"#4e79a7", "#f28e2b", "#59a14f", "#b07aa1"};
+static const char *const count_name[NPHASES] = {"records", "records", "records", "files"};
+/* Each phase's time inside one kind of call (a rank's member "PART_s"),
+ * drawn as a darker bar inside the phase's; commit has none. */
+static const char *const part_name[NPHASES] = {"read", "exchange", "write", NULL};
+static const char *const part_color[NPHASES] = {"#24476b", "#9c5414", "#2e6b29", NULL};
 
 static const char usage[] =
     "usage: mpimill report [--html FILE | --no-html] DIR\n"
     "  Prints the metrics of the committed output DIR (from its manifest _SUCCESS):\n"
-    "  per rank each phase's time, bytes and records, bytes sent, peak RSS and\n"
-    "  spill bytes; each phase's imbalance (max/mean); totals and throughput.\n"
+    "  per rank each phase's (map, shuffle, reduce, commit) time, bytes and\n"
+    "  records, the time spent reading, exchanging and writing, bytes sent, peak\n"
+    "  RSS and spill bytes; each phase's imbalance (max/mean); totals and\n"
+    "  throughput.\n"
     "  Writes an HTML page with a timeline of the ranks' phases beside DIR, as\n"
     "  DIR/../NAME-report.html, or to FILE (never inside DIR).\n";
 
+/* A manifest written before a phase or part was measured lacks it: its
+ * numbers are NAN, shown as "-", with no bar. */
 typedef struct rank_row {
     double rank;
-    double start[NPHASES], end[NPHASES], bytes[NPHASES], records[NPHASES];
+    double start[NPHASES], end[NPHASES], bytes[NPHASES], records[NPHASES], part[NPHASES];
     double sent, rss, spill;
 } rank_row;
 
@@ -148,6 +157,13 @@ static int extract(const mill__json *root, const char *path, report *r, char *er
         const mill__json *ph = mill__json_get(o, "phases");
         for (int p = 0; p < NPHASES; p++) {
             const mill__json *q = mill__json_get(ph, phase_name[p]);
+            char part[32];
+            snprintf(part, sizeof part, "%s_s", part_name[p] ? part_name[p] : "");
+            if (!part_name[p] || !mill__json_num(mill__json_get(o, part), &row->part[p])) row->part[p] = NAN;
+            if (!q && p == NPHASES - 1) { /* commit: manifests from before it was timed */
+                row->start[p] = row->end[p] = row->bytes[p] = row->records[p] = NAN;
+                continue;
+            }
             snprintf(what, sizeof what, "metrics.ranks[%zu].phases.%s", i, phase_name[p]);
             if (need_num(q, "start", &row->start[p], path, what, err, errlen) ||
                 need_num(q, "end", &row->end[p], path, what, err, errlen) ||
@@ -167,7 +183,7 @@ static int extract(const mill__json *root, const char *path, report *r, char *er
             sum += d;
             if (d > max) max = d;
         }
-        r->imbalance[p] = sum > 0 ? max / (sum / (double)r->n) : 1.0;
+        r->imbalance[p] = isnan(sum) ? NAN : sum > 0 ? max / (sum / (double)r->n) : 1.0;
     }
     /* Input bytes: the input files' sizes, or what the ranks mapped. */
     const mill__json *inputs = mill__json_get(root, "inputs");
@@ -218,33 +234,43 @@ static int load(const char *dir, report *r, char *err, size_t errlen) {
 
 /* ---- the table on stdout ------------------------------------------------ */
 
-#define NCOLS (1 + 3 * NPHASES + 3)
+#define NCOLS (1 + 4 * NPHASES + 3)
 #define CELL 32
 
-/* Formats rank row i's cells (or the header when row is NULL). */
-static void row_cells(const rank_row *row, char cells[NCOLS][CELL]) {
+/* Formats v with fmt into cell, or "-" when v is NAN (not in the manifest). */
+static void cell(char *out, const char *fmt, double v) {
+    if (isnan(v)) snprintf(out, CELL, "-");
+    else snprintf(out, CELL, fmt, v);
+}
+
+/* Formats rank row i's cells (or the header when row is NULL); returns how
+ * many. */
+static int row_cells(const rank_row *row, char cells[NCOLS][CELL]) {
     int c = 0;
     if (!row) {
         snprintf(cells[c++], CELL, "rank");
         for (int p = 0; p < NPHASES; p++) {
             snprintf(cells[c++], CELL, "%s_s", phase_name[p]);
+            if (part_name[p]) snprintf(cells[c++], CELL, "%s_s", part_name[p]);
             snprintf(cells[c++], CELL, "%s_bytes", phase_name[p]);
-            snprintf(cells[c++], CELL, "%s_records", phase_name[p]);
+            snprintf(cells[c++], CELL, "%s_%s", phase_name[p], count_name[p]);
         }
         snprintf(cells[c++], CELL, "sent_bytes");
         snprintf(cells[c++], CELL, "peak_rss_MiB");
         snprintf(cells[c++], CELL, "spill_bytes");
-        return;
+        return c;
     }
     snprintf(cells[c++], CELL, "%.0f", row->rank);
     for (int p = 0; p < NPHASES; p++) {
-        snprintf(cells[c++], CELL, "%.3f", row->end[p] - row->start[p]);
-        snprintf(cells[c++], CELL, "%.0f", row->bytes[p]);
-        snprintf(cells[c++], CELL, "%.0f", row->records[p]);
+        cell(cells[c++], "%.3f", row->end[p] - row->start[p]);
+        if (part_name[p]) cell(cells[c++], "%.3f", row->part[p]);
+        cell(cells[c++], "%.0f", row->bytes[p]);
+        cell(cells[c++], "%.0f", row->records[p]);
     }
     snprintf(cells[c++], CELL, "%.0f", row->sent);
     snprintf(cells[c++], CELL, "%.1f", row->rss / 1048576.0);
     snprintf(cells[c++], CELL, "%.0f", row->spill);
+    return c;
 }
 
 /* Returns the throughput over the input bytes in MiB/s (0 when no time). */
@@ -254,11 +280,11 @@ static double throughput(const report *r) {
 
 /* Prints r as aligned columns, then imbalance and totals, to out. */
 static void print_table(FILE *out, const char *dir, const report *r) {
-    int width[NCOLS] = {0};
+    int width[NCOLS] = {0}, ncols = 0;
     char cells[NCOLS][CELL];
     for (size_t i = 0; i <= r->n; i++) {
-        row_cells(i ? &r->rows[i - 1] : NULL, cells);
-        for (int c = 0; c < NCOLS; c++) {
+        ncols = row_cells(i ? &r->rows[i - 1] : NULL, cells);
+        for (int c = 0; c < ncols; c++) {
             int w = (int)strlen(cells[c]);
             if (w > width[c]) width[c] = w;
         }
@@ -266,11 +292,15 @@ static void print_table(FILE *out, const char *dir, const report *r) {
     fprintf(out, "report of %s: job %s, %zu ranks\n", dir, r->job, r->n);
     for (size_t i = 0; i <= r->n; i++) {
         row_cells(i ? &r->rows[i - 1] : NULL, cells);
-        for (int c = 0; c < NCOLS; c++) fprintf(out, "%s%*s", c ? "  " : "", width[c], cells[c]);
+        for (int c = 0; c < ncols; c++) fprintf(out, "%s%*s", c ? "  " : "", width[c], cells[c]);
         fputc('\n', out);
     }
     fprintf(out, "imbalance (max/mean):");
-    for (int p = 0; p < NPHASES; p++) fprintf(out, "%s %s %.3f", p ? "," : "", phase_name[p], r->imbalance[p]);
+    for (int p = 0; p < NPHASES; p++) {
+        char v[CELL];
+        cell(v, "%.3f", r->imbalance[p]);
+        fprintf(out, "%s %s %s", p ? "," : "", phase_name[p], v);
+    }
     fprintf(out, "\ntotals: records_in %.0f, keys_out %.0f, seconds %.3f, input_bytes %.0f, throughput %.2f MiB/s\n",
             r->records_in, r->keys_out, r->seconds, r->input_bytes, throughput(r));
 }
@@ -299,13 +329,15 @@ static double tick_step(double span) {
 }
 
 /* Writes the SVG timeline: a legend, one row per rank with one bar per
- * phase at its start and end, grid lines and an x axis in seconds. */
+ * phase at its start and end (and inside it, from its start, a darker bar as
+ * long as its read, exchange or write time), grid lines and an x axis in
+ * seconds. */
 static void write_svg(FILE *f, const report *r) {
     const double W = 1000, left = 80, right = 20, top = 48, bottom = 44;
     double tmax = r->seconds;
     for (size_t i = 0; i < r->n; i++)
         for (int p = 0; p < NPHASES; p++)
-            if (r->rows[i].end[p] > tmax) tmax = r->rows[i].end[p];
+            if (r->rows[i].end[p] > tmax) tmax = r->rows[i].end[p]; /* false for NAN */
     if (!(tmax > 0)) tmax = 1;
     double step = tick_step(tmax), axis = ceil(tmax / step - 1e-9) * step;
     int decimals = step >= 1 ? 0 : (int)ceil(-log10(step) - 1e-9);
@@ -316,11 +348,14 @@ static void write_svg(FILE *f, const report *r) {
 
     fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
                "role=\"img\" aria-label=\"timeline of each rank's phases\">\n", W, H, W, H);
-    /* Legend. */
-    for (int p = 0; p < NPHASES; p++) {
-        double x = left + 110 * p;
+    /* Legend: the phases, then the parts. */
+    for (int k = 0; k < 2 * NPHASES; k++) {
+        int p = k % NPHASES;
+        const char *name = k < NPHASES ? phase_name[p] : part_name[p], *color = k < NPHASES ? phase_color[p] : part_color[p];
+        if (!name) continue;
+        double x = left + 105 * k;
         fprintf(f, "<rect class=\"swatch %s\" x=\"%.0f\" y=\"8\" width=\"14\" height=\"14\" fill=\"%s\"/>"
-                   "<text x=\"%.0f\" y=\"20\">%s</text>\n", phase_name[p], x, phase_color[p], x + 20, phase_name[p]);
+                   "<text x=\"%.0f\" y=\"20\">%s</text>\n", name, x, color, x + 20, name);
     }
     /* Grid and axis. */
     fprintf(f, "<g class=\"axis\">\n");
@@ -348,12 +383,17 @@ static void write_svg(FILE *f, const report *r) {
             fprintf(f, "<text class=\"rank\" x=\"%.0f\" y=\"%.2f\" text-anchor=\"end\">rank %.0f</text>\n", left - 8,
                     y + rh / 2 + 4, row->rank);
         for (int p = 0; p < NPHASES; p++) {
-            double w = fmax(1, (row->end[p] - row->start[p]) * sx);
+            if (isnan(row->start[p])) continue;
+            double x = left + row->start[p] * sx, d = row->end[p] - row->start[p];
             fprintf(f, "<rect class=\"bar %s\" x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"%s\">"
-                       "<title>rank %.0f %s: %.3f to %.3f s (%.3f s), %.0f bytes, %.0f records</title></rect>\n",
-                    phase_name[p], left + row->start[p] * sx, y + rh * 0.15, w, rh * 0.7, phase_color[p], row->rank,
-                    phase_name[p], row->start[p], row->end[p], row->end[p] - row->start[p], row->bytes[p],
-                    row->records[p]);
+                       "<title>rank %.0f %s: %.3f to %.3f s (%.3f s), %.0f bytes, %.0f %s</title></rect>\n",
+                    phase_name[p], x, y + rh * 0.15, fmax(1, d * sx), rh * 0.7, phase_color[p], row->rank,
+                    phase_name[p], row->start[p], row->end[p], d, row->bytes[p], row->records[p], count_name[p]);
+            if (isnan(row->part[p]) || row->part[p] * sx < 1) continue;
+            fprintf(f, "<rect class=\"part %s\" x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"%s\">"
+                       "<title>rank %.0f %s: %.3f s of the %s phase's %.3f s</title></rect>\n",
+                    part_name[p], x, y + rh * 0.5, fmin(row->part[p], d) * sx, rh * 0.35, part_color[p], row->rank,
+                    part_name[p], row->part[p], phase_name[p], d);
         }
     }
     fprintf(f, "</svg>\n");
@@ -369,22 +409,38 @@ static void write_html_table(FILE *f, const report *r) {
                 slowest[p] = i;
     fprintf(f, "<table>\n<thead><tr><th rowspan=\"2\">rank</th>");
     for (int p = 0; p < NPHASES; p++)
-        fprintf(f, "<th colspan=\"3\"><span class=\"key\" style=\"background:%s\"></span>%s</th>", phase_color[p],
-                phase_name[p]);
+        fprintf(f, "<th colspan=\"%d\"><span class=\"key\" style=\"background:%s\"></span>%s</th>",
+                part_name[p] ? 4 : 3, phase_color[p], phase_name[p]);
     fprintf(f, "<th rowspan=\"2\">bytes sent</th><th rowspan=\"2\">peak RSS (MiB)</th>"
                "<th rowspan=\"2\">spill bytes</th></tr>\n<tr>");
-    for (int p = 0; p < NPHASES; p++) fprintf(f, "<th>time (s)</th><th>bytes</th><th>records</th>");
+    for (int p = 0; p < NPHASES; p++) {
+        fprintf(f, "<th>time (s)</th>");
+        if (part_name[p])
+            fprintf(f, "<th><span class=\"key\" style=\"background:%s\"></span>%s (s)</th>", part_color[p],
+                    part_name[p]);
+        fprintf(f, "<th>bytes</th><th>%s</th>", count_name[p]);
+    }
     fprintf(f, "</tr></thead>\n<tbody>\n");
+    char c[4][CELL];
     for (size_t i = 0; i < r->n; i++) {
         const rank_row *row = &r->rows[i];
         fprintf(f, "<tr><td>%.0f</td>", row->rank);
-        for (int p = 0; p < NPHASES; p++)
-            fprintf(f, "<td%s>%.3f</td><td>%.0f</td><td>%.0f</td>", r->n > 1 && slowest[p] == i ? " class=\"max\"" : "",
-                    row->end[p] - row->start[p], row->bytes[p], row->records[p]);
+        for (int p = 0; p < NPHASES; p++) {
+            cell(c[0], "%.3f", row->end[p] - row->start[p]);
+            cell(c[1], "%.3f", row->part[p]);
+            cell(c[2], "%.0f", row->bytes[p]);
+            cell(c[3], "%.0f", row->records[p]);
+            fprintf(f, "<td%s>%s</td>", r->n > 1 && slowest[p] == i ? " class=\"max\"" : "", c[0]);
+            if (part_name[p]) fprintf(f, "<td>%s</td>", c[1]);
+            fprintf(f, "<td>%s</td><td>%s</td>", c[2], c[3]);
+        }
         fprintf(f, "<td>%.0f</td><td>%.1f</td><td>%.0f</td></tr>\n", row->sent, row->rss / 1048576.0, row->spill);
     }
     fprintf(f, "</tbody>\n<tfoot><tr><th>max/mean</th>");
-    for (int p = 0; p < NPHASES; p++) fprintf(f, "<td>%.3f</td><td></td><td></td>", r->imbalance[p]);
+    for (int p = 0; p < NPHASES; p++) {
+        cell(c[0], "%.3f", r->imbalance[p]);
+        fprintf(f, "<td>%s</td>%s<td></td><td></td>", c[0], part_name[p] ? "<td></td>" : "");
+    }
     fprintf(f, "<td></td><td></td><td></td></tr></tfoot>\n</table>\n");
 }
 
@@ -418,6 +474,9 @@ static void write_page(FILE *f, const char *dir, const report *r) {
     fprintf(f, "<h2>Per rank</h2>\n");
     write_html_table(f, r);
     fprintf(f, "<p class=\"note\">Times are seconds since the job's start barrier, on each rank's clock. "
+               "Inside a phase's bar, a darker bar from its start shows how much of it went to reading input "
+               "(map), to MPI_Alltoallv (shuffle) or to writing output (reduce). Commit is this rank's share of "
+               "the two-phase commit: making its files durable and hashing them. "
                "max/mean: the slowest rank's phase time over the mean (1.000 is perfect balance); "
                "the slowest rank of each phase is in red.</p>\n</body>\n</html>\n");
 }

@@ -15,8 +15,13 @@ import sys
 import zlib
 from html.parser import HTMLParser
 
-PHASES = ("map", "shuffle", "reduce")
-COLORS = {"map": (0x4e, 0x79, 0xa7), "shuffle": (0xf2, 0x8e, 0x2b), "reduce": (0x59, 0xa1, 0x4f)}
+PHASES = ("map", "shuffle", "reduce", "commit")
+COUNT = {"map": "records", "shuffle": "records", "reduce": "records", "commit": "files"}
+PART = {"map": "read", "shuffle": "exchange", "reduce": "write"}  # time inside the phase, "PART_s"
+COLORS = {"map": (0x4e, 0x79, 0xa7), "shuffle": (0xf2, 0x8e, 0x2b), "reduce": (0x59, 0xa1, 0x4f),
+          "commit": (0xb0, 0x7a, 0xa1),
+          # the parts' bars may be under a pixel wide, and then are not drawn
+          "read": (0x24, 0x47, 0x6b), "exchange": (0x9c, 0x54, 0x14), "write": (0x2e, 0x6b, 0x29)}
 
 
 def fail(msg):
@@ -26,7 +31,9 @@ def fail(msg):
 
 def check_table(manifest_path, table_path, nranks):
     with open(manifest_path) as f:
-        m = json.load(f)["metrics"]
+        manifest = json.load(f)
+    m = manifest["metrics"]
+    sizes = {e["name"]: e["size"] for e in manifest["files"]}
     with open(table_path) as f:
         lines = f.read().splitlines()
     header = next((l.split() for l in lines if l.split()[:1] == ["rank"]), None)
@@ -45,10 +52,24 @@ def check_table(manifest_path, table_path, nranks):
         want = {"sent_bytes": mr["bytes_sent"], "spill_bytes": mr["spill_bytes"]}
         for p in PHASES:
             ph = mr["phases"][p]
-            if abs(float(got[p + "_s"]) - (ph["end"] - ph["start"])) > 0.0011:
-                fail(f"rank {r} {p}_s {got[p + '_s']}, manifest {ph['end'] - ph['start']:.6f}")
+            d = ph["end"] - ph["start"]
+            if abs(float(got[p + "_s"]) - d) > 0.0011:
+                fail(f"rank {r} {p}_s {got[p + '_s']}, manifest {d:.6f}")
             want[p + "_bytes"] = ph["bytes"]
-            want[p + "_records"] = ph["records"]
+            want[f"{p}_{COUNT[p]}"] = ph["records"]
+            if p in PART:
+                k = PART[p] + "_s"
+                if abs(float(got[k]) - mr[k]) > 0.0011:
+                    fail(f"rank {r} {k} {got[k]}, manifest {mr[k]:.6f}")
+                # Measured, and a part of its phase: a rank that read, moved
+                # or wrote bytes spent time on it, and no more than the phase.
+                if not 0 <= mr[k] <= d + 1e-6 or (ph["bytes"] > 0 and mr[k] <= 0):
+                    fail(f"rank {r} {k} {mr[k]} against the {p} phase's {d:.6f} s and {ph['bytes']} bytes")
+        # The commit phase made this rank's part file durable: its bytes are
+        # the file's size in the manifest's list.
+        part = f"part-{r:05d}"
+        if mr["phases"]["commit"]["records"] != 1 or mr["phases"]["commit"]["bytes"] != sizes.get(part):
+            fail(f"rank {r} commit phase {mr['phases']['commit']}, want 1 file of {sizes.get(part)} bytes ({part})")
         for k, v in want.items():
             if int(got[k]) != v:
                 fail(f"rank {r} {k} {got[k]}, manifest {v}")
@@ -118,7 +139,7 @@ def check_html(path, nranks):
         fail(f"the page loads external resources or scripts: {p.external}")
     if p.svgs != 1:
         fail(f"{p.svgs} <svg> elements, want 1")
-    if len(p.bars) != 3 * nranks or any(p.bars.count(ph) != nranks for ph in PHASES):
+    if len(p.bars) != len(PHASES) * nranks or any(p.bars.count(ph) != nranks for ph in PHASES):
         fail(f"bars {p.bars}, want {nranks} of each of {PHASES}")
     if p.tbody_rows != nranks:
         fail(f"{p.tbody_rows} rows in the HTML table, want {nranks}")
@@ -169,7 +190,8 @@ def read_png(path):
 def check_png(path, nranks):
     w, h, rows, bpp = read_png(path)
     # Each phase's color must show as separate horizontal bands: the legend
-    # swatch, one bar per rank and the table's key (nranks + 2 bands).
+    # swatch, one bar per rank and the table's key (nranks + 2 bands); each
+    # part's color at least in the legend and the table's key.
     for ph, (r, g, b) in COLORS.items():
         band_rows = []
         for y, line in enumerate(rows):
@@ -181,8 +203,9 @@ def check_png(path, nranks):
                 band_rows.append(y)
         bands = sum(1 for i, y in enumerate(band_rows) if i == 0 or band_rows[i - 1] != y - 1)
         print(f"{ph}: {bands} bands of its color, in rows {band_rows[:1]}..{band_rows[-1:]}")
-        if bands < nranks + 2:
-            fail(f"{path}: {bands} bands of {ph}'s color, want {nranks} bars + legend + table key")
+        want = nranks + 2 if ph in PHASES else 2
+        if bands < want:
+            fail(f"{path}: {bands} bands of {ph}'s color, want {want} (bars, legend, table key)")
     dark = sum(1 for line in rows for x in range(0, w * bpp, bpp * 4) if line[x] < 80 and line[x + 1] < 80)
     if dark < 200:
         fail(f"{path}: almost no dark pixels: no text rendered?")

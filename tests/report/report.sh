@@ -62,6 +62,21 @@ expect 2 "is inside" --html "$TMP/out/r.html" "$TMP/out"
 [ ! -e "$TMP/out/r.html" ] || fail "a page was written inside the output"
 "$MPIMILL" report --help | grep -q "usage: mpimill report" || fail "report --help"
 
+# A manifest written before the commit phase and the read, exchange and
+# write times were measured still reads; those show as "-".
+mkdir "$TMP/old"
+python3 -c '
+import json, sys
+m = json.load(open(sys.argv[1]))
+for r in m["metrics"]["ranks"]:
+    del r["phases"]["commit"], r["read_s"], r["exchange_s"], r["write_s"]
+del m["metrics"]["imbalance"]["commit"]
+json.dump(m, open(sys.argv[2], "w"))' "$TMP/out/_SUCCESS" "$TMP/old/_SUCCESS"
+"$MPIMILL" report --html "$TMP/old.html" "$TMP/old" >"$TMP/old.txt" || fail "report of an older manifest exited $?"
+awk '$1 == "0" { if ($3 != "-" || $NF == "-") bad = 1; n++ } END { exit !(n == 1 && !bad) }' "$TMP/old.txt" \
+  || fail "older manifest: want '-' for read_s and numbers elsewhere: $(cat "$TMP/old.txt")"
+grep -q "commit -$" "$TMP/old.txt" || fail "older manifest: want 'commit -' in the imbalance line: $(cat "$TMP/old.txt")"
+
 # The page in a browser: headless Chromium takes a screenshot.
 skip() {
   if [ "${CI:-}" = true ]; then fail "$* (CI=true: Chromium must run here; ./run installs it)"; fi
