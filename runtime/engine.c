@@ -523,15 +523,20 @@ static int parse_list(const char *s, double *out, int max, int *n) {
  * by the ranks on that node. Returns MILL_EINVAL for a bad list. */
 static int make_partitioner(mill_ctx *ctx, const mill__run_args *a, char *err, size_t errlen) {
     int P = ctx->size, n = 0, rc = 0;
-    double *w = calloc((size_t)P + 1, sizeof *w);
-    if (!w) return MILL_ENOMEM;
+    double *w = mill__fault_alloc(MILL_FAULT_ALLOC_WEIGHTS) ? NULL : calloc((size_t)P + 1, sizeof *w);
+    if (!w) {
+        snprintf(err, errlen, "out of memory building the partitioner");
+        rc = MILL_ENOMEM;
+    }
     if (a->weights && !strcmp(a->weights, "auto")) {
+        /* A rank without w must not leave the others waiting in the gather. */
+        rc = mill__agree(ctx->comm, rc, err, errlen);
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
         double mine = (double)(cores > 0 ? cores : 1) / ctx->node_ranks;
-        int mrc = MPI_Allgather(&mine, 1, MPI_DOUBLE, w, 1, MPI_DOUBLE, ctx->comm);
+        int mrc = rc ? MPI_SUCCESS : MPI_Allgather(&mine, 1, MPI_DOUBLE, w, 1, MPI_DOUBLE, ctx->comm);
         if (mrc != MPI_SUCCESS) rc = mill__mpi_error(mrc, "MPI_Allgather", err, errlen);
         n = P;
-    } else if (a->weights && (parse_list(a->weights, w, P + 1, &n) != 0 || n != P)) {
+    } else if (rc == 0 && a->weights && (parse_list(a->weights, w, P + 1, &n) != 0 || n != P)) {
         snprintf(err, errlen, "--weights '%s': expected %d positive numbers (one per rank) or auto", a->weights, P);
         rc = MILL_EINVAL;
     }
@@ -633,6 +638,7 @@ int mill__run_main(int argc, char **argv) {
     }
     if ((rc = share_inputs(comm, rank, &args, &in, err, sizeof err)) != 0) goto out;
     ctx.node_ranks = node_ranks(comm);
+    mill__fault_init(rank, size);
     rc = make_partitioner(&ctx, &args, err, sizeof err);
     if (rc == 0) rc = memory_budget(&ctx, &args, err, sizeof err);
     if ((rc = mill__agree(comm, rc, err, sizeof err)) != 0) {

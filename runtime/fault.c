@@ -20,7 +20,7 @@
  * operation to fail; ops counts operations seen so far on this rank. */
 static struct {
     int inited, rank, size;
-    int point, victim, victim_last, signo;
+    int point, victim, victim_last, signo, alloc;
     long delay_ms;
     unsigned char delayed[MILL_FAULT_MAX + 1]; /* points that have slept once */
     unsigned long countdown, ops;
@@ -54,6 +54,7 @@ void mill__fault_init(int rank, int size) {
     const char *e = getenv("MPIMILL_FAULT_ERRNO");
     F.err = (e && !strcmp(e, "ENOSPC")) ? ENOSPC : EIO;
     F.persist = env_long("MPIMILL_FAULT_PERSIST", 0) != 0;
+    F.alloc = (int)env_long("MPIMILL_FAULT_ALLOC", 0);
 }
 
 /* Returns 1 when this rank is the chosen victim. */
@@ -79,6 +80,12 @@ void mill__fault(int n) {
             F.signo == SIGKILL ? "KILL" : "TERM");
     fflush(stderr);
     raise(F.signo); /* a handled TERM returns here: the job stops at its next check */
+}
+
+int mill__fault_alloc(int n) {
+    if (!F.inited || F.alloc != n || !is_victim()) return 0;
+    fprintf(stderr, "mpimill: fault: rank %d: allocation site %d fails\n", F.rank, n);
+    return 1;
 }
 
 int mill__fault_op(const char *what) {

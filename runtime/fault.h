@@ -1,6 +1,6 @@
 /* fault.h -- fault injection for the commit path (SQLite-style).
  *
- * Two mechanisms, both driven by environment variables and both inert (one
+ * Three mechanisms, all driven by environment variables and all inert (one
  * well-predicted branch) when those are unset:
  *
  *  - Fault points: numbered places in the commit path. When the process
@@ -12,8 +12,14 @@
  *  - Countdown: the Nth file operation of the commit path on a chosen rank
  *    (MPIMILL_FAULT_COUNTDOWN=N, counting from 1) fails with
  *    MPIMILL_FAULT_ERRNO=EIO|ENOSPC (default EIO), once, or from then on
- *    when MPIMILL_FAULT_PERSIST=1. Every injection prints one line on stderr
- *    ("mpimill: fault: ...") so drivers know that it happened.
+ *    when MPIMILL_FAULT_PERSIST=1.
+ *  - Allocation sites: MPIMILL_FAULT_ALLOC=n makes numbered allocation
+ *    site n fail (as if out of memory) on the ranks MPIMILL_FAULT_RANK
+ *    selects, each time it is reached: tests that a failure on one rank
+ *    reaches every rank instead of leaving the others in a collective.
+ *
+ * Every injection prints one line on stderr ("mpimill: fault: ...") so
+ * drivers know that it happened.
  *
  * The numbers below are part of the test interface: never reuse or
  * renumber one; retire it instead.
@@ -41,6 +47,11 @@
 #define MILL_FAULT_ABORTING 14           /* a NO was agreed, staging not yet removed (0) */
 #define MILL_FAULT_MAX 14
 
+/* Allocation sites (mill__fault_alloc), numbered like the points. */
+#define MILL_FAULT_ALLOC_WEIGHTS 1     /* the partitioner's weights, before --weights auto's gather */
+#define MILL_FAULT_ALLOC_REDUCE_RUNS 2 /* a spilled shuffle's list of reduce runs, after its rounds */
+#define MILL_FAULT_ALLOC_SENT 3        /* a spilled shuffle's record counts, before their exchange */
+
 /* Reads the environment once; rank and size select the victim ("last" is
  * size - 1). Safe to call more than once: later calls only update rank. */
 void mill__fault_init(int rank, int size);
@@ -50,6 +61,10 @@ void mill__fault_init(int rank, int size);
 void mill__fault(int n);
 
 #define MILL_FAULT(n) mill__fault(n)
+
+/* Returns 1 when allocation site n is to fail on this rank (the caller then
+ * acts as if its allocation returned NULL, without making it), else 0. */
+int mill__fault_alloc(int n);
 
 /* Counts one file operation named what (for the message). Returns 0 to let
  * it run, or -1 with errno set to the injected error. */

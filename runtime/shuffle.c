@@ -29,6 +29,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "merge.h"
 #include "record.h"
 #include "runtime.h"
@@ -241,7 +242,10 @@ int mill__shuffle(mill_ctx *ctx, mill__table *mapped, char *err, size_t errlen) 
     if (mrc != MPI_SUCCESS && rc == 0) rc = mill__mpi_error(mrc, "MPI_Allreduce", err, errlen);
     uint64_t chunk = budget / 16 / (uint64_t)P;
     if (chunk > (64u << 20) / (unsigned)P) chunk = (64u << 20) / (unsigned)P;
-    if (chunk < (64u << 10)) chunk = 64u << 10;
+    /* Records are cut anywhere (the carry joins them), so any size works;
+     * small ones only take more rounds. Up to a million ranks a round
+     * stays within 64 MiB, and its offsets within an int. */
+    if (chunk < 64) chunk = 64;
     char *sround = malloc((size_t)(P * chunk)), *rround = malloc((size_t)(P * chunk));
     int *cnt = calloc((size_t)P * 4, sizeof *cnt);
     if (rc == 0 && (!sround || !rround || !cnt)) {
@@ -304,8 +308,11 @@ int mill__shuffle(mill_ctx *ctx, mill__table *mapped, char *err, size_t errlen) 
      * how many records it sent. */
     for (int r = 0; sorted && rc == 0 && r < P; r++) {
         if (in[r].fd < 0) continue;
-        mill__reduce_run *runs = realloc(s->reduce, (s->nreduce + 1) * sizeof *runs);
+        mill__reduce_run *runs = mill__fault_alloc(MILL_FAULT_ALLOC_REDUCE_RUNS)
+                                     ? NULL
+                                     : realloc(s->reduce, (s->nreduce + 1) * sizeof *runs);
         if (!runs) {
+            snprintf(err, errlen, "out of memory listing the reduce runs");
             rc = MILL_ENOMEM;
             break;
         }
@@ -314,9 +321,16 @@ int mill__shuffle(mill_ctx *ctx, mill__table *mapped, char *err, size_t errlen) 
         ctx->metrics.spill_bytes += in[r].size;
         in[r].fd = -1;
     }
-    if (sorted && rc == 0) {
-        uint64_t *sent = malloc((size_t)P * 2 * sizeof *sent);
-        if (!sent) rc = MILL_ENOMEM;
+    if (sorted) { /* every rank spilled (or none did): all of them are here */
+        uint64_t *sent =
+            rc == 0 && !mill__fault_alloc(MILL_FAULT_ALLOC_SENT) ? malloc((size_t)P * 2 * sizeof *sent) : NULL;
+        if (rc == 0 && !sent) {
+            snprintf(err, errlen, "out of memory counting the records sent");
+            rc = MILL_ENOMEM;
+        }
+        /* A local failure since the rounds' last agreement must not leave
+         * the other ranks waiting in the count exchange. */
+        rc = mill__agree(ctx->comm, rc, err, errlen);
         for (int r = 0; rc == 0 && r < P; r++) sent[r] = d[r].records;
         mrc = rc == 0 ? MPI_Alltoall(sent, 1, MPI_UINT64_T, sent + P, 1, MPI_UINT64_T, ctx->comm) : MPI_SUCCESS;
         if (mrc != MPI_SUCCESS) rc = mill__mpi_error(mrc, "MPI_Alltoall", err, errlen);

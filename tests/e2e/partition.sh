@@ -44,6 +44,14 @@ done
 
 mpimill_run 2 -- run wordcount --input "$TMP/in.txt" --output "$TMP/auto" --weights auto --quiet
 check_placement "$TMP/auto"
+# A rank that cannot allocate the weights fails the job before the gather
+# --weights auto makes (fault.h's site 1), instead of leaving the others in it.
+rc=0
+MPIMILL_FAULT_ALLOC=1 MPIMILL_FAULT_RANK=1 timeout 120 mpirun -q -n 2 --oversubscribe -x MPIMILL_FAULT_ALLOC \
+  -x MPIMILL_FAULT_RANK "$MPIMILL" run wordcount --input "$TMP/in.txt" --output "$TMP/oom" --weights auto \
+  --quiet 2> "$TMP/stderr" || rc=$?
+[ "$rc" = 1 ] && grep -q "rank 1: out of memory building the partitioner" "$TMP/stderr" ||
+  fail "weights allocation failing on rank 1: exit $rc (124: hung), $(cat "$TMP/stderr")"
 
 # Bad lists are usage errors naming the option.
 for bad in "--weights 1,2" "--weights 1,0,1" "--weights a,b,c" "--exclude-ranks 0,1,2" "--exclude-ranks 3" \

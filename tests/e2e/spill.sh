@@ -57,6 +57,23 @@ mpimill_run "$ranks" -- run "$PLUGINS/longest.so" --input "$TMP/in.txt" --output
 mpimill_run "$ranks" -- run "$PLUGINS/longest.so" --input "$TMP/in.txt" --output "$TMP/l2" --memory 16M --quiet
 cmp -s <(output_of "$TMP/l1") <(output_of "$TMP/l2") || fail "custom combiner differs after spilling"
 
+# An allocation that fails on one rank after the spilled shuffle's rounds
+# (fault.h's sites 2 and 3) fails the job on every rank with one line; no
+# rank may be left waiting in the record counts' exchange (that hung).
+if [ "$ranks" -gt 1 ]; then
+  for site in 2 3; do
+    rc=0
+    MPIMILL_FAULT_ALLOC=$site MPIMILL_FAULT_RANK=last timeout 120 mpirun -q -n "$ranks" --oversubscribe \
+      -x MPIMILL_FAULT_ALLOC -x MPIMILL_FAULT_RANK "$MPIMILL" run wordcount --input "$TMP/in.txt" \
+      --output "$TMP/oom$site" --memory 16M --tmp "$TMP/spill" --quiet 2> "$TMP/stderr" || rc=$?
+    [ "$rc" = 1 ] || fail "allocation site $site failing on the last rank: exit $rc (124: hung), $(cat "$TMP/stderr")"
+    grep -q "mpimill: error: rank $((ranks - 1)): out of memory" "$TMP/stderr" ||
+      fail "allocation site $site: no error naming the rank: $(cat "$TMP/stderr")"
+    [ ! -e "$TMP/oom$site" ] || fail "allocation site $site left an output"
+    check_no_leftovers "$TMP/oom$site"
+  done
+fi
+
 for bad in "--memory 1M" "--memory lots" "--tmp /nonexistent/dir" "--merge-factor 1"; do
   rc=0; mpimill_run "$ranks" -- run wordcount --input "$TMP/in.txt" --output "$TMP/bad" $bad 2> "$TMP/stderr" || rc=$?
   [ "$rc" = 2 ] && grep -q -- "${bad%% *}" "$TMP/stderr" || fail "$bad: exit $rc, $(cat "$TMP/stderr")"
