@@ -330,6 +330,14 @@ static int reduce_phase(mill_ctx *ctx, mill__table *t, mill__commit *commit, cha
 
 /* ---- the run ------------------------------------------------------------- */
 
+/* Collective: mill__agree between the job's phases. A rank that failed
+ * first releases the locks its plugin holds, so that no other rank waits
+ * for them until its --lock-timeout before it reaches the agreement too. */
+static int agree_phase(mill_ctx *ctx, int rc, char *err, size_t errlen) {
+    if (rc) (void)mill__lock_set_release_all(ctx->locks);
+    return mill__agree(ctx->comm, rc, err, errlen);
+}
+
 /* Feeds a file's identity (path, size, modification time) to the hash. */
 static void hash_file(XXH3_state_t *h, const char *path) {
     struct stat st;
@@ -667,7 +675,7 @@ int mill__run_main(int argc, char **argv) {
     mill__table_budget(&mapped, mill__map_share(ctx.memory));
     mill__table_budget(&reduced, mill__reduce_share(ctx.memory));
     /* A setup that failed on one rank stops all of them here. */
-    rc = mill__agree(comm, rc, err, sizeof err);
+    rc = agree_phase(&ctx, rc, err, sizeof err);
     if (rc == 0) rc = mill__metrics_start(&ctx.metrics, comm);
     if (rc == 0) {
         ctx.table = &mapped;
@@ -681,11 +689,11 @@ int mill__run_main(int argc, char **argv) {
         mill__phase_end(&ctx.metrics, MILL_PHASE_MAP, ctx.bytes_in, ctx.records);
     }
     if (rc == 0 && mill__stop_signal()) rc = mill__stop_error(err, sizeof err);
-    rc = mill__agree(comm, rc, err, sizeof err);
+    rc = agree_phase(&ctx, rc, err, sizeof err);
     if (rc == 0 && ctx.job->map_done) { /* every rank, or none: collectives are allowed */
         if ((rc = ctx.job->map_done(&ctx)) != 0 || (rc = mill__emit_flush(&ctx)) != 0)
             rc = mill__job_error(&ctx, "map_done", rc, err, sizeof err);
-        rc = mill__agree(comm, rc, err, sizeof err);
+        rc = agree_phase(&ctx, rc, err, sizeof err);
     }
     ctx.can_emit = 0;
     ctx.table = &reduced;
@@ -694,13 +702,14 @@ int mill__run_main(int argc, char **argv) {
         rc = mill__shuffle(&ctx, &mapped, err, sizeof err);
     }
     if (rc == 0 && mill__stop_signal()) rc = mill__stop_error(err, sizeof err);
-    rc = mill__agree(comm, rc, err, sizeof err);
+    rc = agree_phase(&ctx, rc, err, sizeof err);
     if (rc == 0) {
         mill__phase_begin(&ctx.metrics, MILL_PHASE_REDUCE);
         rc = reduce_phase(&ctx, &reduced, commit, err, sizeof err);
     }
     if (rc == 0 && mill__stop_signal()) rc = mill__stop_error(err, sizeof err);
     ctx.table = NULL;
+    if (rc) (void)mill__lock_set_release_all(ctx.locks); /* as agree_phase: nobody waits for them */
 
     /* Collective: every lock must have been released. */
     mrc = mill__lock_set_free(&ctx.locks);

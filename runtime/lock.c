@@ -712,6 +712,18 @@ fail_part:
     return rc;
 }
 
+int mill__lock_set_release_all(mill__lock_set *s) {
+    int rc = 0;
+    for (int i = 0; s && i < MILL_LOCK_MAX_HELD; i++) {
+        if (!s->names[i].used) continue;
+        char name[MILL_LOCK_NAME_MAX + 1]; /* the release frees the held copy */
+        snprintf(name, sizeof name, "%s", s->names[i].name);
+        int r = mill__lock_named_release(s, name);
+        if (r && !rc) rc = r;
+    }
+    return rc;
+}
+
 int mill__lock_set_free(mill__lock_set **sp) {
     if (!sp) return MILL_EINVAL;
     mill__lock_set *s = *sp;

@@ -99,6 +99,12 @@ int mill__lock_named_inspect(mill__lock_set *s, const char *name, mill__lock_inf
  * name alone can deadlock when names collide on slots. */
 int mill__lock_named_order(const mill__lock_set *s, const char *name, uint64_t *order);
 
+/* Local. Releases every lock this rank holds in s, as mill__lock_named_release
+ * would one by one: a rank that fails calls it before it agrees on the
+ * failure, so that no other rank waits for those locks until its timeout.
+ * Returns 0 or the first release's error. */
+int mill__lock_set_release_all(mill__lock_set *s);
+
 /* Lets MPI progress RMA operations that target this rank and finishes
  * hand-offs of abandoned (timed-out) queue entries. It costs one MPI_Iprobe
  * when there is nothing to do; call it at least every ~1 ms while computing. */

@@ -2,7 +2,8 @@
 # locks.sh RANKS [MPIRUN-OPTIONS...]: the plugin's named locks under mpimill
 # run: a non-atomic file update under mill_lock loses nothing, fencing
 # tokens grow, a lock held too long fails the job naming the holder, and a
-# lock never released fails the job.
+# lock never released fails the job, and a rank failing with a lock held
+# releases it (the others do not wait out the timeout).
 . "$(dirname "$0")/lib.sh"
 ranks=$1; shift
 mca=("$@")
@@ -22,5 +23,15 @@ if [ "$ranks" -gt 1 ]; then
     --opt mode=hold --lock-timeout 1 2> "$TMP/stderr" || rc=$?
   [ "$rc" = 1 ] && grep -q "lock 'x'.*rank 0" "$TMP/stderr" || fail "timeout: exit $rc, $(cat "$TMP/stderr")"
   [ ! -e "$TMP/o3" ] || fail "output committed after a lock timeout"
+  # A rank that fails holding a lock releases it before agreeing on the
+  # failure: the others go on instead of waiting out --lock-timeout, and
+  # the job fails with the failing rank's own message.
+  rc=0; start=$SECONDS
+  mpimill_run "$ranks" "${mca[@]}" -- run "$PLUGINS/locker.so" --input "$TMP/in.txt" --output "$TMP/o4" \
+    --opt mode=fail --lock-timeout 60 2> "$TMP/stderr" || rc=$?
+  [ "$rc" = 1 ] && grep -q "failing while holding x" "$TMP/stderr" ||
+    fail "failing holder: exit $rc, $(cat "$TMP/stderr")"
+  [ $((SECONDS - start)) -lt 45 ] || fail "failing holder: the others waited $((SECONDS - start)) s for its lock"
+  [ ! -e "$TMP/o4" ] || fail "output committed after a failure"
 fi
 echo "named locks at $ranks ranks ${mca[*]}: ok"

@@ -3,6 +3,8 @@
  *               --opt file=PATH under mill_lock_fenced; tokens must grow.
  *   mode=leak:  takes a lock and never releases it.
  *   mode=hold:  rank 0 holds "x" from setup to teardown; others take "x".
+ *   mode=fail:  rank 0 takes "x" at its first record and fails holding it;
+ *               the others take and release "x" for every record.
  */
 #include <mpimill/job.h>
 #include <stdio.h>
@@ -15,7 +17,12 @@ static int locker_map(mill_ctx *ctx, const mill_record *rec) {
     const char *mode = mill_opt(ctx, "mode");
     int rc;
     if (!strcmp(mode, "leak")) return mill_count(ctx, "records", 1) || (rec->offset == 0 && mill_lock(ctx, "leaked"));
-    if (!strcmp(mode, "hold")) {
+    if (!strcmp(mode, "fail") && mill_rank(ctx) == 0) {
+        if ((rc = mill_lock(ctx, "x")) != 0) return rc;
+        mill_fail(ctx, "failing while holding x");
+        return MILL_EJOB;
+    }
+    if (!strcmp(mode, "hold") || !strcmp(mode, "fail")) {
         if (mill_rank(ctx) == 0) return 0;
         if ((rc = mill_lock(ctx, "x")) != 0) return rc;
         return mill_unlock(ctx, "x");
@@ -45,8 +52,8 @@ static int locker_map(mill_ctx *ctx, const mill_record *rec) {
 
 static int locker_setup(mill_ctx *ctx) {
     const char *mode = mill_opt(ctx, "mode");
-    if (!mode || (strcmp(mode, "count") && strcmp(mode, "leak") && strcmp(mode, "hold"))) {
-        mill_fail(ctx, "option mode must be count, leak or hold");
+    if (!mode || (strcmp(mode, "count") && strcmp(mode, "leak") && strcmp(mode, "hold") && strcmp(mode, "fail"))) {
+        mill_fail(ctx, "option mode must be count, leak, hold or fail");
         return MILL_EINVAL;
     }
     if (!strcmp(mode, "hold") && mill_rank(ctx) == 0) return mill_lock(ctx, "x");
