@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "agree.h"
+#include "fault.h"
 
 #include "mpimill/job.h"
 
@@ -103,6 +104,7 @@ static int write_1d(hid_t f, const char *name, hid_t ftype, hid_t mtype, uint64_
         if (h < 0) (void)(H5Sselect_none(space) < 0 || H5Sselect_none(ms) < 0);
         static const unsigned char none[8];
         herr_t w = H5Dwrite(d, mtype, ms, space, dxpl, data ? data : none);
+        if (w >= 0 && mill__fault_site(MILL_FAULT_SITE_H5_WRITE)) w = -1;
         if (h >= 0) h = w;
     }
     if (ms >= 0) H5Sclose(ms);
@@ -219,15 +221,20 @@ int mill__h5out_write(mill__h5out *h, MPI_Comm comm, int fd0, const char *job_na
             w2 = write_1d(f, "/values", ft, mt, total[0], before[0], h->n, h->vals.p, dxpl);
         }
         if (!w) w = w2;
-        /* Attributes are metadata: every rank makes the same calls. */
-        uint64_t ranks = (uint64_t)size;
-        if (!w) w = attr_str(f, "format", "mpimill-hdf5 1");
-        if (!w) w = attr_str(f, "job", job_name);
-        if (!w) w = attr_str(f, "value_type", vt);
-        if (!w) w = attr_u64(f, "ranks", &ranks, 1);
-        if (!w) w = attr_u64(f, "records", &total[0], 1);
-        if (!w) w = attr_u64(f, "per_rank", per_rank, (hsize_t)size);
-        if (w) snprintf(err, errlen, "HDF5 output: writing %s failed", path);
+        if (w) snprintf(err, errlen, "HDF5 output: writing the datasets of %s failed", path);
+        /* Attributes are metadata: every rank makes the same calls, or
+         * none (a rank that skipped them would leave the others in
+         * H5Fclose for ever). */
+        if ((w = mill__agree(comm, w, err, errlen)) == 0) {
+            uint64_t ranks = (uint64_t)size;
+            w = attr_str(f, "format", "mpimill-hdf5 1");
+            if (!w) w = attr_str(f, "job", job_name);
+            if (!w) w = attr_str(f, "value_type", vt);
+            if (!w) w = attr_u64(f, "ranks", &ranks, 1);
+            if (!w) w = attr_u64(f, "records", &total[0], 1);
+            if (!w) w = attr_u64(f, "per_rank", per_rank, (hsize_t)size);
+            if (w) snprintf(err, errlen, "HDF5 output: writing the attributes of %s failed", path);
+        }
         rc = w;
     }
     if (f >= 0 && H5Fclose(f) < 0 && !rc) {

@@ -531,7 +531,7 @@ static int parse_list(const char *s, double *out, int max, int *n) {
  * by the ranks on that node. Returns MILL_EINVAL for a bad list. */
 static int make_partitioner(mill_ctx *ctx, const mill__run_args *a, char *err, size_t errlen) {
     int P = ctx->size, n = 0, rc = 0;
-    double *w = mill__fault_alloc(MILL_FAULT_ALLOC_WEIGHTS) ? NULL : calloc((size_t)P + 1, sizeof *w);
+    double *w = mill__fault_site(MILL_FAULT_SITE_WEIGHTS) ? NULL : calloc((size_t)P + 1, sizeof *w);
     if (!w) {
         snprintf(err, errlen, "out of memory building the partitioner");
         rc = MILL_ENOMEM;

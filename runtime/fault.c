@@ -20,7 +20,7 @@
  * operation to fail; ops counts operations seen so far on this rank. */
 static struct {
     int inited, rank, size;
-    int point, victim, victim_last, signo, alloc;
+    int point, victim, victim_last, signo, site;
     long delay_ms;
     unsigned char delayed[MILL_FAULT_MAX + 1]; /* points that have slept once */
     unsigned long countdown, ops;
@@ -54,7 +54,7 @@ void mill__fault_init(int rank, int size) {
     const char *e = getenv("MPIMILL_FAULT_ERRNO");
     F.err = (e && !strcmp(e, "ENOSPC")) ? ENOSPC : EIO;
     F.persist = env_long("MPIMILL_FAULT_PERSIST", 0) != 0;
-    F.alloc = (int)env_long("MPIMILL_FAULT_ALLOC", 0);
+    F.site = (int)env_long("MPIMILL_FAULT_SITE", 0);
 }
 
 /* Returns 1 when this rank is the chosen victim. */
@@ -82,9 +82,9 @@ void mill__fault(int n) {
     raise(F.signo); /* a handled TERM returns here: the job stops at its next check */
 }
 
-int mill__fault_alloc(int n) {
-    if (!F.inited || F.alloc != n || !is_victim()) return 0;
-    fprintf(stderr, "mpimill: fault: rank %d: allocation site %d fails\n", F.rank, n);
+int mill__fault_site(int n) {
+    if (!F.inited || F.site != n || !is_victim()) return 0;
+    fprintf(stderr, "mpimill: fault: rank %d: site %d fails\n", F.rank, n);
     return 1;
 }
 

@@ -13,8 +13,8 @@
  *    (MPIMILL_FAULT_COUNTDOWN=N, counting from 1) fails with
  *    MPIMILL_FAULT_ERRNO=EIO|ENOSPC (default EIO), once, or from then on
  *    when MPIMILL_FAULT_PERSIST=1.
- *  - Allocation sites: MPIMILL_FAULT_ALLOC=n makes numbered allocation
- *    site n fail (as if out of memory) on the ranks MPIMILL_FAULT_RANK
+ *  - Failure sites: MPIMILL_FAULT_SITE=n makes numbered site n (an
+ *    allocation or a library call) fail on the ranks MPIMILL_FAULT_RANK
  *    selects, each time it is reached: tests that a failure on one rank
  *    reaches every rank instead of leaving the others in a collective.
  *
@@ -47,10 +47,11 @@
 #define MILL_FAULT_ABORTING 14           /* a NO was agreed, staging not yet removed (0) */
 #define MILL_FAULT_MAX 14
 
-/* Allocation sites (mill__fault_alloc), numbered like the points. */
-#define MILL_FAULT_ALLOC_WEIGHTS 1     /* the partitioner's weights, before --weights auto's gather */
-#define MILL_FAULT_ALLOC_REDUCE_RUNS 2 /* a spilled shuffle's list of reduce runs, after its rounds */
-#define MILL_FAULT_ALLOC_SENT 3        /* a spilled shuffle's record counts, before their exchange */
+/* Failure sites (mill__fault_site), numbered like the points. */
+#define MILL_FAULT_SITE_WEIGHTS 1     /* allocating the partitioner's weights, before --weights auto's gather */
+#define MILL_FAULT_SITE_REDUCE_RUNS 2 /* allocating a spilled shuffle's list of reduce runs, after its rounds */
+#define MILL_FAULT_SITE_SENT 3        /* allocating a spilled shuffle's record counts, before their exchange */
+#define MILL_FAULT_SITE_H5_WRITE 4    /* H5Dwrite of --format hdf5 output: made, then reported failed */
 
 /* Reads the environment once; rank and size select the victim ("last" is
  * size - 1). Safe to call more than once: later calls only update rank. */
@@ -62,9 +63,9 @@ void mill__fault(int n);
 
 #define MILL_FAULT(n) mill__fault(n)
 
-/* Returns 1 when allocation site n is to fail on this rank (the caller then
- * acts as if its allocation returned NULL, without making it), else 0. */
-int mill__fault_alloc(int n);
+/* Returns 1 when site n is to fail on this rank (the caller then acts as
+ * if its call had failed), else 0. */
+int mill__fault_site(int n);
 
 /* Counts one file operation named what (for the message). Returns 0 to let
  * it run, or -1 with errno set to the injected error. */

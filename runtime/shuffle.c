@@ -308,7 +308,7 @@ int mill__shuffle(mill_ctx *ctx, mill__table *mapped, char *err, size_t errlen) 
      * how many records it sent. */
     for (int r = 0; sorted && rc == 0 && r < P; r++) {
         if (in[r].fd < 0) continue;
-        mill__reduce_run *runs = mill__fault_alloc(MILL_FAULT_ALLOC_REDUCE_RUNS)
+        mill__reduce_run *runs = mill__fault_site(MILL_FAULT_SITE_REDUCE_RUNS)
                                      ? NULL
                                      : realloc(s->reduce, (s->nreduce + 1) * sizeof *runs);
         if (!runs) {
@@ -323,7 +323,7 @@ int mill__shuffle(mill_ctx *ctx, mill__table *mapped, char *err, size_t errlen) 
     }
     if (sorted) { /* every rank spilled (or none did): all of them are here */
         uint64_t *sent =
-            rc == 0 && !mill__fault_alloc(MILL_FAULT_ALLOC_SENT) ? malloc((size_t)P * 2 * sizeof *sent) : NULL;
+            rc == 0 && !mill__fault_site(MILL_FAULT_SITE_SENT) ? malloc((size_t)P * 2 * sizeof *sent) : NULL;
         if (rc == 0 && !sent) {
             snprintf(err, errlen, "out of memory counting the records sent");
             rc = MILL_ENOMEM;

@@ -47,7 +47,7 @@ check_placement "$TMP/auto"
 # A rank that cannot allocate the weights fails the job before the gather
 # --weights auto makes (fault.h's site 1), instead of leaving the others in it.
 rc=0
-MPIMILL_FAULT_ALLOC=1 MPIMILL_FAULT_RANK=1 timeout 120 mpirun -q -n 2 --oversubscribe -x MPIMILL_FAULT_ALLOC \
+MPIMILL_FAULT_SITE=1 MPIMILL_FAULT_RANK=1 timeout 120 mpirun -q -n 2 --oversubscribe -x MPIMILL_FAULT_SITE \
   -x MPIMILL_FAULT_RANK "$MPIMILL" run wordcount --input "$TMP/in.txt" --output "$TMP/oom" --weights auto \
   --quiet 2> "$TMP/stderr" || rc=$?
 [ "$rc" = 1 ] && grep -q "rank 1: out of memory building the partitioner" "$TMP/stderr" ||

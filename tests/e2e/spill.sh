@@ -63,13 +63,13 @@ cmp -s <(output_of "$TMP/l1") <(output_of "$TMP/l2") || fail "custom combiner di
 if [ "$ranks" -gt 1 ]; then
   for site in 2 3; do
     rc=0
-    MPIMILL_FAULT_ALLOC=$site MPIMILL_FAULT_RANK=last timeout 120 mpirun -q -n "$ranks" --oversubscribe \
-      -x MPIMILL_FAULT_ALLOC -x MPIMILL_FAULT_RANK "$MPIMILL" run wordcount --input "$TMP/in.txt" \
+    MPIMILL_FAULT_SITE=$site MPIMILL_FAULT_RANK=last timeout 120 mpirun -q -n "$ranks" --oversubscribe \
+      -x MPIMILL_FAULT_SITE -x MPIMILL_FAULT_RANK "$MPIMILL" run wordcount --input "$TMP/in.txt" \
       --output "$TMP/oom$site" --memory 16M --tmp "$TMP/spill" --quiet 2> "$TMP/stderr" || rc=$?
-    [ "$rc" = 1 ] || fail "allocation site $site failing on the last rank: exit $rc (124: hung), $(cat "$TMP/stderr")"
+    [ "$rc" = 1 ] || fail "site $site failing on the last rank: exit $rc (124: hung), $(cat "$TMP/stderr")"
     grep -q "mpimill: error: rank $((ranks - 1)): out of memory" "$TMP/stderr" ||
-      fail "allocation site $site: no error naming the rank: $(cat "$TMP/stderr")"
-    [ ! -e "$TMP/oom$site" ] || fail "allocation site $site left an output"
+      fail "failure site $site: no error naming the rank: $(cat "$TMP/stderr")"
+    [ ! -e "$TMP/oom$site" ] || fail "failure site $site left an output"
     check_no_leftovers "$TMP/oom$site"
   done
 fi

@@ -166,4 +166,19 @@ sort "$TMP/got-grep" | cmp -s "$TMP/want-grep" - || fail "--format hdf5 bytes va
 rc=0; mpimill_run "$ranks" -- run wordcount --input "$in/big.txt" --format hdf5 --compress gzip \
   --output "$TMP/h5bad" 2> "$TMP/stderr" || rc=$?
 [ "$rc" = 2 ] && grep -q "compress is for --format text" "$TMP/stderr" || fail "--format hdf5 --compress gzip: exit $rc"
+# An HDF5 write that fails on one rank only (fault.h's site 4: H5Dwrite
+# made, then reported failed) fails the job with one line on every rank,
+# nothing committed; the ranks used to part ways at the attributes and
+# wait in H5Fclose for ever.
+# (It hung with a small output and rank 1 failing; not with big.txt.)
+if [ "$ranks" -gt 1 ]; then
+  rc=0
+  seq 1 800 > "$TMP/small.txt"
+  MPIMILL_FAULT_SITE=4 MPIMILL_FAULT_RANK=1 timeout 120 mpirun -q -n "$ranks" --oversubscribe \
+    -x MPIMILL_FAULT_SITE -x MPIMILL_FAULT_RANK "$MPIMILL" run wordcount --input "$TMP/small.txt" --format hdf5 \
+    --output "$TMP/h5fail" --quiet 2> "$TMP/stderr" || rc=$?
+  [ "$rc" = 1 ] && grep -q "rank 1: HDF5 output: writing the datasets of .* failed" "$TMP/stderr" ||
+    fail "HDF5 write failing on one rank: exit $rc (124: hung), $(cat "$TMP/stderr")"
+  [ ! -e "$TMP/h5fail" ] || fail "HDF5 write failing on one rank: output committed"
+fi
 echo "io end to end at $ranks ranks: ok"
