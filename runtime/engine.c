@@ -338,11 +338,14 @@ static int agree_phase(mill_ctx *ctx, int rc, char *err, size_t errlen) {
     return mill__agree(ctx->comm, rc, err, errlen);
 }
 
-/* Feeds a file's identity (path, size, modification time) to the hash. */
-static void hash_file(XXH3_state_t *h, const char *path) {
+/* Feeds a file's identity (path, size, modification time) to the hash.
+ * The file is the first len bytes of path (an HDF5 input's "file:/dataset"
+ * names the dataset after them). */
+static void hash_file(XXH3_state_t *h, const char *path, size_t len) {
     struct stat st;
     int64_t id[3] = {-1, -1, -1};
-    if (stat(path, &st) == 0) {
+    char file[PATH_MAX];
+    if (len < sizeof file && snprintf(file, sizeof file, "%.*s", (int)len, path) >= 0 && stat(file, &st) == 0) {
         id[0] = (int64_t)st.st_size;
         id[1] = (int64_t)st.st_mtim.tv_sec;
         id[2] = (int64_t)st.st_mtim.tv_nsec;
@@ -358,13 +361,21 @@ int mill__fingerprint(const mill__run_args *a, const char *plugin_path, const mi
         XXH3_freeState(h);
         return MILL_ENOMEM;
     }
-    hash_file(h, plugin_path);
-    XXH3_64bits_update(h, a->format, strlen(a->format) + 1);
+    hash_file(h, plugin_path, strlen(plugin_path));
+    /* Every option that changes what is read or written: the same run of
+     * the same inputs gives the same output (--memory, --tmp and the like
+     * only change how). */
+    const char *words[] = {a->format, a->compress ? a->compress : "none", a->csv_columns ? a->csv_columns : ""};
+    for (size_t i = 0; i < sizeof words / sizeof *words; i++) XXH3_64bits_update(h, words[i], strlen(words[i]) + 1);
+    int flags[] = {a->csv_no_header, a->csv_quoted_newlines, a->skip_bad, a->single_file, a->csv_columns != NULL};
+    XXH3_64bits_update(h, flags, sizeof flags);
     for (size_t i = 0; i < a->nopts; i++) {
         XXH3_64bits_update(h, a->opts[i].key, strlen(a->opts[i].key) + 1);
         XXH3_64bits_update(h, a->opts[i].value, strlen(a->opts[i].value) + 1);
     }
-    for (size_t i = 0; i < in->n; i++) hash_file(h, in->files[i].path);
+    for (size_t i = 0; i < in->n; i++)
+        hash_file(h, in->files[i].path,
+                  in->files[i].kind == MILL__HDF5 ? in->files[i].dsoff : strlen(in->files[i].path));
     snprintf(out, 17, "%016" PRIx64, (uint64_t)XXH3_64bits_digest(h));
     XXH3_freeState(h);
     return 0;

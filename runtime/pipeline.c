@@ -6,8 +6,8 @@
  * --output may be a later stage's --input.
  *
  * Resume: before each stage, rank 0 computes the fingerprint the stage's
- * run would have (mill__fingerprint: plugin file, format, options, every
- * input file's path, size and mtime) and compares it with the one in the
+ * run would have (mill__fingerprint: plugin file, the options that change
+ * the output, every input file's path, size and mtime) and compares it with the one in the
  * manifest OUTPUT/_SUCCESS. When they are equal the output is already
  * committed for exactly these inputs, and the stage is skipped with a line
  * saying so. This is always on: a rerun -- by hand, or by Slurm after
