@@ -1,7 +1,9 @@
 /* gzip.c -- line reader over a gzip stream with zlib (see gzip.h).
  *
  * inflate() runs with windowBits 15+32 (gzip or zlib header, detected) and
- * is reset at the end of each member while input remains. Decompressed bytes
+ * is reset at the end of each member while input remains; zero bytes after
+ * a member (padding, as tar and dd leave) are skipped, as gzip does.
+ * Decompressed bytes
  * go to a buffer from which whole lines are delivered; a partial line moves
  * to the front and the buffer grows only when one line does not fit.
  */
@@ -107,6 +109,10 @@ static int gz_run(const char *name, gz_src *src, int skip_bad, uint64_t *skipped
             if (in_member) why = "truncated gzip data (unexpected end of file)";
             break;
         }
+        if (!in_member && any && strm.next_in[0] == 0) { /* no member starts with 0: padding */
+            while (strm.avail_in > 0 && strm.next_in[0] == 0) strm.next_in++, strm.avail_in--;
+            continue;
+        }
         if (!in_member) { /* a new member starts here */
             if (any && (zrc = inflateReset(&strm)) != Z_OK) {
                 snprintf(err, errlen, "input %s: inflateReset failed (%d)", name, zrc);
@@ -136,8 +142,7 @@ static int gz_run(const char *name, gz_src *src, int skip_bad, uint64_t *skipped
         if (zrc == Z_STREAM_END) {
             in_member = 0;
         } else if (zrc == Z_DATA_ERROR || zrc == Z_NEED_DICT) {
-            why = strm.msg ? strm.msg : "corrupt gzip data";
-            break;
+            why = strm.msg ? strm.msg : "corrupt gzip data"; /* after the whole lines inflated so far */
         } else if (zrc == Z_MEM_ERROR) {
             snprintf(err, errlen, "input %s: out of memory in inflate", name);
             rc = MILL_ENOMEM;
@@ -148,7 +153,7 @@ static int gz_run(const char *name, gz_src *src, int skip_bad, uint64_t *skipped
             break;
         }
         size_t pos = 0;
-        if ((rc = deliver(name, out, &pos, have, uoff, &line, 0, fn, arg)) != 0) break;
+        if ((rc = deliver(name, out, &pos, have, uoff, &line, 0, fn, arg)) != 0 || why) break;
         if (pos > 0) {
             memmove(out, out + pos, have - pos);
             have -= pos;

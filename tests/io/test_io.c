@@ -246,6 +246,41 @@ static void test_gzip_bad(void) {
     CU_ASSERT_EQUAL(rc, 0);
     CU_ASSERT_EQUAL(sk, 1);
     CU_ASSERT(c2.n > 0);
+    /* A bad CRC, found at the member's end: as zcat, every line inflated
+     * before it is delivered, then the error is one skipped record. */
+    size_t slen = 20000, wlen;
+    write_gz("crc.gz", t, slen, 1);
+    char *crc = read_all_file(path_of("crc.gz"), &len), *want = expect_lines(t, slen, &wlen);
+    crc[len - 8] ^= 1;
+    collected c3 = {0};
+    sk = 0;
+    rc = mill__gzip_read_mem("crc.gz", crc, len, 1, &sk, collect, &c3, err, sizeof err);
+    CU_ASSERT(rc == 0 && sk == 1);
+    wlen = (size_t)((char *)memrchr(want, '\n', wlen - 1) - want) + 1; /* the partial last line is dropped */
+    CU_ASSERT(c3.len == wlen && memcmp(c3.buf, want, wlen) == 0);
+    rc = mill__gzip_read_mem("crc.gz", crc, len, 0, &sk, collect, &c3, err, sizeof err);
+    CU_ASSERT(rc == MILL_EFORMAT && strstr(err, "crc.gz"));
+    /* Zero bytes after the last member (tar, dd) are padding, as for gzip
+     * -t; anything else there is not. */
+    char *pad = calloc(1, len + 512);
+    crc[len - 8] ^= 1;
+    memcpy(pad, crc, len);
+    collected c4 = {0};
+    sk = 0;
+    rc = mill__gzip_read_mem("pad.gz", pad, len + 512, 0, &sk, collect, &c4, err, sizeof err);
+    CU_ASSERT(rc == 0 && sk == 0);
+    wlen = 0;
+    free(want);
+    want = expect_lines(t, slen, &wlen);
+    CU_ASSERT(c4.len == wlen && memcmp(c4.buf, want, wlen) == 0);
+    pad[len + 300] = 'x';
+    rc = mill__gzip_read_mem("pad.gz", pad, len + 512, 0, &sk, collect, &c4, err, sizeof err);
+    CU_ASSERT(rc == MILL_EFORMAT && strstr(err, "offset"));
+    free(pad);
+    free(want);
+    free(crc);
+    free(c3.buf);
+    free(c4.buf);
     free(bad);
     free(z);
     free(t);
