@@ -108,9 +108,14 @@ int mill__hdf5_read(const char *spec, size_t dsoff, MPI_Comm comm, mill__record_
             h = H5Sselect_none(fspace);
             if (h >= 0) h = H5Sselect_none(mspace);
         }
+        /* The read is collective: a rank whose selection failed still
+         * takes part, selecting nothing, and fails after it. */
+        herr_t sel = h;
+        if (sel < 0 && (H5Sselect_none(fspace) < 0 || H5Sselect_none(mspace) < 0)) sel = -2;
         double t = mill__read_clock();
-        if (h >= 0) h = H5Dread(d, H5T_NATIVE_DOUBLE, mspace, fspace, dxpl, buf);
+        if (sel != -2) h = H5Dread(d, H5T_NATIVE_DOUBLE, mspace, fspace, dxpl, buf);
         mill__read_seconds += mill__read_clock() - t;
+        if (sel < 0) h = -1;
         if (h < 0 && !iorc) {
             snprintf(err, errlen, "input %s: H5Dread of rows %" PRIu64 "..%" PRIu64 " failed", spec, (uint64_t)s,
                      (uint64_t)(s + n));

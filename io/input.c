@@ -69,7 +69,7 @@ static int add_special(mill__inputs *in, size_t *cap, const char *path, char *er
         }
         if (grc != GLOB_NOMATCH) {
             snprintf(err, errlen, "input %s: glob failed (%s)", path, grc == GLOB_NOSPACE ? "out of memory" : "read error");
-            if (grc == GLOB_ABORTED) globfree(&g);
+            globfree(&g); /* glob may have allocated before it failed */
             return grc == GLOB_NOSPACE ? MILL_ENOMEM : MILL_EIO;
         }
         globfree(&g);
