@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "agree.h"
+#include "fault.h"
 
 #include "mpimill/job.h"
 
@@ -110,7 +111,7 @@ int mill__hdf5_read(const char *spec, size_t dsoff, MPI_Comm comm, mill__record_
         }
         /* The read is collective: a rank whose selection failed still
          * takes part, selecting nothing, and fails after it. */
-        herr_t sel = h;
+        herr_t sel = mill__fault_site(MILL_FAULT_SITE_H5_SELECT) ? -1 : h;
         if (sel < 0 && (H5Sselect_none(fspace) < 0 || H5Sselect_none(mspace) < 0)) sel = -2;
         double t = mill__read_clock();
         if (sel != -2) h = H5Dread(d, H5T_NATIVE_DOUBLE, mspace, fspace, dxpl, buf);

@@ -52,6 +52,7 @@
 #define MILL_FAULT_SITE_REDUCE_RUNS 2 /* allocating a spilled shuffle's list of reduce runs, after its rounds */
 #define MILL_FAULT_SITE_SENT 3        /* allocating a spilled shuffle's record counts, before their exchange */
 #define MILL_FAULT_SITE_H5_WRITE 4    /* H5Dwrite of --format hdf5 output: made, then reported failed */
+#define MILL_FAULT_SITE_H5_SELECT 5   /* the hyperslab selection of an HDF5 input's read */
 
 /* Reads the environment once; rank and size select the victim ("last" is
  * size - 1). Safe to call more than once: later calls only update rank. */

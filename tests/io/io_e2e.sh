@@ -123,6 +123,16 @@ mpimill_run "$ranks" -- run "$ROWSTATS" --input "$in/d.h5:/grp/u16" --input "$in
   --input "$in/notes.txt" --output "$TMP/h5c" --quiet
 [ "$(output_of "$TMP/h5c" | grep '^rows')" = "$(printf 'rows\t5007')" ] || fail "HDF5 + text rows: $(output_of "$TMP/h5c")"
 expect_fail "no dataset /missing" "$ROWSTATS" --input "$in/d.h5:/missing"
+# A selection that fails on one rank (fault.h's site 5): that rank still
+# takes part in the collective read, then the job fails naming it.
+if [ "$ranks" -gt 1 ]; then
+  rc=0
+  MPIMILL_FAULT_SITE=5 MPIMILL_FAULT_RANK=1 timeout 120 mpirun -q -n "$ranks" --oversubscribe \
+    -x MPIMILL_FAULT_SITE -x MPIMILL_FAULT_RANK "$MPIMILL" run "$ROWSTATS" --input "$in/d.h5:/ints" \
+    --output "$TMP/h5sel" --quiet 2> "$TMP/stderr" || rc=$?
+  [ "$rc" = 1 ] && grep -q "rank 1: input .*d.h5:/ints: H5Dread of rows" "$TMP/stderr" ||
+    fail "HDF5 selection failing on rank 1: exit $rc (124: hung), $(cat "$TMP/stderr")"
+fi
 expect_fail "d.h5:/names: unsupported type" "$ROWSTATS" --input "$in/d.h5:/names"
 expect_fail "notes.txt is not an HDF5 file" "$ROWSTATS" --input "$in/notes.txt:/x"
 # ---- --format hdf5: one data.h5 in the commit, read back with h5py and h5dump ----
