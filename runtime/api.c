@@ -65,7 +65,7 @@ int mill_opt_i64(mill_ctx *ctx, const char *key, int64_t def, int64_t *out) {
     if (!v) return 0;
     char *end;
     errno = 0;
-    long long x = strtoll(v, &end, 0);
+    long long x = strtoll(v, &end, 10); /* decimal: k=010 is ten, not octal eight */
     if (errno || end == v || *end) {
         mill_fail(ctx, "option %s=%s: not an integer", key, v);
         return MILL_EINVAL;

@@ -3,6 +3,7 @@
  * at once and rank 0 alone reports it. */
 #include "args.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,12 @@ const char mill__run_usage[] =
     "  --merge-factor N  how many map runs (sorted spills) of one level are merged into one\n"
     "                  (default 16), bounding open files and merge buffers\n";
 
+/* Options that take one value: a second one is refused, not silently
+ * taken over the first (--input and --opt repeat). */
+static const char *const single[] = {"--csv-columns", "--bad-records", "--compress", "--lock-timeout",
+                                     "--memory", "--merge-factor", "--tmp", "--weights", "--exclude-ranks",
+                                     "--output", "--format", NULL};
+
 /* Returns the value of option `name` given as "--name VALUE" or "--name=VALUE",
  * advancing *i; NULL when argv[*i] is not that option. Sets *missing when the
  * value is absent. */
@@ -72,9 +79,19 @@ int mill__run_args_parse(mill__run_args *a, int argc, char **argv, char *err, si
         return MILL_ENOMEM;
     }
     char *store = a->strings;
+    unsigned seen = 0; /* bit k: single[k] was given */
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i], *v;
         int missing = 0;
+        for (int k = 0; single[k]; k++) {
+            size_t n = strlen(single[k]);
+            if (strncmp(arg, single[k], n) != 0 || (arg[n] && arg[n] != '=')) continue;
+            if (seen & 1u << k) {
+                snprintf(err, errlen, "option %s given twice", single[k]);
+                return MILL_EINVAL;
+            }
+            seen |= 1u << k;
+        }
         if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
             a->help = 1;
             return 0;
@@ -106,8 +123,9 @@ int mill__run_args_parse(mill__run_args *a, int argc, char **argv, char *err, si
         } else if ((v = take(argc, argv, &i, "--lock-timeout", &missing)) != NULL) {
             char *end;
             double secs = strtod(v, &end);
-            if (end == v || *end || !(secs > 0) || secs > 86400 * 365) {
-                snprintf(err, errlen, "--lock-timeout '%s': expected a positive number of seconds", v);
+            if (end == v || *end || !(secs > 0) || secs > INT_MAX / 1000) { /* kept in ms, in an int */
+                snprintf(err, errlen, "--lock-timeout '%s': expected a positive number of seconds, at most %d", v,
+                         INT_MAX / 1000);
                 return MILL_EINVAL;
             }
             a->lock_timeout_ms = secs * 1000 < 1 ? 1 : (int)(secs * 1000);
@@ -116,8 +134,8 @@ int mill__run_args_parse(mill__run_args *a, int argc, char **argv, char *err, si
             double x = strtod(v, &end);
             double unit = *end == 'K' || *end == 'k' ? 1024.0 : *end == 'M' || *end == 'm' ? 1048576.0
                           : *end == 'G' || *end == 'g' ? 1073741824.0 : *end == '\0' ? 1.0 : 0;
-            if (end == v || unit == 0 || (*end && end[1]) || !(x * unit >= 16 * 1048576.0)) {
-                snprintf(err, errlen, "--memory '%s': expected a size of at least 16M (e.g. 256M, 2G)", v);
+            if (end == v || unit == 0 || (*end && end[1]) || !(x * unit >= 16 * 1048576.0) || !(x * unit < 0x1p64)) {
+                snprintf(err, errlen, "--memory '%s': expected a size from 16M to below 16E (e.g. 256M, 2G)", v);
                 return MILL_EINVAL;
             }
             a->memory = (uint64_t)(x * unit);

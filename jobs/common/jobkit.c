@@ -59,14 +59,16 @@ const char *jk_opt_required(mill_ctx *ctx, const char *key, const char *hint) {
 int jk_parse_double(const char *p, size_t len, double *out) {
     while (len && (*p == ' ' || *p == '\t')) p++, len--;
     while (len && (p[len - 1] == ' ' || p[len - 1] == '\t')) len--;
-    char tmp[64];
-    if (len == 0 || len >= sizeof tmp) return -1;
+    char buf[64], *tmp = len < sizeof buf ? buf : malloc(len + 1); /* long numbers are numbers too */
+    if (len == 0 || !tmp) return -1;
     memcpy(tmp, p, len);
     tmp[len] = '\0';
     char *end;
     errno = 0;
     double x = strtod(tmp, &end);
-    if (end != tmp + len || isnan(x) || (errno == ERANGE && isinf(x))) return -1;
+    int bad = end != tmp + len || isnan(x) || (errno == ERANGE && isinf(x));
+    if (tmp != buf) free(tmp);
+    if (bad) return -1;
     *out = x;
     return 0;
 }

@@ -67,8 +67,8 @@ static int topk_setup(mill_ctx *ctx) {
     }
     int64_t f = 0;
     if (field && (rc = mill_opt_i64(ctx, "field", 0, &f)) != 0) return rc;
-    if (field && (f == 0 || f > 1000000 || f < -1000000)) {
-        mill_fail(ctx, "option field=%s: expected a field number, 1-based (negative: from the end)", field);
+    if (field && (f == 0 || f > 1000000 || f < -64)) { /* text_field keeps the last 64 fields */
+        mill_fail(ctx, "option field=%s: expected a field number, 1 to 1000000, or -1 (the last) to -64", field);
         return MILL_EINVAL;
     }
     if (col && strchr(col, ',')) {

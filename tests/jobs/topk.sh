@@ -58,6 +58,15 @@ cat "$TMP/wc"/part-* | sort -t"$(printf '\t')" -k2,2nr -k1,1 | awk "NR <= 20" |
   awk -F'\t' '{ printf "%02d\t%s\t%s\t%s\n", NR, $2, $1, $2 }' > "$TMP/want"
 run_job "$ranks" topk --input "$TMP/wc" --output "$TMP/top" --opt k=20 --opt field=-1
 same "$TMP/want" "$TMP/top" "topk field=-1 over wordcount output differs from sort"
+# Integer options are decimal: k=010 is ten (strtoll base 0 read it as octal 8).
+run_job "$ranks" topk --input "$TMP/wc" --output "$TMP/top10" --opt k=010 --opt field=-1
+[ "$(cat "$TMP/top10"/part-* | wc -l)" = 10 ] || fail "k=010 gave $(cat "$TMP/top10"/part-* | wc -l) lines, want 10"
+# A number of 64 digits or more is a number (it was skipped as not numeric).
+big=$(printf '9%.0s' $(seq 70))
+printf 'a,b\n%s,x\n5,y\n' "$big" > "$TMP/big.csv"
+printf '1\t%s\t%s,x\n' "$big" "$big" > "$TMP/want"
+run_job "$ranks" topk --input "$TMP/big.csv" --output "$TMP/big" --opt k=1 --opt column=a
+same "$TMP/want" "$TMP/big" "topk over a 70-digit number"
 
 [ "$ranks" = 1 ] || { echo "topk at $ranks ranks: ok"; exit 0; }
 expect_fail "$ranks" 1 "option k is required" topk --input "$in/small.csv" --opt column=a
@@ -65,4 +74,5 @@ expect_fail "$ranks" 1 "option k=0: expected 1 to 1000000" topk --input "$in/sma
 expect_fail "$ranks" 1 "option k=ten: not an integer" topk --input "$in/small.csv" --opt k=ten --opt column=a
 expect_fail "$ranks" 1 "give one of option column=NAME" topk --input "$in/small.csv" --opt k=3
 expect_fail "$ranks" 1 "no column 'c' in the header" topk --input "$in/small.csv" --opt k=3 --opt column=c
+expect_fail "$ranks" 1 "option field=-65: expected a field number" topk --input "$TMP/wc" --opt k=3 --opt field=-65
 echo "topk at $ranks ranks: ok"

@@ -67,6 +67,26 @@ static void test_errors(void) {
     expect_error((const char *[]){"run", "j", "k", "--input", "x", "--output", "o", NULL},
                  "unexpected argument 'k'");
     expect_error((const char *[]){"run", "j", "--inputs", "x", "--output", "o", NULL}, "'--inputs'");
+    /* A single-valued option given twice is refused, not silently the last. */
+    expect_error((const char *[]){"run", "j", "--input", "x", "--output", "o", "--output=p", NULL},
+                 "--output given twice");
+    expect_error((const char *[]){"run", "j", "--input", "x", "--memory", "1G", "--output", "o", "--memory", "1G",
+                                  NULL},
+                 "--memory given twice");
+    /* Values past what is kept are refused, not wrapped around (they were
+     * taken as the default budget, and as no lock deadline at all). */
+    expect_error((const char *[]){"run", "j", "--input", "x", "--output", "o", "--memory", "99999999999G", NULL},
+                 "below 16E");
+    expect_error((const char *[]){"run", "j", "--input", "x", "--output", "o", "--memory", "inf", NULL},
+                 "below 16E");
+    expect_error((const char *[]){"run", "j", "--input", "x", "--output", "o", "--lock-timeout", "3000000", NULL},
+                 "at most 2147483");
+    /* A value that looks like an option is the value. */
+    mill__run_args a;
+    char err[256];
+    CU_ASSERT(parse(&a, err, (const char *[]){"run", "j", "--input", "--output", "--output", "o", NULL}) == 0);
+    CU_ASSERT(a.ninputs == 1 && !strcmp(a.inputs[0], "--output") && !strcmp(a.output, "o"));
+    mill__run_args_free(&a);
 }
 
 static void test_help(void) {

@@ -153,7 +153,7 @@ int mill_write(mill_ctx *ctx, const void *key, size_t key_len, const void *value
 
 /* Returns the value of option `key` given with --opt key=value, or NULL. */
 const char *mill_opt(mill_ctx *ctx, const char *key);
-/* Reads an integer option; *out keeps `def` when it is absent. Returns
+/* Reads an integer option, in decimal; *out keeps `def` when it is absent. Returns
  * MILL_EINVAL (and logs which option) when it is present but malformed. */
 int mill_opt_i64(mill_ctx *ctx, const char *key, int64_t def, int64_t *out);
 
