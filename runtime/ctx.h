@@ -55,6 +55,7 @@ struct mill_ctx {
     mill__table *table;       /* where mill_emit combines: map side, then reduce side */
     mill__emit_batch batch;   /* emits not yet combined into table (emit.c) */
     int can_emit;             /* set only during map and map_done: mill_emit is refused elsewhere */
+    int committed;            /* the output is published (a crash after it, in teardown, leaves it) */
     mill__entry *combining;   /* the entry a custom combine is producing */
     int value_set;            /* mill_set_value was called for `combining` */
     writer *out;              /* where mill_write goes, during reduce */

@@ -642,6 +642,7 @@ int mill__run_main(int argc, char **argv) {
     mill_ctx ctx = {.args = &args, .comm = comm, .job_comm = MPI_COMM_NULL, .rank = rank, .size = size};
     char *counters = NULL, *per_rank = NULL;
 
+    mill__crash_watch(&ctx, args.job); /* a plugin may crash as it loads */
     rc = mill__plugin_load(&plugin, args.job, err, sizeof err);
     rc = mill__agree(comm, rc, err, sizeof err);
     if (rc) {
@@ -649,6 +650,7 @@ int mill__run_main(int argc, char **argv) {
         goto out;
     }
     ctx.job = plugin.job;
+    mill__crash_watch(&ctx, plugin.path);
     ctx.merge = mill__merge_for(ctx.job);
     ctx.u64_sum = ctx.merge == merge_u64_sum; /* chosen above by mill__merge_for */
     if ((rc = check_options(ctx.job, &args, err, sizeof err)) != 0) {
@@ -677,7 +679,6 @@ int mill__run_main(int argc, char **argv) {
         rc = mill__lock_set_create(&ctx.locks, comm, MILL_LOCK_SLOTS);
         if (rc) snprintf(err, sizeof err, "cannot create the job's lock window: %s", mill_strerror(rc));
     }
-    mill__crash_watch(&ctx, plugin.path);
     setup_done = 1;
     if (rc == 0 && ctx.job->setup && (rc = ctx.job->setup(&ctx)) != 0)
         rc = mill__job_error(&ctx, "setup", rc, err, sizeof err);
@@ -751,6 +752,7 @@ int mill__run_main(int argc, char **argv) {
         if (!members) rc = MILL_ENOMEM;
     }
     rc = mill__commit_end(commit, rc, members, err, sizeof err);
+    ctx.committed = rc == 0;
     commit = NULL;
     free(members);
     if (rc == 0) {

@@ -7,11 +7,13 @@
 #include "plugin.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <dlfcn.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -181,11 +183,31 @@ static int list_in(const char *dir, void *arg) {
         char path[4096], err[512];
         mill__plugin p;
         snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-        if (load_path(&p, path, err, sizeof err) == 0) {
+        /* Each plugin loads in a child: one that crashes as it loads must
+         * not end the listing. */
+        fflush(stdout);
+        fflush(stderr);
+        pid_t pid = fork();
+        if (pid > 0) {
+            int st = 0;
+            while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+            }
+            if (WIFSIGNALED(st))
+                fprintf(stderr, "mpimill: job %s: crashed with signal %d (%s) as it loaded; not listed\n", path,
+                        WTERMSIG(st), strsignal(WTERMSIG(st)));
+            continue;
+        }
+        int ok = load_path(&p, path, err, sizeof err) == 0; /* in the child, or here when fork failed */
+        if (ok) {
             printf("%-12s %s\n", p.job->name, p.job->description ? p.job->description : "");
             mill__plugin_unload(&p);
         } else {
             fprintf(stderr, "mpimill: %s\n", err);
+        }
+        if (pid == 0) {
+            fflush(stdout);
+            fflush(stderr);
+            _exit(ok ? 0 : 1);
         }
     }
     closedir(d);

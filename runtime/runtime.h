@@ -33,8 +33,10 @@ int mill__stop_signal(void);
 /* Writes why the job stopped into err and returns MILL_EABORT. */
 int mill__stop_error(char *err, size_t errlen);
 
-/* Reports a crash (SIGSEGV, ...) as happening in ctx's plugin at the record
- * being mapped; NULL stops reporting. */
+/* Reports a crash (SIGSEGV, SIGABRT, ...) as happening in ctx's plugin at
+ * the record being mapped -- or, while ctx->job is NULL, as the plugin
+ * plugin_path loading, and once ctx->committed is set, after the commit;
+ * NULL stops reporting. */
 struct mill_ctx;
 void mill__crash_watch(const struct mill_ctx *ctx, const char *plugin_path);
 

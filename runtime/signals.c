@@ -7,10 +7,12 @@
  * the commit then votes NO: nothing is published, staging is removed, and
  * the job says why.
  *
- * A crash inside a plugin (SIGSEGV, SIGBUS, SIGFPE, SIGILL) is reported by
- * the crashing rank with the plugin and the record being mapped; the rank
- * then dies of the signal, mpirun ends the others, and since no vote was
- * complete nothing is committed (recovery removes the staging later).
+ * A crash inside a plugin (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT) is
+ * reported by the crashing rank with the plugin and the record being
+ * mapped; the rank then dies of the signal, mpirun ends the others, and
+ * since no vote was complete nothing is committed (recovery removes the
+ * staging later). A crash while the plugin loads, or in its teardown after
+ * the commit (the output then stands), says so.
  */
 #include <inttypes.h>
 #include <signal.h>
@@ -60,9 +62,17 @@ static char crash_stack[64 * 1024];
 static void on_crash(int sig) {
     char msg[1536];
     const mill_ctx *ctx = watched;
-    const char *name = sig == SIGSEGV ? "SIGSEGV" : sig == SIGBUS ? "SIGBUS" : sig == SIGFPE ? "SIGFPE" : "SIGILL";
+    const char *name = sig == SIGSEGV ? "SIGSEGV" : sig == SIGBUS ? "SIGBUS" : sig == SIGFPE ? "SIGFPE"
+                       : sig == SIGABRT ? "SIGABRT" : "SIGILL";
     int n;
-    if (ctx && ctx->rec)
+    if (ctx && !ctx->job)
+        n = snprintf(msg, sizeof msg, "mpimill: error: rank %d: crashed with %s while loading the plugin %s: nothing "
+                     "was committed\n", ctx->rank, name, watched_plugin);
+    else if (ctx && ctx->committed)
+        n = snprintf(msg, sizeof msg, "mpimill: error: rank %d: job %s crashed with %s in its plugin %s after its "
+                     "output was committed (the output is complete)\n", ctx->rank, ctx->job->name, name,
+                     watched_plugin);
+    else if (ctx && ctx->rec)
         n = snprintf(msg, sizeof msg,
                      "mpimill: error: rank %d: job %s crashed with %s in its plugin %s at %s:%" PRIu64
                      ": nothing was committed\n",
@@ -91,6 +101,6 @@ void mill__crash_watch(const mill_ctx *ctx, const char *plugin_path) {
     sa.sa_handler = on_crash;
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = SA_ONSTACK | SA_RESETHAND;
-    static const int sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL};
+    static const int sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
     for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) (void)sigaction(sigs[i], &sa, NULL);
 }

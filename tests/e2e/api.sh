@@ -66,4 +66,29 @@ rc=0; mpimill_run "$ranks" -- run "$PLUGINS/crash.so" --input "$TMP/boom.txt" --
 grep -q "job crash crashed with SIGSEGV in its plugin $PLUGINS/crash.so at $TMP/boom.txt:4" "$TMP/stderr" ||
   fail "crash message: $(cat "$TMP/stderr")"
 [ ! -e "$TMP/o4" ] || fail "output after a crash"
+# An abort() (a failed assert) is reported the same way.
+rc=0; mpimill_run "$ranks" -- run "$PLUGINS/crash.so" --input "$TMP/boom.txt" --output "$TMP/o7" --opt how=abort \
+  2> "$TMP/stderr" || rc=$?
+[ "$rc" != 0 ] && grep -q "job crash crashed with SIGABRT in its plugin $PLUGINS/crash.so at $TMP/boom.txt:4" \
+  "$TMP/stderr" || fail "abort: exit $rc, message: $(cat "$TMP/stderr")"
+[ ! -e "$TMP/o7" ] || fail "output after an abort"
+# A crash while the plugin loads, before any job is known.
+rc=0; CRASH_AT_LOAD=1 mpimill_run "$ranks" -- run "$PLUGINS/crash.so" --input "$TMP/boom.txt" \
+  --output "$TMP/o8" 2> "$TMP/stderr" || rc=$?
+[ "$rc" != 0 ] && grep -q "crashed with SIGSEGV while loading the plugin $PLUGINS/crash.so: nothing was committed" \
+  "$TMP/stderr" || fail "crash at load: exit $rc, message: $(cat "$TMP/stderr")"
+[ ! -e "$TMP/o8" ] || fail "output after a crash at load"
+# A crash in teardown, after the commit: the output stands, and the message
+# says so instead of "nothing was committed".
+rc=0; mpimill_run "$ranks" -- run "$PLUGINS/crash.so" --input "$TMP/in.txt" --output "$TMP/o9" --opt how=teardown \
+  2> "$TMP/stderr" || rc=$?
+[ "$rc" != 0 ] && grep -q "job crash crashed with SIGSEGV in its plugin $PLUGINS/crash.so after its output was committed" \
+  "$TMP/stderr" || fail "crash in teardown: exit $rc, message: $(cat "$TMP/stderr")"
+"$MPIMILL" verify "$TMP/o9" > /dev/null || fail "the output committed before the teardown crash does not verify"
+# `mpimill jobs` loads each plugin on the job path in a child: one that
+# crashes as it loads is named and skipped, the others are listed.
+rc=0; MPIMILL_JOB_PATH=$PLUGINS CRASH_AT_LOAD=1 "$MPIMILL" jobs > "$TMP/jobs" 2> "$TMP/stderr" || rc=$?
+[ "$rc" = 0 ] && grep -q "^wordcount " "$TMP/jobs" && grep -q "^longest " "$TMP/jobs" &&
+  grep -q "job $PLUGINS/crash.so: crashed with signal 11" "$TMP/stderr" ||
+  fail "mpimill jobs with a plugin crashing at load: exit $rc, $(cat "$TMP/jobs" "$TMP/stderr")"
 echo "plugin API at $ranks ranks: ok"

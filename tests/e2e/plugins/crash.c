@@ -1,14 +1,37 @@
-/* crash.c -- a job that dereferences NULL on a line containing "boom". */
+/* crash.c -- a job that crashes where it is told to:
+ *   on a line containing "boom": SIGSEGV, or SIGABRT with --opt how=abort;
+ *   --opt how=teardown: in teardown, after the output was committed;
+ *   environment CRASH_AT_LOAD=1: while the plugin loads (a constructor).
+ */
 #include <mpimill/job.h>
+#include <stdlib.h>
 #include <string.h>
 
+static const char *const options[] = {"how", NULL};
+
+static void segv(void) {
+    volatile int *p = NULL;
+    *p = 1;
+}
+
+__attribute__((constructor)) static void crash_at_load(void) {
+    const char *e = getenv("CRASH_AT_LOAD");
+    if (e && !strcmp(e, "1")) segv();
+}
+
 static int crash_map(mill_ctx *ctx, const mill_record *rec) {
+    const char *how = mill_opt(ctx, "how");
     if (rec->len >= 4 && memmem(rec->data, rec->len, "boom", 4)) {
-        volatile int *p = NULL;
-        *p = 1;
+        if (how && !strcmp(how, "abort")) abort();
+        if (!how) segv();
     }
     return mill_emit_u64(ctx, rec->data, rec->len, 1);
 }
 
+static void crash_teardown(mill_ctx *ctx) {
+    const char *how = mill_opt(ctx, "how");
+    if (how && !strcmp(how, "teardown")) segv();
+}
+
 MILL_JOB(.name = "crash", .description = "crashes on 'boom'", .value_type = MILL_VALUE_U64,
-         .combine_op = MILL_COMBINE_SUM, .map = crash_map)
+         .combine_op = MILL_COMBINE_SUM, .options = options, .map = crash_map, .teardown = crash_teardown)
