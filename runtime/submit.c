@@ -244,10 +244,14 @@ static void write_script(FILE *f, const submit_job *job, const char *launcher, c
     shell_quote(f, self);
     fprintf(f, "\nargs=(");
     for (int i = 0; i < job->argc; i++) {
-        if (i) fputc(' ', f);
+        /* An array task gets its own --output below, in place of the parent
+         * (run refuses a second one). */
+        if (inputs_file && !strcmp(job->argv[i], "--output") && ++i) continue;
+        if (inputs_file && !strncmp(job->argv[i], "--output=", 9)) continue;
+        fputc(' ', f);
         shell_quote(f, job->argv[i]);
     }
-    fprintf(f, ")\n");
+    fprintf(f, " )\n");
     if (inputs_file) {
         fprintf(f, "# Array task i (of %zu) reads line i+1 of the list and commits OUTPUT/<its basename>.\n"
                    "input=$(sed -n \"$((SLURM_ARRAY_TASK_ID + 1))p\" ",
