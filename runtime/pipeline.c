@@ -20,9 +20,12 @@
  * (128+signal when a stop signal arrived; see signals.c).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "args.h"
 #include "input.h"
@@ -102,8 +105,13 @@ static int split_words(char *line, char ***words, char *err, size_t errlen) {
 static int manifest_fingerprint(const char *dir, char fp[17]) {
     char path[4096];
     if ((size_t)snprintf(path, sizeof path, "%s/_SUCCESS", dir) >= sizeof path) return -1;
-    FILE *f = fopen(path, "r");
-    if (!f) return -1;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC); /* a FIFO is not waited on */
+    struct stat st;
+    FILE *f = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? fdopen(fd, "r") : NULL;
+    if (!f) {
+        if (fd >= 0) close(fd);
+        return -1;
+    }
     char buf[8192];
     size_t n = fread(buf, 1, sizeof buf - 1, f);
     int bad = ferror(f);

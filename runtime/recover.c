@@ -247,7 +247,9 @@ void mill__manifest_free(mill__manifest *m) {
 
 int mill__manifest_read(int dirfd, mill__manifest *m, char *err, size_t errlen) {
     memset(m, 0, sizeof *m);
-    int fd = openat(dirfd, "_SUCCESS", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO planted there must not wait for a writer
+     * (it is then refused as not a regular file). */
+    int fd = openat(dirfd, "_SUCCESS", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
         int e = errno;
         snprintf(err, errlen, "manifest _SUCCESS: %s%s", strerror(e), e == ELOOP ? " (a symbolic link)" : "");

@@ -68,7 +68,7 @@ static void report_free(report *r) {
 /* Reads the regular file path whole into a malloc'ed *text of *len bytes.
  * Returns 0 or -1 with err naming the file and the reason. */
 static int read_whole(const char *path, char **text, size_t *len, char *err, size_t errlen) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC); /* a FIFO: refused below, not waited on */
     if (fd < 0) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return -1;

@@ -401,6 +401,12 @@ def mode_safety(fx, stats, args):
     d, out, outside = setup()
     os.symlink(os.path.join(outside, "victim"), os.path.join(d, ".out.mill-lock"))
     cases.append(("lock file is a symlink", d, out, outside, "symbolic link"))
+    # 5b. a staging manifest that is a FIFO: refused, not waited on for ever
+    d, out, outside = setup()
+    s = os.path.join(d, ".out.mill-staging-f")
+    os.makedirs(s)
+    os.mkfifo(os.path.join(s, "_SUCCESS"))
+    cases.append(("staging manifest is a FIFO", d, out, outside, "not a regular file"))
 
     for name, d, out, outside, word in cases:
         before_out, before_outside = snapshot(d), snapshot(outside)
@@ -425,6 +431,16 @@ def mode_safety(fx, stats, args):
         r, so, se = mill(m, "verify", out)
         expect("verify manifest names %s" % bad, r == 1 and "unsafe" in se, "verify: %d %r" % (r, se))
         shutil.rmtree(d)
+    d, out, outside = setup()
+    os.unlink(os.path.join(out, "_SUCCESS"))
+    os.mkfifo(os.path.join(out, "_SUCCESS"))
+    for cmd in ("verify", "report"):
+        try:
+            r, so, se = mill(m, cmd, out) if cmd == "verify" else mill(m, cmd, "--no-html", out)
+        except subprocess.TimeoutExpired:
+            r, se = -1, "hung on the FIFO"
+        expect("%s of a FIFO manifest" % cmd, r == 1 and "not a regular file" in se, "%s: %d %r" % (cmd, r, se))
+    shutil.rmtree(d)
     d, out, outside = setup()
     part = os.path.join(out, "part-00000")
     os.unlink(part)
