@@ -233,9 +233,11 @@ static void write_script(FILE *f, const submit_job *job, const char *launcher, c
                "# the job then stops cleanly, commits nothing and says why.\n"
                "# sbatch options given:",
             when, !strcmp(launcher, "srun") ? "srun --mpi=pmix" : "mpirun");
-    for (int i = 0; i < sargc; i++) {
+    for (int i = 0; i < sargc; i++) { /* in a comment: a newline must not end it */
         fputc(' ', f);
-        shell_quote(f, sargv[i]);
+        for (const unsigned char *c = (const unsigned char *)sargv[i]; *c; c++)
+            if (*c < 0x20 || *c == 0x7f) fprintf(f, "\\x%02x", *c);
+            else fputc(*c, f);
     }
     fprintf(f, "\nset -u\n");
     fprintf(f, "# Open MPI refuses to run as root unless told it may.\n"
@@ -328,8 +330,7 @@ static int run_capture(char **argv, char *out, size_t outlen, char *err, size_t 
         close(pfd[0]);
         close(pfd[1]);
         execvp(argv[0], argv);
-        fprintf(stderr, "mpimill: error: cannot run %s: %s\n", argv[0], strerror(errno));
-        _exit(127);
+        _exit(127); /* the parent says it, once */
     }
     if (close(pfd[1]) != 0) {
         snprintf(err, errlen, "close: %s", strerror(errno));
@@ -404,6 +405,12 @@ int mill__submit_main(int argc, char **argv) {
     strv sbatch_opts = {0}, inputs = {0};
     int code = MILL_EXIT_USAGE;
     if (!dir || !*dir) dir = ".";
+    char cwd[PATH_MAX + 1] = "", absdir[2 * PATH_MAX + 2];
+    if (!getcwd(cwd, PATH_MAX - 1)) {
+        fprintf(stderr, "mpimill: error: submit: getcwd: %s\n", strerror(errno));
+        return MILL_EXIT_RUNTIME;
+    }
+    if (strcmp(cwd, "/") != 0) strcat(cwd, "/"); /* prefixed to relative paths */
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -441,6 +448,12 @@ int mill__submit_main(int argc, char **argv) {
             code = MILL_EXIT_RUNTIME;
             goto out;
         }
+    }
+    if (dir[0] != '/') { /* the script names the --array list by this path */
+        snprintf(absdir, sizeof absdir, "%s%s", cwd, strcmp(dir, ".") ? dir : "");
+        size_t n = strlen(absdir);
+        while (n > 1 && absdir[n - 1] == '/') absdir[--n] = '\0';
+        dir = absdir;
     }
     if (strcmp(launcher, "srun") != 0 && strcmp(launcher, "mpirun") != 0) {
         fprintf(stderr, "mpimill: submit: unknown --launcher '%s' (expected: srun, mpirun)\n", launcher);
@@ -533,7 +546,9 @@ int mill__submit_main(int argc, char **argv) {
             fprintf(stderr, "mpimill: error: %s\n", err);
             goto out;
         }
-        for (size_t i = 0; i < inputs.n; i++) fprintf(lf, "%s\n", inputs.v[i]);
+        /* Absolute, as the list's own path: the job may start elsewhere
+         * (sbatch --chdir), and the inputs were found from here. */
+        for (size_t i = 0; i < inputs.n; i++) fprintf(lf, "%s%s\n", inputs.v[i][0] == '/' ? "" : cwd, inputs.v[i]);
         if (finish_file(lf, list, err, sizeof err) != 0) {
             fprintf(stderr, "mpimill: error: %s\n", err);
             goto out;
