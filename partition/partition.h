@@ -30,6 +30,9 @@ typedef struct mill_partition mill_partition;
 /* Largest number of ranks a partitioner accepts. */
 #define MILL_PARTITION_MAX_RANKS UINT32_C(65536)
 
+/* Largest serialized state: that many ranks and 2^24 slots. */
+#define MILL_PARTITION_STATE_MAX ((size_t)32 + 5 * (size_t)MILL_PARTITION_MAX_RANKS + ((size_t)4 << 24) + 8)
+
 /* Largest weight; weights are stored as fixed point with 16 fractional bits
  * (w * 65536 rounded to nearest, halves up), so the smallest is 2^-17. */
 #define MILL_PARTITION_MAX_WEIGHT 65535.0

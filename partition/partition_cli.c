@@ -74,11 +74,16 @@ static size_t split(const char *s, char ***items) {
     return k;
 }
 
-/* Parses argv into o. Returns 0 or 2 after printing an error. */
+/* Parses argv into o. Returns 0, -1 after printing the usage (--help), or 2
+ * after printing an error. */
 static int parse_args(int argc, char **argv, cli_opts *o) {
     static const char *names[] = {"--ranks", "--weights", "--exclude", "--state", "--save"};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            puts(USAGE);
+            return -1;
+        }
         if (strcmp(a, "--stats") == 0) {
             o->stats = 1;
             continue;
@@ -151,6 +156,11 @@ static int load(const char *path, mill_partition **p) {
     while (buf) {
         len += fread(buf + len, 1, cap - len, f);
         if (len < cap) break;
+        if (len > MILL_PARTITION_STATE_MAX) { /* no state is this long: do not read on */
+            free(buf);
+            fclose(f);
+            return fail(1, "cannot load %s: %s", path, "longer than any partitioner state");
+        }
         unsigned char *nb = realloc(buf, cap * 2);
         if (!nb) free(buf);
         buf = nb;
@@ -226,7 +236,7 @@ static int run_keys(const mill_partition *p, int stats) {
 int mill_partition_cli_main(int argc, char **argv) {
     cli_opts o = {0};
     int rc = parse_args(argc, argv, &o);
-    if (rc != 0) return rc;
+    if (rc != 0) return rc < 0 ? 0 : rc;
     mill_partition *p = NULL;
     rc = o.state ? load(o.state, &p) : build(&o, &p);
     if (rc != 0) return rc;

@@ -50,6 +50,10 @@ static uint64_t state_size(uint32_t n, uint32_t bits) {
     return STATE_HEADER + UINT64_C(5) * n + (UINT64_C(4) << bits) + 8;
 }
 
+_Static_assert(MILL_PARTITION_STATE_MAX == STATE_HEADER + 5 * (size_t)MILL_PARTITION_MAX_RANKS +
+                                               ((size_t)4 << MILL_PART_MAX_BITS) + 8,
+               "MILL_PARTITION_STATE_MAX is state_size(MAX_RANKS, MAX_BITS)");
+
 size_t mill_partition_state_size(const mill_partition *p) {
     return (size_t)state_size(p->n, p->bits);
 }

@@ -70,4 +70,10 @@ head -c 100 "$T/state" > "$T/trunc"
 "$D" --state "$T/trunc" < /dev/null 2> "$T/err"; [ $? -eq 1 ] || fail "truncated state accepted"
 [ "$(wc -l < "$T/err")" -eq 1 ] || fail "state error not one line"
 "$D" --state "$T/missing" < /dev/null 2> /dev/null; [ $? -eq 1 ] || fail "missing state"
+# An endless file is refused once past the largest state, not read whole
+# into memory (under a 1 GiB limit, reading on would fail another way).
+(ulimit -v 1048576; "$D" --state /dev/zero < /dev/null 2> "$T/err"); [ $? -eq 1 ] &&
+  grep -q "longer than any partitioner state" "$T/err" || fail "/dev/zero as state: $(cat "$T/err")"
+# --help prints the usage and succeeds.
+"$D" --help > "$T/out" && grep -q "^usage: partition" "$T/out" || fail "--help"
 echo "partition_cli: all checks passed"
