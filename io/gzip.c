@@ -3,9 +3,9 @@
  * inflate() runs with windowBits 15+32 (gzip or zlib header, detected) and
  * is reset at the end of each member while input remains; zero bytes after
  * a member (padding, as tar and dd leave) are skipped, as gzip does.
- * Decompressed bytes
- * go to a buffer from which whole lines are delivered; a partial line moves
- * to the front and the buffer grows only when one line does not fit.
+ * Decompressed bytes go to a buffer from which whole lines are delivered; a
+ * partial line moves to the front and the buffer grows only when one line
+ * does not fit.
  */
 #include "gzip.h"
 
