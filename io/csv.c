@@ -207,6 +207,14 @@ static int row(csv_state *s, const char *data, size_t len, uint64_t off, uint64_
 /* The record_fn the line readers call: assembles rows from lines. */
 static int on_line(void *arg, const mill_record *ln) {
     csv_state *s = arg;
+    mill_record nobom;
+    if (ln->offset == 0 && ln->len >= 3 && !memcmp(ln->data, "\xEF\xBB\xBF", 3)) { /* UTF-8 BOM (Excel): not data */
+        nobom = *ln;
+        nobom.data += 3;
+        nobom.len -= 3;
+        nobom.offset = 3;
+        ln = &nobom;
+    }
     if (s->pending) {
         if (grow(&s->pend, &s->pcap, s->plen + 1 + ln->len, 1)) return MILL_ENOMEM;
         s->pend[s->plen++] = '\n';

@@ -216,6 +216,10 @@ static int read_header(mill_ctx *ctx, const char *path, jk_buf *b) {
     }
     gzclose(g);
     if (rc == 0 && b->len && b->p[b->len - 1] == '\r') b->len--;
+    if (rc == 0 && b->len >= 3 && !memcmp(b->p, "\xEF\xBB\xBF", 3)) { /* a UTF-8 BOM, as io/csv.c drops it */
+        memmove(b->p, b->p + 3, b->len - 3);
+        b->len -= 3;
+    }
     if (rc == MILL_ENOMEM) mill_fail(ctx, "out of memory");
     return rc;
 }

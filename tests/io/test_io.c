@@ -375,6 +375,12 @@ static void test_csv_rows(void) {
     CU_ASSERT_EQUAL(csv_mem("a,b\nc,d\n", &o, &c, err, sizeof err), 0);
     CU_ASSERT_STRING_EQUAL(c.buf, "a|b\nc|d\n");
     free(c.buf);
+    /* A UTF-8 byte-order mark (Excel's CSV UTF-8) is not part of the first
+     * column's name, even a quoted one. */
+    o = (mill__read_opts){.csv_columns = "a"};
+    CU_ASSERT_EQUAL(csv_mem("\xEF\xBB\xBF\"a\",b\n1,2\n", &o, &c, err, sizeof err), 0);
+    CU_ASSERT_STRING_EQUAL(c.buf, "1\n");
+    free(c.buf);
     /* Header only, and empty input. */
     o = (mill__read_opts){0};
     CU_ASSERT_EQUAL(csv_mem("a,b\n", &o, &c, err, sizeof err), 0);

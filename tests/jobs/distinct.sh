@@ -35,6 +35,11 @@ run_job "$ranks" distinct --input "$in/csv" --output "$TMP/col3" --opt 'column=#
 same "$TMP/want" "$TMP/col3" "distinct column=#3 differs from column=product"
 
 [ "$ranks" = 1 ] || { echo "distinct at $ranks ranks: ok"; exit 0; }
+# A UTF-8 byte-order mark before the header (Excel) is not part of its first name.
+printf '\xef\xbb\xbfa,b\n1,2\n3,4\n1,5\n' > "$TMP/bom.csv"
+printf '1\t2\n3\t1\n' > "$TMP/want"
+run_job "$ranks" distinct --input "$TMP/bom.csv" --output "$TMP/bom" --opt column=a
+same "$TMP/want" "$TMP/bom" "distinct column=a of a CSV with a BOM"
 expect_fail "$ranks" 1 "no column 'nope' in the header of $in/csv/t1.csv" distinct --input "$in/csv/t1.csv" --opt column=nope
 expect_fail "$ranks" 1 "input $in/lines.txt is not CSV" distinct --input "$in/lines.txt" --opt column=a
 expect_fail "$ranks" 1 "column '#0': expected a header name or #N with N >= 1" distinct --input "$in/csv" --opt 'column=#0'
