@@ -233,6 +233,7 @@ typedef struct sort_item {
 typedef size_t digit_counts[DIGITS][1 << DIGIT_BITS];
 
 static void radix_sort(sort_item *a, sort_item *tmp, size_t n, digit_counts count) {
+    if (n < 2) return; /* sorted; and an empty a has no a[0] to read */
     const uint64_t mask = (1u << DIGIT_BITS) - 1;
     for (size_t i = 0; i < n; i++)
         for (int d = 0; d < DIGITS; d++) count[d][(a[i].prefix >> (d * DIGIT_BITS)) & mask]++;
