@@ -84,6 +84,7 @@
 
 #include "fault.h"
 #include "json.h"
+#include "metrics.h"
 #include "mpimill/job.h"
 #include "runtime.h"
 
@@ -119,12 +120,6 @@ struct mill__commit {
     char *list;       /* set by the prepare: this rank's files as manifest JSON entries */
     double prepare_s; /* the prepare's seconds on this rank */
 };
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static void sleep_ms(long ms) {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -166,7 +161,7 @@ static int lock_acquire(int parent_fd, const char *name, const char *what, int *
                         size_t errlen) {
     const char *w = getenv("MPIMILL_LOCK_WAIT_MS");
     long wait_ms = w && *w ? strtol(w, NULL, 10) : 30000;
-    double deadline = now() + (double)wait_ms / 1000.0;
+    double deadline = mill__now() + (double)wait_ms / 1000.0;
     for (;;) {
         int f = mill__fault_openat(parent_fd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (f < 0) {
@@ -188,7 +183,7 @@ static int lock_acquire(int parent_fd, const char *name, const char *what, int *
                 snprintf(err, errlen, "%s: flock %s: %s", what, name, strerror(e));
                 return MILL_EIO;
             }
-            if (now() > deadline) {
+            if (mill__now() > deadline) {
                 snprintf(err, errlen, "%s is in use by another job (lock %s held for %ld ms)", what, name,
                          wait_ms);
                 return MILL_ETIMEOUT;
@@ -632,7 +627,7 @@ int mill__commit_open_shared(mill__commit *c, const char *name, int *fd, char *e
 }
 
 int mill__commit_prepare(mill__commit *c, uint64_t *bytes, uint64_t *files, char *err, size_t errlen) {
-    double t0 = now();
+    double t0 = mill__now();
     *bytes = *files = 0;
     if (c->list) return 0;
     MILL_FAULT(MILL_FAULT_WRITTEN);
@@ -667,7 +662,7 @@ int mill__commit_prepare(mill__commit *c, uint64_t *bytes, uint64_t *files, char
         return rc;
     }
     c->list = s;
-    c->prepare_s = now() - t0;
+    c->prepare_s = mill__now() - t0;
     MILL_FAULT(MILL_FAULT_PREPARED);
     return 0;
 }
@@ -742,7 +737,7 @@ static int publish(mill__commit *c, const char *members, const char *files, doub
 
 int mill__commit_end(mill__commit *c, int status, const char *manifest_json, char *err, size_t errlen) {
     /* The stats count an earlier prepare in, not the time since it. */
-    double t0 = now() - (c->list ? c->prepare_s : 0), t_prep = 0, t_pub = 0, t_clean = 0;
+    double t0 = mill__now() - (c->list ? c->prepare_s : 0), t_prep = 0, t_pub = 0, t_clean = 0;
     char *all = NULL;
     uint64_t bytes, files;
     int rc = status;
@@ -755,17 +750,17 @@ int mill__commit_end(mill__commit *c, int status, const char *manifest_json, cha
         if (mr != MPI_SUCCESS) rc = mill__mpi_error(mr, "MPI_Reduce", err, errlen);
     }
     if (rc == 0) rc = mill__gather_str(c->comm, c->list, &all, err, errlen);
-    t_prep = now() - t0;
+    t_prep = mill__now() - t0;
     if (rc == 0 && c->rank == 0) {
         rc = all ? publish(c, manifest_json, all, most, err, errlen) : MILL_ENOMEM;
         if (rc == MILL_ENOMEM && !err[0]) snprintf(err, errlen, "out of memory writing the manifest");
     }
-    t_pub = now() - t0 - t_prep;
+    t_pub = mill__now() - t0 - t_prep;
     rc = mill__agree(c->comm, rc, err, errlen);
     if (c->rank == 0) {
         /* After the commit point the staging name holds nothing or the old
          * output; before it, the uncommitted new one: remove it either way. */
-        double t1 = now();
+        double t1 = mill__now();
         if (!c->committed) MILL_FAULT(MILL_FAULT_ABORTING);
         char e2[1024] = "";
         int cr = remove_staging(c->parent_fd, c->staging, MILL_FAULT_MID_CLEANUP, e2, sizeof e2);
@@ -776,12 +771,12 @@ int mill__commit_end(mill__commit *c, int status, const char *manifest_json, cha
         if (cr) fprintf(stderr, "mpimill: warning: cleanup (mpimill recover finishes it): %s\n", e2);
         MILL_FAULT(MILL_FAULT_BEFORE_UNLOCK);
         lock_release(c->parent_fd, c->lockname, &c->lock_fd);
-        t_clean = now() - t1;
+        t_clean = mill__now() - t1;
         if (getenv("MPIMILL_COMMIT_STATS"))
             fprintf(stderr,
                     "mpimill: commit: prepare+vote %.6f s (slowest rank's fsync+hash %.6f s), publish %.6f s, "
                     "cleanup %.6f s, total %.6f s\n",
-                    t_prep, most, t_pub, t_clean, now() - t0);
+                    t_prep, most, t_pub, t_clean, mill__now() - t0);
     }
     free(all);
     free_commit(c);
