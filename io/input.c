@@ -99,6 +99,10 @@ static int add_path(mill__inputs *in, size_t *cap, const char *path, int top, ch
         if (top && e == ENOENT) {
             int rc = add_special(in, cap, path, err, errlen);
             if (rc <= 0) return rc;
+            if (strpbrk(path, "*?[")) {
+                snprintf(err, errlen, "input %s: no file matches this pattern", path);
+                return MILL_ENOENT;
+            }
         }
         snprintf(err, errlen, "input %s: %s", path, strerror(e));
         return e == ENOENT ? MILL_ENOENT : MILL_EIO;
@@ -122,6 +126,10 @@ static int add_path(mill__inputs *in, size_t *cap, const char *path, int top, ch
         snprintf(err, errlen, "input %s: %s", path, strerror(errno));
         return MILL_EIO;
     }
+    /* `logs/` and `logs` name the same files: `logs/a.log`, never `logs//a.log`. */
+    int dir_len = (int)strlen(path);
+    while (dir_len > 1 && path[dir_len - 1] == '/') dir_len--;
+    if (dir_len == 1 && path[0] == '/') dir_len = 0;
     char **names = NULL;
     size_t n = 0, ncap = 0;
     int rc = 0;
@@ -135,7 +143,7 @@ static int add_path(mill__inputs *in, size_t *cap, const char *path, int top, ch
             if (!nn) { rc = MILL_ENOMEM; break; }
             names = nn;
         }
-        if (asprintf(&names[n], "%s/%s", path, de->d_name) < 0) { rc = MILL_ENOMEM; break; }
+        if (asprintf(&names[n], "%.*s/%s", dir_len, path, de->d_name) < 0) { rc = MILL_ENOMEM; break; }
         n++;
         errno = 0;
     }

@@ -133,6 +133,11 @@ int mill__emit_flush(mill_ctx *ctx);
  * plugin's mill_fail words) into err; returns MILL_EJOB or MILL_ENOMEM. */
 int mill__job_error(mill_ctx *ctx, const char *cb, int rc, char *err, size_t errlen);
 
+/* Writes where `rec` is to buf: "FILE:LINE (byte offset B)" when its line
+ * number is known, else "FILE (byte offset B)". Async-signal safe in
+ * practice (snprintf of strings and integers only); the crash handler uses it. */
+void mill__record_where(const mill_record *rec, char *buf, size_t len);
+
 /* Appends one `key<TAB>value\n` line to w, the value formatted by the job's
  * value type. Returns 0, MILL_EIO (message in err) or MILL_EJOB. */
 int mill__write_record(mill_ctx *ctx, writer *w, const void *key, size_t klen, const void *value,

@@ -213,13 +213,21 @@ int mill__write_record(mill_ctx *ctx, writer *w, const void *key, size_t klen, c
 
 /* ---- phases -------------------------------------------------------------- */
 
+void mill__record_where(const mill_record *rec, char *buf, size_t len) {
+    if (rec->line)
+        snprintf(buf, len, "%s:%" PRIu64 " (byte offset %" PRIu64 ")", rec->file, rec->line, rec->offset);
+    else
+        snprintf(buf, len, "%s (byte offset %" PRIu64 ")", rec->file, rec->offset);
+}
+
 /* Formats a failed callback's error: job, rank's position and the plugin's words. */
 int mill__job_error(mill_ctx *ctx, const char *cb, int rc, char *err, size_t errlen) {
     const char *why = ctx->fail[0] ? ctx->fail : mill_strerror(rc);
-    if (ctx->rec)
-        snprintf(err, errlen, "job %s: %s failed at %s:%" PRIu64 ": %s", ctx->job->name, cb,
-                 ctx->rec->file, ctx->rec->offset, why);
-    else
+    char where[1024];
+    if (ctx->rec) {
+        mill__record_where(ctx->rec, where, sizeof where);
+        snprintf(err, errlen, "job %s: %s failed at %s: %s", ctx->job->name, cb, where, why);
+    } else
         snprintf(err, errlen, "job %s: %s failed: %s", ctx->job->name, cb, why);
     return rc == MILL_ENOMEM ? rc : MILL_EJOB;
 }

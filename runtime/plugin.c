@@ -10,6 +10,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <libgen.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,48 +173,104 @@ void mill__plugin_unload(mill__plugin *p) {
     p->job = NULL;
 }
 
+/* What mill__plugin_list has listed so far: the run names already taken by
+ * an earlier directory of the search path, which shadows later ones. */
+struct listing {
+    char **names, **dirs;
+    size_t n, cap;
+};
+
+static int cmp_name(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Loads dir/name.so in a child (one that crashes as it loads must not end
+ * the listing) and prints its line. Returns 1 when stdout is closed (as
+ * under `mpimill jobs | head -1`): the listing stops quietly. */
+static int list_one(const char *dir, const char *name, const char *shadowed_by) {
+    char path[4096], err[512];
+    snprintf(path, sizeof path, "%s/%s.so", dir, name);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid > 0) {
+        int st = 0;
+        while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+        }
+        if (WIFSIGNALED(st) && WTERMSIG(st) == SIGPIPE) return 1;
+        if (WIFSIGNALED(st))
+            fprintf(stderr, "mpimill: job %s: crashed with signal %d (%s) as it loaded; not listed\n", path,
+                    WTERMSIG(st), strsignal(WTERMSIG(st)));
+        return 0;
+    }
+    mill__plugin p;
+    int ok = load_path(&p, path, err, sizeof err) == 0; /* in the child, or here when fork failed */
+    if (ok) {
+        /* The run name is the file's; the job's own name shows when it differs. */
+        const char *desc = p.job->description ? p.job->description : "";
+        if (shadowed_by)
+            printf("%-12s (shadowed by %s/%s.so, which `run %s` loads) %s\n", name, shadowed_by, name, name, desc);
+        else if (strcmp(p.job->name, name) != 0)
+            printf("%-12s (job %s) %s\n", name, p.job->name, desc);
+        else
+            printf("%-12s %s\n", name, desc);
+        mill__plugin_unload(&p);
+    } else {
+        fprintf(stderr, "mpimill: %s\n", err);
+    }
+    if (pid == 0) {
+        fflush(stdout);
+        _exit(ok ? 0 : 1);
+    }
+    return ferror(stdout) ? 1 : 0;
+}
+
 static int list_in(const char *dir, void *arg) {
-    (void)arg;
+    struct listing *l = arg;
     DIR *d = opendir(dir);
     if (!d) return 0;
+    size_t first = l->n; /* this directory's names start here */
+    int rc = 0;
     struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
+    while (rc == 0 && (de = readdir(d)) != NULL) {
         size_t n = strlen(de->d_name);
         if (n < 4 || strcmp(de->d_name + n - 3, ".so") != 0) continue;
-        char path[4096], err[512];
-        mill__plugin p;
-        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-        /* Each plugin loads in a child: one that crashes as it loads must
-         * not end the listing. */
-        fflush(stdout);
-        fflush(stderr);
-        pid_t pid = fork();
-        if (pid > 0) {
-            int st = 0;
-            while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-            }
-            if (WIFSIGNALED(st))
-                fprintf(stderr, "mpimill: job %s: crashed with signal %d (%s) as it loaded; not listed\n", path,
-                        WTERMSIG(st), strsignal(WTERMSIG(st)));
-            continue;
+        if (l->n == l->cap) {
+            size_t cap = l->cap ? l->cap * 2 : 16;
+            char **names = realloc(l->names, cap * sizeof *names), **dirs = names ? realloc(l->dirs, cap * sizeof *dirs) : NULL;
+            if (names) l->names = names;
+            if (dirs) l->dirs = dirs;
+            if (!names || !dirs) rc = MILL_ENOMEM;
+            else l->cap = cap;
         }
-        int ok = load_path(&p, path, err, sizeof err) == 0; /* in the child, or here when fork failed */
-        if (ok) {
-            printf("%-12s %s\n", p.job->name, p.job->description ? p.job->description : "");
-            mill__plugin_unload(&p);
-        } else {
-            fprintf(stderr, "mpimill: %s\n", err);
+        if (rc == 0 && !(l->names[l->n] = strndup(de->d_name, n - 3))) rc = MILL_ENOMEM;
+        if (rc == 0 && !(l->dirs[l->n] = strdup(dir))) {
+            free(l->names[l->n]);
+            rc = MILL_ENOMEM;
         }
-        if (pid == 0) {
-            fflush(stdout);
-            fflush(stderr);
-            _exit(ok ? 0 : 1);
-        }
+        if (rc == 0) l->n++;
     }
     closedir(d);
-    return 0;
+    if (rc) return rc;
+    qsort(l->names + first, l->n - first, sizeof *l->names, cmp_name);
+    for (size_t i = first; i < l->n && rc == 0; i++) {
+        const char *by = NULL;
+        for (size_t j = 0; j < first && !by; j++)
+            if (!strcmp(l->names[j], l->names[i])) by = l->dirs[j];
+        rc = list_one(dir, l->names[i], by);
+    }
+    return rc;
 }
 
 int mill__plugin_list(void) {
-    return each_dir(list_in, NULL);
+    struct listing l = {0};
+    int rc = each_dir(list_in, &l);
+    for (size_t i = 0; i < l.n; i++) {
+        free(l.names[i]);
+        free(l.dirs[i]);
+    }
+    free(l.names);
+    free(l.dirs);
+    if (rc == MILL_ENOMEM) fprintf(stderr, "mpimill: error: out of memory listing jobs\n");
+    return rc < 0 ? rc : 0;
 }

@@ -14,7 +14,6 @@
  * staging later). A crash while the plugin loads, or in its teardown after
  * the commit (the output then stands), says so.
  */
-#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,12 +71,13 @@ static void on_crash(int sig) {
         n = snprintf(msg, sizeof msg, "mpimill: error: rank %d: job %s crashed with %s in its plugin %s after its "
                      "output was committed (the output is complete)\n", ctx->rank, ctx->job->name, name,
                      watched_plugin);
-    else if (ctx && ctx->rec)
+    else if (ctx && ctx->rec) {
+        char where[1024];
+        mill__record_where(ctx->rec, where, sizeof where);
         n = snprintf(msg, sizeof msg,
-                     "mpimill: error: rank %d: job %s crashed with %s in its plugin %s at %s:%" PRIu64
-                     ": nothing was committed\n",
-                     ctx->rank, ctx->job->name, name, watched_plugin, ctx->rec->file, ctx->rec->offset);
-    else if (ctx)
+                     "mpimill: error: rank %d: job %s crashed with %s in its plugin %s at %s: nothing was committed\n",
+                     ctx->rank, ctx->job->name, name, watched_plugin, where);
+    } else if (ctx)
         n = snprintf(msg, sizeof msg,
                      "mpimill: error: rank %d: job %s crashed with %s (plugin %s): nothing was committed\n",
                      ctx->rank, ctx->job->name, name, watched_plugin);

@@ -139,7 +139,7 @@ static int groupby_map(mill_ctx *ctx, const mill_record *rec) {
             if ((rc = jk_cols_field(ctx, s->cols, rec, (size_t)s->col[i], &p, &len)) != 0) return rc;
             double x;
             if (len && jk_parse_double(p, len, &x) != 0) {
-                mill_fail(ctx, "line %" PRIu64 ": column %s: '%.*s' is not a number", rec->line,
+                mill_fail(ctx, "column %s: '%.*s' is not a number",
                           jk_cols_name(s->cols, (size_t)s->col[i]), (int)(len > 40 ? 40 : len), p);
                 return MILL_EFORMAT;
             }

@@ -34,12 +34,13 @@ rc=0; mpimill_run "$ranks" -- run "$PLUGINS/longest.so" --input "$TMP/in.txt" --
 [ "$rc" = 1 ] && grep -q "option scale=big: not a number" "$TMP/stderr" || fail "bad float option: $rc $(cat "$TMP/stderr")"
 [ ! -e "$TMP/o2" ] || fail "output after a failed setup"
 
-# A failing map: one line naming job, rank, file and offset; nothing committed.
+# A failing map: one line naming job, rank, file, line (when the rank knows it) and
+# byte offset; nothing committed.
 printf 'ok\nfine\nbad\nok\n' > "$TMP/bad.txt"
 rc=0; mpimill_run "$ranks" -- run "$PLUGINS/failing.so" --input "$TMP/bad.txt" --output "$TMP/o3" 2> "$TMP/stderr" || rc=$?
 [ "$rc" = 1 ] || fail "failing job exit $rc"
 [ "$(wc -l < "$TMP/stderr")" = 1 ] || fail "more than one line: $(cat "$TMP/stderr")"
-grep -q "job failing: map failed at $TMP/bad.txt:8: cannot map a bad record" "$TMP/stderr" ||
+grep -q "job failing: map failed at $TMP/bad.txt\(:3\)\? (byte offset 8): cannot map a bad record" "$TMP/stderr" ||
   fail "failing job message: $(cat "$TMP/stderr")"
 [ ! -e "$TMP/o3" ] || fail "output after a failed map"
 check_no_leftovers "$TMP/o3"
@@ -47,7 +48,7 @@ check_no_leftovers "$TMP/o3"
 # A batch with a value of the wrong width fails the job at that record.
 printf 'ok\nnarrow\n' > "$TMP/narrow.txt"
 rc=0; mpimill_run "$ranks" -- run "$PLUGINS/failing.so" --input "$TMP/narrow.txt" --output "$TMP/o6" 2> "$TMP/stderr" || rc=$?
-[ "$rc" = 1 ] && grep -q "job failing: map failed at $TMP/narrow.txt:3: a numeric job emitted a 4-byte value" "$TMP/stderr" ||
+[ "$rc" = 1 ] && grep -q "job failing: map failed at $TMP/narrow.txt\(:2\)\? (byte offset 3): a numeric job emitted a 4-byte value" "$TMP/stderr" ||
   fail "narrow value in a batch: exit $rc, $(cat "$TMP/stderr")"
 [ ! -e "$TMP/o6" ] || fail "output after a failed batch"
 
@@ -63,13 +64,13 @@ rc=0; mpimill_run "$ranks" -- run "$PLUGINS/failing.so" --input "$TMP/bad.txt" -
 printf 'a\nb\nboom\nc\n' > "$TMP/boom.txt"
 rc=0; mpimill_run "$ranks" -- run "$PLUGINS/crash.so" --input "$TMP/boom.txt" --output "$TMP/o4" 2> "$TMP/stderr" || rc=$?
 [ "$rc" != 0 ] || fail "crashing job exited 0"
-grep -q "job crash crashed with SIGSEGV in its plugin $PLUGINS/crash.so at $TMP/boom.txt:4" "$TMP/stderr" ||
+grep -q "job crash crashed with SIGSEGV in its plugin $PLUGINS/crash.so at $TMP/boom.txt\(:3\)\? (byte offset 4)" "$TMP/stderr" ||
   fail "crash message: $(cat "$TMP/stderr")"
 [ ! -e "$TMP/o4" ] || fail "output after a crash"
 # An abort() (a failed assert) is reported the same way.
 rc=0; mpimill_run "$ranks" -- run "$PLUGINS/crash.so" --input "$TMP/boom.txt" --output "$TMP/o7" --opt how=abort \
   2> "$TMP/stderr" || rc=$?
-[ "$rc" != 0 ] && grep -q "job crash crashed with SIGABRT in its plugin $PLUGINS/crash.so at $TMP/boom.txt:4" \
+[ "$rc" != 0 ] && grep -q "job crash crashed with SIGABRT in its plugin $PLUGINS/crash.so at $TMP/boom.txt\(:3\)\? (byte offset 4)" \
   "$TMP/stderr" || fail "abort: exit $rc, message: $(cat "$TMP/stderr")"
 [ ! -e "$TMP/o7" ] || fail "output after an abort"
 # A crash while the plugin loads, before any job is known.
@@ -91,4 +92,18 @@ rc=0; MPIMILL_JOB_PATH=$PLUGINS CRASH_AT_LOAD=1 "$MPIMILL" jobs > "$TMP/jobs" 2>
 [ "$rc" = 0 ] && grep -q "^wordcount " "$TMP/jobs" && grep -q "^longest " "$TMP/jobs" &&
   grep -q "job $PLUGINS/crash.so: crashed with signal 11" "$TMP/stderr" ||
   fail "mpimill jobs with a plugin crashing at load: exit $rc, $(cat "$TMP/jobs" "$TMP/stderr")"
+# Jobs are listed by the name `run` takes (the file's), sorted; a job's own
+# name shows when it differs, and one shadowed by an earlier directory of
+# the path says which file runs instead.
+mkdir -p "$TMP/jp"
+cp "$PLUGINS/longest.so" "$TMP/jp/wordcount.so"
+cp "$PLUGINS/longest.so" "$TMP/jp/zz_mine.so"
+MPIMILL_JOB_PATH=$TMP/jp "$MPIMILL" jobs > "$TMP/jobs" 2> "$TMP/stderr" || fail "jobs: $(cat "$TMP/stderr")"
+head -2 "$TMP/jobs" | cut -c1-13 | tr -d ' ' | tr '\n' ' ' | grep -qx "wordcount zz_mine " &&
+  grep -q "^zz_mine      (job longest) " "$TMP/jobs" &&
+  grep -q "^wordcount    (shadowed by $TMP/jp/wordcount.so, which \`run wordcount\` loads) " "$TMP/jobs" ||
+  fail "jobs listing with a shadowed and a renamed job: $(cat "$TMP/jobs")"
+# A reader that stops early (`| head -1`) ends the listing quietly.
+rc=0; ("$MPIMILL" jobs; echo "rc $?" > "$TMP/jobs_rc") 2> "$TMP/stderr" | head -1 > /dev/null
+[ ! -s "$TMP/stderr" ] && grep -qx "rc 0" "$TMP/jobs_rc" || fail "jobs | head -1: $(cat "$TMP/jobs_rc" "$TMP/stderr")"
 echo "plugin API at $ranks ranks: ok"

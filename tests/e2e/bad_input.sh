@@ -20,6 +20,7 @@ expect() {
 }
 
 expect 1 "input $TMP/missing.txt: No such file" wordcount --input "$TMP/missing.txt" --output "$TMP/out"
+expect 1 "input $TMP/\*.nomatch: no file matches this pattern" wordcount --input "$TMP/*.nomatch" --output "$TMP/out"
 if [ "$(id -u)" != 0 ]; then  # root reads mode-000 files anyway
   expect 1 "secret.txt: Permission denied" wordcount --input "$TMP/secret.txt" --output "$TMP/out"
 fi

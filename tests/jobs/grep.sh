@@ -32,6 +32,10 @@ oracle_grep -E "$pat" > "$TMP/want"
 run_job "$ranks" grep --input "$in" --output "$TMP/out" --opt "pattern=$pat"
 same "$TMP/want" "$TMP/out" "grep differs from grep -nE at $ranks ranks"
 
+# A directory named with a trailing slash gives the same keys (in/a.txt, never in//a.txt).
+run_job "$ranks" grep --input "$in/" --output "$TMP/slash" --opt "pattern=$pat"
+same "$TMP/want" "$TMP/slash" "grep over \"$in/\" differs from grep over \"$in\""
+
 oracle_grep -vE 'a' > "$TMP/want"
 run_job "$ranks" grep --input "$in" --output "$TMP/inv" --opt pattern=a --opt invert=1
 same "$TMP/want" "$TMP/inv" "invert=1 differs from grep -nvE"

@@ -62,7 +62,7 @@ same "$TMP/want" "$TMP/note" "groupby note differs from python at $ranks ranks"
 
 [ "$ranks" = 1 ] || { echo "groupby at $ranks ranks: ok"; exit 0; }
 printf 'k,v\na,1\nb,x1\n' > "$in/bad.csv"
-expect_fail "$ranks" 1 "map failed at $in/bad.csv:[0-9]*: line 3: column v: 'x1' is not a number" groupby --input "$in/bad.csv" --opt by=k --opt agg=sum:v
+expect_fail "$ranks" 1 "map failed at $in/bad.csv:3 (byte offset [0-9]*): column v: 'x1' is not a number" groupby --input "$in/bad.csv" --opt by=k --opt agg=sum:v
 expect_fail "$ranks" 1 "option by is required" groupby --input "$in/bad.csv"
 expect_fail "$ranks" 1 "option agg=count,median:v: 'median:v' is not count" groupby --input "$in/bad.csv" --opt by=k --opt agg=count,median:v
 expect_fail "$ranks" 1 "option agg=sum: 'sum' is not count" groupby --input "$in/bad.csv" --opt by=k --opt agg=sum
