@@ -20,7 +20,8 @@ int mill_emit(mill_ctx *ctx, const void *key, size_t key_len, const void *value,
 }
 
 int mill_emit_batch(mill_ctx *ctx, const mill_kv *kv, size_t n) {
-    if (!ctx || !ctx->can_emit || ctx->combining || (!kv && n)) return MILL_ESTATE;
+    if (!ctx || !ctx->can_emit || ctx->combining) return MILL_ESTATE;
+    if (!kv && n) return MILL_EINVAL;
     return mill__emit_many(ctx, kv, n);
 }
 
@@ -37,7 +38,8 @@ int mill_emit_f64(mill_ctx *ctx, const void *key, size_t key_len, double value) 
 }
 
 int mill_set_value(mill_ctx *ctx, const void *value, size_t value_len) {
-    if (!ctx || !ctx->combining || value_len > UINT32_MAX) return MILL_ESTATE;
+    if (!ctx || !ctx->combining) return MILL_ESTATE;
+    if ((!value && value_len) || value_len > UINT32_MAX) return MILL_EINVAL;
     if (ctx->job->value_type != MILL_VALUE_BYTES && value_len != 8) { /* record.h sends 8-byte numbers */
         snprintf(ctx->fail, sizeof ctx->fail, "a numeric job set a %zu-byte value", value_len);
         return MILL_EJOB;
@@ -48,7 +50,11 @@ int mill_set_value(mill_ctx *ctx, const void *value, size_t value_len) {
 }
 
 int mill_write(mill_ctx *ctx, const void *key, size_t key_len, const void *value, size_t value_len) {
-    if (!ctx || !ctx->out) return MILL_ESTATE;
+    /* A custom combine can run inside reduce's merge (when the owner
+     * spilled): ctx->out is set then, but writing from combine is not
+     * allowed, at any budget. */
+    if (!ctx || !ctx->out || ctx->combining) return MILL_ESTATE;
+    if ((!key && key_len) || (!value && value_len)) return MILL_EINVAL;
     char err[256];
     int rc = mill__write_record(ctx, ctx->out, key, key_len, value, value_len, err, sizeof err);
     if (rc && rc != MILL_EJOB) snprintf(ctx->fail, sizeof ctx->fail, "%s", err);
@@ -81,7 +87,9 @@ int mill_opt_f64(mill_ctx *ctx, const char *key, double def, double *out) {
     char *end;
     errno = 0;
     double x = strtod(v, &end);
-    if (errno || end == v || *end || isnan(x)) {
+    /* Underflow (1e-320, a subnormal; 1e-400, zero) is a number; overflow is not. */
+    int range = errno == ERANGE && fabs(x) > 1.0;
+    if ((errno && errno != ERANGE) || range || end == v || *end || isnan(x)) {
         mill_fail(ctx, "option %s=%s: not a number", key, v);
         return MILL_EINVAL;
     }
@@ -131,7 +139,8 @@ int mill_count(mill_ctx *ctx, const char *name, int64_t delta) {
 
 /* Acquires (or with mode < 0 releases) a named lock for the plugin. */
 static int named(mill_ctx *ctx, const char *name, int mode, uint64_t *token) {
-    if (!ctx || !ctx->locks || !name) return MILL_ESTATE;
+    if (!ctx || !ctx->locks) return MILL_ESTATE;
+    if (!name) return MILL_EINVAL;
     int rc = mode < 0 ? mill__lock_named_release(ctx->locks, name)
                       : mill__lock_named_acquire(ctx->locks, name, (mill__lock_mode)mode,
                                                  ctx->lock_timeout_ms, token);

@@ -29,7 +29,7 @@ const char mill__run_usage[] =
     "                  whole by one rank (else a quoted newline is a malformed row)\n"
     "  --bad-records P malformed input records: fail (default), or skip and count them\n"
     "  --overwrite     atomically replace an existing output\n"
-    "  --opt KEY=VAL   a job option; repeatable\n"
+    "  --opt KEY=VAL   a job option; repeatable (a KEY given twice: the last counts)\n"
     "  --quiet         print nothing on success\n"
     "  --single-file   write one shared file DIR/data (+ DIR/_index) instead of a part per rank\n"
     "  --weights LIST  relative share of keys per rank (w0,w1,...) or 'auto' (by cores per node)\n"

@@ -99,7 +99,7 @@ static inline int mill__upsert(mill_ctx *ctx, mill__table *t, uint64_t hash, con
  * error: MILL_ESTATE for a NULL pointer with a length, MILL_EJOB (with the
  * reason in ctx->fail) for a numeric job's value that is not 8 bytes. */
 static inline int mill__emit_check(mill_ctx *ctx, const mill_kv *kv) {
-    if ((!kv->key && kv->key_len) || (!kv->value && kv->value_len)) return MILL_ESTATE;
+    if ((!kv->key && kv->key_len) || (!kv->value && kv->value_len)) return MILL_EINVAL;
     if (ctx->job->value_type != MILL_VALUE_BYTES && kv->value_len != 8) {
         snprintf(ctx->fail, sizeof ctx->fail, "a numeric job emitted a %zu-byte value", kv->value_len);
         return MILL_EJOB;
@@ -115,7 +115,7 @@ int mill__emit_add(mill_ctx *ctx, const mill_kv *kv);
 /* Flushes ctx->batch, then checks (mill__emit_check) and combines the n
  * pairs at kv into ctx->table, in order; a pair that fails its check is
  * not emitted, nor those after it, and its error is returned. Returns 0,
- * MILL_ESTATE, MILL_ENOMEM or MILL_EJOB. */
+ * MILL_EINVAL, MILL_ENOMEM or MILL_EJOB. */
 int mill__emit_many(mill_ctx *ctx, const mill_kv *kv, size_t n);
 
 /* Combines the n pairs at kv, which need no checks (they come from the

@@ -59,7 +59,10 @@ static int merge_custom(mill_ctx *ctx, mill__entry *e, const void *b, size_t ble
     ctx->value_set = 0;
     int rc = ctx->job->combine(ctx, e->key, e->klen, e->value, e->vlen, b, blen);
     ctx->combining = NULL;
-    if (rc) return MILL_EJOB;
+    if (rc) {
+        if (!ctx->fail[0]) snprintf(ctx->fail, sizeof ctx->fail, "combine returned %d (%s)", rc, mill_strerror(rc));
+        return MILL_EJOB;
+    }
     if (!ctx->value_set) {
         snprintf(ctx->fail, sizeof ctx->fail, "combine returned without mill_set_value()");
         return MILL_EJOB;

@@ -19,8 +19,10 @@
 
 #include "config.h"
 
-/* Size of mill_job at ABI 1.0: every field up to and including map_done. */
-#define MILL_JOB_SIZE_1_0 (offsetof(mill_job, map_done) + sizeof(int (*)(mill_ctx *)))
+/* Size of mill_job at ABI 1.0 as first released: every field before flags.
+ * (flags and map_done were appended later within 1.0; a plugin whose struct
+ * ends before them reads as flags 0 and no map_done.) */
+#define MILL_JOB_SIZE_1_0 offsetof(mill_job, flags)
 
 int mill__plugin_check(const mill_job *job, const char *where, char *err, size_t errlen) {
     if (!job) {
@@ -88,12 +90,17 @@ static int load_path(mill__plugin *p, const char *path, char *err, size_t errlen
         mill__plugin_unload(p);
         return MILL_EABI;
     }
-    int rc = mill__plugin_check(entry(), path, err, errlen);
+    const mill_job *job = entry(); /* once: a second call need not return the same */
+    int rc = mill__plugin_check(job, path, err, errlen);
     if (rc) {
         mill__plugin_unload(p);
         return rc;
     }
-    p->job = entry();
+    /* The runtime reads only the fields the plugin's struct covers: the
+     * rest of its copy stays zero (absent), whatever lies past the struct. */
+    memset(&p->copy, 0, sizeof p->copy);
+    memcpy(&p->copy, job, job->struct_size < sizeof p->copy ? job->struct_size : sizeof p->copy);
+    p->job = &p->copy;
     return 0;
 }
 

@@ -8,7 +8,8 @@
 
 typedef struct mill__plugin {
     void *handle;        /* dlopen handle */
-    const mill_job *job; /* validated callbacks */
+    const mill_job *job; /* validated callbacks: &copy */
+    mill_job copy;       /* the plugin's struct, as far as its struct_size goes; zeros past it */
     char path[4096];     /* the file it came from */
 } mill__plugin;
 

@@ -28,6 +28,39 @@ for job in "$TMP/job/linecount.so" "$TMP/linecount-pc.so"; do
   want=$(for f in "$TMP"/in/*; do printf '%s\t%s\n' "$f" "$(wc -l < "$f")"; done | sort)
   [ "$(output_of "$TMP/out")" = "$want" ] || fail "linecount output differs: $(output_of "$TMP/out")"
 done
+# A job calling MPI on mill_comm() builds both ways with nothing added: the
+# package and the .pc file carry the MPI mpimill was built with.
+mkdir "$TMP/commjob"
+cat > "$TMP/commjob/ranks.c" <<'C'
+#include <mpi.h>
+#include <mpimill/job.h>
+static uint64_t ranks;
+static int setup(mill_ctx *ctx) {
+    int one = 1, n = 0;
+    if (MPI_Allreduce(&one, &n, 1, MPI_INT, MPI_SUM, mill_comm(ctx)) != MPI_SUCCESS) return MILL_EMPI;
+    ranks = (uint64_t)n;
+    return 0;
+}
+static int map(mill_ctx *ctx, const mill_record *r) { (void)r; return mill_emit_u64(ctx, "ranks", 5, ranks); }
+MILL_JOB(.name = "ranks", .value_type = MILL_VALUE_U64, .combine_op = MILL_COMBINE_MAX, .setup = setup, .map = map)
+C
+cat > "$TMP/commjob/CMakeLists.txt" <<'CM'
+cmake_minimum_required(VERSION 3.18)
+project(ranks C)
+find_package(mpimill REQUIRED)
+mpimill_add_job(ranks ranks.c)
+CM
+cmake -S "$TMP/commjob" -B "$TMP/commjob/build" -DCMAKE_PREFIX_PATH="$prefix" > "$TMP/commjob.log" &&
+  cmake --build "$TMP/commjob/build" >> "$TMP/commjob.log" || { cat "$TMP/commjob.log"; fail "a mill_comm job does not build with CMake"; }
+cc -shared -fPIC $(PKG_CONFIG_PATH=$prefix/lib/pkgconfig pkg-config --cflags mpimill) -o "$TMP/ranks-pc.so" \
+  "$TMP/commjob/ranks.c" $(PKG_CONFIG_PATH=$prefix/lib/pkgconfig pkg-config --libs mpimill) ||
+  fail "a mill_comm job does not build with pkg-config"
+for job in "$TMP/commjob/build/ranks.so" "$TMP/ranks-pc.so"; do
+  rm -rf "$TMP/out"
+  MPIMILL=$prefix/bin/mpimill mpimill_run 2 -- run "$job" --input "$TMP/in" --output "$TMP/out" --quiet
+  [ "$(output_of "$TMP/out")" = "$(printf 'ranks\t2')" ] || fail "$job: $(output_of "$TMP/out")"
+done
+
 # A name is found through MPIMILL_JOB_PATH.
 cp "$TMP/job/linecount.so" "$TMP/"
 rm -rf "$TMP/out"

@@ -42,6 +42,21 @@ static void test_good_by_path_and_name(void) {
     CU_ASSERT(mill__plugin_load(&p, path, err, sizeof err) == 0);
     mill__plugin_unload(&p);
 
+    /* A plugin of the first 1.0 header: its struct ends before flags, and
+     * what lies past it is not read (no flags, no map_done). */
+    snprintf(path, sizeof path, "%s/old10.so", PLUGIN_DIR);
+    CU_ASSERT_FATAL(mill__plugin_load(&p, path, err, sizeof err) == 0);
+    CU_ASSERT_EQUAL(p.job->flags, 0);
+    CU_ASSERT_PTR_NULL(p.job->map_done);
+    CU_ASSERT_PTR_NOT_NULL(p.job->map);
+    mill__plugin_unload(&p);
+
+    /* The entry is called once: one returning NULL on a second call loads. */
+    snprintf(path, sizeof path, "%s/twice.so", PLUGIN_DIR);
+    CU_ASSERT(mill__plugin_load(&p, path, err, sizeof err) == 0);
+    CU_ASSERT_STRING_EQUAL(p.job->name, "twice");
+    mill__plugin_unload(&p);
+
     setenv("MPIMILL_JOB_PATH", "/nonexistent:" PLUGIN_DIR, 1);
     CU_ASSERT(mill__plugin_load(&p, "good", err, sizeof err) == 0);
     mill__plugin_unload(&p);

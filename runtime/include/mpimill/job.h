@@ -128,7 +128,8 @@ typedef struct mill_job {
 #define MILL_JOB_TEXT_BLOCKS (UINT64_C(1) << 1)
 
 /* Emits a (key, value) pair from map or map_done (MILL_ESTATE anywhere
- * else: setup, combine, reduce, teardown). The bytes are copied. */
+ * else: setup, combine, reduce, teardown; MILL_EINVAL for a NULL key or
+ * value with a length). The bytes are copied. */
 int mill_emit(mill_ctx *ctx, const void *key, size_t key_len, const void *value, size_t value_len);
 /* One (key, value) pair for mill_emit_batch (ABI 1.1). */
 typedef struct mill_kv {
@@ -148,7 +149,8 @@ int mill_emit_i64(mill_ctx *ctx, const void *key, size_t key_len, int64_t value)
 int mill_emit_f64(mill_ctx *ctx, const void *key, size_t key_len, double value);
 /* Sets the result of a custom combine. */
 int mill_set_value(mill_ctx *ctx, const void *value, size_t value_len);
-/* Writes one output record from reduce. value is formatted by value_type. */
+/* Writes one output record from reduce (MILL_ESTATE anywhere else, combine
+ * included). value is formatted by value_type. */
 int mill_write(mill_ctx *ctx, const void *key, size_t key_len, const void *value, size_t value_len);
 
 /* Returns the value of option `key` given with --opt key=value, or NULL. */
@@ -220,9 +222,11 @@ MPI_Comm mill_comm(const mill_ctx *ctx);
 int mill_csv_nfields(mill_ctx *ctx, const mill_record *rec, size_t *n);
 int mill_csv_field(mill_ctx *ctx, const mill_record *rec, size_t i, const char **p, size_t *len);
 
-/* The symbol a plugin exports. */
+/* The symbol a plugin exports. Declared here, inside extern "C", so that
+ * a C++ plugin's MILL_JOB defines it with C linkage (unmangled). */
 #define MILL_JOB_ENTRY_SYMBOL "mill_job_entry"
 typedef const mill_job *(*mill_job_entry_fn)(void);
+const mill_job *mill_job_entry(void);
 
 /* Declares a job: MILL_JOB(.name = "x", .description = "...", .map = my_map, ...). */
 #define MILL_JOB(...)                                                         \

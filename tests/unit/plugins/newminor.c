@@ -2,7 +2,6 @@
 #include <mpimill/job.h>
 static int m(mill_ctx *ctx, const mill_record *r) { (void)ctx; (void)r; return 0; }
 struct job_1_7 { mill_job base; void *appended[4]; };
-const mill_job *mill_job_entry(void);
 const mill_job *mill_job_entry(void) {
     static const struct job_1_7 j = {.base = {.abi_major = 1, .abi_minor = 7, .struct_size = sizeof(struct job_1_7),
                                               .name = "newminor", .map = m, .combine_op = MILL_COMBINE_FIRST}};
