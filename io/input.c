@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <glob.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,6 +171,35 @@ int mill__inputs_collect(mill__inputs *in, char *const *paths, size_t npaths, ch
         if (rc) {
             mill__inputs_free(in);
             return rc;
+        }
+    }
+    return 0;
+}
+
+int mill__inputs_check_output(char *const *paths, size_t npaths, const char *output, char *err, size_t errlen) {
+    /* The output's real path: its parent resolved, its own name kept (it may not exist yet). */
+    char *copy = strdup(output);
+    if (!copy) return MILL_ENOMEM;
+    size_t len = strlen(copy);
+    while (len > 1 && copy[len - 1] == '/') copy[--len] = '\0';
+    char *slash = strrchr(copy, '/');
+    const char *name = slash ? slash + 1 : copy;
+    char parent[PATH_MAX], out[PATH_MAX + NAME_MAX + 2];
+    if (slash) *slash = '\0';
+    int ok = realpath(slash ? (slash == copy ? "/" : copy) : ".", parent) != NULL;
+    if (ok) snprintf(out, sizeof out, "%s/%s", strcmp(parent, "/") ? parent : "", name);
+    free(copy);
+    if (!ok) return 0;
+    for (size_t i = 0; i < npaths; i++) {
+        char dir[PATH_MAX];
+        struct stat st;
+        if (stat(paths[i], &st) != 0 || !S_ISDIR(st.st_mode) || !realpath(paths[i], dir)) continue;
+        size_t n = strlen(dir);
+        if (n == 1) n = 0; /* "/" */
+        if (strncmp(out, dir, n) == 0 && out[n] == '/') {
+            snprintf(err, errlen, "output %s is inside the input directory %s: a later run would read it as input "
+                     "(write it elsewhere)", output, paths[i]);
+            return MILL_EINVAL;
         }
     }
     return 0;

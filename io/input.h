@@ -51,6 +51,13 @@ typedef struct mill__piece {
 int mill__inputs_collect(mill__inputs *in, char *const *paths, size_t npaths,
                          char *err, size_t errlen);
 
+/* Fails with MILL_EINVAL and a message when `output` lies inside a
+ * directory among paths: its files would be read back as input by the next
+ * run (an output that *is* an input, read and then replaced, is allowed).
+ * Paths that are not directories, and an output whose parent does not
+ * exist, pass. */
+int mill__inputs_check_output(char *const *paths, size_t npaths, const char *output, char *err, size_t errlen);
+
 /* Frees what mill__inputs_collect or mill__inputs_unpack allocated. */
 void mill__inputs_free(mill__inputs *in);
 

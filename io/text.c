@@ -2,6 +2,7 @@
 #include "text.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stddef.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -132,7 +133,12 @@ int mill__text_read_lines(const char *path, uint64_t start, uint64_t end, int fl
         return MILL_EIO;
     }
     uint64_t size = (uint64_t)st.st_size;
-    if (end > size) end = size; /* the file shrank since it was listed */
+    if (end > size) { /* truncated since it was listed: reading less would drop records unseen */
+        snprintf(err, errlen, "input %s: %" PRIu64 " bytes, shorter than when the job listed it (%" PRIu64
+                 " or more): it was truncated while the job ran", path, size, end);
+        close(fd);
+        return MILL_EIO;
+    }
     if (start >= end) {
         close(fd);
         return 0;

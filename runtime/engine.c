@@ -603,6 +603,7 @@ static int share_inputs(MPI_Comm comm, int rank, const mill__run_args *a, mill__
     int rc = 0;
     if (rank == 0) {
         rc = mill__inputs_collect(in, a->inputs, a->ninputs, err, errlen);
+        if (rc == 0) rc = mill__inputs_check_output(a->inputs, a->ninputs, a->output, err, errlen);
         if (rc == 0) rc = mill__inputs_pack(in, &buf, &blen);
     }
     rc = mill__agree(comm, rc, err, errlen);

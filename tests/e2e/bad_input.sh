@@ -21,6 +21,18 @@ expect() {
 
 expect 1 "input $TMP/missing.txt: No such file" wordcount --input "$TMP/missing.txt" --output "$TMP/out"
 expect 1 "input $TMP/\*.nomatch: no file matches this pattern" wordcount --input "$TMP/*.nomatch" --output "$TMP/out"
+# An output inside an input directory would be read back by the next run;
+# an output that is itself the input (read, then replaced) is allowed.
+mkdir -p "$TMP/nest"
+printf 'a b\n' > "$TMP/nest/in.txt"
+mkdir -p "$TMP/nest/sub"
+expect 1 "output $TMP/nest/sub/../out is inside the input directory $TMP/nest/: a later run" \
+  wordcount --input "$TMP/nest/" --output "$TMP/nest/sub/../out"
+[ ! -e "$TMP/nest/out" ] || fail "an output inside its input directory was written"
+mpimill_run "$ranks" -- run wordcount --input "$TMP/nest" --output "$TMP/iter" --quiet
+mpimill_run "$ranks" -- run wordcount --input "$TMP/iter" --output "$TMP/iter" --overwrite --quiet ||
+  fail "an output that is its own input was refused"
+rm -rf "$TMP/nest" "$TMP/iter"
 if [ "$(id -u)" != 0 ]; then  # root reads mode-000 files anyway
   expect 1 "secret.txt: Permission denied" wordcount --input "$TMP/secret.txt" --output "$TMP/out"
 fi

@@ -555,7 +555,7 @@ static void test_globs(void) {
     mill__inputs_free(&in);
     snprintf(g, sizeof g, "%s/gl/nomatch*.txt", dir);
     CU_ASSERT_EQUAL(mill__inputs_collect(&in, &p, 1, err, sizeof err), MILL_ENOENT);
-    CU_ASSERT(strstr(err, "nomatch") != NULL);
+    CU_ASSERT(strstr(err, "nomatch") != NULL && strstr(err, "no file matches") != NULL);
     /* FILE:/DATASET names an HDF5 dataset of an existing file. */
     snprintf(g, sizeof g, "%s/gl/z.h5:/grp/ds", dir);
     CU_ASSERT_FATAL(mill__inputs_collect(&in, &p, 1, err, sizeof err) == 0);
@@ -572,6 +572,27 @@ static void test_globs(void) {
     mill__inputs_free(&in);
     snprintf(g, sizeof g, "%s/gl/missing.h5:/ds", dir);
     CU_ASSERT_EQUAL(mill__inputs_collect(&in, &p, 1, err, sizeof err), MILL_ENOENT);
+}
+
+/* A text input truncated after it was listed fails its read: reading up to
+ * the new end instead would drop records without a word. */
+static int count_rec(void *arg, const mill_record *r) {
+    (void)r;
+    ++*(int *)arg;
+    return 0;
+}
+
+static void test_text_truncated(void) {
+    write_file("tr.txt", "one\ntwo\nthree\n", 14);
+    char err[512] = "";
+    int n = 0;
+    CU_ASSERT_EQUAL(mill__text_read(path_of("tr.txt"), 0, 14, count_rec, &n, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(n, 3);
+    CU_ASSERT_FATAL(truncate(path_of("tr.txt"), 8) == 0);
+    n = 0;
+    CU_ASSERT_EQUAL(mill__text_read(path_of("tr.txt"), 4, 14, count_rec, &n, err, sizeof err), MILL_EIO);
+    CU_ASSERT(strstr(err, "tr.txt: 8 bytes, shorter than when the job listed it") != NULL);
+    CU_ASSERT_EQUAL(n, 0);
 }
 
 /* ---- the gzip sink ---------------------------------------------------------------- */
@@ -613,6 +634,7 @@ int main(void) {
     CU_add_test(s, "mixed inputs read once at 1-4 ranks", test_split_mixed);
     CU_add_test(s, "whole files balanced, HDF5 on every rank", test_split_whole_balance);
     CU_add_test(s, "globs and FILE:/DATASET", test_globs);
+    CU_add_test(s, "a text input truncated while listed fails", test_text_truncated);
     CU_add_test(s, "gzip part sink", test_sink_gzip);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
