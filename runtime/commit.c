@@ -11,10 +11,13 @@
  *   P/.NAME.mill-staging-ATTEMPT one attempt's staging directory (mode 0700)
  *   P/.NAME.mill-lock            the lock file; rank 0 of the attempt holds
  *                                flock(LOCK_EX) on it from begin to end
+ *   P/.NAME.mill-old-ATTEMPT     the old output, set aside by an --overwrite
+ *                                where rename takes no flags (see below)
  *
- * ATTEMPT is "sJOB[_TASK]-rRESTART" from SLURM_JOB_ID, SLURM_ARRAY_TASK_ID
- * and SLURM_RESTART_COUNT when present, else 16 random hex digits from rank
- * 0. The manifest P/NAME/_SUCCESS records its ATTEMPT.
+ * ATTEMPT is "sJOB[_TASK]-rRESTART-" from SLURM_JOB_ID, SLURM_ARRAY_TASK_ID
+ * and SLURM_RESTART_COUNT when present, then 16 random hex digits from rank
+ * 0 (two runs in one Slurm job differ). The manifest P/NAME/_SUCCESS
+ * records its ATTEMPT.
  *
  * State machine of one attempt A (what is durable on disk, in order):
  *
@@ -46,6 +49,16 @@
  * in P/NAME/_SUCCESS: equal means X committed and the directory is the old
  * output; otherwise X did not commit. Removal is idempotent and may be
  * interrupted anywhere; a rerun removes the rest.
+ *
+ * Filesystems whose rename takes no flags (NFS, FUSE, CephFS: EINVAL). S4
+ * is then a plain rename. For a fresh output it can replace only an empty
+ * directory, never a file or a non-empty one. Under --overwrite it takes two
+ * renames: NAME to P/.NAME.mill-old-X (S3b: no output at NAME for that
+ * instant), then staging to NAME (S4, the commit point). Recovery handles
+ * the old-X name first: with NAME absent, X stopped between the two
+ * renames and did not commit, so old-X goes back to NAME; with NAME from
+ * attempt X, X committed and old-X is removed like an exchanged staging
+ * directory. Any other NAME is left alone and reported.
  *
  * Stale attempts: rank 0 takes the lock before creating its staging
  * directory and keeps it until after its last rename, and the lock dies
@@ -90,6 +103,7 @@
 
 #define STAGING_TAG ".mill-staging-"
 #define LOCK_TAG ".mill-lock"
+#define ASIDE_TAG ".mill-old-"
 /* Longest output name: "." NAME STAGING_TAG ATTEMPT must fit in NAME_MAX. */
 #define BASE_MAX 160
 #define ATTEMPT_MAX 64
@@ -109,10 +123,11 @@ struct mill__commit {
     int parent_fd;
     int staging_fd;
     int lock_fd;
-    int committed, exchanged;
+    int committed, exchanged; /* exchanged: the old output is at the staging (or aside) name */
     mode_t umask;
     char base[BASE_MAX + 1];        /* the output's name in its parent */
     char staging[NAME_MAX + 1];     /* the staging directory's name in the parent */
+    char aside[NAME_MAX + 1];       /* where a plain-rename --overwrite puts the old output; "" if unused */
     char lockname[NAME_MAX + 1];    /* the lock file's name in the parent */
     char attempt[ATTEMPT_MAX + 1];  /* this attempt's id */
     staged *files;
@@ -323,11 +338,16 @@ static int remove_staging(int parent_fd, const char *name, int point, char *err,
 /* Recovers the staging area of parent/base; the caller holds the lock.
  * Implements the decision described at the top of this file. Returns 0, or
  * the first error (after handling every other entry) with its message. */
-static int recover_locked(int parent_fd, const char *base, FILE *report, char *err, size_t errlen) {
+/* Lists the entries of the parent whose names start with ".BASE" TAG into
+ * *names (*n of them, malloc'ed). Returns 0 or MILL_EIO/MILL_ENOMEM with a
+ * message. */
+static int list_tagged(int parent_fd, const char *base, const char *tag, char ***names, size_t *n, char *err,
+                       size_t errlen) {
     char prefix[NAME_MAX + 1];
-    snprintf(prefix, sizeof prefix, ".%s" STAGING_TAG, base);
-    size_t plen = strlen(prefix);
-
+    snprintf(prefix, sizeof prefix, ".%s%s", base, tag);
+    size_t plen = strlen(prefix), cap = 0;
+    *names = NULL;
+    *n = 0;
     int dfd = dup(parent_fd);
     DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
     if (!d) {
@@ -336,46 +356,98 @@ static int recover_locked(int parent_fd, const char *base, FILE *report, char *e
         return MILL_EIO;
     }
     rewinddir(d);
-    char **names = NULL;
-    size_t n = 0, cap = 0;
     int rc = 0;
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
         if (strncmp(de->d_name, prefix, plen) != 0) continue;
-        if (n == cap) {
+        if (*n == cap) {
             cap = cap ? cap * 2 : 8;
-            char **nn = realloc(names, cap * sizeof *nn);
+            char **nn = realloc(*names, cap * sizeof *nn);
             if (!nn) {
                 rc = MILL_ENOMEM;
                 break;
             }
-            names = nn;
+            *names = nn;
         }
-        if (!(names[n] = strdup(de->d_name))) {
+        if (!((*names)[*n] = strdup(de->d_name))) {
             rc = MILL_ENOMEM;
             break;
         }
-        n++;
+        (*n)++;
     }
     closedir(d);
     if (rc) snprintf(err, errlen, "recover %s: out of memory", base);
+    return rc;
+}
+
+static void free_names(char **names, size_t n) {
+    for (size_t i = 0; i < n; i++) free(names[i]);
+    free(names);
+}
+
+/* Writes the attempt recorded in parent/base/_SUCCESS to out ("" when there
+ * is no readable output). */
+static void output_attempt(int parent_fd, const char *base, char *out, size_t len) {
+    out[0] = '\0';
+    int ofd = openat(parent_fd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (ofd < 0) return;
+    mill__manifest om;
+    char e2[256];
+    if (mill__manifest_read(ofd, &om, e2, sizeof e2) == 0) {
+        snprintf(out, len, "%s", om.attempt);
+        mill__manifest_free(&om);
+    }
+    close(ofd);
+}
+
+/* Recovers the old outputs set aside by plain-rename overwrites (see the
+ * top of this file): put back when NAME is absent, removed when NAME is
+ * that attempt's. Counts what it changed in *changed. */
+static int recover_aside(int parent_fd, const char *base, FILE *report, int *changed, char *err, size_t errlen) {
+    char **names;
+    size_t n;
+    int rc = list_tagged(parent_fd, base, ASIDE_TAG, &names, &n, err, errlen);
+    size_t plen = strlen(base) + 1 + strlen(ASIDE_TAG);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const char *name = names[i], *attempt = name + plen;
+        char committed[sizeof ((mill__manifest *)0)->attempt];
+        struct stat st;
+        if (fstatat(parent_fd, base, &st, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT) {
+            if (report)
+                fprintf(report, "mpimill: recover: attempt %s stopped while replacing the output; putting the "
+                        "previous output back\n", attempt);
+            if (mill__fault_renameat2(parent_fd, name, parent_fd, base, 0) != 0) {
+                snprintf(err, errlen, "recover: %s: rename to %s: %s", name, base, strerror(errno));
+                rc = MILL_EIO;
+            }
+        } else if (output_attempt(parent_fd, base, committed, sizeof committed), !strcmp(committed, attempt)) {
+            if (report) fprintf(report, "mpimill: recover: attempt %s committed; removing the output it replaced\n",
+                                attempt);
+            rc = remove_staging(parent_fd, name, MILL_FAULT_IN_RECOVERY, err, errlen);
+        } else {
+            snprintf(err, errlen, "recover: refusing %s: the output %s is not attempt %s's; left as it is", name,
+                     base, attempt);
+            rc = MILL_EINVAL;
+        }
+        if (rc == 0) (*changed)++;
+    }
+    free_names(names, n);
+    return rc;
+}
+
+static int recover_locked(int parent_fd, const char *base, FILE *report, char *err, size_t errlen) {
+    int removed = 0;
+    int rc = recover_aside(parent_fd, base, report, &removed, err, errlen);
+    if (rc) return rc;
+    char **names;
+    size_t n;
+    rc = list_tagged(parent_fd, base, STAGING_TAG, &names, &n, err, errlen);
+    size_t plen = strlen(base) + 1 + strlen(STAGING_TAG);
 
     /* Which attempt does the published output come from? */
     char committed[sizeof ((mill__manifest *)0)->attempt] = "";
-    if (rc == 0 && n > 0) {
-        int ofd = openat(parent_fd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (ofd >= 0) {
-            mill__manifest om;
-            char e2[256];
-            if (mill__manifest_read(ofd, &om, e2, sizeof e2) == 0) {
-                snprintf(committed, sizeof committed, "%s", om.attempt);
-                mill__manifest_free(&om);
-            }
-            close(ofd);
-        }
-    }
+    if (rc == 0 && n > 0) output_attempt(parent_fd, base, committed, sizeof committed);
 
-    int removed = 0;
     for (size_t i = 0; i < n; i++) {
         const char *name = names[i], *attempt = name + plen;
         char e[1024] = "";
@@ -428,8 +500,7 @@ static int recover_locked(int parent_fd, const char *base, FILE *report, char *e
             snprintf(err, errlen, "%s", e);
         }
     }
-    for (size_t i = 0; i < n; i++) free(names[i]);
-    free(names);
+    free_names(names, n);
     if (removed && mill__fault_fsync(parent_fd) != 0 && !rc) {
         snprintf(err, errlen, "recover %s: fsync of the parent directory: %s", base, strerror(errno));
         rc = MILL_EIO;
@@ -460,31 +531,41 @@ int mill__commit_recover(const char *outdir, FILE *report, char *err, size_t err
 
 /* ---- begin ------------------------------------------------------------------ */
 
-/* Writes this attempt's id: from Slurm when present, else random. */
+/* Writes this attempt's id: the Slurm job, task and restart when present
+ * (for people reading the manifest), then random digits (for uniqueness:
+ * one Slurm job can run several jobs on the same output). */
 static int make_attempt(char *out, size_t len, char *err, size_t errlen) {
     const char *job = getenv("SLURM_JOB_ID"), *task = getenv("SLURM_ARRAY_TASK_ID"),
                *restart = getenv("SLURM_RESTART_COUNT");
-    if (job && *job) {
-        snprintf(out, len, "s%s%s%s-r%s", job, task && *task ? "_" : "", task && *task ? task : "",
-                 restart && *restart ? restart : "0");
-        for (char *p = out; *p; p++) /* keep it a plain file-name part */
-            if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-                  *p == '_' || *p == '-'))
-                *p = '_';
-        return 0;
-    }
     uint64_t id;
     if (getrandom(&id, sizeof id, 0) != (ssize_t)sizeof id) {
         snprintf(err, errlen, "getrandom: %s", strerror(errno));
         return MILL_EIO;
     }
-    snprintf(out, len, "%016" PRIx64, id);
+    if (job && *job) {
+        snprintf(out, len, "s%.12s%s%.10s-r%.6s-%016" PRIx64, job, task && *task ? "_" : "", task && *task ? task : "",
+                 restart && *restart ? restart : "0", id);
+        for (char *p = out; *p; p++) /* keep it a plain file-name part */
+            if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                  *p == '_' || *p == '-'))
+                *p = '_';
+    } else {
+        snprintf(out, len, "%016" PRIx64, id);
+    }
     return 0;
 }
 
-static void free_commit(mill__commit *c) {
-    for (size_t i = 0; i < c->nfiles; i++)
+/* Closes this rank's staged files (their data is fsynced by the prepare,
+ * or abandoned on abort). */
+static void close_files(mill__commit *c) {
+    for (size_t i = 0; i < c->nfiles; i++) {
         if (c->files[i].fd >= 0) close(c->files[i].fd);
+        c->files[i].fd = -1;
+    }
+}
+
+static void free_commit(mill__commit *c) {
+    close_files(c);
     if (c->staging_fd >= 0) close(c->staging_fd);
     if (c->lock_fd >= 0) lock_release(c->parent_fd, c->lockname, &c->lock_fd);
     if (c->parent_fd >= 0) close(c->parent_fd);
@@ -669,6 +750,31 @@ int mill__commit_prepare(mill__commit *c, uint64_t *bytes, uint64_t *files, char
 
 /* Decide, on rank 0, after every rank voted yes: manifest, the rename (the
  * commit point), the parent's fsync. Sets c->committed at the commit point. */
+/* S4 where renameat2 refused its flags (EINVAL): a plain rename for a fresh
+ * output; for --overwrite, NAME aside to .NAME.mill-old-ATTEMPT, then
+ * staging onto NAME (see the top of this file). Returns 0, or -1 with errno
+ * set and, when the old output could not be put back, a message in err. */
+static int rename_plain(mill__commit *c, unsigned flags, char *err, size_t errlen) {
+    if (flags == RENAME_NOREPLACE) return mill__fault_renameat2(c->parent_fd, c->staging, c->parent_fd, c->base, 0);
+    snprintf(c->aside, sizeof c->aside, ".%s" ASIDE_TAG "%s", c->base, c->attempt);
+    if (mill__fault_renameat2(c->parent_fd, c->base, c->parent_fd, c->aside, 0) != 0) {
+        c->aside[0] = '\0';
+        return -1;
+    }
+    MILL_FAULT(MILL_FAULT_SET_ASIDE);
+    if (mill__fault_renameat2(c->parent_fd, c->staging, c->parent_fd, c->base, 0) != 0) {
+        int e = errno;
+        if (renameat(c->parent_fd, c->aside, c->parent_fd, c->base) == 0)
+            c->aside[0] = '\0';
+        else
+            snprintf(err, errlen, "output %s: rename: %s; the previous output is at %s (mpimill recover puts it "
+                     "back)", c->base, strerror(e), c->aside);
+        errno = e;
+        return -1;
+    }
+    return 0;
+}
+
 static int publish(mill__commit *c, const char *members, const char *files, double prepare_s, char *err,
                    size_t errlen) {
     MILL_FAULT(MILL_FAULT_BEFORE_MANIFEST);
@@ -717,9 +823,12 @@ static int publish(mill__commit *c, const char *members, const char *files, doub
     }
     unsigned flags = RENAME_NOREPLACE;
     if (c->overwrite && fstatat(c->parent_fd, c->base, &b, AT_SYMLINK_NOFOLLOW) == 0) flags = RENAME_EXCHANGE;
-    if (mill__fault_renameat2(c->parent_fd, c->staging, c->parent_fd, c->base, flags) != 0) {
-        snprintf(err, errlen, "output %s: rename: %s", c->base, strerror(errno));
-        return errno == EEXIST ? MILL_EEXIST : MILL_EIO;
+    int r = mill__fault_renameat2(c->parent_fd, c->staging, c->parent_fd, c->base, flags);
+    if (r != 0 && errno == EINVAL) r = rename_plain(c, flags, err, errlen); /* NFS, FUSE, CephFS */
+    if (r != 0) {
+        int e = errno;
+        if (!c->aside[0]) snprintf(err, errlen, "output %s: rename: %s", c->base, strerror(e)); /* else said */
+        return e == EEXIST || e == ENOTEMPTY ? MILL_EEXIST : MILL_EIO;
     }
     c->committed = 1; /* the commit point: the new output is visible */
     c->exchanged = flags == RENAME_EXCHANGE;
@@ -756,14 +865,22 @@ int mill__commit_end(mill__commit *c, int status, const char *manifest_json, cha
         if (rc == MILL_ENOMEM && !err[0]) snprintf(err, errlen, "out of memory writing the manifest");
     }
     t_pub = mill__now() - t0 - t_prep;
+    /* Every rank closes its files before rank 0 removes the staging name:
+     * on NFS and FUSE an open file that is unlinked lingers as a hidden
+     * file, and the directory could not be removed. */
+    close_files(c);
     rc = mill__agree(c->comm, rc, err, errlen);
     if (c->rank == 0) {
         /* After the commit point the staging name holds nothing or the old
-         * output; before it, the uncommitted new one: remove it either way. */
+         * output; before it, the uncommitted new one: remove it either way.
+         * The aside name is removed only once committed (else recovery
+         * puts it back). */
         double t1 = mill__now();
         if (!c->committed) MILL_FAULT(MILL_FAULT_ABORTING);
         char e2[1024] = "";
         int cr = remove_staging(c->parent_fd, c->staging, MILL_FAULT_MID_CLEANUP, e2, sizeof e2);
+        if (cr == 0 && c->committed && c->aside[0])
+            cr = remove_staging(c->parent_fd, c->aside, MILL_FAULT_MID_CLEANUP, e2, sizeof e2);
         if (cr == 0 && c->exchanged && mill__fault_fsync(c->parent_fd) != 0) {
             snprintf(e2, sizeof e2, "fsync of the output's parent directory: %s", strerror(errno));
             cr = MILL_EIO;

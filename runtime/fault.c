@@ -25,6 +25,7 @@ static struct {
     unsigned char delayed[MILL_FAULT_MAX + 1]; /* points that have slept once */
     unsigned long countdown, ops;
     int err, persist, announced;
+    const char *only; /* MPIMILL_FAULT_OPS: count only operations of this name; NULL: all */
 } F;
 
 static long env_long(const char *name, long def) {
@@ -55,6 +56,8 @@ void mill__fault_init(int rank, int size) {
     F.err = (e && !strcmp(e, "ENOSPC")) ? ENOSPC : EIO;
     F.persist = env_long("MPIMILL_FAULT_PERSIST", 0) != 0;
     F.site = (int)env_long("MPIMILL_FAULT_SITE", 0);
+    const char *only = getenv("MPIMILL_FAULT_OPS");
+    F.only = only && *only ? only : NULL;
 }
 
 /* Returns 1 when this rank is the chosen victim. */
@@ -89,7 +92,7 @@ int mill__fault_site(int n) {
 }
 
 int mill__fault_op(const char *what) {
-    if (!F.inited || !F.countdown || !is_victim()) return 0;
+    if (!F.inited || !F.countdown || !is_victim() || (F.only && strcmp(what, F.only) != 0)) return 0;
     F.ops++;
     if (F.ops < F.countdown || (!F.persist && F.ops > F.countdown)) return 0;
     if (!F.announced || !F.persist) {
@@ -119,6 +122,10 @@ int mill__fault_unlinkat(int dirfd, const char *name, int flags) {
 
 int mill__fault_renameat2(int olddirfd, const char *oldname, int newdirfd, const char *newname,
                           unsigned flags) {
+    if (flags && mill__fault_site(MILL_FAULT_SITE_RENAME_FLAGS)) {
+        errno = EINVAL;
+        return -1;
+    }
     return mill__fault_op("rename") ? -1 : renameat2(olddirfd, oldname, newdirfd, newname, flags);
 }
 

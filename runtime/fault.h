@@ -12,7 +12,8 @@
  *  - Countdown: the Nth file operation of the commit path on a chosen rank
  *    (MPIMILL_FAULT_COUNTDOWN=N, counting from 1) fails with
  *    MPIMILL_FAULT_ERRNO=EIO|ENOSPC (default EIO), once, or from then on
- *    when MPIMILL_FAULT_PERSIST=1.
+ *    when MPIMILL_FAULT_PERSIST=1. MPIMILL_FAULT_OPS=NAME counts only the
+ *    operations of that name (open, write, fsync, rename, ...).
  *  - Failure sites: MPIMILL_FAULT_SITE=n makes numbered site n (an
  *    allocation or a library call) fail on the ranks MPIMILL_FAULT_RANK
  *    selects, each time it is reached: tests that a failure on one rank
@@ -45,7 +46,8 @@
 #define MILL_FAULT_IN_RECOVERY 12        /* recovery has removed one entry of a staging name */
 #define MILL_FAULT_BEFORE_UNLOCK 13      /* all done, lock file not yet removed (0) */
 #define MILL_FAULT_ABORTING 14           /* a NO was agreed, staging not yet removed (0) */
-#define MILL_FAULT_MAX 14
+#define MILL_FAULT_SET_ASIDE 15          /* --overwrite by plain renames: old output renamed aside, new not in (0) */
+#define MILL_FAULT_MAX 15
 
 /* Failure sites (mill__fault_site), numbered like the points. */
 #define MILL_FAULT_SITE_WEIGHTS 1     /* allocating the partitioner's weights, before --weights auto's gather */
@@ -53,6 +55,7 @@
 #define MILL_FAULT_SITE_SENT 3        /* allocating a spilled shuffle's record counts, before their exchange */
 #define MILL_FAULT_SITE_H5_WRITE 4    /* H5Dwrite of --format hdf5 output: made, then reported failed */
 #define MILL_FAULT_SITE_H5_SELECT 5   /* the hyperslab selection of an HDF5 input's read */
+#define MILL_FAULT_SITE_RENAME_FLAGS 6 /* renameat2 with flags fails with EINVAL, as on NFS, FUSE and CephFS */
 
 /* Reads the environment once; rank and size select the victim ("last" is
  * size - 1). Safe to call more than once: later calls only update rank. */

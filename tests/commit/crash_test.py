@@ -16,7 +16,10 @@ checks the invariants against an independent oracle (collections.Counter):
   I6 a failed run prints one clear error line.
 
 usage: crash_test.py --mpimill BIN MODE [--long] [--seed N] [--work DIR]
-MODE: points | random | countdown | safety | all
+MODE: points | random | countdown | safety | all | plain
+(plain: as if on NFS or FUSE, whose rename takes no flags -- failure site 6
+for every run and recovery -- the points around the rename, point 15
+between the two renames of an --overwrite, and each rename failing.)
 Exit status 0 when every run kept every invariant; prints counts.
 """
 import argparse
@@ -34,6 +37,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 FAULT_POINTS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14]  # 12 is inside recovery
+PLAIN_POINTS = [8, 15, 9, 10, 11, 13, 14]  # around the rename; 15 only without rename flags
 POINT_IN_RECOVERY = 12
 ENV_BASE = {k: v for k, v in os.environ.items() if not k.startswith("MPIMILL_FAULT")}
 ENV_BASE.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
@@ -264,8 +268,8 @@ def pool_run(args, tasks):
             f.result()
 
 
-def mode_points(fx, stats, args):
-    ranks = [2, 3, 4] if args.long else [2, 4]
+def mode_points(fx, stats, args, points=FAULT_POINTS, ranks=None):
+    ranks = ranks or ([2, 3, 4] if args.long else [2, 4])
     signals = ["KILL", "TERM"] if args.long else ["KILL"]
     reps = 4 if args.long else 1
 
@@ -288,7 +292,7 @@ def mode_points(fx, stats, args):
         for n in ranks:
             victims = ["0", "1", "last", "all"] if n > 2 else ["0", "1", "all"]
             for sig in signals:
-                for point in FAULT_POINTS:
+                for point in points:
                     for victim in victims:
                         for replace in (False, True):
                             tasks.append(lambda a=(point, victim, n, sig, replace, rep): one(*a))
@@ -321,7 +325,7 @@ def mode_random(fx, stats, args):
     pool_run(args, tasks)
 
 
-def mode_countdown(fx, stats, args):
+def mode_countdown(fx, stats, args, replaces=(False, True), ops=None):
     def combo(err, text, persist, replace, victim):
         for k in range(1, 200):
             d, out = fx.new_case(replace)
@@ -329,8 +333,10 @@ def mode_countdown(fx, stats, args):
                 k, err, persist, victim, "replace" if replace else "fresh")
             env = {"MPIMILL_FAULT_COUNTDOWN": str(k), "MPIMILL_FAULT_ERRNO": err,
                    "MPIMILL_FAULT_PERSIST": persist, "MPIMILL_FAULT_RANK": victim}
+            if ops:
+                env["MPIMILL_FAULT_OPS"] = ops
             rc, so, se, _ = run_job(fx.mpimill, 2, fx.new_corpus, out, replace, env)
-            fired = "mpimill: fault:" in se
+            fired = "mpimill: fault: rank" in se and "file operation" in se
             if rc != 0:
                 stats.add(crashes=1)
                 if text not in se:
@@ -344,7 +350,7 @@ def mode_countdown(fx, stats, args):
     tasks = []
     for err, text in (("EIO", "Input/output error"), ("ENOSPC", "No space left on device")):
         for persist in ("0", "1"):
-            for replace in (False, True):
+            for replace in replaces:
                 for victim in (["all", "0", "1"] if args.long else ["all"]):
                     tasks.append(lambda a=(err, text, persist, replace, victim): combo(*a))
     pool_run(args, tasks)
@@ -505,10 +511,23 @@ def mode_safety(fx, stats, args):
     shutil.rmtree(d)
 
 
+def mode_plain(fx, stats, args):
+    ENV_BASE["MPIMILL_FAULT_SITE"] = "6"
+    # Without faults, a fresh output and a replacement both commit.
+    for replace in (False, True):
+        d, out = fx.new_case(replace)
+        case = "plain rename, no fault, %s" % ("replace" if replace else "fresh")
+        rc, so, se, _ = run_job(fx.mpimill, 2, fx.new_corpus, out, replace, {})
+        if check(fx, stats, case, d, out, replace, rc, se) != "new" or rc != 0:
+            stats.fail(case, "did not commit: exit %s %r" % (rc, se[-300:]))
+    mode_points(fx, stats, args, points=PLAIN_POINTS, ranks=[2])
+    mode_countdown(fx, stats, args, replaces=(False, True), ops="rename")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--mpimill", required=True)
-    ap.add_argument("mode", choices=["points", "random", "countdown", "safety", "all"])
+    ap.add_argument("mode", choices=["points", "random", "countdown", "safety", "all", "plain"])
     ap.add_argument("--long", action="store_true", help=">= 2000 crash runs (not for CI)")
     ap.add_argument("--seed", type=int, default=20240601)
     ap.add_argument("--work", help="work directory (default: a new temporary one, removed after)")

@@ -32,8 +32,8 @@ grep -q "stage 1/2 (line 2, wordcount -> $TMP/s1): skipped, already committed" j
   fail "stage 1 was not skipped on the rerun: $(cat job.log)"
 [ "$(grep -c 'stage 2/2 .*: running' job.log)" = 2 ] || fail "stage 2 did not run twice: $(cat job.log)"
 # Stage 1 is the first attempt's (restart 0), stage 2 the second's (restart 1).
-grep -q "\"attempt\": \"s$j-r0\"" s1/_SUCCESS || fail "s1 was not committed by restart 0: $(head -3 s1/_SUCCESS)"
-grep -q "\"attempt\": \"s$j-r1\"" s2/_SUCCESS || fail "s2 was not committed by restart 1: $(head -3 s2/_SUCCESS)"
+grep -q "\"attempt\": \"s$j-r0-[0-9a-f]\{16\}\"" s1/_SUCCESS || fail "s1 was not committed by restart 0: $(head -3 s1/_SUCCESS)"
+grep -q "\"attempt\": \"s$j-r1-[0-9a-f]\{16\}\"" s2/_SUCCESS || fail "s2 was not committed by restart 1: $(head -3 s2/_SUCCESS)"
 oracle words.txt > want1.txt
 output_of s1 > got1.txt
 cmp -s want1.txt got1.txt || fail "s1 differs from the oracle"
