@@ -333,6 +333,11 @@ static int remove_staging(int parent_fd, const char *name, int point, char *err,
     return rc;
 }
 
+int mill__commit_output_ok(const char *outdir, char *err, size_t errlen) {
+    char parent[PATH_MAX], base[BASE_MAX + 1];
+    return split_output(outdir, parent, sizeof parent, base, err, errlen);
+}
+
 /* ---- recovery ------------------------------------------------------------- */
 
 /* Recovers the staging area of parent/base; the caller holds the lock.

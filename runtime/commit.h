@@ -107,6 +107,10 @@ void mill__manifest_free(mill__manifest *m);
  * no '/', no control characters, shorter than NAME_MAX. */
 int mill__commit_name_ok(const char *name);
 
+/* Returns 0 when outdir's last component can name an output (see
+ * mill__commit_begin), else MILL_EINVAL with a message. */
+int mill__commit_output_ok(const char *outdir, char *err, size_t errlen);
+
 /* Hashes fd's contents from offset 0 (XXH3-64) into *hash and its length
  * into *size, through the fault-counted pread. Returns 0 or -1 (errno). */
 int mill__commit_hash_fd(int fd, uint64_t *hash, uint64_t *size);

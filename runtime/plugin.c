@@ -152,14 +152,14 @@ static int find_in(const char *dir, void *arg) {
     return access(f->path, F_OK) == 0;
 }
 
-int mill__plugin_load(mill__plugin *p, const char *job, char *err, size_t errlen) {
-    memset(p, 0, sizeof *p);
+int mill__plugin_find(const char *job, char *path, size_t plen, char *err, size_t errlen) {
     if (strchr(job, '/')) {
         if (access(job, R_OK) != 0) {
             snprintf(err, errlen, "job %s: no such file", job);
             return MILL_ENOENT;
         }
-        return load_path(p, job, err, errlen);
+        snprintf(path, plen, "%s", job);
+        return 0;
     }
     struct find f = {.name = job};
     int rc = each_dir(find_in, &f);
@@ -171,7 +171,15 @@ int mill__plugin_load(mill__plugin *p, const char *job, char *err, size_t errlen
         snprintf(err, errlen, "unknown job '%s' (looked in: %s; see mpimill jobs)", job, f.looked);
         return MILL_ENOENT;
     }
-    return load_path(p, f.path, err, errlen);
+    snprintf(path, plen, "%s", f.path);
+    return 0;
+}
+
+int mill__plugin_load(mill__plugin *p, const char *job, char *err, size_t errlen) {
+    memset(p, 0, sizeof *p);
+    char path[4096];
+    int rc = mill__plugin_find(job, path, sizeof path, err, errlen);
+    return rc ? rc : load_path(p, path, err, errlen);
 }
 
 void mill__plugin_unload(mill__plugin *p) {

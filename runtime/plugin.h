@@ -20,6 +20,10 @@ typedef struct mill__plugin {
  * it looked), MILL_EABI or MILL_EINVAL with a one-line message. */
 int mill__plugin_load(mill__plugin *p, const char *job, char *err, size_t errlen);
 
+/* Finds JOB as mill__plugin_load does, without loading it: writes its file
+ * to path. Returns 0 or MILL_ENOENT with the message. */
+int mill__plugin_find(const char *job, char *path, size_t plen, char *err, size_t errlen);
+
 /* Validates a job struct as the loader does; exposed for tests. */
 int mill__plugin_check(const mill_job *job, const char *where, char *err, size_t errlen);
 

@@ -41,9 +41,13 @@ void mill__progress_update(uint64_t done_bytes) {
     pg.last = now;
     double done = (double)done_bytes, rate = done / (now - pg.t0 + 1e-9);
     double eta = rate > 0 ? (pg.total - done) / rate : 0;
-    fprintf(stderr, "%smpimill: %s: map %3.0f%% (%.0f of %.0f MiB on rank 0), %.0f MiB/s, ETA %.0f s%s",
-            pg.tty ? "\r" : "", pg.job, 100.0 * done / pg.total, done / 1048576, pg.total / 1048576,
-            rate / 1048576, eta, pg.tty ? "\033[K" : "\n");
+    /* The unit follows the input's size: "0 of 0 MiB" says nothing of a
+     * slow job on a small input. */
+    double unit = pg.total >= 10 * 1073741824.0 ? 1073741824.0 : pg.total >= 10 * 1048576.0 ? 1048576.0 : 1024.0;
+    const char *u = unit > 1048576.0 ? "GiB" : unit > 1024.0 ? "MiB" : "KiB";
+    fprintf(stderr, "%smpimill: %s: map %3.0f%% (%.0f of %.0f %s on rank 0), %.0f %s/s, ETA %.0f s%s",
+            pg.tty ? "\r" : "", pg.job, 100.0 * done / pg.total, done / unit, pg.total / unit, u, rate / unit, u,
+            eta, pg.tty ? "\033[K" : "\n");
 }
 
 void mill__progress_end(void) {

@@ -48,8 +48,10 @@ int mill__stop_error(char *err, size_t errlen) {
     int sig = stop_signal;
     snprintf(err, errlen, "stopped by SIG%s (%s): nothing was committed",
              sig == SIGTERM ? "TERM" : sig == SIGINT ? "INT" : sig == SIGUSR1 ? "USR1" : "USR2",
-             sig == SIGTERM ? "time limit, scancel or kill" : sig == SIGINT ? "interrupt"
-                                                            : "the scheduler's warning before the time limit");
+             sig == SIGTERM   ? "time limit, scancel or kill"
+             : sig == SIGINT  ? "interrupt"
+             : sig == SIGUSR1 ? "the scheduler's warning before the time limit"
+                              : "the scheduler's warning, or a SIGTERM the batch script passed on through mpirun");
     return MILL_EABORT;
 }
 

@@ -28,6 +28,8 @@
 #include <unistd.h>
 
 #include "args.h"
+#include "commit.h"
+#include "plugin.h"
 #include "runtime.h"
 
 static const char submit_usage[] =
@@ -270,25 +272,38 @@ static void write_script(FILE *f, const submit_job *job, const char *launcher, c
                    "mkdir -p -- \"$outdir\" || exit 1\n"
                    "args+=(--input \"$input\" --output \"$outdir/$name\")\n");
     }
-    fprintf(f, "echo \"mpimill: Slurm job ${SLURM_JOB_ID:-?}${SLURM_ARRAY_TASK_ID:+ (array task $SLURM_ARRAY_TASK_ID)}, "
+    fprintf(f, "echo \"mpimill: Slurm job ${SLURM_JOB_ID:-?}${SLURM_ARRAY_TASK_ID:+ (array task ${SLURM_ARRAY_JOB_ID:-?}_$SLURM_ARRAY_TASK_ID)}, "
                "restart ${SLURM_RESTART_COUNT:-0}, ${SLURM_NTASKS:-1} tasks on ${SLURM_JOB_NODELIST:-?}\" >&2\n");
+    fprintf(f, "pid=\n"
+               "got=\n"
+               "stopped=\n");
+    if (!strcmp(launcher, "srun"))
+        fprintf(f, "# srun ends the step at once on SIGTERM (its ranks are killed, not\n"
+                   "# stopped): SIGTERM goes to the ranks through Slurm instead (scancel\n"
+                   "# signals the job's steps, not this script). srun passes USR1 and USR2 on.\n"
+                   "send() {\n"
+                   "  if [ \"$1\" = TERM ] && [ -n \"${SLURM_JOB_ID:-}\" ] && scancel --signal=TERM \"$SLURM_JOB_ID\" "
+                   "2>/dev/null; then return 0; fi\n"
+                   "  kill -s \"$1\" \"$pid\" 2>/dev/null || true\n"
+                   "}\n");
+    else
+        fprintf(f, "# mpirun ends the job on SIGTERM without passing the ranks' last words on:\n"
+                   "# SIGTERM goes on as SIGUSR2, which mpirun forwards to every rank.\n"
+                   "send() { kill -s \"$([ \"$1\" = TERM ] && echo USR2 || echo \"$1\")\" \"$pid\" 2>/dev/null || true; }\n");
     fprintf(f,
-            "pid=\n"
-            "got=\n"
-            "# Forward a signal to the launcher, which passes it to every rank. The\n"
-            "# traps are set before the launcher starts: Slurm may send its warning\n"
+            "# The traps are set before the launcher starts: Slurm may send its warning\n"
             "# signal up to a minute early, even in the job's first second.\n"
             "forward() {\n"
-            "  got=$1\n"
-            "  echo \"mpimill: batch script received SIG$1, forwarding it to the ranks\" >&2\n"
-            "  [ -z \"$pid\" ] || kill -s \"$1\" \"$pid\" 2>/dev/null || true\n"
+            "  got=$1 stopped=$1\n"
+            "  echo \"mpimill: batch script received SIG$2, forwarding it to the ranks\" >&2\n"
+            "  [ -z \"$pid\" ] || send \"$1\"\n"
             "}\n"
-            "trap 'forward USR1' USR1\n"
-            "trap 'forward USR2' USR2\n"
-            "trap 'forward TERM' TERM\n"
+            "trap 'forward USR1 USR1' USR1\n"
+            "trap 'forward USR2 USR2' USR2\n"
+            "trap 'forward TERM TERM' TERM\n"
             "# SIGINT goes on as SIGTERM: a background launcher ignores SIGINT, and\n"
             "# srun would only print its status.\n"
-            "trap 'forward TERM' INT\n");
+            "trap 'forward TERM INT' INT\n");
     if (!strcmp(launcher, "srun"))
         fprintf(f, "srun --mpi=pmix \"$MPIMILL\" %s \"${args[@]}\" &\n", job->command);
     else
@@ -306,6 +321,8 @@ static void write_script(FILE *f, const submit_job *job, const char *launcher, c
             "  wait \"$pid\"; s=$?; [ \"$s\" = 127 ] || rc=$s\n"
             "  break\n"
             "done\n"
+            "# A job stopped by a signal exits 128+signal, whatever the launcher made of it.\n"
+            "[ -z \"$stopped\" ] || [ \"$rc\" = 0 ] || rc=$((128 + $(kill -l \"$stopped\")))\n"
             "exit \"$rc\"\n");
 }
 
@@ -487,6 +504,10 @@ int mill__submit_main(int argc, char **argv) {
             fprintf(stderr, "mpimill: submit: --array runs jobs, not pipelines\n");
             goto out;
         }
+        if (access(job.argv[0], R_OK) != 0) {
+            fprintf(stderr, "mpimill: submit: pipeline %s: %s\n", job.argv[0], strerror(errno));
+            goto out;
+        }
     } else {
         /* Check the run arguments here rather than in a failed batch job. */
         char **full = calloc((size_t)job.argc + 4, sizeof *full);
@@ -512,6 +533,9 @@ int mill__submit_main(int argc, char **argv) {
             snprintf(err, sizeof err, "--array gives each task its input: drop --input");
             rc = MILL_EINVAL;
         }
+        char found[4096];
+        if (rc == 0) rc = mill__commit_output_ok(ra.output, err, sizeof err);
+        if (rc == 0) rc = mill__plugin_find(ra.job, found, sizeof found, err, sizeof err);
         if (rc == 0) job.output = ra.output;
         mill__run_args_free(&ra);
         free(full);
@@ -526,6 +550,13 @@ int mill__submit_main(int argc, char **argv) {
         code = MILL_EXIT_USAGE;
         goto out;
     }
+    for (size_t i = 0; i < inputs.n; i++) /* the list is one path per line */
+        if (inputs.v[i][0] != '/' && strchr(cwd, '\n')) {
+            fprintf(stderr, "mpimill: submit: --array: this directory's path holds a newline, so the task list "
+                    "cannot name %s in it (give absolute paths, or submit from elsewhere)\n", inputs.v[i]);
+            code = MILL_EXIT_USAGE;
+            goto out;
+        }
 
     char self[PATH_MAX];
     ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);

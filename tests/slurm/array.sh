@@ -3,12 +3,27 @@
 # per input, three outputs OUT/<input name>, each matching the oracle. The
 # tasks start in another directory (--chdir): the input list and the inputs
 # found here are named by absolute paths. A newline in an sbatch option
-# stays inside the script's comment line.
+# stays inside the script's comment line. What would fail as a batch job
+# (unknown job, unusable output name, missing pipeline, a task list that
+# cannot name its inputs) is refused up front with exit 2.
 . "$(dirname "$0")/lib.sh"
 mkdir in elsewhere
 for i in 1 2 3; do "$MILLGEN" --bytes $((i * 100))K --seed $i "in/part$i.txt" > /dev/null; done
 "$MPIMILL" submit --dry-run $'--comment=two\nrm -rf /tmp/never #' -- wordcount --input in --output o > /dev/null
 grep -q '^rm ' mpimill-submit-*.sbatch && fail "an sbatch option's newline ended the comment: $(cat mpimill-submit-*.sbatch)"
+refused() { # PATTERN ARGS...: submit exits 2 naming PATTERN, and writes no script
+  local pat=$1 rc=0; shift
+  rm -f mpimill-submit-*
+  "$MPIMILL" submit --dry-run "$@" > /dev/null 2> err.txt || rc=$?
+  [ "$rc" = 2 ] && grep -q -- "$pat" err.txt || fail "submit $*: exit $rc, $(cat err.txt)"
+  ! ls mpimill-submit-* > /dev/null 2>&1 || fail "submit $* wrote a script"
+}
+refused "unknown job 'nosuchjob'" -- nosuchjob --input in --output o
+refused "not a usable directory name" -- wordcount --input in --output $'o\nx'
+refused "pipeline nosuch.txt: No such file" -- pipeline nosuch.txt
+mkdir $'nl\ndir'
+(cd $'nl\ndir' && mkdir in && : > in/a.txt && refused "holds a newline" --array in -- wordcount --output o)
+rm -rf $'nl\ndir' mpimill-submit-*
 t0=$(date +%s.%N)
 j=$("$MPIMILL" submit --array in -n 2 --chdir="$PWD/elsewhere" -o 'task-%a.log' -- wordcount --output "$PWD/out")
 wait_job "$j" 120

@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# scancel.sh LAUNCHER term|usr1: a job signalled mid-run through Slurm stops
-# cleanly: no output, no staging after `mpimill recover`, a reason in its log.
+# scancel.sh LAUNCHER term|bterm|usr1: a job signalled mid-run through Slurm
+# stops cleanly: no output, no staging after `mpimill recover`, a reason in
+# its log.
 #   term: `scancel JOB` -- SIGTERM to the batch script (which forwards it)
 #         and to every step, as at the time limit;
+#   bterm: `scancel --batch --signal=TERM JOB` -- SIGTERM to the batch script
+#         alone (as --signal=B:TERM@T sends it): the script must stop the
+#         ranks, not kill them (srun, given SIGTERM, would SIGKILL its step;
+#         mpirun would exit 1 and drop the ranks' last words), and exit 143;
 #   usr1: `scancel --batch --signal=USR1 JOB` -- what --signal=B:USR1@T
 #         sends before the time limit, on demand (Slurm's own timing is
 #         tested in timelimit.sh).
@@ -19,6 +24,8 @@ sleep 1
 t0=$(date +%s.%N)
 if [ "$mode" = term ]; then
   scancel "$j"; sig=TERM; want=CANCELLED
+elif [ "$mode" = bterm ]; then
+  scancel --batch --signal=TERM "$j"; sig=TERM; want=FAILED
 else
   scancel --batch --signal=USR1 "$j"; sig=USR1; want=FAILED
 fi
@@ -31,7 +38,13 @@ if [ "$l$mode" = mpirunterm ]; then
   [ ! -e "$TMP/out" ] || fail "output exists after scancel"
   "$MPIMILL" recover "$TMP/out" > recover.txt 2>&1 || fail "mpimill recover failed: $(cat recover.txt)"
   check_no_leftovers "$TMP/out"
+elif [ "$l$mode" = mpirunbterm ]; then # the ranks got it from mpirun as SIGUSR2
+  check_stopped job.log "$TMP/out" USR2
 else
   check_stopped job.log "$TMP/out" "$sig"
+fi
+if [ "$mode" = bterm ]; then
+  code=$(job_field "$j" ExitCode)
+  [ "$code" = 143:0 ] || fail "job $j exit code $code after SIGTERM to its script, expected 143:0: $(cat job.log)"
 fi
 echo "$mode via $l: job $j $st, nothing committed, nothing left; signal to end of job $(echo "$t1 - $t0" | bc) s: ok"
