@@ -270,7 +270,12 @@ static void write_script(FILE *f, const submit_job *job, const char *launcher, c
         shell_quote(f, job->output);
         fprintf(f, "\n"
                    "mkdir -p -- \"$outdir\" || exit 1\n"
-                   "args+=(--input \"$input\" --output \"$outdir/$name\")\n");
+                   "output=$outdir/$name\n"
+                   "args+=(--input \"$input\" --output \"$output\")\n");
+    } else {
+        fprintf(f, "output=");
+        if (job->output) shell_quote(f, job->output);
+        fprintf(f, "\n");
     }
     fprintf(f, "echo \"mpimill: Slurm job ${SLURM_JOB_ID:-?}${SLURM_ARRAY_TASK_ID:+ (array task ${SLURM_ARRAY_JOB_ID:-?}_$SLURM_ARRAY_TASK_ID)}, "
                "restart ${SLURM_RESTART_COUNT:-0}, ${SLURM_NTASKS:-1} tasks on ${SLURM_JOB_NODELIST:-?}\" >&2\n");
@@ -323,6 +328,12 @@ static void write_script(FILE *f, const submit_job *job, const char *launcher, c
             "done\n"
             "# A job stopped by a signal exits 128+signal, whatever the launcher made of it.\n"
             "[ -z \"$stopped\" ] || [ \"$rc\" = 0 ] || rc=$((128 + $(kill -l \"$stopped\")))\n"
+            "# srun exits 0 when its step fails to launch (seen with Slurm 22.05's PMIx\n"
+            "# plugin): success without the output's manifest is a failure.\n"
+            "if [ \"$rc\" = 0 ] && [ -n \"$output\" ] && [ ! -f \"$output/_SUCCESS\" ]; then\n"
+            "  echo \"mpimill: error: the launcher exited 0, but $output has no _SUCCESS: the job did not run\" >&2\n"
+            "  rc=1\n"
+            "fi\n"
             "exit \"$rc\"\n");
 }
 

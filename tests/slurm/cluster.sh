@@ -87,6 +87,10 @@ host=$(hostname -s)
 cat > "$d/slurm.conf" <<EOF
 # A private single-node cluster for mpimill's tests (tests/slurm/cluster.sh).
 ClusterName=milltest
+# Job ids differ between clusters started one after another: Slurm's PMIx
+# plugin leaves /tmp/spmix_appdir_0_JOB.STEP behind, and a step whose
+# directory exists fails to launch.
+FirstJobId=$(( $(date +%s) % 500000 * 100 + 1000 ))
 SlurmctldHost=$host(127.0.0.1)
 SlurmUser=root
 SlurmctldPort=$port

@@ -2,7 +2,9 @@
 # wordcount.sh LAUNCHER: a word count on two ranks through Slurm, launched
 # with LAUNCHER (srun or mpirun) twice: by sbatch with the template
 # slurm/mpimill-LAUNCHER.sbatch, and by `mpimill submit --launcher LAUNCHER`;
-# both outputs must match the tr|sort|uniq oracle.
+# both outputs must match the tr|sort|uniq oracle. Under srun, a step that
+# fails to launch (Slurm's PMIx plugin finds its directory taken) makes srun
+# exit 0: the submitted script must still fail the job.
 . "$(dirname "$0")/lib.sh"
 l=$1
 mkdir corpus
@@ -26,4 +28,15 @@ for j in "$j1:tpl" "$j2:sub"; do
   [ "$(ls "$out" | grep -c '^part-')" = 2 ] || fail "$out: expected 2 parts (2 ranks): $(ls "$out")"
   grep -q "2 ranks" "$out.log" || fail "$out.log: not 2 ranks: $(cat "$out.log")"
 done
+if [ "$l" = srun ]; then
+  j3=$("$MPIMILL" submit --launcher srun -n 2 -o nolaunch.log --hold -- wordcount --input corpus --output nolaunch)
+  blocker=/tmp/spmix_appdir_$(id -u)_$j3.0
+  mkdir "$blocker"
+  scontrol release "$j3"
+  wait_job "$j3" 120
+  rm -rf "$blocker"
+  st=$(job_field "$j3" JobState)
+  [ "$st" = FAILED ] && grep -q "the launcher exited 0, but nolaunch has no _SUCCESS" nolaunch.log ||
+    fail "a step that failed to launch: job $j3 ended $st: $(cat nolaunch.log)"
+fi
 echo "wordcount via $l (template and submit): $(wc -l < want.txt) keys match the oracle; both jobs done in $(echo "$t1 - $t0" | bc) s: ok"
