@@ -36,7 +36,8 @@ int mill__stop_error(char *err, size_t errlen);
 /* Reports a crash (SIGSEGV, SIGABRT, ...) as happening in ctx's plugin at
  * the record being mapped -- or, while ctx->job is NULL, as the plugin
  * plugin_path loading, and once ctx->committed is set, after the commit;
- * NULL stops reporting. */
+ * NULL stops reporting. A call of exit() while watched is reported the same
+ * way and the process exits 1 (a plugin's exit(0) is not a success). */
 struct mill_ctx;
 void mill__crash_watch(const struct mill_ctx *ctx, const char *plugin_path);
 

@@ -90,12 +90,31 @@ static void on_crash(int sig) {
     raise(sig);
 }
 
+/* exit() while a job is watched can only come from its plugin (the runtime
+ * returns from main): a plugin's exit(0) must not pass for success. */
+static void on_exit_watched(void) {
+    const mill_ctx *ctx = watched;
+    if (!ctx) return;
+    char msg[1536], where[1040] = "";
+    if (ctx->rec) {
+        memcpy(where, " at ", 5);
+        mill__record_where(ctx->rec, where + 4, sizeof where - 4);
+    }
+    int n = snprintf(msg, sizeof msg, "mpimill: error: rank %d: %s%s called exit() in its plugin %s%s: %s\n",
+                     ctx->rank, ctx->job ? "job " : "", ctx->job ? ctx->job->name : "", watched_plugin, where,
+                     ctx->committed ? "after its output was committed (the output is complete)"
+                                    : "nothing was committed");
+    if (n > 0) (void)!write(2, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1);
+    _exit(1);
+}
+
 void mill__crash_watch(const mill_ctx *ctx, const char *plugin_path) {
     static int installed;
     watched = ctx;
     watched_plugin = plugin_path;
     if (installed || !ctx) return;
     installed = 1;
+    (void)atexit(on_exit_watched);
     stack_t ss = {.ss_sp = crash_stack, .ss_size = sizeof crash_stack};
     (void)sigaltstack(&ss, NULL);
     struct sigaction sa;

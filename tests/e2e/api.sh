@@ -73,6 +73,13 @@ rc=0; mpimill_run "$ranks" -- run "$PLUGINS/crash.so" --input "$TMP/boom.txt" --
 [ "$rc" != 0 ] && grep -q "job crash crashed with SIGABRT in its plugin $PLUGINS/crash.so at $TMP/boom.txt\(:3\)\? (byte offset 4)" \
   "$TMP/stderr" || fail "abort: exit $rc, message: $(cat "$TMP/stderr")"
 [ ! -e "$TMP/o7" ] || fail "output after an abort"
+# A plugin calling exit(0) is a failure, reported like a crash (it exited 0
+# with nothing committed and nothing said, run without mpirun).
+rc=0; "$MPIMILL" run "$PLUGINS/crash.so" --input "$TMP/boom.txt" --output "$TMP/o10" --opt how=exit \
+  2> "$TMP/stderr" || rc=$?
+[ "$rc" = 1 ] && grep -q "job crash called exit() in its plugin $PLUGINS/crash.so at $TMP/boom.txt:3 (byte offset 4): nothing was committed" \
+  "$TMP/stderr" || fail "exit(0) in a plugin: exit $rc, message: $(cat "$TMP/stderr")"
+[ ! -e "$TMP/o10" ] || fail "output after a plugin's exit()"
 # A crash while the plugin loads, before any job is known.
 rc=0; CRASH_AT_LOAD=1 mpimill_run "$ranks" -- run "$PLUGINS/crash.so" --input "$TMP/boom.txt" \
   --output "$TMP/o8" 2> "$TMP/stderr" || rc=$?

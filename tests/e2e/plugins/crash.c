@@ -1,5 +1,6 @@
 /* crash.c -- a job that crashes where it is told to:
- *   on a line containing "boom": SIGSEGV, or SIGABRT with --opt how=abort;
+ *   on a line containing "boom": SIGSEGV, or SIGABRT with --opt how=abort,
+ *   or exit(0) with --opt how=exit;
  *   --opt how=teardown: in teardown, after the output was committed;
  *   environment CRASH_AT_LOAD=1: while the plugin loads (a constructor).
  */
@@ -23,6 +24,7 @@ static int crash_map(mill_ctx *ctx, const mill_record *rec) {
     const char *how = mill_opt(ctx, "how");
     if (rec->len >= 4 && memmem(rec->data, rec->len, "boom", 4)) {
         if (how && !strcmp(how, "abort")) abort();
+        if (how && !strcmp(how, "exit")) exit(0);
         if (!how) segv();
     }
     return mill_emit_u64(ctx, rec->data, rec->len, 1);
