@@ -113,6 +113,8 @@ static void populate(const char *p, size_t n) {
 #endif
 }
 
+mill__text_mapping mill__text_mapped;
+
 int mill__text_read(const char *path, uint64_t start, uint64_t end, mill__record_fn fn, void *arg,
                     char *err, size_t errlen) {
     return mill__text_read_lines(path, start, end, 0, fn, arg, err, errlen);
@@ -151,6 +153,9 @@ int mill__text_read_lines(const char *path, uint64_t start, uint64_t end, int fl
         return MILL_EIO;
     }
     (void)madvise((void *)map, size, MADV_SEQUENTIAL);
+    mill__text_mapped.path = path;
+    mill__text_mapped.len = size;
+    mill__text_mapped.start = map;
 
     const char *p = map + start, *stop = map + end, *eof = map + size;
     if (start > 0 && p[-1] != '\n') { /* the line in progress belongs to the previous range */
@@ -182,6 +187,7 @@ int mill__text_read_lines(const char *path, uint64_t start, uint64_t end, int fl
     nl_index *idx = NULL; /* lines are found through it; blocks need none */
     if (!(flags & MILL__TEXT_BLOCKS)) {
         if (!(idx = malloc(sizeof *idx))) {
+            mill__text_mapped.start = NULL;
             munmap((void *)map, size);
             snprintf(err, errlen, "input %s: out of memory", path);
             return MILL_ENOMEM;
@@ -222,6 +228,7 @@ int mill__text_read_lines(const char *path, uint64_t start, uint64_t end, int fl
         p = nl ? nl + 1 : eof;
     }
     free(idx);
+    mill__text_mapped.start = NULL;
     munmap((void *)map, size);
     return rc;
 }

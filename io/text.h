@@ -34,6 +34,16 @@ int mill__text_read(const char *path, uint64_t start, uint64_t end, mill__record
 int mill__text_read_lines(const char *path, uint64_t start, uint64_t end, int flags,
                           mill__record_fn fn, void *arg, char *err, size_t errlen);
 
+/* The text file this process has mapped for reading, while it reads it: a
+ * SIGBUS at an address inside means the file was truncated under the
+ * reader (the crash handler says so, rather than blaming the plugin). */
+typedef struct mill__text_mapping {
+    const char *volatile start;
+    volatile size_t len;
+    const char *volatile path;
+} mill__text_mapping;
+extern mill__text_mapping mill__text_mapped;
+
 /* Returns the number of '\n' bytes in [p, p + len). */
 uint64_t mill__text_count_newlines(const char *p, size_t len);
 

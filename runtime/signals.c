@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "ctx.h"
+#include "text.h"
 #include "runtime.h"
 
 /* The first stop signal received, or 0. Written only by the handler. */
@@ -60,13 +61,19 @@ static const mill_ctx *watched;
 static const char *watched_plugin;
 static char crash_stack[64 * 1024];
 
-static void on_crash(int sig) {
+static void on_crash(int sig, siginfo_t *info, void *uctx) {
+    (void)uctx;
     char msg[1536];
     const mill_ctx *ctx = watched;
     const char *name = sig == SIGSEGV ? "SIGSEGV" : sig == SIGBUS ? "SIGBUS" : sig == SIGFPE ? "SIGFPE"
                        : sig == SIGABRT ? "SIGABRT" : "SIGILL";
+    const char *map = mill__text_mapped.start, *at = info ? (const char *)info->si_addr : NULL;
     int n;
-    if (ctx && !ctx->job)
+    if (sig == SIGBUS && map && at >= map && at < map + mill__text_mapped.len)
+        n = snprintf(msg, sizeof msg, "mpimill: error: rank %d: input %s was truncated while it was read (%s at "
+                     "its byte %zu): nothing was committed\n", ctx ? ctx->rank : -1, mill__text_mapped.path, name,
+                     (size_t)(at - map));
+    else if (ctx && !ctx->job)
         n = snprintf(msg, sizeof msg, "mpimill: error: rank %d: crashed with %s while loading the plugin %s: nothing "
                      "was committed\n", ctx->rank, name, watched_plugin);
     else if (ctx && ctx->committed)
@@ -119,9 +126,9 @@ void mill__crash_watch(const mill_ctx *ctx, const char *plugin_path) {
     (void)sigaltstack(&ss, NULL);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_crash;
+    sa.sa_sigaction = on_crash;
     sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_ONSTACK | SA_RESETHAND;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESETHAND;
     static const int sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
     for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) (void)sigaction(sigs[i], &sa, NULL);
 }

@@ -80,6 +80,17 @@ rc=0; "$MPIMILL" run "$PLUGINS/crash.so" --input "$TMP/boom.txt" --output "$TMP/
 [ "$rc" = 1 ] && grep -q "job crash called exit() in its plugin $PLUGINS/crash.so at $TMP/boom.txt:3 (byte offset 4): nothing was committed" \
   "$TMP/stderr" || fail "exit(0) in a plugin: exit $rc, message: $(cat "$TMP/stderr")"
 [ ! -e "$TMP/o10" ] || fail "output after a plugin's exit()"
+# An input truncated while a rank reads its mapping (SIGBUS) is named as
+# such, not blamed on the plugin.
+seq 1 20000 > "$TMP/shrinking.txt"
+rc=0; mpimill_run "$ranks" -- run "$PLUGINS/slow.so" --input "$TMP/shrinking.txt" --output "$TMP/o11" \
+  2> "$TMP/stderr" & pid=$!
+sleep 2
+truncate -s 10000 "$TMP/shrinking.txt"
+wait "$pid" || rc=$?
+[ "$rc" != 0 ] && grep -q "input $TMP/shrinking.txt was truncated while it was read (SIGBUS at its byte" "$TMP/stderr" ||
+  fail "input truncated while read: exit $rc, message: $(cat "$TMP/stderr")"
+[ ! -e "$TMP/o11" ] || fail "output after an input was truncated"
 # A crash while the plugin loads, before any job is known.
 rc=0; CRASH_AT_LOAD=1 mpimill_run "$ranks" -- run "$PLUGINS/crash.so" --input "$TMP/boom.txt" \
   --output "$TMP/o8" 2> "$TMP/stderr" || rc=$?
