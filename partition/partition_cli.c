@@ -15,8 +15,15 @@
 #include "partition.h"
 
 #define USAGE                                                                                      \
-    "usage: partition (--ranks N [--weights w0,w1,...] | --state FILE) [--exclude r,r,...] "      \
+    "usage: mpimill partition (--ranks N [--weights w0,w1,...] | --state FILE) [--exclude r,r,...] " \
     "[--save FILE] [--stats]"
+#define HELP                                                                                       \
+    USAGE "\n"                                                                                     \
+    "  Reads keys from stdin, one per line, and prints KEY<TAB>RANK: the rank that owns each key\n" \
+    "  (the consistent-hash partitioner of `mpimill run`). --state FILE loads a state written by\n" \
+    "  --save FILE (--exclude then applies on top of it); --stats prints one line per rank\n"       \
+    "  instead: rank, keys, key share, weight share. Exit status 1 on an I/O or state error,\n"    \
+    "  2 on a usage error."
 
 typedef struct cli_opts {
     const char *ranks, *weights, *exclude, *state, *save;
@@ -36,7 +43,7 @@ static const char *err_name(int rc) {
 
 /* Prints a one-line error and returns code. */
 static int fail(int code, const char *fmt, const char *arg, const char *why) {
-    fputs("partition: ", stderr);
+    fputs("mpimill partition: ", stderr);
     fprintf(stderr, fmt, arg, why);
     fputc('\n', stderr);
     return code;
@@ -81,7 +88,7 @@ static int parse_args(int argc, char **argv, cli_opts *o) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            puts(USAGE);
+            puts(HELP);
             return -1;
         }
         if (strcmp(a, "--stats") == 0) {
@@ -100,7 +107,7 @@ static int parse_args(int argc, char **argv, cli_opts *o) {
             else return fail(2, "option %s needs a value%s", a, "");
             break;
         }
-        if (k == 5) return fail(2, "unknown option '%s'%s", a, "; " USAGE);
+        if (k == 5) return fail(2, a[0] == '-' ? "unknown option '%s'%s" : "unexpected argument '%s'%s", a, "; " USAGE);
         if (*slot[k]) return fail(2, "option %s given twice%s", names[k], "");
         *slot[k] = val;
     }

@@ -15,6 +15,8 @@ const char mill__run_usage[] =
     "                   [--format text|hdf5] [--compress none|gzip] [--overwrite]\n"
     "                   [--csv-columns A,B] [--csv-no-header] [--csv-quoted-newlines]\n"
     "                   [--bad-records fail|skip] [--opt key=value ...] [--quiet]\n"
+    "                   [--single-file] [--weights LIST|auto] [--exclude-ranks LIST]\n"
+    "                   [--lock-timeout SECONDS] [--memory SIZE] [--tmp DIR] [--merge-factor N]\n"
     "\n"
     "  JOB             a built-in job name (see `mpimill jobs`) or a path to a job .so\n"
     "  --input PATH    a file, a directory (searched recursively), a glob pattern or\n"
@@ -30,16 +32,18 @@ const char mill__run_usage[] =
     "  --bad-records P malformed input records: fail (default), or skip and count them\n"
     "  --overwrite     atomically replace an existing output\n"
     "  --opt KEY=VAL   a job option; repeatable (a KEY given twice: the last counts)\n"
-    "  --quiet         print nothing on success\n"
+    "  --quiet, -q     print nothing on success\n"
     "  --single-file   write one shared file DIR/data (+ DIR/_index) instead of a part per rank\n"
     "  --weights LIST  relative share of keys per rank (w0,w1,...) or 'auto' (by cores per node)\n"
     "  --exclude-ranks LIST  ranks that own no keys (r,r,...), e.g. on a slow node\n"
     "  --lock-timeout SECONDS  how long a job's mill_lock waits before failing (default 300)\n"
-    "  --memory SIZE   memory budget per rank for tables and buffers (default: half the node's\n"
+    "  --memory SIZE   memory budget per rank for tables and buffers, bytes or with a K, M, G\n"
+    "                  or T suffix, at least 16M (default: half the node's\n"
     "                  memory divided by its ranks); past it, sorted runs spill to --tmp\n"
     "  --tmp DIR       where spill files go (default $TMPDIR, else /tmp); they are unlinked at once\n"
     "  --merge-factor N  how many map runs (sorted spills) of one level are merged into one\n"
-    "                  (default 16), bounding open files and merge buffers\n";
+    "                  (default 16), bounding open files and merge buffers\n"
+    "  --help, -h      this text\n";
 
 /* Options that take one value: a second one is refused, not silently
  * taken over the first (--input and --opt repeat). */
@@ -133,9 +137,11 @@ int mill__run_args_parse(mill__run_args *a, int argc, char **argv, char *err, si
             char *end;
             double x = strtod(v, &end);
             double unit = *end == 'K' || *end == 'k' ? 1024.0 : *end == 'M' || *end == 'm' ? 1048576.0
-                          : *end == 'G' || *end == 'g' ? 1073741824.0 : *end == '\0' ? 1.0 : 0;
+                          : *end == 'G' || *end == 'g' ? 1073741824.0 : *end == 'T' || *end == 't' ? 0x1p40
+                          : *end == '\0' ? 1.0 : 0;
             if (end == v || unit == 0 || (*end && end[1]) || !(x * unit >= 16 * 1048576.0) || !(x * unit < 0x1p64)) {
-                snprintf(err, errlen, "--memory '%s': expected a size from 16M to below 16E (e.g. 256M, 2G)", v);
+                snprintf(err, errlen, "--memory '%s': expected a size of at least 16M, in bytes or with a K, M, G or T "
+                         "suffix (e.g. 256M, 2G)", v);
                 return MILL_EINVAL;
             }
             a->memory = (uint64_t)(x * unit);

@@ -304,11 +304,12 @@ static int emit_key(void *arg, const void *key, size_t klen, const void *value, 
 }
 
 static int reduce_phase(mill_ctx *ctx, mill__table *t, mill__commit *commit, char *err, size_t errlen) {
-    char name[32];
+    char name[64];
     const char *suffix = mill__compress_suffix(ctx->args->compress);
     int h5 = !strcmp(ctx->args->format, "hdf5"); /* one file, data.h5, written by all ranks */
     snprintf(name, sizeof name, "part-%05d%s", ctx->rank, suffix ? suffix : "");
     if (h5) snprintf(name, sizeof name, "data.h5");
+    if (ctx->args->single_file) snprintf(name, sizeof name, "this rank's --single-file block in --tmp");
     writer w = {.fd = -1, .name = name, .cap = 1u << 20};
     w.buf = malloc(w.cap);
     int rc = w.buf ? 0 : MILL_ENOMEM;
@@ -567,7 +568,8 @@ static int make_partitioner(mill_ctx *ctx, const mill__run_args *a, char *err, s
         if (mrc != MPI_SUCCESS) rc = mill__mpi_error(mrc, "MPI_Allgather", err, errlen);
         n = P;
     } else if (rc == 0 && a->weights && (parse_list(a->weights, w, P + 1, &n) != 0 || n != P)) {
-        snprintf(err, errlen, "--weights '%s': expected %d positive numbers (one per rank) or auto", a->weights, P);
+        snprintf(err, errlen, "--weights '%s': expected %d positive number%s (one per rank) or auto", a->weights, P,
+                 P == 1 ? "" : "s");
         rc = MILL_EINVAL;
     }
     if (rc == 0) rc = mill_partition_create(&ctx->part, (uint32_t)P, a->weights ? w : NULL);
@@ -577,13 +579,18 @@ static int make_partitioner(mill_ctx *ctx, const mill__run_args *a, char *err, s
         double *x = calloc((size_t)P + 1, sizeof *x);
         int nx = 0;
         rc = x ? parse_list(a->exclude_ranks, x, P + 1, &nx) : MILL_ENOMEM;
+        int twice = -1;
         for (int i = 0; rc == 0 && i < nx; i++) {
+            for (int j = 0; j < i; j++)
+                if (x[j] == x[i]) twice = (int)x[i];
             if (x[i] != (double)(uint32_t)x[i] || x[i] >= P) rc = MILL_EINVAL;
+            else if (twice >= 0) rc = MILL_ESTATE;
             else rc = mill_partition_exclude(ctx->part, (uint32_t)x[i]);
         }
-        if (rc == MILL_ESTATE)
-            snprintf(err, errlen, "--exclude-ranks '%s': a rank is named twice, or no rank would be left",
-                     a->exclude_ranks);
+        if (rc == MILL_ESTATE && twice >= 0)
+            snprintf(err, errlen, "--exclude-ranks '%s': rank %d is named twice", a->exclude_ranks, twice);
+        else if (rc == MILL_ESTATE)
+            snprintf(err, errlen, "--exclude-ranks '%s': no rank would be left to own keys", a->exclude_ranks);
         else if (rc)
             snprintf(err, errlen, "--exclude-ranks '%s': expected ranks 0..%d, comma-separated",
                      a->exclude_ranks, P - 1);
@@ -771,8 +778,8 @@ int mill__run_main(int argc, char **argv) {
         exit_code = MILL_EXIT_OK;
         if (rank == 0 && !args.quiet)
             printf("mpimill: %s: committed %s: %" PRIu64 " records in, %" PRIu64
-                   " records out, %d ranks, %.2f s%s%s\n",
-                   ctx.job->name, args.output, total[0], total[1], size, mill__now() - t0,
+                   " records out, %d rank%s, %.2f s%s%s\n",
+                   ctx.job->name, args.output, total[0], total[1], size, size == 1 ? "" : "s", mill__now() - t0,
                    counters && *counters ? "; counters: " : "", counters ? counters : "");
     }
 

@@ -37,7 +37,18 @@ int main(int argc, char **argv) {
         printf("mpimill %s (job ABI %d.%d)\n", MILL_VERSION, MILL_ABI_MAJOR, MILL_ABI_MINOR);
         return MILL_EXIT_OK;
     }
-    if (!strcmp(cmd, "jobs")) return mill__plugin_list() ? MILL_EXIT_RUNTIME : MILL_EXIT_OK;
+    if (!strcmp(cmd, "jobs")) {
+        if (argc > 2) {
+            int help = !strcmp(argv[2], "--help") || !strcmp(argv[2], "-h");
+            fprintf(help ? stdout : stderr,
+                    "%susage: mpimill jobs\n"
+                    "Lists the jobs `mpimill run NAME` finds: NAME.so in each directory of\n"
+                    "$MPIMILL_JOB_PATH (':'-separated), then in the installed jobs directory.\n",
+                    help ? "" : "mpimill jobs: takes no arguments\n");
+            return help ? MILL_EXIT_OK : MILL_EXIT_USAGE;
+        }
+        return mill__plugin_list() ? MILL_EXIT_RUNTIME : MILL_EXIT_OK;
+    }
     if (!strcmp(cmd, "partition")) return mill_partition_cli_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "recover")) return mill__recover_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "verify")) return mill__verify_main(argc - 1, argv + 1);

@@ -318,6 +318,11 @@ int mill__commit_verify(const char *outdir, FILE *out, char *err, size_t errlen)
         int fd = openat(dfd, f->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
         struct stat st;
         uint64_t h = 0, size = 0;
+        if (fd < 0 && errno == ENOENT) {
+            fprintf(out, "missing: %s\n", f->name);
+            differ = 1;
+            continue;
+        }
         if (fd < 0) {
             fprintf(out, "differs: %s: %s%s\n", f->name, strerror(errno),
                     errno == ELOOP ? " (a symbolic link: refused)" : "");
@@ -350,7 +355,7 @@ int mill__commit_verify(const char *outdir, FILE *out, char *err, size_t errlen)
             int listed = 0;
             for (size_t i = 0; i < m.nfiles && !listed; i++) listed = !strcmp(m.files[i].name, de->d_name);
             if (!listed) {
-                fprintf(out, "differs: %s: not in the manifest\n", de->d_name);
+                fprintf(out, "unlisted: %s: not in the manifest\n", de->d_name);
                 differ = 1;
             }
         }
@@ -394,8 +399,8 @@ int mill__verify_main(int argc, char **argv) {
     static const char usage[] =
         "usage: mpimill verify DIR\n"
         "  Re-checks every file of the output DIR against its manifest _SUCCESS\n"
-        "  (size and XXH3-64) and prints the ones that differ. Exit status 0 when\n"
-        "  all match, 1 otherwise.\n";
+        "  (size and XXH3-64) and prints the ones that differ, are missing or are\n"
+        "  not listed. Exit status 0 when all match, 1 otherwise, 2 on a usage error.\n";
     int a = one_dir_arg(argc, argv, usage);
     if (a) return a == -1 ? MILL_EXIT_OK : MILL_EXIT_USAGE;
     char err[1024] = "";

@@ -61,4 +61,10 @@ for bad in "--weights 1,2" "--weights 1,0,1" "--weights a,b,c" "--exclude-ranks 
   grep -q -- "${bad%% *}" "$TMP/stderr" || fail "$bad: message does not name the option: $(cat "$TMP/stderr")"
   [ ! -e "$TMP/bad" ] || fail "$bad left an output"
 done
+# ...and say what is wrong with them.
+for case in "--exclude-ranks 1,1:rank 1 is named twice" "--exclude-ranks 0,1,2:no rank would be left" \
+            "--weights 1,2:expected 3 positive numbers"; do
+  rc=0; mpimill_run 3 -- run wordcount --input "$TMP/in.txt" --output "$TMP/bad" ${case%%:*} 2> "$TMP/stderr" || rc=$?
+  grep -q -- "${case#*:}" "$TMP/stderr" || fail "${case%%:*}: $(cat "$TMP/stderr")"
+done
 echo "partitioner in the shuffle: ok"

@@ -29,6 +29,13 @@ for rank, off, length, tok in sorted(rows, key=lambda r: r[1]):
 assert pos == len(data), (pos, len(data))
 PY
 "$MPIMILL" verify "$TMP/out" > /dev/null || fail "verify failed"
+# verify names what is wrong: a missing file, a file the manifest does not list.
+cp -r "$TMP/out" "$TMP/v"
+mv "$TMP/v/_index" "$TMP/v/stray"
+rc=0; "$MPIMILL" verify "$TMP/v" > "$TMP/verify.txt" || rc=$?
+[ "$rc" = 1 ] && grep -qx "missing: _index" "$TMP/verify.txt" && grep -qx "unlisted: stray: not in the manifest" "$TMP/verify.txt" ||
+  fail "verify of a missing and an unlisted file: exit $rc, $(cat "$TMP/verify.txt")"
+rm -rf "$TMP/v"
 rc=0; mpimill_run "$ranks" -- run wordcount --input "$TMP/in.txt" --output "$TMP/o2" --single-file --compress gzip 2> "$TMP/stderr" || rc=$?
 [ "$rc" = 2 ] || fail "--single-file --compress gzip: exit $rc"
 echo "single file at $ranks ranks ${mca[*]}: ok"

@@ -75,5 +75,5 @@ head -c 100 "$T/state" > "$T/trunc"
 (ulimit -v 1048576; "$D" --state /dev/zero < /dev/null 2> "$T/err"); [ $? -eq 1 ] &&
   grep -q "longer than any partitioner state" "$T/err" || fail "/dev/zero as state: $(cat "$T/err")"
 # --help prints the usage and succeeds.
-"$D" --help > "$T/out" && grep -q "^usage: partition" "$T/out" || fail "--help"
+"$D" --help > "$T/out" && grep -q "^usage: mpimill partition" "$T/out" && grep -q "KEY<TAB>RANK" "$T/out" || fail "--help"
 echo "partition_cli: all checks passed"

@@ -76,9 +76,9 @@ static void test_errors(void) {
     /* Values past what is kept are refused, not wrapped around (they were
      * taken as the default budget, and as no lock deadline at all). */
     expect_error((const char *[]){"run", "j", "--input", "x", "--output", "o", "--memory", "99999999999G", NULL},
-                 "below 16E");
+                 "at least 16M, in bytes or with a K, M, G or T suffix");
     expect_error((const char *[]){"run", "j", "--input", "x", "--output", "o", "--memory", "inf", NULL},
-                 "below 16E");
+                 "at least 16M, in bytes or with a K, M, G or T suffix");
     expect_error((const char *[]){"run", "j", "--input", "x", "--output", "o", "--lock-timeout", "3000000", NULL},
                  "at most 2147483");
     /* A value that looks like an option is the value. */
@@ -86,6 +86,10 @@ static void test_errors(void) {
     char err[256];
     CU_ASSERT(parse(&a, err, (const char *[]){"run", "j", "--input", "--output", "--output", "o", NULL}) == 0);
     CU_ASSERT(a.ninputs == 1 && !strcmp(a.inputs[0], "--output") && !strcmp(a.output, "o"));
+    mill__run_args_free(&a);
+    /* Sizes take K, M, G and T. */
+    CU_ASSERT(parse(&a, err, (const char *[]){"run", "j", "--input", "x", "--output", "o", "--memory", "2T", NULL}) == 0);
+    CU_ASSERT_EQUAL(a.memory, (uint64_t)2 << 40);
     mill__run_args_free(&a);
 }
 
