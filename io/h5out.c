@@ -3,6 +3,8 @@
  * write, selecting nothing when it has nothing to write. */
 #include "h5out.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <hdf5.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -10,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "agree.h"
@@ -84,6 +87,10 @@ void mill__h5out_free(mill__h5out *h) {
 
 /* Collective: creates a chunked, deflated 1-D dataset of `total` elements and
  * writes this rank's n elements at `at`. */
+/* The errno of the first failed dataset write, when it names an I/O error
+ * (MPI-IO's write leaves it set; HDF5's error stack does not carry it). */
+static int write_errno;
+
 static int write_1d(hid_t f, const char *name, hid_t ftype, hid_t mtype, uint64_t total, uint64_t at, uint64_t n,
                     const void *data, hid_t dxpl) {
     hsize_t dims = total, maxd = H5S_UNLIMITED, chunk = total < CHUNK ? (total ? total : 1) : CHUNK;
@@ -103,12 +110,18 @@ static int write_1d(hid_t f, const char *name, hid_t ftype, hid_t mtype, uint64_
     if (d >= 0 && ms >= 0) {
         if (h < 0) (void)(H5Sselect_none(space) < 0 || H5Sselect_none(ms) < 0);
         static const unsigned char none[8];
+        errno = 0;
         herr_t w = H5Dwrite(d, mtype, ms, space, dxpl, data ? data : none);
+        if (w < 0 && (errno == ENOSPC || errno == EDQUOT || errno == EIO)) write_errno = errno; /* from MPI-IO's write */
         if (w >= 0 && mill__fault_site(MILL_FAULT_SITE_H5_WRITE)) w = -1;
         if (h >= 0) h = w;
     }
     if (ms >= 0) H5Sclose(ms);
-    if (d >= 0 && H5Dclose(d) < 0) h = -1;
+    errno = 0;
+    if (d >= 0 && H5Dclose(d) < 0) {
+        if (!write_errno && (errno == ENOSPC || errno == EDQUOT || errno == EIO)) write_errno = errno;
+        h = -1;
+    }
     if (dcpl >= 0) H5Pclose(dcpl);
     if (space >= 0) H5Sclose(space);
     return h < 0 ? MILL_EIO : 0;
@@ -135,7 +148,23 @@ static int attr_u64(hid_t f, const char *name, const uint64_t *v, hsize_t n) {
     return h < 0 ? MILL_EIO : 0;
 }
 
+
 /* Turns local starts into global offsets (+ base), with the end at [n]. */
+/* Ends the job while the HDF5 file is open and a rank failed: parallel HDF5
+ * cannot close a file after a failed write or in a full filesystem (its
+ * ranks go out of step in H5Fclose's metadata flush and wait there for
+ * ever). Every rank knows (the caller agreed); rank 0 prints the error and
+ * all abort. Nothing is committed, and the next run on the output (or
+ * mpimill recover) removes the staging directory left behind. */
+static void abort_open(MPI_Comm comm, int rank, const char *err) {
+    if (rank == 0)
+        fprintf(stderr, "mpimill: error: %s; aborting the job, as parallel HDF5 cannot close a file cleanly after a failed "
+                "write (nothing was committed)\n", err);
+    fflush(stderr);
+    MPI_Abort(comm, 1);
+    abort(); /* MPI_Abort does not return */
+}
+
 static uint64_t *global_offsets(const uint64_t *local, size_t n, uint64_t base, uint64_t end) {
     uint64_t *g = malloc((n + 1) * sizeof *g);
     if (!g) return NULL;
@@ -196,6 +225,26 @@ int mill__h5out_write(mill__h5out *h, MPI_Comm comm, int fd0, const char *job_na
         snprintf(err, errlen, "HDF5 output: cannot create %s", path);
         rc = MILL_EIO;
     }
+    /* Room for the whole file, reserved before any data is written: running
+     * out of space must happen here, not inside HDF5 (see abort_open). The
+     * bound is the data uncompressed, plus 1% and 1 MiB; what the file does
+     * not use is given back after the close. Where fallocate is not
+     * supported, nothing is reserved. */
+    off_t reserved = 0;
+    if (rc == 0 && rank == 0) {
+        uint64_t offs = 8 * (total[0] + 1);
+        uint64_t data = total[1] + offs + (h->value_type == MILL_VALUE_BYTES ? total[2] + offs : 8 * total[0]);
+        reserved = (off_t)(data + data / 100 + (1u << 20));
+        if (fallocate(fd0, FALLOC_FL_KEEP_SIZE, 0, reserved) != 0) {
+            if (errno == ENOSPC || errno == EDQUOT) {
+                snprintf(err, errlen, "HDF5 output: %s needs up to %.1f MiB, more than its filesystem has: %s", path,
+                         (double)reserved / 1048576, strerror(errno));
+                rc = MILL_EIO;
+            }
+            reserved = 0;
+        }
+    }
+    if (mill__agree(comm, rc, err, errlen) != 0 && f >= 0) abort_open(comm, rank, err);
     if ((rc = mill__agree(comm, rc, err, errlen)) == 0) {
         /* The offsets datasets have n+1 entries: the last rank writes the end. */
         uint64_t nk = h->n + (rank == size - 1 ? 1 : 0);
@@ -221,11 +270,13 @@ int mill__h5out_write(mill__h5out *h, MPI_Comm comm, int fd0, const char *job_na
             w2 = write_1d(f, "/values", ft, mt, total[0], before[0], h->n, h->vals.p, dxpl);
         }
         if (!w) w = w2;
-        if (w) snprintf(err, errlen, "HDF5 output: writing the datasets of %s failed", path);
+        if (w) snprintf(err, errlen, "HDF5 output: writing the datasets of %s failed%s%s", path,
+                        write_errno ? ": " : "", write_errno ? strerror(write_errno) : "");
+        if (mill__agree(comm, w, err, errlen) != 0) abort_open(comm, rank, err);
         /* Attributes are metadata: every rank makes the same calls, or
          * none (a rank that skipped them would leave the others in
          * H5Fclose for ever). */
-        if ((w = mill__agree(comm, w, err, errlen)) == 0) {
+        {
             uint64_t ranks = (uint64_t)size;
             w = attr_str(f, "format", "mpimill-hdf5 1");
             if (!w) w = attr_str(f, "job", job_name);
@@ -241,6 +292,11 @@ int mill__h5out_write(mill__h5out *h, MPI_Comm comm, int fd0, const char *job_na
         snprintf(err, errlen, "HDF5 output: closing %s failed", path);
         rc = MILL_EIO;
     }
+    /* The reserved room the file did not use goes back: a truncate to its
+     * own size frees the blocks past its end (a hole punched there is not
+     * done by ext4). A failure only keeps the room. */
+    struct stat st;
+    if (reserved > 0 && fstat(fd0, &st) == 0 && st.st_size < reserved) (void)!ftruncate(fd0, st.st_size);
     if (fapl >= 0) H5Pclose(fapl);
     if (dxpl >= 0) H5Pclose(dxpl);
     rc = mill__agree(comm, rc, err, errlen);

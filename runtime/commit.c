@@ -599,7 +599,13 @@ static int begin_root(mill__commit *c, const char *outdir, char *err, size_t err
             return MILL_EEXIST;
         }
         if (!S_ISDIR(st.st_mode)) {
-            snprintf(err, errlen, "output %s exists and is not a directory", outdir);
+            snprintf(err, errlen, "output %s exists and is %s", outdir,
+                     S_ISLNK(st.st_mode) ? "a symbolic link (name the directory itself)" : "not a directory");
+            return MILL_EEXIST;
+        }
+        struct stat pst; /* a rename cannot replace a mount point (EBUSY): say so before the work */
+        if (fstat(c->parent_fd, &pst) == 0 && pst.st_dev != st.st_dev) {
+            snprintf(err, errlen, "output %s is a mount point: it cannot be replaced (write inside it)", outdir);
             return MILL_EEXIST;
         }
     } else if (errno != ENOENT) {

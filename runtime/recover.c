@@ -298,10 +298,11 @@ int mill__manifest_read(int dirfd, mill__manifest *m, char *err, size_t errlen) 
 /* ---- verify -------------------------------------------------------------------- */
 
 int mill__commit_verify(const char *outdir, FILE *out, char *err, size_t errlen) {
-    int dfd = open(outdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    /* Read only: a link naming the output (latest -> run-42/out) is
+     * followed; the files inside are not. */
+    int dfd = open(outdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0) {
-        snprintf(err, errlen, "verify %s: %s%s", outdir, strerror(errno),
-                 errno == ELOOP ? " (a symbolic link: refused)" : "");
+        snprintf(err, errlen, "verify %s: %s", outdir, strerror(errno));
         return errno == ENOENT ? MILL_ENOENT : MILL_EIO;
     }
     mill__manifest m;

@@ -33,6 +33,16 @@ mpimill_run "$ranks" -- run wordcount --input "$TMP/nest" --output "$TMP/iter" -
 mpimill_run "$ranks" -- run wordcount --input "$TMP/iter" --output "$TMP/iter" --overwrite --quiet ||
   fail "an output that is its own input was refused"
 rm -rf "$TMP/nest" "$TMP/iter"
+# An output that is a mount point cannot be replaced by a rename: refused
+# before the job runs, not after (as root; elsewhere mount is not allowed).
+mkdir "$TMP/mnt"
+printf 'a b\n' > "$TMP/m.txt"
+if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=1m tmpfs "$TMP/mnt" 2> /dev/null; then
+  rc=0; mpimill_run "$ranks" -- run wordcount --input "$TMP/m.txt" --output "$TMP/mnt" --overwrite 2> "$TMP/stderr" || rc=$?
+  umount "$TMP/mnt"
+  [ "$rc" = 1 ] && grep -q "output $TMP/mnt is a mount point" "$TMP/stderr" || fail "mount point output: exit $rc, $(cat "$TMP/stderr")"
+fi
+rmdir "$TMP/mnt"; rm "$TMP/m.txt"
 if [ "$(id -u)" != 0 ]; then  # root reads mode-000 files anyway
   expect 1 "secret.txt: Permission denied" wordcount --input "$TMP/secret.txt" --output "$TMP/out"
 fi

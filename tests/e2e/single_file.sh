@@ -36,6 +36,13 @@ rc=0; "$MPIMILL" verify "$TMP/v" > "$TMP/verify.txt" || rc=$?
 [ "$rc" = 1 ] && grep -qx "missing: _index" "$TMP/verify.txt" && grep -qx "unlisted: stray: not in the manifest" "$TMP/verify.txt" ||
   fail "verify of a missing and an unlisted file: exit $rc, $(cat "$TMP/verify.txt")"
 rm -rf "$TMP/v"
+# A link naming the output is followed by verify (read only), and refused,
+# by name, as an output to replace.
+ln -s out "$TMP/latest"
+"$MPIMILL" verify "$TMP/latest" > /dev/null || fail "verify through a symbolic link failed"
+rc=0; mpimill_run "$ranks" -- run wordcount --input "$TMP/in.txt" --output "$TMP/latest" --overwrite 2> "$TMP/stderr" || rc=$?
+[ "$rc" = 1 ] && grep -q "exists and is a symbolic link" "$TMP/stderr" || fail "--overwrite of a link: exit $rc, $(cat "$TMP/stderr")"
+rm "$TMP/latest"
 rc=0; mpimill_run "$ranks" -- run wordcount --input "$TMP/in.txt" --output "$TMP/o2" --single-file --compress gzip 2> "$TMP/stderr" || rc=$?
 [ "$rc" = 2 ] || fail "--single-file --compress gzip: exit $rc"
 echo "single file at $ranks ranks ${mca[*]}: ok"
