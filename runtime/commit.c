@@ -340,9 +340,6 @@ int mill__commit_output_ok(const char *outdir, char *err, size_t errlen) {
 
 /* ---- recovery ------------------------------------------------------------- */
 
-/* Recovers the staging area of parent/base; the caller holds the lock.
- * Implements the decision described at the top of this file. Returns 0, or
- * the first error (after handling every other entry) with its message. */
 /* Lists the entries of the parent whose names start with ".BASE" TAG into
  * *names (*n of them, malloc'ed). Returns 0 or MILL_EIO/MILL_ENOMEM with a
  * message. */
@@ -440,6 +437,9 @@ static int recover_aside(int parent_fd, const char *base, FILE *report, int *cha
     return rc;
 }
 
+/* Recovers the staging area of parent/base; the caller holds the lock.
+ * Implements the decision described at the top of this file. Returns 0, or
+ * the first error (after handling every other entry) with its message. */
 static int recover_locked(int parent_fd, const char *base, FILE *report, char *err, size_t errlen) {
     int removed = 0;
     int rc = recover_aside(parent_fd, base, report, &removed, err, errlen);
@@ -759,8 +759,6 @@ int mill__commit_prepare(mill__commit *c, uint64_t *bytes, uint64_t *files, char
     return 0;
 }
 
-/* Decide, on rank 0, after every rank voted yes: manifest, the rename (the
- * commit point), the parent's fsync. Sets c->committed at the commit point. */
 /* S4 where renameat2 refused its flags (EINVAL): a plain rename for a fresh
  * output; for --overwrite, NAME aside to .NAME.mill-old-ATTEMPT, then
  * staging onto NAME (see the top of this file). Returns 0, or -1 with errno
@@ -786,6 +784,8 @@ static int rename_plain(mill__commit *c, unsigned flags, char *err, size_t errle
     return 0;
 }
 
+/* Decide, on rank 0, after every rank voted yes: manifest, the rename (the
+ * commit point), the parent's fsync. Sets c->committed at the commit point. */
 static int publish(mill__commit *c, const char *members, const char *files, double prepare_s, char *err,
                    size_t errlen) {
     MILL_FAULT(MILL_FAULT_BEFORE_MANIFEST);
