@@ -91,6 +91,18 @@ wait "$pid" || rc=$?
 [ "$rc" != 0 ] && grep -q "input $TMP/shrinking.txt was truncated while it was read (SIGBUS at its byte" "$TMP/stderr" ||
   fail "input truncated while read: exit $rc, message: $(cat "$TMP/stderr")"
 [ ! -e "$TMP/o11" ] || fail "output after an input was truncated"
+# mill_write inside combine is refused at any budget: with --memory 16M the
+# owner spills and combine runs inside reduce's merge, where it was taken
+# (stray, unsorted records were committed). The job fails if it is taken.
+mkdir "$TMP/cw"
+seq -f "key%08g" 1 500000 > "$TMP/cw/a.txt"
+cp "$TMP/cw/a.txt" "$TMP/cw/b.txt"
+mpimill_run "$ranks" -- run "$PLUGINS/combinewrite.so" --input "$TMP/cw" --output "$TMP/o12" --memory 16M --quiet \
+  2> "$TMP/stderr" || fail "combine calling mill_write: $(cat "$TMP/stderr")"
+grep -q '"spill_bytes": [1-9]' "$TMP/o12/_SUCCESS" || fail "combinewrite did not spill: a useless test"
+[ "$(output_of "$TMP/o12" | awk -F'\t' '$2 == 2' | wc -l)" = 500000 ] && ! output_of "$TMP/o12" | grep -q stray ||
+  fail "combinewrite output: $(output_of "$TMP/o12" | grep -v $'\t2$' | head -3)"
+rm -rf "$TMP/cw" "$TMP/o12"
 # A crash while the plugin loads, before any job is known.
 rc=0; CRASH_AT_LOAD=1 mpimill_run "$ranks" -- run "$PLUGINS/crash.so" --input "$TMP/boom.txt" \
   --output "$TMP/o8" 2> "$TMP/stderr" || rc=$?
