@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fnmatch.h>
 #include <glob.h>
 #include <limits.h>
 #include <stdio.h>
@@ -191,16 +192,38 @@ int mill__inputs_check_output(char *const *paths, size_t npaths, const char *out
     free(copy);
     if (!ok) return 0;
     for (size_t i = 0; i < npaths; i++) {
-        char dir[PATH_MAX];
+        char dir[PATH_MAX], first[NAME_MAX + 1] = "";
         struct stat st;
-        if (stat(paths[i], &st) != 0 || !S_ISDIR(st.st_mode) || !realpath(paths[i], dir)) continue;
+        const char *wild = strpbrk(paths[i], "*?[");
+        if (wild && stat(paths[i], &st) != 0) {
+            /* A glob: its fixed directory, and the pattern of the next name
+             * ("logs/2024-*" reads logs/2024-x/..., so no output there). */
+            const char *cut = wild;
+            while (cut > paths[i] && cut[-1] != '/') cut--;
+            size_t dl = (size_t)(cut - paths[i]), pl = strcspn(cut, "/");
+            if (dl >= sizeof dir || pl >= sizeof first) continue;
+            memcpy(dir, paths[i], dl);
+            dir[dl] = '\0';
+            memcpy(first, cut, pl);
+            first[pl] = '\0';
+            if (!realpath(dl ? dir : ".", dir)) continue;
+        } else if (stat(paths[i], &st) != 0 || !S_ISDIR(st.st_mode) || !realpath(paths[i], dir)) {
+            continue;
+        }
         size_t n = strlen(dir);
         if (n == 1) n = 0; /* "/" */
-        if (strncmp(out, dir, n) == 0 && out[n] == '/') {
-            snprintf(err, errlen, "output %s is inside the input directory %s: a later run would read it as input "
-                     "(write it elsewhere)", output, paths[i]);
-            return MILL_EINVAL;
+        if (strncmp(out, dir, n) != 0 || out[n] != '/') continue;
+        if (first[0]) { /* the output's name under dir must not match the glob */
+            char comp[NAME_MAX + 1];
+            size_t cl = strcspn(out + n + 1, "/");
+            if (cl >= sizeof comp) continue;
+            memcpy(comp, out + n + 1, cl);
+            comp[cl] = '\0';
+            if (fnmatch(first, comp, FNM_PERIOD) != 0) continue;
         }
+        snprintf(err, errlen, "output %s is %s %s: a later run would read it as input (write it elsewhere)", output,
+                 first[0] ? "under the input pattern" : "inside the input directory", paths[i]);
+        return MILL_EINVAL;
     }
     return 0;
 }

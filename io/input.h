@@ -52,10 +52,11 @@ int mill__inputs_collect(mill__inputs *in, char *const *paths, size_t npaths,
                          char *err, size_t errlen);
 
 /* Fails with MILL_EINVAL and a message when `output` lies inside a
- * directory among paths: its files would be read back as input by the next
- * run (an output that *is* an input, read and then replaced, is allowed).
- * Paths that are not directories, and an output whose parent does not
- * exist, pass. */
+ * directory among paths, or under a glob among them (a name below the
+ * glob's fixed directory that the pattern matches): its files would be
+ * read back as input by the next run (an output that *is* an input, read
+ * and then replaced, is allowed). Other paths, and an output whose parent
+ * does not exist, pass. */
 int mill__inputs_check_output(char *const *paths, size_t npaths, const char *output, char *err, size_t errlen);
 
 /* Frees what mill__inputs_collect or mill__inputs_unpack allocated. */

@@ -340,9 +340,18 @@ int mill__commit_output_ok(const char *outdir, char *err, size_t errlen) {
 
 /* ---- recovery ------------------------------------------------------------- */
 
-/* Lists the entries of the parent whose names start with ".BASE" TAG into
- * *names (*n of them, malloc'ed). Returns 0 or MILL_EIO/MILL_ENOMEM with a
- * message. */
+/* Returns 1 when s has the form of an attempt id (make_attempt): letters,
+ * digits, '_' and '-', at most ATTEMPT_MAX of them. So ".NAME" TAG "x.y"
+ * is not one of NAME's entries (it may be another output's, such as the
+ * staging directory of an output called NAME.mill-old-x). */
+static int attempt_like(const char *s) {
+    size_t n = strspn(s, "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_-");
+    return n > 0 && n <= ATTEMPT_MAX && s[n] == '\0';
+}
+
+/* Lists the entries of the parent named ".BASE" TAG ATTEMPT, with ATTEMPT
+ * of an attempt id's form, into *names (*n of them, malloc'ed). Returns 0
+ * or MILL_EIO/MILL_ENOMEM with a message. */
 static int list_tagged(int parent_fd, const char *base, const char *tag, char ***names, size_t *n, char *err,
                        size_t errlen) {
     char prefix[NAME_MAX + 1];
@@ -361,7 +370,7 @@ static int list_tagged(int parent_fd, const char *base, const char *tag, char **
     int rc = 0;
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
-        if (strncmp(de->d_name, prefix, plen) != 0) continue;
+        if (strncmp(de->d_name, prefix, plen) != 0 || !attempt_like(de->d_name + plen)) continue;
         if (*n == cap) {
             cap = cap ? cap * 2 : 8;
             char **nn = realloc(*names, cap * sizeof *nn);
@@ -404,7 +413,11 @@ static void output_attempt(int parent_fd, const char *base, char *out, size_t le
 
 /* Recovers the old outputs set aside by plain-rename overwrites (see the
  * top of this file): put back when NAME is absent, removed when NAME is
- * that attempt's. Counts what it changed in *changed. */
+ * that attempt's. An entry that is not a directory is not one of ours and
+ * is left alone; one whose tree holds a link is refused (an error, as for
+ * staging entries); one that is neither case is left, with a warning
+ * (the output was replaced by hand since). Counts what it changed in
+ * *changed. */
 static int recover_aside(int parent_fd, const char *base, FILE *report, int *changed, char *err, size_t errlen) {
     char **names;
     size_t n;
@@ -414,6 +427,8 @@ static int recover_aside(int parent_fd, const char *base, FILE *report, int *cha
         const char *name = names[i], *attempt = name + plen;
         char committed[sizeof ((mill__manifest *)0)->attempt];
         struct stat st;
+        if (fstatat(parent_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode)) continue;
+        if ((rc = tree_check(parent_fd, name, name, err, errlen, 0)) != 0) break;
         if (fstatat(parent_fd, base, &st, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT) {
             if (report)
                 fprintf(report, "mpimill: recover: attempt %s stopped while replacing the output; putting the "
@@ -427,9 +442,9 @@ static int recover_aside(int parent_fd, const char *base, FILE *report, int *cha
                                 attempt);
             rc = remove_staging(parent_fd, name, MILL_FAULT_IN_RECOVERY, err, errlen);
         } else {
-            snprintf(err, errlen, "recover: refusing %s: the output %s is not attempt %s's; left as it is", name,
-                     base, attempt);
-            rc = MILL_EINVAL;
+            fprintf(report ? report : stderr, "mpimill: warning: recover: left %s: the output %s is not attempt %s's "
+                    "(remove it by hand if it is not needed)\n", name, base, attempt);
+            continue;
         }
         if (rc == 0) (*changed)++;
     }

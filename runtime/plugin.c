@@ -242,6 +242,8 @@ static int list_one(const char *dir, const char *name, const char *shadowed_by) 
 
 static int list_in(const char *dir, void *arg) {
     struct listing *l = arg;
+    for (size_t j = 0; j < l->n; j++)
+        if (!strcmp(l->dirs[j], dir)) return 0; /* named twice in the path: listed once */
     DIR *d = opendir(dir);
     if (!d) return 0;
     size_t first = l->n; /* this directory's names start here */

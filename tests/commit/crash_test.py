@@ -509,6 +509,31 @@ def mode_safety(fx, stats, args):
     expect("lock serializes", res["a"][0] == 0 and rc_[0] == 0 and output_lines(out) == fx.new
            and os.listdir(d) == ["out"], "A %d, B %d, left %s" % (res["a"][0], rc_[0], os.listdir(d)))
     shutil.rmtree(d)
+    # 10. recovery's aside names (.out.mill-old-ATTEMPT, plain-rename
+    #     overwrites) are only its own: with out absent, a planted link is
+    #     not renamed onto out, nor is the killed staging directory of an
+    #     output called out.mill-old-x; a stray file does not block jobs.
+    d, out = fx.new_case(False)
+    os.symlink("/etc", os.path.join(d, ".out.mill-old-abc"))
+    r, so, se = mill(m, "recover", out)
+    expect("aside link", r == 0 and not os.path.lexists(out), "recover %d %r %r; out exists: %s"
+           % (r, so, se, os.path.lexists(out)))
+    shutil.rmtree(d)
+    d, out = fx.new_case(False)
+    other = out + ".mill-old-x"
+    rk, _, _, _ = run_job(m, 2, fx.new_corpus, other, False, {"MPIMILL_FAULT_POINT": "8", "MPIMILL_FAULT_RANK": "0"})
+    r, so, se = mill(m, "recover", out)
+    expect("another output's staging", r == 0 and not os.path.lexists(out)
+           and any(".mill-staging-" in n for n in os.listdir(d)), "recover %d %r %r; left %s"
+           % (r, so, se, os.listdir(d)))
+    mill(m, "recover", other)
+    shutil.rmtree(d)
+    d, out = fx.new_case(True)
+    with open(os.path.join(d, ".out.mill-old-notes"), "w") as fh:
+        fh.write("notes\n")
+    rc, so, se, _ = run_job(m, 2, fx.new_corpus, out, True, {})
+    expect("stray aside file", rc == 0 and output_lines(out) == fx.new, "job %d %r" % (rc, se))
+    shutil.rmtree(d)
 
 
 def mode_plain(fx, stats, args):

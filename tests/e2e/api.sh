@@ -128,7 +128,8 @@ rc=0; MPIMILL_JOB_PATH=$PLUGINS CRASH_AT_LOAD=1 "$MPIMILL" jobs > "$TMP/jobs" 2>
 mkdir -p "$TMP/jp"
 cp "$PLUGINS/longest.so" "$TMP/jp/wordcount.so"
 cp "$PLUGINS/longest.so" "$TMP/jp/zz_mine.so"
-MPIMILL_JOB_PATH=$TMP/jp "$MPIMILL" jobs > "$TMP/jobs" 2> "$TMP/stderr" || fail "jobs: $(cat "$TMP/stderr")"
+MPIMILL_JOB_PATH=$TMP/jp:$TMP/jp "$MPIMILL" jobs > "$TMP/jobs" 2> "$TMP/stderr" || fail "jobs: $(cat "$TMP/stderr")"
+[ "$(grep -c '^zz_mine ' "$TMP/jobs")" = 1 ] || fail "a directory named twice in the path is listed twice: $(cat "$TMP/jobs")"
 head -2 "$TMP/jobs" | cut -c1-13 | tr -d ' ' | tr '\n' ' ' | grep -qx "wordcount zz_mine " &&
   grep -q "^zz_mine      (job longest) " "$TMP/jobs" &&
   grep -q "^wordcount    (shadowed by $TMP/jp/wordcount.so, which \`run wordcount\` loads) " "$TMP/jobs" ||

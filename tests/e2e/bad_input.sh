@@ -29,6 +29,13 @@ mkdir -p "$TMP/nest/sub"
 expect 1 "output $TMP/nest/sub/../out is inside the input directory $TMP/nest/: a later run" \
   wordcount --input "$TMP/nest/" --output "$TMP/nest/sub/../out"
 [ ! -e "$TMP/nest/out" ] || fail "an output inside its input directory was written"
+# The same under a glob whose pattern the output's name matches.
+expect 1 "output $TMP/nest/out is under the input pattern $TMP/nest/\*: a later run" \
+  wordcount --input "$TMP/nest/*" --output "$TMP/nest/out"
+[ ! -e "$TMP/nest/out" ] || fail "an output under its input glob was written"
+mpimill_run "$ranks" -- run wordcount --input "$TMP/nest/*.txt" --output "$TMP/nest/out" --quiet ||
+  fail "an output the input glob does not match was refused"
+rm -rf "$TMP/nest/out"
 mpimill_run "$ranks" -- run wordcount --input "$TMP/nest" --output "$TMP/iter" --quiet
 mpimill_run "$ranks" -- run wordcount --input "$TMP/iter" --output "$TMP/iter" --overwrite --quiet ||
   fail "an output that is its own input was refused"

@@ -24,6 +24,17 @@ refused "pipeline nosuch.txt: No such file" -- pipeline nosuch.txt
 mkdir $'nl\ndir'
 (cd $'nl\ndir' && mkdir in && : > in/a.txt && refused "holds a newline" --array in -- wordcount --output o)
 rm -rf $'nl\ndir' mpimill-submit-*
+# A launcher that exits 0 without running the job fails the script, also
+# when an older output stays (--overwrite); a manifest from this Slurm job
+# and restart passes.
+mkdir shim && printf '#!/bin/sh\nexit 0\n' > shim/srun && chmod +x shim/srun
+"$MPIMILL" run wordcount --input in --output old --quiet
+"$MPIMILL" submit --dry-run -- wordcount --input in --output old --overwrite > /dev/null
+rc=0; SLURM_JOB_ID=123 PATH=$PWD/shim:$PATH bash mpimill-submit-*.sbatch 2> shim.log || rc=$?
+[ "$rc" = 1 ] && grep -q "has no _SUCCESS from this job" shim.log || fail "a launcher exiting 0: exit $rc, $(cat shim.log)"
+sed -i 's/"attempt": "[^"]*"/"attempt": "s123-r0-0123456789abcdef"/' old/_SUCCESS
+SLURM_JOB_ID=123 PATH=$PWD/shim:$PATH bash mpimill-submit-*.sbatch 2> shim.log || fail "this job's manifest: $(cat shim.log)"
+rm -rf shim old mpimill-submit-*
 t0=$(date +%s.%N)
 j=$("$MPIMILL" submit --array in -n 2 --chdir="$PWD/elsewhere" -o 'task-%a.log' -- wordcount --output "$PWD/out")
 wait_job "$j" 120
