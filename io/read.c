@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include "csv.h"
 #include "gzip.h"
@@ -28,6 +29,13 @@ static int count_block(void *arg, const mill_record *rec) {
 int mill__read_piece_opts(const mill__inputs *in, mill__read_opts *o, const mill__piece *pc,
                           mill__record_fn fn, void *arg, char *err, size_t errlen) {
     const mill__file *f = &in->files[pc->file];
+    struct stat st; /* a file replaced since it was listed (say, by another job's --overwrite) */
+    if (f->kind != MILL__HDF5 && f->ino && stat(f->path, &st) == 0 &&
+        ((uint64_t)st.st_dev != f->dev || (uint64_t)st.st_ino != f->ino)) {
+        snprintf(err, errlen, "input %s: replaced by another file since the job listed its inputs (another job's "
+                 "--overwrite?): reading it would mix two versions", f->path);
+        return MILL_EIO;
+    }
     switch ((mill__kind)f->kind) {
     case MILL__GZIP:
         return mill__gzip_read(f->path, o->skip_bad, &o->skipped, fn, arg, err, errlen);

@@ -199,8 +199,8 @@ static int lock_acquire(int parent_fd, const char *name, const char *what, int *
                 return MILL_EIO;
             }
             if (mill__now() > deadline) {
-                snprintf(err, errlen, "%s is in use by another job (lock %s held for %ld ms)", what, name,
-                         wait_ms);
+                snprintf(err, errlen, "%s is in use by another job (waited %ld ms for its lock %s; "
+                         "MPIMILL_LOCK_WAIT_MS sets how long)", what, wait_ms, name);
                 return MILL_ETIMEOUT;
             }
             sleep_ms(50);

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "args.h"
+#include "commit.h"
 #include "input.h"
 #include "plugin.h"
 #include "runtime.h"
@@ -325,6 +326,12 @@ int mill__pipeline_main(int argc, char **argv) {
                 printf("mpimill: pipeline: stage %d/%d (line %d, %s -> %s): skipped, already committed "
                        "with fingerprint %s\n",
                        s + 1, nstages, st->line, a.job, a.output, fp);
+            /* What a killed run left beside the committed output (the old
+             * output it replaced, the lock file) goes now, as a run would
+             * have removed it; a failure only leaves it for later. */
+            char e2[1024] = "";
+            if (rank == 0 && mill__commit_recover(a.output, NULL, e2, sizeof e2) != 0)
+                fprintf(stderr, "mpimill: warning: pipeline: %s\n", e2);
         } else {
             if (rank == 0)
                 printf("mpimill: pipeline: stage %d/%d (line %d, %s -> %s): running\n", s + 1, nstages, st->line,

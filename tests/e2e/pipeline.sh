@@ -37,4 +37,13 @@ sed -i 's/--output \(.*words\)/--csv-no-header --output \1/' "$TMP/stages" # the
 pipeline
 grep -q "stage 2/2.*skipped" "$TMP/log" && fail "a stage with --csv-no-header added was taken as committed: $(cat "$TMP/log")"
 output_of "$TMP/words" | grep -q "^word,n	1$" || fail "--csv-no-header: the header line was not counted: $(output_of "$TMP/words")"
+
+# A run killed after its commit point (the old output still beside the new
+# one, the lock file there): the rerun skips the stage and clears them.
+printf 'word,n\na,1\nc,3\n' > "$TMP/t.csv"
+rc=0; MPIMILL_FAULT_POINT=10 MPIMILL_FAULT_RANK=0 mpimill_run 2 -- pipeline "$TMP/stages" > "$TMP/log" 2>&1 || rc=$?
+[ "$rc" != 0 ] && ls -A "$TMP" | grep -q "^\.words\.mill-staging-" || fail "the kill at point 10 left nothing: $rc $(ls -A "$TMP")"
+pipeline
+grep -q "stage 2/2.*skipped" "$TMP/log" || fail "the committed stage ran again: $(cat "$TMP/log")"
+! ls -A "$TMP" | grep -q "^\.words\.mill-" || fail "a skipped stage left its leftovers: $(ls -A "$TMP")"
 echo "pipeline resume: ok"

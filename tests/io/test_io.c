@@ -507,8 +507,8 @@ static void test_split_mixed(void) {
 
 /* Whole files go largest first to the least loaded rank. */
 static void test_split_whole_balance(void) {
-    mill__file f[] = {{"a.gz", 40, MILL__GZIP, 0}, {"b.gz", 100, MILL__GZIP, 0}, {"c.gz", 60, MILL__GZIP, 0},
-                      {"d.gz", 50, MILL__GZIP, 0}, {"e.txt", 10, MILL__TEXT, 0}};
+    mill__file f[] = {{"a.gz", 40, MILL__GZIP, 0, 0, 0}, {"b.gz", 100, MILL__GZIP, 0, 0, 0}, {"c.gz", 60, MILL__GZIP, 0, 0, 0},
+                      {"d.gz", 50, MILL__GZIP, 0, 0, 0}, {"e.txt", 10, MILL__TEXT, 0, 0, 0}};
     mill__inputs in = {.files = f, .n = 5, .total = 260};
     mill__piece p[8];
     /* 2 ranks: b(100)->0, c(60)->1, d(50)->1, a(40)->0. */
@@ -527,7 +527,7 @@ static void test_split_whole_balance(void) {
     }
     CU_ASSERT_EQUAL(whole, 4);
     /* HDF5 datasets: one piece on every rank, first. */
-    mill__file h[] = {{"x.txt", 10, MILL__TEXT, 0}, {"d.h5:/a", 999, MILL__HDF5, 4}};
+    mill__file h[] = {{"x.txt", 10, MILL__TEXT, 0, 0, 0}, {"d.h5:/a", 999, MILL__HDF5, 4, 0, 0}};
     mill__inputs hin = {.files = h, .n = 2, .total = 1009};
     for (int r = 0; r < 3; r++) {
         size_t k = mill__split(&hin, r, 3, p, 8);
@@ -595,6 +595,35 @@ static void test_text_truncated(void) {
     CU_ASSERT_EQUAL(n, 0);
 }
 
+/* A file replaced (renamed over) after it was listed is refused: the job
+ * would mix two versions of an output another job replaced. The listed
+ * identity survives the broadcast's pack and unpack. */
+static void test_replaced_input(void) {
+    write_file("rp.txt", "one\ntwo\n", 8);
+    char p[600], *pp = p, err[512] = "";
+    snprintf(p, sizeof p, "%s", path_of("rp.txt"));
+    mill__inputs in, out;
+    CU_ASSERT_FATAL(mill__inputs_collect(&in, &pp, 1, err, sizeof err) == 0);
+    char *buf;
+    size_t len;
+    CU_ASSERT_FATAL(mill__inputs_pack(&in, &buf, &len) == 0);
+    CU_ASSERT_FATAL(mill__inputs_unpack(&out, buf, len) == 0);
+    free(buf);
+    CU_ASSERT(out.files[0].ino != 0 && out.files[0].ino == in.files[0].ino && out.files[0].dev == in.files[0].dev);
+    mill__piece pc = {.file = 0, .start = 0, .end = 8};
+    int n = 0;
+    CU_ASSERT_EQUAL(mill__read_piece(&out, &pc, count_rec, &n, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(n, 2);
+    write_file("rp.new", "one\ntwo\n", 8);
+    CU_ASSERT_FATAL(rename(path_of("rp.new"), p) == 0);
+    n = 0;
+    CU_ASSERT_EQUAL(mill__read_piece(&out, &pc, count_rec, &n, err, sizeof err), MILL_EIO);
+    CU_ASSERT(strstr(err, "replaced by another file since the job listed its inputs") != NULL);
+    CU_ASSERT_EQUAL(n, 0);
+    mill__inputs_free(&in);
+    mill__inputs_free(&out);
+}
+
 /* ---- the gzip sink ---------------------------------------------------------------- */
 
 static void test_sink_gzip(void) {
@@ -635,6 +664,7 @@ int main(void) {
     CU_add_test(s, "whole files balanced, HDF5 on every rank", test_split_whole_balance);
     CU_add_test(s, "globs and FILE:/DATASET", test_globs);
     CU_add_test(s, "a text input truncated while listed fails", test_text_truncated);
+    CU_add_test(s, "an input replaced since it was listed fails", test_replaced_input);
     CU_add_test(s, "gzip part sink", test_sink_gzip);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
