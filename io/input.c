@@ -32,7 +32,7 @@ int mill__whole_file(const mill__file *f, int csv_quoted_newlines) {
 }
 
 /* Appends one input; kind and dsoff are set by the caller afterwards. */
-static int add_file(mill__inputs *in, size_t *cap, const char *path, uint64_t size, uint64_t dev, uint64_t ino) {
+static int add_file(mill__inputs *in, size_t *cap, const char *path, uint64_t size, uint64_t ino) {
     if (in->n == *cap) {
         size_t ncap = *cap ? *cap * 2 : 16;
         mill__file *f = realloc(in->files, ncap * sizeof *f);
@@ -46,7 +46,6 @@ static int add_file(mill__inputs *in, size_t *cap, const char *path, uint64_t si
     in->files[in->n].size = size;
     in->files[in->n].kind = (uint32_t)mill__kind_of(path);
     in->files[in->n].dsoff = 0;
-    in->files[in->n].dev = dev;
     in->files[in->n].ino = ino;
     in->n++;
     in->total += size;
@@ -85,7 +84,7 @@ static int add_special(mill__inputs *in, size_t *cap, const char *path, char *er
         int ok = stat(file, &st) == 0 && S_ISREG(st.st_mode);
         free(file);
         if (!ok) continue;
-        int rc = add_file(in, cap, path, (uint64_t)st.st_size, (uint64_t)st.st_dev, (uint64_t)st.st_ino);
+        int rc = add_file(in, cap, path, (uint64_t)st.st_size, (uint64_t)st.st_ino);
         if (rc) return rc;
         in->files[in->n - 1].kind = MILL__HDF5;
         in->files[in->n - 1].dsoff = (uint32_t)(c - path);
@@ -116,7 +115,7 @@ static int add_path(mill__inputs *in, size_t *cap, const char *path, int top, ch
             snprintf(err, errlen, "input %s: %s", path, strerror(errno));
             return MILL_EIO;
         }
-        return add_file(in, cap, path, (uint64_t)st.st_size, (uint64_t)st.st_dev, (uint64_t)st.st_ino);
+        return add_file(in, cap, path, (uint64_t)st.st_size, (uint64_t)st.st_ino);
     }
     if (!S_ISDIR(st.st_mode)) {
         if (top) {
@@ -237,10 +236,10 @@ void mill__inputs_free(mill__inputs *in) {
 }
 
 /* Wire format: u64 n, then per file: u64 size, u32 kind, u32 dsoff,
- * u64 dev, u64 ino, u64 path length, path bytes. */
+ * u64 ino, u64 path length, path bytes. */
 int mill__inputs_pack(const mill__inputs *in, char **buf, size_t *len) {
     size_t need = 8;
-    for (size_t i = 0; i < in->n; i++) need += 40 + strlen(in->files[i].path);
+    for (size_t i = 0; i < in->n; i++) need += 32 + strlen(in->files[i].path);
     char *b = malloc(need), *p = b;
     if (!b) return MILL_ENOMEM;
     uint64_t n = in->n;
@@ -250,7 +249,6 @@ int mill__inputs_pack(const mill__inputs *in, char **buf, size_t *len) {
         memcpy(p, &in->files[i].size, 8), p += 8;
         memcpy(p, &in->files[i].kind, 4), p += 4;
         memcpy(p, &in->files[i].dsoff, 4), p += 4;
-        memcpy(p, &in->files[i].dev, 8), p += 8;
         memcpy(p, &in->files[i].ino, 8), p += 8;
         memcpy(p, &pl, 8), p += 8;
         memcpy(p, in->files[i].path, pl), p += pl;
@@ -267,20 +265,19 @@ int mill__inputs_unpack(mill__inputs *in, const char *buf, size_t len) {
     if (len < 8) return MILL_EFORMAT;
     memcpy(&n, buf, 8);
     for (uint64_t i = 0; i < n; i++) {
-        uint64_t size, pl, dev, ino;
+        uint64_t size, pl, ino;
         uint32_t kind, dsoff;
-        if (len - off < 40) goto bad;
+        if (len - off < 32) goto bad;
         memcpy(&size, buf + off, 8);
         memcpy(&kind, buf + off + 8, 4);
         memcpy(&dsoff, buf + off + 12, 4);
-        memcpy(&dev, buf + off + 16, 8);
-        memcpy(&ino, buf + off + 24, 8);
-        memcpy(&pl, buf + off + 32, 8);
-        off += 40;
+        memcpy(&ino, buf + off + 16, 8);
+        memcpy(&pl, buf + off + 24, 8);
+        off += 32;
         if (len - off < pl || kind > MILL__HDF5 || (kind == MILL__HDF5 && dsoff >= pl)) goto bad;
         char *path = strndup(buf + off, pl);
         if (!path) { mill__inputs_free(in); return MILL_ENOMEM; }
-        int rc = add_file(in, &cap, path, size, dev, ino);
+        int rc = add_file(in, &cap, path, size, ino);
         free(path);
         if (rc) { mill__inputs_free(in); return rc; }
         in->files[in->n - 1].kind = kind;

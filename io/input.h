@@ -28,8 +28,9 @@ typedef struct mill__file {
     uint64_t size;    /* bytes of the file */
     uint32_t kind;    /* mill__kind */
     uint32_t dsoff;   /* MILL__HDF5: index of the ':' before the dataset name */
-    uint64_t dev, ino; /* the file's identity when listed (0, 0: unknown); a reader
-                        * refuses a file replaced since (mill__read_piece_opts) */
+    uint64_t ino;     /* its inode when listed (0: unknown); a reader refuses a file replaced
+                       * since (mill__read_piece_opts). Not st_dev: on NFS and Lustre it
+                       * differs from node to node for the same file. */
 } mill__file;
 
 typedef struct mill__inputs {

@@ -30,8 +30,7 @@ int mill__read_piece_opts(const mill__inputs *in, mill__read_opts *o, const mill
                           mill__record_fn fn, void *arg, char *err, size_t errlen) {
     const mill__file *f = &in->files[pc->file];
     struct stat st; /* a file replaced since it was listed (say, by another job's --overwrite) */
-    if (f->kind != MILL__HDF5 && f->ino && stat(f->path, &st) == 0 &&
-        ((uint64_t)st.st_dev != f->dev || (uint64_t)st.st_ino != f->ino)) {
+    if (f->kind != MILL__HDF5 && f->ino && stat(f->path, &st) == 0 && (uint64_t)st.st_ino != f->ino) {
         snprintf(err, errlen, "input %s: replaced by another file since the job listed its inputs (another job's "
                  "--overwrite?): reading it would mix two versions", f->path);
         return MILL_EIO;
