@@ -200,11 +200,28 @@ mill__entry *mill__table_upsert(mill__table *t, uint64_t hash, const void *key, 
     return e ? e : mill__table_insert(t, hash, key, klen, value, vlen);
 }
 
+/* The room a value moved out of its key's allocation gets: a power of two
+ * (at least 8), so a value that grows a little at a time (a top-K list, a
+ * posting list) moves O(log n) times, not every time, and leaves O(n)
+ * garbage in the arena instead of O(n^2) (which made small budgets spill
+ * again and again). */
+static size_t value_room(size_t vlen) {
+    size_t r = 8;
+    while (r < vlen) r *= 2;
+    return r;
+}
+
 int mill__table_set_value(mill__table *t, mill__entry *e, const void *value, uint32_t vlen) {
     if (vlen > e->vlen) {
-        char *v = arena_alloc(t, vlen);
-        if (!v) return MILL_ENOMEM;
-        e->value = v;
+        /* Invariant: a value stored with its key has exactly its length of
+         * room; one moved out has value_room(its length when it moved),
+         * which is at least value_room(its length now). */
+        size_t room = e->value == e->key + e->klen ? e->vlen : value_room(e->vlen);
+        if (vlen > room) {
+            char *v = arena_alloc(t, value_room(vlen));
+            if (!v) return MILL_ENOMEM;
+            e->value = v;
+        }
     }
     memmove(e->value, value, vlen);
     e->vlen = vlen;

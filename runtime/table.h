@@ -130,7 +130,9 @@ mill__entry *mill__table_insert(mill__table *t, uint64_t hash, const void *key, 
 mill__entry *mill__table_upsert(mill__table *t, uint64_t hash, const void *key, uint32_t klen,
                                 const void *value, uint32_t vlen, int *inserted);
 
-/* Replaces an entry's value with a copy of (value, vlen). Returns 0 or MILL_ENOMEM. */
+/* Replaces an entry's value with a copy of (value, vlen); a longer value
+ * moves to room of the next power of two, so growing values move rarely.
+ * Returns 0 or MILL_ENOMEM. */
 int mill__table_set_value(mill__table *t, mill__entry *e, const void *value, uint32_t vlen);
 
 /* Moves the used entries to the front of the slot array, sorted by key bytes

@@ -210,8 +210,37 @@ static void test_fill_in_slot_order(void) {
     mill__table_free(&b);
 }
 
+/* A value that grows a byte at a time moves to power-of-two room: the
+ * arena ends near twice its final size, not the sum of every size (a
+ * top-K list grown this way filled a small budget with copies). Shrinking
+ * and growing back within the room does not move it. */
+static void test_value_growth(void) {
+    mill__table t;
+    CU_ASSERT_FATAL(mill__table_init(&t) == 0);
+    static char v[8192];
+    memset(v, 'x', sizeof v);
+    int ins;
+    mill__entry *e = mill__table_upsert(&t, mill_key_hash("k", 1), "k", 1, v, 1, &ins);
+    CU_ASSERT_FATAL(e != NULL && ins);
+    uint64_t base = t.bytes;
+    for (uint32_t n = 2; n <= sizeof v; n++) {
+        v[n - 1] = (char)('a' + n % 26);
+        CU_ASSERT_FATAL(mill__table_set_value(&t, e, v, n) == 0);
+    }
+    CU_ASSERT_EQUAL(e->vlen, sizeof v);
+    CU_ASSERT(memcmp(e->value, v, sizeof v) == 0);
+    printf("arena %llu bytes for an 8 KiB value ", (unsigned long long)(t.bytes - base));
+    CU_ASSERT(t.bytes - base < 4 * sizeof v);
+    char *at = e->value;
+    CU_ASSERT_FATAL(mill__table_set_value(&t, e, v, 5000) == 0);
+    CU_ASSERT_FATAL(mill__table_set_value(&t, e, v, 8000) == 0);
+    CU_ASSERT(e->value == at && memcmp(e->value, v, 8000) == 0);
+    mill__table_free(&t);
+}
+
 int main(void) {
     static CU_TestInfo tests[] = {
+        {"set_value: a growing value moves to power-of-two room", test_value_growth},
         {"sort: bytewise, shorter first", test_sort},
         {"filled in another table's slot order", test_fill_in_slot_order},
         {"max_cap: full at 3/4, grows past 15/16", test_max_cap},
