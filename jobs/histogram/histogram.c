@@ -104,6 +104,13 @@ static int bin(mill_ctx *ctx, histogram_state *s, double x) {
     if (x > s->max) return mill_count(ctx, "above_max", 1);
     double f = floor((x - s->min) / (s->max - s->min) * (double)s->bins);
     int64_t i = f >= (double)s->bins ? s->bins - 1 : (int64_t)f;
+    /* The division rounds: a value on an edge can land one bin off. The
+     * printed edges decide, as numpy.histogram's do: LO <= x < HI. */
+    double w = (s->max - s->min) / (double)s->bins;
+    if (i > 0 && x < s->min + (double)i * w)
+        i--;
+    else if (i + 1 < s->bins && x >= s->min + (double)(i + 1) * w)
+        i++;
     return mill_emit_u64(ctx, s->keys[i], s->klen[i], 1);
 }
 

@@ -18,13 +18,16 @@ x = r.normal(0.0, 1.0, 50001)
 x[::997] = np.nan
 x[5] = 4.0       # == max: the last bin
 x[6] = -3.0      # == min: bin 0
+for k in range(1, 37):  # every inner edge of bins=37 over [-3, 4]: each opens its bin
+    x[6 + k] = -3.0 + k * (7.0 / 37)
 with h5py.File(sys.argv[1], "w") as f:
     f.create_dataset("x", data=x)
     f.create_dataset("g/m", data=r.integers(-100, 100, size=(20003, 3), dtype=np.int32),
                      chunks=(1000, 3), compression="gzip")
 PY
 
-# oracle DATASET BINS MIN MAX COLUMN: the same bins with python floats.
+# oracle DATASET BINS MIN MAX COLUMN: numpy.histogram over the printed
+# edges (MIN + i*(MAX-MIN)/BINS): LO <= x < HI, the last bin closed.
 oracle() {
   "$PY" - "$in/d.h5" "$@" <<'PY'
 import math, sys, h5py
@@ -36,14 +39,16 @@ def fmt(x):
             return s
 data = h5py.File(path)[ds][...].astype(float)
 vals = data.ravel().tolist() if col == 0 else data[:, col - 1].tolist()
-n = [0] * bins
+import numpy as np
 c = {"nan": 0, "below_min": 0, "above_max": 0}
+inside = []
 for v in vals:
     if math.isnan(v): c["nan"] += 1
     elif v < mn: c["below_min"] += 1
     elif v > mx: c["above_max"] += 1
-    else: n[min(bins - 1, int(math.floor((v - mn) / (mx - mn) * bins)))] += 1
+    else: inside.append(v)
 w, width = (mx - mn) / bins, len(str(bins - 1))
+n = np.histogram(inside, bins=[mn + i * w for i in range(bins)] + [mx])[0].tolist()
 for i in range(bins):
     print("%0*d\t%s\t%s\t%d" % (width, i, fmt(mn + i * w), fmt(mx if i == bins - 1 else mn + (i + 1) * w), n[i]))
 print(",".join("%s=%d" % (k, v) for k, v in c.items() if v), file=sys.stderr)
