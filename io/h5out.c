@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "agree.h"
@@ -221,28 +222,40 @@ int mill__h5out_write(mill__h5out *h, MPI_Comm comm, int fd0, const char *job_na
         snprintf(err, errlen, "HDF5 output: cannot set up the MPI-IO driver");
         rc = MILL_EIO;
     }
+    /* The file's room: the data uncompressed, plus 1% and 64 KiB of
+     * metadata. A filesystem that has not that much free stops the job
+     * here, before the file is created (see abort_open for why later is
+     * worse). */
+    uint64_t offs = 8 * (total[0] + 1);
+    uint64_t data = total[1] + offs + (h->value_type == MILL_VALUE_BYTES ? total[2] + offs : 8 * total[0]);
+    off_t room = (off_t)(data + data / 100 + (64u << 10));
+    struct statvfs vfs;
+    if (rc == 0 && rank == 0 && fstatvfs(fd0, &vfs) == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize < (uint64_t)room) {
+        snprintf(err, errlen, "HDF5 output: %s needs up to %.1f MiB, more than its filesystem has (%.1f MiB free)",
+                 path, (double)room / 1048576, (double)vfs.f_bavail * vfs.f_frsize / 1048576);
+        rc = MILL_EIO;
+    }
     if ((rc = mill__agree(comm, rc, err, errlen)) == 0 && (f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl)) < 0) {
         snprintf(err, errlen, "HDF5 output: cannot create %s", path);
         rc = MILL_EIO;
     }
-    /* Room for the whole file, reserved before any data is written: running
-     * out of space must happen here, not inside HDF5 (see abort_open). The
-     * bound is the data uncompressed, plus 1% and 1 MiB; what the file does
-     * not use is given back after the close. Where fallocate is not
-     * supported, nothing is reserved. */
+    /* Then the room is reserved, before any data is written, against
+     * other writers taking the space meanwhile: running out of space must
+     * happen here, not inside HDF5 (see abort_open). Where fallocate is not
+     * supported, posix_fallocate writes zeros instead (the file then has
+     * that size until HDF5 cuts it at its end of allocation in the close).
+     * What the file does not use is given back after the close. */
     off_t reserved = 0;
     if (rc == 0 && rank == 0) {
-        uint64_t offs = 8 * (total[0] + 1);
-        uint64_t data = total[1] + offs + (h->value_type == MILL_VALUE_BYTES ? total[2] + offs : 8 * total[0]);
-        reserved = (off_t)(data + data / 100 + (1u << 20));
-        if (fallocate(fd0, FALLOC_FL_KEEP_SIZE, 0, reserved) != 0) {
-            if (errno == ENOSPC || errno == EDQUOT) {
-                snprintf(err, errlen, "HDF5 output: %s needs up to %.1f MiB, more than its filesystem has: %s", path,
-                         (double)reserved / 1048576, strerror(errno));
-                rc = MILL_EIO;
-            }
-            reserved = 0;
+        reserved = room;
+        int e = fallocate(fd0, FALLOC_FL_KEEP_SIZE, 0, reserved) == 0 ? 0 : errno;
+        if (e == EOPNOTSUPP || e == ENOSYS) e = posix_fallocate(fd0, 0, reserved);
+        if (e == ENOSPC || e == EDQUOT) {
+            snprintf(err, errlen, "HDF5 output: %s needs up to %.1f MiB, more than its filesystem has: %s", path,
+                     (double)reserved / 1048576, strerror(e));
+            rc = MILL_EIO;
         }
+        if (e) reserved = 0;
     }
     if (mill__agree(comm, rc, err, errlen) != 0 && f >= 0) abort_open(comm, rank, err);
     if ((rc = mill__agree(comm, rc, err, errlen)) == 0) {
