@@ -92,6 +92,12 @@ void mill__h5out_free(mill__h5out *h) {
  * (MPI-IO's write leaves it set; HDF5's error stack does not carry it). */
 static int write_errno;
 
+/* Keeps errno as write_errno, after a failed HDF5 call, when it is the first
+ * and names an I/O error. */
+static void keep_write_errno(void) {
+    if (!write_errno && (errno == ENOSPC || errno == EDQUOT || errno == EIO)) write_errno = errno;
+}
+
 static int write_1d(hid_t f, const char *name, hid_t ftype, hid_t mtype, uint64_t total, uint64_t at, uint64_t n,
                     const void *data, hid_t dxpl) {
     hsize_t dims = total, maxd = H5S_UNLIMITED, chunk = total < CHUNK ? (total ? total : 1) : CHUNK;
@@ -113,14 +119,14 @@ static int write_1d(hid_t f, const char *name, hid_t ftype, hid_t mtype, uint64_
         static const unsigned char none[8];
         errno = 0;
         herr_t w = H5Dwrite(d, mtype, ms, space, dxpl, data ? data : none);
-        if (w < 0 && (errno == ENOSPC || errno == EDQUOT || errno == EIO)) write_errno = errno; /* from MPI-IO's write */
+        if (w < 0) keep_write_errno(); /* from MPI-IO's write */
         if (w >= 0 && mill__fault_site(MILL_FAULT_SITE_H5_WRITE)) w = -1;
         if (h >= 0) h = w;
     }
     if (ms >= 0) H5Sclose(ms);
     errno = 0;
     if (d >= 0 && H5Dclose(d) < 0) {
-        if (!write_errno && (errno == ENOSPC || errno == EDQUOT || errno == EIO)) write_errno = errno;
+        keep_write_errno();
         h = -1;
     }
     if (dcpl >= 0) H5Pclose(dcpl);

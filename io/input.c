@@ -58,10 +58,13 @@ static int cmp_str(const void *a, const void *b) {
 
 static int add_path(mill__inputs *in, size_t *cap, const char *path, int top, char *err, size_t errlen);
 
+/* A missing top-level path holding one of these is tried as a glob pattern. */
+#define GLOB_CHARS "*?["
+
 /* Tries a missing top-level path as a glob pattern, then as FILE:/DATASET.
  * Returns 1 when it is neither (the caller reports the missing path). */
 static int add_special(mill__inputs *in, size_t *cap, const char *path, char *err, size_t errlen) {
-    if (strpbrk(path, "*?[")) {
+    if (strpbrk(path, GLOB_CHARS)) {
         glob_t g;
         int grc = glob(path, GLOB_ERR, NULL, &g);
         if (grc == 0) {
@@ -102,7 +105,7 @@ static int add_path(mill__inputs *in, size_t *cap, const char *path, int top, ch
         if (top && e == ENOENT) {
             int rc = add_special(in, cap, path, err, errlen);
             if (rc <= 0) return rc;
-            if (strpbrk(path, "*?[")) {
+            if (strpbrk(path, GLOB_CHARS)) {
                 snprintf(err, errlen, "input %s: no file matches this pattern", path);
                 return MILL_ENOENT;
             }
@@ -195,8 +198,9 @@ int mill__inputs_check_output(char *const *paths, size_t npaths, const char *out
     for (size_t i = 0; i < npaths; i++) {
         char dir[PATH_MAX], first[NAME_MAX + 1] = "";
         struct stat st;
-        const char *wild = strpbrk(paths[i], "*?[");
-        if (wild && stat(paths[i], &st) != 0) {
+        const char *wild = strpbrk(paths[i], GLOB_CHARS);
+        int exists = stat(paths[i], &st) == 0;
+        if (wild && !exists) {
             /* A glob: its fixed directory, and the pattern of the next name
              * ("logs/2024-*" reads logs/2024-x/..., so no output there). */
             const char *cut = wild;
@@ -208,7 +212,7 @@ int mill__inputs_check_output(char *const *paths, size_t npaths, const char *out
             memcpy(first, cut, pl);
             first[pl] = '\0';
             if (!realpath(dl ? dir : ".", dir)) continue;
-        } else if (stat(paths[i], &st) != 0 || !S_ISDIR(st.st_mode) || !realpath(paths[i], dir)) {
+        } else if (!exists || !S_ISDIR(st.st_mode) || !realpath(paths[i], dir)) {
             continue;
         }
         size_t n = strlen(dir);

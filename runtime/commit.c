@@ -107,6 +107,8 @@
 /* Longest output name: "." NAME STAGING_TAG ATTEMPT must fit in NAME_MAX. */
 #define BASE_MAX 160
 #define ATTEMPT_MAX 64
+/* The characters of an attempt id (make_attempt), by which recovery knows its own names. */
+#define ATTEMPT_CHARS "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_-"
 
 typedef struct staged {
     char name[NAME_MAX + 1];
@@ -345,7 +347,7 @@ int mill__commit_output_ok(const char *outdir, char *err, size_t errlen) {
  * is not one of NAME's entries (it may be another output's, such as the
  * staging directory of an output called NAME.mill-old-x). */
 static int attempt_like(const char *s) {
-    size_t n = strspn(s, "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_-");
+    size_t n = strspn(s, ATTEMPT_CHARS);
     return n > 0 && n <= ATTEMPT_MAX && s[n] == '\0';
 }
 
@@ -566,9 +568,7 @@ static int make_attempt(char *out, size_t len, char *err, size_t errlen) {
         snprintf(out, len, "s%.12s%s%.10s-r%.6s-%016" PRIx64, job, task && *task ? "_" : "", task && *task ? task : "",
                  restart && *restart ? restart : "0", id);
         for (char *p = out; *p; p++) /* keep it a plain file-name part */
-            if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-                  *p == '_' || *p == '-'))
-                *p = '_';
+            if (!strchr(ATTEMPT_CHARS, *p)) *p = '_';
     } else {
         snprintf(out, len, "%016" PRIx64, id);
     }
