@@ -241,7 +241,7 @@ int mill__h5out_write(mill__h5out *h, MPI_Comm comm, int fd0, const char *job_na
                  path, (double)room / 1048576, (double)vfs.f_bavail * vfs.f_frsize / 1048576);
         rc = MILL_EIO;
     }
-    if ((rc = mill__agree(comm, rc, err, errlen)) == 0 && (f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl)) < 0) {
+    if ((rc = mill__agree_root(comm, rc, err, errlen)) == 0 && (f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl)) < 0) {
         snprintf(err, errlen, "HDF5 output: cannot create %s", path);
         rc = MILL_EIO;
     }

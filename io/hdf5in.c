@@ -16,6 +16,18 @@
 
 #define BLOCK_VALUES (1u << 20)
 
+/* Copies the innermost description on HDF5's error stack ("truncated file:
+ * eof = 4096, ...") into buf, or "" when the stack holds none. */
+static herr_t h5__innermost(unsigned n, const H5E_error2_t *e, void *buf) {
+    if (n == 0 && e->desc && *e->desc) snprintf(buf, 256, ": %s", e->desc);
+    return 0;
+}
+
+static const char *h5__cause(char buf[256]) {
+    buf[0] = '\0';
+    (void)H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, h5__innermost, buf);
+    return buf;
+}
 
 int mill__hdf5_read(const char *spec, size_t dsoff, MPI_Comm comm, mill__record_fn fn, void *arg, char *err,
                     size_t errlen) {
@@ -46,15 +58,23 @@ int mill__hdf5_read(const char *spec, size_t dsoff, MPI_Comm comm, mill__record_
         rc = MILL_EFORMAT;
     }
     /* H5Fopen is collective: every rank goes in or none. */
+    char why[256];
     if ((rc = mill__agree(comm, rc, err, errlen)) == 0 && (f = H5Fopen(file, H5F_ACC_RDONLY, fapl)) < 0) {
-        snprintf(err, errlen, "input %s: cannot open %s with HDF5", spec, file);
+        snprintf(err, errlen, "input %s: cannot open %s with HDF5%s", spec, file, h5__cause(why));
         rc = MILL_EIO;
     }
     rc = mill__agree(comm, rc, err, errlen);
     hsize_t dims[2] = {0, 1};
     if (rc == 0) {
         htri_t ok = H5Lexists(f, dsname, H5P_DEFAULT);
-        if (ok <= 0 || (d = H5Dopen2(f, dsname, H5P_DEFAULT)) < 0) {
+        hid_t o = ok > 0 ? H5Oopen(f, dsname, H5P_DEFAULT) : H5I_INVALID_HID;
+        H5I_type_t kind = o >= 0 ? H5Iget_type(o) : H5I_BADID;
+        if (o >= 0) (void)H5Oclose(o);
+        if (kind == H5I_GROUP || kind == H5I_DATATYPE) {
+            snprintf(err, errlen, "input %s: %s in %s is a %s, not a dataset", spec, dsname, file,
+                     kind == H5I_GROUP ? "group" : "named datatype");
+            rc = MILL_EFORMAT;
+        } else if (ok <= 0 || (d = H5Dopen2(f, dsname, H5P_DEFAULT)) < 0) {
             snprintf(err, errlen, "input %s: no dataset %s in %s", spec, dsname, file);
             rc = MILL_ENOENT;
         } else if ((type = H5Dget_type(d)) < 0 || (fspace = H5Dget_space(d)) < 0) {
@@ -74,6 +94,10 @@ int mill__hdf5_read(const char *spec, size_t dsoff, MPI_Comm comm, mill__record_
                 rc = MILL_EIO;
             } else if (nd == 1) {
                 dims[1] = 1;
+            } else if (dims[1] == 0 && dims[0] > 0) {
+                snprintf(err, errlen, "input %s: shape (%" PRIu64 ", 0): its rows hold no values", spec,
+                         (uint64_t)dims[0]);
+                rc = MILL_EFORMAT;
             }
         }
     }

@@ -44,17 +44,20 @@ int mill__wait(MPI_Request *req) {
     }
 }
 
-int mill__agree(MPI_Comm comm, int status, char *err, size_t errlen) {
+/* mill__agree and mill__agree_root; root_step: rank 0 acted for the job. */
+static int agree(MPI_Comm comm, int status, char *err, size_t errlen, int root_step) {
     int rank, size;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
-    int mine = status ? rank : INT_MAX, first;
+    /* mine[0]: the lowest failing rank; mine[1]: 1 while every rank failed. */
+    int mine[2] = {status ? rank : INT_MAX, status != 0}, got[2];
     MPI_Request req;
-    if (MPI_Iallreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm, &req) != MPI_SUCCESS ||
+    if (MPI_Iallreduce(mine, got, 2, MPI_INT, MPI_MIN, comm, &req) != MPI_SUCCESS ||
         mill__wait(&req) != MPI_SUCCESS) {
         snprintf(err, errlen, "MPI_Allreduce failed while agreeing on status");
         return MILL_EMPI;
     }
+    int first = got[0], everyone = got[1];
     if (first == INT_MAX) return 0;
     /* The failing rank's code and message go to everyone (rank 0 prints). */
     char msg[1024];
@@ -66,12 +69,21 @@ int mill__agree(MPI_Comm comm, int status, char *err, size_t errlen) {
         return MILL_EMPI;
     }
     if (rank != first || size > 1) {
-        if (size > 1 && strncmp(msg, "rank ", 5) != 0)
+        /* A failure every rank shares (a missing dataset) is not one rank's. */
+        if (size > 1 && !everyone && !(root_step && first == 0) && strncmp(msg, "rank ", 5) != 0)
             snprintf(err, errlen, "rank %d: %s", first, msg);
         else
             snprintf(err, errlen, "%s", msg);
     }
     return code;
+}
+
+int mill__agree(MPI_Comm comm, int status, char *err, size_t errlen) {
+    return agree(comm, status, err, errlen, 0);
+}
+
+int mill__agree_root(MPI_Comm comm, int status, char *err, size_t errlen) {
+    return agree(comm, status, err, errlen, 1);
 }
 
 int mill__gather_str(MPI_Comm comm, const char *mine, char **all, char *err, size_t errlen) {

@@ -1,4 +1,4 @@
-/* agree.h -- agreeing on failure across ranks (runtime/error.c). Used by
+/* agree.h -- agreeing on failure across ranks (runtime/agree.c). Used by
  * the runtime's phases and by io's collective HDF5 readers and writers. */
 #ifndef MILL_AGREE_H
 #define MILL_AGREE_H
@@ -8,9 +8,15 @@
 
 /* Collective. Combines each rank's status: when every rank passes 0, returns
  * 0. Otherwise every rank returns the status of the lowest failing rank, and
- * err on rank 0 holds that rank's message prefixed with "rank R: " (when
- * more than one rank runs). Never hangs as long as every rank calls it. */
+ * err on rank 0 holds that rank's message, prefixed with "rank R: " when
+ * more than one rank runs and not every rank failed. Never hangs as long as
+ * every rank calls it. */
 int mill__agree(MPI_Comm comm, int status, char *err, size_t errlen);
+
+/* Collective. Like mill__agree, after a step that rank 0 took for the whole
+ * job (listing the inputs, checking the output, publishing it): a failure
+ * of rank 0 is the job's and its message has no "rank 0: ". */
+int mill__agree_root(MPI_Comm comm, int status, char *err, size_t errlen);
 
 /* Completes a non-blocking MPI request like MPI_Wait, but sleeps between
  * tests once it has waited 0.1 ms (naps of at most 0.25 ms): a rank that

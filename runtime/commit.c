@@ -655,7 +655,7 @@ int mill__commit_begin(mill__commit **out, MPI_Comm comm, const char *outdir, in
         umask(c->umask);
         if (c->rank == 0) rc = begin_root(c, outdir, err, errlen);
     }
-    rc = mill__agree(comm, rc, err, errlen);
+    rc = mill__agree_root(comm, rc, err, errlen);
     if (rc == 0) {
         /* Every rank opens the parent and the staging directory by name. */
         int mr = MPI_Bcast(c->staging, sizeof c->staging, MPI_CHAR, 0, comm);
@@ -895,7 +895,7 @@ int mill__commit_end(mill__commit *c, int status, const char *manifest_json, cha
      * on NFS and FUSE an open file that is unlinked lingers as a hidden
      * file, and the directory could not be removed. */
     close_files(c);
-    rc = mill__agree(c->comm, rc, err, errlen);
+    rc = mill__agree_root(c->comm, rc, err, errlen);
     if (c->rank == 0) {
         /* After the commit point the staging name holds nothing or the old
          * output; before it, the uncommitted new one: remove it either way.

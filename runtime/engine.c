@@ -613,7 +613,7 @@ static int share_inputs(MPI_Comm comm, int rank, const mill__run_args *a, mill__
         if (rc == 0) rc = mill__inputs_check_output(a->inputs, a->ninputs, a->output, err, errlen);
         if (rc == 0) rc = mill__inputs_pack(in, &buf, &blen);
     }
-    rc = mill__agree(comm, rc, err, errlen);
+    rc = mill__agree_root(comm, rc, err, errlen);
     if (rc) return rc;
     uint64_t len64 = blen;
     int mrc = MPI_Bcast(&len64, 1, MPI_UINT64_T, 0, comm);

@@ -198,7 +198,7 @@ static int share_file(MPI_Comm comm, int rank, const char *path, char **text, ch
         snprintf(err, errlen, "pipeline %s: larger than 1 GiB", path);
         rc = MILL_EINVAL;
     }
-    rc = mill__agree(comm, rc, err, errlen);
+    rc = mill__agree_root(comm, rc, err, errlen);
     if (rc) {
         free(buf);
         return rc;

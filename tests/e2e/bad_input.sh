@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # bad_input.sh RANKS: bad input gives one line from rank 0, the right exit
-# code, and leaves no output behind.
+# code, and leaves no output behind. An error of the whole job (a missing
+# input, an existing output) names no rank.
 . "$(dirname "$0")/lib.sh"
 ranks=$1
 printf 'x y\n' > "$TMP/ok.txt"
@@ -19,8 +20,8 @@ expect() {
   check_no_leftovers "$TMP/out"
 }
 
-expect 1 "input $TMP/missing.txt: No such file" wordcount --input "$TMP/missing.txt" --output "$TMP/out"
-expect 1 "input $TMP/\*.nomatch: no file matches this pattern" wordcount --input "$TMP/*.nomatch" --output "$TMP/out"
+expect 1 "error: input $TMP/missing.txt: No such file" wordcount --input "$TMP/missing.txt" --output "$TMP/out"
+expect 1 "error: input $TMP/\*.nomatch: no file matches this pattern" wordcount --input "$TMP/*.nomatch" --output "$TMP/out"
 # An output inside an input directory would be read back by the next run;
 # an output that is itself the input (read, then replaced) is allowed.
 mkdir -p "$TMP/nest"
@@ -53,8 +54,8 @@ rmdir "$TMP/mnt"; rm "$TMP/m.txt"
 if [ "$(id -u)" != 0 ]; then  # root reads mode-000 files anyway
   expect 1 "secret.txt: Permission denied" wordcount --input "$TMP/secret.txt" --output "$TMP/out"
 fi
-expect 1 "output $TMP/exists exists" wordcount --input "$TMP/ok.txt" --output "$TMP/exists"
-expect 2 "unknown job 'nosuchjob'" nosuchjob --input "$TMP/ok.txt" --output "$TMP/out"
+expect 1 "error: output $TMP/exists exists" wordcount --input "$TMP/ok.txt" --output "$TMP/exists"
+expect 2 "error: unknown job 'nosuchjob'" nosuchjob --input "$TMP/ok.txt" --output "$TMP/out"
 expect 2 "job wordcount has no option 'color'" wordcount --input "$TMP/ok.txt" --output "$TMP/out" --opt color=red
 expect 1 "option lower=yes: expected 0 or 1" wordcount --input "$TMP/ok.txt" --output "$TMP/out" --opt lower=yes
 expect 2 "unknown option '--bogus'" wordcount --input "$TMP/ok.txt" --output "$TMP/out" --bogus

@@ -107,6 +107,7 @@ with h5py.File(sys.argv[1], "w") as f:
                      chunks=(1000, 7), compression="gzip")
     f.create_dataset("grp/u16", data=np.arange(5, dtype=np.uint16))
     f.create_dataset("names", data=np.array([b"ab", b"cd"]))
+    f.create_dataset("nocols", data=np.zeros((5, 0)))
 open(sys.argv[2], "w").write("not hdf5\n")
 EOF
 # h5dump's values, one per line -> rows, values, sum.
@@ -122,7 +123,13 @@ output_of "$TMP/h5b" | cmp -s "$TMP/want-m" - || { output_of "$TMP/h5b"; cat "$T
 mpimill_run "$ranks" -- run "$ROWSTATS" --input "$in/d.h5:/grp/u16" --input "$in/d.h5:/grp/m" \
   --input "$in/notes.txt" --output "$TMP/h5c" --quiet
 [ "$(output_of "$TMP/h5c" | grep '^rows')" = "$(printf 'rows\t5007')" ] || fail "HDF5 + text rows: $(output_of "$TMP/h5c")"
-expect_fail "no dataset /missing" "$ROWSTATS" --input "$in/d.h5:/missing"
+# Errors every rank meets name no rank; HDF5's own cause is given.
+expect_fail "error: input $in/d.h5:/missing: no dataset /missing" "$ROWSTATS" --input "$in/d.h5:/missing"
+expect_fail "error: input $in/d.h5:/grp: /grp in .*d.h5 is a group, not a dataset" "$ROWSTATS" --input "$in/d.h5:/grp"
+expect_fail "d.h5:/nocols: shape (5, 0): its rows hold no values" "$ROWSTATS" --input "$in/d.h5:/nocols"
+head -c 4096 "$in/d.h5" > "$in/cut.h5"
+expect_fail "cut.h5 with HDF5: truncated file: eof = 4096" "$ROWSTATS" --input "$in/cut.h5:/ints"
+rm "$in/cut.h5"
 # A selection that fails on one rank (fault.h's site 5): that rank still
 # takes part in the collective read, then the job fails naming it.
 if [ "$ranks" -gt 1 ]; then
