@@ -36,10 +36,13 @@ int mill__csv_parse(const char *data, size_t len, char **buf, size_t *bufcap, mi
         if (grow(f, fcap, n + 1, sizeof **f)) return MILL_ENOMEM;
         char *start = o;
         if (i < len && data[i] == '"') {
-            i++;
+            size_t open = i++;
             for (;;) {
                 const char *q = i < len ? memchr(data + i, '"', len - i) : NULL;
-                if (!q) return MILL__CSV_OPEN;
+                if (!q) {
+                    *at = open;
+                    return MILL__CSV_OPEN;
+                }
                 size_t k = (size_t)(q - data) - i;
                 memcpy(o, data + i, k);
                 o += k;
@@ -59,8 +62,10 @@ int mill__csv_parse(const char *data, size_t len, char **buf, size_t *bufcap, mi
         } else {
             size_t s = i;
             while (i < len && data[i] != ',') {
-                if (data[i] == '"') {
-                    *why = "quote inside an unquoted field";
+                if (data[i] == '"' || data[i] == '\r') {
+                    *why = data[i] == '"' ? "quote inside an unquoted field"
+                                          : "carriage return inside an unquoted field (rows must end with \\n or "
+                                            "\\r\\n, not a bare \\r)";
                     *at = i;
                     return MILL_EFORMAT;
                 }
@@ -118,6 +123,7 @@ typedef struct csv_state {
     size_t *sel, nsel;  /* --csv-columns as indexes */
     char *pend;         /* rows spanning lines (quoted newlines) */
     size_t plen, pcap;
+    size_t qpos;        /* pend[qpos, plen) lies in the open quoted field, not yet searched for its end */
     uint64_t poff, pline;
     int pending;
     char *buf;
@@ -204,6 +210,34 @@ static int row(csv_state *s, const char *data, size_t len, uint64_t off, uint64_
     return rc;
 }
 
+/* Returns whether the row in s->pend still ends inside a quoted field.
+ * Only what came since the last call is searched, so that a field of many
+ * lines costs time in proportion to its length: from s->qpos for the open
+ * field's closing quote, then the rest of the row after it (which may open
+ * another). The complete row is parsed once more, by row(), which reports
+ * what is malformed in it. */
+static int still_open(csv_state *s) {
+    for (;;) {
+        const char *q = s->qpos < s->plen ? memchr(s->pend + s->qpos, '"', s->plen - s->qpos) : NULL;
+        if (!q) {
+            s->qpos = s->plen;
+            return 1;
+        }
+        size_t k = (size_t)(q - s->pend) + 1; /* past the quote */
+        if (k < s->plen && s->pend[k] == '"') { /* "" is one quote */
+            s->qpos = k + 1;
+            continue;
+        }
+        if (k == s->plen || s->pend[k] != ',') return 0; /* the row ends here, or is malformed */
+        const char *why;
+        size_t at, nf;
+        if (mill__csv_parse(s->pend + k + 1, s->plen - k - 1, &s->buf, &s->bufcap, &s->f, &s->fcap, &nf, &why,
+                            &at) != MILL__CSV_OPEN)
+            return 0;
+        s->qpos = k + 1 + at + 1;
+    }
+}
+
 /* The record_fn the line readers call: assembles rows from lines. */
 static int on_line(void *arg, const mill_record *ln) {
     csv_state *s = arg;
@@ -220,10 +254,7 @@ static int on_line(void *arg, const mill_record *ln) {
         s->pend[s->plen++] = '\n';
         memcpy(s->pend + s->plen, ln->data, ln->len);
         s->plen += ln->len;
-        const char *why;
-        size_t at, nf;
-        int rc = mill__csv_parse(s->pend, s->plen, &s->buf, &s->bufcap, &s->f, &s->fcap, &nf, &why, &at);
-        if (rc == MILL__CSV_OPEN) return 0; /* still inside a quoted field */
+        if (still_open(s)) return 0;
         s->pending = 0;
         return row(s, s->pend, s->plen, s->poff, s->pline);
     }
@@ -236,6 +267,7 @@ static int on_line(void *arg, const mill_record *ln) {
             if (grow(&s->pend, &s->pcap, ln->len + 1, 1)) return MILL_ENOMEM;
             memcpy(s->pend, ln->data, ln->len);
             s->plen = ln->len;
+            s->qpos = at + 1;
             s->poff = ln->offset;
             s->pline = ln->line;
             s->pending = 1;
@@ -258,17 +290,22 @@ static int finish(csv_state *s, int rc) {
     return rc;
 }
 
-int mill__csv_read(const char *path, int gz, uint64_t start, uint64_t end, mill__read_opts *o,
+int mill__csv_read(const char *path, int gz, uint64_t start, uint64_t end, uint64_t size, mill__read_opts *o,
                    mill__record_fn fn, void *arg, char *err, size_t errlen) {
     csv_state s = {.name = path, .o = o, .fn = fn, .arg = arg, .err = err, .errlen = errlen, .header_pending = 1};
     err[0] = '\0';
     int rc;
     if (gz) {
-        rc = mill__gzip_read(path, o->skip_bad, &o->skipped, on_line, &s, err, errlen);
+        uint64_t broken = 0;
+        rc = mill__gzip_read(path, size, o->skip_bad, &broken, on_line, &s, err, errlen);
+        /* A break in the gzip data counts as one bad record: the row it cut
+         * off is part of it, not a second one. */
+        o->skipped += broken;
+        if (broken) s.pending = 0;
     } else {
         if (start > 0) { /* line 1 belongs to another rank: read it for the header */
             s.header_only = 1;
-            rc = mill__text_read(path, 0, 1, on_line, &s, err, errlen);
+            rc = mill__text_read_lines(path, 0, 1, size, 0, on_line, &s, err, errlen);
             s.header_only = 0;
             if (rc == 0 && s.header_pending) { /* the file shrank */
                 snprintf(err, errlen, "input %s: changed while read (no line 1)", path);
@@ -276,7 +313,7 @@ int mill__csv_read(const char *path, int gz, uint64_t start, uint64_t end, mill_
             }
             if (rc) return finish(&s, rc);
         }
-        rc = mill__text_read_lines(path, start, end, 1, on_line, &s, err, errlen);
+        rc = mill__text_read_lines(path, start, end, size, MILL__TEXT_LINE_NUMBERS, on_line, &s, err, errlen);
     }
     return finish(&s, rc);
 }
@@ -290,7 +327,7 @@ int mill__csv_read_mem(const char *name, const char *data, size_t len, mill__rea
     for (size_t p = 0; p < len && rc == 0;) {
         const char *nl = memchr(data + p, '\n', len - p);
         size_t e = nl ? (size_t)(nl - data) : len, l = e - p;
-        if (nl && l > 0 && data[e - 1] == '\r') l--;
+        if (l > 0 && data[e - 1] == '\r') l--;
         mill_record ln = {.data = data + p, .len = l, .file = name, .offset = p, .line = ++line};
         rc = on_line(&s, &ln);
         p = nl ? e + 1 : len;

@@ -28,20 +28,22 @@ typedef struct mill__csv_field {
 /* Parses one row (data, len; no line terminator at the end) into fields.
  * Unescaped bytes go to *buf (grown with realloc, capacity *bufcap) and
  * fields into *f (grown, capacity *fcap); *nf receives the count. Returns 0,
- * MILL__CSV_OPEN (unterminated quoted field), MILL_EFORMAT with a reason in
- * *why and the byte position in *at (a character after a closing quote, or
- * a quote inside an unquoted field), or MILL_ENOMEM. */
+ * MILL__CSV_OPEN (unterminated quoted field, whose opening quote is at
+ * *at), MILL_EFORMAT with a reason in *why and the byte position in *at (a
+ * character after a closing quote, or a quote or a carriage return inside
+ * an unquoted field), or MILL_ENOMEM. */
 int mill__csv_parse(const char *data, size_t len, char **buf, size_t *bufcap, mill__csv_field **f,
                     size_t *fcap, size_t *nf, const char **why, size_t *at);
 
 /* Reads the CSV rows of `path` whose first line starts in [start, end)
  * (whole file: start = 0, end = size; gz: the file is gzip-compressed and
- * read whole) and calls fn for each data row. Bad rows (wrong field count,
+ * read whole; no byte at or past size, the file's size when listed, is
+ * read) and calls fn for each data row. Bad rows (wrong field count,
  * unterminated quote, stray quote) fail with MILL_EFORMAT and a message
  * naming the file and line, or with o->skip_bad are skipped and counted in
  * o->skipped. A column of o->csv_columns missing from the header always
  * fails (MILL_EINVAL). */
-int mill__csv_read(const char *path, int gz, uint64_t start, uint64_t end, mill__read_opts *o,
+int mill__csv_read(const char *path, int gz, uint64_t start, uint64_t end, uint64_t size, mill__read_opts *o,
                    mill__record_fn fn, void *arg, char *err, size_t errlen);
 
 /* Like mill__csv_read over the rows of an in-memory CSV text (the whole

@@ -29,6 +29,7 @@ typedef struct gz_src {
     const unsigned char *mem;
     size_t memlen, mempos;
     unsigned char *buf;      /* for fd */
+    uint64_t left;           /* for fd: bytes it may still read (the size as listed) */
 } gz_src;
 
 /* Reads more input into strm; returns bytes made available (0 at EOF) or -errno. */
@@ -42,9 +43,10 @@ static ssize_t src_fill(gz_src *s, z_stream *strm) {
         return (ssize_t)n;
     }
     for (;;) {
-        ssize_t n = read(s->fd, s->buf, GZ_IN_SIZE);
+        ssize_t n = read(s->fd, s->buf, s->left < GZ_IN_SIZE ? (size_t)s->left : GZ_IN_SIZE);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) return -errno;
+        s->left -= (uint64_t)n;
         strm->next_in = s->buf;
         strm->avail_in = (uInt)n;
         return n;
@@ -61,7 +63,7 @@ static int deliver(const char *name, const char *buf, size_t *pos, size_t have, 
         if (!nl && !final) break;
         const char *le = nl ? nl : end;
         size_t len = (size_t)(le - p);
-        if (nl && len > 0 && le[-1] == '\r') len--;
+        if (len > 0 && le[-1] == '\r') len--; /* CRLF, or a '\r' ending the stream (final) */
         mill_record rec = {.data = p, .len = len, .file = name, .offset = uoff + (uint64_t)(p - buf),
                            .line = ++*line};
         int rc = fn(arg, &rec);
@@ -178,9 +180,9 @@ static int gz_run(const char *name, gz_src *src, int skip_bad, uint64_t *skipped
     return rc;
 }
 
-int mill__gzip_read(const char *path, int skip_bad, uint64_t *skipped, mill__record_fn fn, void *arg,
-                    char *err, size_t errlen) {
-    gz_src src = {.fd = open(path, O_RDONLY | O_CLOEXEC)};
+int mill__gzip_read(const char *path, uint64_t size, int skip_bad, uint64_t *skipped, mill__record_fn fn,
+                    void *arg, char *err, size_t errlen) {
+    gz_src src = {.fd = open(path, O_RDONLY | O_CLOEXEC), .left = size};
     if (src.fd < 0) {
         snprintf(err, errlen, "input %s: %s", path, strerror(errno));
         return MILL_EIO;

@@ -12,15 +12,16 @@
 
 #include "read.h"
 
-/* Calls fn for every line of the decompressed contents of `path`, in order.
- * Members follow each other (as `zcat` reads them); an empty file has no
- * lines. Returns 0, fn's non-zero return, MILL_EIO (the file cannot be
+/* Calls fn for every line of the decompressed contents of `path`, in order,
+ * reading no compressed byte at or past `size` (its size when the job listed
+ * it: members appended since are not read; UINT64_MAX: no limit). Members
+ * follow each other (as `zcat` reads them); an empty file has no lines. Returns 0, fn's non-zero return, MILL_EIO (the file cannot be
  * read) or MILL_EFORMAT (corrupt or truncated data) with a message naming
  * the file and the compressed byte offset. With skip_bad, corrupt or
  * truncated data instead ends the file quietly: the lines before it are
  * delivered, the partial line at the break is dropped, and *skipped grows
  * by one. */
-int mill__gzip_read(const char *path, int skip_bad, uint64_t *skipped, mill__record_fn fn, void *arg,
+int mill__gzip_read(const char *path, uint64_t size, int skip_bad, uint64_t *skipped, mill__record_fn fn, void *arg,
                     char *err, size_t errlen);
 
 /* Like mill__gzip_read over an in-memory gzip stream (for tests and

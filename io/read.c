@@ -37,22 +37,23 @@ int mill__read_piece_opts(const mill__inputs *in, mill__read_opts *o, const mill
     }
     switch ((mill__kind)f->kind) {
     case MILL__GZIP:
-        return mill__gzip_read(f->path, o->skip_bad, &o->skipped, fn, arg, err, errlen);
+        return mill__gzip_read(f->path, f->size, o->skip_bad, &o->skipped, fn, arg, err, errlen);
     case MILL__CSV:
     case MILL__CSV_GZ:
-        return mill__csv_read(f->path, f->kind == MILL__CSV_GZ, pc->start, pc->end, o, fn, arg, err, errlen);
+        return mill__csv_read(f->path, f->kind == MILL__CSV_GZ, pc->start, pc->end, f->size, o, fn, arg, err,
+                              errlen);
     case MILL__HDF5:
         return mill__hdf5_read(f->path, f->dsoff, o->comm, fn, arg, err, errlen);
     case MILL__TEXT:
     default:
         if (o->text_blocks) {
             block_count b = {fn, arg, o};
-            return mill__text_read_lines(f->path, pc->start, pc->end,
+            return mill__text_read_lines(f->path, pc->start, pc->end, f->size,
                                          MILL__TEXT_BLOCKS | (o->line_numbers ? MILL__TEXT_LINE_NUMBERS : 0),
                                          count_block, &b, err, errlen);
         }
-        return mill__text_read_lines(f->path, pc->start, pc->end, o->line_numbers ? MILL__TEXT_LINE_NUMBERS : 0,
-                                     fn, arg, err, errlen);
+        return mill__text_read_lines(f->path, pc->start, pc->end, f->size,
+                                     o->line_numbers ? MILL__TEXT_LINE_NUMBERS : 0, fn, arg, err, errlen);
     }
 }
 

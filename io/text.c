@@ -117,10 +117,10 @@ mill__text_mapping mill__text_mapped;
 
 int mill__text_read(const char *path, uint64_t start, uint64_t end, mill__record_fn fn, void *arg,
                     char *err, size_t errlen) {
-    return mill__text_read_lines(path, start, end, 0, fn, arg, err, errlen);
+    return mill__text_read_lines(path, start, end, UINT64_MAX, 0, fn, arg, err, errlen);
 }
 
-int mill__text_read_lines(const char *path, uint64_t start, uint64_t end, int flags,
+int mill__text_read_lines(const char *path, uint64_t start, uint64_t end, uint64_t listed, int flags,
                           mill__record_fn fn, void *arg, char *err, size_t errlen) {
     int count_lines = (flags & MILL__TEXT_LINE_NUMBERS) != 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -157,7 +157,9 @@ int mill__text_read_lines(const char *path, uint64_t start, uint64_t end, int fl
     mill__text_mapped.len = size;
     mill__text_mapped.start = map;
 
-    const char *p = map + start, *stop = map + end, *eof = map + size;
+    /* eof: the end as listed. A line that was still being written then
+     * ends there, as if the file had not grown. */
+    const char *p = map + start, *stop = map + end, *eof = map + (listed < size ? listed : size);
     if (start > 0 && p[-1] != '\n') { /* the line in progress belongs to the previous range */
         const char *nl = memchr(p, '\n', (size_t)(eof - p));
         p = nl ? nl + 1 : eof;
@@ -220,7 +222,7 @@ int mill__text_read_lines(const char *path, uint64_t start, uint64_t end, int fl
         const char *nl = nl_next(idx);
         const char *le = nl ? nl : eof;
         size_t len = (size_t)(le - p);
-        if (nl && len > 0 && le[-1] == '\r') len--;
+        if (len > 0 && le[-1] == '\r') len--; /* CRLF, or a '\r' ending the file */
         mill_record rec = {.data = p, .len = len, .file = path, .offset = (uint64_t)(p - map),
                            .line = known ? ++line : 0};
         rc = fn(arg, &rec);

@@ -3,7 +3,7 @@
  * The rule that makes every line read by exactly one rank: a range
  * [start, end) owns the lines that *start* inside it. A line starts at
  * offset 0 and after every '\n'. The last line may lack its '\n'. A '\r'
- * before the '\n' (CRLF) is not part of the line.
+ * before the '\n' (CRLF), or ending the file, is not part of the line.
  */
 #ifndef MILL_IO_TEXT_H
 #define MILL_IO_TEXT_H
@@ -27,11 +27,13 @@ int mill__text_read(const char *path, uint64_t start, uint64_t end, mill__record
  * line is longer). */
 #define MILL__TEXT_BLOCK ((size_t)256 << 10)
 
-/* Like mill__text_read with MILL__TEXT_* flags. A block record holds the
- * bytes of one or more whole lines that start in [start, end), their '\n'
- * (and any '\r') included; its line is its first line's number under
+/* Like mill__text_read with MILL__TEXT_* flags, reading no byte at or past
+ * `size` (the file's size when the job listed it: what was appended since
+ * is not read; UINT64_MAX: no limit). A block record holds the bytes of one
+ * or more whole lines that start in [start, end), their '\n' (and any '\r')
+ * included; its line is its first line's number under
  * MILL__TEXT_LINE_NUMBERS, else 0. */
-int mill__text_read_lines(const char *path, uint64_t start, uint64_t end, int flags,
+int mill__text_read_lines(const char *path, uint64_t start, uint64_t end, uint64_t size, int flags,
                           mill__record_fn fn, void *arg, char *err, size_t errlen);
 
 /* The text file this process has mapped for reading, while it reads it: a

@@ -20,11 +20,11 @@ typedef struct acc {
 static int on_line(void *arg, const mill_record *rec) {
     acc *a = arg;
     if (!a->want) return 0;
-    /* The next expected line: up to '\n', without a '\r' before it. */
+    /* The next expected line: up to '\n', without a '\r' before it (or ending the data). */
     size_t e = a->pos;
     while (e < a->wlen && a->want[e] != '\n') e++;
     size_t l = e - a->pos;
-    if (e < a->wlen && l > 0 && a->want[e - 1] == '\r') l--;
+    if (l > 0 && a->want[e - 1] == '\r') l--;
     if (rec->offset != a->pos || rec->len != l || memcmp(rec->data, a->want + a->pos, l) != 0) a->bad = 1;
     a->pos = e + 1;
     return 0;
