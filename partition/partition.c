@@ -16,6 +16,10 @@
  */
 #include "partition.h"
 
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,6 +50,44 @@ static int weight_fixed(double w, uint32_t *out) {
     if (x - (double)t >= 0.5) t++;
     if (t == 0) return MILL_EINVAL;
     *out = (uint32_t)t;
+    return 0;
+}
+
+int mill_partition_parse_weights(const char *list, uint32_t n, double *weights, char *err, size_t errlen) {
+    uint32_t k = 0;
+    for (const char *s = list;; k++) {
+        size_t len = strcspn(s, ",");
+        if (k == n) {
+            snprintf(err, errlen, "more than %" PRIu32 " weight%s (one per rank)", n, n == 1 ? "" : "s");
+            return MILL_EINVAL;
+        }
+        char *end;
+        double w = 0;
+        int ok = len > 0 && strspn(s, "0123456789.eE+-") >= len && (isdigit((unsigned char)*s) || *s == '.');
+        if (ok) {
+            errno = 0;
+            w = strtod(s, &end);
+            ok = end == s + len && errno != ERANGE;
+        }
+        uint32_t fixed;
+        if (!ok) {
+            snprintf(err, errlen, "weight %" PRIu32 " ('%.*s') is not a decimal number", k, (int)len, s);
+            return MILL_EINVAL;
+        }
+        if (weight_fixed(w, &fixed) != 0) {
+            snprintf(err, errlen, "weight %" PRIu32 " (%.*s) is out of range: from 2^-17 (about 0.0000077) to %.0f",
+                     k, (int)len, s, MILL_PARTITION_MAX_WEIGHT);
+            return MILL_EINVAL;
+        }
+        weights[k] = w;
+        if (!s[len]) break;
+        s += len + 1;
+    }
+    if (k + 1 != n) {
+        snprintf(err, errlen, "%" PRIu32 " weight%s for %" PRIu32 " rank%s (one per rank)", k + 1, k ? "s" : "",
+                 n, n == 1 ? "" : "s");
+        return MILL_EINVAL;
+    }
     return 0;
 }
 

@@ -37,6 +37,12 @@ typedef struct mill_partition mill_partition;
  * (w * 65536 rounded to nearest, halves up), so the smallest is 2^-17. */
 #define MILL_PARTITION_MAX_WEIGHT 65535.0
 
+/* Parses the comma-separated list of exactly n weights ("1,2.5,1": decimal
+ * numbers, no signs or spaces) into weights[0..n-1]. Returns 0, or
+ * MILL_EINVAL with a one-line reason in err (naming the item, and for a
+ * weight out of range, the range). */
+int mill_partition_parse_weights(const char *list, uint32_t n, double *weights, char *err, size_t errlen);
+
 /* Returns the XXH3-64 hash of a key with MILL_KEY_HASH_SEED. */
 uint64_t mill_key_hash(const void *key, size_t len);
 

@@ -124,29 +124,12 @@ static int build(const cli_opts *o, mill_partition **p) {
         return fail(2, "bad --ranks '%s'%s", o->ranks, "");
     double *w = NULL;
     if (o->weights) {
-        char **items;
-        size_t k = split(o->weights, &items);
-        if (k != n) {
-            if (k) free(items);
-            return fail(2, "--weights needs exactly one weight per rank: '%s'%s", o->weights, "");
+        char why[200];
+        if (!(w = malloc(n * sizeof *w))) return fail(1, "out of memory%s%s", "", "");
+        if (mill_partition_parse_weights(o->weights, n, w, why, sizeof why) != 0) {
+            free(w);
+            return fail(2, "--weights '%s': %s", o->weights, why);
         }
-        w = malloc(n * sizeof *w);
-        if (!w) {
-            free(items);
-            return fail(1, "out of memory%s%s", "", "");
-        }
-        for (size_t i = 0; i < k; i++) {
-            char *end;
-            errno = 0;
-            w[i] = strtod(items[i], &end);
-            if (errno || end == items[i] || *end) {
-                int rc = fail(2, "bad weight '%s'%s", items[i], "");
-                free(items);
-                free(w);
-                return rc;
-            }
-        }
-        free(items);
     }
     int rc = mill_partition_create(p, n, w);
     free(w);

@@ -157,3 +157,8 @@ int mill_lock_fenced(mill_ctx *ctx, const char *name, uint64_t *token) {
 int mill_lock_shared(mill_ctx *ctx, const char *name) { return named(ctx, name, MILL_LOCK_SHARED, NULL); }
 
 int mill_unlock(mill_ctx *ctx, const char *name) { return named(ctx, name, -1, NULL); }
+
+int mill_lock_order(mill_ctx *ctx, const char *name, uint64_t *order) {
+    if (!ctx || !ctx->locks) return MILL_ESTATE;
+    return mill__lock_named_order(ctx->locks, name, order);
+}

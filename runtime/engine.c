@@ -536,24 +536,23 @@ static int memory_budget(mill_ctx *ctx, const mill__run_args *a, char *err, size
     return rc;
 }
 
-/* Parses a comma-separated list of n numbers into out (at most max). */
-static int parse_list(const char *s, double *out, int max, int *n) {
-    char *end;
-    *n = 0;
-    while (*s) {
-        if (*n == max) return MILL_EINVAL;
-        out[(*n)++] = strtod(s, &end);
-        if (end == s || (*end && *end != ',')) return MILL_EINVAL;
-        s = *end ? end + 1 : end;
+/* Parses a comma-separated list of rank numbers (decimal digits only: no
+ * sign, space, "0x" or "1.0") into out, at most max of them. */
+static int parse_ranks(const char *s, int *out, int max, int *n) {
+    for (*n = 0;; s++) {
+        size_t len = strspn(s, "0123456789");
+        if (len == 0 || len > 9 || (s[len] && s[len] != ',') || *n == max) return MILL_EINVAL;
+        out[(*n)++] = atoi(s);
+        s += len;
+        if (!*s) return 0;
     }
-    return *n ? 0 : MILL_EINVAL;
 }
 
 /* Collective. Builds the job's partitioner from --weights and
  * --exclude-ranks. --weights auto gives each rank its node's cores divided
  * by the ranks on that node. Returns MILL_EINVAL for a bad list. */
 static int make_partitioner(mill_ctx *ctx, const mill__run_args *a, char *err, size_t errlen) {
-    int P = ctx->size, n = 0, rc = 0;
+    int P = ctx->size, rc = 0;
     double *w = mill__fault_site(MILL_FAULT_SITE_WEIGHTS) ? NULL : calloc((size_t)P + 1, sizeof *w);
     if (!w) {
         snprintf(err, errlen, "out of memory building the partitioner");
@@ -566,24 +565,21 @@ static int make_partitioner(mill_ctx *ctx, const mill__run_args *a, char *err, s
         double mine = (double)(cores > 0 ? cores : 1) / ctx->node_ranks;
         int mrc = rc ? MPI_SUCCESS : MPI_Allgather(&mine, 1, MPI_DOUBLE, w, 1, MPI_DOUBLE, ctx->comm);
         if (mrc != MPI_SUCCESS) rc = mill__mpi_error(mrc, "MPI_Allgather", err, errlen);
-        n = P;
-    } else if (rc == 0 && a->weights && (parse_list(a->weights, w, P + 1, &n) != 0 || n != P)) {
-        snprintf(err, errlen, "--weights '%s': expected %d positive number%s (one per rank) or auto", a->weights, P,
-                 P == 1 ? "" : "s");
-        rc = MILL_EINVAL;
+    } else if (rc == 0 && a->weights) {
+        char why[200];
+        if ((rc = mill_partition_parse_weights(a->weights, (uint32_t)P, w, why, sizeof why)) != 0)
+            snprintf(err, errlen, "--weights '%s': %s (or auto)", a->weights, why);
     }
     if (rc == 0) rc = mill_partition_create(&ctx->part, (uint32_t)P, a->weights ? w : NULL);
-    if (rc == MILL_EINVAL && !*err)
-        snprintf(err, errlen, "--weights '%s': every weight must be a positive number", a->weights);
     if (rc == 0 && a->exclude_ranks) {
-        double *x = calloc((size_t)P + 1, sizeof *x);
+        int *x = calloc((size_t)P + 1, sizeof *x);
         int nx = 0;
-        rc = x ? parse_list(a->exclude_ranks, x, P + 1, &nx) : MILL_ENOMEM;
+        rc = x ? parse_ranks(a->exclude_ranks, x, P + 1, &nx) : MILL_ENOMEM;
         int twice = -1;
         for (int i = 0; rc == 0 && i < nx; i++) {
             for (int j = 0; j < i; j++)
-                if (x[j] == x[i]) twice = (int)x[i];
-            if (x[i] != (double)(uint32_t)x[i] || x[i] >= P) rc = MILL_EINVAL;
+                if (x[j] == x[i]) twice = x[i];
+            if (x[i] >= P) rc = MILL_EINVAL;
             else if (twice >= 0) rc = MILL_ESTATE;
             else rc = mill_partition_exclude(ctx->part, (uint32_t)x[i]);
         }
@@ -742,12 +738,17 @@ int mill__run_main(int argc, char **argv) {
     ctx.table = NULL;
     if (rc) (void)mill__lock_set_release_all(ctx.locks); /* as agree_phase: nobody waits for them */
 
-    /* Collective: every lock must have been released. */
+    /* Collective: every lock must have been released. Only the ranks that
+     * hold one fail here (the vote then names the first of them); the
+     * others vote as they stand. */
+    const char *held;
+    int nheld = mill__lock_set_held(ctx.locks, &held);
     mrc = mill__lock_set_free(&ctx.locks);
-    if (mrc && rc == 0) {
+    if (mrc && rc == 0 && (mrc != MILL_ESTATE || nheld)) {
         rc = mrc;
         if (mrc == MILL_ESTATE)
-            snprintf(err, sizeof err, "job %s ended holding a lock (mill_unlock was not called)", ctx.job->name);
+            snprintf(err, sizeof err, "job %s ended holding %d lock%s, '%s' first (mill_unlock was not called)",
+                     ctx.job->name, nheld, nheld == 1 ? "" : "s", held ? held : "?");
         else
             snprintf(err, sizeof err, "freeing the job's lock window: %s", mill_strerror(mrc));
     }

@@ -534,7 +534,8 @@ static int lock__acquire(mill__lock_set *s, const char *name, int home, int slot
         if (s->holds[h].mode == MILL_LOCK_SHARED && mode == MILL_LOCK_EXCLUSIVE)
             return lock__fail(s, MILL_ESTATE,
                               "%s: rank %d holds another name on this slot in shared mode "
-                              "and cannot upgrade it; use more slots per rank",
+                              "and cannot upgrade it (of names with equal mill_lock_order, take "
+                              "the exclusive ones first)",
                               lock__label(lb, sizeof lb, name, home, slot), s->rank);
         if (mode == MILL_LOCK_EXCLUSIVE && token) LOCK__TRY(lock__token(s, home, slot, token));
         LOCK__TRY(lock__add_name(s, ni, name, h));
@@ -722,6 +723,14 @@ int mill__lock_set_release_all(mill__lock_set *s) {
         if (r && !rc) rc = r;
     }
     return rc;
+}
+
+int mill__lock_set_held(const mill__lock_set *s, const char **name) {
+    int n = 0;
+    *name = NULL;
+    for (int i = 0; s && i < MILL_LOCK_MAX_HELD; i++)
+        if (s->names[i].used && n++ == 0) *name = s->names[i].name;
+    return n;
 }
 
 int mill__lock_set_free(mill__lock_set **sp) {

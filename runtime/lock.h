@@ -69,6 +69,10 @@ int mill__lock_set_create(mill__lock_set **out, MPI_Comm comm, int slots_per_ran
  * every rank). */
 int mill__lock_set_free(mill__lock_set **s);
 
+/* Local. Stores in *name the first name this rank holds in s (NULL for an
+ * unnamed lock) and returns how many it holds; 0 for a NULL s. */
+int mill__lock_set_held(const mill__lock_set *s, const char **name);
+
 /* Acquires the lock called name in the given mode, waiting at most
  * timeout_ms milliseconds (MILL_LOCK_FOREVER: no limit). When token is not
  * NULL and mode is exclusive, *token receives the lock's next fencing token

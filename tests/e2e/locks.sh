@@ -3,7 +3,8 @@
 # run: a non-atomic file update under mill_lock loses nothing, fencing
 # tokens grow, a lock held too long fails the job naming the holder, and a
 # lock never released fails the job, and a rank failing with a lock held
-# releases it (the others do not wait out the timeout).
+# releases it (the others do not wait out the timeout); names that share a
+# lock deadlock when taken by name, not by mill_lock_order.
 . "$(dirname "$0")/lib.sh"
 ranks=$1; shift
 mca=("$@")
@@ -15,7 +16,10 @@ mpimill_run "$ranks" "${mca[@]}" -- run "$PLUGINS/locker.so" --input "$TMP/in.tx
 
 rc=0; mpimill_run "$ranks" "${mca[@]}" -- run "$PLUGINS/locker.so" --input "$TMP/in.txt" --output "$TMP/o2" \
   --opt mode=leak 2> "$TMP/stderr" || rc=$?
-[ "$rc" = 1 ] && grep -q "ended holding a lock" "$TMP/stderr" || fail "leaked lock: exit $rc, $(cat "$TMP/stderr")"
+# The rank that holds it is named (not rank 0, which holds nothing).
+who=; [ "$ranks" -gt 1 ] && who="rank $((ranks - 1)): "
+[ "$rc" = 1 ] && grep -q "error: ${who}job locker ended holding 1 lock, 'leaked' first" "$TMP/stderr" ||
+  fail "leaked lock: exit $rc, $(cat "$TMP/stderr")"
 [ ! -e "$TMP/o2" ] || fail "output committed with a leaked lock"
 
 if [ "$ranks" -gt 1 ]; then
@@ -33,5 +37,13 @@ if [ "$ranks" -gt 1 ]; then
     fail "failing holder: exit $rc, $(cat "$TMP/stderr")"
   [ $((SECONDS - start)) -lt 45 ] || fail "failing holder: the others waited $((SECONDS - start)) s for its lock"
   [ ! -e "$TMP/o4" ] || fail "output committed after a failure"
+  # Two names that share a lock (equal mill_lock_order), taken in the
+  # order of the names by two ranks: each holds what the other waits for.
+  # Taken by mill_lock_order, never.
+  rc=0; mpimill_run "$ranks" "${mca[@]}" -- run "$PLUGINS/locker.so" --input "$TMP/in.txt" --output "$TMP/o5" \
+    --opt mode=order --opt by=name --lock-timeout 4 2> "$TMP/stderr" || rc=$?
+  [ "$rc" = 1 ] && grep -q "timed out" "$TMP/stderr" || fail "colliding names by name: exit $rc, $(cat "$TMP/stderr")"
+  mpimill_run "$ranks" "${mca[@]}" -- run "$PLUGINS/locker.so" --input "$TMP/in.txt" --output "$TMP/o6" \
+    --opt mode=order --opt by=order --lock-timeout 20 --quiet || fail "colliding names by mill_lock_order deadlocked"
 fi
 echo "named locks at $ranks ranks ${mca[*]}: ok"

@@ -54,8 +54,9 @@ MPIMILL_FAULT_SITE=1 MPIMILL_FAULT_RANK=1 timeout 120 mpirun -q -n 2 --oversubsc
   fail "weights allocation failing on rank 1: exit $rc (124: hung), $(cat "$TMP/stderr")"
 
 # Bad lists are usage errors naming the option.
-for bad in "--weights 1,2" "--weights 1,0,1" "--weights a,b,c" "--exclude-ranks 0,1,2" "--exclude-ranks 3" \
-           "--exclude-ranks 1,1"; do
+for bad in "--weights 1,2" "--weights 1,0,1" "--weights a,b,c" "--weights 1,0x2,1" "--weights 1,1," \
+           "--exclude-ranks 0,1,2" "--exclude-ranks 3" "--exclude-ranks 1,1" "--exclude-ranks -0" \
+           "--exclude-ranks 1.0" "--exclude-ranks 0x1" "--exclude-ranks 1,"; do
   rc=0; mpimill_run 3 -- run wordcount --input "$TMP/in.txt" --output "$TMP/bad" $bad 2> "$TMP/stderr" || rc=$?
   [ "$rc" = 2 ] || fail "$bad: exit $rc, $(cat "$TMP/stderr")"
   grep -q -- "${bad%% *}" "$TMP/stderr" || fail "$bad: message does not name the option: $(cat "$TMP/stderr")"
@@ -63,7 +64,8 @@ for bad in "--weights 1,2" "--weights 1,0,1" "--weights a,b,c" "--exclude-ranks 
 done
 # ...and say what is wrong with them.
 for case in "--exclude-ranks 1,1:rank 1 is named twice" "--exclude-ranks 0,1,2:no rank would be left" \
-            "--weights 1,2:expected 3 positive numbers"; do
+            "--weights 1,2:2 weights for 3 ranks" "--weights 1,70000,1:weight 1 (70000) is out of range" \
+            "--weights 1,1e-9,1:weight 1 (1e-9) is out of range: from 2^-17" "--weights 1,0x2,1:weight 1 ('0x2') is not a decimal number"; do
   rc=0; mpimill_run 3 -- run wordcount --input "$TMP/in.txt" --output "$TMP/bad" ${case%%:*} 2> "$TMP/stderr" || rc=$?
   grep -q -- "${case#*:}" "$TMP/stderr" || fail "${case%%:*}: $(cat "$TMP/stderr")"
 done

@@ -27,7 +27,7 @@ extern "C" {
 #endif
 
 #define MILL_ABI_MAJOR 1
-#define MILL_ABI_MINOR 1
+#define MILL_ABI_MINOR 2
 
 /* Error codes: 0 is success, each error is negative. */
 #define MILL_EINVAL   (-1)  /* invalid argument */
@@ -197,13 +197,24 @@ int mill_count(mill_ctx *ctx, const char *name, int64_t delta);
  * can be tagged. A lock not granted within the job's lock timeout
  * (--lock-timeout, default 300 s) fails with MILL_ETIMEOUT and a message
  * naming the rank holding it; taking a lock this rank holds, or releasing
- * one it does not, fails with MILL_ESTATE. Hold several locks only when
- * every rank takes them in the same order. Every lock must be released
- * before the job ends. */
+ * one it does not, fails with MILL_ESTATE. A rank that holds several locks
+ * at once takes them in increasing mill_lock_order (below), not in the
+ * order of their names. Every lock must be released before the job ends. */
 int mill_lock(mill_ctx *ctx, const char *name);
 int mill_lock_shared(mill_ctx *ctx, const char *name);
 int mill_lock_fenced(mill_ctx *ctx, const char *name, uint64_t *token);
 int mill_unlock(mill_ctx *ctx, const char *name);
+
+/* (ABI 1.2) Stores in *order the place of lock `name` in the one order in
+ * which every rank of the job must take several locks it holds at once:
+ * increasing *order. Names map onto a fixed number of lock slots, so two
+ * names can share one lock; taken in the order of their names, two ranks
+ * could each hold what the other waits for. Names of equal order share a
+ * lock: take the exclusive ones before the shared ones (a rank holding a
+ * shared lock cannot take its exclusive twin, MILL_ESTATE). Returns 0 or
+ * MILL_EINVAL (a NULL or empty name, or one longer than the lock names'
+ * limit). */
+int mill_lock_order(mill_ctx *ctx, const char *name, uint64_t *order);
 
 #if defined(MPI_VERSION)
 /* A communicator of all the job's ranks, duplicated for the plugin (include

@@ -1,22 +1,67 @@
 /* locker.c -- exercises the plugin's named locks.
  *   mode=count: per record, a non-atomic read-modify-write of the number in
  *               --opt file=PATH under mill_lock_fenced; tokens must grow.
- *   mode=leak:  takes a lock and never releases it.
+ *   mode=leak:  the last rank takes "leaked" in setup and never releases it.
  *   mode=hold:  rank 0 holds "x" from setup to teardown; others take "x".
  *   mode=fail:  rank 0 takes "x" at its first record and fails holding it;
  *               the others take and release "x" for every record.
+ *   mode=order: in setup, names a < b < c where a and c share a lock (equal
+ *               mill_lock_order) and b does not; rank 0 takes {b, c}, rank
+ *               1 {a, b}, two seconds apart, sorted by=name or by=order.
+ *               By name the two ranks deadlock; by order they never do.
  */
 #include <mpimill/job.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-static const char *const options[] = {"file", "mode", NULL};
+static const char *const options[] = {"by", "file", "mode", NULL};
+
+/* Finds the names of mode=order: a < b < c by name, a and c of equal order. */
+static int colliding(mill_ctx *ctx, char a[8], char b[8], char c[8]) {
+    uint64_t o[1000];
+    for (int i = 0; i < 1000; i++) {
+        char n[8];
+        snprintf(n, sizeof n, "n%03d", i);
+        if (mill_lock_order(ctx, n, &o[i]) != 0) return MILL_EJOB;
+    }
+    for (int i = 0; i < 1000; i++)
+        for (int k = i + 2; k < 1000; k++)
+            if (o[i] == o[k] && o[i + 1] != o[i]) {
+                snprintf(a, 8, "n%03d", i);
+                snprintf(b, 8, "n%03d", i + 1);
+                snprintf(c, 8, "n%03d", k);
+                return 0;
+            }
+    mill_fail(ctx, "no two names of n000..n999 share a lock");
+    return MILL_EJOB;
+}
+
+static int take_two(mill_ctx *ctx) {
+    char a[8], b[8], c[8];
+    int rc = colliding(ctx, a, b, c);
+    if (rc || mill_rank(ctx) > 1) return rc;
+    const char *first = mill_rank(ctx) == 0 ? b : a, *second = mill_rank(ctx) == 0 ? c : b; /* by name */
+    const char *by = mill_opt(ctx, "by");
+    uint64_t o1, o2;
+    if (by && !strcmp(by, "order") && mill_lock_order(ctx, first, &o1) == 0 &&
+        mill_lock_order(ctx, second, &o2) == 0 && o2 < o1) {
+        const char *t = first;
+        first = second, second = t;
+    }
+    if ((rc = mill_lock(ctx, first)) != 0) return rc;
+    sleep(2); /* both ranks hold their first lock before either asks for its second */
+    if ((rc = mill_lock(ctx, second)) != 0) return rc;
+    if ((rc = mill_unlock(ctx, second)) != 0) return rc;
+    return mill_unlock(ctx, first);
+}
 
 static int locker_map(mill_ctx *ctx, const mill_record *rec) {
     const char *mode = mill_opt(ctx, "mode");
     int rc;
-    if (!strcmp(mode, "leak")) return mill_count(ctx, "records", 1) || (rec->offset == 0 && mill_lock(ctx, "leaked"));
+    if (!strcmp(mode, "order")) return 0;
+    if (!strcmp(mode, "leak")) return mill_count(ctx, "records", 1);
     if (!strcmp(mode, "fail") && mill_rank(ctx) == 0) {
         if ((rc = mill_lock(ctx, "x")) != 0) return rc;
         mill_fail(ctx, "failing while holding x");
@@ -52,10 +97,13 @@ static int locker_map(mill_ctx *ctx, const mill_record *rec) {
 
 static int locker_setup(mill_ctx *ctx) {
     const char *mode = mill_opt(ctx, "mode");
-    if (!mode || (strcmp(mode, "count") && strcmp(mode, "leak") && strcmp(mode, "hold") && strcmp(mode, "fail"))) {
-        mill_fail(ctx, "option mode must be count, leak, hold or fail");
+    if (!mode || (strcmp(mode, "count") && strcmp(mode, "leak") && strcmp(mode, "hold") && strcmp(mode, "fail") &&
+                  strcmp(mode, "order"))) {
+        mill_fail(ctx, "option mode must be count, leak, hold, fail or order");
         return MILL_EINVAL;
     }
+    if (!strcmp(mode, "order")) return take_two(ctx);
+    if (!strcmp(mode, "leak") && mill_rank(ctx) == mill_size(ctx) - 1) return mill_lock(ctx, "leaked");
     if (!strcmp(mode, "hold") && mill_rank(ctx) == 0) return mill_lock(ctx, "x");
     return 0;
 }
