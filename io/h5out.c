@@ -22,72 +22,125 @@
 #include "mpimill/job.h"
 
 #define CHUNK ((hsize_t)1 << 20)
+#define ROUND ((uint64_t)4 << 20) /* bytes of a dataset each rank writes per collective H5Dwrite */
 
-/* A growable byte buffer. */
-typedef struct bytes {
-    unsigned char *p;
-    size_t len, cap;
-} bytes;
+/* One column of the collected output, in an unlinked temporary file behind
+ * a small buffer: memory stays at the buffers (and one round's block in
+ * the write) whatever the output's size. */
+#define COL_BUF ((size_t)256 << 10)
+typedef struct col {
+    int fd;
+    unsigned char *buf;
+    size_t len;     /* bytes in buf */
+    uint64_t total; /* bytes put so far */
+} col;
+
+enum { KEYS, VALS, KOFF, VOFF, NCOLS };
 
 struct mill__h5out {
     int value_type;
-    bytes keys, vals;       /* concatenated keys; values (raw) */
-    uint64_t *koff, *voff;  /* start of each key / value in keys / vals */
-    size_t n, cap;
+    col c[NCOLS]; /* key bytes, value bytes, each key's and value's start (u64) */
+    uint64_t n;
+    int werr;     /* errno of the first failed write to a column */
 };
 
-static int put(bytes *b, const void *p, size_t n) {
-    if (b->cap - b->len < n) {
-        size_t c = b->cap ? b->cap : 4096;
-        while (c - b->len < n) c *= 2;
-        unsigned char *q = realloc(b->p, c);
-        if (!q) return MILL_ENOMEM;
-        b->p = q;
-        b->cap = c;
+static int col_flush(mill__h5out *h, col *c) {
+    for (size_t off = 0; off < c->len;) {
+        ssize_t w = write(c->fd, c->buf + off, c->len - off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            if (!h->werr) h->werr = w < 0 ? errno : EIO;
+            return MILL_EIO;
+        }
+        off += (size_t)w;
     }
-    if (n) memcpy(b->p + b->len, p, n);
-    b->len += n;
+    c->len = 0;
     return 0;
 }
 
-int mill__h5out_open(mill__h5out **out, int value_type) {
+static int col_put(mill__h5out *h, col *c, const void *p, size_t n) {
+    c->total += n;
+    while (n > 0) {
+        if (c->len == COL_BUF && col_flush(h, c) != 0) return MILL_EIO;
+        size_t k = COL_BUF - c->len < n ? COL_BUF - c->len : n;
+        memcpy(c->buf + c->len, p, k);
+        c->len += k;
+        p = (const char *)p + k;
+        n -= k;
+    }
+    return 0;
+}
+
+int mill__h5out_open(mill__h5out **out, int value_type, const int fds[4]) {
     *out = calloc(1, sizeof **out);
-    if (!*out) return MILL_ENOMEM;
+    if (!*out) {
+        for (int i = 0; i < NCOLS; i++) close(fds[i]);
+        return MILL_ENOMEM;
+    }
     (*out)->value_type = value_type;
-    return 0;
+    int rc = 0;
+    for (int i = 0; i < NCOLS; i++) {
+        (*out)->c[i].fd = fds[i];
+        if (!((*out)->c[i].buf = malloc(COL_BUF))) rc = MILL_ENOMEM;
+    }
+    return rc;
 }
 
-int mill__h5out_add(mill__h5out *h, const void *key, size_t klen, const void *value, size_t vlen) {
+/* The message of a failed write to a column. */
+static int col_error(const mill__h5out *h, char *err, size_t errlen) {
+    snprintf(err, errlen, "HDF5 output: collecting the records in --tmp: %s", strerror(h->werr));
+    return MILL_EIO;
+}
+
+int mill__h5out_add(mill__h5out *h, const void *key, size_t klen, const void *value, size_t vlen, char *err,
+                    size_t errlen) {
     if (h->value_type != MILL_VALUE_BYTES && vlen != 8) return MILL_EJOB;
-    if (h->n == h->cap) {
-        size_t c = h->cap ? h->cap * 2 : 1024;
-        uint64_t *k = realloc(h->koff, c * sizeof *k);
-        if (!k) return MILL_ENOMEM;
-        h->koff = k;
-        uint64_t *v = realloc(h->voff, c * sizeof *v);
-        if (!v) return MILL_ENOMEM;
-        h->voff = v;
-        h->cap = c;
-    }
-    h->koff[h->n] = h->keys.len;
-    h->voff[h->n] = h->vals.len;
-    if (put(&h->keys, key, klen) || put(&h->vals, value, vlen)) return MILL_ENOMEM;
+    uint64_t ko = h->c[KEYS].total, vo = h->c[VALS].total;
+    if (col_put(h, &h->c[KOFF], &ko, 8) || col_put(h, &h->c[VOFF], &vo, 8) || col_put(h, &h->c[KEYS], key, klen) ||
+        col_put(h, &h->c[VALS], value, vlen))
+        return col_error(h, err, errlen);
     h->n++;
     return 0;
 }
 
 void mill__h5out_free(mill__h5out *h) {
     if (!h) return;
-    free(h->keys.p);
-    free(h->vals.p);
-    free(h->koff);
-    free(h->voff);
+    for (int i = 0; i < NCOLS; i++) {
+        free(h->c[i].buf);
+        if (h->c[i].fd >= 0) close(h->c[i].fd);
+    }
     free(h);
 }
 
+/* Where a dataset's elements come from: column c of this rank (esize bytes
+ * each, `have` of them), each plus `base` (offsets: local -> global), and
+ * for the offsets of the last rank one element more, `end`. */
+typedef struct source {
+    const col *c;
+    size_t esize;
+    uint64_t have, base, end;
+} source;
 
-/* Collective: creates a chunked, deflated 1-D dataset of `total` elements and
- * writes this rank's n elements at `at`. */
+/* Fills buf with elements [i, i + n) of src. Returns 0 or -1 (errno set). */
+static int source_read(const source *src, uint64_t i, uint64_t n, unsigned char *buf) {
+    uint64_t from_file = i >= src->have ? 0 : (src->have - i < n ? src->have - i : n);
+    size_t want = (size_t)(from_file * src->esize), got = 0;
+    while (got < want) {
+        ssize_t r = pread(src->c->fd, buf + got, want - got, (off_t)(i * src->esize + got));
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+            if (r == 0) errno = EIO;
+            return -1;
+        }
+        got += (size_t)r;
+    }
+    uint64_t *o = (uint64_t *)(void *)buf;
+    if (src->base)
+        for (uint64_t k = 0; k < from_file && src->esize == 8; k++) o[k] += src->base;
+    if (from_file < n) o[from_file] = src->end; /* the one element past the file: the end offset */
+    return 0;
+}
+
 /* The errno of the first failed dataset write, when it names an I/O error
  * (MPI-IO's write leaves it set; HDF5's error stack does not carry it). */
 static int write_errno;
@@ -98,32 +151,42 @@ static void keep_write_errno(void) {
     if (!write_errno && (errno == ENOSPC || errno == EDQUOT || errno == EIO)) write_errno = errno;
 }
 
-static int write_1d(hid_t f, const char *name, hid_t ftype, hid_t mtype, uint64_t total, uint64_t at, uint64_t n,
-                    const void *data, hid_t dxpl) {
+/* Collective: creates a chunked, deflated 1-D dataset of `total` elements and
+ * writes this rank's n elements from src at `at`, in `rounds` rounds (the
+ * most any rank needs) through block (ROUND bytes). */
+static int write_1d(hid_t f, const char *name, hid_t ftype, hid_t mtype, uint64_t total, uint64_t at,
+                    const source *src, uint64_t n, uint64_t rounds, unsigned char *block, hid_t dxpl) {
     hsize_t dims = total, maxd = H5S_UNLIMITED, chunk = total < CHUNK ? (total ? total : 1) : CHUNK;
     hid_t space = H5Screate_simple(1, &dims, &maxd), dcpl = H5Pcreate(H5P_DATASET_CREATE), d = -1, ms = -1;
     herr_t h = space < 0 || dcpl < 0 ? -1 : H5Pset_chunk(dcpl, 1, &chunk);
     if (h >= 0) h = H5Pset_deflate(dcpl, 4);
     if (h >= 0) h = (d = H5Dcreate2(f, name, ftype, space, H5P_DEFAULT, dcpl, H5P_DEFAULT)) < 0 ? -1 : 0;
-    if (h >= 0) {
-        hsize_t cnt = n ? n : 1, st = at;
-        ms = H5Screate_simple(1, &cnt, NULL);
-        if (ms < 0) h = -1;
-        else if (n) h = H5Sselect_hyperslab(space, H5S_SELECT_SET, &st, NULL, &cnt, NULL);
-        else if ((h = H5Sselect_none(space)) >= 0) h = H5Sselect_none(ms);
-    }
-    /* Every rank calls H5Dwrite (collective), even after a local failure,
-     * then with nothing selected. */
-    if (d >= 0 && ms >= 0) {
-        if (h < 0) (void)(H5Sselect_none(space) < 0 || H5Sselect_none(ms) < 0);
-        static const unsigned char none[8];
+    /* Rounds of at most ROUND bytes; every rank makes the same number of
+     * H5Dwrite calls (collective), selecting nothing when it has nothing
+     * left or failed, and fails after. */
+    uint64_t per = ROUND / src->esize;
+    for (uint64_t k = 0; d >= 0 && k < rounds; k++) {
+        uint64_t i = k * per, cnt = i < n ? (n - i < per ? n - i : per) : 0;
+        hsize_t hc = cnt ? cnt : 1, st = at + i;
+        if (h >= 0 && cnt && source_read(src, i, cnt, block) != 0) {
+            keep_write_errno();
+            h = -1;
+        }
+        ms = H5Screate_simple(1, &hc, NULL);
+        herr_t sel = ms < 0 ? -1 : 0;
+        if (sel >= 0 && h >= 0 && cnt) sel = H5Sselect_hyperslab(space, H5S_SELECT_SET, &st, NULL, &hc, NULL);
+        else if (sel >= 0) sel = H5Sselect_none(space) < 0 || H5Sselect_none(ms) < 0 ? -1 : 0;
+        if (sel < 0) h = -1;
+        if (ms < 0) break; /* cannot take part: HDF5 itself is failing */
+        if (sel < 0) (void)(H5Sselect_none(space) < 0 || H5Sselect_none(ms) < 0);
         errno = 0;
-        herr_t w = H5Dwrite(d, mtype, ms, space, dxpl, data ? data : none);
+        herr_t w = H5Dwrite(d, mtype, ms, space, dxpl, block);
         if (w < 0) keep_write_errno(); /* from MPI-IO's write */
         if (w >= 0 && mill__fault_site(MILL_FAULT_SITE_H5_WRITE)) w = -1;
         if (h >= 0) h = w;
+        H5Sclose(ms);
+        ms = -1;
     }
-    if (ms >= 0) H5Sclose(ms);
     errno = 0;
     if (d >= 0 && H5Dclose(d) < 0) {
         keep_write_errno();
@@ -156,7 +219,6 @@ static int attr_u64(hid_t f, const char *name, const uint64_t *v, hsize_t n) {
 }
 
 
-/* Turns local starts into global offsets (+ base), with the end at [n]. */
 /* Ends the job while the HDF5 file is open and a rank failed: parallel HDF5
  * cannot close a file after a failed write or in a full filesystem (its
  * ranks go out of step in H5Fclose's metadata flush and wait there for
@@ -170,14 +232,6 @@ static void abort_open(MPI_Comm comm, int rank, const char *err) {
     fflush(stderr);
     MPI_Abort(comm, 1);
     abort(); /* MPI_Abort does not return */
-}
-
-static uint64_t *global_offsets(const uint64_t *local, size_t n, uint64_t base, uint64_t end) {
-    uint64_t *g = malloc((n + 1) * sizeof *g);
-    if (!g) return NULL;
-    for (size_t i = 0; i < n; i++) g[i] = base + local[i];
-    g[n] = base + end;
-    return g;
 }
 
 int mill__h5out_write(mill__h5out *h, MPI_Comm comm, int fd0, const char *job_name, int status, char *err,
@@ -205,19 +259,26 @@ int mill__h5out_write(mill__h5out *h, MPI_Comm comm, int fd0, const char *job_na
     if (mill__agree(comm, rc, err, errlen) != 0) return rc;
     if (MPI_Bcast(path, sizeof path, MPI_CHAR, 0, comm) != MPI_SUCCESS) return MILL_EMPI;
 
-    /* Where this rank's slice starts in each dataset, and the totals. */
-    uint64_t mine[3] = {h->n, h->keys.len, h->vals.len}, before[3] = {0, 0, 0}, total[3];
+    /* Where this rank's slice starts in each dataset, the totals, and the
+     * rounds of the busiest rank (the offsets have n + 1 elements on the
+     * last rank: it writes the end). */
+    uint64_t mine[3] = {h->n, h->c[KEYS].total, h->c[VALS].total}, before[3] = {0, 0, 0}, total[3];
+    uint64_t nk = h->n + (rank == size - 1 ? 1 : 0), esize = h->value_type == MILL_VALUE_BYTES ? 1 : 8;
+    uint64_t need[3] = {(mine[1] + ROUND - 1) / ROUND, (8 * nk + ROUND - 1) / ROUND,
+                        (esize * (esize == 1 ? mine[2] : mine[0]) + ROUND - 1) / ROUND}, rounds[3];
     if (MPI_Exscan(mine, before, 3, MPI_UINT64_T, MPI_SUM, comm) != MPI_SUCCESS ||
-        MPI_Allreduce(mine, total, 3, MPI_UINT64_T, MPI_SUM, comm) != MPI_SUCCESS) {
+        MPI_Allreduce(mine, total, 3, MPI_UINT64_T, MPI_SUM, comm) != MPI_SUCCESS ||
+        MPI_Allreduce(need, rounds, 3, MPI_UINT64_T, MPI_MAX, comm) != MPI_SUCCESS) {
         snprintf(err, errlen, "HDF5 output: MPI_Exscan failed");
         return MILL_EMPI;
     }
     if (rank == 0) memset(before, 0, sizeof before); /* MPI_Exscan leaves rank 0's undefined */
     uint64_t *per_rank = malloc((size_t)size * sizeof *per_rank);
-    uint64_t *koff = global_offsets(h->koff, h->n, before[1], h->keys.len);
-    uint64_t *voff = global_offsets(h->voff, h->n, before[2], h->vals.len);
-    rc = per_rank && koff && voff ? 0 : MILL_ENOMEM;
+    unsigned char *block = malloc(ROUND);
+    rc = per_rank && block ? 0 : MILL_ENOMEM;
     if (rc) snprintf(err, errlen, "HDF5 output: out of memory");
+    for (int i = 0; rc == 0 && i < NCOLS; i++)
+        if (col_flush(h, &h->c[i]) != 0) rc = col_error(h, err, errlen);
     if (per_rank && MPI_Allgather(&h->n, 1, MPI_UINT64_T, per_rank, 1, MPI_UINT64_T, comm) != MPI_SUCCESS && !rc)
         rc = MILL_EMPI;
     if ((rc = mill__agree(comm, rc, err, errlen)) != 0) goto out;
@@ -233,7 +294,7 @@ int mill__h5out_write(mill__h5out *h, MPI_Comm comm, int fd0, const char *job_na
      * here, before the file is created (see abort_open for why later is
      * worse). */
     uint64_t offs = 8 * (total[0] + 1);
-    uint64_t data = total[1] + offs + (h->value_type == MILL_VALUE_BYTES ? total[2] + offs : 8 * total[0]);
+    uint64_t data = total[1] + offs + (esize == 1 ? total[2] + offs : 8 * total[0]);
     off_t room = (off_t)(data + data / 100 + (64u << 10));
     struct statvfs vfs;
     if (rc == 0 && rank == 0 && fstatvfs(fd0, &vfs) == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize < (uint64_t)room) {
@@ -265,19 +326,21 @@ int mill__h5out_write(mill__h5out *h, MPI_Comm comm, int fd0, const char *job_na
     }
     if (mill__agree(comm, rc, err, errlen) != 0 && f >= 0) abort_open(comm, rank, err);
     if ((rc = mill__agree(comm, rc, err, errlen)) == 0) {
-        /* The offsets datasets have n+1 entries: the last rank writes the end. */
-        uint64_t nk = h->n + (rank == size - 1 ? 1 : 0);
-        int w = write_1d(f, "/key_bytes", H5T_STD_U8LE, H5T_NATIVE_UCHAR, total[1], before[1], h->keys.len,
-                         h->keys.p, dxpl);
-        int w2 = write_1d(f, "/key_offsets", H5T_STD_U64LE, H5T_NATIVE_UINT64, total[0] + 1, before[0], nk, koff, dxpl);
+        source keys = {&h->c[KEYS], 1, mine[1], 0, 0}, vals = {&h->c[VALS], esize, mine[esize == 1 ? 2 : 0], 0, 0};
+        source koff = {&h->c[KOFF], 8, h->n, before[1], before[1] + mine[1]};
+        source voff = {&h->c[VOFF], 8, h->n, before[2], before[2] + mine[2]};
+        int w = write_1d(f, "/key_bytes", H5T_STD_U8LE, H5T_NATIVE_UCHAR, total[1], before[1], &keys, mine[1],
+                         rounds[0], block, dxpl);
+        int w2 = write_1d(f, "/key_offsets", H5T_STD_U64LE, H5T_NATIVE_UINT64, total[0] + 1, before[0], &koff, nk,
+                          rounds[1], block, dxpl);
         if (!w) w = w2;
         const char *vt = "bytes";
         if (h->value_type == MILL_VALUE_BYTES) {
-            w2 = write_1d(f, "/value_bytes", H5T_STD_U8LE, H5T_NATIVE_UCHAR, total[2], before[2], h->vals.len,
-                          h->vals.p, dxpl);
+            w2 = write_1d(f, "/value_bytes", H5T_STD_U8LE, H5T_NATIVE_UCHAR, total[2], before[2], &vals, mine[2],
+                          rounds[2], block, dxpl);
             if (!w) w = w2;
-            w2 = write_1d(f, "/value_offsets", H5T_STD_U64LE, H5T_NATIVE_UINT64, total[0] + 1, before[0], nk, voff,
-                          dxpl);
+            w2 = write_1d(f, "/value_offsets", H5T_STD_U64LE, H5T_NATIVE_UINT64, total[0] + 1, before[0], &voff, nk,
+                          rounds[1], block, dxpl);
         } else {
             hid_t ft = h->value_type == MILL_VALUE_U64   ? H5T_STD_U64LE
                        : h->value_type == MILL_VALUE_I64 ? H5T_STD_I64LE
@@ -286,7 +349,7 @@ int mill__h5out_write(mill__h5out *h, MPI_Comm comm, int fd0, const char *job_na
                        : h->value_type == MILL_VALUE_I64 ? H5T_NATIVE_INT64
                                                          : H5T_NATIVE_DOUBLE;
             vt = h->value_type == MILL_VALUE_U64 ? "u64" : h->value_type == MILL_VALUE_I64 ? "i64" : "f64";
-            w2 = write_1d(f, "/values", ft, mt, total[0], before[0], h->n, h->vals.p, dxpl);
+            w2 = write_1d(f, "/values", ft, mt, total[0], before[0], &vals, h->n, rounds[2], block, dxpl);
         }
         if (!w) w = w2;
         if (w) snprintf(err, errlen, "HDF5 output: writing the datasets of %s failed%s%s", path,
@@ -321,7 +384,6 @@ int mill__h5out_write(mill__h5out *h, MPI_Comm comm, int fd0, const char *job_na
     rc = mill__agree(comm, rc, err, errlen);
 out:
     free(per_rank);
-    free(koff);
-    free(voff);
+    free(block);
     return rc;
 }

@@ -171,9 +171,8 @@ int mill__write_record(mill_ctx *ctx, writer *w, const void *key, size_t klen, c
                         size_t vlen, char *err, size_t errlen) {
     char num[32];
     if (w->h5) { /* --format hdf5: collected, written at the end (io/h5out.h) */
-        int rc = mill__h5out_add(w->h5, key, klen, value, vlen);
+        int rc = mill__h5out_add(w->h5, key, klen, value, vlen, err, errlen);
         if (rc == MILL_EJOB) snprintf(ctx->fail, sizeof ctx->fail, "a numeric job wrote a %zu-byte value", vlen);
-        if (rc == MILL_ENOMEM) snprintf(err, errlen, "out of memory collecting the HDF5 output");
         if (rc == 0) ctx->keys_out++;
         return rc;
     }
@@ -316,8 +315,16 @@ static int reduce_phase(mill_ctx *ctx, mill__table *t, mill__commit *commit, cha
     if (rc == 0 && ctx->args->single_file) rc = mill__spill_temp(ctx->spill, &w.fd, err, errlen);
     else if (rc == 0 && !(h5 && ctx->rank != 0)) rc = mill__commit_create(commit, name, &w.fd, err, errlen);
     if (rc == 0 && suffix && *suffix) rc = mill__sink_open(&w.sink, w.fd, name, ctx->args->compress, err, errlen);
-    if (rc == 0 && h5 && (rc = mill__h5out_open(&w.h5, (int)ctx->job->value_type)) != 0)
-        snprintf(err, errlen, "out of memory");
+    if (rc == 0 && h5) { /* collected in --tmp (io/h5out.h) */
+        int fds[4] = {-1, -1, -1, -1};
+        for (int i = 0; rc == 0 && i < 4; i++) rc = mill__spill_temp(ctx->spill, &fds[i], err, errlen);
+        if (rc) {
+            for (int i = 0; i < 4; i++)
+                if (fds[i] >= 0) close(fds[i]);
+        } else if ((rc = mill__h5out_open(&w.h5, (int)ctx->job->value_type, fds)) != 0) {
+            snprintf(err, errlen, "out of memory");
+        }
+    }
     ctx->out = &w;
     if (rc == 0) {
         emit_state es = {ctx, &w, err, errlen};

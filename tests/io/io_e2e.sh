@@ -180,6 +180,21 @@ EOF
 output_of "$TMP/grep-text" > "$TMP/want-grep"
 [ -s "$TMP/want-grep" ] || fail "grep found nothing"
 sort "$TMP/got-grep" | cmp -s "$TMP/want-grep" - || fail "--format hdf5 bytes values differ from the text output"
+# An output larger than a round (4 MiB per rank and dataset) is written in
+# several collective rounds, a rank with fewer rounds selecting nothing in
+# the last ones: 1.2 M keys, 9.6 MB of key bytes and as much of offsets.
+awk 'BEGIN { for (i = 1; i <= 1200000; i++) printf "k%07d\n", i }' > "$TMP/many.txt"
+mpimill_run "$ranks" -- run wordcount --input "$TMP/many.txt" --format hdf5 --output "$TMP/h5many" --quiet
+"$PY" - "$TMP/h5many/data.h5" <<'EOF' || fail "--format hdf5 in several rounds: keys or counts differ"
+import sys, h5py
+f = h5py.File(sys.argv[1], "r")
+kb, ko, v = f["key_bytes"][:].tobytes(), f["key_offsets"][:], f["values"][:]
+assert len(v) == 1200000 and len(ko) == 1200001 and ko[0] == 0 and ko[-1] == len(kb) == 9600000, (len(v), len(kb))
+assert (v == 1).all()
+keys = sorted(kb[ko[i]:ko[i + 1]] for i in range(len(v)))
+assert keys == [b"k%07d" % i for i in range(1, 1200001)]
+EOF
+rm -rf "$TMP/many.txt" "$TMP/h5many"
 rc=0; mpimill_run "$ranks" -- run wordcount --input "$in/big.txt" --format hdf5 --compress gzip \
   --output "$TMP/h5bad" 2> "$TMP/stderr" || rc=$?
 [ "$rc" = 2 ] && grep -q "compress is for --format text" "$TMP/stderr" || fail "--format hdf5 --compress gzip: exit $rc"
