@@ -58,9 +58,14 @@ static int hist_setup(mill_ctx *ctx) {
         mill_fail(ctx, "option bins=%lld: expected 1 to 1000000", (long long)s.bins);
         return MILL_EINVAL;
     }
-    if (!isfinite(s.min) || !isfinite(s.max) || !(s.min < s.max) || !isfinite(s.max - s.min)) {
+    if (!isfinite(s.min) || !isfinite(s.max) || !(s.min < s.max)) {
         mill_fail(ctx, "options min=%s max=%s: expected finite numbers with min < max", mill_opt(ctx, "min"),
                   mill_opt(ctx, "max"));
+        return MILL_EINVAL;
+    }
+    if (!isfinite(s.max - s.min)) {
+        mill_fail(ctx, "options min=%s max=%s: max - min is too large for a double (at most about 1.8e308)",
+                  mill_opt(ctx, "min"), mill_opt(ctx, "max"));
         return MILL_EINVAL;
     }
     if (mill_opt(ctx, "column") && s.column < 1) {
@@ -104,13 +109,20 @@ static int bin(mill_ctx *ctx, histogram_state *s, double x) {
     if (x > s->max) return mill_count(ctx, "above_max", 1);
     double f = floor((x - s->min) / (s->max - s->min) * (double)s->bins);
     int64_t i = f >= (double)s->bins ? s->bins - 1 : (int64_t)f;
-    /* The division rounds: a value on an edge can land one bin off. The
-     * printed edges decide, as numpy.histogram's do: LO <= x < HI. */
+    /* The division rounds: a value on an edge can land a bin off, and where
+     * bins are narrower than the doubles' spacing (several edges equal)
+     * many. The printed edges decide, as numpy.histogram's do: LO <= x <
+     * HI, so the bin is the last whose edge is at or below x. */
     double w = (s->max - s->min) / (double)s->bins;
-    if (i > 0 && x < s->min + (double)i * w)
-        i--;
-    else if (i + 1 < s->bins && x >= s->min + (double)(i + 1) * w)
-        i++;
+    if ((i > 0 && x < s->min + (double)i * w) || (i + 1 < s->bins && x >= s->min + (double)(i + 1) * w)) {
+        int64_t lo = 0, hi = s->bins - 1; /* edge 0 is min <= x */
+        while (lo < hi) {
+            int64_t m = lo + (hi - lo + 1) / 2;
+            if (s->min + (double)m * w <= x) lo = m;
+            else hi = m - 1;
+        }
+        i = lo;
+    }
     return mill_emit_u64(ctx, s->keys[i], s->klen[i], 1);
 }
 

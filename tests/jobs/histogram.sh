@@ -24,6 +24,7 @@ with h5py.File(sys.argv[1], "w") as f:
     f.create_dataset("x", data=x)
     f.create_dataset("g/m", data=r.integers(-100, 100, size=(20003, 3), dtype=np.int32),
                      chunks=(1000, 3), compression="gzip")
+    f.create_dataset("fine", data=1e15 + np.arange(9) * 0.125)  # doubles 0.125 apart
 PY
 
 # oracle DATASET BINS MIN MAX COLUMN: numpy.histogram over the printed
@@ -64,10 +65,18 @@ done
 oracle /g/m 10 -50 50.5 2 > "$TMP/want" 2> /dev/null
 run_job "$ranks" histogram --input "$in/d.h5:/g/m" --output "$TMP/m" --opt bins=10 --opt min=-50 --opt max=50.5 --opt column=2
 same "$TMP/want" "$TMP/m" "histogram of /g/m column 2 differs from python at $ranks ranks"
+# Bins narrower than the doubles' spacing: many printed edges are equal,
+# and a value goes to the last bin whose edge is at or below it (it went to
+# a bin whose LO and HI were equal, many bins before).
+oracle /fine 1000 1e15 1000000000000001 0 > "$TMP/want" 2> /dev/null
+run_job "$ranks" histogram --input "$in/d.h5:/fine" --output "$TMP/fine" --opt bins=1000 --opt min=1e15 \
+  --opt max=1000000000000001
+same "$TMP/want" "$TMP/fine" "histogram of bins finer than doubles differs from numpy at $ranks ranks"
 
 [ "$ranks" = 1 ] || { echo "histogram at $ranks ranks: ok"; exit 0; }
 expect_fail "$ranks" 1 "option max is required" histogram --input "$in/d.h5:/x" --opt bins=3 --opt min=0
 expect_fail "$ranks" 1 "options min=2 max=1: expected finite numbers with min < max" histogram --input "$in/d.h5:/x" --opt bins=3 --opt min=2 --opt max=1
+expect_fail "$ranks" 1 "max - min is too large for a double" histogram --input "$in/d.h5:/x" --opt bins=3 --opt min=-1e308 --opt max=1e308
 expect_fail "$ranks" 1 "option bins=0: expected 1 to 1000000" histogram --input "$in/d.h5:/x" --opt bins=0 --opt min=0 --opt max=1
 expect_fail "$ranks" 1 "option column=4: rows of $in/d.h5:/g/m have 3 values" histogram --input "$in/d.h5:/g/m" --opt bins=3 --opt min=0 --opt max=1 --opt column=4
 echo "histogram at $ranks ranks: ok"

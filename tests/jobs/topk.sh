@@ -45,6 +45,10 @@ same "$TMP/want" "$TMP/price" "topk price differs from python at $ranks ranks"
 oracle_csv 300 qty "$in/csv/t1.csv" "$TMP/t2.csv" > "$TMP/want"
 run_job "$ranks" topk --input "$in/csv" --output "$TMP/qty" --opt k=300 --opt 'column=#5'
 same "$TMP/want" "$TMP/qty" "topk qty (ties) differs from python at $ranks ranks"
+# A K near the row count: most rows enter each rank's heap, many leave it.
+oracle_csv 5000 qty "$in/csv/t1.csv" "$TMP/t2.csv" > "$TMP/want"
+run_job "$ranks" topk --input "$in/csv" --output "$TMP/qty5k" --opt k=5000 --opt 'column=#5'
+same "$TMP/want" "$TMP/qty5k" "topk k=5000 differs from python at $ranks ranks"
 # More K than rows: every numeric row.
 printf 'a,b\n1,x\n,y\n3,z\nnope,w\n' > "$in/small.csv"
 printf '01\t3\t3,z\n02\t1\t1,x\n' > "$TMP/want"
