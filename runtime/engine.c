@@ -173,7 +173,7 @@ int mill__write_record(mill_ctx *ctx, writer *w, const void *key, size_t klen, c
     if (w->h5) { /* --format hdf5: collected, written at the end (io/h5out.h) */
         int rc = mill__h5out_add(w->h5, key, klen, value, vlen, err, errlen);
         if (rc == MILL_EJOB) snprintf(ctx->fail, sizeof ctx->fail, "a numeric job wrote a %zu-byte value", vlen);
-        if (rc == 0) ctx->keys_out++;
+        if (rc == 0) ctx->keys_out++, w->total += klen + vlen; /* the reduce phase's bytes: keys and raw values */
         return rc;
     }
     if (ctx->job->value_type != MILL_VALUE_BYTES) {
@@ -534,8 +534,10 @@ static int memory_budget(mill_ctx *ctx, const mill__run_args *a, char *err, size
         ctx->memory = phys / 2 / (uint64_t)ctx->node_ranks;
     }
     const char *tmp = a->tmpdir ? a->tmpdir : getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    if (access(tmp, W_OK | X_OK) != 0) {
-        snprintf(err, errlen, "--tmp %s: %s", tmp, strerror(errno));
+    struct stat st;
+    int e = stat(tmp, &st) != 0 ? errno : !S_ISDIR(st.st_mode) ? ENOTDIR : access(tmp, W_OK | X_OK) != 0 ? errno : 0;
+    if (e) {
+        snprintf(err, errlen, "--tmp %s: %s", tmp, strerror(e));
         return MILL_EINVAL;
     }
     int rc = mill__spill_init(&ctx->spill, tmp);

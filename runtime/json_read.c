@@ -97,7 +97,11 @@ static int string(reader *r, char **out, size_t *len) {
         case 'u': {
             unsigned cp, lo;
             if (hex4(r, &cp)) goto bad;
-            if (cp >= 0xdc00 && cp <= 0xdfff) goto bad; /* a lone low surrogate */
+            if (cp >= 0xdc80 && cp <= 0xdcff) { /* a byte that was not UTF-8 (json.h) */
+                buf[n++] = (char)(cp - 0xdc00);
+                break;
+            }
+            if (cp >= 0xdc00 && cp <= 0xdfff) goto bad; /* another lone low surrogate */
             if (cp >= 0xd800 && cp <= 0xdbff) {         /* a high one: its pair must follow */
                 if (r->end - r->p < 6 || r->p[0] != '\\' || r->p[1] != 'u') goto bad;
                 r->p += 2;

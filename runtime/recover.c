@@ -116,7 +116,7 @@ static int str(jp *j, char *out, size_t cap) {
                                             : h >= 'A' && h <= 'F' ? h - 'A' + 10 : 99);
                     if (v > 0xffff) return -1;
                 }
-                if (v >= 0x80) return -1;
+                if (v >= 0x80 && out) return -1; /* names are ASCII; skipped strings may hold any */
                 c = (char)(v ? v : 0x01); /* a control character: refused as a name */
                 break;
             }
@@ -356,7 +356,10 @@ int mill__commit_verify(const char *outdir, FILE *out, char *err, size_t errlen)
             int listed = 0;
             for (size_t i = 0; i < m.nfiles && !listed; i++) listed = !strcmp(m.files[i].name, de->d_name);
             if (!listed) {
-                fprintf(out, "unlisted: %s: not in the manifest\n", de->d_name);
+                fputs("unlisted: ", out);
+                for (const char *c = de->d_name; *c; c++) /* a newline in a name must not forge a line */
+                    (unsigned char)*c < 0x20 || *c == 0x7f ? fprintf(out, "\\x%02x", (unsigned char)*c) : fputc(*c, out);
+                fputs(": not in the manifest\n", out);
                 differ = 1;
             }
         }

@@ -35,6 +35,11 @@ mv "$TMP/v/_index" "$TMP/v/stray"
 rc=0; "$MPIMILL" verify "$TMP/v" > "$TMP/verify.txt" || rc=$?
 [ "$rc" = 1 ] && grep -qx "missing: _index" "$TMP/verify.txt" && grep -qx "unlisted: stray: not in the manifest" "$TMP/verify.txt" ||
   fail "verify of a missing and an unlisted file: exit $rc, $(cat "$TMP/verify.txt")"
+# A newline in an unlisted name is shown escaped: it cannot forge a line.
+touch "$TMP/v/$(printf 'x\nmpimill: verify: all ok')"
+rc=0; "$MPIMILL" verify "$TMP/v" > "$TMP/verify.txt" || rc=$?
+[ "$rc" = 1 ] && grep -qx 'unlisted: x\\x0ampimill: verify: all ok: not in the manifest' "$TMP/verify.txt" &&
+  [ "$(wc -l < "$TMP/verify.txt")" = 3 ] || fail "verify of a name with a newline: exit $rc, $(cat "$TMP/verify.txt")"
 rm -rf "$TMP/v"
 # A link naming the output is followed by verify (read only), and refused,
 # by name, as an output to replace.

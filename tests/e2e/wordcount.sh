@@ -44,4 +44,16 @@ output_of "$TMP/lower" | cmp -s "$TMP/want-lower" - || fail "lower=1 differs fro
 mpimill_run "$ranks" "${mca[@]}" -- run wordcount --input "$in/tiny.txt" --output "$out" --overwrite --quiet
 [ "$(output_of "$out")" = "$(printf 'a\t1\nb\t1')" ] || fail "--overwrite did not replace the output"
 check_no_leftovers "$out"
+
+# A Latin-1 file name and option: the manifest stays JSON (the bytes as
+# \udcXX, Python's surrogateescape), gives them back, and verifies.
+latin=$(printf "$TMP/caf\xe9.txt")
+printf 'x y\n' > "$latin"
+mpimill_run "$ranks" "${mca[@]}" -- run wordcount --input "$latin" --output "$TMP/latin" --opt lower=1 --quiet
+python3 - "$TMP/latin/_SUCCESS" "$latin" <<'EOF' || fail "a Latin-1 input name: the manifest is not JSON or lost the name"
+import json, os, sys
+m = json.load(open(sys.argv[1], "rb"))
+assert [os.fsencode(i["path"]) for i in m["inputs"]] == [os.fsencode(sys.argv[2])], m["inputs"]
+EOF
+"$MPIMILL" verify "$TMP/latin" > /dev/null || fail "verify of an output with a Latin-1 input name"
 echo "wordcount at $ranks ranks ${mca[*]}: ok"

@@ -160,6 +160,11 @@ for d in ("key_bytes", "key_offsets", "values"):
     assert f[d].compression == "gzip" and f[d].chunks, d
 for i in range(len(v)):
     sys.stdout.buffer.write(kb[ko[i]:ko[i + 1]] + b"\t" + str(int(v[i])).encode() + b"\n")
+# The reduce phase's bytes are the keys and the raw values (they were 0).
+import json, os
+m = json.load(open(os.path.join(os.path.dirname(sys.argv[1]), "_SUCCESS")))
+got = sum(r["phases"]["reduce"]["bytes"] for r in m["metrics"]["ranks"])
+assert got == len(kb) + 8 * len(v), (got, len(kb) + 8 * len(v))
 EOF
 sort "$TMP/got-h5" | cmp -s "$TMP/want-mix" - || fail "--format hdf5 keys and values differ from the oracle"
 h5dump -H "$TMP/h5out/data.h5" > "$TMP/h5dump" || fail "h5dump cannot read data.h5"

@@ -2,8 +2,11 @@
  * report` reads manifests with: values, escapes, and refusals of what is
  * not JSON, including truncated (torn) manifests. */
 #include <CUnit/Basic.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
 #include "json_read.h"
 #include "mpimill/job.h"
 
@@ -46,6 +49,37 @@ static void test_unicode(void) {
     mill__json_free(&v);
 }
 
+/* Manifests hold input paths and options as given: bytes that are not
+ * UTF-8 (a Latin-1 file name) made _SUCCESS invalid JSON for Python's json.
+ * They are written as \udcXX (surrogateescape) and read back as the byte. */
+static void test_not_utf8(void) {
+    static const char *const cases[] = {
+        "plain", "caf\xe9.txt", "\xff\xfe", "\xc0\xaf", "\xed\xa0\x80", "\xe2\x82", "\xf4\x90\x80\x80",
+        "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", "tab\tnl\n\x7f\"q\"\\", "\xf0\x9f\x98", NULL};
+    for (int i = 0; cases[i]; i++) {
+        char *text = NULL;
+        size_t tlen = 0;
+        FILE *f = open_memstream(&text, &tlen);
+        CU_ASSERT_FATAL(f != NULL);
+        mill__json_str(f, cases[i], strlen(cases[i]));
+        CU_ASSERT_FATAL(fclose(f) == 0);
+        /* Every byte above 0x7f written is part of well-formed UTF-8. */
+        for (size_t k = 0; k < tlen; k++) {
+            unsigned char c = (unsigned char)text[k];
+            if (c < 0x80) continue;
+            size_t n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+            CU_ASSERT(c >= 0xc2 && c <= 0xf4 && k + n <= tlen);
+            k += n - 1;
+        }
+        mill__json v;
+        CU_ASSERT_FATAL(parse(text, &v) == 0);
+        CU_ASSERT(v.len == strlen(cases[i]) && !memcmp(v.str, cases[i], v.len));
+        if (strchr(cases[i], '\xff')) CU_ASSERT(strstr(text, "\\udcff\\udcfe") != NULL);
+        mill__json_free(&v);
+        free(text);
+    }
+}
+
 static void test_refused(void) {
     static const char *const bad[] = {
         "", " ", "{", "[1,]", "{\"a\" 1}", "{\"a\":1,}", "{a:1}", "01", "1.", ".5", "+1", "-", "1e",
@@ -79,6 +113,7 @@ int main(void) {
     CU_pSuite s = CU_add_suite("json_read", NULL, NULL);
     CU_add_test(s, "objects, arrays, numbers, literals, strings", test_values);
     CU_add_test(s, "\\u escapes and UTF-8", test_unicode);
+    CU_add_test(s, "bytes that are not UTF-8 round-trip as \\udcXX", test_not_utf8);
     CU_add_test(s, "what is not JSON is refused", test_refused);
     CU_add_test(s, "nesting is limited", test_depth);
     CU_basic_set_mode(CU_BRM_VERBOSE);
