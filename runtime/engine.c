@@ -456,12 +456,11 @@ static int sum_counters(mill_ctx *ctx, char **out, char *err, size_t errlen) {
 
 /* Returns the manifest's job members (JSON) for the commit; rank 0 only.
  * counters is "name=value, ..." from sum_counters. */
-static char *manifest_members(mill_ctx *ctx, const mill__inputs *in, int argc, char **argv,
-                              const char *plugin_path, const char *counters, const char *per_rank,
-                              uint64_t records, uint64_t keys, double secs) {
-    char *s = NULL, fp[17];
+static char *manifest_members(mill_ctx *ctx, const mill__inputs *in, int argc, char **argv, const char *fp,
+                              const char *counters, const char *per_rank, uint64_t records, uint64_t keys,
+                              double secs) {
+    char *s = NULL;
     size_t len = 0;
-    if (mill__fingerprint(ctx->args, plugin_path, in, fp) != 0) return NULL;
     FILE *f = open_memstream(&s, &len);
     if (!f) return NULL;
     fprintf(f, "\"fingerprint\": \"%s\",\n\"job\": ", fp);
@@ -494,19 +493,6 @@ static char *manifest_members(mill_ctx *ctx, const mill__inputs *in, int argc, c
         return NULL;
     }
     return s;
-}
-
-/* Checks every --opt key against the job's declared options. */
-static int check_options(const mill_job *job, const mill__run_args *a, char *err, size_t errlen) {
-    for (size_t i = 0; i < a->nopts; i++) {
-        int ok = 0;
-        for (const char *const *o = job->options; o && *o && !ok; o++) ok = !strcmp(*o, a->opts[i].key);
-        if (!ok) {
-            snprintf(err, errlen, "job %s has no option '%s'", job->name, a->opts[i].key);
-            return MILL_EINVAL;
-        }
-    }
-    return 0;
 }
 
 /* Lock slots per rank for the plugin's named locks. */
@@ -677,11 +663,16 @@ int mill__run_main(int argc, char **argv) {
     mill__crash_watch(&ctx, plugin.path);
     ctx.merge = mill__merge_for(ctx.job);
     ctx.u64_sum = ctx.merge == merge_u64_sum; /* chosen above by mill__merge_for */
-    if ((rc = check_options(ctx.job, &args, err, sizeof err)) != 0) {
+    if ((rc = mill__plugin_check_options(ctx.job, &args, err, sizeof err)) != 0) {
         exit_code = MILL_EXIT_USAGE;
         goto out;
     }
     if ((rc = share_inputs(comm, rank, &args, &in, err, sizeof err)) != 0) goto out;
+    /* The fingerprint of what is read: inputs as listed now, not as they
+     * are at the commit (an input appended to meanwhile is read as listed;
+     * fingerprinted later, a rerun would skip it as done). */
+    char fp[17] = "";
+    if (rank == 0) (void)mill__fingerprint(&args, plugin.path, &in, fp);
     ctx.node_ranks = node_ranks(comm);
     mill__fault_init(rank, size);
     rc = make_partitioner(&ctx, &args, err, sizeof err);
@@ -776,7 +767,7 @@ int mill__run_main(int argc, char **argv) {
     if (rc == 0) rc = crc;
     char *members = NULL;
     if (rank == 0 && rc == 0) {
-        members = manifest_members(&ctx, &in, argc, argv, plugin.path, counters, per_rank, total[0], total[1],
+        members = manifest_members(&ctx, &in, argc, argv, fp, counters, per_rank, total[0], total[1],
                                    mill__now() - t0);
         if (!members) rc = MILL_ENOMEM;
     }

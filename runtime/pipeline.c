@@ -49,9 +49,11 @@ typedef struct stage {
     int line;
 } stage;
 
-/* Splits line (modified in place) into words appended to *words. Returns
- * the number of words, or -1 with a message in err (unterminated quote, out
- * of memory). */
+/* Splits line (modified in place) into words appended to *words, as a
+ * shell would: '...' keeps everything, "..." too except that a backslash
+ * escapes " and \\ (so "a\\.c" stays a\\.c, a regex); outside quotes a
+ * backslash escapes any character. Returns the number of words, or -1 with
+ * a message in err (unterminated quote, out of memory). */
 static int split_words(char *line, char ***words, char *err, size_t errlen) {
     int n = 0, cap = 0;
     char *r = line, *w = line;
@@ -67,7 +69,7 @@ static int split_words(char *line, char ***words, char *err, size_t errlen) {
                 r++;
             } else if (!quote && (*r == '\'' || *r == '"')) {
                 quote = *r++;
-            } else if (*r == '\\' && quote != '\'' && r[1]) {
+            } else if (*r == '\\' && r[1] && (!quote || (quote == '"' && (r[1] == '"' || r[1] == '\\')))) {
                 *w++ = r[1];
                 r += 2;
             } else {
@@ -194,7 +196,13 @@ static int share_file(MPI_Comm comm, int rank, const char *path, char **text, ch
     char *buf = NULL;
     size_t len = 0;
     int rc = rank == 0 ? read_file(path, &buf, &len, err, errlen) : 0;
-    if (rc == 0 && rank == 0 && len > (1u << 30)) {
+    const char *nul = rc == 0 && rank == 0 ? memchr(buf, '\0', len) : NULL;
+    if (nul) { /* the lines after it would be lost unseen */
+        int line = 1;
+        for (const char *c = buf; c < nul; c++) line += *c == '\n';
+        snprintf(err, errlen, "pipeline %s:%d: a NUL byte: not a text file", path, line);
+        rc = MILL_EINVAL;
+    } else if (rc == 0 && rank == 0 && len > (1u << 30)) {
         snprintf(err, errlen, "pipeline %s: larger than 1 GiB", path);
         rc = MILL_EINVAL;
     }
@@ -237,8 +245,10 @@ int mill__pipeline_main(int argc, char **argv) {
     char *text = NULL;
     stage *stages = NULL;
     int nstages = 0, code = MILL_EXIT_RUNTIME, ran = 0, skipped = 0;
-    if (share_file(comm, rank, file, &text, err, sizeof err) != 0) {
+    int src = share_file(comm, rank, file, &text, err, sizeof err);
+    if (src != 0) {
         if (rank == 0) fprintf(stderr, "mpimill: error: %s\n", err);
+        if (src == MILL_EINVAL) code = MILL_EXIT_USAGE;
         goto out;
     }
 
@@ -276,6 +286,11 @@ int mill__pipeline_main(int argc, char **argv) {
         if (rc == 0 && a.help) {
             snprintf(err, sizeof err, "--help is not a stage argument");
             rc = MILL_EINVAL;
+        }
+        mill__plugin p; /* the job and its options, found now, not when the stage comes */
+        if (rc == 0 && (rc = mill__plugin_load(&p, a.job, err, sizeof err)) == 0) {
+            rc = mill__plugin_check_options(p.job, &a, err, sizeof err);
+            mill__plugin_unload(&p);
         }
         mill__run_args_free(&a);
         if (rc) {

@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "config.h"
 
 /* Size of mill_job at ABI 1.0 as first released: every field before flags.
@@ -290,4 +291,16 @@ int mill__plugin_list(void) {
     free(l.dirs);
     if (rc == MILL_ENOMEM) fprintf(stderr, "mpimill: error: out of memory listing jobs\n");
     return rc < 0 ? rc : 0;
+}
+
+int mill__plugin_check_options(const mill_job *job, const struct mill__run_args *a, char *err, size_t errlen) {
+    for (size_t i = 0; i < a->nopts; i++) {
+        int ok = 0;
+        for (const char *const *o = job->options; o && *o && !ok; o++) ok = !strcmp(*o, a->opts[i].key);
+        if (!ok) {
+            snprintf(err, errlen, "job %s has no option '%s'", job->name, a->opts[i].key);
+            return MILL_EINVAL;
+        }
+    }
+    return 0;
 }

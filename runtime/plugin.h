@@ -27,6 +27,11 @@ int mill__plugin_find(const char *job, char *path, size_t plen, char *err, size_
 /* Validates a job struct as the loader does; exposed for tests. */
 int mill__plugin_check(const mill_job *job, const char *where, char *err, size_t errlen);
 
+/* Checks every --opt key of a against the job's declared options. Returns 0
+ * or MILL_EINVAL with "job J has no option 'K'" in err. */
+struct mill__run_args;
+int mill__plugin_check_options(const mill_job *job, const struct mill__run_args *a, char *err, size_t errlen);
+
 /* Unloads the plugin. */
 void mill__plugin_unload(mill__plugin *p);
 

@@ -46,4 +46,48 @@ rc=0; MPIMILL_FAULT_POINT=10 MPIMILL_FAULT_RANK=0 mpimill_run 2 -- pipeline "$TM
 pipeline
 grep -q "stage 2/2.*skipped" "$TMP/log" || fail "the committed stage ran again: $(cat "$TMP/log")"
 ! ls -A "$TMP" | grep -q "^\.words\.mill-" || fail "a skipped stage left its leftovers: $(ls -A "$TMP")"
+
+# An input appended to while its stage runs is read as it was listed, and
+# fingerprinted as listed: the rerun runs the stage again. (Fingerprinted
+# at the commit, the stage counted as done for the longer file, and every
+# rerun skipped it: the output never had the new row.) Each fault point
+# waits 0.8 s, so the row comes after the listing, before the commit.
+printf 'word,n\na,1\n' > "$TMP/t.csv"
+(MPIMILL_FAULT_DELAY_MS=800 mpimill_run 2 -- pipeline "$TMP/stages" > "$TMP/log" 2>&1) & job=$!
+sleep 1.2
+printf 'z,9\n' >> "$TMP/t.csv"
+wait $job || fail "the slowed pipeline: $(cat "$TMP/log")"
+pipeline
+output_of "$TMP/words" | grep -q "^z,9	1$" || fail "a row appended during the stage never reached its output: $(cat "$TMP/log")"
+
+# Every line is checked before anything runs, the job and its options too
+# (an unknown job on line 2 was found after line 1 had run): exit 2, one
+# line naming FILE:LINE, nothing run.
+bad_pipeline() { # PATTERN: the pipeline file $TMP/bad fails so
+  local rc=0
+  mpimill_run 2 -- pipeline "$TMP/bad" > "$TMP/log" 2>&1 || rc=$?
+  [ "$rc" = 2 ] && grep -q -- "$1" "$TMP/log" && [ "$(grep -c 'error\|pipeline.*:[0-9]*:' "$TMP/log")" = 1 ] ||
+    fail "bad pipeline ($1): exit $rc, $(cat "$TMP/log")"
+  [ ! -e "$TMP/first" ] || fail "bad pipeline ($1): line 1 ran"
+}
+ok="run wordcount --input $TMP/t.csv --output $TMP/first"
+printf '%s\nrun nosuchjob --input %s --output %s/o2\n' "$ok" "$TMP/t.csv" "$TMP" > "$TMP/bad"
+bad_pipeline "bad:2: unknown job 'nosuchjob'"
+printf '%s\nrun wordcount --input %s --output %s/o2 --opt bogus=1\n' "$ok" "$TMP/t.csv" "$TMP" > "$TMP/bad"
+bad_pipeline "bad:2: job wordcount has no option 'bogus'"
+printf '%s\nrun wordcount "--input\n' "$ok" > "$TMP/bad"
+bad_pipeline "bad:2: unterminated \" quote"
+printf '%s\ncat x\n' "$ok" > "$TMP/bad"
+bad_pipeline "bad:2: a stage is \`run JOB ARGS...\`, not 'cat'"
+# A NUL byte hid every line after it (the file was read as C text).
+printf '%s\x00junk\nrun nosuchjob\n' "$ok" > "$TMP/bad"
+bad_pipeline "bad:1: a NUL byte"
+# Quotes as in a shell: in "...", a backslash escapes only " and \ (it was
+# dropped before any character, so the regex a\.c became a.c).
+printf 'abc\na.c\n' > "$TMP/f.txt"
+printf 'run grep --input %s --output %s/g --opt "pattern=a\\.c" --opt "count=1"\n' "$TMP/f.txt" "$TMP" > "$TMP/quoted"
+mpimill_run 2 -- pipeline "$TMP/quoted" > "$TMP/log" 2>&1 || fail "quoted pipeline: $(cat "$TMP/log")"
+mpimill_run 2 -- run grep --input "$TMP/f.txt" --output "$TMP/g-shell" --opt 'pattern=a\.c' --opt count=1 --quiet
+[ "$(output_of "$TMP/g")" = "$(output_of "$TMP/g-shell")" ] ||
+  fail "a pipeline line differs from the same words in a shell: $(output_of "$TMP/g") vs $(output_of "$TMP/g-shell")"
 echo "pipeline resume: ok"
