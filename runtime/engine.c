@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,6 +186,7 @@ int mill__write_record(mill_ctx *ctx, writer *w, const void *key, size_t klen, c
         memcpy(&x, value, 8);
         int n = ctx->job->value_type == MILL_VALUE_U64   ? (int)mill__u64_text(num, x.u)
                 : ctx->job->value_type == MILL_VALUE_I64 ? snprintf(num, sizeof num, "%" PRId64, x.i)
+                : isnan(x.f)                             ? snprintf(num, sizeof num, "nan") /* never "-nan" */
                                                          : snprintf(num, sizeof num, "%.17g", x.f);
         value = num;
         vlen = (size_t)n;
@@ -758,6 +760,7 @@ int mill__run_main(int argc, char **argv) {
         rc = mill__commit_prepare(commit, &bytes, &files, err, sizeof err);
         mill__phase_end(&ctx.metrics, MILL_PHASE_COMMIT, bytes, files);
     }
+    if (rc == 0 && mill__stop_signal()) rc = mill__stop_error(err, sizeof err); /* came in the prepare: vote no */
     uint64_t local[2] = {ctx.records, ctx.keys_out}, total[2] = {0, 0};
     mrc = MPI_Reduce(local, total, 2, MPI_UINT64_T, MPI_SUM, 0, comm);
     if (mrc != MPI_SUCCESS && rc == 0) rc = mill__mpi_error(mrc, "MPI_Reduce", err, sizeof err);

@@ -74,6 +74,7 @@ int jk_parse_double(const char *p, size_t len, double *out) {
 }
 
 size_t jk_fmt_double(char *out, double x) {
+    if (isnan(x)) return (size_t)snprintf(out, 32, "nan"); /* inf + -inf: never "-nan" */
     int n = 0;
     for (int prec = 15; prec <= 17; prec++) {
         n = snprintf(out, 32, "%.*g", prec, x);

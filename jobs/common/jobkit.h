@@ -38,7 +38,7 @@ const char *jk_opt_required(mill_ctx *ctx, const char *key, const char *hint);
  * whole number, or are NaN. */
 int jk_parse_double(const char *p, size_t len, double *out);
 /* Formats x with the fewest of 15, 16 or 17 significant digits ("%.Ng")
- * that read back as x. Returns the length written (out holds >= 32 bytes). */
+ * that read back as x; NaN as "nan". Returns the length written (out holds >= 32 bytes). */
 size_t jk_fmt_double(char *out, double x);
 
 /* The CSV columns a job reads, named by header name or as "#N" (the N-th,

@@ -18,4 +18,16 @@ check_no_leftovers "$TMP/out"
 # mpirun turns SIGINT into SIGTERM for the ranks.
 want=$sig; [ "$sig" = INT ] && want='\(INT\|TERM\)'
 grep -q "stopped by SIG$want" "$TMP/stderr" || fail "no reason given: $(cat "$TMP/stderr")"
+# A stop signal that comes during the commit's prepare (fsync and hash of
+# the parts; fault point 4 raises it at the prepare's end) makes that rank
+# vote no: nothing is committed (the job used to commit and exit 0).
+if [ "$sig" = TERM ]; then
+  rc=0
+  MPIMILL_FAULT_POINT=4 MPIMILL_FAULT_SIGNAL=TERM MPIMILL_FAULT_RANK=1 mpirun -q -n 2 -x MPIMILL_FAULT_POINT \
+    -x MPIMILL_FAULT_SIGNAL -x MPIMILL_FAULT_RANK "$MPIMILL" run wordcount --input "$TMP/lines.txt" \
+    --output "$TMP/out2" --quiet 2> "$TMP/stderr" || rc=$?
+  [ "$rc" = 143 ] && [ ! -e "$TMP/out2" ] && grep -q "rank 1: .*stopped by SIGTERM" "$TMP/stderr" ||
+    fail "SIGTERM in the prepare: exit $rc, $(ls "$TMP"), $(cat "$TMP/stderr")"
+  check_no_leftovers "$TMP/out2"
+fi
 echo "SIG$sig mid-job: exit $rc, nothing committed: ok"

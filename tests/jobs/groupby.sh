@@ -64,6 +64,10 @@ same "$TMP/want" "$TMP/note" "groupby note differs from python at $ranks ranks"
 printf 'k,v\na,1\nb,x1\n' > "$in/bad.csv"
 expect_fail "$ranks" 1 "map failed at $in/bad.csv:3 (byte offset [0-9]*): column v: 'x1' is not a number" groupby --input "$in/bad.csv" --opt by=k --opt agg=sum:v
 expect_fail "$ranks" 1 "option by is required" groupby --input "$in/bad.csv"
+# inf + -inf is NaN, written "nan" (it was "-nan", a sign NaN does not have).
+printf 'k,v\na,inf\na,-inf\nb,1\n' > "$TMP/inf.csv"
+run_job "$ranks" groupby --input "$TMP/inf.csv" --output "$TMP/inf" --opt by=k --opt agg=sum:v,mean:v
+[ "$(output_of "$TMP/inf")" = "$(printf 'a\tnan\tnan\nb\t1\t1')" ] || fail "inf + -inf: $(output_of "$TMP/inf")"
 expect_fail "$ranks" 1 "option agg=count,median:v: 'median:v' is not count" groupby --input "$in/bad.csv" --opt by=k --opt agg=count,median:v
 expect_fail "$ranks" 1 "option agg=sum: 'sum' is not count" groupby --input "$in/bad.csv" --opt by=k --opt agg=sum
 expect_fail "$ranks" 1 "no column 'w' in the header of $in/bad.csv" groupby --input "$in/bad.csv" --opt by=k --opt agg=max:w
