@@ -94,6 +94,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include "fault.h"
 #include "json.h"
@@ -813,8 +814,14 @@ static int publish(mill__commit *c, const char *members, const char *files, doub
     const char *mem = members && *members ? members : "\"job\": null";
     fprintf(f, "{\n\"mpimill\": \"%s\",\n\"attempt\": \"%s\",\n%s,\n", MILL_VERSION, c->attempt, mem);
     if (!strstr(mem, "\"partitioner\"")) fprintf(f, "\"partitioner\": null,\n");
-    fprintf(f, "\"commit\": {\"prepare_seconds\": %.6f},\n\"files\": [\n%.*s\n]\n}\n", prepare_s, (int)fl,
+    fprintf(f, "\"commit\": {\"prepare_seconds\": %.6f},\n\"files\": [\n%.*s\n],\n", prepare_s, (int)fl,
             files);
+    if (fflush(f) != 0) {
+        fclose(f);
+        free(m);
+        return MILL_ENOMEM;
+    }
+    fprintf(f, MILL_MANIFEST_SELF "%016" PRIx64 "\"\n}\n", (uint64_t)XXH3_64bits(m, mlen)); /* verify checks it */
     if (fclose(f) != 0) {
         free(m);
         return MILL_ENOMEM;

@@ -91,7 +91,13 @@ typedef struct mill__manifest {
     char attempt[128]; /* the attempt that wrote it, "" when absent */
     mill__manifest_file *files;
     size_t nfiles;
+    int self;          /* its last member "manifest_xxh3", the XXH3-64 of the text before it:
+                        * 1 matches, -1 differs (the manifest was changed), 0 absent (older) */
 } mill__manifest;
+
+/* The manifest's own checksum: its last member, MANIFEST_SELF "HEX16"\n}\n,
+ * hashes every byte before it. */
+#define MILL_MANIFEST_SELF "\"manifest_xxh3\": \""
 
 /* Reads and parses dirfd/_SUCCESS without following links. Returns 0,
  * MILL_ENOENT when there is no manifest, MILL_EFORMAT when it is not a

@@ -276,6 +276,12 @@ int mill__manifest_read(int dirfd, mill__manifest *m, char *err, size_t errlen) 
     }
     close(fd);
     if (rc == 0) {
+        text[len] = '\0';
+        const char *self = NULL;
+        for (const char *p = text; (p = strstr(p, MILL_MANIFEST_SELF)) != NULL; p++) self = p;
+        uint64_t want;
+        if (self && sscanf(self + strlen(MILL_MANIFEST_SELF), "%16" SCNx64, &want) == 1)
+            m->self = XXH3_64bits(text, (size_t)(self - text)) == want ? 1 : -1;
         int r = parse_manifest(text, len, m);
         if (r == -2) rc = MILL_ENOMEM;
         else if (r) {
@@ -313,7 +319,8 @@ int mill__commit_verify(const char *outdir, FILE *out, char *err, size_t errlen)
         close(dfd);
         return rc;
     }
-    int differ = 0;
+    int differ = m.self < 0;
+    if (differ) fprintf(out, "differs: _SUCCESS: its text does not match its manifest_xxh3 (it was changed)\n");
     for (size_t i = 0; i < m.nfiles; i++) {
         const mill__manifest_file *f = &m.files[i];
         int fd = openat(dfd, f->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);

@@ -35,6 +35,20 @@ mv "$TMP/v/_index" "$TMP/v/stray"
 rc=0; "$MPIMILL" verify "$TMP/v" > "$TMP/verify.txt" || rc=$?
 [ "$rc" = 1 ] && grep -qx "missing: _index" "$TMP/verify.txt" && grep -qx "unlisted: stray: not in the manifest" "$TMP/verify.txt" ||
   fail "verify of a missing and an unlisted file: exit $rc, $(cat "$TMP/verify.txt")"
+# A changed manifest (a count, the attempt) is found by its own checksum,
+# manifest_xxh3; a manifest written before it existed is not self-checked.
+cp "$TMP/out/_SUCCESS" "$TMP/manifest"
+sed -i 's/"records_in": \([0-9]\)/"records_in": 9\1/' "$TMP/out/_SUCCESS"
+rc=0; "$MPIMILL" verify "$TMP/out" > "$TMP/verify2.txt" || rc=$?
+[ "$rc" = 1 ] && grep -qx "differs: _SUCCESS: its text does not match its manifest_xxh3 (it was changed)" "$TMP/verify2.txt" ||
+  fail "verify of a changed manifest: exit $rc, $(cat "$TMP/verify2.txt")"
+python3 - "$TMP/manifest" "$TMP/out/_SUCCESS" <<'EOF' # the same manifest, as an older mpimill wrote it
+import sys
+t = open(sys.argv[1]).read()
+open(sys.argv[2], "w").write(t[:t.rindex(',\n"manifest_xxh3"')] + "\n}\n")
+EOF
+"$MPIMILL" verify "$TMP/out" > /dev/null || fail "verify of a manifest without manifest_xxh3 (older) failed"
+cp "$TMP/manifest" "$TMP/out/_SUCCESS"
 # A newline in an unlisted name is shown escaped: it cannot forge a line.
 touch "$TMP/v/$(printf 'x\nmpimill: verify: all ok')"
 rc=0; "$MPIMILL" verify "$TMP/v" > "$TMP/verify.txt" || rc=$?
