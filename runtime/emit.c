@@ -4,6 +4,18 @@
 
 #include "ctx.h"
 #include "key_hash.h"
+#include "spill.h"
+
+/* Spills the map table when it passed its share of --memory, as the engine
+ * does after each map call: a map call that emits much (a 10 MB line, a
+ * histogram's million bins) then stays within the budget too. The reason of
+ * a failure goes to ctx->fail (the engine names the record). */
+static int spill_maybe(mill_ctx *ctx) {
+    char err[sizeof ctx->fail];
+    int rc = mill__spill_map_maybe(ctx, err, sizeof err);
+    if (rc) snprintf(ctx->fail, sizeof ctx->fail, "%s", err);
+    return rc;
+}
 
 /* Prefetches the keys held by the slots of n hashes (their slots were
  * prefetched when the hashes were computed). */
@@ -63,6 +75,7 @@ int mill__emit_add(mill_ctx *ctx, const mill_kv *kv) {
     size_t need = kv->key_len + kv->value_len;
     if (need > MILL_EMIT_BYTES / 4 || b->n == MILL_EMIT_BATCH || need > MILL_EMIT_BYTES - b->used) {
         int rc = mill__emit_flush(ctx);
+        if (rc == 0) rc = spill_maybe(ctx);
         if (rc) return rc;
     }
     if (need > MILL_EMIT_BYTES / 4)
@@ -108,7 +121,11 @@ static int pipeline(mill_ctx *ctx, const mill_kv *kv, size_t n, int check) {
 
 int mill__emit_many(mill_ctx *ctx, const mill_kv *kv, size_t n) {
     int rc = mill__emit_flush(ctx);
-    return rc ? rc : pipeline(ctx, kv, n, 1);
+    for (size_t i = 0; rc == 0 && i < n; i += 4096) { /* the budget is checked every 4096 pairs */
+        rc = pipeline(ctx, kv + i, n - i < 4096 ? n - i : 4096, 1);
+        if (rc == 0) rc = spill_maybe(ctx);
+    }
+    return rc;
 }
 
 int mill__combine_many(mill_ctx *ctx, const mill_kv *kv, size_t n) {

@@ -41,6 +41,12 @@ import json, sys
 spilled = [sum(r["spill_bytes"] for r in json.load(open(f))["metrics"]["ranks"]) for f in sys.argv[1:]]
 assert spilled[1] > spilled[0], spilled
 PY
+# One map call that emits past the budget (a line of 6 MB: a text block is
+# its one line) spills while it emits, not after it: the runs it leaves
+# merge to the same result.
+head -c 6000000 "$TMP/in.txt" | tr '\n' ' ' > "$TMP/line.txt"; echo >> "$TMP/line.txt"
+mpimill_run "$ranks" -- run wordcount --input "$TMP/line.txt" --output "$TMP/line" --memory 16M --tmp "$TMP/spill" --quiet
+output_of "$TMP/line" | cmp -s <(oracle "$TMP/line.txt") - || fail "word count of one long line, spilled, differs"
 [ -z "$(ls -A "$TMP/spill")" ] || fail "spill files left in --tmp: $(ls "$TMP/spill")"
 
 # Ranks with different budgets (nodes of different sizes) cut the shuffle's
