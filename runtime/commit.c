@@ -92,6 +92,7 @@
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -544,7 +545,28 @@ int mill__commit_recover(const char *outdir, FILE *report, char *err, size_t err
     snprintf(lockname, sizeof lockname, ".%s" LOCK_TAG, base);
     int lfd = -1;
     rc = lock_acquire(pfd, lockname, outdir, &lfd, err, errlen);
-    if (rc == 0) {
+    struct statvfs vfs;
+    if (rc == MILL_EIO && fstatvfs(pfd, &vfs) == 0 && (vfs.f_flag & ST_RDONLY)) {
+        /* No lock on a read-only filesystem, and no job can be writing
+         * there: fine when nothing is left to recover (an archived output). */
+        char **names[2] = {NULL, NULL};
+        size_t n[2] = {0, 0};
+        int lr = list_tagged(pfd, base, STAGING_TAG, &names[0], &n[0], err, errlen);
+        if (lr == 0) lr = list_tagged(pfd, base, ASIDE_TAG, &names[1], &n[1], err, errlen);
+        for (int k = 0; k < 2; k++) {
+            for (size_t i = 0; i < n[k]; i++) free(names[k][i]);
+            free(names[k]);
+        }
+        if (lr == 0 && n[0] + n[1] == 0) {
+            if (report) fprintf(report, "mpimill: recover: %s: nothing to recover (read-only filesystem)\n", base);
+            rc = 0;
+        } else if (lr == 0) {
+            snprintf(err, errlen, "recover %s: %zu entr%s left by interrupted jobs, on a read-only filesystem: "
+                     "remount it writable to recover", outdir, n[0] + n[1], n[0] + n[1] == 1 ? "y" : "ies");
+        } else {
+            rc = lr;
+        }
+    } else if (rc == 0) {
         rc = recover_locked(pfd, base, report, err, errlen);
         lock_release(pfd, lockname, &lfd);
     }

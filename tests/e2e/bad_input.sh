@@ -50,6 +50,21 @@ if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=1m tmpfs "$TMP/mnt" 2> /dev/null
   umount "$TMP/mnt"
   [ "$rc" = 1 ] && grep -q "output $TMP/mnt is a mount point" "$TMP/stderr" || fail "mount point output: exit $rc, $(cat "$TMP/stderr")"
 fi
+# recover on a read-only filesystem (an archived output): nothing to do is
+# exit 0, not "lock file: Read-only file system"; leftovers are named.
+if [ "$ranks" = 1 ] && [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=1m tmpfs "$TMP/mnt" 2> /dev/null; then
+  mpimill_run 1 -- run wordcount --input "$TMP/m.txt" --output "$TMP/mnt/out" --quiet
+  mkdir "$TMP/mnt/.out.mill-staging-0123456789abcdef"
+  mount -o remount,ro "$TMP/mnt"
+  rc=0; "$MPIMILL" recover "$TMP/mnt/out" > "$TMP/stdout" 2> "$TMP/stderr" || rc=$?
+  rc2=0; grep -q "1 entry left by interrupted jobs, on a read-only filesystem" "$TMP/stderr" || rc2=1
+  mount -o remount,rw "$TMP/mnt" && rmdir "$TMP/mnt/.out.mill-staging-0123456789abcdef" && mount -o remount,ro "$TMP/mnt"
+  rc3=0; "$MPIMILL" recover "$TMP/mnt/out" > "$TMP/stdout2" 2>&1 || rc3=$?
+  umount "$TMP/mnt"
+  [ "$rc" = 1 ] && [ "$rc2" = 0 ] || fail "recover of leftovers on a read-only filesystem: exit $rc, $(cat "$TMP/stderr")"
+  [ "$rc3" = 0 ] && grep -q "nothing to recover (read-only filesystem)" "$TMP/stdout2" ||
+    fail "recover on a read-only filesystem with nothing to do: exit $rc3, $(cat "$TMP/stdout2")"
+fi
 rmdir "$TMP/mnt"; rm "$TMP/m.txt"
 if [ "$(id -u)" != 0 ]; then  # root reads mode-000 files anyway
   expect 1 "secret.txt: Permission denied" wordcount --input "$TMP/secret.txt" --output "$TMP/out"
