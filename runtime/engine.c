@@ -420,7 +420,8 @@ static void manifest_partitioner(FILE *f, const mill_partition *p) {
 }
 
 /* Collective. Sums the job's named counters over all ranks. On rank 0,
- * *out becomes "name=value, ..." in order of first appearance by rank. */
+ * *out becomes "name=value\n" lines in order of first appearance by rank
+ * (a name holds no '=' or newline: mill_count). */
 static int sum_counters(mill_ctx *ctx, char **out, char *err, size_t errlen) {
     char mine[MILL_MAX_COUNTERS * 96] = "", *all = NULL;
     size_t len = 0;
@@ -446,7 +447,7 @@ static int sum_counters(mill_ctx *ctx, char **out, char *err, size_t errlen) {
     size_t rlen = 0;
     FILE *f = rc ? NULL : open_memstream(&res, &rlen);
     if (!rc && !f) rc = MILL_ENOMEM;
-    for (size_t i = 0; f && i < n; i++) fprintf(f, "%s%s=%" PRId64, i ? ", " : "", names[i], vals[i]);
+    for (size_t i = 0; f && i < n; i++) fprintf(f, "%s=%" PRId64 "\n", names[i], vals[i]);
     if (f && fclose(f) != 0) rc = MILL_ENOMEM;
     if (rc) snprintf(err, errlen, "out of memory summing counters");
     free(names);
@@ -457,7 +458,7 @@ static int sum_counters(mill_ctx *ctx, char **out, char *err, size_t errlen) {
 }
 
 /* Returns the manifest's job members (JSON) for the commit; rank 0 only.
- * counters is "name=value, ..." from sum_counters. */
+ * counters is "name=value\n" lines from sum_counters. */
 static char *manifest_members(mill_ctx *ctx, const mill__inputs *in, int argc, char **argv, const char *fp,
                               const char *counters, const char *per_rank, uint64_t records, uint64_t keys,
                               double secs) {
@@ -483,11 +484,12 @@ static char *manifest_members(mill_ctx *ctx, const mill__inputs *in, int argc, c
             ctx->size, records, keys, secs, per_rank);
     manifest_partitioner(f, ctx->part);
     fprintf(f, ",\n\"counters\": {");
-    for (const char *c = counters; c && *c;) { /* names hold no '"', '\\', '=' or newline */
-        const char *eq = strchr(c, '='), *next = strstr(c, ", ");
-        fprintf(f, "%s\"%.*s\": %.*s", c == counters ? "" : ", ", (int)(eq - c), c,
-                (int)(next ? next - eq - 1 : (long)strlen(eq + 1)), eq + 1);
-        c = next ? next + 2 : NULL;
+    for (const char *c = counters; c && *c;) { /* names are escaped: a tab or a Latin-1 byte stays JSON */
+        const char *eq = strchr(c, '='), *nl = strchr(eq, '\n');
+        fprintf(f, "%s", c == counters ? "" : ", ");
+        mill__json_str(f, c, (size_t)(eq - c));
+        fprintf(f, ": %.*s", (int)(nl - eq - 1), eq + 1);
+        c = nl + 1;
     }
     fprintf(f, "}");
     if (fclose(f) != 0) {
@@ -780,11 +782,13 @@ int mill__run_main(int argc, char **argv) {
     free(members);
     if (rc == 0) {
         exit_code = MILL_EXIT_OK;
-        if (rank == 0 && !args.quiet)
-            printf("mpimill: %s: committed %s: %" PRIu64 " records in, %" PRIu64
-                   " records out, %d rank%s, %.2f s%s%s\n",
-                   ctx.job->name, args.output, total[0], total[1], size, size == 1 ? "" : "s", mill__now() - t0,
-                   counters && *counters ? "; counters: " : "", counters ? counters : "");
+        if (rank == 0 && !args.quiet) {
+            printf("mpimill: %s: committed %s: %" PRIu64 " records in, %" PRIu64 " records out, %d rank%s, %.2f s",
+                   ctx.job->name, args.output, total[0], total[1], size, size == 1 ? "" : "s", mill__now() - t0);
+            for (const char *c = counters; c && *c; c = strchr(c, '\n') + 1)
+                printf("%s%.*s", c == counters ? "; counters: " : ", ", (int)(strchr(c, '\n') - c), c);
+            printf("\n");
+        }
     }
 
 out:

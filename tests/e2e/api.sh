@@ -27,6 +27,18 @@ assert c == {"lines": int(sys.argv[2]), "words": int(sys.argv[3]), "letters": in
 assert len(m["fingerprint"]) == 16
 PY
 grep -q "longest\[0\]: scale 2.5 on $ranks ranks" "$TMP/stderr" || fail "mill_log line missing: $(cat "$TMP/stderr")"
+# A counter name with a tab, ", " and a Latin-1 byte: one counter, and the
+# manifest stays JSON (the name was written raw, and split at ", ").
+name=$(printf 'a\tb, c\xe9')
+mpimill_run "$ranks" -- run "$PLUGINS/longest.so" --input "$TMP/in.txt" --output "$TMP/cnt" --opt counter="$name" \
+  > "$TMP/stdout" 2> "$TMP/stderr" || fail "a counter of an odd name: $(cat "$TMP/stderr")"
+python3 - "$TMP/cnt/_SUCCESS" "$name" "$ranks" <<'PY' || fail "a counter of an odd name: the manifest is wrong"
+import json, os, sys
+c = json.load(open(sys.argv[1], "rb"))["counters"]
+odd = [k for k in c if os.fsencode(k) == os.fsencode(sys.argv[2])]
+assert len(c) == 5 and len(odd) == 1 and c[odd[0]] == int(sys.argv[3]), c
+PY
+"$MPIMILL" verify "$TMP/cnt" > /dev/null || fail "verify of a manifest with an odd counter name"
 
 # A malformed typed option is an error naming it.
 rc=0; mpimill_run "$ranks" -- run "$PLUGINS/longest.so" --input "$TMP/in.txt" --output "$TMP/o2" \

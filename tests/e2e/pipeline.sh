@@ -90,4 +90,16 @@ mpimill_run 2 -- pipeline "$TMP/quoted" > "$TMP/log" 2>&1 || fail "quoted pipeli
 mpimill_run 2 -- run grep --input "$TMP/f.txt" --output "$TMP/g-shell" --opt 'pattern=a\.c' --opt count=1 --quiet
 [ "$(output_of "$TMP/g")" = "$(output_of "$TMP/g-shell")" ] ||
   fail "a pipeline line differs from the same words in a shell: $(output_of "$TMP/g") vs $(output_of "$TMP/g-shell")"
+
+# Each stage reports its own peak RSS: a small stage after a big one in the
+# same processes reported the big one's (getrusage's ru_maxrss is never reset).
+"$MILLGEN" --bytes 12M --seed 5 --vocab 3000000 --zipf 0.6 "$TMP/big.txt" > /dev/null
+printf 'run wordcount --input %s --output %s/pbig\nrun wordcount --input %s --output %s/psmall\n' \
+  "$TMP/big.txt" "$TMP" "$TMP/f.txt" "$TMP" > "$TMP/two"
+mpimill_run 2 -- pipeline "$TMP/two" > "$TMP/log" 2>&1 || fail "two-stage pipeline: $(cat "$TMP/log")"
+python3 - "$TMP/pbig/_SUCCESS" "$TMP/psmall/_SUCCESS" <<'PY' || fail "the small stage reported the big stage's peak RSS"
+import json, sys
+big, small = (max(r["peak_rss"] for r in json.load(open(f))["metrics"]["ranks"]) for f in sys.argv[1:])
+assert small < big / 2, (small, big)
+PY
 echo "pipeline resume: ok"

@@ -7,7 +7,7 @@
 #include <mpimill/job.h>
 #include <string.h>
 
-static const char *const options[] = {"scale", NULL};
+static const char *const options[] = {"scale", "counter", NULL};
 
 static int is_space(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
 
@@ -72,6 +72,8 @@ static int longest_map_done(mill_ctx *ctx) {
         mill_fail(ctx, "map_done saw %ld ranks of %d", ranks, mill_size(ctx));
         return MILL_EJOB;
     }
+    const char *extra = mill_opt(ctx, "counter"); /* a counter of any name, counted once per rank */
+    if (extra && mill_count(ctx, extra, 1) != 0) return MILL_EINVAL;
     return mill_count(ctx, "map_done_calls", 1);
 }
 
