@@ -380,3 +380,16 @@ size_t mill__split_opts(const mill__inputs *in, int csv_quoted_newlines, int ran
 size_t mill__split(const mill__inputs *in, int rank, int size, mill__piece *out, size_t max) {
     return mill__split_opts(in, 0, rank, size, out, max);
 }
+
+uint64_t mill__split_bytes(const mill__inputs *in, int csv_quoted_newlines, int rank, int size) {
+    size_t n = mill__split_opts(in, csv_quoted_newlines, rank, size, NULL, 0);
+    mill__piece *pc = n == SIZE_MAX ? NULL : calloc(n ? n : 1, sizeof *pc);
+    if (!pc) return 0;
+    mill__split_opts(in, csv_quoted_newlines, rank, size, pc, n);
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        bytes += in->files[pc[i].file].kind == MILL__HDF5 ? in->files[pc[i].file].size / (uint64_t)size
+                                                          : pc[i].end - pc[i].start;
+    free(pc);
+    return bytes;
+}

@@ -93,4 +93,8 @@ size_t mill__split_opts(const mill__inputs *in, int csv_quoted_newlines, int ran
                         mill__piece *out, size_t max);
 size_t mill__split(const mill__inputs *in, int rank, int size, mill__piece *out, size_t max);
 
+/* Returns the bytes of input rank reads (mill__split_opts): its pieces'
+ * bytes, and 1/size of each HDF5 file; 0 when out of memory. */
+uint64_t mill__split_bytes(const mill__inputs *in, int csv_quoted_newlines, int rank, int size);
+
 #endif

@@ -18,6 +18,13 @@ typedef struct block_count {
     mill__read_opts *o;
 } block_count;
 
+/* An HDF5 row on its way to the job: counted, as it has no line end. */
+static int count_row(void *arg, const mill_record *rec) {
+    block_count *b = arg;
+    b->o->rows++;
+    return b->fn(b->arg, rec);
+}
+
 static int count_block(void *arg, const mill_record *rec) {
     block_count *b = arg;
     int nl_end = rec->len > 0 && rec->data[rec->len - 1] == '\n';
@@ -42,8 +49,10 @@ int mill__read_piece_opts(const mill__inputs *in, mill__read_opts *o, const mill
     case MILL__CSV_GZ:
         return mill__csv_read(f->path, f->kind == MILL__CSV_GZ, pc->start, pc->end, f->size, o, fn, arg, err,
                               errlen);
-    case MILL__HDF5:
-        return mill__hdf5_read(f->path, f->dsoff, o->comm, fn, arg, err, errlen);
+    case MILL__HDF5: {
+        block_count b = {fn, arg, o};
+        return mill__hdf5_read(f->path, f->dsoff, o->comm, fn ? count_row : NULL, &b, err, errlen);
+    }
     case MILL__TEXT:
     default:
         if (o->text_blocks) {

@@ -32,6 +32,7 @@ typedef struct mill__read_opts {
     uint64_t skipped;        /* out: bad records skipped by this rank */
     uint64_t extra_lines;    /* out: lines of text blocks beyond one per block */
     uint64_t blocks_nl;      /* out: text blocks whose last byte is their '\n' */
+    uint64_t rows;           /* out: HDF5 rows delivered (they have no line end) */
 } mill__read_opts;
 
 /* Seconds this process has spent reading input bytes: a text mapping's

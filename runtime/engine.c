@@ -274,7 +274,7 @@ static int map_phase(mill_ctx *ctx, const mill__inputs *in, char *err, size_t er
     int rc = mill__read_all(in, &o, ctx->rank, ctx->size, map_record, &ms, err, errlen);
     if (rc == 0 && (rc = mill__emit_flush(ctx)) != 0) rc = mill__job_error(ctx, "map", rc, err, errlen);
     ctx->records += o.extra_lines; /* text blocks count as the lines they hold */
-    ctx->bytes_in -= o.blocks_nl;
+    ctx->bytes_in -= o.blocks_nl + o.rows; /* map_record counts a line end per record */
     if (a->skip_bad && mill_count(ctx, "bad_records_skipped", (int64_t)o.skipped) != 0 && rc == 0) {
         snprintf(err, errlen, "cannot count bad records: too many counters");
         rc = MILL_ENOMEM;
@@ -711,7 +711,7 @@ int mill__run_main(int argc, char **argv) {
     if (rc == 0) {
         ctx.table = &mapped;
         mill__phase_begin(&ctx.metrics, MILL_PHASE_MAP);
-        mill__progress_start(ctx.job->name, rank, args.quiet, in.total / (uint64_t)size);
+        mill__progress_start(ctx.job->name, rank, args.quiet, mill__split_bytes(&in, args.csv_quoted_newlines, 0, size));
         ctx.can_emit = 1;
         double read0 = mill__read_seconds;
         rc = map_phase(&ctx, &in, err, sizeof err);

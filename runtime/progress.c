@@ -1,7 +1,7 @@
 /* progress.c -- telling the user how far a long job is, from rank 0.
  *
- * Rank 0 measures its own share of the map phase (ranks get equal byte
- * shares, so rank 0's fraction is the job's). On a terminal it redraws one
+ * Rank 0 measures its own share of the map phase (the bytes of its pieces;
+ * byte ranges are equal, so its fraction is about the job's). On a terminal it redraws one
  * line at most five times a second: bytes done, rate and ETA. Otherwise
  * (Slurm logs, pipes, and ranks under mpirun, whose stderr is a pipe) it
  * prints one line about every 10 seconds, and nothing for jobs shorter
@@ -45,9 +45,14 @@ void mill__progress_update(uint64_t done_bytes) {
      * slow job on a small input. */
     double unit = pg.total >= 10 * 1073741824.0 ? 1073741824.0 : pg.total >= 10 * 1048576.0 ? 1048576.0 : 1024.0;
     const char *u = unit > 1048576.0 ? "GiB" : unit > 1024.0 ? "MiB" : "KiB";
-    fprintf(stderr, "%smpimill: %s: map %3.0f%% (%.0f of %.0f %s on rank 0), %.0f %s/s, ETA %.0f s%s",
-            pg.tty ? "\r" : "", pg.job, 100.0 * done / pg.total, done / unit, pg.total / unit, u, rate / unit, u,
-            eta, pg.tty ? "\033[K" : "\n");
+    if (done > pg.total) /* gzip inflates, HDF5 compresses: no fraction to give */
+        fprintf(stderr, "%smpimill: %s: map (%.0f %s read on rank 0, of %.0f %s on disk), %.0f %s/s%s",
+                pg.tty ? "\r" : "", pg.job, done / unit, u, pg.total / unit, u, rate / unit, u,
+                pg.tty ? "\033[K" : "\n");
+    else
+        fprintf(stderr, "%smpimill: %s: map %3.0f%% (%.0f of %.0f %s on rank 0), %.0f %s/s, ETA %.0f s%s",
+                pg.tty ? "\r" : "", pg.job, 100.0 * done / pg.total, done / unit, pg.total / unit, u, rate / unit,
+                u, eta, pg.tty ? "\033[K" : "\n");
 }
 
 void mill__progress_end(void) {

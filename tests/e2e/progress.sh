@@ -9,6 +9,15 @@ MPIMILL_PROGRESS_INTERVAL=0.5 mpimill_run 2 -- run "$PLUGINS/slow.so" --input "$
 grep -Eq '^mpimill: slow: map +[0-9]+% \([0-9]+ of [1-9][0-9]* KiB on rank 0\), [0-9]+ KiB/s, ETA [0-9]+ s$' "$TMP/stderr" ||
   fail "no progress line: $(cat "$TMP/stderr")"
 grep -q "committed" "$TMP/stdout" || fail "no summary line"
+# A gzip input inflates past its size on disk: progress gave "453%" and
+# "ETA -0 s"; it now gives what was read, without a fraction.
+gzip -c "$TMP/lines.txt" > "$TMP/lines.gz"
+MPIMILL_PROGRESS_INTERVAL=0.3 mpimill_run 2 -- run "$PLUGINS/slow.so" --input "$TMP/lines.gz" \
+  --output "$TMP/outgz" > "$TMP/stdout" 2> "$TMP/stderr"
+grep -Eq '^mpimill: slow: map \([0-9]+ KiB read on rank 0, of [0-9]+ KiB on disk\), [0-9]+ KiB/s$' "$TMP/stderr" ||
+  fail "no progress line for gzip: $(cat "$TMP/stderr")"
+! grep -Eq 'map +([2-9][0-9][0-9]|1[0-9][1-9]|1[1-9][0-9]|[0-9]{4,})%|ETA -' "$TMP/stderr" ||
+  fail "progress past 100%: $(cat "$TMP/stderr")"
 MPIMILL_PROGRESS_INTERVAL=0.5 mpimill_run 2 -- run "$PLUGINS/slow.so" --input "$TMP/lines.txt" \
   --output "$TMP/out2" --quiet > "$TMP/stdout" 2> "$TMP/stderr"
 [ ! -s "$TMP/stderr" ] && [ ! -s "$TMP/stdout" ] || fail "--quiet printed: $(cat "$TMP/stdout" "$TMP/stderr")"
