@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "ctx.h"
+#include "runtime.h"
 
 int mill_emit(mill_ctx *ctx, const void *key, size_t key_len, const void *value, size_t value_len) {
     if (!ctx || !ctx->can_emit || ctx->combining) return MILL_ESTATE;
@@ -117,6 +118,7 @@ void mill_log(mill_ctx *ctx, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    mill__progress_clear(); /* a message on a terminal does not follow the bar on its line */
     fprintf(stderr, "mpimill: %s[%d]: %s\n", ctx->job ? ctx->job->name : "job", ctx->rank, msg);
 }
 

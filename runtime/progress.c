@@ -55,6 +55,10 @@ void mill__progress_update(uint64_t done_bytes) {
                 u, eta, pg.tty ? "\033[K" : "\n");
 }
 
+void mill__progress_clear(void) {
+    if (pg.on && pg.tty && pg.last > pg.t0) fputs("\r\033[K", stderr); /* redrawn at the next update */
+}
+
 void mill__progress_end(void) {
     if (pg.on && pg.tty && pg.last > pg.t0) fputs("\r\033[K", stderr);
     pg.on = 0;

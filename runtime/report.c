@@ -57,6 +57,7 @@ typedef struct report {
     size_t n;
     double imbalance[NPHASES];
     double records_in, keys_out, seconds, input_bytes;
+    double setup;    /* seconds before the start barrier (0 in older manifests) */
 } report;
 
 static void report_free(report *r) {
@@ -133,6 +134,7 @@ static int extract(const mill__json *root, const char *path, report *r, char *er
         need_num(metrics, "keys_out", &r->keys_out, path, "metrics", err, errlen) ||
         need_num(metrics, "seconds", &r->seconds, path, "metrics", err, errlen))
         return -1;
+    if (!mill__json_num(mill__json_get(metrics, "setup_seconds"), &r->setup) || !(r->setup >= 0)) r->setup = 0;
     const mill__json *ranks = mill__json_get(metrics, "ranks");
     if (!ranks || ranks->type != MILL_JSON_ARRAY || ranks->len == 0) {
         snprintf(err, errlen, "%s: metrics have no \"ranks\" (a non-empty array)", path);
@@ -334,7 +336,7 @@ static double tick_step(double span) {
  * seconds. */
 static void write_svg(FILE *f, const report *r) {
     const double W = 1000, left = 80, right = 20, top = 48, bottom = 44;
-    double tmax = r->seconds;
+    double tmax = r->seconds - r->setup;
     for (size_t i = 0; i < r->n; i++)
         for (int p = 0; p < NPHASES; p++)
             if (r->rows[i].end[p] > tmax) tmax = r->rows[i].end[p]; /* false for NAN */
@@ -367,13 +369,14 @@ static void write_svg(FILE *f, const report *r) {
     }
     fprintf(f, "<line class=\"axisline\" x1=\"%.0f\" y1=\"%.2f\" x2=\"%.0f\" y2=\"%.2f\"/>\n", left, y_axis,
             W - right, y_axis);
-    fprintf(f, "<text x=\"%.0f\" y=\"%.2f\" text-anchor=\"middle\">seconds since the job's start</text>\n",
+    fprintf(f, "<text x=\"%.0f\" y=\"%.2f\" text-anchor=\"middle\">seconds since the job's start barrier</text>\n",
             left + (W - left - right) / 2, y_axis + 36);
     fprintf(f, "</g>\n");
-    /* The job's total time, which includes gathering the metrics. */
-    double xe = left + r->seconds * sx;
+    /* The job's end (its total time, which includes gathering the metrics,
+     * less what came before the start barrier: the axis starts there). */
+    double xe = left + (r->seconds - r->setup) * sx;
     fprintf(f, "<line class=\"total\" x1=\"%.2f\" y1=\"%.0f\" x2=\"%.2f\" y2=\"%.2f\"/>"
-               "<text class=\"total\" x=\"%.2f\" y=\"%.0f\" text-anchor=\"end\">total %.3f s</text>\n",
+               "<text class=\"total\" x=\"%.2f\" y=\"%.0f\" text-anchor=\"end\">end (total %.3f s)</text>\n",
             xe, top - 4, xe, y_axis, xe - 3, top - 8, r->seconds);
     /* One row per rank. */
     for (size_t i = 0; i < r->n; i++) {
@@ -430,7 +433,8 @@ static void write_html_table(FILE *f, const report *r) {
             cell(c[1], "%.3f", row->part[p]);
             cell(c[2], "%.0f", row->bytes[p]);
             cell(c[3], "%.0f", row->records[p]);
-            fprintf(f, "<td%s>%s</td>", r->n > 1 && slowest[p] == i ? " class=\"max\"" : "", c[0]);
+            int mark = r->n > 1 && slowest[p] == i && !isnan(row->end[p] - row->start[p]); /* not a "-" */
+            fprintf(f, "<td%s>%s</td>", mark ? " class=\"max\"" : "", c[0]);
             if (part_name[p]) fprintf(f, "<td>%s</td>", c[1]);
             fprintf(f, "<td>%s</td><td>%s</td>", c[2], c[3]);
         }

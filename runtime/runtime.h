@@ -47,6 +47,8 @@ void mill__crash_watch(const struct mill_ctx *ctx, const char *plugin_path);
 void mill__progress_start(const char *job, int rank, int quiet, uint64_t total_bytes);
 void mill__progress_update(uint64_t done_bytes);
 void mill__progress_end(void);
+/* Clears the bar from a terminal's line before another message there. */
+void mill__progress_clear(void);
 
 /* Runs `mpimill run ...` (argv[0] == "run"); returns the process exit code. */
 int mill__run_main(int argc, char **argv);

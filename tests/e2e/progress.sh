@@ -18,6 +18,13 @@ grep -Eq '^mpimill: slow: map \([0-9]+ KiB read on rank 0, of [0-9]+ KiB on disk
   fail "no progress line for gzip: $(cat "$TMP/stderr")"
 ! grep -Eq 'map +([2-9][0-9][0-9]|1[0-9][1-9]|1[1-9][0-9]|[0-9]{4,})%|ETA -' "$TMP/stderr" ||
   fail "progress past 100%: $(cat "$TMP/stderr")"
+# On a terminal the bar is redrawn on one line; a plugin's mill_log line
+# clears it first (it was glued after the bar's text).
+script -qec "timeout 120 \"$MPIMILL\" run \"$PLUGINS/slow.so\" --input \"$TMP/lines.txt\" --output \"$TMP/tty\" \
+  --opt log=1500" /dev/null > "$TMP/tty.txt" 2>&1 || fail "the run on a terminal: $(cat "$TMP/tty.txt")"
+grep -q $'ETA [0-9]* s\e\\[K' "$TMP/tty.txt" || fail "no progress bar on a terminal: $(cat -v "$TMP/tty.txt")"
+grep -q $'\r\e\\[Kmpimill: slow\\[0\\]: halfway note' "$TMP/tty.txt" ||
+  fail "mill_log did not clear the bar: $(cat -v "$TMP/tty.txt")"
 MPIMILL_PROGRESS_INTERVAL=0.5 mpimill_run 2 -- run "$PLUGINS/slow.so" --input "$TMP/lines.txt" \
   --output "$TMP/out2" --quiet > "$TMP/stdout" 2> "$TMP/stderr"
 [ ! -s "$TMP/stderr" ] && [ ! -s "$TMP/stdout" ] || fail "--quiet printed: $(cat "$TMP/stdout" "$TMP/stderr")"

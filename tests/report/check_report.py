@@ -94,7 +94,7 @@ class Page(HTMLParser):
     def __init__(self):
         super().__init__(convert_charrefs=True)
         self.stack, self.errors, self.bars, self.svgs, self.tbody_rows = [], [], [], 0, 0
-        self.external = []
+        self.external, self.bar_ends, self.end_x = [], [], None
 
     def handle_starttag(self, tag, attrs):
         self._element(tag, attrs)
@@ -115,6 +115,9 @@ class Page(HTMLParser):
             self.svgs += 1
         if tag == "rect" and (a.get("class") or "").split()[:1] == ["bar"]:
             self.bars.append(a["class"].split()[1])
+            self.bar_ends.append(float(a["x"]) + float(a["width"]))
+        if tag == "line" and a.get("class") == "total":
+            self.end_x = float(a["x1"])
         if tag == "tr" and "tbody" in self.stack:
             self.tbody_rows += 1
 
@@ -143,6 +146,13 @@ def check_html(path, nranks):
         fail(f"bars {p.bars}, want {nranks} of each of {PHASES}")
     if p.tbody_rows != nranks:
         fail(f"{p.tbody_rows} rows in the HTML table, want {nranks}")
+    # The end line is by the last bar (metrics and the vote come after the
+    # commit bar; each rank's clock starts as it leaves the barrier, a few ms
+    # apart): it is on the axis of the start barrier, not shifted by the time
+    # before it (loading, listing, setup).
+    last, width = max(p.bar_ends), 1000 - 80 - 20
+    if p.end_x is None or abs(p.end_x - last) > 0.1 * width:
+        fail(f"the end line at x={p.end_x} is far from the last bar's end at x={last}")
 
 
 def read_png(path):

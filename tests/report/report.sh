@@ -29,6 +29,20 @@ python3 "$CHECK" html "$TMP/out-report.html" $N
 "$MPIMILL" verify "$TMP/out" >/dev/null || fail "the output no longer verifies after the report"
 [ "$(ls "$TMP/out" | grep -cv '^part-')" = 1 ] || fail "extra files in the output: $(ls "$TMP/out")"
 
+# Time before the start barrier (loading, listing, a slow setup) is in the
+# total but not on the axis: the end line stays by the bars (it was drawn
+# that much further right).
+cp -r "$TMP/out" "$TMP/slowsetup"
+python3 - "$TMP/slowsetup/_SUCCESS" <<'EOF'
+import json, sys
+m = json.load(open(sys.argv[1]))
+m["metrics"]["seconds"] += 5
+m["metrics"]["setup_seconds"] += 5
+json.dump(m, open(sys.argv[1], "w"))
+EOF
+"$MPIMILL" report --html "$TMP/slow.html" "$TMP/slowsetup" > /dev/null || fail "report of a slow setup exited $?"
+python3 "$CHECK" html "$TMP/slow.html" $N
+
 # --html FILE, and the same with a trailing slash on DIR; --no-html.
 "$MPIMILL" report --html "$TMP/page.html" "$TMP/out/" >/dev/null || fail "report --html exited $?"
 python3 "$CHECK" html "$TMP/page.html" $N
