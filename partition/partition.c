@@ -57,7 +57,7 @@ int mill_partition_parse_weights(const char *list, uint32_t n, double *weights, 
     uint32_t k = 0;
     for (const char *s = list;; k++) {
         size_t len = strcspn(s, ",");
-        if (k == n) {
+        if (k == n && len > 0) {
             snprintf(err, errlen, "more than %" PRIu32 " weight%s (one per rank)", n, n == 1 ? "" : "s");
             return MILL_EINVAL;
         }

@@ -288,9 +288,15 @@ int mill__pipeline_main(int argc, char **argv) {
             rc = MILL_EINVAL;
         }
         mill__plugin p; /* the job and its options, found now, not when the stage comes */
-        if (rc == 0 && (rc = mill__plugin_load(&p, a.job, err, sizeof err)) == 0) {
-            rc = mill__plugin_check_options(p.job, &a, err, sizeof err);
-            mill__plugin_unload(&p);
+        if (rc == 0) {
+            if ((rc = mill__plugin_load(&p, a.job, err, sizeof err)) == 0) {
+                rc = mill__plugin_check_options(p.job, &a, err, sizeof err);
+                mill__plugin_unload(&p);
+            }
+            /* Agreed: a plugin one rank cannot find (its MPIMILL_JOB_PATH, a
+             * node-local path) must stop every rank, not leave the others
+             * waiting in the stage's collectives. */
+            rc = mill__agree(comm, rc, err, sizeof err);
         }
         mill__run_args_free(&a);
         if (rc) {

@@ -279,9 +279,12 @@ int mill__manifest_read(int dirfd, mill__manifest *m, char *err, size_t errlen) 
         text[len] = '\0';
         const char *self = NULL;
         for (const char *p = text; (p = strstr(p, MILL_MANIFEST_SELF)) != NULL; p++) self = p;
-        uint64_t want;
-        if (self && sscanf(self + strlen(MILL_MANIFEST_SELF), "%16" SCNx64, &want) == 1)
-            m->self = XXH3_64bits(text, (size_t)(self - text)) == want ? 1 : -1;
+        if (self) { /* present: exactly HEX16"\n}\n to the end, or the manifest was changed */
+            const char *h = self + strlen(MILL_MANIFEST_SELF);
+            char want[17];
+            snprintf(want, sizeof want, "%016" PRIx64, (uint64_t)XXH3_64bits(text, (size_t)(self - text)));
+            m->self = (size_t)(text + len - h) == 16 + 4 && !memcmp(h, want, 16) && !strcmp(h + 16, "\"\n}\n") ? 1 : -1;
+        }
         int r = parse_manifest(text, len, m);
         if (r == -2) rc = MILL_ENOMEM;
         else if (r) {

@@ -82,6 +82,16 @@ bad_pipeline "bad:2: a stage is \`run JOB ARGS...\`, not 'cat'"
 # A NUL byte hid every line after it (the file was read as C text).
 printf '%s\x00junk\nrun nosuchjob\n' "$ok" > "$TMP/bad"
 bad_pipeline "bad:1: a NUL byte"
+# A job one rank finds and another does not (its own MPIMILL_JOB_PATH):
+# every rank stops at the check, naming the rank (one rank went on alone
+# into the stage and waited there for ever).
+mkdir -p "$TMP/jobs"
+cp "$(dirname "$MPIMILL")/../lib/mpimill/jobs/wordcount.so" "$TMP/jobs/myjob.so"
+printf 'run myjob --input %s --output %s/mineout\n' "$TMP/t.csv" "$TMP" > "$TMP/mine.txt"
+rc=0; timeout 60 mpirun -q -n 1 -x MPIMILL_JOB_PATH="$TMP/jobs" "$MPIMILL" pipeline "$TMP/mine.txt" : \
+  -n 1 "$MPIMILL" pipeline "$TMP/mine.txt" > "$TMP/log" 2>&1 || rc=$?
+[ "$rc" = 2 ] && grep -q "mine.txt:1: rank 1: unknown job 'myjob'" "$TMP/log" && [ ! -e "$TMP/mineout" ] ||
+  fail "a job only rank 0 finds: exit $rc (124: hung), $(cat "$TMP/log")"
 # Quotes as in a shell: in "...", a backslash escapes only " and \ (it was
 # dropped before any character, so the regex a\.c became a.c).
 printf 'abc\na.c\n' > "$TMP/f.txt"

@@ -48,6 +48,11 @@ t = open(sys.argv[1]).read()
 open(sys.argv[2], "w").write(t[:t.rindex(',\n"manifest_xxh3"')] + "\n}\n")
 EOF
 "$MPIMILL" verify "$TMP/out" > /dev/null || fail "verify of a manifest without manifest_xxh3 (older) failed"
+# A changed count with a checksum that is not hex: still a changed manifest
+# (it turned the check off, as if the manifest were older).
+sed 's/"records_in": \([0-9]\)/"records_in": 9\1/; s/"manifest_xxh3": "./"manifest_xxh3": "g/' "$TMP/manifest" > "$TMP/out/_SUCCESS"
+rc=0; "$MPIMILL" verify "$TMP/out" > "$TMP/verify2.txt" || rc=$?
+[ "$rc" = 1 ] && grep -q "differs: _SUCCESS" "$TMP/verify2.txt" || fail "a non-hex manifest_xxh3 passed: exit $rc"
 cp "$TMP/manifest" "$TMP/out/_SUCCESS"
 # A newline in an unlisted name is shown escaped: it cannot forge a line.
 touch "$TMP/v/$(printf 'x\nmpimill: verify: all ok')"

@@ -57,6 +57,8 @@ bad --ranks 3 --weights 1,0,1
 bad --ranks 3 --weights 1,nan,1
 bad --ranks 3 --weights 1,0x2,1
 bad --ranks 3 --weights 1,1,
+bad --ranks 2 --weights 1,2,
+grep -q "weight 2 ('') is not a decimal number" "$T/err" || fail "a trailing comma: $(cat "$T/err")"
 bad --ranks 2 --weights 1,70000
 grep -q "weight 1 (70000) is out of range: from 2^-17 (about 0.0000077) to 65535" "$T/err" ||
   fail "a weight out of range: $(cat "$T/err")"
