@@ -18,6 +18,7 @@
 
 #include "agree.h"
 #include "fault.h"
+#include "write.h"
 
 #include "mpimill/job.h"
 
@@ -45,14 +46,10 @@ struct mill__h5out {
 };
 
 static int col_flush(mill__h5out *h, col *c) {
-    for (size_t off = 0; off < c->len;) {
-        ssize_t w = write(c->fd, c->buf + off, c->len - off);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) {
-            if (!h->werr) h->werr = w < 0 ? errno : EIO;
-            return MILL_EIO;
-        }
-        off += (size_t)w;
+    int e = mill__write_all(c->fd, c->buf, c->len);
+    if (e) {
+        if (!h->werr) h->werr = e;
+        return MILL_EIO;
     }
     c->len = 0;
     return 0;

@@ -27,20 +27,23 @@ const char *mill__compress_suffix(const char *compress) {
     return NULL;
 }
 
-/* Writes all of p to fd. */
-static int write_all(mill__sink *s, const void *p, size_t n, char *err, size_t errlen) {
+int mill__write_all(int fd, const void *p, size_t n) {
     const char *b = p;
     while (n > 0) {
-        ssize_t w = write(s->fd, b, n);
+        ssize_t w = write(fd, b, n);
         if (w < 0 && errno == EINTR) continue;
-        if (w < 0) {
-            snprintf(err, errlen, "write %s: %s", s->name, strerror(errno));
-            return MILL_EIO;
-        }
+        if (w < 0) return errno;
         b += w;
         n -= (size_t)w;
     }
     return 0;
+}
+
+/* Writes all of p to the sink's file. */
+static int write_all(mill__sink *s, const void *p, size_t n, char *err, size_t errlen) {
+    int e = mill__write_all(s->fd, p, n);
+    if (e) snprintf(err, errlen, "write %s: %s", s->name, strerror(e));
+    return e ? MILL_EIO : 0;
 }
 
 int mill__sink_open(mill__sink **out, int fd, const char *name, const char *compress, char *err,

@@ -12,6 +12,10 @@
 
 typedef struct mill__sink mill__sink;
 
+/* Writes all n bytes at p to fd, going on after EINTR and short writes.
+ * Returns 0, or the errno of the write that failed. */
+int mill__write_all(int fd, const void *p, size_t n);
+
 /* Returns the file name suffix for compression `compress` ("none" or NULL:
  * "", "gzip": ".gz"), or NULL when it is not known. */
 const char *mill__compress_suffix(const char *compress);

@@ -843,7 +843,7 @@ static int publish(mill__commit *c, const char *members, const char *files, doub
         free(m);
         return MILL_ENOMEM;
     }
-    fprintf(f, MILL_MANIFEST_SELF "%016" PRIx64 "\"\n}\n", (uint64_t)XXH3_64bits(m, mlen)); /* verify checks it */
+    fprintf(f, MILL_MANIFEST_SELF "%016" PRIx64 MILL_MANIFEST_END, (uint64_t)XXH3_64bits(m, mlen)); /* verify checks it */
     if (fclose(f) != 0) {
         free(m);
         return MILL_ENOMEM;

@@ -95,9 +95,10 @@ typedef struct mill__manifest {
                         * 1 matches, -1 differs (the manifest was changed), 0 absent (older) */
 } mill__manifest;
 
-/* The manifest's own checksum: its last member, MANIFEST_SELF "HEX16"\n}\n,
- * hashes every byte before it. */
+/* The manifest's own checksum: its last member, MILL_MANIFEST_SELF HEX16
+ * MILL_MANIFEST_END, hashes every byte before it. */
 #define MILL_MANIFEST_SELF "\"manifest_xxh3\": \""
+#define MILL_MANIFEST_END "\"\n}\n"
 
 /* Reads and parses dirfd/_SUCCESS without following links. Returns 0,
  * MILL_ENOENT when there is no manifest, MILL_EFORMAT when it is not a

@@ -279,11 +279,11 @@ int mill__manifest_read(int dirfd, mill__manifest *m, char *err, size_t errlen) 
         text[len] = '\0';
         const char *self = NULL;
         for (const char *p = text; (p = strstr(p, MILL_MANIFEST_SELF)) != NULL; p++) self = p;
-        if (self) { /* present: exactly HEX16"\n}\n to the end, or the manifest was changed */
+        if (self) { /* present: exactly HEX16 MILL_MANIFEST_END to the end, or the manifest was changed */
             const char *h = self + strlen(MILL_MANIFEST_SELF);
-            char want[17];
-            snprintf(want, sizeof want, "%016" PRIx64, (uint64_t)XXH3_64bits(text, (size_t)(self - text)));
-            m->self = (size_t)(text + len - h) == 16 + 4 && !memcmp(h, want, 16) && !strcmp(h + 16, "\"\n}\n") ? 1 : -1;
+            char want[17 + sizeof MILL_MANIFEST_END];
+            snprintf(want, sizeof want, "%016" PRIx64 MILL_MANIFEST_END, (uint64_t)XXH3_64bits(text, (size_t)(self - text)));
+            m->self = (size_t)(text + len - h) == strlen(want) && !memcmp(h, want, strlen(want)) ? 1 : -1;
         }
         int r = parse_manifest(text, len, m);
         if (r == -2) rc = MILL_ENOMEM;

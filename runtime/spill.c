@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "record.h"
+#include "write.h"
 
 uint64_t mill__table_memory(const mill__table *t) {
     return t->bytes + (uint64_t)t->cap * sizeof(mill__entry);
@@ -41,17 +42,9 @@ static int temp_file(const char *dir, int *fd, char *err, size_t errlen) {
 
 /* Writes all n bytes at p to a spill file. */
 int mill__spill_write(int fd, const char *p, size_t n, char *err, size_t errlen) {
-    while (n > 0) {
-        ssize_t k = write(fd, p, n);
-        if (k < 0 && errno == EINTR) continue;
-        if (k < 0) {
-            snprintf(err, errlen, "writing a spill file: %s", strerror(errno));
-            return MILL_EIO;
-        }
-        p += k;
-        n -= (size_t)k;
-    }
-    return 0;
+    int e = mill__write_all(fd, p, n);
+    if (e) snprintf(err, errlen, "writing a spill file: %s", strerror(e));
+    return e ? MILL_EIO : 0;
 }
 
 /* Buffered appends to a spill file. */
