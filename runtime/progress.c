@@ -45,14 +45,14 @@ void mill__progress_update(uint64_t done_bytes) {
      * slow job on a small input. */
     double unit = pg.total >= 10 * 1073741824.0 ? 1073741824.0 : pg.total >= 10 * 1048576.0 ? 1048576.0 : 1024.0;
     const char *u = unit > 1048576.0 ? "GiB" : unit > 1024.0 ? "MiB" : "KiB";
+    char what[160];
     if (done > pg.total) /* gzip inflates, HDF5 compresses: no fraction to give */
-        fprintf(stderr, "%smpimill: %s: map (%.0f %s read on rank 0, of %.0f %s on disk), %.0f %s/s%s",
-                pg.tty ? "\r" : "", pg.job, done / unit, u, pg.total / unit, u, rate / unit, u,
-                pg.tty ? "\033[K" : "\n");
+        snprintf(what, sizeof what, "(%.0f %s read on rank 0, of %.0f %s on disk), %.0f %s/s", done / unit, u,
+                 pg.total / unit, u, rate / unit, u);
     else
-        fprintf(stderr, "%smpimill: %s: map %3.0f%% (%.0f of %.0f %s on rank 0), %.0f %s/s, ETA %.0f s%s",
-                pg.tty ? "\r" : "", pg.job, 100.0 * done / pg.total, done / unit, pg.total / unit, u, rate / unit,
-                u, eta, pg.tty ? "\033[K" : "\n");
+        snprintf(what, sizeof what, "%3.0f%% (%.0f of %.0f %s on rank 0), %.0f %s/s, ETA %.0f s",
+                 100.0 * done / pg.total, done / unit, pg.total / unit, u, rate / unit, u, eta);
+    fprintf(stderr, "%smpimill: %s: map %s%s", pg.tty ? "\r" : "", pg.job, what, pg.tty ? "\033[K" : "\n");
 }
 
 void mill__progress_clear(void) {
