@@ -29,6 +29,7 @@
 
 #include "args.h"
 #include "commit.h"
+#include "ctx.h"
 #include "input.h"
 #include "plugin.h"
 #include "runtime.h"
@@ -289,10 +290,13 @@ int mill__pipeline_main(int argc, char **argv) {
         }
         mill__plugin p; /* the job and its options, found now, not when the stage comes */
         if (rc == 0) {
+            mill_ctx loading = {.rank = rank}; /* a plugin that crashes as it loads is named */
+            mill__crash_watch(&loading, a.job);
             if ((rc = mill__plugin_load(&p, a.job, err, sizeof err)) == 0) {
                 rc = mill__plugin_check_options(p.job, &a, err, sizeof err);
                 mill__plugin_unload(&p);
             }
+            mill__crash_watch(NULL, NULL);
             /* Agreed: a plugin one rank cannot find (its MPIMILL_JOB_PATH, a
              * node-local path) must stop every rank, not leave the others
              * waiting in the stage's collectives. */

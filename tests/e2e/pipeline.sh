@@ -92,6 +92,12 @@ rc=0; timeout 60 mpirun -q -n 1 -x MPIMILL_JOB_PATH="$TMP/jobs" "$MPIMILL" pipel
   -n 1 "$MPIMILL" pipeline "$TMP/mine.txt" > "$TMP/log" 2>&1 || rc=$?
 [ "$rc" = 2 ] && grep -q "mine.txt:1: rank 1: unknown job 'myjob'" "$TMP/log" && [ ! -e "$TMP/mineout" ] ||
   fail "a job only rank 0 finds: exit $rc (124: hung), $(cat "$TMP/log")"
+# A plugin that crashes as the pipeline checks its stages is named, as
+# `run` names it (the check ran without the crash report: a bare SIGSEGV).
+printf 'run %s --input %s --output %s/crashout\n' "$PLUGINS/crash.so" "$TMP/t.csv" "$TMP" > "$TMP/crash.txt"
+rc=0; CRASH_AT_LOAD=1 mpimill_run 2 -- pipeline "$TMP/crash.txt" > "$TMP/log" 2>&1 || rc=$?
+[ "$rc" != 0 ] && grep -q "crashed with SIGSEGV while loading the plugin $PLUGINS/crash.so" "$TMP/log" &&
+  [ ! -e "$TMP/crashout" ] || fail "a plugin crashing at load in a pipeline: exit $rc, $(cat "$TMP/log")"
 # Quotes as in a shell: in "...", a backslash escapes only " and \ (it was
 # dropped before any character, so the regex a\.c became a.c).
 printf 'abc\na.c\n' > "$TMP/f.txt"
