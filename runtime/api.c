@@ -17,13 +17,17 @@ int mill_emit(mill_ctx *ctx, const void *key, size_t key_len, const void *value,
     if (!ctx || !ctx->can_emit || ctx->combining) return MILL_ESTATE;
     mill_kv kv = {key, key_len, value, value_len};
     int rc = mill__emit_check(ctx, &kv);
-    return rc ? rc : mill__emit_add(ctx, &kv);
+    if (rc == 0) rc = mill__emit_add(ctx, &kv);
+    if (rc && !ctx->emit_rc) ctx->emit_rc = rc; /* sticky: see ctx.h */
+    return rc;
 }
 
 int mill_emit_batch(mill_ctx *ctx, const mill_kv *kv, size_t n) {
     if (!ctx || !ctx->can_emit || ctx->combining) return MILL_ESTATE;
     if (!kv && n) return MILL_EINVAL;
-    return mill__emit_many(ctx, kv, n);
+    int rc = mill__emit_many(ctx, kv, n);
+    if (rc && !ctx->emit_rc) ctx->emit_rc = rc;
+    return rc;
 }
 
 int mill_emit_u64(mill_ctx *ctx, const void *key, size_t key_len, uint64_t value) {

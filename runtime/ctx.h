@@ -62,6 +62,13 @@ struct mill_ctx {
     const mill_record *rec;   /* the record being mapped, for error messages */
     void *userdata;
     char fail[512];           /* the plugin's mill_fail message */
+    /* The first failure mill_emit* returned to the plugin, or 0. Sticky: a
+     * plugin that ignores it fails all the same when its callback returns
+     * (a record it emitted is missing). emit_err: that failure's message
+     * when it is the runtime's own (a spill file it could not write), to
+     * be reported as is, not as the job's. */
+    int emit_rc;
+    char emit_err[512];
     uint64_t records, keys_out;
     uint64_t bytes_in;        /* bytes of the records mapped (with their terminators) */
     mill__metrics metrics;

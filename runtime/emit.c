@@ -9,11 +9,11 @@
 /* Spills the map table when it passed its share of --memory, as the engine
  * does after each map call: a map call that emits much (a 10 MB line, a
  * histogram's million bins) then stays within the budget too. The reason of
- * a failure goes to ctx->fail (the engine names the record). */
+ * a failure goes to ctx->emit_err: it is the runtime's, not the job's. */
 static int spill_maybe(mill_ctx *ctx) {
-    char err[sizeof ctx->fail];
+    char err[sizeof ctx->emit_err];
     int rc = mill__spill_map_maybe(ctx, err, sizeof err);
-    if (rc) snprintf(ctx->fail, sizeof ctx->fail, "%s", err);
+    if (rc && !ctx->emit_err[0]) snprintf(ctx->emit_err, sizeof ctx->emit_err, "%s", err);
     return rc;
 }
 

@@ -236,6 +236,18 @@ int mill__job_error(mill_ctx *ctx, const char *cb, int rc, char *err, size_t err
     return rc == MILL_ENOMEM ? rc : MILL_EJOB;
 }
 
+/* Formats the failure of a callback that may emit (map, map_done): its
+ * rc, or when it returned 0, the first emit failure it was told of (a
+ * plugin that ignores mill_emit's return still fails: ctx.h, emit_rc). A
+ * failure of the runtime's own (a spill file) is reported as it is. */
+static int emit_callback_error(mill_ctx *ctx, const char *cb, int rc, char *err, size_t errlen) {
+    if (ctx->emit_rc && ctx->emit_err[0]) {
+        snprintf(err, errlen, "%s", ctx->emit_err);
+        return ctx->emit_rc;
+    }
+    return mill__job_error(ctx, cb, rc ? rc : ctx->emit_rc, err, errlen);
+}
+
 typedef struct map_state {
     mill_ctx *ctx;
     char *err;
@@ -255,7 +267,7 @@ static int map_record(void *arg, const mill_record *rec) {
     ms->ctx->bytes_in += rec->len + 1;
     int rc = ms->ctx->job->map(ms->ctx, rec);
     if (rc == 0 && ms->ctx->job->combine_op == MILL_COMBINE_CUSTOM) rc = mill__emit_flush(ms->ctx);
-    if (rc) rc = mill__job_error(ms->ctx, "map", rc, ms->err, ms->errlen);
+    if (rc || ms->ctx->emit_rc) rc = emit_callback_error(ms->ctx, "map", rc, ms->err, ms->errlen);
     else rc = mill__spill_map_maybe(ms->ctx, ms->err, ms->errlen);
     ms->ctx->rec = NULL;
     return rc;
@@ -724,8 +736,8 @@ int mill__run_main(int argc, char **argv) {
     if (rc == 0 && mill__stop_signal()) rc = mill__stop_error(err, sizeof err);
     rc = agree_phase(&ctx, rc, err, sizeof err);
     if (rc == 0 && ctx.job->map_done) { /* every rank, or none: collectives are allowed */
-        if ((rc = ctx.job->map_done(&ctx)) != 0 || (rc = mill__emit_flush(&ctx)) != 0)
-            rc = mill__job_error(&ctx, "map_done", rc, err, sizeof err);
+        if ((rc = ctx.job->map_done(&ctx)) != 0 || ctx.emit_rc || (rc = mill__emit_flush(&ctx)) != 0)
+            rc = emit_callback_error(&ctx, "map_done", rc, err, sizeof err);
         rc = agree_phase(&ctx, rc, err, sizeof err);
     }
     ctx.can_emit = 0;

@@ -202,7 +202,7 @@ static int take(mill_ctx *ctx, carry *c, const char *p, size_t n, uint64_t *reco
 static int append(const mill__spill *s, mill__reduce_run *run, const char *p, size_t n, char *err, size_t errlen) {
     int rc = 0;
     if (n && run->fd < 0) rc = mill__spill_temp(s, &run->fd, err, errlen);
-    if (rc == 0) rc = mill__spill_write(run->fd, p, n, err, errlen);
+    if (rc == 0) rc = mill__spill_write(s, run->fd, p, n, err, errlen);
     if (rc == 0) run->size += n;
     return rc;
 }

@@ -13,6 +13,10 @@
  * since no vote was complete nothing is committed (recovery removes the
  * staging later). A crash while the plugin loads, or in its teardown after
  * the commit (the output then stands), says so.
+ *
+ * SIGXFSZ is ignored: a file passing the size limit (ulimit -f, a batch
+ * system's limit) then fails its write with EFBIG, reported as an error
+ * naming the file, instead of killing the rank without a word.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -40,7 +44,7 @@ int mill__signals_install(void) {
     sa.sa_flags = SA_RESTART;
     for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
         if (sigaction(sigs[i], &sa, NULL) != 0) return MILL_EINVAL;
-    return 0;
+    return signal(SIGXFSZ, SIG_IGN) == SIG_ERR ? MILL_EINVAL : 0;
 }
 
 int mill__stop_signal(void) { return stop_signal; }

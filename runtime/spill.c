@@ -28,7 +28,7 @@ static int temp_file(const char *dir, int *fd, char *err, size_t errlen) {
     snprintf(path, sizeof path, "%s/mpimill-spill-XXXXXX", dir);
     int f = mkstemp(path);
     if (f < 0) {
-        snprintf(err, errlen, "spill file in %s: %s", dir, strerror(errno));
+        snprintf(err, errlen, "spill directory %s (--tmp): creating a spill file: %s", dir, strerror(errno));
         return MILL_EIO;
     }
     if (unlink(path) != 0) {
@@ -40,15 +40,15 @@ static int temp_file(const char *dir, int *fd, char *err, size_t errlen) {
     return 0;
 }
 
-/* Writes all n bytes at p to a spill file. */
-int mill__spill_write(int fd, const char *p, size_t n, char *err, size_t errlen) {
+int mill__spill_write(const mill__spill *s, int fd, const char *p, size_t n, char *err, size_t errlen) {
     int e = mill__write_all(fd, p, n);
-    if (e) snprintf(err, errlen, "writing a spill file: %s", strerror(e));
+    if (e) snprintf(err, errlen, "spill directory %s (--tmp): writing a spill file: %s", s->tmpdir, strerror(e));
     return e ? MILL_EIO : 0;
 }
 
 /* Buffered appends to a spill file. */
 typedef struct out_buf {
+    const mill__spill *s; /* whose directory holds the file */
     int fd;
     char buf[1 << 16];
     size_t len;
@@ -56,7 +56,7 @@ typedef struct out_buf {
 } out_buf;
 
 static int out_flush(out_buf *o, char *err, size_t errlen) {
-    int rc = mill__spill_write(o->fd, o->buf, o->len, err, errlen);
+    int rc = mill__spill_write(o->s, o->fd, o->buf, o->len, err, errlen);
     o->written += o->len;
     o->len = 0;
     return rc;
@@ -167,7 +167,7 @@ static int compact_map_runs(mill_ctx *ctx, size_t first, char *err, size_t errle
     mill__table scratch = {0};
     int rc = off && o ? mill__table_init(&scratch) : MILL_ENOMEM;
     if (rc == 0) rc = temp_file(s->tmpdir, &fd, err, errlen);
-    if (rc == 0) *o = (out_buf){.fd = fd};
+    if (rc == 0) *o = (out_buf){.s = s, .fd = fd};
     size_t buf = mill__spill_buffer(ctx->memory, s->nmap - first);
     for (int r = 0; r < P && rc == 0; r++) {
         off[r] = o->written + o->len;
@@ -230,7 +230,7 @@ int mill__spill_map(mill_ctx *ctx, mill__table *t, char *err, size_t errlen) {
         }
         for (int r = 0; r < P; r++) at[r + 1] += at[r]; /* at[r]: where owner r's entries start */
         for (size_t i = 0; i < n; i++) order[at[owner[i]]++] = sorted[i]; /* now at[r]: where they end */
-        *o = (out_buf){.fd = run->fd};
+        *o = (out_buf){.s = s, .fd = run->fd};
         size_t j = 0;
         for (int r = 0; r < P && rc == 0; r++) {
             run->off[r] = o->written + o->len;
@@ -287,7 +287,7 @@ int mill__spill_reduce(mill_ctx *ctx, mill__table *t, char *err, size_t errlen) 
         free(o);
         return rc;
     }
-    *o = (out_buf){.fd = fd};
+    *o = (out_buf){.s = s, .fd = fd};
     size_t n = mill__table_sort(t);
     for (size_t i = 0; i < n && rc == 0; i++) {
         mill__table_prefetch(t, i + MILL__AHEAD);

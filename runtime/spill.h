@@ -78,8 +78,10 @@ int mill__spill_map(mill_ctx *ctx, mill__table *t, char *err, size_t errlen);
 /* Writes the reduce table t, sorted by key, as a reduce run, and empties it. */
 int mill__spill_reduce(mill_ctx *ctx, mill__table *t, char *err, size_t errlen);
 
-/* Writes all n bytes at p to the spill file fd. Returns 0 or MILL_EIO. */
-int mill__spill_write(int fd, const char *p, size_t n, char *err, size_t errlen);
+/* Writes all n bytes at p to the spill file fd, one of s's. Returns 0 or
+ * MILL_EIO, with a message naming the spill directory (a full disk is
+ * mended there, not in the input). */
+int mill__spill_write(const mill__spill *s, int fd, const char *p, size_t n, char *err, size_t errlen);
 
 /* Returns the read buffer of each of `inputs` merge inputs: an eighth of
  * the budget `memory` shared, between 4 and 64 KiB each. */

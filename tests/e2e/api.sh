@@ -63,6 +63,12 @@ rc=0; mpimill_run "$ranks" -- run "$PLUGINS/failing.so" --input "$TMP/narrow.txt
 [ "$rc" = 1 ] && grep -q "job failing: map failed at $TMP/narrow.txt\(:2\)\? (byte offset 3): a numeric job emitted a 4-byte value" "$TMP/stderr" ||
   fail "narrow value in a batch: exit $rc, $(cat "$TMP/stderr")"
 [ ! -e "$TMP/o6" ] || fail "output after a failed batch"
+# The same with a map that ignores the failure and returns 0: the failure
+# sticks, and the job fails all the same (it committed without b and c).
+rc=0; mpimill_run "$ranks" -- run "$PLUGINS/failing.so" --input "$TMP/narrow.txt" --output "$TMP/o6" --opt ignore=1 \
+  2> "$TMP/stderr" || rc=$?
+[ "$rc" = 1 ] && grep -q "job failing: map failed at $TMP/narrow.txt\(:2\)\? (byte offset 3): a numeric job emitted a 4-byte value" "$TMP/stderr" &&
+  [ ! -e "$TMP/o6" ] || fail "an emit failure the map ignored: exit $rc, $(cat "$TMP/stderr")"
 
 # A setup that fails on the last rank only stops every rank (no hang).
 last=$((ranks - 1))

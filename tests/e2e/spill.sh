@@ -48,6 +48,15 @@ head -c 6000000 "$TMP/in.txt" | tr '\n' ' ' > "$TMP/line.txt"; echo >> "$TMP/lin
 mpimill_run "$ranks" -- run wordcount --input "$TMP/line.txt" --output "$TMP/line" --memory 16M --tmp "$TMP/spill" --quiet
 output_of "$TMP/line" | cmp -s <(oracle "$TMP/line.txt") - || fail "word count of one long line, spilled, differs"
 [ -z "$(ls -A "$TMP/spill")" ] || fail "spill files left in --tmp: $(ls "$TMP/spill")"
+# The same line with the ranks' files limited to 512 KiB (ulimit -f: EFBIG,
+# as a full disk gives ENOSPC; mpirun itself is not limited): one line naming
+# the spill directory, not the job's map at an input line; no SIGXFSZ death;
+# nothing committed or left behind.
+rc=0; timeout 300 mpirun -q -n "$ranks" --oversubscribe bash -c 'ulimit -f 512; exec "$@"' - "$MPIMILL" run wordcount \
+  --input "$TMP/line.txt" --output "$TMP/full" --memory 16M --tmp "$TMP/spill" --quiet 2> "$TMP/stderr" || rc=$?
+[ "$rc" = 1 ] && [ "$(wc -l < "$TMP/stderr")" = 1 ] &&
+  grep -q "spill directory $TMP/spill (--tmp): writing a spill file: File too large$" "$TMP/stderr" &&
+  [ ! -e "$TMP/full" ] && [ -z "$(ls -A "$TMP/spill")" ] || fail "a spill file past ulimit -f: exit $rc, $(cat "$TMP/stderr")"
 
 # Ranks with different budgets (nodes of different sizes) cut the shuffle's
 # rounds alike: an MPMD run gives each rank its own --memory.

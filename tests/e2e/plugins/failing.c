@@ -1,5 +1,6 @@
 /* failing.c -- a job whose map fails on a line that says "bad", and on a
- * line that says "narrow" emits a batch whose second value is 4 bytes. */
+ * line that says "narrow" emits a batch whose second value is 4 bytes
+ * (with --opt ignore=1, it then ignores the failure and returns 0). */
 #include <mpimill/job.h>
 #include <stdint.h>
 #include <string.h>
@@ -13,7 +14,10 @@ static int failing_map(mill_ctx *ctx, const mill_record *rec) {
         uint64_t one = 1;
         uint32_t small = 1;
         mill_kv kv[3] = {{"a", 1, &one, 8}, {"b", 1, &small, 4}, {"c", 1, &one, 8}};
-        return mill_emit_batch(ctx, kv, 3);
+        int64_t ignore;
+        int rc = mill_opt_i64(ctx, "ignore", 0, &ignore);
+        if (rc == 0) rc = mill_emit_batch(ctx, kv, 3);
+        return ignore ? 0 : rc;
     }
     return mill_emit_u64(ctx, rec->data, rec->len, 1);
 }
@@ -29,7 +33,7 @@ static int failing_setup(mill_ctx *ctx) {
     return rc;
 }
 
-static const char *const options[] = {"setup_fail_rank", NULL};
+static const char *const options[] = {"setup_fail_rank", "ignore", NULL};
 
 MILL_JOB(.name = "failing", .setup = failing_setup, .options = options, .description = "fails on 'bad'", .value_type = MILL_VALUE_U64,
          .combine_op = MILL_COMBINE_SUM, .map = failing_map)
