@@ -87,6 +87,11 @@ static int merge_u64_sum(mill_ctx *ctx, mill__entry *e, const void *b, size_t bl
 }
 
 /* Every other typed combiner: min/max of u64, i64, f64 and sums of i64, f64. */
+/* The min and max of two doubles, the same in either order: NaN wins (as
+ * in numpy), and -0 is below +0. */
+static double f64_min(double a, double b) { return isnan(a) || isnan(b) ? NAN : a < b || (a == b && signbit(a)) ? a : b; }
+static double f64_max(double a, double b) { return isnan(a) || isnan(b) ? NAN : a > b || (a == b && !signbit(a)) ? a : b; }
+
 static int merge_typed(mill_ctx *ctx, mill__entry *e, const void *b, size_t blen) {
     if (blen != 8 || e->vlen != 8) return bad_width(ctx, blen);
     union { uint64_t u; int64_t i; double f; } x, y;
@@ -104,8 +109,7 @@ static int merge_typed(mill_ctx *ctx, mill__entry *e, const void *b, size_t blen
                                        : (y.i > x.i ? y.i : x.i);
         break;
     default:
-        x.f = op == MILL_COMBINE_SUM ? x.f + y.f : op == MILL_COMBINE_MIN ? (y.f < x.f ? y.f : x.f)
-                                                                          : (y.f > x.f ? y.f : x.f);
+        x.f = op == MILL_COMBINE_SUM ? x.f + y.f : op == MILL_COMBINE_MIN ? f64_min(x.f, y.f) : f64_max(x.f, y.f);
         break;
     }
     memcpy(e->value, &x, 8);

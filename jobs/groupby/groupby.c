@@ -172,8 +172,8 @@ static int groupby_combine(mill_ctx *ctx, const void *key, size_t key_len, const
         memcpy(&y, (const char *)b + 8 + i * sizeof y, sizeof y);
         x.n += y.n;
         x.sum += y.sum;
-        x.min = y.min < x.min ? y.min : x.min;
-        x.max = y.max > x.max ? y.max : x.max;
+        x.min = y.min < x.min || (y.min == x.min && signbit(y.min)) ? y.min : x.min; /* -0 below +0, in any order */
+        x.max = y.max > x.max || (y.max == x.max && !signbit(y.max)) ? y.max : x.max;
         memcpy(s->merged.p + 8 + i * sizeof x, &x, sizeof x);
     }
     return mill_set_value(ctx, s->merged.p, s->merged.len);

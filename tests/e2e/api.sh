@@ -70,6 +70,18 @@ rc=0; mpimill_run "$ranks" -- run "$PLUGINS/failing.so" --input "$TMP/narrow.txt
 [ "$rc" = 1 ] && grep -q "job failing: map failed at $TMP/narrow.txt\(:2\)\? (byte offset 3): a numeric job emitted a 4-byte value" "$TMP/stderr" &&
   [ ! -e "$TMP/o6" ] || fail "an emit failure the map ignored: exit $rc, $(cat "$TMP/stderr")"
 
+# The f64 MIN combiner gives the same answer whatever order the values
+# come in: NaN wins, -0 is below +0 (a NaN seen after a number was lost).
+mkdir "$TMP/fm"
+for order in 1 2; do
+  if [ $order = 1 ]; then a='k 5\nk 1\nz 0\n' b='k nan\nk 2\nz -0\n'; else a='k nan\nk 2\nz -0\n' b='k 5\nk 1\nz 0\n'; fi
+  printf "$a" > "$TMP/fm/a.txt"; printf "$b" > "$TMP/fm/b.txt"
+  mpimill_run "$ranks" -- run "$PLUGINS/fmin.so" --input "$TMP/fm" --output "$TMP/fm$order" --quiet || fail "fmin failed"
+  [ "$(output_of "$TMP/fm$order" | tr '\t\n' ' ')" = "k nan z -0 " ] ||
+    fail "f64 MIN, values in order $order: $(output_of "$TMP/fm$order" | tr '\t\n' ' ')"
+done
+rm -rf "$TMP/fm" "$TMP/fm1" "$TMP/fm2"
+
 # A setup that fails on the last rank only stops every rank (no hang).
 last=$((ranks - 1))
 rc=0; mpimill_run "$ranks" -- run "$PLUGINS/failing.so" --input "$TMP/bad.txt" --output "$TMP/o5" \

@@ -68,6 +68,12 @@ expect_fail "$ranks" 1 "option by is required" groupby --input "$in/bad.csv"
 printf 'k,v\na,inf\na,-inf\nb,1\n' > "$TMP/inf.csv"
 run_job "$ranks" groupby --input "$TMP/inf.csv" --output "$TMP/inf" --opt by=k --opt agg=sum:v,mean:v
 [ "$(output_of "$TMP/inf")" = "$(printf 'a\tnan\tnan\nb\t1\t1')" ] || fail "inf + -inf: $(output_of "$TMP/inf")"
+# min and max of 0 and -0 do not depend on the rows' order: -0 is below 0.
+printf 'k,v\na,0\na,-0\n' > "$TMP/z1.csv"; printf 'k,v\na,-0\na,0\n' > "$TMP/z2.csv"
+for z in z1 z2; do
+  run_job "$ranks" groupby --input "$TMP/$z.csv" --output "$TMP/$z" --opt by=k --opt agg=min:v,max:v
+  [ "$(output_of "$TMP/$z")" = "$(printf 'a\t-0\t0')" ] || fail "min, max of 0 and -0 ($z): $(output_of "$TMP/$z")"
+done
 expect_fail "$ranks" 1 "option agg=count,median:v: 'median:v' is not count" groupby --input "$in/bad.csv" --opt by=k --opt agg=count,median:v
 expect_fail "$ranks" 1 "option agg=sum: 'sum' is not count" groupby --input "$in/bad.csv" --opt by=k --opt agg=sum
 expect_fail "$ranks" 1 "no column 'w' in the header of $in/bad.csv" groupby --input "$in/bad.csv" --opt by=k --opt agg=max:w

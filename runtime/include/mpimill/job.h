@@ -50,8 +50,8 @@ const char *mill_strerror(int err);
 typedef enum mill_combine_op {
     MILL_COMBINE_CUSTOM = 0, /* call mill_job.combine */
     MILL_COMBINE_SUM = 1,    /* typed sum (u64, i64, f64) */
-    MILL_COMBINE_MIN = 2,
-    MILL_COMBINE_MAX = 3,
+    MILL_COMBINE_MIN = 2,    /* f64: NaN if any value is NaN; -0 is below +0 */
+    MILL_COMBINE_MAX = 3,    /* (so the result does not depend on the order) */
     MILL_COMBINE_FIRST = 4   /* keep one value, drop the others */
 } mill_combine_op;
 
