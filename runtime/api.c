@@ -150,7 +150,9 @@ static int named(mill_ctx *ctx, const char *name, int mode, uint64_t *token) {
     int rc = mode < 0 ? mill__lock_named_release(ctx->locks, name)
                       : mill__lock_named_acquire(ctx->locks, name, (mill__lock_mode)mode,
                                                  ctx->lock_timeout_ms, token);
-    if (rc) mill_fail(ctx, "lock '%s': %s", name, mill__lock_set_errmsg(ctx->locks));
+    const char *msg = mill__lock_set_errmsg(ctx->locks);
+    if (rc && !strncmp(msg, "lock '", 6)) mill_fail(ctx, "%s", msg); /* it names the lock already */
+    else if (rc) mill_fail(ctx, "lock '%s': %s", name, strncmp(msg, "lock: ", 6) ? msg : msg + 6);
     return rc;
 }
 

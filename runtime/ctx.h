@@ -61,7 +61,8 @@ struct mill_ctx {
     writer *out;              /* where mill_write goes, during reduce */
     const mill_record *rec;   /* the record being mapped, for error messages */
     void *userdata;
-    char fail[512];           /* the plugin's mill_fail message */
+    char fail[512];           /* the plugin's mill_fail message; emptied as each callback starts, so
+                               * that a failure is never given the reason of one the job handled */
     /* The first failure mill_emit* returned to the plugin, or 0. Sticky: a
      * plugin that ignores it fails all the same when its callback returns
      * (a record it emitted is missing). emit_err: that failure's message

@@ -56,6 +56,7 @@ static int merge_first(mill_ctx *ctx, mill__entry *e, const void *b, size_t blen
 }
 
 static int merge_custom(mill_ctx *ctx, mill__entry *e, const void *b, size_t blen) {
+    if (!ctx->can_emit) ctx->fail[0] = '\0'; /* a callback of its own (not inside map): no stale message */
     ctx->combining = e;
     ctx->value_set = 0;
     int rc = ctx->job->combine(ctx, e->key, e->klen, e->value, e->vlen, b, blen);
@@ -269,6 +270,7 @@ static int map_record(void *arg, const mill_record *rec) {
     ms->ctx->rec = rec;
     ms->ctx->records++;
     ms->ctx->bytes_in += rec->len + 1;
+    ms->ctx->fail[0] = '\0'; /* each callback's failure gives its own reason (ctx.h) */
     int rc = ms->ctx->job->map(ms->ctx, rec);
     if (rc == 0 && ms->ctx->job->combine_op == MILL_COMBINE_CUSTOM) rc = mill__emit_flush(ms->ctx);
     if (rc || ms->ctx->emit_rc) rc = emit_callback_error(ms->ctx, "map", rc, ms->err, ms->errlen);
@@ -311,6 +313,7 @@ static int emit_key(void *arg, const void *key, size_t klen, const void *value, 
     mill_ctx *ctx = es->ctx;
     int rc;
     if (ctx->job->reduce) {
+        ctx->fail[0] = '\0';
         rc = ctx->job->reduce(ctx, key, klen, value, vlen);
         if (rc) rc = mill__job_error(ctx, "reduce", rc, es->err, es->errlen);
     } else {
@@ -740,6 +743,7 @@ int mill__run_main(int argc, char **argv) {
     if (rc == 0 && mill__stop_signal()) rc = mill__stop_error(err, sizeof err);
     rc = agree_phase(&ctx, rc, err, sizeof err);
     if (rc == 0 && ctx.job->map_done) { /* every rank, or none: collectives are allowed */
+        ctx.fail[0] = '\0';
         if ((rc = ctx.job->map_done(&ctx)) != 0 || ctx.emit_rc || (rc = mill__emit_flush(&ctx)) != 0)
             rc = emit_callback_error(&ctx, "map_done", rc, err, sizeof err);
         rc = agree_phase(&ctx, rc, err, sizeof err);

@@ -57,6 +57,14 @@ grep -q "job failing: map failed at $TMP/bad.txt\(:3\)\? (byte offset 8): cannot
 [ ! -e "$TMP/o3" ] || fail "output after a failed map"
 check_no_leftovers "$TMP/o3"
 
+# A failure without a reason is not given the reason of an earlier one the
+# job handled (setup's mill_opt_i64 on ratio=0.5, before it read a float).
+printf 'quiet\n' > "$TMP/quiet.txt"
+rc=0; mpimill_run "$ranks" -- run "$PLUGINS/failing.so" --input "$TMP/quiet.txt" --output "$TMP/o3" --opt ratio=0.5 \
+  2> "$TMP/stderr" || rc=$?
+[ "$rc" = 1 ] && grep -q "job failing: map failed at $TMP/quiet.txt\(:1\)\? (byte offset 0): $(printf 'I/O error')$" "$TMP/stderr" ||
+  fail "a map failing without mill_fail after a handled failure: exit $rc, $(cat "$TMP/stderr")"
+
 # A batch with a value of the wrong width fails the job at that record.
 printf 'ok\nnarrow\n' > "$TMP/narrow.txt"
 rc=0; mpimill_run "$ranks" -- run "$PLUGINS/failing.so" --input "$TMP/narrow.txt" --output "$TMP/o6" 2> "$TMP/stderr" || rc=$?

@@ -25,7 +25,8 @@ who=; [ "$ranks" -gt 1 ] && who="rank $((ranks - 1)): "
 if [ "$ranks" -gt 1 ]; then
   rc=0; mpimill_run "$ranks" "${mca[@]}" -- run "$PLUGINS/locker.so" --input "$TMP/in.txt" --output "$TMP/o3" \
     --opt mode=hold --lock-timeout 1 2> "$TMP/stderr" || rc=$?
-  [ "$rc" = 1 ] && grep -q "lock 'x'.*rank 0" "$TMP/stderr" || fail "timeout: exit $rc, $(cat "$TMP/stderr")"
+  [ "$rc" = 1 ] && grep -q "lock 'x'.*rank 0" "$TMP/stderr" && [ "$(grep -o "lock 'x'" "$TMP/stderr" | wc -l)" = 1 ] ||
+    fail "timeout (the lock named once): exit $rc, $(cat "$TMP/stderr")"
   [ ! -e "$TMP/o3" ] || fail "output committed after a lock timeout"
   # A rank that fails holding a lock releases it before agreeing on the
   # failure: the others go on instead of waiting out --lock-timeout, and

@@ -1,6 +1,7 @@
 /* failing.c -- a job whose map fails on a line that says "bad", and on a
  * line that says "narrow" emits a batch whose second value is 4 bytes
- * (with --opt ignore=1, it then ignores the failure and returns 0). */
+ * (with --opt ignore=1, it then ignores the failure and returns 0); on
+ * "quiet" map fails without saying why. */
 #include <mpimill/job.h>
 #include <stdint.h>
 #include <string.h>
@@ -10,6 +11,7 @@ static int failing_map(mill_ctx *ctx, const mill_record *rec) {
         mill_fail(ctx, "cannot map a bad record");
         return MILL_EJOB;
     }
+    if (rec->len == 5 && !memcmp(rec->data, "quiet", 5)) return MILL_EIO; /* no mill_fail */
     if (rec->len == 6 && !memcmp(rec->data, "narrow", 6)) {
         uint64_t one = 1;
         uint32_t small = 1;
@@ -22,9 +24,12 @@ static int failing_map(mill_ctx *ctx, const mill_record *rec) {
     return mill_emit_u64(ctx, rec->data, rec->len, 1);
 }
 
-/* With --opt setup_fail_rank=R, setup fails on rank R only. */
+/* With --opt setup_fail_rank=R, setup fails on rank R only. --opt ratio
+ * may be an integer or not: a failure the job handles (mill_opt_i64's). */
 static int failing_setup(mill_ctx *ctx) {
     int64_t r;
+    double ratio;
+    if (mill_opt_i64(ctx, "ratio", 1, &r) != 0 && mill_opt_f64(ctx, "ratio", 1, &ratio) != 0) return MILL_EINVAL;
     int rc = mill_opt_i64(ctx, "setup_fail_rank", -1, &r);
     if (rc == 0 && r == mill_rank(ctx)) {
         mill_fail(ctx, "setup refuses on this rank");
@@ -33,7 +38,7 @@ static int failing_setup(mill_ctx *ctx) {
     return rc;
 }
 
-static const char *const options[] = {"setup_fail_rank", "ignore", NULL};
+static const char *const options[] = {"setup_fail_rank", "ignore", "ratio", NULL};
 
 MILL_JOB(.name = "failing", .setup = failing_setup, .options = options, .description = "fails on 'bad'", .value_type = MILL_VALUE_U64,
          .combine_op = MILL_COMBINE_SUM, .map = failing_map)
