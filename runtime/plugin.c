@@ -200,6 +200,15 @@ static int cmp_name(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* The plugin list_one's child is loading, for on_child_exit. */
+static const char *child_loading;
+
+/* A plugin that calls exit() as it loads ends the child with any status,
+ * 0 too: it is named, not listed silently as nothing. */
+static void on_child_exit(void) {
+    if (child_loading) fprintf(stderr, "mpimill: job %s: called exit() as it loaded; not listed\n", child_loading);
+}
+
 /* Loads dir/name.so in a child (one that crashes as it loads must not end
  * the listing) and prints its line. Returns 1 when stdout is closed (as
  * under `mpimill jobs | head -1`): the listing stops quietly. */
@@ -220,7 +229,9 @@ static int list_one(const char *dir, const char *name, const char *shadowed_by) 
         return 0;
     }
     mill__plugin p;
+    if (pid == 0 && atexit(on_child_exit) == 0) child_loading = path;
     int ok = load_path(&p, path, err, sizeof err) == 0; /* in the child, or here when fork failed */
+    child_loading = NULL;
     if (ok) {
         /* The run name is the file's; the job's own name shows when it differs. */
         const char *desc = p.job->description ? p.job->description : "";

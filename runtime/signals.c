@@ -111,10 +111,12 @@ static void on_exit_watched(void) {
         memcpy(where, " at ", 5);
         mill__record_where(ctx->rec, where + 4, sizeof where - 4);
     }
-    int n = snprintf(msg, sizeof msg, "mpimill: error: rank %d: %s%s called exit() in its plugin %s%s: %s\n",
-                     ctx->rank, ctx->job ? "job " : "", ctx->job ? ctx->job->name : "", watched_plugin, where,
-                     ctx->committed ? "after its output was committed (the output is complete)"
-                                    : "nothing was committed");
+    int n = ctx->job ? snprintf(msg, sizeof msg, "mpimill: error: rank %d: job %s called exit() in its plugin %s%s: %s\n",
+                                ctx->rank, ctx->job->name, watched_plugin, where,
+                                ctx->committed ? "after its output was committed (the output is complete)"
+                                               : "nothing was committed")
+                     : snprintf(msg, sizeof msg, "mpimill: error: rank %d: the plugin %s called exit() as it loaded: "
+                                "nothing was committed\n", ctx->rank, watched_plugin);
     if (n > 0) (void)!write(2, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1);
     _exit(1);
 }

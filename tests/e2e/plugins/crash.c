@@ -2,7 +2,8 @@
  *   on a line containing "boom": SIGSEGV, or SIGABRT with --opt how=abort,
  *   or exit(0) with --opt how=exit;
  *   --opt how=teardown: in teardown, after the output was committed;
- *   environment CRASH_AT_LOAD=1: while the plugin loads (a constructor).
+ *   environment CRASH_AT_LOAD=1: while the plugin loads (a constructor);
+ *   CRASH_AT_LOAD=exit: exit(0) there instead.
  */
 #include <mpimill/job.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@ static void segv(void) {
 __attribute__((constructor)) static void crash_at_load(void) {
     const char *e = getenv("CRASH_AT_LOAD");
     if (e && !strcmp(e, "1")) segv();
+    if (e && !strcmp(e, "exit")) exit(0);
 }
 
 static int crash_map(mill_ctx *ctx, const mill_record *rec) {
