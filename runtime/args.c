@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "commit.h"
 #include "mpimill/job.h"
 
 const char mill__run_usage[] =
@@ -220,6 +221,7 @@ int mill__run_args_parse(mill__run_args *a, int argc, char **argv, char *err, si
         snprintf(err, errlen, "no --output given");
         return MILL_EINVAL;
     }
+    if (mill__commit_output_ok(a->output, err, errlen) != 0) return MILL_EINVAL;
     if (!strcmp(a->format, "hdf5") && strcmp(a->compress, "none") != 0) {
         snprintf(err, errlen, "--compress is for --format text (HDF5 output is always deflated)");
         return MILL_EINVAL;

@@ -537,6 +537,19 @@ int mill__commit_recover(const char *outdir, FILE *report, char *err, size_t err
     char parent[PATH_MAX], base[BASE_MAX + 1], lockname[NAME_MAX + 1];
     int rc = split_output(outdir, parent, sizeof parent, base, err, errlen);
     if (rc) return rc;
+    /* A link to an output (latest -> run42/out): what a job left is beside
+     * the target, under its name, so recovery goes there, as verify does. */
+    char link[PATH_MAX + BASE_MAX + 2], target[PATH_MAX];
+    struct stat st;
+    snprintf(link, sizeof link, "%s/%s", parent, base);
+    if (lstat(link, &st) == 0 && S_ISLNK(st.st_mode)) {
+        if (!realpath(link, target)) {
+            snprintf(err, errlen, "recover %s: a symbolic link that does not resolve: %s", outdir, strerror(errno));
+            return MILL_EIO;
+        }
+        if (report) fprintf(report, "mpimill: recover: %s is a link to %s\n", outdir, target);
+        return mill__commit_recover(target, report, err, errlen);
+    }
     int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (pfd < 0) {
         snprintf(err, errlen, "recover %s: parent directory %s: %s", outdir, parent, strerror(errno));
@@ -618,6 +631,34 @@ static void free_commit(mill__commit *c) {
 }
 
 /* Rank 0's part of begin: lock, recover, check the output, create staging. */
+/* Returns 0 when --overwrite may replace the directory `base` of parent:
+ * it is empty, or an output (it holds _SUCCESS: mpimill's, or Hadoop's).
+ * Otherwise MILL_EEXIST: a directory of other files (data, the job's own
+ * input) is not deleted on a mistyped --output. */
+static int replaceable(int parent_fd, const char *base, const char *outdir, char *err, size_t errlen) {
+    struct stat st;
+    char path[BASE_MAX + 16];
+    snprintf(path, sizeof path, "%s/_SUCCESS", base);
+    if (fstatat(parent_fd, path, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) return 0;
+    int fd = openat(parent_fd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d) {
+        snprintf(err, errlen, "output %s: %s", outdir, strerror(errno));
+        if (fd >= 0) close(fd);
+        return MILL_EIO;
+    }
+    struct dirent *de;
+    const char *other = NULL;
+    while (!other && (de = readdir(d)) != NULL)
+        if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) other = de->d_name;
+    if (other)
+        snprintf(err, errlen, "output %s exists and is not an output (no _SUCCESS; it holds %.200s): --overwrite "
+                 "replaces only outputs and empty directories (remove it yourself, or write elsewhere)",
+                 outdir, other);
+    closedir(d);
+    return other ? MILL_EEXIST : 0;
+}
+
 static int begin_root(mill__commit *c, const char *outdir, char *err, size_t errlen) {
     char parent[PATH_MAX];
     int rc = split_output(outdir, parent, sizeof parent, c->base, err, errlen);
@@ -632,15 +673,16 @@ static int begin_root(mill__commit *c, const char *outdir, char *err, size_t err
     if ((rc = recover_locked(c->parent_fd, c->base, NULL, err, errlen)) != 0) return rc;
     struct stat st;
     if (fstatat(c->parent_fd, c->base, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-        if (!c->overwrite) {
-            snprintf(err, errlen, "output %s exists (use --overwrite to replace it)", outdir);
-            return MILL_EEXIST;
-        }
         if (!S_ISDIR(st.st_mode)) {
             snprintf(err, errlen, "output %s exists and is %s", outdir,
                      S_ISLNK(st.st_mode) ? "a symbolic link (name the directory itself)" : "not a directory");
             return MILL_EEXIST;
         }
+        if (!c->overwrite) {
+            snprintf(err, errlen, "output %s exists (use --overwrite to replace it)", outdir);
+            return MILL_EEXIST;
+        }
+        if ((rc = replaceable(c->parent_fd, c->base, outdir, err, errlen)) != 0) return rc;
         struct stat pst; /* a rename cannot replace a mount point (EBUSY): say so before the work */
         if (fstat(c->parent_fd, &pst) == 0 && pst.st_dev != st.st_dev) {
             snprintf(err, errlen, "output %s is a mount point: it cannot be replaced (write inside it)", outdir);

@@ -78,4 +78,34 @@ expect 2 "no --output" wordcount --input "$TMP/ok.txt"
 expect 2 "--tmp $TMP/ok.txt: Not a directory" wordcount --input "$TMP/ok.txt" --output "$TMP/out" --tmp "$TMP/ok.txt"
 expect 1 "job $TMP/ok.txt: cannot load" "$TMP/ok.txt" --input "$TMP/ok.txt" --output "$TMP/out"
 [ -d "$TMP/exists" ] && [ -z "$(ls -A "$TMP/exists")" ] || fail "existing output was touched"
+expect 2 "output $TMP/out/.: not a usable directory name" wordcount --input "$TMP/ok.txt" --output "$TMP/out/."
+# An existing file is named as what it is (the message offered --overwrite,
+# which then refused it).
+touch "$TMP/afile"
+expect 1 "error: output $TMP/afile exists and is not a directory" wordcount --input "$TMP/ok.txt" --output "$TMP/afile"
+# --overwrite replaces an output or an empty directory, never a directory of
+# other files: here the job's own input, which it deleted.
+mkdir "$TMP/res" "$TMP/empty"
+cp "$TMP/ok.txt" "$TMP/res/raw.txt"
+expect 1 "error: output $TMP/res exists and is not an output (no _SUCCESS; it holds raw.txt)" \
+  wordcount --input "$TMP/res/raw.txt" --output "$TMP/res" --overwrite
+[ "$(ls -A "$TMP/res")" = raw.txt ] || fail "--overwrite touched a directory of other files: $(ls -A "$TMP/res")"
+mpimill_run "$ranks" -- run wordcount --input "$TMP/ok.txt" --output "$TMP/empty" --overwrite --quiet &&
+  [ -f "$TMP/empty/_SUCCESS" ] || fail "--overwrite of an empty directory"
+mpimill_run "$ranks" -- run wordcount --input "$TMP/ok.txt" --output "$TMP/empty" --overwrite --quiet ||
+  fail "--overwrite of an output"
+# recover through a link to an output finishes what a killed job left beside
+# the target (it said "nothing to recover").
+if [ "$ranks" = 1 ]; then
+  mkdir "$TMP/lk"
+  mpimill_run 1 -- run wordcount --input "$TMP/ok.txt" --output "$TMP/lk/out" --quiet
+  ln -s out "$TMP/lk/latest"
+  MPIMILL_FAULT_POINT=9 mpimill_run 1 -- run wordcount --input "$TMP/ok.txt" --output "$TMP/lk/out" --overwrite \
+    > /dev/null 2>&1 && fail "fault point 9 did not stop the job"
+  [ -n "$(ls -A "$TMP/lk" | grep mill-)" ] || fail "the killed job left nothing to recover: a useless test"
+  "$MPIMILL" recover "$TMP/lk/latest" > "$TMP/stdout" 2>&1 || fail "recover through a link: $(cat "$TMP/stdout")"
+  grep -q "latest is a link to $TMP/lk/out" "$TMP/stdout" && [ -z "$(ls -A "$TMP/lk" | grep mill-)" ] ||
+    fail "recover through a link left $(ls -A "$TMP/lk"): $(cat "$TMP/stdout")"
+  "$MPIMILL" verify "$TMP/lk/out" > /dev/null || fail "the output does not verify after recover through a link"
+fi
 echo "bad input at $ranks ranks: ok"
