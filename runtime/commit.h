@@ -95,6 +95,11 @@ typedef struct mill__manifest {
                         * 1 matches, -1 differs (the manifest was changed), 0 absent (older) */
 } mill__manifest;
 
+/* The largest manifest read back (verify, report, recover): a guard against
+ * reading a stray huge file whole, far above the largest a job writes (the
+ * partitioner's state of 2^24 slots alone is 128 MiB of hex). */
+#define MILL_MANIFEST_MAX ((uint64_t)1 << 30)
+
 /* The manifest's own checksum: its last member, MILL_MANIFEST_SELF HEX16
  * MILL_MANIFEST_END, hashes every byte before it. */
 #define MILL_MANIFEST_SELF "\"manifest_xxh3\": \""

@@ -431,9 +431,15 @@ static void manifest_partitioner(FILE *f, const mill_partition *p) {
         fprintf(f, "%s%.6f", r ? ", " : "", (double)mill_partition_owned(p, r) / (double)mill_partition_slots(p));
     fprintf(f, "], \"state\": \"");
     size_t len = mill_partition_state_size(p);
-    unsigned char *buf = malloc(len);
-    if (buf && mill_partition_serialize(p, buf, len) == 0)
-        for (size_t i = 0; i < len; i++) fprintf(f, "%02x", buf[i]);
+    unsigned char *buf = malloc(len * 3); /* the state, then its hex */
+    if (buf && mill_partition_serialize(p, buf, len) == 0) {
+        char *hex = (char *)buf + len;
+        for (size_t i = 0; i < len; i++) {
+            hex[2 * i] = "0123456789abcdef"[buf[i] >> 4];
+            hex[2 * i + 1] = "0123456789abcdef"[buf[i] & 15];
+        }
+        fwrite(hex, 1, 2 * len, f); /* a short write shows in the stream's error state */
+    }
     free(buf);
     fprintf(f, "\"}");
 }

@@ -24,8 +24,6 @@
 #include "mpimill/job.h"
 #include "runtime.h"
 
-/* Largest manifest read back (a manifest lists files, not data). */
-#define MANIFEST_MAX (64u << 20)
 
 int mill__commit_name_ok(const char *name) {
     size_t n = strlen(name);
@@ -256,7 +254,7 @@ int mill__manifest_read(int dirfd, mill__manifest *m, char *err, size_t errlen) 
         return e == ENOENT ? MILL_ENOENT : e == ELOOP ? MILL_EINVAL : MILL_EIO;
     }
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > MANIFEST_MAX) {
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > MILL_MANIFEST_MAX) {
         snprintf(err, errlen, "manifest _SUCCESS: not a regular file of a sensible size");
         close(fd);
         return MILL_EINVAL;

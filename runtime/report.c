@@ -18,11 +18,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "commit.h"
 #include "json_read.h"
 #include "runtime.h"
 
-/* Largest manifest read (as in recover.c: a manifest lists files, not data). */
-#define MANIFEST_MAX (64u << 20)
 
 #define NPHASES 4
 static const char *const phase_name[NPHASES] = {"map", "shuffle", "reduce", "commit"};
@@ -75,7 +74,7 @@ static int read_whole(const char *path, char **text, size_t *len, char *err, siz
         return -1;
     }
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > MANIFEST_MAX) {
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > MILL_MANIFEST_MAX) {
         snprintf(err, errlen, "%s: not a regular file of a sensible size", path);
         close(fd);
         return -1;
