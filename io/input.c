@@ -32,7 +32,7 @@ int mill__whole_file(const mill__file *f, int csv_quoted_newlines) {
 }
 
 /* Appends one input; kind and dsoff are set by the caller afterwards. */
-static int add_file(mill__inputs *in, size_t *cap, const char *path, uint64_t size, uint64_t ino) {
+static int add_file(mill__inputs *in, size_t *cap, const char *path, const struct stat *st) {
     if (in->n == *cap) {
         size_t ncap = *cap ? *cap * 2 : 16;
         mill__file *f = realloc(in->files, ncap * sizeof *f);
@@ -42,13 +42,10 @@ static int add_file(mill__inputs *in, size_t *cap, const char *path, uint64_t si
     }
     char *p = strdup(path);
     if (!p) return MILL_ENOMEM;
-    in->files[in->n].path = p;
-    in->files[in->n].size = size;
-    in->files[in->n].kind = (uint32_t)mill__kind_of(path);
-    in->files[in->n].dsoff = 0;
-    in->files[in->n].ino = ino;
+    in->files[in->n] = (mill__file){.path = p, .size = (uint64_t)st->st_size, .kind = (uint32_t)mill__kind_of(path),
+                                    .ino = (uint64_t)st->st_ino, .dev = (uint64_t)st->st_dev};
     in->n++;
-    in->total += size;
+    in->total += (uint64_t)st->st_size;
     return 0;
 }
 
@@ -87,7 +84,7 @@ static int add_special(mill__inputs *in, size_t *cap, const char *path, char *er
         int ok = stat(file, &st) == 0 && S_ISREG(st.st_mode);
         free(file);
         if (!ok) continue;
-        int rc = add_file(in, cap, path, (uint64_t)st.st_size, (uint64_t)st.st_ino);
+        int rc = add_file(in, cap, path, &st);
         if (rc) return rc;
         in->files[in->n - 1].kind = MILL__HDF5;
         in->files[in->n - 1].dsoff = (uint32_t)(c - path);
@@ -118,7 +115,7 @@ static int add_path(mill__inputs *in, size_t *cap, const char *path, int top, ch
             snprintf(err, errlen, "input %s: %s", path, strerror(errno));
             return MILL_EIO;
         }
-        return add_file(in, cap, path, (uint64_t)st.st_size, (uint64_t)st.st_ino);
+        return add_file(in, cap, path, &st);
     }
     if (!S_ISDIR(st.st_mode)) {
         if (top) {
@@ -168,17 +165,55 @@ static int add_path(mill__inputs *in, size_t *cap, const char *path, int top, ch
     return rc;
 }
 
+/* Orders files by identity (device, inode, then dataset name for HDF5),
+ * then by their place in the list. */
+static const mill__inputs *sorting;
+
+static const char *dataset(const mill__file *f) { return f->kind == MILL__HDF5 ? f->path + f->dsoff : ""; }
+
+static int cmp_identity(const void *a, const void *b) {
+    const mill__file *x = &sorting->files[*(const size_t *)a], *y = &sorting->files[*(const size_t *)b];
+    if (x->dev != y->dev) return x->dev < y->dev ? -1 : 1;
+    if (x->ino != y->ino) return x->ino < y->ino ? -1 : 1;
+    int c = strcmp(dataset(x), dataset(y));
+    return c ? c : *(const size_t *)a < *(const size_t *)b ? -1 : 1;
+}
+
+/* Fails when two inputs are one file (or one HDF5 dataset), naming both. */
+static int check_twice(const mill__inputs *in, char *err, size_t errlen) {
+    size_t *order = malloc((in->n ? in->n : 1) * sizeof *order);
+    if (!order) {
+        snprintf(err, errlen, "out of memory listing the inputs");
+        return MILL_ENOMEM;
+    }
+    for (size_t i = 0; i < in->n; i++) order[i] = i;
+    sorting = in;
+    qsort(order, in->n, sizeof *order, cmp_identity);
+    int rc = 0;
+    for (size_t i = 1; i < in->n && rc == 0; i++) {
+        const mill__file *a = &in->files[order[i - 1]], *b = &in->files[order[i]];
+        if (a->dev == b->dev && a->ino == b->ino && !strcmp(dataset(a), dataset(b))) {
+            if (strcmp(a->path, b->path) == 0)
+                snprintf(err, errlen, "input %s is listed twice: it would be read, and counted, twice (list it once)",
+                         a->path);
+            else
+                snprintf(err, errlen, "input %s is the same file as %s, listed before: it would be read, and counted, "
+                         "twice (list it once)", b->path, a->path);
+            rc = MILL_EINVAL;
+        }
+    }
+    free(order);
+    return rc;
+}
+
 int mill__inputs_collect(mill__inputs *in, char *const *paths, size_t npaths, char *err, size_t errlen) {
     memset(in, 0, sizeof *in);
     size_t cap = 0;
-    for (size_t i = 0; i < npaths; i++) {
-        int rc = add_path(in, &cap, paths[i], 1, err, errlen);
-        if (rc) {
-            mill__inputs_free(in);
-            return rc;
-        }
-    }
-    return 0;
+    int rc = 0;
+    for (size_t i = 0; i < npaths && rc == 0; i++) rc = add_path(in, &cap, paths[i], 1, err, errlen);
+    if (rc == 0) rc = check_twice(in, err, errlen);
+    if (rc) mill__inputs_free(in);
+    return rc;
 }
 
 int mill__inputs_check_output(char *const *paths, size_t npaths, const char *output, char *err, size_t errlen) {
@@ -281,7 +316,8 @@ int mill__inputs_unpack(mill__inputs *in, const char *buf, size_t len) {
         if (len - off < pl || kind > MILL__HDF5 || (kind == MILL__HDF5 && dsoff >= pl)) goto bad;
         char *path = strndup(buf + off, pl);
         if (!path) { mill__inputs_free(in); return MILL_ENOMEM; }
-        int rc = add_file(in, &cap, path, size, ino);
+        struct stat st = {.st_size = (off_t)size, .st_ino = (ino_t)ino};
+        int rc = add_file(in, &cap, path, &st);
         free(path);
         if (rc) { mill__inputs_free(in); return rc; }
         in->files[in->n - 1].kind = kind;

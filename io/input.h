@@ -31,6 +31,8 @@ typedef struct mill__file {
     uint64_t ino;     /* its inode when listed (0: unknown); a reader refuses a file replaced
                        * since (mill__read_piece_opts). Not st_dev: on NFS and Lustre it
                        * differs from node to node for the same file. */
+    uint64_t dev;     /* its st_dev, on the rank that listed it only (not packed): with ino,
+                       * what finds a file listed twice */
 } mill__file;
 
 typedef struct mill__inputs {
@@ -47,6 +49,9 @@ typedef struct mill__piece {
 
 /* Expands paths (files, or directories searched recursively; names starting
  * with '.' or '_' inside directories are skipped, like Hadoop) into `in`.
+ * A file (or HDF5 dataset) reached twice -- the same path twice, a
+ * directory and a glob that overlap, a hard link -- fails with MILL_EINVAL
+ * naming both: it would be read, and counted, twice.
  * A path that does not exist literally is tried as a glob(3) pattern (its
  * matches in sorted order), then as FILE:/DATASET naming an HDF5 dataset of
  * an existing FILE. Fails with MILL_ENOENT or MILL_EIO and a message naming

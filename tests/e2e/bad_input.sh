@@ -78,6 +78,12 @@ expect 2 "no --output" wordcount --input "$TMP/ok.txt"
 expect 2 "--tmp $TMP/ok.txt: Not a directory" wordcount --input "$TMP/ok.txt" --output "$TMP/out" --tmp "$TMP/ok.txt"
 expect 1 "job $TMP/ok.txt: cannot load" "$TMP/ok.txt" --input "$TMP/ok.txt" --output "$TMP/out"
 [ -d "$TMP/exists" ] && [ -z "$(ls -A "$TMP/exists")" ] || fail "existing output was touched"
+# A file reached twice would be read, and counted, twice.
+mkdir "$TMP/dup"; cp "$TMP/ok.txt" "$TMP/dup/a.txt"
+expect 1 "error: input $TMP/ok.txt is listed twice: it would be read, and counted, twice" \
+  wordcount --input "$TMP/ok.txt" --input "$TMP/ok.txt" --output "$TMP/out"
+expect 1 "error: input $TMP/dup/./a.txt is the same file as $TMP/dup/a.txt, listed before" \
+  wordcount --input "$TMP/dup" --input "$TMP/dup/./a.txt" --output "$TMP/out"
 expect 2 "output $TMP/out/.: not a usable directory name" wordcount --input "$TMP/ok.txt" --output "$TMP/out/."
 # An existing file is named as what it is (the message offered --overwrite,
 # which then refused it).

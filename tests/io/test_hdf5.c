@@ -164,7 +164,7 @@ int main(int argc, char **argv) {
     char s1[200], s2[200];
     snprintf(s1, sizeof s1, "%s:/i32", file);
     snprintf(s2, sizeof s2, "%s:/grp/f64", file);
-    mill__file fl[2] = {{s1, 1, MILL__HDF5, (uint32_t)strlen(file), 0}, {s2, 1, MILL__HDF5, (uint32_t)strlen(file), 0}};
+    mill__file fl[2] = {{s1, 1, MILL__HDF5, (uint32_t)strlen(file), 0, 0}, {s2, 1, MILL__HDF5, (uint32_t)strlen(file), 0, 0}};
     mill__inputs in = {.files = fl, .n = 2, .total = 2};
     mill__read_opts o = {.comm = MPI_COMM_WORLD};
     seen s = {.width = 1, .fail_after = rank == 0 ? 1 : 0};
