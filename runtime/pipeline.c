@@ -329,12 +329,24 @@ int mill__pipeline_main(int argc, char **argv) {
             code = MILL_EXIT_USAGE;
             break;
         }
-        if (mill__stop_signal()) {
+        /* Agreed: a rank that stops alone here would leave the others
+         * waiting in the stage's collectives (rank 0, still cleaning up
+         * after the last stage's commit, sees a signal the others missed). */
+        int sig = mill__stop_signal(), stop = 0;
+        if (MPI_Allreduce(&sig, &stop, 1, MPI_INT, MPI_MAX, comm) != MPI_SUCCESS) {
+            if (rank == 0) fprintf(stderr, "mpimill: error: pipeline: MPI_Allreduce failed\n");
+            code = MILL_EXIT_RUNTIME;
+            mill__run_args_free(&a);
+            break;
+        }
+        if (stop) {
             if (rank == 0) {
-                mill__stop_error(err, sizeof err);
-                fprintf(stderr, "mpimill: error: pipeline %s: before stage %d/%d: %s\n", file, s + 1, nstages, err);
+                mill__stop_reason(stop, err, sizeof err);
+                fprintf(stderr, "mpimill: error: pipeline %s: %s before stage %d/%d: %s\n", file, err, s + 1,
+                        nstages, s ? "the stages before it are committed, it and the later ones not run"
+                                   : "no stage was run");
             }
-            code = 128 + mill__stop_signal();
+            code = 128 + stop;
             mill__run_args_free(&a);
             break;
         }

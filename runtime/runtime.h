@@ -32,6 +32,8 @@ int mill__signals_install(void);
 int mill__stop_signal(void);
 /* Writes why the job stopped into err and returns MILL_EABORT. */
 int mill__stop_error(char *err, size_t errlen);
+/* Writes "stopped by SIGX (what sends it)" for stop signal sig into buf. */
+void mill__stop_reason(int sig, char *buf, size_t len);
 
 /* Reports a crash (SIGSEGV, SIGABRT, ...) as happening in ctx's plugin at
  * the record being mapped -- or, while ctx->job is NULL, as the plugin

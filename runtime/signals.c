@@ -49,14 +49,19 @@ int mill__signals_install(void) {
 
 int mill__stop_signal(void) { return stop_signal; }
 
-int mill__stop_error(char *err, size_t errlen) {
-    int sig = stop_signal;
-    snprintf(err, errlen, "stopped by SIG%s (%s): nothing was committed",
+void mill__stop_reason(int sig, char *buf, size_t len) {
+    snprintf(buf, len, "stopped by SIG%s (%s)",
              sig == SIGTERM ? "TERM" : sig == SIGINT ? "INT" : sig == SIGUSR1 ? "USR1" : "USR2",
              sig == SIGTERM   ? "time limit, scancel or kill"
              : sig == SIGINT  ? "interrupt"
              : sig == SIGUSR1 ? "the scheduler's warning before the time limit"
                               : "the scheduler's warning, or a SIGTERM the batch script passed on through mpirun");
+}
+
+int mill__stop_error(char *err, size_t errlen) {
+    char why[256];
+    mill__stop_reason(stop_signal, why, sizeof why);
+    snprintf(err, errlen, "%s: nothing was committed", why);
     return MILL_EABORT;
 }
 

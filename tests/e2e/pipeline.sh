@@ -92,6 +92,15 @@ rc=0; timeout 60 mpirun -q -n 1 -x MPIMILL_JOB_PATH="$TMP/jobs" "$MPIMILL" pipel
   -n 1 "$MPIMILL" pipeline "$TMP/mine.txt" > "$TMP/log" 2>&1 || rc=$?
 [ "$rc" = 2 ] && grep -q "mine.txt:1: rank 1: unknown job 'myjob'" "$TMP/log" && [ ! -e "$TMP/mineout" ] ||
   fail "a job only rank 0 finds: exit $rc (124: hung), $(cat "$TMP/log")"
+# A stop signal rank 0 alone sees between two stages (here SIGTERM as stage
+# 1's commit ends, after its last collective) stops every rank before stage
+# 2: the others went on into it alone. The message says stage 1 stands.
+printf 'run wordcount --input %s --output %s/s1\nrun wordcount --input %s --output %s/s2\n' \
+  "$TMP/t.csv" "$TMP" "$TMP/t.csv" "$TMP" > "$TMP/stop.txt"
+rc=0; MPIMILL_FAULT_POINT=13 MPIMILL_FAULT_RANK=0 MPIMILL_FAULT_SIGNAL=TERM mpimill_run 2 -- pipeline "$TMP/stop.txt" \
+  > "$TMP/log" 2>&1 || rc=$?
+[ "$rc" = 143 ] && grep -q "stopped by SIGTERM (.*) before stage 2/2: the stages before it are committed" "$TMP/log" &&
+  "$MPIMILL" verify "$TMP/s1" > /dev/null && [ ! -e "$TMP/s2" ] || fail "a stop between stages: exit $rc, $(cat "$TMP/log")"
 # A plugin that crashes as the pipeline checks its stages is named, as
 # `run` names it (the check ran without the crash report: a bare SIGSEGV).
 printf 'run %s --input %s --output %s/crashout\n' "$PLUGINS/crash.so" "$TMP/t.csv" "$TMP" > "$TMP/crash.txt"
