@@ -286,8 +286,11 @@ static void write_script(FILE *f, const submit_job *job, const char *launcher, c
         fprintf(f, "# srun ends the step at once on SIGTERM (its ranks are killed, not\n"
                    "# stopped): SIGTERM goes to the ranks through Slurm instead (scancel\n"
                    "# signals the job's steps, not this script). srun passes USR1 and USR2 on.\n"
+                   "# An array task is named ARRAY_TASK: one task's own id may be the array's,\n"
+                   "# which scancel takes for every task.\n"
                    "send() {\n"
-                   "  if [ \"$1\" = TERM ] && [ -n \"${SLURM_JOB_ID:-}\" ] && scancel --signal=TERM \"$SLURM_JOB_ID\" "
+                   "  local id=${SLURM_ARRAY_TASK_ID:+${SLURM_ARRAY_JOB_ID:-}_$SLURM_ARRAY_TASK_ID}\n"
+                   "  if [ \"$1\" = TERM ] && [ -n \"${SLURM_JOB_ID:-}\" ] && scancel --signal=TERM \"${id:-$SLURM_JOB_ID}\" "
                    "2>/dev/null; then return 0; fi\n"
                    "  kill -s \"$1\" \"$pid\" 2>/dev/null || true\n"
                    "}\n");

@@ -35,6 +35,23 @@ rc=0; SLURM_JOB_ID=123 PATH=$PWD/shim:$PATH bash mpimill-submit-*.sbatch 2> shim
 sed -i 's/"attempt": "[^"]*"/"attempt": "s123-r0-0123456789abcdef"/' old/_SUCCESS
 SLURM_JOB_ID=123 PATH=$PWD/shim:$PATH bash mpimill-submit-*.sbatch 2> shim.log || fail "this job's manifest: $(cat shim.log)"
 rm -rf shim old mpimill-submit-*
+# SIGTERM to an array task's script (scancel, time limit) goes to that task
+# alone: the task holding the array's own id signalled the whole array.
+mkdir shim && printf '#!/bin/sh\necho $$ > "%s/srun.pid"; exec sleep 30\n' "$PWD" > shim/srun
+printf '#!/bin/sh\necho "$@" >> "%s/scancel.args"\n' "$PWD" > shim/scancel
+chmod +x shim/srun shim/scancel
+"$MPIMILL" submit --dry-run -- wordcount --input in --output o > /dev/null
+for script in mpimill-submit-*.sbatch "$MILL_SRC/slurm/mpimill-srun.sbatch"; do
+  rm -f scancel.args
+  SLURM_JOB_ID=100 SLURM_ARRAY_JOB_ID=100 SLURM_ARRAY_TASK_ID=2 PATH=$PWD/shim:$PATH bash "$script" wordcount \
+    --input in --output o > /dev/null 2>&1 &
+  pid=$!
+  sleep 1; kill -TERM $pid; sleep 0.5
+  kill "$(cat srun.pid)"; wait $pid 2> /dev/null || true
+  [ "$(head -1 scancel.args 2> /dev/null)" = "--signal=TERM 100_2" ] ||
+    fail "$script: SIGTERM to array task 2 ran scancel $(cat scancel.args 2> /dev/null)"
+done
+rm -rf shim mpimill-submit-* scancel.args srun.pid
 t0=$(date +%s.%N)
 j=$("$MPIMILL" submit --array in -n 2 --chdir="$PWD/elsewhere" -o 'task-%a.log' -- wordcount --output "$PWD/out")
 wait_job "$j" 120
