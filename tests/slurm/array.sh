@@ -32,8 +32,18 @@ mkdir shim && printf '#!/bin/sh\nexit 0\n' > shim/srun && chmod +x shim/srun
 "$MPIMILL" submit --dry-run -- wordcount --input in --output old --overwrite > /dev/null
 rc=0; SLURM_JOB_ID=123 PATH=$PWD/shim:$PATH bash mpimill-submit-*.sbatch 2> shim.log || rc=$?
 [ "$rc" = 1 ] && grep -q "has no _SUCCESS from this job" shim.log || fail "a launcher exiting 0: exit $rc, $(cat shim.log)"
+for l in srun mpirun; do # the templates too, --output X or --output=X
+  [ $l = srun ] || cp shim/srun shim/$l
+  for o in "--output old" "--output=old"; do
+    rc=0; SLURM_JOB_ID=123 PATH=$PWD/shim:$PATH bash "$MILL_SRC/slurm/mpimill-$l.sbatch" wordcount --input in $o \
+      --overwrite 2> shim.log || rc=$?
+    [ "$rc" = 1 ] && grep -q "has no _SUCCESS from this job" shim.log || fail "template $l, $l exiting 0: exit $rc, $(cat shim.log)"
+  done
+done
 sed -i 's/"attempt": "[^"]*"/"attempt": "s123-r0-0123456789abcdef"/' old/_SUCCESS
 SLURM_JOB_ID=123 PATH=$PWD/shim:$PATH bash mpimill-submit-*.sbatch 2> shim.log || fail "this job's manifest: $(cat shim.log)"
+SLURM_JOB_ID=123 PATH=$PWD/shim:$PATH bash "$MILL_SRC/slurm/mpimill-srun.sbatch" wordcount --input in --output old \
+  --overwrite 2> shim.log || fail "template, this job's manifest: $(cat shim.log)"
 rm -rf shim old mpimill-submit-*
 # SIGTERM to an array task's script (scancel, time limit) goes to that task
 # alone: the task holding the array's own id signalled the whole array.
