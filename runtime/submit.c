@@ -198,8 +198,11 @@ static int array_expand(strv *inputs, const char *spec, char *err, size_t errlen
     /* Every task's output must have a distinct name; no newline in a path. */
     char a[NAME_MAX + 1], b[NAME_MAX + 1];
     for (size_t i = 0; rc == 0 && i < inputs->n; i++) {
-        if (strchr(inputs->v[i], '\n') || !task_name(inputs->v[i], a, sizeof a)) {
-            snprintf(err, errlen, "--array: input '%s' has no usable name for its output", inputs->v[i]);
+        char why[256] = "";
+        if (strchr(inputs->v[i], '\n') || !task_name(inputs->v[i], a, sizeof a) ||
+            mill__commit_output_ok(a, why, sizeof why) != 0) { /* what `run` takes (<= 160 bytes...) */
+            snprintf(err, errlen, "--array: input '%s' has no usable name for its output%s%s%s", inputs->v[i],
+                     *why ? " (" : "", why, *why ? ")" : "");
             rc = MILL_EINVAL;
         }
         for (size_t j = 0; rc == 0 && j < i; j++)
@@ -521,6 +524,10 @@ int mill__submit_main(int argc, char **argv) {
             fprintf(stderr, "mpimill: submit: --array runs jobs, not pipelines\n");
             goto out;
         }
+        if (job.argc != 1) {
+            fprintf(stderr, "mpimill: submit: pipeline takes one FILE, not %d arguments\n", job.argc);
+            goto out;
+        }
         if (access(job.argv[0], R_OK) != 0) {
             fprintf(stderr, "mpimill: submit: pipeline %s: %s\n", job.argv[0], strerror(errno));
             goto out;
@@ -648,12 +655,17 @@ int mill__submit_main(int argc, char **argv) {
     /* --parsable prints "JOBID" or "JOBID;CLUSTER". */
     char *id = outbuf + strspn(outbuf, " \t\n");
     id[strcspn(id, ";\n")] = '\0';
-    if (st != 0 || !*id || strspn(id, "0123456789") != strlen(id)) {
+    if (!*id || strspn(id, "0123456789") != strlen(id)) {
         fprintf(stderr, "mpimill: error: sbatch failed (exit %d); the script is %s\n", st, script);
         goto out;
     }
     printf("%s\n", id);
     if (fflush(stdout) != 0) goto out;
+    if (st != 0) { /* submitted, then failed: sbatch --wait gives the job's exit */
+        fprintf(stderr, "mpimill: error: Slurm job %s ended with exit %d (see its output file; the script is %s)\n",
+                id, st, script);
+        goto out;
+    }
     if (inputs.n)
         fprintf(stderr, "mpimill: submitted Slurm job %s, an array of %zu tasks (%s, script %s)\n", id, inputs.n,
                 launcher, script);

@@ -21,6 +21,13 @@ refused() { # PATTERN ARGS...: submit exits 2 naming PATTERN, and writes no scri
 refused "unknown job 'nosuchjob'" -- nosuchjob --input in --output o
 refused "not a usable directory name" -- wordcount --input in --output $'o\nx'
 refused "pipeline nosuch.txt: No such file" -- pipeline nosuch.txt
+: > pipe.txt
+refused "pipeline takes one FILE, not 2 arguments" -- pipeline pipe.txt extra
+long=$(printf 'n%.0s' $(seq 200))
+mkdir longin && : > "longin/$long.txt"
+refused "input 'longin/$long.txt' has no usable name for its output (output $long.txt: not a usable" \
+  --array longin -- wordcount --output o
+rm -rf longin pipe.txt
 mkdir $'nl\ndir'
 (cd $'nl\ndir' && mkdir in && : > in/a.txt && refused "holds a newline" --array in -- wordcount --output o)
 rm -rf $'nl\ndir' mpimill-submit-*
@@ -74,4 +81,9 @@ for i in 1 2 3; do
   cmp -s want.txt got.txt || fail "out/part$i.txt differs from the oracle"
 done
 [ "$(ls out | wc -l)" = 3 ] || fail "expected three outputs: $(ls out)"
+# --wait: a job that fails still has its id printed, and the message says
+# the job failed, not sbatch.
+rc=0; j=$("$MPIMILL" submit --wait -n 1 -o fail.log -- wordcount --input in --output "$PWD/no/such/dir" 2> err.txt) || rc=$?
+[ "$rc" = 1 ] && [ -n "$j" ] && grep -q "Slurm job $j ended with exit" err.txt ||
+  fail "submit --wait of a failing job: exit $rc, id '$j', $(cat err.txt)"
 echo "array of 3 tasks: three outputs match the oracle, done in $(echo "$t1 - $t0" | bc) s: ok"
