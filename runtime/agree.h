@@ -34,6 +34,11 @@ void mill__oom_abort(MPI_Comm comm, const char *what)
 #endif
     ;
 
+/* Writes "mpimill: " prefix msg and a newline to stderr as one line: a
+ * control character in msg (a newline in a file name) is written as \n,
+ * \t, \r or \xNN, so that an error stays one line. */
+void mill__print_error(const char *prefix, const char *msg);
+
 /* Formats an MPI error code into err and returns MILL_EMPI. */
 int mill__mpi_error(int mpi_rc, const char *what, char *err, size_t errlen);
 

@@ -667,7 +667,7 @@ int mill__run_main(int argc, char **argv) {
         /* Every rank parsed the same argv: no communication is needed. */
         if (rank == 0) {
             if (args.help) fputs(mill__run_usage, stdout);
-            else fprintf(stderr, "mpimill: %s\n", err);
+            else mill__print_error("", err);
         }
         mill__run_args_free(&args);
         MPI_Comm_free(&comm);
@@ -825,7 +825,7 @@ out:
     if (ctx.job_comm != MPI_COMM_NULL) MPI_Comm_free(&ctx.job_comm);
     free(counters);
     free(per_rank);
-    if (exit_code != MILL_EXIT_OK && rank == 0) fprintf(stderr, "mpimill: error: %s\n", err);
+    if (exit_code != MILL_EXIT_OK && rank == 0) mill__print_error("error: ", err);
     if (exit_code != MILL_EXIT_OK && mill__stop_signal()) exit_code = 128 + mill__stop_signal();
     mill__table_free(&mapped);
     mill__table_free(&reduced);

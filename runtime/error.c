@@ -1,6 +1,23 @@
-/* error.c -- the names of mpimill's error codes (mill_strerror). */
+/* error.c -- the names of mpimill's error codes (mill_strerror), and the
+ * one line an error is printed as (mill__print_error). */
+#include <stdio.h>
 
+#include "agree.h"
 #include "mpimill/job.h"
+
+void mill__print_error(const char *prefix, const char *msg) {
+    char line[4096];
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)msg; *p && n + 5 < sizeof line; p++) {
+        if (*p >= 0x20 && *p != 0x7f) line[n++] = (char)*p;
+        else if (*p == '\n') n += (size_t)snprintf(line + n, sizeof line - n, "\\n");
+        else if (*p == '\t') n += (size_t)snprintf(line + n, sizeof line - n, "\\t");
+        else if (*p == '\r') n += (size_t)snprintf(line + n, sizeof line - n, "\\r");
+        else n += (size_t)snprintf(line + n, sizeof line - n, "\\x%02x", *p);
+    }
+    line[n] = '\0';
+    fprintf(stderr, "mpimill: %s%s\n", prefix, line);
+}
 
 const char *mill_strerror(int err) {
     switch (err) {

@@ -248,7 +248,7 @@ int mill__pipeline_main(int argc, char **argv) {
     int nstages = 0, code = MILL_EXIT_RUNTIME, ran = 0, skipped = 0;
     int src = share_file(comm, rank, file, &text, err, sizeof err);
     if (src != 0) {
-        if (rank == 0) fprintf(stderr, "mpimill: error: %s\n", err);
+        if (rank == 0) mill__print_error("error: ", err);
         if (src == MILL_EINVAL) code = MILL_EXIT_USAGE;
         goto out;
     }

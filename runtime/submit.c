@@ -598,25 +598,25 @@ int mill__submit_main(int argc, char **argv) {
     if (inputs.n) {
         FILE *lf = create_in(dir, stamp, "inputs", 0644, list, sizeof list, err, sizeof err);
         if (!lf) {
-            fprintf(stderr, "mpimill: error: %s\n", err);
+            mill__print_error("error: ", err);
             goto out;
         }
         /* Absolute, as the list's own path: the job may start elsewhere
          * (sbatch --chdir), and the inputs were found from here. */
         for (size_t i = 0; i < inputs.n; i++) fprintf(lf, "%s%s\n", inputs.v[i][0] == '/' ? "" : cwd, inputs.v[i]);
         if (finish_file(lf, list, err, sizeof err) != 0) {
-            fprintf(stderr, "mpimill: error: %s\n", err);
+            mill__print_error("error: ", err);
             goto out;
         }
     }
     FILE *sf = create_in(dir, stamp, "sbatch", 0755, script, sizeof script, err, sizeof err);
     if (!sf) {
-        fprintf(stderr, "mpimill: error: %s\n", err);
+        mill__print_error("error: ", err);
         goto out;
     }
     write_script(sf, &job, launcher, inputs.n ? list : NULL, inputs.n, self, (int)sbatch_opts.n, sbatch_opts.v);
     if (finish_file(sf, script, err, sizeof err) != 0) {
-        fprintf(stderr, "mpimill: error: %s\n", err);
+        mill__print_error("error: ", err);
         goto out;
     }
 

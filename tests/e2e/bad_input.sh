@@ -78,6 +78,8 @@ expect 2 "no --output" wordcount --input "$TMP/ok.txt"
 expect 2 "--tmp $TMP/ok.txt: Not a directory" wordcount --input "$TMP/ok.txt" --output "$TMP/out" --tmp "$TMP/ok.txt"
 expect 1 "job $TMP/ok.txt: cannot load" "$TMP/ok.txt" --input "$TMP/ok.txt" --output "$TMP/out"
 [ -d "$TMP/exists" ] && [ -z "$(ls -A "$TMP/exists")" ] || fail "existing output was touched"
+# A newline in a name stays inside the one line of the error, escaped.
+expect 1 "error: input $TMP/mis\\\\nsing: No such file" wordcount --input "$TMP/mis"$'\n'"sing" --output "$TMP/out"
 # A file reached twice would be read, and counted, twice.
 mkdir "$TMP/dup"; cp "$TMP/ok.txt" "$TMP/dup/a.txt"
 expect 1 "error: input $TMP/ok.txt is listed twice: it would be read, and counted, twice" \
