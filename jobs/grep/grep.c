@@ -80,7 +80,8 @@ static int grep_map(mill_ctx *ctx, const mill_record *rec) {
     int selected = (regexec(&s->re, s->line, 0, NULL, 0) == 0) != s->invert;
     if (s->count) {
         uint64_t one = (uint64_t)selected;
-        return mill_emit(ctx, rec->file, strlen(rec->file), &one, sizeof one);
+        int rc = mill_emit(ctx, rec->file, strlen(rec->file), &one, sizeof one);
+        return rc == 0 && selected ? mill_count(ctx, "selected_lines", 1) : rc;
     }
     uint64_t line = rec->line;
     int rc = 0;

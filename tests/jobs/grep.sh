@@ -51,6 +51,11 @@ for f in $files; do
 done | sort > "$TMP/want"
 run_job "$ranks" grep --input "$in" --output "$TMP/count" --opt 'pattern=rb (s|m)' --opt count=1
 same "$TMP/want" "$TMP/count" "count=1 differs from grep -c"
+python3 - "$TMP/count/_SUCCESS" "$(awk -F'\t' '{ s += $2 } END { print s }' "$TMP/want")" <<'PY' ||
+import json, sys
+assert json.load(open(sys.argv[1]))["counters"].get("selected_lines") == int(sys.argv[2])
+PY
+  fail "count=1: the counter selected_lines is not the lines counted"
 
 # Option errors (setup runs the same on every rank: checked at 1 rank).
 [ "$ranks" = 1 ] || { echo "grep at $ranks ranks: ok"; exit 0; }
