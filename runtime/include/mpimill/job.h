@@ -129,7 +129,11 @@ typedef struct mill_job {
 
 /* Emits a (key, value) pair from map or map_done (MILL_ESTATE anywhere
  * else: setup, combine, reduce, teardown; MILL_EINVAL for a NULL key or
- * value with a length). The bytes are copied. */
+ * value with a length). The bytes are copied. A failure once the pair was
+ * taken (a combine that failed, a spill file that could not be written, a
+ * numeric value that is not 8 bytes) fails the job when the callback
+ * returns, whatever it returns: the pair, or pairs emitted before it, may
+ * be missing. */
 int mill_emit(mill_ctx *ctx, const void *key, size_t key_len, const void *value, size_t value_len);
 /* One (key, value) pair for mill_emit_batch (ABI 1.1). */
 typedef struct mill_kv {
