@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#include "agree.h"
 #include <unistd.h>
 
 #include "mpimill/job.h"
@@ -165,45 +167,62 @@ static int add_path(mill__inputs *in, size_t *cap, const char *path, int top, ch
     return rc;
 }
 
-/* Orders files by identity (device, inode, then dataset name for HDF5),
- * then by their place in the list. */
-static const mill__inputs *sorting;
+/* A file's identity: device, inode and, for HDF5, the dataset's name. */
+typedef struct ident {
+    uint64_t dev, ino;
+    const char *dataset;
+    size_t i; /* its place in the list */
+} ident;
 
-static const char *dataset(const mill__file *f) { return f->kind == MILL__HDF5 ? f->path + f->dsoff : ""; }
-
-static int cmp_identity(const void *a, const void *b) {
-    const mill__file *x = &sorting->files[*(const size_t *)a], *y = &sorting->files[*(const size_t *)b];
+/* Orders by identity, then by place in the list. */
+static int cmp_ident(const void *a, const void *b) {
+    const ident *x = a, *y = b;
     if (x->dev != y->dev) return x->dev < y->dev ? -1 : 1;
     if (x->ino != y->ino) return x->ino < y->ino ? -1 : 1;
-    int c = strcmp(dataset(x), dataset(y));
-    return c ? c : *(const size_t *)a < *(const size_t *)b ? -1 : 1;
+    int c = strcmp(x->dataset, y->dataset);
+    return c ? c : (x->i > y->i) - (x->i < y->i);
 }
 
-/* Fails when two inputs are one file (or one HDF5 dataset), naming both. */
-static int check_twice(const mill__inputs *in, char *err, size_t errlen) {
-    size_t *order = malloc((in->n ? in->n : 1) * sizeof *order);
-    if (!order) {
+/* Drops each input that is a file (or HDF5 dataset) listed before it, with
+ * a warning naming both: read twice, its records would count twice. */
+static int drop_twice(mill__inputs *in, char *err, size_t errlen) {
+    ident *id = malloc((in->n ? in->n : 1) * sizeof *id);
+    unsigned char *drop = calloc(in->n ? in->n : 1, 1);
+    if (!id || !drop) {
+        free(id), free(drop);
         snprintf(err, errlen, "out of memory listing the inputs");
         return MILL_ENOMEM;
     }
-    for (size_t i = 0; i < in->n; i++) order[i] = i;
-    sorting = in;
-    qsort(order, in->n, sizeof *order, cmp_identity);
-    int rc = 0;
-    for (size_t i = 1; i < in->n && rc == 0; i++) {
-        const mill__file *a = &in->files[order[i - 1]], *b = &in->files[order[i]];
-        if (a->dev == b->dev && a->ino == b->ino && !strcmp(dataset(a), dataset(b))) {
-            if (strcmp(a->path, b->path) == 0)
-                snprintf(err, errlen, "input %s is listed twice: it would be read, and counted, twice (list it once)",
-                         a->path);
-            else
-                snprintf(err, errlen, "input %s is the same file as %s, listed before: it would be read, and counted, "
-                         "twice (list it once)", b->path, a->path);
-            rc = MILL_EINVAL;
+    for (size_t i = 0; i < in->n; i++) {
+        const mill__file *f = &in->files[i];
+        id[i] = (ident){f->dev, f->ino, f->kind == MILL__HDF5 ? f->path + f->dsoff : "", i};
+    }
+    qsort(id, in->n, sizeof *id, cmp_ident);
+    for (size_t i = 1, first = 0; i < in->n; i++) {
+        if (id[i].dev != id[first].dev || id[i].ino != id[first].ino || strcmp(id[i].dataset, id[first].dataset)) {
+            first = i;
+            continue;
+        }
+        const char *a = in->files[id[first].i].path, *b = in->files[id[i].i].path;
+        char msg[2 * PATH_MAX + 128];
+        if (strcmp(a, b) == 0) snprintf(msg, sizeof msg, "input %s is listed twice: read once", a);
+        else snprintf(msg, sizeof msg, "input %s is the same file as %s: read once", b, a);
+        mill__eprintf("warning: %s", msg);
+        drop[id[i].i] = 1;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < in->n; i++) {
+        if (drop[i]) {
+            in->total -= in->files[i].size;
+            free(in->files[i].path);
+        } else {
+            in->files[k++] = in->files[i];
         }
     }
-    free(order);
-    return rc;
+    in->n = k;
+    free(id);
+    free(drop);
+    return 0;
 }
 
 int mill__inputs_collect(mill__inputs *in, char *const *paths, size_t npaths, char *err, size_t errlen) {
@@ -211,7 +230,7 @@ int mill__inputs_collect(mill__inputs *in, char *const *paths, size_t npaths, ch
     size_t cap = 0;
     int rc = 0;
     for (size_t i = 0; i < npaths && rc == 0; i++) rc = add_path(in, &cap, paths[i], 1, err, errlen);
-    if (rc == 0) rc = check_twice(in, err, errlen);
+    if (rc == 0) rc = drop_twice(in, err, errlen);
     if (rc) mill__inputs_free(in);
     return rc;
 }

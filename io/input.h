@@ -50,8 +50,9 @@ typedef struct mill__piece {
 /* Expands paths (files, or directories searched recursively; names starting
  * with '.' or '_' inside directories are skipped, like Hadoop) into `in`.
  * A file (or HDF5 dataset) reached twice -- the same path twice, a
- * directory and a glob that overlap, a hard link -- fails with MILL_EINVAL
- * naming both: it would be read, and counted, twice.
+ * directory and a glob that overlap, a link -- is kept once, where it came
+ * first, with a warning on stderr naming both: read twice, its records
+ * would count twice.
  * A path that does not exist literally is tried as a glob(3) pattern (its
  * matches in sorted order), then as FILE:/DATASET naming an HDF5 dataset of
  * an existing FILE. Fails with MILL_ENOENT or MILL_EIO and a message naming

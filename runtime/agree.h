@@ -34,10 +34,14 @@ void mill__oom_abort(MPI_Comm comm, const char *what)
 #endif
     ;
 
-/* Writes "mpimill: " prefix msg and a newline to stderr as one line: a
- * control character in msg (a newline in a file name) is written as \n,
- * \t, \r or \xNN, so that an error stays one line. */
-void mill__print_error(const char *prefix, const char *msg);
+/* Writes "mpimill: " and the printf-formatted message, then a newline, to
+ * stderr as one line: a control character in it (a newline in a file name)
+ * is written as \n, \t, \r or \xNN, so that an error stays one line. */
+void mill__eprintf(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
 
 /* Formats an MPI error code into err and returns MILL_EMPI. */
 int mill__mpi_error(int mpi_rc, const char *what, char *err, size_t errlen);

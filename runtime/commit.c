@@ -533,22 +533,28 @@ static int recover_locked(int parent_fd, const char *base, FILE *report, char *e
     return rc;
 }
 
-int mill__commit_recover(const char *outdir, FILE *report, char *err, size_t errlen) {
+/* mill__commit_recover, through at most `links` more symbolic links. */
+static int recover_path(const char *outdir, int links, FILE *report, char *err, size_t errlen) {
     char parent[PATH_MAX], base[BASE_MAX + 1], lockname[NAME_MAX + 1];
     int rc = split_output(outdir, parent, sizeof parent, base, err, errlen);
     if (rc) return rc;
     /* A link to an output (latest -> run42/out): what a job left is beside
-     * the target, under its name, so recovery goes there, as verify does. */
-    char link[PATH_MAX + BASE_MAX + 2], target[PATH_MAX];
+     * the target, under its name, so recovery goes there, as verify does.
+     * The target itself may be missing (killed while the old output was
+     * set aside): its name is what counts, so the link is read, not resolved. */
+    char link[PATH_MAX + BASE_MAX + 2], to[PATH_MAX], target[2 * PATH_MAX + 2];
     struct stat st;
     snprintf(link, sizeof link, "%s/%s", parent, base);
     if (lstat(link, &st) == 0 && S_ISLNK(st.st_mode)) {
-        if (!realpath(link, target)) {
-            snprintf(err, errlen, "recover %s: a symbolic link that does not resolve: %s", outdir, strerror(errno));
+        ssize_t n = readlink(link, to, sizeof to - 1);
+        if (n <= 0 || links == 0) {
+            snprintf(err, errlen, "recover %s: %s", outdir, n <= 0 ? strerror(errno) : "too many levels of links");
             return MILL_EIO;
         }
+        to[n] = '\0';
+        snprintf(target, sizeof target, "%s%s%s", to[0] == '/' ? "" : parent, to[0] == '/' ? "" : "/", to);
         if (report) fprintf(report, "mpimill: recover: %s is a link to %s\n", outdir, target);
-        return mill__commit_recover(target, report, err, errlen);
+        return recover_path(target, links - 1, report, err, errlen);
     }
     int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (pfd < 0) {
@@ -585,6 +591,10 @@ int mill__commit_recover(const char *outdir, FILE *report, char *err, size_t err
     }
     close(pfd);
     return rc;
+}
+
+int mill__commit_recover(const char *outdir, FILE *report, char *err, size_t errlen) {
+    return recover_path(outdir, 40, report, err, errlen);
 }
 
 /* ---- begin ------------------------------------------------------------------ */

@@ -423,7 +423,9 @@ int mill__fingerprint(const mill__run_args *a, const char *plugin_path, const mi
 
 /* Writes the partitioner into the manifest: ranks, live ranks, each rank's
  * share of the key space, and the whole state in hex (mill_partition_deserialize). */
-static void manifest_partitioner(FILE *f, const mill_partition *p) {
+/* Writes the partitioner's shares and state (hex) into the manifest.
+ * Returns 0, or -1 when the state cannot be had (out of memory). */
+static int manifest_partitioner(FILE *f, const mill_partition *p) {
     uint32_t n = mill_partition_size(p);
     fprintf(f, ",\n\"partitioner\": {\"algorithm\": \"slot-table\", \"ranks\": %u, \"live\": %u, \"shares\": [",
             n, mill_partition_live(p));
@@ -431,17 +433,23 @@ static void manifest_partitioner(FILE *f, const mill_partition *p) {
         fprintf(f, "%s%.6f", r ? ", " : "", (double)mill_partition_owned(p, r) / (double)mill_partition_slots(p));
     fprintf(f, "], \"state\": \"");
     size_t len = mill_partition_state_size(p);
-    unsigned char *buf = malloc(len * 3); /* the state, then its hex */
-    if (buf && mill_partition_serialize(p, buf, len) == 0) {
-        char *hex = (char *)buf + len;
-        for (size_t i = 0; i < len; i++) {
-            hex[2 * i] = "0123456789abcdef"[buf[i] >> 4];
-            hex[2 * i + 1] = "0123456789abcdef"[buf[i] & 15];
+    unsigned char *buf = malloc(len);
+    if (!buf || mill_partition_serialize(p, buf, len) != 0) {
+        free(buf);
+        return -1;
+    }
+    char hex[1 << 16]; /* a chunk at a time: the state may be 64 MiB */
+    for (size_t i = 0; i < len;) {
+        size_t k = 0;
+        for (; i < len && k < sizeof hex; i++, k += 2) {
+            hex[k] = "0123456789abcdef"[buf[i] >> 4];
+            hex[k + 1] = "0123456789abcdef"[buf[i] & 15];
         }
-        fwrite(hex, 1, 2 * len, f); /* a short write shows in the stream's error state */
+        fwrite(hex, 1, k, f); /* a short write shows at the stream's fclose */
     }
     free(buf);
     fprintf(f, "\"}");
+    return 0;
 }
 
 /* Collective. Sums the job's named counters over all ranks. On rank 0,
@@ -509,7 +517,7 @@ static char *manifest_members(mill_ctx *ctx, const mill__inputs *in, int argc, c
     fprintf(f, "],\n\"ranks\": %d,\n\"metrics\": {\"records_in\": %" PRIu64 ", \"keys_out\": %" PRIu64
                ", \"seconds\": %.3f, \"setup_seconds\": %.6f,\n  %s}",
             ctx->size, records, keys, secs, setup, per_rank);
-    manifest_partitioner(f, ctx->part);
+    int bad = manifest_partitioner(f, ctx->part);
     fprintf(f, ",\n\"counters\": {");
     for (const char *c = counters; c && *c;) { /* names are escaped: a tab or a Latin-1 byte stays JSON */
         const char *eq = strchr(c, '='), *nl = strchr(eq, '\n');
@@ -519,7 +527,7 @@ static char *manifest_members(mill_ctx *ctx, const mill__inputs *in, int argc, c
         c = nl + 1;
     }
     fprintf(f, "}");
-    if (fclose(f) != 0) {
+    if (fclose(f) != 0 || bad) {
         free(s);
         return NULL;
     }
@@ -667,7 +675,7 @@ int mill__run_main(int argc, char **argv) {
         /* Every rank parsed the same argv: no communication is needed. */
         if (rank == 0) {
             if (args.help) fputs(mill__run_usage, stdout);
-            else mill__print_error("", err);
+            else mill__eprintf("%s", err);
         }
         mill__run_args_free(&args);
         MPI_Comm_free(&comm);
@@ -825,7 +833,7 @@ out:
     if (ctx.job_comm != MPI_COMM_NULL) MPI_Comm_free(&ctx.job_comm);
     free(counters);
     free(per_rank);
-    if (exit_code != MILL_EXIT_OK && rank == 0) mill__print_error("error: ", err);
+    if (exit_code != MILL_EXIT_OK && rank == 0) mill__eprintf("error: %s", err);
     if (exit_code != MILL_EXIT_OK && mill__stop_signal()) exit_code = 128 + mill__stop_signal();
     mill__table_free(&mapped);
     mill__table_free(&reduced);

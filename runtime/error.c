@@ -1,12 +1,17 @@
 /* error.c -- the names of mpimill's error codes (mill_strerror), and the
- * one line an error is printed as (mill__print_error). */
+ * one line an error is printed as (mill__eprintf). */
+#include <stdarg.h>
 #include <stdio.h>
 
 #include "agree.h"
 #include "mpimill/job.h"
 
-void mill__print_error(const char *prefix, const char *msg) {
-    char line[4096];
+void mill__eprintf(const char *fmt, ...) {
+    char msg[4096], line[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
     size_t n = 0;
     for (const unsigned char *p = (const unsigned char *)msg; *p && n + 5 < sizeof line; p++) {
         if (*p >= 0x20 && *p != 0x7f) line[n++] = (char)*p;
@@ -16,7 +21,7 @@ void mill__print_error(const char *prefix, const char *msg) {
         else n += (size_t)snprintf(line + n, sizeof line - n, "\\x%02x", *p);
     }
     line[n] = '\0';
-    fprintf(stderr, "mpimill: %s%s\n", prefix, line);
+    fprintf(stderr, "mpimill: %s\n", line);
 }
 
 const char *mill_strerror(int err) {

@@ -248,7 +248,7 @@ int mill__pipeline_main(int argc, char **argv) {
     int nstages = 0, code = MILL_EXIT_RUNTIME, ran = 0, skipped = 0;
     int src = share_file(comm, rank, file, &text, err, sizeof err);
     if (src != 0) {
-        if (rank == 0) mill__print_error("error: ", err);
+        if (rank == 0) mill__eprintf("error: %s", err);
         if (src == MILL_EINVAL) code = MILL_EXIT_USAGE;
         goto out;
     }
@@ -271,14 +271,14 @@ int mill__pipeline_main(int argc, char **argv) {
         char **words;
         int n = split_words(line, &words, err, sizeof err);
         if (n < 0) {
-            if (rank == 0) fprintf(stderr, "mpimill: pipeline %s:%d: %s\n", file, lineno, err);
+            if (rank == 0) mill__eprintf("pipeline %s:%d: %s", file, lineno, err);
             goto out;
         }
         if (n == 0) continue;
         stages[nstages++] = (stage){.argv = words, .argc = n, .line = lineno};
         if (strcmp(words[0], "run") != 0) {
             if (rank == 0)
-                fprintf(stderr, "mpimill: pipeline %s:%d: a stage is `run JOB ARGS...`, not '%s'\n", file,
+                mill__eprintf("pipeline %s:%d: a stage is `run JOB ARGS...`, not '%s'", file,
                         lineno, words[0]);
             goto out;
         }
@@ -292,11 +292,12 @@ int mill__pipeline_main(int argc, char **argv) {
         if (rc == 0) {
             mill_ctx loading = {.rank = rank}; /* a plugin that crashes as it loads is named */
             mill__crash_watch(&loading, a.job);
-            if ((rc = mill__plugin_load(&p, a.job, err, sizeof err)) == 0) {
+            rc = mill__plugin_load(&p, a.job, err, sizeof err);
+            mill__crash_watch(NULL, NULL);
+            if (rc == 0) {
                 rc = mill__plugin_check_options(p.job, &a, err, sizeof err);
                 mill__plugin_unload(&p);
             }
-            mill__crash_watch(NULL, NULL);
             /* Agreed: a plugin one rank cannot find (its MPIMILL_JOB_PATH, a
              * node-local path) must stop every rank, not leave the others
              * waiting in the stage's collectives. */
@@ -304,12 +305,12 @@ int mill__pipeline_main(int argc, char **argv) {
         }
         mill__run_args_free(&a);
         if (rc) {
-            if (rank == 0) fprintf(stderr, "mpimill: pipeline %s:%d: %s\n", file, lineno, err);
+            if (rank == 0) mill__eprintf("pipeline %s:%d: %s", file, lineno, err);
             goto out;
         }
     }
     if (nstages == 0) {
-        if (rank == 0) fprintf(stderr, "mpimill: pipeline %s: no stages\n", file);
+        if (rank == 0) mill__eprintf("pipeline %s: no stages", file);
         goto out;
     }
 
@@ -342,7 +343,7 @@ int mill__pipeline_main(int argc, char **argv) {
         if (stop) {
             if (rank == 0) {
                 mill__stop_reason(stop, err, sizeof err);
-                fprintf(stderr, "mpimill: error: pipeline %s: %s before stage %d/%d: %s\n", file, err, s + 1,
+                mill__eprintf("error: pipeline %s: %s before stage %d/%d: %s", file, err, s + 1,
                         nstages, s ? "the stages before it are committed, it and the later ones not run"
                                    : "no stage was run");
             }
@@ -368,7 +369,7 @@ int mill__pipeline_main(int argc, char **argv) {
              * have removed it; a failure only leaves it for later. */
             char e2[1024] = "";
             if (rank == 0 && mill__commit_recover(a.output, NULL, e2, sizeof e2) != 0)
-                fprintf(stderr, "mpimill: warning: pipeline: %s\n", e2);
+                mill__eprintf("warning: pipeline: %s", e2);
         } else {
             if (rank == 0)
                 printf("mpimill: pipeline: stage %d/%d (line %d, %s -> %s): running\n", s + 1, nstages, st->line,
@@ -377,8 +378,8 @@ int mill__pipeline_main(int argc, char **argv) {
             code = mill__run_main(st->argc, st->argv);
             ran++;
             if (code != MILL_EXIT_OK && rank == 0)
-                fprintf(stderr, "mpimill: error: pipeline %s: stage %d/%d (line %d) failed with exit %d; "
-                                "%d later stage%s not run\n",
+                mill__eprintf("error: pipeline %s: stage %d/%d (line %d) failed with exit %d; "
+                                "%d later stage%s not run",
                         file, s + 1, nstages, st->line, code, nstages - s - 1, nstages - s - 1 == 1 ? "" : "s");
         }
         if (rank == 0) fflush(stdout);

@@ -403,7 +403,7 @@ int mill__recover_main(int argc, char **argv) {
     char err[1024] = "";
     mill__fault_init(0, 1);
     int rc = mill__commit_recover(argv[1], stdout, err, sizeof err);
-    if (rc) mill__print_error("error: ", err);
+    if (rc) mill__eprintf("error: %s", err);
     return rc ? MILL_EXIT_RUNTIME : MILL_EXIT_OK;
 }
 
@@ -417,6 +417,6 @@ int mill__verify_main(int argc, char **argv) {
     if (a) return a == -1 ? MILL_EXIT_OK : MILL_EXIT_USAGE;
     char err[1024] = "";
     int rc = mill__commit_verify(argv[1], stdout, err, sizeof err);
-    if (rc < 0) mill__print_error("error: ", err);
+    if (rc < 0) mill__eprintf("error: %s", err);
     return rc ? MILL_EXIT_RUNTIME : MILL_EXIT_OK;
 }

@@ -289,7 +289,7 @@ static void write_script(FILE *f, const submit_job *job, const char *launcher, c
         fprintf(f, "# srun ends the step at once on SIGTERM (its ranks are killed, not\n"
                    "# stopped): SIGTERM goes to the ranks through Slurm instead (scancel\n"
                    "# signals the job's steps, not this script). srun passes USR1 and USR2 on.\n"
-                   "# An array task is named ARRAY_TASK: one task's own id may be the array's,\n"
+                   "# An array task is ${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}: its own id may be the array's,\n"
                    "# which scancel takes for every task.\n"
                    "send() {\n"
                    "  local id=${SLURM_ARRAY_TASK_ID:+${SLURM_ARRAY_JOB_ID:-}_$SLURM_ARRAY_TASK_ID}\n"
@@ -529,7 +529,7 @@ int mill__submit_main(int argc, char **argv) {
             goto out;
         }
         if (access(job.argv[0], R_OK) != 0) {
-            fprintf(stderr, "mpimill: submit: pipeline %s: %s\n", job.argv[0], strerror(errno));
+            mill__eprintf("submit: pipeline %s: %s", job.argv[0], strerror(errno));
             goto out;
         }
     } else {
@@ -558,19 +558,18 @@ int mill__submit_main(int argc, char **argv) {
             rc = MILL_EINVAL;
         }
         char found[4096];
-        if (rc == 0) rc = mill__commit_output_ok(ra.output, err, sizeof err);
         if (rc == 0) rc = mill__plugin_find(ra.job, found, sizeof found, err, sizeof err);
         if (rc == 0) job.output = ra.output;
         mill__run_args_free(&ra);
         free(full);
         if (rc) {
-            fprintf(stderr, "mpimill: submit: %s\n", err);
+            mill__eprintf("submit: %s", err);
             goto out;
         }
     }
     code = MILL_EXIT_RUNTIME;
     if (array && array_expand(&inputs, array, err, sizeof err) != 0) {
-        fprintf(stderr, "mpimill: submit: %s\n", err);
+        mill__eprintf("submit: %s", err);
         code = MILL_EXIT_USAGE;
         goto out;
     }
@@ -598,25 +597,25 @@ int mill__submit_main(int argc, char **argv) {
     if (inputs.n) {
         FILE *lf = create_in(dir, stamp, "inputs", 0644, list, sizeof list, err, sizeof err);
         if (!lf) {
-            mill__print_error("error: ", err);
+            mill__eprintf("error: %s", err);
             goto out;
         }
         /* Absolute, as the list's own path: the job may start elsewhere
          * (sbatch --chdir), and the inputs were found from here. */
         for (size_t i = 0; i < inputs.n; i++) fprintf(lf, "%s%s\n", inputs.v[i][0] == '/' ? "" : cwd, inputs.v[i]);
         if (finish_file(lf, list, err, sizeof err) != 0) {
-            mill__print_error("error: ", err);
+            mill__eprintf("error: %s", err);
             goto out;
         }
     }
     FILE *sf = create_in(dir, stamp, "sbatch", 0755, script, sizeof script, err, sizeof err);
     if (!sf) {
-        mill__print_error("error: ", err);
+        mill__eprintf("error: %s", err);
         goto out;
     }
     write_script(sf, &job, launcher, inputs.n ? list : NULL, inputs.n, self, (int)sbatch_opts.n, sbatch_opts.v);
     if (finish_file(sf, script, err, sizeof err) != 0) {
-        mill__print_error("error: ", err);
+        mill__eprintf("error: %s", err);
         goto out;
     }
 
@@ -661,9 +660,9 @@ int mill__submit_main(int argc, char **argv) {
     }
     printf("%s\n", id);
     if (fflush(stdout) != 0) goto out;
-    if (st != 0) { /* submitted, then failed: sbatch --wait gives the job's exit */
-        fprintf(stderr, "mpimill: error: Slurm job %s ended with exit %d (see its output file; the script is %s)\n",
-                id, st, script);
+    if (st != 0) { /* submitted, then sbatch failed: under --wait, the job did */
+        fprintf(stderr, "mpimill: error: Slurm job %s was submitted, but sbatch exited %d (under --wait: the job "
+                "failed; see its output file; the script is %s)\n", id, st, script);
         goto out;
     }
     if (inputs.n)

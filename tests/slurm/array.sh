@@ -58,13 +58,17 @@ mkdir shim && printf '#!/bin/sh\necho $$ > "%s/srun.pid"; exec sleep 30\n' "$PWD
 printf '#!/bin/sh\necho "$@" >> "%s/scancel.args"\n' "$PWD" > shim/scancel
 chmod +x shim/srun shim/scancel
 "$MPIMILL" submit --dry-run -- wordcount --input in --output o > /dev/null
+poll() { local t=0; until [ -s "$1" ] || [ $t -ge 100 ]; do sleep 0.1; t=$((t + 1)); done; }
 for script in mpimill-submit-*.sbatch "$MILL_SRC/slurm/mpimill-srun.sbatch"; do
-  rm -f scancel.args
+  rm -f scancel.args srun.pid
   SLURM_JOB_ID=100 SLURM_ARRAY_JOB_ID=100 SLURM_ARRAY_TASK_ID=2 PATH=$PWD/shim:$PATH bash "$script" wordcount \
     --input in --output o > /dev/null 2>&1 &
   pid=$!
-  sleep 1; kill -TERM $pid; sleep 0.5
-  kill "$(cat srun.pid)"; wait $pid 2> /dev/null || true
+  poll srun.pid; sleep 0.3 # the launcher runs: the script has set its traps, and soon knows its pid
+  kill -TERM $pid
+  poll scancel.args
+  kill "$(cat srun.pid)" 2> /dev/null || true
+  wait $pid 2> /dev/null || true
   [ "$(head -1 scancel.args 2> /dev/null)" = "--signal=TERM 100_2" ] ||
     fail "$script: SIGTERM to array task 2 ran scancel $(cat scancel.args 2> /dev/null)"
 done
@@ -84,6 +88,6 @@ done
 # --wait: a job that fails still has its id printed, and the message says
 # the job failed, not sbatch.
 rc=0; j=$("$MPIMILL" submit --wait -n 1 -o fail.log -- wordcount --input in --output "$PWD/no/such/dir" 2> err.txt) || rc=$?
-[ "$rc" = 1 ] && [ -n "$j" ] && grep -q "Slurm job $j ended with exit" err.txt ||
+[ "$rc" = 1 ] && [ -n "$j" ] && grep -q "Slurm job $j was submitted, but sbatch exited 1 (under --wait: the job failed" err.txt ||
   fail "submit --wait of a failing job: exit $rc, id '$j', $(cat err.txt)"
 echo "array of 3 tasks: three outputs match the oracle, done in $(echo "$t1 - $t0" | bc) s: ok"
