@@ -11,10 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-#include "agree.h"
 #include <unistd.h>
 
+#include "agree.h"
 #include "mpimill/job.h"
 
 static int has_suffix(const char *s, const char *suf) {

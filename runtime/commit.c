@@ -640,7 +640,6 @@ static void free_commit(mill__commit *c) {
     free(c);
 }
 
-/* Rank 0's part of begin: lock, recover, check the output, create staging. */
 /* Returns 0 when --overwrite may replace the directory `base` of parent:
  * it is empty, or an output (it holds _SUCCESS: mpimill's, or Hadoop's).
  * Otherwise MILL_EEXIST: a directory of other files (data, the job's own
@@ -659,16 +658,21 @@ static int replaceable(int parent_fd, const char *base, const char *outdir, char
     }
     struct dirent *de;
     const char *other = NULL;
+    errno = 0;
     while (!other && (de = readdir(d)) != NULL)
         if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) other = de->d_name;
+    int rc = other ? MILL_EEXIST : errno ? MILL_EIO : 0;
     if (other)
         snprintf(err, errlen, "output %s exists and is not an output (no _SUCCESS; it holds %.200s): --overwrite "
                  "replaces only outputs and empty directories (remove it yourself, or write elsewhere)",
                  outdir, other);
+    else if (rc)
+        snprintf(err, errlen, "output %s: %s", outdir, strerror(errno));
     closedir(d);
-    return other ? MILL_EEXIST : 0;
+    return rc;
 }
 
+/* Rank 0's part of begin: lock, recover, check the output, create staging. */
 static int begin_root(mill__commit *c, const char *outdir, char *err, size_t errlen) {
     char parent[PATH_MAX];
     int rc = split_output(outdir, parent, sizeof parent, c->base, err, errlen);

@@ -87,12 +87,12 @@ static int merge_u64_sum(mill_ctx *ctx, mill__entry *e, const void *b, size_t bl
     return 0;
 }
 
-/* Every other typed combiner: min/max of u64, i64, f64 and sums of i64, f64. */
 /* The min and max of two doubles, the same in either order: NaN wins (as
  * in numpy), and -0 is below +0. */
 static double f64_min(double a, double b) { return isnan(a) || isnan(b) ? NAN : a < b || (a == b && signbit(a)) ? a : b; }
 static double f64_max(double a, double b) { return isnan(a) || isnan(b) ? NAN : a > b || (a == b && !signbit(a)) ? a : b; }
 
+/* Every other typed combiner: min/max of u64, i64, f64 and sums of i64, f64. */
 static int merge_typed(mill_ctx *ctx, mill__entry *e, const void *b, size_t blen) {
     if (blen != 8 || e->vlen != 8) return bad_width(ctx, blen);
     union { uint64_t u; int64_t i; double f; } x, y;
@@ -422,8 +422,7 @@ int mill__fingerprint(const mill__run_args *a, const char *plugin_path, const mi
 }
 
 /* Writes the partitioner into the manifest: ranks, live ranks, each rank's
- * share of the key space, and the whole state in hex (mill_partition_deserialize). */
-/* Writes the partitioner's shares and state (hex) into the manifest.
+ * share of the key space, and the whole state in hex (mill_partition_deserialize).
  * Returns 0, or -1 when the state cannot be had (out of memory). */
 static int manifest_partitioner(FILE *f, const mill_partition *p) {
     uint32_t n = mill_partition_size(p);
