@@ -60,7 +60,7 @@ static int agree(MPI_Comm comm, int status, char *err, size_t errlen, int root_s
     int first = got[0], everyone = got[1];
     if (first == INT_MAX) return 0;
     /* The failing rank's code and message go to everyone (rank 0 prints). */
-    char msg[1024];
+    char msg[MILL__ERRLEN];
     int code = status;
     if (rank == first) snprintf(msg, sizeof msg, "%s", err && *err ? err : mill_strerror(status));
     if (MPI_Bcast(&code, 1, MPI_INT, first, comm) != MPI_SUCCESS ||

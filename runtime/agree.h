@@ -6,6 +6,10 @@
 #include <mpi.h>
 #include <stddef.h>
 
+/* The size of a message buffer that the job's errors go through: room for
+ * two paths of PATH_MAX and the reason after them. */
+#define MILL__ERRLEN 10240
+
 /* Collective. Combines each rank's status: when every rank passes 0, returns
  * 0. Otherwise every rank returns the status of the lowest failing rank, and
  * err on rank 0 holds that rank's message, prefixed with "rank R: " when

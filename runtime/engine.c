@@ -665,7 +665,7 @@ static int share_inputs(MPI_Comm comm, int rank, const mill__run_args *a, mill__
 int mill__run_main(int argc, char **argv) {
     MPI_Comm comm;
     int rank, size;
-    char err[1024] = "";
+    char err[MILL__ERRLEN] = "";
     if (mill__comm_world(&comm, &rank, &size) != 0) return MILL_EXIT_RUNTIME;
 
     mill__run_args args;

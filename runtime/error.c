@@ -7,7 +7,7 @@
 #include "mpimill/job.h"
 
 void mill__eprintf(const char *fmt, ...) {
-    char msg[4096], line[4096];
+    char msg[MILL__ERRLEN], line[MILL__ERRLEN];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);

@@ -230,7 +230,7 @@ static int share_file(MPI_Comm comm, int rank, const char *path, char **text, ch
 int mill__pipeline_main(int argc, char **argv) {
     MPI_Comm comm;
     int rank, size;
-    char err[1024] = "";
+    char err[MILL__ERRLEN] = "";
     if (mill__comm_world(&comm, &rank, &size) != 0) return MILL_EXIT_RUNTIME;
     if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
         if (rank == 0) fputs(pipeline_usage, stdout);

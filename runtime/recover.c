@@ -400,7 +400,7 @@ int mill__recover_main(int argc, char **argv) {
         "  at any time and more than once; jobs writing DIR do it on their own.\n";
     int a = one_dir_arg(argc, argv, usage);
     if (a) return a == -1 ? MILL_EXIT_OK : MILL_EXIT_USAGE;
-    char err[1024] = "";
+    char err[MILL__ERRLEN] = "";
     mill__fault_init(0, 1);
     int rc = mill__commit_recover(argv[1], stdout, err, sizeof err);
     if (rc) mill__eprintf("error: %s", err);
@@ -415,7 +415,7 @@ int mill__verify_main(int argc, char **argv) {
         "  not listed. Exit status 0 when all match, 1 otherwise, 2 on a usage error.\n";
     int a = one_dir_arg(argc, argv, usage);
     if (a) return a == -1 ? MILL_EXIT_OK : MILL_EXIT_USAGE;
-    char err[1024] = "";
+    char err[MILL__ERRLEN] = "";
     int rc = mill__commit_verify(argv[1], stdout, err, sizeof err);
     if (rc < 0) mill__eprintf("error: %s", err);
     return rc ? MILL_EXIT_RUNTIME : MILL_EXIT_OK;

@@ -438,7 +438,7 @@ static int finish_file(FILE *f, const char *path, char *err, size_t errlen) {
 int mill__submit_main(int argc, char **argv) {
     const char *launcher = "srun", *array = NULL, *dir = getenv("MPIMILL_SUBMIT_DIR");
     int dry = 0, dashdash = -1;
-    char err[1024] = "";
+    char err[MILL__ERRLEN] = "";
     strv sbatch_opts = {0}, inputs = {0};
     int code = MILL_EXIT_USAGE;
     if (!dir || !*dir) dir = ".";

@@ -78,6 +78,11 @@ expect 2 "no --output" wordcount --input "$TMP/ok.txt"
 expect 2 "--tmp $TMP/ok.txt: Not a directory" wordcount --input "$TMP/ok.txt" --output "$TMP/out" --tmp "$TMP/ok.txt"
 expect 1 "job $TMP/ok.txt: cannot load" "$TMP/ok.txt" --input "$TMP/ok.txt" --output "$TMP/out"
 [ -d "$TMP/exists" ] && [ -z "$(ls -A "$TMP/exists")" ] || fail "existing output was touched"
+# A path of 4000 bytes leaves room for the reason after it (the message
+# was cut at 1 KiB, inside the path).
+deep=$TMP; for i in $(seq 19); do deep=$deep/$(printf 'd%.0s' $(seq 200)); done
+mkdir -p "$deep"
+expect 1 "input $deep/missing.txt: No such file or directory$" wordcount --input "$deep/missing.txt" --output "$TMP/out"
 # A newline in a name stays inside the one line of the error, escaped.
 expect 1 "error: input $TMP/mis\\\\nsing: No such file" wordcount --input "$TMP/mis"$'\n'"sing" --output "$TMP/out"
 # A file reached twice is read once, with a warning (its words counted
