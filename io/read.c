@@ -92,7 +92,11 @@ int mill__read_all(const mill__inputs *in, mill__read_opts *o, int rank, int siz
         if (rc == 0) rc = r;
         if (pieces && i < n && pieces[i].file == k) i++;
     }
-    for (; rc == 0 && i < n; i++) rc = mill__read_piece_opts(in, o, &pieces[i], fn, arg, err, errlen);
+    mill__piece pc; /* the share holds every piece but the HDF5 datasets' */
+    while (o->share && rc == 0 && mill__share_next(o->share, &pc))
+        rc = mill__read_piece_opts(in, o, &pc, fn, arg, err, errlen);
+    for (; !o->share && rc == 0 && i < n; i++) rc = mill__read_piece_opts(in, o, &pieces[i], fn, arg, err, errlen);
+    if (rc && o->share) mill__share_stop(o->share);
     free(pieces);
     return rc;
 }

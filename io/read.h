@@ -16,6 +16,7 @@
 
 #include "input.h"
 #include "mpimill/job.h"
+#include "share.h"
 
 /* Called once per record; a non-zero return stops reading and is returned. */
 typedef int (*mill__record_fn)(void *arg, const mill_record *rec);
@@ -29,6 +30,7 @@ typedef struct mill__read_opts {
     int line_numbers;        /* text records past a split carry line numbers (MILL_JOB_LINE_NUMBERS) */
     int text_blocks;         /* plain text comes in blocks of whole lines (MILL_JOB_TEXT_BLOCKS) */
     MPI_Comm comm;           /* the job's communicator (HDF5 opens files on it) */
+    mill__share *share;      /* NULL: read the static split; else take pieces from the node's share */
     uint64_t skipped;        /* out: bad records skipped by this rank */
     uint64_t extra_lines;    /* out: lines of text blocks beyond one per block */
     uint64_t blocks_nl;      /* out: text blocks whose last byte is their '\n' */
@@ -63,7 +65,8 @@ int mill__read_piece_opts(const mill__inputs *in, mill__read_opts *o, const mill
                           mill__record_fn fn, void *arg, char *err, size_t errlen);
 
 /* Collective over o->comm (rank and size are this rank's place in it).
- * Reads this rank's share of the inputs (mill__split_opts) and calls fn for
+ * Reads this rank's share of the inputs (mill__split_opts), or with
+ * o->share the pieces it takes from its node's share, and calls fn for
  * each record. HDF5 datasets come first and every rank takes part in all of
  * them even after a failure, so that a failure never leaves another rank
  * waiting in a collective read. Returns 0 or the first error (fn's return

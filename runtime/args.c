@@ -18,6 +18,7 @@ const char mill__run_usage[] =
     "                   [--bad-records fail|skip] [--opt key=value ...] [--quiet]\n"
     "                   [--single-file] [--weights LIST|auto] [--exclude-ranks LIST]\n"
     "                   [--lock-timeout SECONDS] [--memory SIZE] [--tmp DIR] [--merge-factor N]\n"
+    "                   [--split-size SIZE]\n"
     "\n"
     "  JOB             a built-in job name (see `mpimill jobs`) or a path to a job .so\n"
     "  --input PATH    a file, a directory (searched recursively), a glob pattern or\n"
@@ -44,12 +45,15 @@ const char mill__run_usage[] =
     "  --tmp DIR       where spill files go (default $TMPDIR, else /tmp); they are unlinked at once\n"
     "  --merge-factor N  how many map runs (sorted spills) of one level are merged into one\n"
     "                  (default 16), bounding open files and merge buffers\n"
+    "  --split-size SIZE  text is read in pieces of at most SIZE (default 16M); a rank done\n"
+    "                  with its own takes pieces not yet begun from the ranks of its node;\n"
+    "                  0: each rank reads exactly its equal share of the bytes\n"
     "  --help, -h      this text\n";
 
 /* Options that take one value: a second one is refused, not silently
  * taken over the first (--input and --opt repeat). */
 static const char *const single[] = {"--csv-columns", "--bad-records", "--compress", "--lock-timeout",
-                                     "--memory", "--merge-factor", "--tmp", "--weights", "--exclude-ranks",
+                                     "--memory", "--merge-factor", "--split-size", "--tmp", "--weights", "--exclude-ranks",
                                      "--output", "--format", NULL};
 
 /* Returns the value of option `name` given as "--name VALUE" or "--name=VALUE",
@@ -68,8 +72,22 @@ static const char *take(int argc, char **argv, int *i, const char *name, int *mi
     return argv[++*i];
 }
 
+/* Parses a size: bytes, or a number with a K, M, G or T suffix (powers of
+ * 1024), at least min and below 2^64, into *out. Returns 0 or -1. */
+static int parse_size(const char *v, double min, uint64_t *out) {
+    char *end;
+    double x = strtod(v, &end);
+    double unit = *end == 'K' || *end == 'k' ? 1024.0 : *end == 'M' || *end == 'm' ? 1048576.0
+                  : *end == 'G' || *end == 'g' ? 1073741824.0 : *end == 'T' || *end == 't' ? 0x1p40
+                  : *end == '\0' ? 1.0 : 0;
+    if (end == v || unit == 0 || (*end && end[1]) || !(x * unit >= min) || !(x * unit < 0x1p64)) return -1;
+    *out = (uint64_t)(x * unit);
+    return 0;
+}
+
 int mill__run_args_parse(mill__run_args *a, int argc, char **argv, char *err, size_t errlen) {
     memset(a, 0, sizeof *a);
+    a->split_size = 16 << 20;
     a->format = "text";
     a->lock_timeout_ms = 300 * 1000;
     a->merge_factor = 16;
@@ -135,17 +153,17 @@ int mill__run_args_parse(mill__run_args *a, int argc, char **argv, char *err, si
             }
             a->lock_timeout_ms = secs * 1000 < 1 ? 1 : (int)(secs * 1000);
         } else if ((v = take(argc, argv, &i, "--memory", &missing)) != NULL) {
-            char *end;
-            double x = strtod(v, &end);
-            double unit = *end == 'K' || *end == 'k' ? 1024.0 : *end == 'M' || *end == 'm' ? 1048576.0
-                          : *end == 'G' || *end == 'g' ? 1073741824.0 : *end == 'T' || *end == 't' ? 0x1p40
-                          : *end == '\0' ? 1.0 : 0;
-            if (end == v || unit == 0 || (*end && end[1]) || !(x * unit >= 16 * 1048576.0) || !(x * unit < 0x1p64)) {
+            if (parse_size(v, 16 * 1048576.0, &a->memory) != 0) {
                 snprintf(err, errlen, "--memory '%s': expected a size of at least 16M, in bytes or with a K, M, G or T "
                          "suffix (e.g. 256M, 2G)", v);
                 return MILL_EINVAL;
             }
-            a->memory = (uint64_t)(x * unit);
+        } else if ((v = take(argc, argv, &i, "--split-size", &missing)) != NULL) {
+            if (parse_size(v, 0, &a->split_size) != 0 || (a->split_size && a->split_size < 65536)) {
+                snprintf(err, errlen, "--split-size '%s': expected 0 or a size of at least 64K, in bytes or with a K, "
+                         "M, G or T suffix (e.g. 16M)", v);
+                return MILL_EINVAL;
+            }
         } else if ((v = take(argc, argv, &i, "--merge-factor", &missing)) != NULL) {
             char *end;
             long n = strtol(v, &end, 10);

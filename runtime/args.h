@@ -28,6 +28,7 @@ typedef struct mill__run_args {
     uint64_t memory;           /* --memory in bytes, or 0 for the default */
     const char *tmpdir;        /* --tmp DIR, or NULL */
     int merge_factor;          /* --merge-factor: the most map runs merged at once (default 16) */
+    uint64_t split_size;       /* --split-size: bytes of a text piece ranks share (default 16M; 0: no sharing) */
     const char *weights;       /* --weights LIST|auto, or NULL */
     const char *exclude_ranks; /* --exclude-ranks LIST, or NULL */
     int help;           /* --help was given: nothing else is valid */

@@ -257,6 +257,7 @@ typedef struct map_state {
     mill_ctx *ctx;
     char *err;
     size_t errlen;
+    mill__share *share; /* the node's shared pieces (io/share.h), or NULL */
 } map_state;
 
 static int map_record(void *arg, const mill_record *rec) {
@@ -265,7 +266,9 @@ static int map_record(void *arg, const mill_record *rec) {
     if (++ms->ctx->progress_tick == MILL_PROGRESS_EVERY) {
         ms->ctx->progress_tick = 0;
         (void)mill__lock_set_progress(ms->ctx->locks); /* errors resurface on the next lock call */
-        mill__progress_update(ms->ctx->bytes_in);
+        uint64_t total;
+        mill__progress_update(ms->share ? mill__share_progress(ms->share, ms->ctx->bytes_in, &total)
+                                        : ms->ctx->bytes_in);
     }
     ms->ctx->rec = rec;
     ms->ctx->records++;
@@ -279,17 +282,28 @@ static int map_record(void *arg, const mill_record *rec) {
     return rc;
 }
 
-/* Reads this rank's share of the inputs (io/read.h); collective. Bad
- * records skipped under --bad-records skip go to the counter
- * bad_records_skipped (summary line and manifest). */
+/* Reads this rank's share of the inputs (io/read.h), taking pieces from
+ * the other ranks of its node when done with its own (io/share.h);
+ * collective. Times the map phase; rank 0 shows progress. Bad records skipped under
+ * --bad-records skip go to the counter bad_records_skipped (summary line
+ * and manifest). */
 static int map_phase(mill_ctx *ctx, const mill__inputs *in, char *err, size_t errlen) {
     const mill__run_args *a = ctx->args;
     mill__read_opts o = {.csv_columns = a->csv_columns, .csv_no_header = a->csv_no_header,
                          .csv_quoted_newlines = a->csv_quoted_newlines, .skip_bad = a->skip_bad,
                          .line_numbers = (ctx->job->flags & MILL_JOB_LINE_NUMBERS) != 0,
                          .text_blocks = (ctx->job->flags & MILL_JOB_TEXT_BLOCKS) != 0, .comm = ctx->comm};
-    map_state ms = {ctx, err, errlen};
+    o.share = mill__share_open(in, a->csv_quoted_newlines, o.line_numbers, a->split_size, ctx->comm, ctx->rank,
+                               ctx->size);
+    map_state ms = {ctx, err, errlen, o.share};
+    uint64_t total = 0;
+    if (o.share) mill__share_progress(o.share, 0, &total);
+    else total = mill__split_bytes(in, a->csv_quoted_newlines, 0, ctx->size);
+    mill__progress_start(ctx->job->name, ctx->rank, a->quiet, total, o.share ? "rank 0's node" : "rank 0");
+    mill__phase_begin(&ctx->metrics, MILL_PHASE_MAP);
+    double read0 = mill__read_seconds;
     int rc = mill__read_all(in, &o, ctx->rank, ctx->size, map_record, &ms, err, errlen);
+    mill__progress_end();
     if (rc == 0 && (rc = mill__emit_flush(ctx)) != 0) rc = mill__job_error(ctx, "map", rc, err, errlen);
     ctx->records += o.extra_lines; /* text blocks count as the lines they hold */
     ctx->bytes_in -= o.blocks_nl + o.rows; /* map_record counts a line end per record */
@@ -297,6 +311,17 @@ static int map_phase(mill_ctx *ctx, const mill__inputs *in, char *err, size_t er
         snprintf(err, errlen, "cannot count bad records: too many counters");
         rc = MILL_ENOMEM;
     }
+    ctx->metrics.read_s = mill__read_seconds - read0;
+    mill__phase_end(&ctx->metrics, MILL_PHASE_MAP, ctx->bytes_in, ctx->records);
+    /* Past the phase's end: waiting for the node's last rank is not mapping
+     * (the report's imbalance shows how unequal the ranks' work was). A
+     * failed rank first tells the others to take no more pieces, and lets
+     * go of its locks: they may be waiting for one, and it for them. */
+    if (rc) {
+        mill__share_stop(o.share);
+        (void)mill__lock_set_release_all(ctx->locks);
+    }
+    mill__share_close(o.share);
     return rc;
 }
 
@@ -744,14 +769,8 @@ int mill__run_main(int argc, char **argv) {
     if (rc == 0) rc = mill__metrics_start(&ctx.metrics, comm);
     if (rc == 0) {
         ctx.table = &mapped;
-        mill__phase_begin(&ctx.metrics, MILL_PHASE_MAP);
-        mill__progress_start(ctx.job->name, rank, args.quiet, mill__split_bytes(&in, args.csv_quoted_newlines, 0, size));
         ctx.can_emit = 1;
-        double read0 = mill__read_seconds;
         rc = map_phase(&ctx, &in, err, sizeof err);
-        ctx.metrics.read_s = mill__read_seconds - read0;
-        mill__progress_end();
-        mill__phase_end(&ctx.metrics, MILL_PHASE_MAP, ctx.bytes_in, ctx.records);
     }
     if (rc == 0 && mill__stop_signal()) rc = mill__stop_error(err, sizeof err);
     rc = agree_phase(&ctx, rc, err, sizeof err);

@@ -1,8 +1,9 @@
 /* progress.c -- telling the user how far a long job is, from rank 0.
  *
- * Rank 0 measures its own share of the map phase (the bytes of its pieces;
- * byte ranges are equal, so its fraction is about the job's). On a terminal it redraws one
- * line at most five times a second: bytes done, rate and ETA. Otherwise
+ * Rank 0 measures the map phase of its node (the bytes of the pieces its
+ * ranks share, io/share.h), or without sharing its own share (byte ranges
+ * are equal, so either fraction is about the job's). On a terminal it
+ * redraws one line at most five times a second: bytes done, rate and ETA. Otherwise
  * (Slurm logs, pipes, and ranks under mpirun, whose stderr is a pipe) it
  * prints one line about every 10 seconds, and nothing for jobs shorter
  * than that (MPIMILL_PROGRESS_INTERVAL=SECONDS changes the 10). --quiet
@@ -19,15 +20,17 @@ static struct {
     int on;          /* rank 0, not --quiet */
     int tty;         /* stderr is a terminal */
     const char *job;
-    double total;    /* this rank's input bytes */
+    const char *where; /* whose bytes: "rank 0", or "rank 0's node" */
+    double total;    /* the input bytes of `where` */
     double t0, last; /* start, and last line printed */
     double interval; /* seconds between lines when not on a terminal */
 } pg;
 
-void mill__progress_start(const char *job, int rank, int quiet, uint64_t total_bytes) {
+void mill__progress_start(const char *job, int rank, int quiet, uint64_t total_bytes, const char *where) {
     pg.on = rank == 0 && !quiet && total_bytes > 0;
     pg.tty = isatty(STDERR_FILENO);
     pg.job = job;
+    pg.where = where;
     pg.total = (double)total_bytes;
     pg.t0 = pg.last = mill__now();
     const char *iv = getenv("MPIMILL_PROGRESS_INTERVAL");
@@ -47,11 +50,11 @@ void mill__progress_update(uint64_t done_bytes) {
     const char *u = unit > 1048576.0 ? "GiB" : unit > 1024.0 ? "MiB" : "KiB";
     char what[160];
     if (done > pg.total) /* gzip inflates, HDF5 compresses: no fraction to give */
-        snprintf(what, sizeof what, "(%.0f %s read on rank 0, of %.0f %s on disk), %.0f %s/s", done / unit, u,
+        snprintf(what, sizeof what, "(%.0f %s read on %s, of %.0f %s on disk), %.0f %s/s", done / unit, u, pg.where,
                  pg.total / unit, u, rate / unit, u);
     else
-        snprintf(what, sizeof what, "%3.0f%% (%.0f of %.0f %s on rank 0), %.0f %s/s, ETA %.0f s",
-                 100.0 * done / pg.total, done / unit, pg.total / unit, u, rate / unit, u, eta);
+        snprintf(what, sizeof what, "%3.0f%% (%.0f of %.0f %s on %s), %.0f %s/s, ETA %.0f s",
+                 100.0 * done / pg.total, done / unit, pg.total / unit, u, pg.where, rate / unit, u, eta);
     fprintf(stderr, "%smpimill: %s: map %s%s", pg.tty ? "\r" : "", pg.job, what, pg.tty ? "\033[K" : "\n");
 }
 

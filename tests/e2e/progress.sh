@@ -6,7 +6,7 @@ seq 1 2500 > "$TMP/lines.txt"
 MPIMILL_PROGRESS_INTERVAL=0.5 mpimill_run 2 -- run "$PLUGINS/slow.so" --input "$TMP/lines.txt" \
   --output "$TMP/out" > "$TMP/stdout" 2> "$TMP/stderr"
 # A small input counts in KiB (in MiB it read "0 of 0 MiB").
-grep -Eq '^mpimill: slow: map +[0-9]+% \([0-9]+ of [1-9][0-9]* KiB on rank 0\), [0-9]+ KiB/s, ETA [0-9]+ s$' "$TMP/stderr" ||
+grep -Eq '^mpimill: slow: map +[0-9]+% \([0-9]+ of [1-9][0-9]* KiB on rank 0.s node\), [0-9]+ KiB/s, ETA [0-9]+ s$' "$TMP/stderr" ||
   fail "no progress line: $(cat "$TMP/stderr")"
 grep -q "committed" "$TMP/stdout" || fail "no summary line"
 # A gzip input inflates past its size on disk: progress gave "453%" and
@@ -14,7 +14,7 @@ grep -q "committed" "$TMP/stdout" || fail "no summary line"
 gzip -c "$TMP/lines.txt" > "$TMP/lines.gz"
 MPIMILL_PROGRESS_INTERVAL=0.3 mpimill_run 2 -- run "$PLUGINS/slow.so" --input "$TMP/lines.gz" \
   --output "$TMP/outgz" > "$TMP/stdout" 2> "$TMP/stderr"
-grep -Eq '^mpimill: slow: map \([0-9]+ KiB read on rank 0, of [0-9]+ KiB on disk\), [0-9]+ KiB/s$' "$TMP/stderr" ||
+grep -Eq '^mpimill: slow: map \([0-9]+ KiB read on rank 0.s node, of [0-9]+ KiB on disk\), [0-9]+ KiB/s$' "$TMP/stderr" ||
   fail "no progress line for gzip: $(cat "$TMP/stderr")"
 ! grep -Eq 'map +([2-9][0-9][0-9]|1[0-9][1-9]|1[1-9][0-9]|[0-9]{4,})%|ETA -' "$TMP/stderr" ||
   fail "progress past 100%: $(cat "$TMP/stderr")"
