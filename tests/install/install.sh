@@ -11,6 +11,14 @@ for f in bin/mpimill include/mpimill/job.h lib/mpimill/jobs/wordcount.so lib/pkg
   [ -e "$prefix/$f" ] || fail "not installed: $f"
 done
 "$prefix/bin/mpimill" jobs | grep -q '^wordcount ' || fail "installed mpimill does not list wordcount"
+# The library exports the API of job.h (but mill_job_entry, a plugin's) and
+# the command's entry points (mill__*_main and two more), nothing else.
+lib=$prefix/lib/libmpimill.so
+want=$( (grep -oE '\bmill_[a-z0-9_]+ *\(' "$prefix/include/mpimill/job.h" | tr -d '( ' | grep -vx mill_job_entry
+         printf '%s\n' mill__run_main mill__pipeline_main mill__submit_main mill__recover_main mill__verify_main \
+           mill__report_main mill__plugin_list mill__signals_install) | sort -u)
+got=$(nm -D --defined-only "$lib" | awk '$2 ~ /^[TDBR]$/ && $3 !~ /^_/ { print $3 }' | sort -u)
+[ "$got" = "$want" ] || fail "libmpimill.so exports: $(diff <(echo "$want") <(echo "$got") | grep '^[<>]' | tr '\n' ' ')"
 
 cmake -S "$src/jobs/template" -B "$TMP/job" -DCMAKE_PREFIX_PATH="$prefix" > "$TMP/job.log" ||
   { cat "$TMP/job.log"; fail "configuring the template job failed"; }
