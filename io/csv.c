@@ -305,7 +305,7 @@ int mill__csv_read(const char *path, int gz, uint64_t start, uint64_t end, uint6
     } else {
         if (start > 0) { /* line 1 belongs to another rank: read it for the header */
             s.header_only = 1;
-            rc = mill__text_read_lines(path, 0, 1, size, 0, on_line, &s, err, errlen);
+            rc = mill__text_read_lines(path, 0, 1, size, 0, NULL, on_line, &s, err, errlen);
             s.header_only = 0;
             if (rc == 0 && s.header_pending) { /* the file shrank */
                 snprintf(err, errlen, "input %s: changed while read (no line 1)", path);
@@ -313,7 +313,7 @@ int mill__csv_read(const char *path, int gz, uint64_t start, uint64_t end, uint6
             }
             if (rc) return finish(&s, rc);
         }
-        rc = mill__text_read_lines(path, start, end, size, MILL__TEXT_LINE_NUMBERS, on_line, &s, err, errlen);
+        rc = mill__text_read_lines(path, start, end, size, MILL__TEXT_LINE_NUMBERS, NULL, on_line, &s, err, errlen);
     }
     return finish(&s, rc);
 }

@@ -54,15 +54,18 @@ int mill__read_piece_opts(const mill__inputs *in, mill__read_opts *o, const mill
         return mill__hdf5_read(f->path, f->dsoff, o->comm, fn ? count_row : NULL, &b, err, errlen);
     }
     case MILL__TEXT:
-    default:
-        if (o->text_blocks) {
-            block_count b = {fn, arg, o};
-            return mill__text_read_lines(f->path, pc->start, pc->end, f->size,
-                                         MILL__TEXT_BLOCKS | (o->line_numbers ? MILL__TEXT_LINE_NUMBERS : 0),
-                                         count_block, &b, err, errlen);
-        }
-        return mill__text_read_lines(f->path, pc->start, pc->end, f->size,
-                                     o->line_numbers ? MILL__TEXT_LINE_NUMBERS : 0, fn, arg, err, errlen);
+    default: {
+        /* A piece that starts where this rank's last one ended (its own
+         * pieces, in order) goes on numbering its lines. */
+        uint64_t lines = o->last_file == pc->file && o->last_end == pc->start ? o->last_lines : 0;
+        block_count b = {fn, arg, o};
+        int flags = (o->text_blocks ? MILL__TEXT_BLOCKS : 0) | (o->line_numbers ? MILL__TEXT_LINE_NUMBERS : 0);
+        int rc = mill__text_read_lines(f->path, pc->start, pc->end, f->size, flags, &lines,
+                                       o->text_blocks ? count_block : fn, o->text_blocks ? (void *)&b : arg, err,
+                                       errlen);
+        o->last_file = pc->file, o->last_end = pc->end, o->last_lines = lines;
+        return rc;
+    }
     }
 }
 

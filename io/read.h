@@ -35,6 +35,9 @@ typedef struct mill__read_opts {
     uint64_t extra_lines;    /* out: lines of text blocks beyond one per block */
     uint64_t blocks_nl;      /* out: text blocks whose last byte is their '\n' */
     uint64_t rows;           /* out: HDF5 rows delivered (they have no line end) */
+    size_t last_file;        /* the text piece read last: its file, end and the lines up to its */
+    uint64_t last_end;       /*   end (0: not known), so that the next piece from there goes on */
+    uint64_t last_lines;     /*   numbering lines (mill__text_read_lines) */
 } mill__read_opts;
 
 /* Seconds this process has spent reading input bytes: a text mapping's

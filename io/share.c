@@ -134,11 +134,12 @@ mill__share *mill__share_open(const mill__inputs *in, int csv_quoted_newlines, i
     MPI_Aint bytes;
     int unit;
     if (all_ok(node, ok)) {
-        ok = MPI_Win_allocate_shared(me == 0 ? (MPI_Aint)(2 * nodes + 1) * 8 : 0, 8, MPI_INFO_NULL, node, &base,
-                                     &s->win) == MPI_SUCCESS;
-        /* A window made on some ranks only cannot be freed (MPI_Win_free
-         * is collective); it stays until exit. */
-        if (!all_ok(node, ok)) ok = -1;
+        int made = MPI_Win_allocate_shared(me == 0 ? (MPI_Aint)(2 * nodes + 1) * 8 : 0, 8, MPI_INFO_NULL, node,
+                                           &base, &s->win) == MPI_SUCCESS;
+        /* Refused everywhere (as by --mca osc pt2pt): nothing to free but
+         * the communicator. A window made on some ranks only cannot be
+         * freed (MPI_Win_free is collective); it stays until exit. */
+        ok = all_ok(node, made) ? 1 : all_ok(node, !made) ? 0 : -1;
     } else {
         ok = 0;
     }

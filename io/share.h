@@ -10,6 +10,14 @@
  * front, and when they run out takes the last piece not begun of the rank
  * of its node with the most left (work stealing, as in Cilk).
  * Between nodes the static split stands.
+ *
+ * What it changes for a job: which rank maps a record depends on timing
+ * (the result does not, but for the order in which floating-point values
+ * are combined); a piece a rank takes from another has no line numbers
+ * unless the job asks for them (MILL_JOB_LINE_NUMBERS); and after a
+ * failure the other ranks take no more pieces, so the error reported (the
+ * lowest failing rank's) may not be the first in the input. --split-size 0
+ * turns sharing off.
  */
 #ifndef MILL_IO_SHARE_H
 #define MILL_IO_SHARE_H

@@ -117,11 +117,11 @@ mill__text_mapping mill__text_mapped;
 
 int mill__text_read(const char *path, uint64_t start, uint64_t end, mill__record_fn fn, void *arg,
                     char *err, size_t errlen) {
-    return mill__text_read_lines(path, start, end, UINT64_MAX, 0, fn, arg, err, errlen);
+    return mill__text_read_lines(path, start, end, UINT64_MAX, 0, NULL, fn, arg, err, errlen);
 }
 
 int mill__text_read_lines(const char *path, uint64_t start, uint64_t end, uint64_t listed, int flags,
-                          mill__record_fn fn, void *arg, char *err, size_t errlen) {
+                          uint64_t *lines, mill__record_fn fn, void *arg, char *err, size_t errlen) {
     int count_lines = (flags & MILL__TEXT_LINE_NUMBERS) != 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -177,7 +177,11 @@ int mill__text_read_lines(const char *path, uint64_t start, uint64_t end, uint64
             if (n == TEXT_WINDOW) (void)madvise((void *)(q - n), n, MADV_DONTNEED);
         }
     }
-    int known = start == 0 || count_lines;
+    /* Blocks without line numbers count no lines: their records carry none. */
+    int tracked = count_lines || !(flags & MILL__TEXT_BLOCKS);
+    if (start > 0 && !count_lines && lines && *lines) line = *lines; /* the previous piece's count */
+    int known = tracked && (start == 0 || count_lines || line > 0);
+    if (lines) *lines = 0; /* until the lines are read: a failure leaves no count */
     int rc = 0;
     /* Page tables are filled a window ahead (one call instead of a fault
      * per page); kernels without MADV_POPULATE_READ fault as usual. */
@@ -232,5 +236,6 @@ int mill__text_read_lines(const char *path, uint64_t start, uint64_t end, uint64
     free(idx);
     mill__text_mapped.start = NULL;
     munmap((void *)map, size);
+    if (lines && rc == 0 && known) *lines = line;
     return rc;
 }

@@ -32,9 +32,14 @@ int mill__text_read(const char *path, uint64_t start, uint64_t end, mill__record
  * is not read; UINT64_MAX: no limit). A block record holds the bytes of one
  * or more whole lines that start in [start, end), their '\n' (and any '\r')
  * included; its line is its first line's number under
- * MILL__TEXT_LINE_NUMBERS, else 0. */
+ * MILL__TEXT_LINE_NUMBERS, else 0.
+ * lines, when not NULL, carries the line count from one piece to the next
+ * that starts where it ended: in, the lines up to start (what the previous
+ * call left there), or 0 when not known; out, the lines up to end, or 0
+ * when not known (blocks without MILL__TEXT_LINE_NUMBERS count none). So a
+ * rank reading a file's pieces in order numbers all their lines. */
 int mill__text_read_lines(const char *path, uint64_t start, uint64_t end, uint64_t size, int flags,
-                          mill__record_fn fn, void *arg, char *err, size_t errlen);
+                          uint64_t *lines, mill__record_fn fn, void *arg, char *err, size_t errlen);
 
 /* The text file this process has mapped for reading, while it reads it: a
  * SIGBUS at an address inside means the file was truncated under the

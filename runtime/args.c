@@ -53,8 +53,8 @@ const char mill__run_usage[] =
 /* Options that take one value: a second one is refused, not silently
  * taken over the first (--input and --opt repeat). */
 static const char *const single[] = {"--csv-columns", "--bad-records", "--compress", "--lock-timeout",
-                                     "--memory", "--merge-factor", "--split-size", "--tmp", "--weights", "--exclude-ranks",
-                                     "--output", "--format", NULL};
+                                     "--memory", "--merge-factor", "--split-size", "--tmp", "--weights",
+                                     "--exclude-ranks", "--output", "--format", NULL};
 
 /* Returns the value of option `name` given as "--name VALUE" or "--name=VALUE",
  * advancing *i; NULL when argv[*i] is not that option. Sets *missing when the

@@ -284,9 +284,9 @@ static int map_record(void *arg, const mill_record *rec) {
 
 /* Reads this rank's share of the inputs (io/read.h), taking pieces from
  * the other ranks of its node when done with its own (io/share.h);
- * collective. Times the map phase; rank 0 shows progress. Bad records skipped under
- * --bad-records skip go to the counter bad_records_skipped (summary line
- * and manifest). */
+ * collective. Times the map phase; rank 0 shows progress. Bad records
+ * skipped under --bad-records skip go to the counter bad_records_skipped
+ * (summary line and manifest). */
 static int map_phase(mill_ctx *ctx, const mill__inputs *in, char *err, size_t errlen) {
     const mill__run_args *a = ctx->args;
     mill__read_opts o = {.csv_columns = a->csv_columns, .csv_no_header = a->csv_no_header,

@@ -55,6 +55,15 @@ mpimill_run 2 --mca osc pt2pt -- run "$SLOW" --input "$TMP/in.txt" --output "$TM
 once "$TMP/e" "$TMP/in.txt"
 [ ! -s "$TMP/stderr" ] || fail "a run without shared memory printed: $(cat "$TMP/stderr")"
 
+# A rank reading its own pieces in order numbers their lines on: an error
+# past the first piece still names its line (it gave the byte offset only).
+(seq -f "%0200g" 1 2000; echo bad; seq -f "%0200g" 1 999) > "$TMP/bad.txt"
+rc=0
+mpimill_run 1 -- run "$PLUGINS/failing.so" --input "$TMP/bad.txt" --output "$TMP/g" --split-size 64K \
+  2> "$TMP/stderr" || rc=$?
+[ "$rc" = 1 ] && grep -q "bad.txt:2001 (byte offset 402000)" "$TMP/stderr" ||
+  fail "an error in the seventh piece: exit $rc, $(cat "$TMP/stderr")"
+
 # A bad --split-size is a usage error.
 rc=0
 "$MPIMILL" run wordcount --input "$TMP/in.txt" --output "$TMP/f" --split-size 1K 2> "$TMP/stderr" || rc=$?

@@ -113,8 +113,9 @@ typedef struct mill_job {
 /* Text records carry their line number (mill_record.line) even when a
  * rank's byte range starts inside a file; the rank then counts the
  * newlines before its range, which costs a scan of that prefix. Without
- * it, line is known only in ranges that start at a file's first byte, in
- * gzip and CSV files. */
+ * it, line is known from a file's first byte on through the pieces
+ * (--split-size) a rank reads in order from there, and in gzip and CSV
+ * files; a piece a rank takes over from another starts unnumbered. */
 #define MILL_JOB_LINE_NUMBERS (UINT64_C(1) << 0)
 
 /* (ABI 1.1) map receives plain-text input a block of whole lines at a
