@@ -58,24 +58,51 @@ typedef struct dest {
     uint64_t records;     /* sorted: records staged */
 } dest;
 
-/* Packs the table's records by owner, d[r].buf getting r's, in one pass
- * over the slots: each buffer doubles as it fills (realloc moves a big
- * block's pages, not its bytes). Adds the keys' and values' bytes of the
- * records for other ranks (the ideal) to the metrics. */
-static int pack_by_owner(mill_ctx *ctx, const mill__table *t, dest *d) {
+/* Packing a map table by owner. */
+typedef struct packer {
+    mill_ctx *ctx;
+    dest *d;            /* d[r].buf gets rank r's records */
+    int keep;           /* this rank's own records stay in the table, unpacked */
+    int rc;             /* MILL_ENOMEM once a buffer could not grow */
+    uint64_t own_bytes; /* keep: the bytes the records kept would have taken */
+} packer;
+
+/* Packs entry e for its owner and returns 0, or with p->keep returns 1
+ * for this rank's own (mill__table_filter keeps it). Each buffer doubles
+ * as it fills (realloc moves a big block's pages, not its bytes). Adds the
+ * keys' and values' bytes of the records for other ranks (the ideal) to
+ * the metrics. */
+static int pack_one(void *arg, const mill__entry *e) {
+    packer *p = arg;
+    mill_ctx *ctx = p->ctx;
     int vt = ctx->job->value_type;
-    for (size_t i = 0; i < t->cap; i++) {
-        const mill__entry *e = &t->slots[i];
-        mill__table_prefetch(t, i + MILL__AHEAD);
-        if (!e->key) continue;
-        uint32_t r = mill_partition_lookup(ctx->part, e->hash);
-        dest *x = &d[r];
-        if (reserve(&x->buf, &x->cap, (size_t)x->len, MILL__RECORD_OVERHEAD + (size_t)e->klen + e->vlen) != 0)
-            return MILL_ENOMEM;
-        x->len += mill__record_put(vt, x->buf + x->len, e->key, e->klen, e->value, e->vlen);
-        if ((int)r != ctx->rank) ctx->metrics.payload_remote += (uint64_t)e->klen + e->vlen;
+    uint32_t r = mill_partition_lookup(ctx->part, e->hash);
+    if (p->keep && (int)r == ctx->rank) {
+        p->own_bytes += mill__record_size(vt, e->klen, e->value, e->vlen);
+        return 1;
     }
+    dest *x = &p->d[r];
+    if (p->rc == 0 && reserve(&x->buf, &x->cap, (size_t)x->len, MILL__RECORD_OVERHEAD + (size_t)e->klen + e->vlen))
+        p->rc = MILL_ENOMEM;
+    if (p->rc == 0) x->len += mill__record_put(vt, x->buf + x->len, e->key, e->klen, e->value, e->vlen);
+    if ((int)r != ctx->rank) ctx->metrics.payload_remote += (uint64_t)e->klen + e->vlen;
     return 0;
+}
+
+/* Packs the table's records by owner in one pass over the slots. With
+ * p->keep, the others' records leave the table as they are packed and
+ * this rank's own stay (mill__table_filter): they are not copied, sent to
+ * this rank and combined into the table again. */
+static int pack_by_owner(mill__table *t, packer *p) {
+    if (p->keep) {
+        mill__table_filter(t, pack_one, p);
+        return p->rc;
+    }
+    for (size_t i = 0; i < t->cap && p->rc == 0; i++) {
+        mill__table_prefetch(t, i + MILL__AHEAD);
+        if (t->slots[i].key) pack_one(p, &t->slots[i]);
+    }
+    return p->rc;
 }
 
 /* Sets up one merge per destination over the map runs' segments for it,
@@ -222,11 +249,17 @@ int mill__shuffle(mill_ctx *ctx, mill__table *mapped, char *err, size_t errlen) 
     /* Sorted when any rank spilled: the receivers must know which. */
     mrc = MPI_Allreduce(&spilled, &sorted, 1, MPI_INT, MPI_MAX, ctx->comm);
     if (mrc != MPI_SUCCESS && rc == 0) rc = mill__mpi_error(mrc, "MPI_Allreduce", err, errlen);
-    if (rc == 0) rc = sorted ? merge_runs(ctx, mapped, &scratch, d, err, errlen) : pack_by_owner(ctx, mapped, d);
-    /* In memory, the records received next go into the map table's storage.
-     * Sorted, they go to reduce runs: the storage is freed for the merge. */
+    /* In memory, the records received next go into the map table's storage
+     * (when the reduce table's budget allows its size). Its own records then
+     * stay in it, not packed, sent to itself and combined in again: the
+     * others are dropped from it once packed. Sorted, the records go to
+     * reduce runs: the storage is freed for the merge. */
+    packer pk = {ctx, d, !sorted && mill__table_can_take(ctx->table, mapped), 0, 0};
+    if (rc == 0) rc = sorted ? merge_runs(ctx, mapped, &scratch, d, err, errlen) : pack_by_owner(mapped, &pk);
+    int keep = pk.keep && rc == 0;
+    uint64_t records = keep ? mapped->n : 0, received = pk.own_bytes; /* the records kept, as if received */
     if (sorted) mill__table_free(mapped);
-    else mill__table_take(ctx->table, mapped);
+    else mill__table_take(ctx->table, mapped, keep);
     if (rc == MILL_ENOMEM) snprintf(err, errlen, "out of memory setting up the shuffle");
 
     /* Round size: every pair moves at most `chunk` bytes per round, and the
@@ -254,7 +287,6 @@ int mill__shuffle(mill_ctx *ctx, mill__table *mapped, char *err, size_t errlen) 
     }
     /* Every rank enters the rounds only when every rank is ready. */
     rc = mill__agree(ctx->comm, rc, err, errlen);
-    uint64_t records = 0, received = 0;
     for (int more = 1; rc == 0 && more;) {
         int *sc = cnt, *sd = cnt + P, *rcn = cnt + 2 * P, *rd = cnt + 3 * P, so = 0, ro = 0, mine = 0;
         for (int r = 0; r < P; r++) {

@@ -118,18 +118,47 @@ void mill__table_free(mill__table *t) {
     memset(t, 0, sizeof *t);
 }
 
-void mill__table_take(mill__table *t, mill__table *from) {
-    if (t->n || from->cap <= t->cap || (t->max_cap && from->cap > t->max_cap)) {
+int mill__table_can_take(const mill__table *t, const mill__table *from) {
+    return t->n == 0 && from->cap > t->cap && (!t->max_cap || from->cap <= t->max_cap);
+}
+
+void mill__table_take(mill__table *t, mill__table *from, int keep) {
+    if (!mill__table_can_take(t, from)) {
         mill__table_free(from);
         return;
     }
     size_t max_cap = t->max_cap;
     mill__table_free(t);
     release_blocks(&from->spare); /* never used: the arena blocks in use are enough */
-    mill__table_clear(from);
+    if (!keep) mill__table_clear(from);
     *t = *from;
     t->max_cap = max_cap;
     memset(from, 0, sizeof *from);
+}
+
+size_t mill__table_filter(mill__table *t, int (*keep)(void *arg, const mill__entry *e), void *arg) {
+    size_t mask = t->cap - 1, start = 0;
+    while (t->slots[start].key) start++; /* there is an empty slot: n < cap */
+    /* Every entry's probe path runs from its home to it without an empty
+     * slot, so none crosses `start`. Walking on from there, each entry is
+     * lifted and put back at the first empty slot from its home: the slots
+     * before it are settled already, and emptying it breaks no path of
+     * theirs (none reaches past it). */
+    for (size_t k = 1; k < t->cap; k++) {
+        size_t i = (start + k) & mask;
+        mill__table_prefetch(t, (i + MILL__AHEAD) & mask); /* keep() mostly reads the key */
+        mill__entry e = t->slots[i];
+        if (!e.key) continue;
+        t->slots[i].key = NULL;
+        if (!keep(arg, &e)) {
+            t->n--;
+            continue;
+        }
+        size_t j = mill__table_home(t, e.hash);
+        while (t->slots[j].key) j = (j + 1) & mask;
+        t->slots[j] = e;
+    }
+    return t->n;
 }
 
 /* Releases the n bytes at p, a slot array t no longer uses, after making

@@ -39,12 +39,20 @@ int mill__table_init(mill__table *t);
  * did not grow. A table with a budget must then be spilled and cleared. */
 static inline int mill__table_full(const mill__table *t) { return t->n * 4 > t->cap * 3; }
 void mill__table_free(mill__table *t);
-/* When t is empty and from's slot array is bigger than t's but within t's
- * max_cap, gives t from's slot array and arena blocks, emptied; otherwise
- * frees from. t keeps its budget and gets a new seed. So a table that
+/* Returns whether t is empty and from's slot array is bigger than t's but
+ * within t's max_cap: whether mill__table_take gives t from's storage. */
+int mill__table_can_take(const mill__table *t, const mill__table *from);
+/* When mill__table_can_take(t, from), gives t from's slot array and arena
+ * blocks: with its entries and seed when keep is set, else emptied, with a
+ * new seed; otherwise frees from. t keeps its budget. So a table that
  * follows another (the reduce table after the map table) starts at its
  * size: no doubling, no rehashing, no fresh pages to fault in and zero. */
-void mill__table_take(mill__table *t, mill__table *from);
+void mill__table_take(mill__table *t, mill__table *from, int keep);
+/* Drops the entries for which keep(arg, entry) returns 0, in place, and
+ * moves the others so that look-ups find them again; returns how many are
+ * left. The dropped entries' arena bytes stay, counted in t->bytes, until
+ * the table is cleared or freed. */
+size_t mill__table_filter(mill__table *t, int (*keep)(void *arg, const mill__entry *e), void *arg);
 /* Empties t but keeps its slot array (no regrowth) and its arena blocks
  * (no new pages) for the keys to come. Pointers into it become invalid. */
 void mill__table_clear(mill__table *t);

@@ -27,6 +27,17 @@ cmp -s "$want" "$TMP/got" || { diff "$want" "$TMP/got" | head -20; fail "wordcou
 check_parts_sorted "$out"
 [ "$(ls "$out" | grep -c '^part-')" -eq "$ranks" ] || fail "expected $ranks part files"
 check_no_leftovers "$out"
+# A rank's own keys stay in its table through the shuffle: only keys for
+# other ranks are sent (one rank sent its whole table to itself), and every
+# key still counts in shuffle_records.
+python3 - "$out/_SUCCESS" "$ranks" "$(wc -l < "$want")" 2> "$TMP/py.err" <<'PY' || fail "shuffle metrics: $(cat "$TMP/py.err")"
+import json, sys
+m = json.load(open(sys.argv[1]))["metrics"]["ranks"]
+ranks, keys = int(sys.argv[2]), int(sys.argv[3])
+assert all(r["bytes_sent"] == r["bytes_remote"] for r in m), [(r["bytes_sent"], r["bytes_remote"]) for r in m]
+assert ranks > 1 or m[0]["bytes_sent"] == 0, m[0]["bytes_sent"]
+assert sum(r["phases"]["shuffle"]["records"] for r in m) >= keys
+PY
 # The job reads blocks of lines (MILL_JOB_TEXT_BLOCKS), but counts lines.
 lines=0
 for f in $(find "$in" -type f); do lines=$((lines + $(awk 'END { print NR }' "$f"))); done

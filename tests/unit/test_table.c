@@ -107,7 +107,7 @@ static void test_take(void) {
     for (int i = 0; i < 100000; i++) insert(&a, k, (uint32_t)snprintf(k, sizeof k, "key%d", i));
     size_t cap = a.cap;
     uint64_t seed = a.seed;
-    mill__table_take(&b, &a); /* b, empty and smaller, takes a's storage, emptied */
+    mill__table_take(&b, &a, 0); /* b, empty and smaller, takes a's storage, emptied */
     CU_ASSERT(a.slots == NULL && a.cap == 0 && a.blocks == NULL && a.spare == NULL);
     CU_ASSERT_EQUAL(b.cap, cap);
     CU_ASSERT_EQUAL(b.n, 0);
@@ -119,13 +119,45 @@ static void test_take(void) {
     CU_ASSERT_EQUAL(b.n, 120000);
     CU_ASSERT(mill__table_find(&b, mill_key_hash("key7", 4), "key7", 4) == NULL);
     CU_ASSERT(mill__table_find(&b, mill_key_hash("new7", 4), "new7", 4) != NULL);
-    mill__table_take(&b, &c); /* b is not empty (and c smaller): b keeps its own, c is freed */
+    mill__table_take(&b, &c, 0); /* b is not empty (and c smaller): b keeps its own, c is freed */
     CU_ASSERT(c.slots == NULL && b.cap == cap && b.n == 120000);
     CU_ASSERT_FATAL(mill__table_init(&c) == 0);
     c.max_cap = cap / 2;
-    mill__table_take(&c, &b); /* b is bigger than c may grow: c keeps its own */
+    mill__table_take(&c, &b, 0); /* b is bigger than c may grow: c keeps its own */
     CU_ASSERT(b.slots == NULL && c.cap == 1024 && c.n == 0);
     mill__table_free(&c);
+}
+
+/* Keeps the entries whose hash is odd (drop ~half, as a shuffle drops the
+ * keys other ranks own). */
+static int odd_hash(void *arg, const mill__entry *e) {
+    (void)arg;
+    return (int)(e->hash & 1);
+}
+
+static void test_filter_and_keep(void) {
+    mill__table a, b;
+    CU_ASSERT_FATAL(mill__table_init(&a) == 0 && mill__table_init(&b) == 0);
+    char k[32];
+    size_t odd = 0;
+    for (int i = 0; i < 190000; i++) { /* dense: 190000 of 262144 slots, long probe runs */
+        uint32_t kl = (uint32_t)snprintf(k, sizeof k, "key%d", i);
+        insert(&a, k, kl);
+        odd += mill_key_hash(k, kl) & 1;
+    }
+    uint64_t seed = a.seed;
+    CU_ASSERT_EQUAL(mill__table_filter(&a, odd_hash, NULL), odd);
+    CU_ASSERT_FATAL(mill__table_can_take(&b, &a));
+    mill__table_take(&b, &a, 1); /* b takes a's storage with its entries */
+    CU_ASSERT(b.n == odd && b.seed == seed && a.slots == NULL);
+    for (int i = 0; i < 190000; i++) { /* every kept key is found, no dropped one is */
+        uint32_t kl = (uint32_t)snprintf(k, sizeof k, "key%d", i);
+        uint64_t h = mill_key_hash(k, kl);
+        mill__entry *e = mill__table_find(&b, h, k, kl);
+        CU_ASSERT((e != NULL) == (int)(h & 1));
+        if (e) CU_ASSERT(e->klen == kl && !memcmp(e->key, k, kl));
+    }
+    mill__table_free(&b);
 }
 
 /* Fills t with keys with 40-byte values until its slot array doubles from
@@ -186,7 +218,7 @@ static void test_take_drops_unused_spare(void) {
     CU_ASSERT_FATAL(mill__table_init(&a) == 0 && mill__table_init(&b) == 0);
     int n;
     const char *old = fill_past_2mib(&a, &n);
-    mill__table_take(&b, &a);
+    mill__table_take(&b, &a, 0);
     CU_ASSERT(b.cap == 131072 && b.spare != NULL);
     unsigned char vec;
     errno = 0;
@@ -245,6 +277,7 @@ int main(void) {
         {"filled in another table's slot order", test_fill_in_slot_order},
         {"max_cap: full at 3/4, grows past 15/16", test_max_cap},
         {"take: the next table starts with the storage of the last", test_take},
+        {"filter, then take keeping: the kept keys are found, the dropped not", test_filter_and_keep},
         {"grow: the old slot array becomes arena", test_grow_recycles},
         {"take: spare blocks never used are unmapped", test_take_drops_unused_spare},
         CU_TEST_INFO_NULL};
