@@ -760,6 +760,7 @@ int mill__run_main(int argc, char **argv) {
     setup_done = 1;
     if (rc == 0 && ctx.job->setup && (rc = ctx.job->setup(&ctx)) != 0)
         rc = mill__job_error(&ctx, "setup", rc, err, sizeof err);
+    mill__table_salt((uint64_t)rank + 1);
     if (rc == 0 && (rc = mill__table_init(&mapped)) == 0 && (rc = mill__table_init(&reduced)) != 0)
         snprintf(err, sizeof err, "out of memory");
     mill__table_budget(&mapped, mill__map_share(ctx.memory));

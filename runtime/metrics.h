@@ -31,7 +31,8 @@ typedef struct mill__phase_metrics {
 typedef struct mill__metrics {
     double t0;          /* this rank's clock at the start barrier */
     mill__phase_metrics phase[MILL_PHASE_COUNT];
-    uint64_t bytes_sent;  /* shuffle bytes sent to other ranks (and itself) */
+    uint64_t bytes_sent;  /* shuffle bytes sent to other ranks, and to itself when its own records could not
+                           * stay in its table (spilled, or a table past half the reduce share) */
     uint64_t bytes_remote;   /* shuffle bytes sent to other ranks */
     uint64_t payload_remote; /* the key and value bytes alone of the records in bytes_remote (the ideal) */
     double exchange_s;       /* seconds inside MPI_Alltoallv moving the shuffle's rounds, once every rank is ready */

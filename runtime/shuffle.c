@@ -252,11 +252,16 @@ int mill__shuffle(mill_ctx *ctx, mill__table *mapped, char *err, size_t errlen) 
     /* In memory, the records received next go into the map table's storage
      * (when the reduce table's budget allows its size). Its own records then
      * stay in it, not packed, sent to itself and combined in again: the
-     * others are dropped from it once packed. Sorted, the records go to
-     * reduce runs: the storage is freed for the merge. */
-    packer pk = {ctx, d, !sorted && mill__table_can_take(ctx->table, mapped), 0, 0};
+     * others are dropped from it once packed. Their arena bytes stay and
+     * count against the reduce table's share until it is cleared, so this
+     * is done only while they take at most half of it: otherwise the
+     * reduce table could spill where, emptied, it would not. Sorted, the
+     * records go to reduce runs: the storage is freed for the merge. */
+    int keep = !sorted && mill__table_can_take(ctx->table, mapped) &&
+               mill__table_memory(mapped) <= mill__reduce_share(ctx->memory) / 2;
+    packer pk = {ctx, d, keep, 0, 0};
     if (rc == 0) rc = sorted ? merge_runs(ctx, mapped, &scratch, d, err, errlen) : pack_by_owner(mapped, &pk);
-    int keep = pk.keep && rc == 0;
+    keep = keep && rc == 0;
     uint64_t records = keep ? mapped->n : 0, received = pk.own_bytes; /* the records kept, as if received */
     if (sorted) mill__table_free(mapped);
     else mill__table_take(ctx->table, mapped, keep);

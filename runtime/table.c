@@ -72,11 +72,16 @@ static void *arena_alloc(mill__table *t, size_t n) {
     return p;
 }
 
+/* Set by mill__table_salt: tables of different ranks get different seeds. */
+static uint64_t salt;
+
+void mill__table_salt(uint64_t s) { salt = s; }
+
 /* Returns a seed no other table of this process had (mill__table_home). */
 static uint64_t new_seed(void) {
     static uint64_t tables;
     tables++;
-    return XXH3_64bits_withSeed(&tables, sizeof tables, 0);
+    return XXH3_64bits_withSeed(&tables, sizeof tables, salt);
 }
 
 int mill__table_init(mill__table *t) {
@@ -119,7 +124,7 @@ void mill__table_free(mill__table *t) {
 }
 
 int mill__table_can_take(const mill__table *t, const mill__table *from) {
-    return t->n == 0 && from->cap > t->cap && (!t->max_cap || from->cap <= t->max_cap);
+    return t->n == 0 && from->cap >= t->cap && (!t->max_cap || from->cap <= t->max_cap);
 }
 
 void mill__table_take(mill__table *t, mill__table *from, int keep) {

@@ -39,7 +39,16 @@ int mill__table_init(mill__table *t);
  * did not grow. A table with a budget must then be spilled and cleared. */
 static inline int mill__table_full(const mill__table *t) { return t->n * 4 > t->cap * 3; }
 void mill__table_free(mill__table *t);
-/* Returns whether t is empty and from's slot array is bigger than t's but
+/* Makes the seeds of the tables created from now on (mill__table_home)
+ * differ from those of another process with another salt: each rank
+ * passes its rank. A rank's reduce table that keeps its map table's seed
+ * (mill__table_take with keep) then receives other ranks' records in an
+ * order unrelated to its own placement (with equal seeds, in its home
+ * order: the bunching mill__table_home describes). Deterministic, so runs
+ * combine values in the same order. */
+void mill__table_salt(uint64_t salt);
+
+/* Returns whether t is empty and from's slot array is at least t's but
  * within t's max_cap: whether mill__table_take gives t from's storage. */
 int mill__table_can_take(const mill__table *t, const mill__table *from);
 /* When mill__table_can_take(t, from), gives t from's slot array and arena
