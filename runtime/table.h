@@ -40,8 +40,8 @@ int mill__table_init(mill__table *t);
 static inline int mill__table_full(const mill__table *t) { return t->n * 4 > t->cap * 3; }
 void mill__table_free(mill__table *t);
 /* Makes the seeds of the tables created from now on (mill__table_home)
- * differ from those of another process with another salt: each rank
- * passes its rank. A rank's reduce table that keeps its map table's seed
+ * differ from those of another process with another salt: the engine
+ * passes its rank + 1. A rank's reduce table that keeps its map table's seed
  * (mill__table_take with keep) then receives other ranks' records in an
  * order unrelated to its own placement (with equal seeds, in its home
  * order: the bunching mill__table_home describes). Deterministic, so runs
