@@ -474,7 +474,7 @@ static int recover_locked(int parent_fd, const char *base, FILE *report, char *e
 
     for (size_t i = 0; i < n; i++) {
         const char *name = names[i], *attempt = name + plen;
-        char e[1024] = "";
+        char e[MILL__ERRLEN] = "";
         int r = 0;
         struct stat st;
         if (fstatat(parent_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
@@ -988,7 +988,7 @@ int mill__commit_end(mill__commit *c, int status, const char *manifest_json, cha
          * puts it back). */
         double t1 = mill__now();
         if (!c->committed) MILL_FAULT(MILL_FAULT_ABORTING);
-        char e2[1024] = "";
+        char e2[MILL__ERRLEN] = "";
         int cr = remove_staging(c->parent_fd, c->staging, MILL_FAULT_MID_CLEANUP, e2, sizeof e2);
         if (cr == 0 && c->committed && c->aside[0])
             cr = remove_staging(c->parent_fd, c->aside, MILL_FAULT_MID_CLEANUP, e2, sizeof e2);

@@ -278,8 +278,7 @@ int mill__pipeline_main(int argc, char **argv) {
         stages[nstages++] = (stage){.argv = words, .argc = n, .line = lineno};
         if (strcmp(words[0], "run") != 0) {
             if (rank == 0)
-                mill__eprintf("pipeline %s:%d: a stage is `run JOB ARGS...`, not '%s'", file,
-                        lineno, words[0]);
+                mill__eprintf("pipeline %s:%d: a stage is `run JOB ARGS...`, not '%s'", file, lineno, words[0]);
             goto out;
         }
         mill__run_args a;
@@ -343,9 +342,9 @@ int mill__pipeline_main(int argc, char **argv) {
         if (stop) {
             if (rank == 0) {
                 mill__stop_reason(stop, err, sizeof err);
-                mill__eprintf("error: pipeline %s: %s before stage %d/%d: %s", file, err, s + 1,
-                        nstages, s ? "the stages before it are committed, it and the later ones not run"
-                                   : "no stage was run");
+                mill__eprintf("error: pipeline %s: %s before stage %d/%d: %s", file, err, s + 1, nstages,
+                              s ? "the stages before it are committed, it and the later ones not run"
+                                : "no stage was run");
             }
             code = 128 + stop;
             mill__run_args_free(&a);
@@ -367,7 +366,7 @@ int mill__pipeline_main(int argc, char **argv) {
             /* What a killed run left beside the committed output (the old
              * output it replaced, the lock file) goes now, as a run would
              * have removed it; a failure only leaves it for later. */
-            char e2[1024] = "";
+            char e2[MILL__ERRLEN] = "";
             if (rank == 0 && mill__commit_recover(a.output, NULL, e2, sizeof e2) != 0)
                 mill__eprintf("warning: pipeline: %s", e2);
         } else {
@@ -379,8 +378,8 @@ int mill__pipeline_main(int argc, char **argv) {
             ran++;
             if (code != MILL_EXIT_OK && rank == 0)
                 mill__eprintf("error: pipeline %s: stage %d/%d (line %d) failed with exit %d; "
-                                "%d later stage%s not run",
-                        file, s + 1, nstages, st->line, code, nstages - s - 1, nstages - s - 1 == 1 ? "" : "s");
+                              "%d later stage%s not run",
+                              file, s + 1, nstages, st->line, code, nstages - s - 1, nstages - s - 1 == 1 ? "" : "s");
         }
         if (rank == 0) fflush(stdout);
         mill__run_args_free(&a);

@@ -24,7 +24,6 @@
 #include "mpimill/job.h"
 #include "runtime.h"
 
-
 int mill__commit_name_ok(const char *name) {
     size_t n = strlen(name);
     if (n == 0 || n >= NAME_MAX || !strcmp(name, ".") || !strcmp(name, "..")) return 0;

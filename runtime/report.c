@@ -22,7 +22,6 @@
 #include "json_read.h"
 #include "runtime.h"
 
-
 #define NPHASES 4
 static const char *const phase_name[NPHASES] = {"map", "shuffle", "reduce", "commit"};
 static const char *const phase_color[NPHASES] = {"#4e79a7", "#f28e2b", "#59a14f", "#b07aa1"};
