@@ -1,7 +1,11 @@
 /* main.c -- the mpimill command: dispatches to its subcommands. */
+#include <errno.h>
+#include <fcntl.h>
 #include <mpi.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "commit.h"
 #include "runtime.h"
@@ -22,6 +26,21 @@ static const char usage[] =
     "  report DIR      print DIR's metrics per rank and write a timeline beside it (HTML)\n"
     "\n"
     "  mpimill --help, mpimill --version, mpimill COMMAND --help\n";
+
+/* Creates $MPIMILL_DONE_FILE, when set, on rank 0 of a run or pipeline
+ * that succeeded. The batch scripts set it: a launcher can exit 0 without
+ * having started the ranks (srun with Slurm 22.05's PMIx plugin), and the
+ * file is how they tell a job that ran and succeeded -- a pipeline whose
+ * stages were all done before, too -- from one that never ran. A file that
+ * cannot be created is reported; the job's output stands. */
+static void mark_done(void) {
+    const char *path = getenv("MPIMILL_DONE_FILE");
+    int rank = 1;
+    if (!path || !*path || MPI_Comm_rank(MPI_COMM_WORLD, &rank) != MPI_SUCCESS || rank != 0) return;
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0 || close(fd) != 0)
+        fprintf(stderr, "mpimill: warning: MPIMILL_DONE_FILE %s: %s (the job succeeded)\n", path, strerror(errno));
+}
 
 int main(int argc, char **argv) {
     if (argc < 2) {
@@ -64,6 +83,7 @@ int main(int argc, char **argv) {
         }
         int code = !strcmp(argv[1], "run") ? mill__run_main(argc - 1, argv + 1)
                                             : mill__pipeline_main(argc - 1, argv + 1);
+        if (code == MILL_EXIT_OK) mark_done();
         MPI_Finalize();
         return code;
     }

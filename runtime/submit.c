@@ -220,7 +220,7 @@ typedef struct submit_job {
     const char *command; /* "run" or "pipeline" */
     char **argv;         /* the command's arguments after the command word */
     int argc;
-    const char *output;  /* run: the --output value (array: the parent) */
+    const char *output;  /* --array: the --output value, the parent of the tasks' outputs */
 } submit_job;
 
 /* Writes the batch script to f. inputs_file is the --array list (NULL
@@ -275,10 +275,6 @@ static void write_script(FILE *f, const submit_job *job, const char *launcher, c
                    "mkdir -p -- \"$outdir\" || exit 1\n"
                    "output=$outdir/$name\n"
                    "args+=(--input \"$input\" --output \"$output\")\n");
-    } else {
-        fprintf(f, "output=");
-        if (job->output) shell_quote(f, job->output);
-        fprintf(f, "\n");
     }
     fprintf(f, "echo \"mpimill: Slurm job ${SLURM_JOB_ID:-?}${SLURM_ARRAY_TASK_ID:+ (array task ${SLURM_ARRAY_JOB_ID:-?}_$SLURM_ARRAY_TASK_ID)}, "
                "restart ${SLURM_RESTART_COUNT:-0}, ${SLURM_NTASKS:-1} tasks on ${SLURM_JOB_NODELIST:-?}\" >&2\n");
@@ -315,10 +311,14 @@ static void write_script(FILE *f, const submit_job *job, const char *launcher, c
             "# SIGINT goes on as SIGTERM: a background launcher ignores SIGINT, and\n"
             "# srun would only print its status.\n"
             "trap 'forward TERM INT' INT\n");
+    fprintf(f, "# Rank 0 creates MPIMILL_DONE_FILE when the job succeeded (checked below).\n"
+               "export MPIMILL_DONE_FILE=\"$PWD/.mpimill-done.${SLURM_JOB_ID:-0}.$$\"\n"
+               "rm -f \"$MPIMILL_DONE_FILE\"\n"
+               "trap 'rm -f \"$MPIMILL_DONE_FILE\"' EXIT\n");
     if (!strcmp(launcher, "srun"))
         fprintf(f, "srun --mpi=pmix \"$MPIMILL\" %s \"${args[@]}\" &\n", job->command);
     else
-        fprintf(f, "mpirun -q \"$MPIMILL\" %s \"${args[@]}\" &\n", job->command);
+        fprintf(f, "mpirun -q -x MPIMILL_DONE_FILE \"$MPIMILL\" %s \"${args[@]}\" &\n", job->command);
     fprintf(f,
             "pid=$!\n"
             "[ -z \"$got\" ] || kill -s \"$got\" \"$pid\" 2>/dev/null || true\n"
@@ -334,13 +334,11 @@ static void write_script(FILE *f, const submit_job *job, const char *launcher, c
             "done\n"
             "# A job stopped by a signal exits 128+signal, whatever the launcher made of it.\n"
             "[ -z \"$stopped\" ] || [ \"$rc\" = 0 ] || rc=$((128 + $(kill -l \"$stopped\")))\n"
-            "# srun exits 0 when its step fails to launch (seen with Slurm 22.05's PMIx\n"
-            "# plugin): success without a manifest from this Slurm job and restart (an\n"
-            "# older one stays under --overwrite) is a failure.\n"
-            "attempt=\"s${SLURM_JOB_ID:-}${SLURM_ARRAY_TASK_ID:+_$SLURM_ARRAY_TASK_ID}-r${SLURM_RESTART_COUNT:-0}-\"\n"
-            "if [ \"$rc\" = 0 ] && [ -n \"$output\" ] && { [ ! -f \"$output/_SUCCESS\" ] ||\n"
-            "     { [ -n \"${SLURM_JOB_ID:-}\" ] && ! grep -q \"\\\"attempt\\\": \\\"$attempt\" \"$output/_SUCCESS\"; }; }; then\n"
-            "  echo \"mpimill: error: the launcher exited 0, but $output has no _SUCCESS from this job: the job did not run\" >&2\n"
+            "# A launcher can exit 0 without having run the job (srun whose step failed\n"
+            "# to launch, with Slurm 22.05's PMIx plugin): success without mpimill's own\n"
+            "# word for it is a failure.\n"
+            "if [ \"$rc\" = 0 ] && [ ! -e \"$MPIMILL_DONE_FILE\" ]; then\n"
+            "  echo \"mpimill: error: the launcher exited 0, but mpimill did not report success: the job did not run\" >&2\n"
             "  rc=1\n"
             "fi\n"
             "exit \"$rc\"\n");

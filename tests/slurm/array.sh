@@ -10,7 +10,7 @@
 mkdir in elsewhere
 for i in 1 2 3; do "$MILLGEN" --bytes $((i * 100))K --seed $i "in/part$i.txt" > /dev/null; done
 "$MPIMILL" submit --dry-run $'--comment=two\nrm -rf /tmp/never #' -- wordcount --input in --output o > /dev/null
-grep -q '^rm ' mpimill-submit-*.sbatch && fail "an sbatch option's newline ended the comment: $(cat mpimill-submit-*.sbatch)"
+grep -q '^rm -rf /tmp/never' mpimill-submit-*.sbatch && fail "an sbatch option's newline ended the comment: $(cat mpimill-submit-*.sbatch)"
 refused() { # PATTERN ARGS...: submit exits 2 naming PATTERN, and writes no script
   local pat=$1 rc=0; shift
   rm -f mpimill-submit-*
@@ -31,27 +31,31 @@ rm -rf longin pipe.txt
 mkdir $'nl\ndir'
 (cd $'nl\ndir' && mkdir in && : > in/a.txt && refused "holds a newline" --array in -- wordcount --output o)
 rm -rf $'nl\ndir' mpimill-submit-*
-# A launcher that exits 0 without running the job fails the script, also
-# when an older output stays (--overwrite); a manifest from this Slurm job
-# and restart passes.
-mkdir shim && printf '#!/bin/sh\nexit 0\n' > shim/srun && chmod +x shim/srun
+# A launcher that exits 0 without running the job fails the script, for a
+# run (also when an older output stays under --overwrite) and a pipeline
+# (whose stages may all be committed already); one that runs mpimill (its
+# own options dropped: --mpi=pmix, -q -x VAR) passes, and leaves no file.
+mkdir shim
 "$MPIMILL" run wordcount --input in --output old --quiet
-"$MPIMILL" submit --dry-run -- wordcount --input in --output old --overwrite > /dev/null
-rc=0; SLURM_JOB_ID=123 PATH=$PWD/shim:$PATH bash mpimill-submit-*.sbatch 2> shim.log || rc=$?
-[ "$rc" = 1 ] && grep -q "has no _SUCCESS from this job" shim.log || fail "a launcher exiting 0: exit $rc, $(cat shim.log)"
-for l in srun mpirun; do # the templates too, --output X or --output=X
-  [ $l = srun ] || cp shim/srun shim/$l
-  for o in "--output old" "--output=old"; do
-    rc=0; SLURM_JOB_ID=123 PATH=$PWD/shim:$PATH bash "$MILL_SRC/slurm/mpimill-$l.sbatch" wordcount --input in $o \
-      --overwrite 2> shim.log || rc=$?
-    [ "$rc" = 1 ] && grep -q "has no _SUCCESS from this job" shim.log || fail "template $l, $l exiting 0: exit $rc, $(cat shim.log)"
+echo "run wordcount --input $PWD/in --output $PWD/old --overwrite --quiet" > pipe.txt
+launch() { # SHIM SCRIPT ARGS...: runs SCRIPT with srun and mpirun that do SHIM; sets rc
+  printf '#!/bin/sh\n%s\n' "$1" > shim/srun && cp shim/srun shim/mpirun && chmod +x shim/srun shim/mpirun
+  local script=$2; shift 2
+  rc=0; SLURM_JOB_ID=123 PATH=$PWD/shim:$PATH bash "$script" "$@" 2> shim.log || rc=$?
+}
+for cmd in "wordcount --input in --output old --overwrite" "pipeline pipe.txt"; do
+  "$MPIMILL" submit --dry-run -- $cmd > /dev/null
+  for script in mpimill-submit-*.sbatch "$MILL_SRC/slurm/mpimill-srun.sbatch" "$MILL_SRC/slurm/mpimill-mpirun.sbatch"; do
+    launch 'exit 0' "$script" $cmd
+    [ "$rc" = 1 ] && grep -q "exited 0, but mpimill did not report success" shim.log ||
+      fail "$script $cmd, a launcher exiting 0: exit $rc, $(cat shim.log)"
+    launch 'while [ "${1#-}" != "$1" ]; do [ "$1" = -x ] && shift; shift; done; exec "$@"' "$script" $cmd
+    [ "$rc" = 0 ] || fail "$script $cmd, a launcher that runs it: exit $rc, $(cat shim.log)"
   done
+  rm -f mpimill-submit-*
 done
-sed -i 's/"attempt": "[^"]*"/"attempt": "s123-r0-0123456789abcdef"/' old/_SUCCESS
-SLURM_JOB_ID=123 PATH=$PWD/shim:$PATH bash mpimill-submit-*.sbatch 2> shim.log || fail "this job's manifest: $(cat shim.log)"
-SLURM_JOB_ID=123 PATH=$PWD/shim:$PATH bash "$MILL_SRC/slurm/mpimill-srun.sbatch" wordcount --input in --output old \
-  --overwrite 2> shim.log || fail "template, this job's manifest: $(cat shim.log)"
-rm -rf shim old mpimill-submit-*
+ls -a | grep -q mpimill-done && fail "a done file was left: $(ls -a)"
+rm -rf shim old pipe.txt mpimill-submit-*
 # SIGTERM to an array task's script (scancel, time limit) goes to that task
 # alone: the task holding the array's own id signalled the whole array.
 mkdir shim && printf '#!/bin/sh\necho $$ > "%s/srun.pid"; exec sleep 30\n' "$PWD" > shim/srun

@@ -36,7 +36,7 @@ if [ "$l" = srun ]; then
   wait_job "$j3" 120
   rm -rf "$blocker"
   st=$(job_field "$j3" JobState)
-  [ "$st" = FAILED ] && grep -q "the launcher exited 0, but nolaunch has no _SUCCESS" nolaunch.log ||
+  [ "$st" = FAILED ] && grep -q "the launcher exited 0, but mpimill did not report success" nolaunch.log ||
     fail "a step that failed to launch: job $j3 ended $st: $(cat nolaunch.log)"
 fi
 echo "wordcount via $l (template and submit): $(wc -l < want.txt) keys match the oracle; both jobs done in $(echo "$t1 - $t0" | bc) s: ok"
