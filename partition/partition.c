@@ -362,6 +362,24 @@ int mill_partition_exclude(mill_partition *p, uint32_t rank) {
     return rc;
 }
 
+static int cmp_rank(const void *a, const void *b) {
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+int mill_partition_exclude_list(mill_partition *p, uint32_t *ranks, size_t n, uint32_t *failed) {
+    if (!p || (!ranks && n)) return MILL_EINVAL;
+    if (n > 1) qsort(ranks, n, sizeof *ranks, cmp_rank);
+    for (size_t i = 0; i < n; i++) {
+        int rc = mill_partition_exclude(p, ranks[i]);
+        if (rc) {
+            if (failed) *failed = ranks[i];
+            return rc;
+        }
+    }
+    return 0;
+}
+
 int mill_partition_restore(mill_partition *p, uint32_t rank) {
     if (!p || rank >= p->n) return MILL_EINVAL;
     if (!p->excluded[rank]) return MILL_ESTATE;

@@ -94,6 +94,14 @@ uint64_t mill_partition_owned(const mill_partition *p, uint32_t rank);
  * or MILL_ENOMEM. */
 int mill_partition_exclude(mill_partition *p, uint32_t rank);
 
+/* Excludes the n ranks of the list, in ascending order (the list is sorted
+ * in place): which ranks take an excluded rank's slots depends on the
+ * exclusions before it, so a set of ranks listed in another order would
+ * place keys differently. Returns 0 or the error of the first rank that
+ * cannot be excluded, whose number goes to *failed (when not NULL); the
+ * ranks before it stay excluded. */
+int mill_partition_exclude_list(mill_partition *p, uint32_t *ranks, size_t n, uint32_t *failed);
+
 /* Restores an excluded rank with its stored weight: it takes its weight share
  * from the ranks most over their share, and no other key moves. Returns 0,
  * MILL_EINVAL (rank out of range), MILL_ESTATE (rank not excluded) or

@@ -233,12 +233,19 @@ int mill_partition_cli_main(int argc, char **argv) {
     if (o.exclude) {
         char **items;
         size_t k = split(o.exclude, &items);
+        uint32_t *r = k ? malloc(k * sizeof *r) : NULL, bad = 0;
         if (k == 0) rc = fail(2, "bad --exclude '%s'%s", o.exclude, "");
-        for (size_t i = 0; i < k && rc == 0; i++) {
-            uint32_t r;
-            int e = parse_u32(items[i], &r) != 0 ? MILL_EINVAL : mill_partition_exclude(p, r);
-            if (e != 0) rc = fail(2, "cannot exclude rank '%s': %s", items[i], err_name(e));
+        else if (!r) rc = fail(1, "out of memory%s%s", "", "");
+        for (size_t i = 0; i < k && rc == 0; i++)
+            if (parse_u32(items[i], &r[i]) != 0)
+                rc = fail(2, "cannot exclude rank '%s': %s", items[i], err_name(MILL_EINVAL));
+        int e = rc == 0 ? mill_partition_exclude_list(p, r, k, &bad) : 0;
+        if (e != 0) {
+            char num[16];
+            snprintf(num, sizeof num, "%u", (unsigned)bad);
+            rc = fail(2, "cannot exclude rank '%s': %s", num, err_name(e));
         }
+        free(r);
         if (k) free(items);
     }
     if (rc == 0 && o.save) rc = save(o.save, p);

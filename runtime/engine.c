@@ -229,8 +229,11 @@ void mill__record_where(const mill_record *rec, char *buf, size_t len) {
         snprintf(buf, len, "%s (byte offset %" PRIu64 ")", rec->file, rec->offset);
 }
 
-/* Formats a failed callback's error: job, rank's position and the plugin's words. */
+/* Formats a failed callback's error: job, rank's position and the plugin's
+ * words. A callback that failed once the job was told to stop (a lock wait
+ * given up: mill__lock_set_stop) reports the stop, as the cause. */
 int mill__job_error(mill_ctx *ctx, const char *cb, int rc, char *err, size_t errlen) {
+    if (mill__stop_signal()) return mill__stop_error(err, errlen);
     const char *why = ctx->fail[0] ? ctx->fail : mill_strerror(rc);
     char where[1024];
     if (ctx->rec) {
@@ -596,11 +599,11 @@ static int memory_budget(mill_ctx *ctx, const mill__run_args *a, char *err, size
 
 /* Parses a comma-separated list of rank numbers (decimal digits only: no
  * sign, space, "0x" or "1.0") into out, at most max of them. */
-static int parse_ranks(const char *s, int *out, int max, int *n) {
+static int parse_ranks(const char *s, uint32_t *out, int max, int *n) {
     for (*n = 0;; s++) {
         size_t len = strspn(s, "0123456789");
         if (len == 0 || len > 9 || (s[len] && s[len] != ',') || *n == max) return MILL_EINVAL;
-        out[(*n)++] = atoi(s);
+        out[(*n)++] = (uint32_t)atoi(s);
         s += len;
         if (!*s) return 0;
     }
@@ -630,17 +633,18 @@ static int make_partitioner(mill_ctx *ctx, const mill__run_args *a, char *err, s
     }
     if (rc == 0) rc = mill_partition_create(&ctx->part, (uint32_t)P, a->weights ? w : NULL);
     if (rc == 0 && a->exclude_ranks) {
-        int *x = calloc((size_t)P + 1, sizeof *x);
+        uint32_t *x = calloc((size_t)P + 1, sizeof *x);
         int nx = 0;
         rc = x ? parse_ranks(a->exclude_ranks, x, P + 1, &nx) : MILL_ENOMEM;
         int twice = -1;
         for (int i = 0; rc == 0 && i < nx; i++) {
             for (int j = 0; j < i; j++)
-                if (x[j] == x[i]) twice = x[i];
-            if (x[i] >= P) rc = MILL_EINVAL;
+                if (x[j] == x[i]) twice = (int)x[i];
+            if (x[i] >= (uint32_t)P) rc = MILL_EINVAL;
             else if (twice >= 0) rc = MILL_ESTATE;
-            else rc = mill_partition_exclude(ctx->part, (uint32_t)x[i]);
         }
+        /* In ascending order: the same set places keys alike however listed. */
+        if (rc == 0) rc = mill_partition_exclude_list(ctx->part, x, (size_t)nx, NULL);
         if (rc == MILL_ESTATE && twice >= 0)
             snprintf(err, errlen, "--exclude-ranks '%s': rank %d is named twice", a->exclude_ranks, twice);
         else if (rc == MILL_ESTATE)
@@ -756,6 +760,7 @@ int mill__run_main(int argc, char **argv) {
         ctx.lock_timeout_ms = args.lock_timeout_ms;
         rc = mill__lock_set_create(&ctx.locks, comm, MILL_LOCK_SLOTS);
         if (rc) snprintf(err, sizeof err, "cannot create the job's lock window: %s", mill_strerror(rc));
+        mill__lock_set_stop(ctx.locks, mill__stop_signal);
     }
     setup_done = 1;
     if (rc == 0 && ctx.job->setup && (rc = ctx.job->setup(&ctx)) != 0)

@@ -109,6 +109,7 @@ struct mill__lock_set {
     int rank, size, slots;
     mill_partition *part;
     int nabandoned; /* number of NODE_ABANDONED nodes */
+    int (*stop)(void); /* mill__lock_set_stop: nonzero once a waiter must give up */
     lock__node nodes[NODES];
     lock__hold holds[MILL_LOCK_MAX_HELD];
     lock__name names[MILL_LOCK_MAX_HELD];
@@ -363,10 +364,23 @@ static int lock__find_holder(mill__lock_set *s, int32_t from, int *rank) {
     return 0;
 }
 
-/* Enqueues node idx on (home, slot) and waits until it heads the queue or
- * the deadline passes. *grant receives GRANT_CLEAN or GRANT_DIRTY. On
- * timeout the node is abandoned (lock__reap releases it later) and
- * MILL_ETIMEOUT is returned with a message naming the holder. */
+/* Returns why a waiter gives up, with the reason in why (n bytes):
+ * MILL_EABORT once the set's stop hook says the job is stopping,
+ * MILL_ETIMEOUT once the deadline has passed; else 0. */
+static int lock__give_up(const mill__lock_set *s, int64_t deadline, int timeout_ms, char *why, size_t n) {
+    if (s->stop && s->stop()) {
+        snprintf(why, n, "stopped waiting, as the job is stopping");
+        return MILL_EABORT;
+    }
+    if (lock__now_ns() <= deadline) return 0;
+    snprintf(why, n, "timed out after %d ms", timeout_ms);
+    return MILL_ETIMEOUT;
+}
+
+/* Enqueues node idx on (home, slot) and waits until it heads the queue;
+ * *grant receives GRANT_CLEAN or GRANT_DIRTY. When the waiter gives up
+ * (lock__give_up) the node is abandoned (lock__reap releases it later) and
+ * MILL_ETIMEOUT or MILL_EABORT is returned with a message naming the holder. */
 static int lock__mcs_acquire(mill__lock_set *s, const char *name, int home, int slot, int idx,
                              int timeout_ms, int64_t deadline, int *grant) {
     int32_t me = NODE_ID(s->rank, idx), prev = 0, g = 0;
@@ -385,18 +399,17 @@ static int lock__mcs_acquire(mill__lock_set *s, const char *name, int home, int 
         LOCK__TRY(lock__poke(s));
         LOCK__TRY(lock__reap(s));
         if ((spins & 63) == 0) {
-            if (lock__now_ns() > deadline) {
+            char why[64];
+            int rc = lock__give_up(s, deadline, timeout_ms, why, sizeof why);
+            if (rc) {
                 int holder = -1;
                 char lb[320], hb[32], pb[32];
                 s->nodes[idx].state = NODE_ABANDONED;
                 s->nabandoned++;
                 LOCK__TRY(lock__find_holder(s, prev, &holder));
-                return lock__fail(s, MILL_ETIMEOUT,
-                                  "%s: rank %d timed out after %d ms; held by %s "
-                                  "(this rank queued behind %s)",
-                                  lock__label(lb, sizeof lb, name, home, slot), s->rank,
-                                  timeout_ms, lock__who(hb, sizeof hb, holder),
-                                  lock__who(pb, sizeof pb, ID_RANK(prev)));
+                return lock__fail(s, rc, "%s: rank %d %s; held by %s (this rank queued behind %s)",
+                                  lock__label(lb, sizeof lb, name, home, slot), s->rank, why,
+                                  lock__who(hb, sizeof hb, holder), lock__who(pb, sizeof pb, ID_RANK(prev)));
             }
             sched_yield(); /* oversubscribed ranks: let the holder run */
         }
@@ -405,7 +418,8 @@ static int lock__mcs_acquire(mill__lock_set *s, const char *name, int home, int 
     return 0;
 }
 
-/* Waits, as the queue head of (home, slot), until no reader is inside. */
+/* Waits, as the queue head of (home, slot), until no reader is inside, or
+ * gives up (lock__give_up). */
 static int lock__drain(mill__lock_set *s, const char *name, int home, int slot, int timeout_ms,
                        int64_t deadline) {
     for (;;) {
@@ -414,15 +428,15 @@ static int lock__drain(mill__lock_set *s, const char *name, int home, int slot, 
         if (n == 0) return 0;
         LOCK__TRY(lock__poke(s));
         LOCK__TRY(lock__reap(s));
-        if (lock__now_ns() > deadline) {
+        char why[64];
+        int rc = lock__give_up(s, deadline, timeout_ms, why, sizeof why);
+        if (rc) {
             int holder = -1;
             char lb[320], hb[32];
             LOCK__TRY(lock__last_reader(s, home, slot, &holder));
-            return lock__fail(s, MILL_ETIMEOUT,
-                              "%s: rank %d timed out after %d ms; held in shared mode by "
-                              "%d reader(s), last known %s",
-                              lock__label(lb, sizeof lb, name, home, slot), s->rank, timeout_ms,
-                              (int)n, lock__who(hb, sizeof hb, holder));
+            return lock__fail(s, rc, "%s: rank %d %s; held in shared mode by %d reader(s), last known %s",
+                              lock__label(lb, sizeof lb, name, home, slot), s->rank, why, (int)n,
+                              lock__who(hb, sizeof hb, holder));
         }
         sched_yield();
     }
@@ -667,6 +681,10 @@ int mill__lock_named_order(const mill__lock_set *s, const char *name, uint64_t *
 }
 
 /* ---- named API --------------------------------------------------------- */
+
+void mill__lock_set_stop(mill__lock_set *s, int (*stop)(void)) {
+    if (s) s->stop = stop;
+}
 
 int mill__lock_set_create(mill__lock_set **out, MPI_Comm comm, int slots_per_rank) {
     if (!out) return MILL_EINVAL;

@@ -63,6 +63,13 @@ typedef struct mill__lock_info {
  * the new set; on failure *out is NULL and no rank keeps a window. */
 int mill__lock_set_create(mill__lock_set **out, MPI_Comm comm, int slots_per_rank);
 
+/* Local. Makes a rank that waits for a lock of s give up as soon as stop()
+ * returns nonzero: it leaves the queue as on a timeout, and the acquire
+ * returns MILL_EABORT. The engine passes mill__stop_signal, so that a rank
+ * queued behind a busy holder stops at a SIGTERM (scancel, a time limit)
+ * in a moment rather than at the end of --lock-timeout. NULL: never. */
+void mill__lock_set_stop(mill__lock_set *s, int (*stop)(void));
+
 /* Frees a set collectively. Fails with MILL_ESTATE on every rank, freeing
  * nothing, when any rank still holds a lock of the set. *s becomes NULL on
  * success; a NULL *s is allowed and does nothing (but must be passed on
@@ -77,7 +84,8 @@ int mill__lock_set_held(const mill__lock_set *s, const char **name);
  * timeout_ms milliseconds (MILL_LOCK_FOREVER: no limit). When token is not
  * NULL and mode is exclusive, *token receives the lock's next fencing token
  * (one more round trip). Returns MILL_ETIMEOUT, with a message naming the
- * holder rank, when the time ran out, and MILL_ESTATE when this rank already
+ * holder rank, when the time ran out, MILL_EABORT when the job stopped
+ * meanwhile (mill__lock_set_stop), and MILL_ESTATE when this rank already
  * holds name (or, through a slot collision, holds its slot in shared mode
  * while asking for exclusive). */
 int mill__lock_named_acquire(mill__lock_set *s, const char *name, mill__lock_mode mode,

@@ -3,8 +3,9 @@
 # run: a non-atomic file update under mill_lock loses nothing, fencing
 # tokens grow, a lock held too long fails the job naming the holder, and a
 # lock never released fails the job, and a rank failing with a lock held
-# releases it (the others do not wait out the timeout); names that share a
-# lock deadlock when taken by name, not by mill_lock_order.
+# releases it (the others do not wait out the timeout), and ranks waiting
+# for a lock stop at a signal; names that share a lock deadlock when taken
+# by name, not by mill_lock_order.
 . "$(dirname "$0")/lib.sh"
 ranks=$1; shift
 mca=("$@")
@@ -38,6 +39,19 @@ if [ "$ranks" -gt 1 ]; then
     fail "failing holder: exit $rc, $(cat "$TMP/stderr")"
   [ $((SECONDS - start)) -lt 45 ] || fail "failing holder: the others waited $((SECONDS - start)) s for its lock"
   [ ! -e "$TMP/o4" ] || fail "output committed after a failure"
+  # A rank queued for a lock stops at a signal (Slurm's warning, a time
+  # limit, scancel) at once, not when --lock-timeout runs out.
+  rc=0; start=$SECONDS
+  mpirun -q -n "$ranks" --oversubscribe "${mca[@]}" "$MPIMILL" run "$PLUGINS/locker.so" \
+    --input "$TMP/in.txt" --output "$TMP/o7" --opt mode=hold --lock-timeout 200 2> "$TMP/stderr" & pid=$!
+  for _ in $(seq 600); do ls -a "$TMP" | grep -q mill-staging && break; sleep 0.1; done
+  sleep 1 # the others queue behind rank 0
+  kill -USR1 "$pid"
+  wait "$pid" || rc=$?
+  [ "$rc" = 138 ] && grep -q "stopped by SIGUSR1" "$TMP/stderr" ||
+    fail "a signal to ranks waiting for a lock: exit $rc, $(cat "$TMP/stderr")"
+  [ $((SECONDS - start)) -lt 100 ] || fail "ranks waiting for a lock stopped only after $((SECONDS - start)) s"
+  [ ! -e "$TMP/o7" ] || fail "output committed after a signal"
   # Two names that share a lock (equal mill_lock_order), taken in the
   # order of the names by two ranks: each holds what the other waits for.
   # Taken by mill_lock_order, never.

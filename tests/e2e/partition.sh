@@ -42,6 +42,14 @@ for r in 0 2; do
     fail "excluding rank 1 moved a key off rank $r"
 done
 
+# The excluded ranks are a set: listed in another order, keys land alike.
+for l in 3,0 0,3; do
+  mpimill_run 4 -- run wordcount --input "$TMP/in.txt" --output "$TMP/x$l" --weights 1,1,2,1 --exclude-ranks $l --quiet
+done
+for r in 1 2; do
+  cmp -s "$TMP/x3,0/part-0000$r" "$TMP/x0,3/part-0000$r" || fail "--exclude-ranks 3,0 and 0,3 place keys differently"
+done
+
 mpimill_run 2 -- run wordcount --input "$TMP/in.txt" --output "$TMP/auto" --weights auto --quiet
 check_placement "$TMP/auto"
 # A rank that cannot allocate the weights fails the job before the gather

@@ -29,6 +29,11 @@ cut -f2 "$T/ex" | grep -q '^[12]$' && fail "excluded rank got a key"
 paste "$T/out" "$T/ex" | awk -F'\t' '$2 != $4 && $2 != 1 && $2 != 2 { bad = 1 } END { exit bad }' \
   || fail "a key of a live rank moved on exclude"
 
+# The excluded ranks are a set: listed in any order, keys land alike.
+"$D" --ranks 5 --weights 1,2,1,3,0.5 --exclude 3,1 < "$T/keys" > "$T/x31" || fail "--exclude 3,1"
+"$D" --ranks 5 --weights 1,2,1,3,0.5 --exclude 1,3 < "$T/keys" > "$T/x13" || fail "--exclude 1,3"
+cmp -s "$T/x31" "$T/x13" || fail "--exclude 3,1 and 1,3 place keys differently"
+
 # --save then --state reproduces the placement; --exclude applies on top.
 "$D" --ranks 5 --weights 1,2,1,1,3 --exclude 0 --save "$T/state" < "$T/keys" > "$T/a" || fail "--save"
 "$D" --state "$T/state" < "$T/keys" > "$T/b" || fail "--state exited $?"

@@ -346,6 +346,24 @@ static void test_determinism(void) {
     mill_partition_free(b);
 }
 
+/* Excluding a set of ranks gives one placement, whatever the list's order. */
+static void test_exclude_list(void) {
+    double w[5] = {1, 2, 1, 3, 0.5};
+    uint32_t x31[2] = {3, 1}, x13[2] = {1, 3}, bad[3] = {4, 9, 0}, failed = 0;
+    mill_partition *a, *b;
+    CU_ASSERT_FATAL(mill_partition_create(&a, 5, w) == 0);
+    CU_ASSERT_FATAL(mill_partition_create(&b, 5, w) == 0);
+    CU_ASSERT(mill_partition_exclude_list(a, x31, 2, NULL) == 0);
+    CU_ASSERT(mill_partition_exclude_list(b, x13, 2, NULL) == 0);
+    CU_ASSERT(x31[0] == 1 && x31[1] == 3); /* sorted in place */
+    CU_ASSERT(same_state(a, b));
+    CU_ASSERT(mill_partition_exclude_list(a, bad, 3, &failed) == MILL_EINVAL && failed == 9);
+    CU_ASSERT(mill_partition_is_excluded(a, 0) == 1 && mill_partition_is_excluded(a, 4) == 1);
+    CU_ASSERT(mill_partition_exclude_list(a, NULL, 0, NULL) == 0);
+    mill_partition_free(a);
+    mill_partition_free(b);
+}
+
 static void test_round_trip(void) {
     mill_partition *p = busy_partition(), *q = NULL;
     size_t len;
@@ -581,6 +599,7 @@ int main(void) {
         !CU_add_test(s, "random change sequences", test_random_sequences) ||
         !CU_add_test(s, "balance", test_balance) || !CU_add_test(s, "weights", test_weights) ||
         !CU_add_test(s, "determinism", test_determinism) || !CU_add_test(s, "round trip", test_round_trip) ||
+        !CU_add_test(s, "exclusion lists", test_exclude_list) ||
         !CU_add_test(s, "bad states refused", test_bad_state) ||
         !CU_add_test(s, "bad arguments", test_bad_arguments) ||
         !CU_add_test(s, "restore and growth", test_restore_and_growth) ||
