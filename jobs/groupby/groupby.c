@@ -6,7 +6,7 @@
  * header name or #N (the N-th field, 1-based).
  *
  * Values: a fixed binary struct per group -- the row count, then for each
- * aggregate {u64 n, f64 sum, f64 min, f64 max} over the rows whose field is
+ * aggregate {u64 n, long double sum, f64 min, f64 max} over the rows whose field is
  * not empty -- merged by a custom combiner; reduce formats it.
  *
  * Output: `BY1<TAB>BY2...<TAB>AGG1<TAB>AGG2...`: the group's values (a tab,
@@ -16,7 +16,8 @@
  * exactly; an aggregate over no non-empty field is empty. A non-empty field
  * that is not a number fails the job naming the line and column.
  * Floating-point sums depend on the order of additions, so sums of
- * non-integers may differ in their last digits between rank counts.
+ * non-integers may differ in their last digits between rank counts (they
+ * add up in a long double, rounded to a double when written).
  */
 #include <mpimill/job.h>
 #include <inttypes.h>
@@ -32,10 +33,15 @@ static const char *const options[] = {"by", "agg", NULL};
 enum { AGG_COUNT, AGG_SUM, AGG_MIN, AGG_MAX, AGG_MEAN };
 static const char *const agg_names[] = {"count", "sum", "min", "max", "mean"};
 
-/* The accumulator of one aggregate. */
+/* The accumulator of one aggregate. The sum is a long double (x86-64:
+ * 64-bit mantissa, exponent to 1e4932): doubles add up in it without
+ * overflowing midway -- in a double, 1e308 + 1e308 - 1e308 - 1e308 made inf
+ * or 0 by the order of the combines, so by the rank count -- and with
+ * less rounding; it is rounded to a double only when written. */
 typedef struct acc {
     uint64_t n;
-    double sum, min, max;
+    long double sum;
+    double min, max;
 } acc;
 
 typedef struct groupby_state {
@@ -132,7 +138,9 @@ static int groupby_map(mill_ctx *ctx, const mill_record *rec) {
     uint64_t one = 1;
     if (jk_buf_add(&s->val, &one, 8)) return MILL_ENOMEM;
     for (size_t i = 0; i < s->nagg; i++) {
-        acc a = {0, 0, INFINITY, -INFINITY};
+        acc a;
+        memset(&a, 0, sizeof a); /* the padding too: values are compared and written as bytes */
+        a.min = INFINITY, a.max = -INFINITY;
         if (s->col[i] >= 0) {
             const char *p;
             size_t len;
@@ -143,7 +151,7 @@ static int groupby_map(mill_ctx *ctx, const mill_record *rec) {
                           jk_cols_name(s->cols, (size_t)s->col[i]), (int)(len > 40 ? 40 : len), p);
                 return MILL_EFORMAT;
             }
-            if (len) a = (acc){1, x, x, x};
+            if (len) a.n = 1, a.sum = x, a.min = a.max = x;
         }
         if (jk_buf_add(&s->val, &a, sizeof a)) return MILL_ENOMEM;
     }
@@ -195,10 +203,10 @@ static int groupby_reduce(mill_ctx *ctx, const void *key, size_t key_len, const 
         if (s->op[i] == AGG_COUNT) len = (size_t)snprintf(num, sizeof num, "%" PRIu64, rows);
         else if (a.n == 0) len = 0;
         else
-            len = jk_fmt_double(num, s->op[i] == AGG_SUM   ? a.sum
+            len = jk_fmt_double(num, s->op[i] == AGG_SUM   ? (double)a.sum
                                      : s->op[i] == AGG_MIN ? a.min
                                      : s->op[i] == AGG_MAX ? a.max
-                                                           : a.sum / (double)a.n);
+                                                           : (double)(a.sum / (long double)a.n));
         if ((i && jk_buf_add(&out, "\t", 1)) || jk_buf_add(&out, num, len)) rc = MILL_ENOMEM;
     }
     if (rc == 0) rc = mill_write(ctx, key, key_len, out.p ? out.p : "", out.len);

@@ -64,6 +64,14 @@ same "$TMP/want" "$TMP/note" "groupby note differs from python at $ranks ranks"
 printf 'k,v\na,1\nb,x1\n' > "$in/bad.csv"
 expect_fail "$ranks" 1 "map failed at $in/bad.csv:3 (byte offset [0-9]*): column v: 'x1' is not a number" groupby --input "$in/bad.csv" --opt by=k --opt agg=sum:v
 expect_fail "$ranks" 1 "option by is required" groupby --input "$in/bad.csv"
+# Sums add up without overflowing midway: 1e308 + 1e308 - 1e308 - 1e308 is
+# 0 at any rank count (in a double, inf or 0 by the order of the combines),
+# and the mean of 1e308 and 1e308 is 1e308 (their sum, past DBL_MAX, inf).
+{ printf 'g,v\nx,1e308\n'; for i in $(seq 2000); do echo pad,1; done; printf 'x,1e308\nx,-1e308\nx,-1e308\ny,1e308\ny,1e308\n'; } \
+  > "$TMP/big.csv"
+run_job "$ranks" groupby --input "$TMP/big.csv" --output "$TMP/big" --opt by=g --opt agg=count,sum:v,mean:v
+[ "$(output_of "$TMP/big" | grep -v '^pad')" = "$(printf 'x\t4\t0\t0\ny\t2\tinf\t1e+308')" ] ||
+  fail "sums near DBL_MAX: $(output_of "$TMP/big" | grep -v '^pad')"
 # inf + -inf is NaN, written "nan" (it was "-nan", a sign NaN does not have).
 printf 'k,v\na,inf\na,-inf\nb,1\n' > "$TMP/inf.csv"
 run_job "$ranks" groupby --input "$TMP/inf.csv" --output "$TMP/inf" --opt by=k --opt agg=sum:v,mean:v
