@@ -2,7 +2,9 @@
  *
  * inflate() runs with windowBits 15+32 (gzip or zlib header, detected) and
  * is reset at the end of each member while input remains; zero bytes after
- * a member (padding, as tar and dd leave) are skipped, as gzip does.
+ * a member (padding, as tar and dd leave) end the stream, as for gzip: they
+ * are skipped, and anything but zeros after them is an error (gzip would
+ * ignore it, member or not).
  * Decompressed bytes go to a buffer from which whole lines are delivered; a
  * partial line moves to the front and the buffer grows only when one line
  * does not fit.
@@ -92,7 +94,7 @@ static int gz_run(const char *name, gz_src *src, int skip_bad, uint64_t *skipped
         return MILL_ENOMEM;
     }
     uint64_t uoff = 0, line = 0, consumed = 0; /* consumed: compressed bytes before next_in's buffer */
-    int rc = 0, eof = 0, in_member = 0, any = 0;
+    int rc = 0, eof = 0, in_member = 0, any = 0, padded = 0;
     const char *why = NULL;
     for (;;) {
         if (strm.avail_in == 0 && !eof) {
@@ -111,9 +113,12 @@ static int gz_run(const char *name, gz_src *src, int skip_bad, uint64_t *skipped
             if (in_member) why = "truncated gzip data (unexpected end of file)";
             break;
         }
-        if (!in_member && any && strm.next_in[0] == 0) { /* no member starts with 0: padding */
+        if (!in_member && any && (padded || strm.next_in[0] == 0)) { /* no member starts with 0: padding */
             while (strm.avail_in > 0 && strm.next_in[0] == 0) strm.next_in++, strm.avail_in--;
-            continue;
+            padded = 1; /* it ends the stream: gzip reads no member after it */
+            if (strm.avail_in == 0) continue;
+            why = "data after the zero padding that ends the gzip stream";
+            break;
         }
         if (!in_member) { /* a new member starts here */
             if (any && (zrc = inflateReset(&strm)) != Z_OK) {

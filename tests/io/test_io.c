@@ -276,6 +276,14 @@ static void test_gzip_bad(void) {
     pad[len + 300] = 'x';
     rc = mill__gzip_read_mem("pad.gz", pad, len + 512, 0, &sk, collect, &c4, err, sizeof err);
     CU_ASSERT(rc == MILL_EFORMAT && strstr(err, "offset"));
+    /* Padding ends the stream: a whole member after it is not read, as by
+     * zcat, and is an error rather than lines zcat would not give. */
+    char *pad2 = calloc(1, 2 * len + 512);
+    memcpy(pad2, crc, len);
+    memcpy(pad2 + len + 512, crc, len);
+    rc = mill__gzip_read_mem("pad2.gz", pad2, 2 * len + 512, 0, &sk, collect, &c4, err, sizeof err);
+    CU_ASSERT(rc == MILL_EFORMAT && strstr(err, "after the zero padding"));
+    free(pad2);
     free(pad);
     free(want);
     free(crc);
