@@ -59,6 +59,17 @@ static int add_path(mill__inputs *in, size_t *cap, const char *path, int top, ch
 /* A missing top-level path holding one of these is tried as a glob pattern. */
 #define GLOB_CHARS "*?["
 
+/* Writes an HDF5 dataset's name (from its leading '/') in one form, in
+ * place: "/g//d/" and "/g/d" name one dataset, and drop_twice compares
+ * names. (A soft link to it is still another name.) */
+static void dataset_tidy(char *name) {
+    char *w = name;
+    for (const char *r = name; *r; r++)
+        if (*r != '/' || w == name || w[-1] != '/') *w++ = *r;
+    if (w - name > 1 && w[-1] == '/') w--;
+    *w = '\0';
+}
+
 /* Tries a missing top-level path as a glob pattern, then as FILE:/DATASET.
  * Returns 1 when it is neither (the caller reports the missing path). */
 static int add_special(mill__inputs *in, size_t *cap, const char *path, char *err, size_t errlen) {
@@ -89,6 +100,7 @@ static int add_special(mill__inputs *in, size_t *cap, const char *path, char *er
         if (rc) return rc;
         in->files[in->n - 1].kind = MILL__HDF5;
         in->files[in->n - 1].dsoff = (uint32_t)(c - path);
+        dataset_tidy(in->files[in->n - 1].path + (c - path) + 1);
         return 0;
     }
     return 1;

@@ -128,6 +128,12 @@ output_of "$TMP/h5b" | cmp -s "$TMP/want-m" - || { output_of "$TMP/h5b"; cat "$T
 mpimill_run "$ranks" -- run "$ROWSTATS" --input "$in/d.h5:/grp/u16" --input "$in/d.h5:/grp/m" \
   --input "$in/notes.txt" --output "$TMP/h5c" --quiet
 [ "$(output_of "$TMP/h5c" | grep '^rows')" = "$(printf 'rows\t5007')" ] || fail "HDF5 + text rows: $(output_of "$TMP/h5c")"
+# One dataset named twice, in two spellings, is read once.
+mpimill_run "$ranks" -- run "$ROWSTATS" --input "$in/d.h5:/grp/u16" --input "$in/d.h5://grp//u16/" \
+  --output "$TMP/h5d" --quiet 2> "$TMP/stderr"
+[ "$(output_of "$TMP/h5d" | grep '^rows')" = "$(printf 'rows\t5')" ] &&
+  grep -q "input $in/d.h5:/grp/u16 is listed twice: read once" "$TMP/stderr" ||
+  fail "one dataset named twice: $(output_of "$TMP/h5d"), $(cat "$TMP/stderr")"
 # Errors every rank meets name no rank; HDF5's own cause is given.
 expect_fail "error: input $in/d.h5:/missing: no dataset /missing" "$ROWSTATS" --input "$in/d.h5:/missing"
 expect_fail "error: input $in/d.h5:/grp: /grp in .*d.h5 is a group, not a dataset" "$ROWSTATS" --input "$in/d.h5:/grp"
