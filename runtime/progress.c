@@ -22,16 +22,18 @@ static struct {
     const char *job;
     const char *where; /* whose bytes: "rank 0", or "rank 0's node" */
     double total;    /* the input bytes of `where` */
+    int exact;       /* the bytes read are the bytes on disk: no gzip or HDF5 input */
     double t0, last; /* start, and last line printed */
     double interval; /* seconds between lines when not on a terminal */
 } pg;
 
-void mill__progress_start(const char *job, int rank, int quiet, uint64_t total_bytes, const char *where) {
+void mill__progress_start(const char *job, int rank, int quiet, uint64_t total_bytes, int exact, const char *where) {
     pg.on = rank == 0 && !quiet && total_bytes > 0;
     pg.tty = isatty(STDERR_FILENO);
     pg.job = job;
     pg.where = where;
     pg.total = (double)total_bytes;
+    pg.exact = exact;
     pg.t0 = pg.last = mill__now();
     const char *iv = getenv("MPIMILL_PROGRESS_INTERVAL");
     pg.interval = iv && atof(iv) > 0 ? atof(iv) : 10.0;
@@ -49,7 +51,7 @@ void mill__progress_update(uint64_t done_bytes) {
     double unit = pg.total >= 10 * 1073741824.0 ? 1073741824.0 : pg.total >= 10 * 1048576.0 ? 1048576.0 : 1024.0;
     const char *u = unit > 1048576.0 ? "GiB" : unit > 1024.0 ? "MiB" : "KiB";
     char what[160];
-    if (done > pg.total) /* gzip inflates, HDF5 compresses: no fraction to give */
+    if (!pg.exact || done > pg.total) /* gzip inflates, HDF5 compresses: no fraction to give */
         snprintf(what, sizeof what, "(%.0f %s read on %s, of %.0f %s on disk), %.0f %s/s", done / unit, u, pg.where,
                  pg.total / unit, u, rate / unit, u);
     else

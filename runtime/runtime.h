@@ -47,7 +47,7 @@ void mill__crash_watch(const struct mill_ctx *ctx, const char *plugin_path);
  * bytes of `where` (this rank, or the ranks of its node that share their
  * pieces), update with the bytes they did (cheap: prints only when due),
  * end before anything else is printed. */
-void mill__progress_start(const char *job, int rank, int quiet, uint64_t total_bytes, const char *where);
+void mill__progress_start(const char *job, int rank, int quiet, uint64_t total_bytes, int exact, const char *where);
 void mill__progress_update(uint64_t done_bytes);
 void mill__progress_end(void);
 /* Clears the bar from a terminal's line before another message there. */

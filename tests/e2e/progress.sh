@@ -10,14 +10,14 @@ grep -Eq '^mpimill: slow: map +[0-9]+% \([0-9]+ of [1-9][0-9]* KiB on rank 0.s n
   fail "no progress line: $(cat "$TMP/stderr")"
 grep -q "committed" "$TMP/stdout" || fail "no summary line"
 # A gzip input inflates past its size on disk: progress gave "453%" and
-# "ETA -0 s"; it now gives what was read, without a fraction.
+# "ETA -0 s", and before passing 100% a fraction of compressed bytes; it
+# now gives what was read, never a fraction.
 gzip -c "$TMP/lines.txt" > "$TMP/lines.gz"
 MPIMILL_PROGRESS_INTERVAL=0.3 mpimill_run 2 -- run "$PLUGINS/slow.so" --input "$TMP/lines.gz" \
   --output "$TMP/outgz" > "$TMP/stdout" 2> "$TMP/stderr"
 grep -Eq '^mpimill: slow: map \([0-9]+ KiB read on rank 0.s node, of [0-9]+ KiB on disk\), [0-9]+ KiB/s$' "$TMP/stderr" ||
   fail "no progress line for gzip: $(cat "$TMP/stderr")"
-! grep -Eq 'map +([2-9][0-9][0-9]|1[0-9][1-9]|1[1-9][0-9]|[0-9]{4,})%|ETA -' "$TMP/stderr" ||
-  fail "progress past 100%: $(cat "$TMP/stderr")"
+! grep -Eq 'map +[0-9]+%|ETA' "$TMP/stderr" || fail "a fraction of a gzip input: $(cat "$TMP/stderr")"
 # On a terminal the bar is redrawn on one line; a plugin's mill_log line
 # clears it first (it was glued after the bar's text).
 script -qec "timeout 120 \"$MPIMILL\" run \"$PLUGINS/slow.so\" --input \"$TMP/lines.txt\" --output \"$TMP/tty\" \
