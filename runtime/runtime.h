@@ -46,7 +46,8 @@ void mill__crash_watch(const struct mill_ctx *ctx, const char *plugin_path);
 /* Progress of the map phase on rank 0 (progress.c): start with the input
  * bytes of `where` (this rank, or the ranks of its node that share their
  * pieces), update with the bytes they did (cheap: prints only when due),
- * end before anything else is printed. */
+ * end before anything else is printed. Without exact (a gzip or HDF5
+ * input: bytes read are not bytes on disk) it gives no fraction or ETA. */
 void mill__progress_start(const char *job, int rank, int quiet, uint64_t total_bytes, int exact, const char *where);
 void mill__progress_update(uint64_t done_bytes);
 void mill__progress_end(void);
