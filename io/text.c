@@ -113,6 +113,21 @@ static void populate(const char *p, size_t n) {
 #endif
 }
 
+/* Returns the start of the line after the one p is in (eof when none), and
+ * drops the pages passed over, a window at a time: a rank whose range
+ * starts inside a line of hundreds of MiB keeps a window of it resident,
+ * not the whole line. */
+static const char *skip_line(const char *map, const char *p, const char *eof) {
+    for (;;) {
+        size_t n = (size_t)(eof - p) < TEXT_WINDOW ? (size_t)(eof - p) : TEXT_WINDOW;
+        const char *nl = memchr(p, '\n', n);
+        if (nl) return nl + 1;
+        if ((p += n) >= eof) return eof;
+        const char *from = map + ((size_t)(p - n - map) & ~(size_t)4095);
+        (void)madvise((void *)(uintptr_t)from, (size_t)(p - from) & ~(size_t)4095, MADV_DONTNEED);
+    }
+}
+
 mill__text_mapping mill__text_mapped;
 
 int mill__text_read(const char *path, uint64_t start, uint64_t end, mill__record_fn fn, void *arg,
@@ -160,10 +175,7 @@ int mill__text_read_lines(const char *path, uint64_t start, uint64_t end, uint64
     /* eof: the end as listed. A line that was still being written then
      * ends there, as if the file had not grown. */
     const char *p = map + start, *stop = map + end, *eof = map + (listed < size ? listed : size);
-    if (start > 0 && p[-1] != '\n') { /* the line in progress belongs to the previous range */
-        const char *nl = memchr(p, '\n', (size_t)(eof - p));
-        p = nl ? nl + 1 : eof;
-    }
+    if (start > 0 && p[-1] != '\n') p = skip_line(map, p, eof); /* the line in progress is the previous range's */
     uint64_t line = 0; /* the number of the previous line; 0: not known */
     if (start == 0) {
         line = 0;

@@ -708,6 +708,43 @@ static void test_text_truncated(void) {
     CU_ASSERT_EQUAL(n, 0);
 }
 
+/* Returns this process's VmHWM in KiB, after resetting it when reset is set. */
+static long peak_kib(int reset) {
+    if (reset) {
+        FILE *f = fopen("/proc/self/clear_refs", "w");
+        CU_ASSERT_FATAL(f && fputs("5", f) >= 0 && fclose(f) == 0);
+    }
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kib = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmHWM: %ld kB", &kib) == 1) break;
+    if (f) fclose(f);
+    CU_ASSERT_FATAL(kib > 0);
+    return kib;
+}
+
+/* A range that starts inside a 256 MiB line skips to its end holding a
+ * window of it, not the whole line (which the previous range reads). The
+ * line is a hole: no disk space, but each page read is resident. */
+static void test_long_line_skip(void) {
+    const uint64_t long_line = (uint64_t)256 << 20;
+    write_file("ll.txt", "", 0);
+    CU_ASSERT_FATAL(truncate(path_of("ll.txt"), (off_t)long_line) == 0);
+    FILE *f = fopen(path_of("ll.txt"), "ab");
+    CU_ASSERT_FATAL(f && fputs("\nlast\n", f) >= 0 && fclose(f) == 0);
+    char err[512] = "";
+    collected c = {0};
+    long before = peak_kib(1);
+    CU_ASSERT_EQUAL(mill__text_read(path_of("ll.txt"), 1, long_line + 6, collect, &c, err, sizeof err), 0);
+    long grown = peak_kib(0) - before;
+    CU_ASSERT(c.len == 5 && !memcmp(c.buf, "last\n", 5));
+    CU_ASSERT(grown < 32 << 10); /* KiB: a few 4 MiB windows */
+    if (grown >= 32 << 10) fprintf(stderr, "\nskipping a 256 MiB line grew VmHWM by %ld KiB\n", grown);
+    free(c.buf);
+    unlink(path_of("ll.txt"));
+}
+
 /* A file that grew after it was listed is read as it was: the line being
  * written then ends where it ended ("b", not "bcd"), and a gzip member
  * appended since is not read. */
@@ -809,6 +846,7 @@ int main(void) {
     CU_add_test(s, "a text input truncated while listed fails", test_text_truncated);
     CU_add_test(s, "an input replaced since it was listed fails", test_replaced_input);
     CU_add_test(s, "an input grown since it was listed is read as listed", test_grown_input);
+    CU_add_test(s, "a range starting inside a long line holds a window of it", test_long_line_skip);
     CU_add_test(s, "gzip part sink", test_sink_gzip);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
