@@ -22,6 +22,7 @@ typedef struct input {
     uint64_t pos, end;     /* the file's bytes not yet read into buf */
     char *buf;             /* invariant: buf[at, len) are read and not yet parsed */
     size_t at, len, cap;
+    size_t base;           /* cap as given; a cap grown past it for a big record goes back to it */
     const mill__entry *e;  /* the entries, e[i, n) not yet taken */
     size_t i, n;
     const char *key, *value; /* the current record (into buf, e or val) */
@@ -83,6 +84,7 @@ int mill__merge_file(mill__merge *m, int fd, uint64_t off, uint64_t len, size_t 
     if (!in) return MILL_ENOMEM;
     in->cap = len < bufsize ? (size_t)len : bufsize;
     if (in->cap < 64) in->cap = 64;
+    in->base = in->cap;
     in->buf = malloc(in->cap);
     if (!in->buf) {
         m->nin--;
@@ -103,12 +105,27 @@ int mill__merge_entries(mill__merge *m, const mill__entry *e, size_t n) {
     return 0;
 }
 
-/* Reads more of an input's file into its buffer, keeping the bytes not yet
- * parsed (and doubling the buffer when they fill it: a big record). */
-static int refill(input *in, char *err, size_t errlen) {
+/* Moves the bytes of an input's buffer not yet parsed to its front. */
+static void compact(input *in) {
     memmove(in->buf, in->buf + in->at, in->len - in->at);
     in->len -= in->at;
     in->at = 0;
+}
+
+/* Gives a buffer grown for a big record back once that record is passed
+ * and what is left fits in half the first size: otherwise every input of
+ * a merge that ever held a big record would keep its room to the end. A
+ * failed shrink keeps the bigger buffer, which works. */
+static void shrink(input *in) {
+    compact(in);
+    char *b = realloc(in->buf, in->base);
+    if (b) in->buf = b, in->cap = in->base;
+}
+
+/* Reads more of an input's file into its buffer, keeping the bytes not yet
+ * parsed (and doubling the buffer when they fill it: a big record). */
+static int refill(input *in, char *err, size_t errlen) {
+    compact(in);
     if (in->len == in->cap) {
         char *b = realloc(in->buf, in->cap * 2);
         if (!b) return MILL_ENOMEM;
@@ -149,6 +166,7 @@ static inline __attribute__((always_inline)) int input_next(const mill__merge *m
         in->prefix = mill__key_prefix(in->key, in->klen);
         return 0;
     }
+    if (in->cap > in->base && in->len - in->at <= in->base / 2) shrink(in); /* the last record is passed */
     for (;;) {
         size_t got = mill__record_get(m->ctx->job->value_type, in->buf + in->at, in->len - in->at, &in->key,
                                       &in->klen, &in->value, &in->vlen, in->val);
