@@ -305,7 +305,9 @@ int mill__csv_read(const char *path, int gz, uint64_t start, uint64_t end, uint6
     } else {
         if (start > 0) { /* line 1 belongs to another rank: read it for the header */
             s.header_only = 1;
+            uint64_t bytes = mill__read_bytes; /* line 1 is counted by the rank that reads it */
             rc = mill__text_read_lines(path, 0, 1, size, 0, NULL, on_line, &s, err, errlen);
+            mill__read_bytes = bytes;
             s.header_only = 0;
             if (rc == 0 && s.header_pending) { /* the file shrank */
                 snprintf(err, errlen, "input %s: changed while read (no line 1)", path);

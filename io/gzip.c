@@ -160,12 +160,13 @@ static int gz_run(const char *name, gz_src *src, int skip_bad, uint64_t *skipped
             break;
         }
         size_t pos = 0;
-        if ((rc = deliver(name, out, &pos, have, uoff, &line, 0, fn, arg)) != 0 || why) break;
+        rc = deliver(name, out, &pos, have, uoff, &line, 0, fn, arg);
         if (pos > 0) {
             memmove(out, out + pos, have - pos);
             have -= pos;
             uoff += pos;
         }
+        if (rc || why) break;
     }
     if (rc == 0 && why) {
         uint64_t at = consumed - strm.avail_in;
@@ -179,7 +180,9 @@ static int gz_run(const char *name, gz_src *src, int skip_bad, uint64_t *skipped
     } else if (rc == 0 && have > 0) { /* the last line without '\n' */
         size_t pos = 0;
         rc = deliver(name, out, &pos, have, uoff, &line, 1, fn, arg);
+        uoff += pos;
     }
+    mill__read_bytes += uoff; /* the lines delivered; not a line cut by corrupt data */
     free(out);
     inflateEnd(&strm);
     return rc;

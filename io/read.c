@@ -18,10 +18,10 @@ typedef struct block_count {
     mill__read_opts *o;
 } block_count;
 
-/* An HDF5 row on its way to the job: counted, as it has no line end. */
+/* An HDF5 row on its way to the job: its bytes are the input read. */
 static int count_row(void *arg, const mill_record *rec) {
     block_count *b = arg;
-    b->o->rows++;
+    mill__read_bytes += rec->len;
     return b->fn(b->arg, rec);
 }
 
@@ -29,7 +29,6 @@ static int count_block(void *arg, const mill_record *rec) {
     block_count *b = arg;
     int nl_end = rec->len > 0 && rec->data[rec->len - 1] == '\n';
     b->o->extra_lines += mill__text_count_newlines(rec->data, rec->len) + !nl_end - 1;
-    b->o->blocks_nl += (uint64_t)nl_end;
     return b->fn(b->arg, rec);
 }
 

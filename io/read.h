@@ -33,8 +33,6 @@ typedef struct mill__read_opts {
     mill__share *share;      /* NULL: read the static split; else take pieces from the node's share */
     uint64_t skipped;        /* out: bad records skipped by this rank */
     uint64_t extra_lines;    /* out: lines of text blocks beyond one per block */
-    uint64_t blocks_nl;      /* out: text blocks whose last byte is their '\n' */
-    uint64_t rows;           /* out: HDF5 rows delivered (they have no line end) */
     size_t last_file;        /* the text piece read last: its file, end and the lines up to its */
     uint64_t last_end;       /*   end (0: not known), so that the next piece from there goes on */
     uint64_t last_lines;     /*   numbering lines (mill__text_read_lines) */
@@ -46,6 +44,14 @@ typedef struct mill__read_opts {
  * only (a few per MiB), never per record, so the time records spend in the
  * job is not in it. The engine reports it as the map phase's read time. */
 extern double mill__read_seconds;
+
+/* Bytes of input this process's readers have consumed: of text and CSV,
+ * the lines read with their line ends ('\r' too), a header and blank lines
+ * included; of gzip, the bytes inflated; of HDF5, the rows' record bytes.
+ * Readers add to it once per piece (HDF5: per row), never per line. The
+ * engine reports it as the map phase's bytes: unlike a sum of record
+ * lengths, it is the input's size whatever its line ends. */
+extern uint64_t mill__read_bytes;
 
 /* Returns seconds on the monotonic clock, for mill__read_seconds. */
 static inline double mill__read_clock(void) {

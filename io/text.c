@@ -22,6 +22,7 @@
 #define TEXT_WINDOW ((size_t)4 << 20)
 
 double mill__read_seconds; /* read.h; here, as every build of the readers has this file */
+uint64_t mill__read_bytes;
 
 /* The newlines of the mapping from some point on, found a block at a time:
  * one pass marks every '\n' of a 16 KiB block (SSE2: 64 bytes per step),
@@ -214,6 +215,7 @@ int mill__text_read_lines(const char *path, uint64_t start, uint64_t end, uint64
         idx->eof = eof;
         idx->n = idx->i = 0;
     }
+    const char *first = p; /* the bytes from here to p are this range's lines */
     while (p < stop) {
         if (p >= populated && populated < eof) {
             const char *from = map + ((size_t)(p - map) & ~(size_t)4095); /* p >= populated */
@@ -246,6 +248,7 @@ int mill__text_read_lines(const char *path, uint64_t start, uint64_t end, uint64
         p = nl ? nl + 1 : eof;
     }
     free(idx);
+    mill__read_bytes += (uint64_t)(p - first);
     mill__text_mapped.start = NULL;
     munmap((void *)map, size);
     if (lines && rc == 0 && known) *lines = line;

@@ -71,7 +71,7 @@ struct mill_ctx {
     int emit_rc;
     char emit_err[512];
     uint64_t records, keys_out;
-    uint64_t bytes_in;        /* bytes of the records mapped (with their terminators) */
+    uint64_t bytes_in;        /* bytes of the records mapped, a line end each: progress's estimate (the map phase's bytes are mill__read_bytes's) */
     mill__metrics metrics;
     uint64_t memory;          /* --memory: the budget of this rank's tables and buffers */
     mill__spill *spill;       /* spill files (spill.c) */

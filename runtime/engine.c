@@ -311,17 +311,17 @@ static int map_phase(mill_ctx *ctx, const mill__inputs *in, char *err, size_t er
     mill__progress_start(ctx->job->name, ctx->rank, a->quiet, total, exact, o.share ? "rank 0's node" : "rank 0");
     mill__phase_begin(&ctx->metrics, MILL_PHASE_MAP);
     double read0 = mill__read_seconds;
+    uint64_t bytes0 = mill__read_bytes;
     int rc = mill__read_all(in, &o, ctx->rank, ctx->size, map_record, &ms, err, errlen);
     mill__progress_end();
     if (rc == 0 && (rc = mill__emit_flush(ctx)) != 0) rc = mill__job_error(ctx, "map", rc, err, errlen);
     ctx->records += o.extra_lines; /* text blocks count as the lines they hold */
-    ctx->bytes_in -= o.blocks_nl + o.rows; /* map_record counts a line end per record */
     if (a->skip_bad && mill_count(ctx, "bad_records_skipped", (int64_t)o.skipped) != 0 && rc == 0) {
         snprintf(err, errlen, "cannot count bad records: too many counters");
         rc = MILL_ENOMEM;
     }
     ctx->metrics.read_s = mill__read_seconds - read0;
-    mill__phase_end(&ctx->metrics, MILL_PHASE_MAP, ctx->bytes_in, ctx->records);
+    mill__phase_end(&ctx->metrics, MILL_PHASE_MAP, mill__read_bytes - bytes0, ctx->records);
     /* Past the phase's end: waiting for the node's last rank is not mapping
      * (the report's imbalance shows how unequal the ranks' work was). A
      * failed rank first tells the others to take no more pieces, and lets
