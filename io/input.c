@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "agree.h"
+#include "hdf5in.h"
 #include "mpimill/job.h"
 
 static int has_suffix(const char *s, const char *suf) {
@@ -60,8 +61,7 @@ static int add_path(mill__inputs *in, size_t *cap, const char *path, int top, ch
 #define GLOB_CHARS "*?["
 
 /* Writes an HDF5 dataset's name (from its leading '/') in one form, in
- * place: "/g//d/" and "/g/d" name one dataset, and drop_twice compares
- * names. (A soft link to it is still another name.) */
+ * place: "/g//d/" and "/g/d" name one dataset (messages give one form). */
 static void dataset_tidy(char *name) {
     char *w = name;
     for (const char *r = name; *r; r++)
@@ -178,19 +178,30 @@ static int add_path(mill__inputs *in, size_t *cap, const char *path, int top, ch
     return rc;
 }
 
-/* A file's identity: device, inode and, for HDF5, the dataset's name. */
+/* A file's identity: device, inode and, for HDF5, the dataset's address
+ * in the file (one for all its names) or, where it cannot be found, its
+ * name (the reader then fails on it). */
 typedef struct ident {
     uint64_t dev, ino;
-    const char *dataset;
-    size_t i; /* its place in the list */
+    int named;           /* HDF5, by name: addr unknown */
+    uint64_t addr;
+    const char *dataset; /* "" for a file */
+    size_t i;            /* its place in the list */
 } ident;
+
+/* Compares identities. */
+static int ident_cmp(const ident *x, const ident *y) {
+    if (x->dev != y->dev) return x->dev < y->dev ? -1 : 1;
+    if (x->ino != y->ino) return x->ino < y->ino ? -1 : 1;
+    if (x->named != y->named) return x->named - y->named;
+    if (!x->named) return (x->addr > y->addr) - (x->addr < y->addr);
+    return strcmp(x->dataset, y->dataset);
+}
 
 /* Orders by identity, then by place in the list. */
 static int cmp_ident(const void *a, const void *b) {
     const ident *x = a, *y = b;
-    if (x->dev != y->dev) return x->dev < y->dev ? -1 : 1;
-    if (x->ino != y->ino) return x->ino < y->ino ? -1 : 1;
-    int c = strcmp(x->dataset, y->dataset);
+    int c = ident_cmp(x, y);
     return c ? c : (x->i > y->i) - (x->i < y->i);
 }
 
@@ -206,18 +217,22 @@ static int drop_twice(mill__inputs *in, char *err, size_t errlen) {
     }
     for (size_t i = 0; i < in->n; i++) {
         const mill__file *f = &in->files[i];
-        id[i] = (ident){f->dev, f->ino, f->kind == MILL__HDF5 ? f->path + f->dsoff : "", i};
+        id[i] = (ident){f->dev, f->ino, 0, 0, f->kind == MILL__HDF5 ? f->path + f->dsoff + 1 : "", i};
+        if (f->kind != MILL__HDF5) continue;
+        char *file = strndup(f->path, f->dsoff);
+        id[i].named = !file || mill__hdf5_address(file, id[i].dataset, &id[i].addr) != 0;
+        free(file);
     }
     qsort(id, in->n, sizeof *id, cmp_ident);
     for (size_t i = 1, first = 0; i < in->n; i++) {
-        if (id[i].dev != id[first].dev || id[i].ino != id[first].ino || strcmp(id[i].dataset, id[first].dataset)) {
+        if (ident_cmp(&id[i], &id[first]) != 0) {
             first = i;
             continue;
         }
         const char *a = in->files[id[first].i].path, *b = in->files[id[i].i].path;
         char msg[2 * PATH_MAX + 128];
         if (strcmp(a, b) == 0) snprintf(msg, sizeof msg, "input %s is listed twice: read once", a);
-        else snprintf(msg, sizeof msg, "input %s is the same file as %s: read once", b, a);
+        else snprintf(msg, sizeof msg, "input %s is the same %s as %s: read once", b, *id[i].dataset ? "dataset" : "file", a);
         mill__eprintf("warning: %s", msg);
         drop[id[i].i] = 1;
     }

@@ -122,6 +122,8 @@ with h5py.File(sys.argv[1], "w") as f:
     f.create_dataset("grp/u16", data=np.arange(5, dtype=np.uint16))
     f.create_dataset("names", data=np.array([b"ab", b"cd"]))
     f.create_dataset("nocols", data=np.zeros((5, 0)))
+    f["soft"] = h5py.SoftLink("/grp/u16")
+    f["hard"] = f["grp/u16"]
 open(sys.argv[2], "w").write("not hdf5\n")
 EOF
 # h5dump's values, one per line -> rows, values, sum.
@@ -148,6 +150,12 @@ mpimill_run "$ranks" -- run "$ROWSTATS" --input "$in/d.h5:/grp/u16" --input "$in
 [ "$(output_of "$TMP/h5d" | grep '^rows')" = "$(printf 'rows\t5')" ] &&
   grep -q "input $in/d.h5:/grp/u16 is listed twice: read once" "$TMP/stderr" ||
   fail "one dataset named twice: $(output_of "$TMP/h5d"), $(cat "$TMP/stderr")"
+# ... and so is one dataset named through a soft and a hard link.
+mpimill_run "$ranks" -- run "$ROWSTATS" --input "$in/d.h5:/grp/u16" --input "$in/d.h5:/soft" --input "$in/d.h5:/hard" \
+  --output "$TMP/h5e" --quiet 2> "$TMP/stderr"
+[ "$(output_of "$TMP/h5e" | grep '^rows')" = "$(printf 'rows\t5')" ] &&
+  grep -q "input $in/d.h5:/soft is the same dataset as $in/d.h5:/grp/u16: read once" "$TMP/stderr" ||
+  fail "one dataset named through links: $(output_of "$TMP/h5e"), $(cat "$TMP/stderr")"
 # Errors every rank meets name no rank; HDF5's own cause is given.
 expect_fail "error: input $in/d.h5:/missing: no dataset /missing" "$ROWSTATS" --input "$in/d.h5:/missing"
 expect_fail "error: input $in/d.h5:/grp: /grp in .*d.h5 is a group, not a dataset" "$ROWSTATS" --input "$in/d.h5:/grp"
