@@ -125,6 +125,7 @@ typedef struct csv_state {
     size_t plen, pcap;
     size_t qpos;        /* pend[qpos, plen) lies in the open quoted field, not yet searched for its end */
     uint64_t poff, pline;
+    uint64_t pend_end;  /* the offset past pend's last line: the next line's offset gives its line end */
     int pending;
     char *buf;
     size_t bufcap;
@@ -250,8 +251,12 @@ static int on_line(void *arg, const mill_record *ln) {
         ln = &nobom;
     }
     if (s->pending) {
-        if (grow(&s->pend, &s->pcap, s->plen + 1 + ln->len, 1)) return MILL_ENOMEM;
+        /* Inside quotes a line end is data, CRLF as much as LF: the line
+         * readers drop the CR, which the gap between the lines shows. */
+        if (grow(&s->pend, &s->pcap, s->plen + 2 + ln->len, 1)) return MILL_ENOMEM;
+        if (ln->offset - s->pend_end == 2) s->pend[s->plen++] = '\r';
         s->pend[s->plen++] = '\n';
+        s->pend_end = ln->offset + ln->len;
         memcpy(s->pend + s->plen, ln->data, ln->len);
         s->plen += ln->len;
         if (still_open(s)) return 0;
@@ -269,6 +274,7 @@ static int on_line(void *arg, const mill_record *ln) {
             s->plen = ln->len;
             s->qpos = at + 1;
             s->poff = ln->offset;
+            s->pend_end = ln->offset + ln->len;
             s->pline = ln->line;
             s->pending = 1;
             return 0;

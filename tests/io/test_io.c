@@ -461,6 +461,24 @@ static void test_csv_line_ends(void) {
     CU_ASSERT_EQUAL(mill__gzip_read(path_of("cr.gz"), UINT64_MAX, 0, &sk, collect, &g, err, sizeof err), 0);
     CU_ASSERT(g.len == 4 && !memcmp(g.buf, "a\nb\n", 4));
     free(g.buf);
+    /* Inside quotes (--csv-quoted-newlines) a CRLF is data, kept whole, as
+     * Python's csv reads it: in memory, from a file and from gzip. */
+    const char *q = "k,v\r\n\"d\r\ne\",1\r\n\"f\ng\r\r\nh\",2\r\n", *want = "d\r\ne|1\nf\ng\r\r\nh|2\n";
+    mill__read_opts qo = {.csv_quoted_newlines = 1};
+    CU_ASSERT_EQUAL(csv_mem(q, &qo, &c, err, sizeof err), 0);
+    CU_ASSERT_STRING_EQUAL(c.buf, want);
+    free(c.buf);
+    write_file("q.csv", q, strlen(q));
+    write_gz("q.csv.gz", q, strlen(q), 1);
+    for (int gz = 0; gz < 2; gz++) {
+        memset(&c, 0, sizeof c);
+        CU_ASSERT_EQUAL(mill__csv_read(path_of(gz ? "q.csv.gz" : "q.csv"), gz, 0, strlen(q), UINT64_MAX, &qo,
+                                       collect_fields, &c, err, sizeof err), 0);
+        append(&c, "", 0);
+        c.buf[c.len] = '\0';
+        CU_ASSERT_STRING_EQUAL(c.buf, want);
+        free(c.buf);
+    }
 }
 
 /* Rows of many lines (--csv-quoted-newlines) against the fields they were
