@@ -923,6 +923,10 @@ static int publish(mill__commit *c, const char *members, const char *files, doub
         return MILL_EIO;
     }
     MILL_FAULT(MILL_FAULT_MANIFEST_DURABLE);
+    /* A stop signal that came since the vote (mpirun's SIGTERM reaches the
+     * ranks a second late) still decides no: the job stopped before its
+     * commit point, as it says, and exits 128+N with nothing committed. */
+    if (mill__stop_signal()) return mill__stop_error(err, errlen);
     /* Never rename a directory that is not ours, or without the lock. */
     struct stat a, b;
     if (!lock_still_ours(c->parent_fd, c->lockname, c->lock_fd) || fstat(c->staging_fd, &a) != 0 ||

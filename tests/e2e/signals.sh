@@ -31,5 +31,21 @@ if [ "$sig" = TERM ]; then
   { [ "$rc" = 143 ] || [ "$rc" = 1 ]; } && [ ! -e "$TMP/out2" ] && grep -q "rank 1: .*stopped by SIGTERM" "$TMP/stderr" ||
     fail "SIGTERM in the prepare: exit $rc, $(ls "$TMP"), $(cat "$TMP/stderr")"
   check_no_leftovers "$TMP/out2"
+  # ... and so does one on rank 0 after the vote, the manifest written,
+  # just before the rename (fault point 8): the decision is still no. After
+  # the rename (point 9) the output is committed and the job exits 0.
+  rc=0
+  MPIMILL_FAULT_POINT=8 MPIMILL_FAULT_SIGNAL=TERM MPIMILL_FAULT_RANK=0 mpirun -q -n 2 -x MPIMILL_FAULT_POINT \
+    -x MPIMILL_FAULT_SIGNAL -x MPIMILL_FAULT_RANK "$MPIMILL" run wordcount --input "$TMP/lines.txt" \
+    --output "$TMP/out3" --quiet 2> "$TMP/stderr" || rc=$?
+  [ "$rc" = 143 ] && [ ! -e "$TMP/out3" ] && grep -q "stopped by SIGTERM" "$TMP/stderr" ||
+    fail "SIGTERM before the rename: exit $rc, $(ls "$TMP"), $(cat "$TMP/stderr")"
+  check_no_leftovers "$TMP/out3"
+  rc=0
+  MPIMILL_FAULT_POINT=9 MPIMILL_FAULT_SIGNAL=TERM MPIMILL_FAULT_RANK=0 mpirun -q -n 2 -x MPIMILL_FAULT_POINT \
+    -x MPIMILL_FAULT_SIGNAL -x MPIMILL_FAULT_RANK "$MPIMILL" run wordcount --input "$TMP/lines.txt" \
+    --output "$TMP/out4" --quiet 2> "$TMP/stderr" || rc=$?
+  [ "$rc" = 0 ] && "$MPIMILL" verify "$TMP/out4" > /dev/null ||
+    fail "SIGTERM after the rename: exit $rc, $(cat "$TMP/stderr")"
 fi
 echo "SIG$sig mid-job: exit $rc, nothing committed: ok"
