@@ -21,7 +21,7 @@ double mill__now(void) {
  * VmHWM, which writing 5 to /proc/self/clear_refs resets (so each stage of
  * a pipeline reports its own peak); getrusage's ru_maxrss where /proc has
  * no VmHWM. */
-static double peak_rss(void) {
+double mill__peak_rss(void) {
     FILE *f = fopen("/proc/self/status", "r");
     char line[256];
     long kib = -1;
@@ -33,13 +33,17 @@ static double peak_rss(void) {
     return (double)kib * 1024.0;
 }
 
-int mill__metrics_start(mill__metrics *m, MPI_Comm comm) {
-    memset(m, 0, sizeof *m);
-    FILE *f = fopen("/proc/self/clear_refs", "w"); /* the peak of this run, not of the process (pipelines) */
+void mill__peak_rss_reset(void) {
+    FILE *f = fopen("/proc/self/clear_refs", "w");
     if (f) {
         (void)fputs("5", f);
         (void)fclose(f); /* a kernel without it: the process's peak, as before */
     }
+}
+
+int mill__metrics_start(mill__metrics *m, MPI_Comm comm) {
+    memset(m, 0, sizeof *m);
+    mill__peak_rss_reset();
     for (int p = 0; p < MILL_PHASE_COUNT; p++) m->phase[p].end = -1;
     int rc = MPI_Barrier(comm);
     m->t0 = mill__now();
@@ -78,7 +82,7 @@ int mill__metrics_gather(const mill__metrics *m, MPI_Comm comm, char **json, cha
     mine[NVALS - 4] = m->exchange_s;
     mine[NVALS - 3] = (double)m->bytes_sent;
     mine[NVALS - 2] = (double)m->spill_bytes;
-    mine[NVALS - 1] = peak_rss();
+    mine[NVALS - 1] = mill__peak_rss();
     if (rank == 0) all = malloc((size_t)size * NVALS * sizeof *all); /* NULL: the gather fails on rank 0 */
     int mrc = MPI_Gather(mine, NVALS, MPI_DOUBLE, all, rank == 0 && all ? NVALS : 0, MPI_DOUBLE, 0, comm);
     *json = NULL;

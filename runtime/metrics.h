@@ -44,7 +44,16 @@ typedef struct mill__metrics {
 /* Returns seconds on a monotonic clock. */
 double mill__now(void);
 
-/* Starts the run's clock after a barrier on comm. */
+/* Returns this process's peak resident memory in bytes since the last
+ * mill__peak_rss_reset (VmHWM; the process's peak, getrusage's, where
+ * /proc has none). */
+double mill__peak_rss(void);
+/* Restarts the peak at the current resident memory, where the kernel can
+ * (/proc/self/clear_refs); elsewhere the peak stays the process's. */
+void mill__peak_rss_reset(void);
+
+/* Starts the run's clock after a barrier on comm, and the peak RSS count:
+ * the peak of this run, not of the process (pipelines). */
 int mill__metrics_start(mill__metrics *m, MPI_Comm comm);
 
 /* Marks the start and end of a phase. */

@@ -22,10 +22,15 @@ grep -q "stopped by SIG$want" "$TMP/stderr" || fail "no reason given: $(cat "$TM
 # the parts; fault point 4 raises it at the prepare's end) makes that rank
 # vote no: nothing is committed (the job used to commit and exit 0).
 if [ "$sig" = TERM ]; then
-  rc=0
-  MPIMILL_FAULT_POINT=4 MPIMILL_FAULT_SIGNAL=TERM MPIMILL_FAULT_RANK=1 mpirun -q -n 2 -x MPIMILL_FAULT_POINT \
-    -x MPIMILL_FAULT_SIGNAL -x MPIMILL_FAULT_RANK "$MPIMILL" run wordcount --input "$TMP/lines.txt" \
-    --output "$TMP/out2" --quiet 2> "$TMP/stderr" || rc=$?
+  # term_at POINT RANK OUT: a word count whose rank RANK raises SIGTERM at
+  # fault point POINT; sets rc.
+  term_at() {
+    rc=0
+    MPIMILL_FAULT_POINT=$1 MPIMILL_FAULT_SIGNAL=TERM MPIMILL_FAULT_RANK=$2 mpirun -q -n 2 -x MPIMILL_FAULT_POINT \
+      -x MPIMILL_FAULT_SIGNAL -x MPIMILL_FAULT_RANK "$MPIMILL" run wordcount --input "$TMP/lines.txt" \
+      --output "$3" --quiet 2> "$TMP/stderr" || rc=$?
+  }
+  term_at 4 1 "$TMP/out2"
   # (Exit 143 from rank 1, 1 from rank 0, which had no signal: mpirun
   # reports either, as the ranks' exits come.)
   { [ "$rc" = 143 ] || [ "$rc" = 1 ]; } && [ ! -e "$TMP/out2" ] && grep -q "rank 1: .*stopped by SIGTERM" "$TMP/stderr" ||
@@ -34,17 +39,11 @@ if [ "$sig" = TERM ]; then
   # ... and so does one on rank 0 after the vote, the manifest written,
   # just before the rename (fault point 8): the decision is still no. After
   # the rename (point 9) the output is committed and the job exits 0.
-  rc=0
-  MPIMILL_FAULT_POINT=8 MPIMILL_FAULT_SIGNAL=TERM MPIMILL_FAULT_RANK=0 mpirun -q -n 2 -x MPIMILL_FAULT_POINT \
-    -x MPIMILL_FAULT_SIGNAL -x MPIMILL_FAULT_RANK "$MPIMILL" run wordcount --input "$TMP/lines.txt" \
-    --output "$TMP/out3" --quiet 2> "$TMP/stderr" || rc=$?
+  term_at 8 0 "$TMP/out3"
   [ "$rc" = 143 ] && [ ! -e "$TMP/out3" ] && grep -q "stopped by SIGTERM" "$TMP/stderr" ||
     fail "SIGTERM before the rename: exit $rc, $(ls "$TMP"), $(cat "$TMP/stderr")"
   check_no_leftovers "$TMP/out3"
-  rc=0
-  MPIMILL_FAULT_POINT=9 MPIMILL_FAULT_SIGNAL=TERM MPIMILL_FAULT_RANK=0 mpirun -q -n 2 -x MPIMILL_FAULT_POINT \
-    -x MPIMILL_FAULT_SIGNAL -x MPIMILL_FAULT_RANK "$MPIMILL" run wordcount --input "$TMP/lines.txt" \
-    --output "$TMP/out4" --quiet 2> "$TMP/stderr" || rc=$?
+  term_at 9 0 "$TMP/out4"
   [ "$rc" = 0 ] && "$MPIMILL" verify "$TMP/out4" > /dev/null ||
     fail "SIGTERM after the rename: exit $rc, $(cat "$TMP/stderr")"
 fi

@@ -15,6 +15,7 @@
 #include "gzip.h"
 #include "input.h"
 #include "read.h"
+#include "metrics.h"
 #include "text.h"
 #include "write.h"
 
@@ -726,22 +727,6 @@ static void test_text_truncated(void) {
     CU_ASSERT_EQUAL(n, 0);
 }
 
-/* Returns this process's VmHWM in KiB, after resetting it when reset is set. */
-static long peak_kib(int reset) {
-    if (reset) {
-        FILE *f = fopen("/proc/self/clear_refs", "w");
-        CU_ASSERT_FATAL(f && fputs("5", f) >= 0 && fclose(f) == 0);
-    }
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long kib = -1;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "VmHWM: %ld kB", &kib) == 1) break;
-    if (f) fclose(f);
-    CU_ASSERT_FATAL(kib > 0);
-    return kib;
-}
-
 /* A range that starts inside a 256 MiB line skips to its end holding a
  * window of it, not the whole line (which the previous range reads). The
  * line is a hole: no disk space, but each page read is resident. */
@@ -753,9 +738,10 @@ static void test_long_line_skip(void) {
     CU_ASSERT_FATAL(f && fputs("\nlast\n", f) >= 0 && fclose(f) == 0);
     char err[512] = "";
     collected c = {0};
-    long before = peak_kib(1);
+    mill__peak_rss_reset();
+    double before = mill__peak_rss();
     CU_ASSERT_EQUAL(mill__text_read(path_of("ll.txt"), 1, long_line + 6, collect, &c, err, sizeof err), 0);
-    long grown = peak_kib(0) - before;
+    long grown = (long)((mill__peak_rss() - before) / 1024); /* KiB */
     CU_ASSERT(c.len == 5 && !memcmp(c.buf, "last\n", 5));
     CU_ASSERT(grown < 32 << 10); /* KiB: a few 4 MiB windows */
     if (grown >= 32 << 10) fprintf(stderr, "\nskipping a 256 MiB line grew VmHWM by %ld KiB\n", grown);

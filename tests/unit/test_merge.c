@@ -12,6 +12,7 @@
 #include "cunit_main.h"
 #include "ctx.h"
 #include "merge.h"
+#include "metrics.h"
 #include "record.h"
 
 static mill_job job = {.name = "test", .value_type = MILL_VALUE_U64, .combine_op = MILL_COMBINE_SUM};
@@ -135,22 +136,6 @@ static void test_merge_truncated(void) {
     close(fa);
 }
 
-/* Returns this process's VmHWM in KiB, after resetting it when reset is set. */
-static long peak_kib(int reset) {
-    if (reset) {
-        FILE *f = fopen("/proc/self/clear_refs", "w");
-        CU_ASSERT_FATAL(f && fputs("5", f) >= 0 && fclose(f) == 0);
-    }
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long kib = -1;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "VmHWM: %ld kB", &kib) == 1) break;
-    if (f) fclose(f);
-    CU_ASSERT_FATAL(kib > 0);
-    return kib;
-}
-
 /* Eight inputs hold a big key each, current one after another: "cI",
  * "cI" + 8 MiB, then "dI", which waits until every c key is out. An input
  * gives back the room it grew for its big key once past it, so the merge
@@ -186,12 +171,13 @@ static void test_merge_big_shrinks(void) {
     mill__merge *m;
     CU_ASSERT_FATAL(mill__merge_new(&m, &ctx, &scratch) == 0);
     for (int i = 0; i < BIG_KEYS; i++) CU_ASSERT(mill__merge_file(m, fd[i], 0, len[i], 64 << 10) == 0);
-    long before = peak_kib(1);
+    mill__peak_rss_reset();
+    double before = mill__peak_rss();
     char err[256] = "";
     mill_kv kv;
     size_t n = 0, bigs = 0;
     while (mill__merge_next(m, &kv, err, sizeof err) == 1) n++, bigs += kv.key_len == big;
-    long grown = peak_kib(0) - before;
+    long grown = (long)((mill__peak_rss() - before) / 1024); /* KiB */
     CU_ASSERT_EQUAL(n, 3 * BIG_KEYS);
     CU_ASSERT_EQUAL(bigs, BIG_KEYS);
     CU_ASSERT(grown < 40 << 10); /* KiB: 17 MiB with the room given back, 74 MiB without */
