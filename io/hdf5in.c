@@ -41,9 +41,13 @@ int mill__hdf5_address(const char *file, const char *dataset, uint64_t *addr) {
     if (H5Fis_hdf5(file) <= 0) return -1;
     hid_t f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0) return -1;
-    H5O_info_t info;
+    H5O_info_t info, root;
+    /* An external link leads to an object of another file, whose address
+     * may equal one of this file's: it is compared by name. */
     int rc = H5Lexists(f, dataset, H5P_DEFAULT) > 0 &&
-                     H5Oget_info_by_name2(f, dataset, &info, H5O_INFO_BASIC, H5P_DEFAULT) >= 0
+                     H5Oget_info_by_name2(f, dataset, &info, H5O_INFO_BASIC, H5P_DEFAULT) >= 0 &&
+                     H5Oget_info_by_name2(f, "/", &root, H5O_INFO_BASIC, H5P_DEFAULT) >= 0 &&
+                     info.fileno == root.fileno
                  ? 0
                  : -1;
     if (rc == 0) *addr = (uint64_t)info.addr;

@@ -29,7 +29,8 @@ int mill__hdf5_read(const char *spec, size_t dsoff, MPI_Comm comm, mill__record_
 
 /* Sets *addr to the address in `file` of the object that `dataset` (from
  * its leading '/') names: names of one dataset (a soft or hard link to it,
- * or another spelling) give one address. Serial: opens the file alone,
+ * or another spelling) give one address. Not for an external link (-1):
+ * its object is in another file. Serial: opens the file alone,
  * with the default driver. Returns 0, or -1 when the file or the object
  * cannot be found (the reader then reports why). */
 int mill__hdf5_address(const char *file, const char *dataset, uint64_t *addr);

@@ -156,6 +156,21 @@ mpimill_run "$ranks" -- run "$ROWSTATS" --input "$in/d.h5:/grp/u16" --input "$in
 [ "$(output_of "$TMP/h5e" | grep '^rows')" = "$(printf 'rows\t5')" ] &&
   grep -q "input $in/d.h5:/soft is the same dataset as $in/d.h5:/grp/u16: read once" "$TMP/stderr" ||
   fail "one dataset named through links: $(output_of "$TMP/h5e"), $(cat "$TMP/stderr")"
+# An external link names a dataset of another file, at the same address in
+# its file as /x in x.h5: two datasets, both read.
+"$PY" - "$in" <<'EOF'
+import sys, h5py, numpy as np
+with h5py.File(sys.argv[1] + "/e.h5", "w") as f:
+    f.create_dataset("y", data=np.arange(7, dtype=np.uint16))
+with h5py.File(sys.argv[1] + "/x.h5", "w") as f:
+    f.create_dataset("x", data=np.arange(5, dtype=np.uint16))
+    f["ext"] = h5py.ExternalLink("e.h5", "/y")
+    assert h5py.h5o.get_info(f["x"].id).addr == h5py.h5o.get_info(f["ext"].id).addr
+EOF
+mpimill_run "$ranks" -- run "$ROWSTATS" --input "$in/x.h5:/x" --input "$in/x.h5:/ext" --output "$TMP/h5f" --quiet \
+  2> "$TMP/stderr"
+[ "$(output_of "$TMP/h5f" | grep '^rows')" = "$(printf 'rows\t12')" ] && [ ! -s "$TMP/stderr" ] ||
+  fail "a dataset and an external link: $(output_of "$TMP/h5f"), $(cat "$TMP/stderr")"
 # Errors every rank meets name no rank; HDF5's own cause is given.
 expect_fail "error: input $in/d.h5:/missing: no dataset /missing" "$ROWSTATS" --input "$in/d.h5:/missing"
 expect_fail "error: input $in/d.h5:/grp: /grp in .*d.h5 is a group, not a dataset" "$ROWSTATS" --input "$in/d.h5:/grp"
