@@ -54,6 +54,20 @@ int mill_set_value(mill_ctx *ctx, const void *value, size_t value_len) {
     return rc;
 }
 
+int mill_value_resize(mill_ctx *ctx, size_t value_len, void **value) {
+    if (!ctx || !ctx->combining) return MILL_ESTATE;
+    if (!value || value_len > UINT32_MAX) return MILL_EINVAL;
+    if (ctx->job->value_type != MILL_VALUE_BYTES && value_len != 8) {
+        snprintf(ctx->fail, sizeof ctx->fail, "a numeric job resized a value to %zu bytes", value_len);
+        return MILL_EJOB;
+    }
+    int rc = mill__table_resize_value(ctx->table, ctx->combining, (uint32_t)value_len);
+    if (rc) return rc;
+    *value = ctx->combining->value;
+    ctx->value_set = 1;
+    return 0;
+}
+
 int mill_write(mill_ctx *ctx, const void *key, size_t key_len, const void *value, size_t value_len) {
     /* A custom combine can run inside reduce's merge (when the owner
      * spilled): ctx->out is set then, but writing from combine is not

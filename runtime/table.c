@@ -245,21 +245,35 @@ static size_t value_room(size_t vlen) {
     return r;
 }
 
+/* Gives e's value room for vlen bytes: when it has less, moves it (its
+ * first keep bytes) to new room of value_room(vlen). The old bytes stay
+ * where they were until the table is cleared. */
+static int value_fit(mill__table *t, mill__entry *e, uint32_t vlen, uint32_t keep) {
+    if (vlen <= e->vlen) return 0;
+    /* Invariant: a value stored with its key has exactly its length of
+     * room; one moved out has value_room(its length when it moved), which
+     * is at least value_room(its length now). */
+    size_t room = e->value == e->key + e->klen ? e->vlen : value_room(e->vlen);
+    if (vlen <= room) return 0;
+    char *v = arena_alloc(t, value_room(vlen));
+    if (!v) return MILL_ENOMEM;
+    if (keep) memcpy(v, e->value, keep);
+    e->value = v;
+    return 0;
+}
+
 int mill__table_set_value(mill__table *t, mill__entry *e, const void *value, uint32_t vlen) {
-    if (vlen > e->vlen) {
-        /* Invariant: a value stored with its key has exactly its length of
-         * room; one moved out has value_room(its length when it moved),
-         * which is at least value_room(its length now). */
-        size_t room = e->value == e->key + e->klen ? e->vlen : value_room(e->vlen);
-        if (vlen > room) {
-            char *v = arena_alloc(t, value_room(vlen));
-            if (!v) return MILL_ENOMEM;
-            e->value = v;
-        }
-    }
+    int rc = value_fit(t, e, vlen, 0);
+    if (rc) return rc;
     memmove(e->value, value, vlen);
     e->vlen = vlen;
     return 0;
+}
+
+int mill__table_resize_value(mill__table *t, mill__entry *e, uint32_t vlen) {
+    int rc = value_fit(t, e, vlen, e->vlen < vlen ? e->vlen : vlen);
+    if (rc == 0) e->vlen = vlen;
+    return rc;
 }
 
 static int cmp_entry(const void *a, const void *b) {

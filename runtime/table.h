@@ -152,6 +152,11 @@ mill__entry *mill__table_upsert(mill__table *t, uint64_t hash, const void *key, 
  * Returns 0 or MILL_ENOMEM. */
 int mill__table_set_value(mill__table *t, mill__entry *e, const void *value, uint32_t vlen);
 
+/* Resizes an entry's value to vlen bytes, keeping its first bytes, in
+ * place when its room allows, else moved like mill__table_set_value's.
+ * Returns 0 or MILL_ENOMEM. */
+int mill__table_resize_value(mill__table *t, mill__entry *e, uint32_t vlen);
+
 /* Moves the used entries to the front of the slot array, sorted by key bytes
  * (shorter first on a common prefix), and returns how many there are, n.
  * The slots past the n-th are left undefined: the table can then only be

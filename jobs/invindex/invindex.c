@@ -6,9 +6,10 @@
  *
  * Values: a compact list of postings sorted by file (bytewise), then line,
  * without duplicates (see the encoding below); the combiner merges two
- * lists. Each merge copies the list (the API has no cheaper append), so a
- * word's cost grows with the square of its postings; the encoding keeps
- * that copy small (about 1-2 bytes per posting).
+ * lists. Postings that come after the list's last one (the usual case: a
+ * rank reads its lines in order) are appended in place (mill_value_resize),
+ * so a word's cost grows with its postings, not their square; others are
+ * merged into a copy.
  *
  * Output: `WORD<TAB>FILE:LINE FILE:LINE ...` (postings separated by one
  * space).
@@ -44,9 +45,9 @@ static int ii_setup(mill_ctx *ctx) {
 static int is_space(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
 
 /* A value is a 16-byte header -- u32 payload length, u32 offset of the
- * last group in the payload, u64 the last posting's line -- the payload,
- * then zero padding (values grow by doubling, so the runtime reallocates a
- * growing list only log(n) times). The payload is a sequence of file groups
+ * last group in the payload, u64 the last posting's line -- then the
+ * payload (values written before ABI 1.3 may have zero padding after it).
+ * The payload is a sequence of file groups
  * sorted by file (bytewise): u32 file length, the file, u32 count, then
  * count lines as LEB128 varints -- the first line, then the (positive)
  * differences. The header lets combine append postings that come after
@@ -133,18 +134,29 @@ static int cmp_posting(const char *f1, uint32_t l1, uint64_t n1, const char *f2,
  * first HEAD bytes are the header). */
 typedef struct writer {
     jk_buf *b;
-    size_t gstart;          /* offset in b of the current group, or 0: none */
+    size_t gstart;          /* offset in b of the current group, 0: none, or ELSEWHERE */
     const char *file;       /* its file (pointing into an input value) */
     uint32_t flen, count;
     uint64_t last;
+    uint32_t else_count;    /* the count of the group ELSEWHERE, once closed */
 } writer;
+
+/* A writer's gstart when its current group is the last of the list it
+ * appends to (ii_append): its count goes to else_count. */
+#define ELSEWHERE SIZE_MAX
+
+/* Closes the writer's current group: writes its count. */
+static void close_group(writer *w) {
+    if (w->gstart == ELSEWHERE) w->else_count = w->count;
+    else if (w->gstart) memcpy(w->b->p + w->gstart + 4 + w->flen, &w->count, 4);
+}
 
 /* Appends one posting; a repeat of the last one is dropped. */
 static int write_posting(writer *w, const char *file, uint32_t flen, uint64_t line) {
     if (w->gstart && w->flen == flen && !memcmp(w->file, file, flen)) {
         if (line == w->last) return 0;
     } else {
-        if (w->gstart) memcpy(w->b->p + w->gstart + 4 + w->flen, &w->count, 4);
+        close_group(w);
         w->gstart = w->b->len;
         if (jk_buf_add(w->b, &flen, 4) || jk_buf_add(w->b, file, flen) || jk_buf_add(w->b, "\0\0\0\0", 4))
             return MILL_ENOMEM;
@@ -159,34 +171,56 @@ static int write_posting(writer *w, const char *file, uint32_t flen, uint64_t li
     return 0;
 }
 
-/* Ends a value: the last group's count, the header, and (pad) the padding. */
-static int write_end(writer *w, int pad) {
-    if (w->gstart) memcpy(w->b->p + w->gstart + 4 + w->flen, &w->count, 4);
-    uint32_t used = (uint32_t)(w->b->len - HEAD), lastg = w->gstart ? (uint32_t)(w->gstart - HEAD) : 0;
-    memcpy(w->b->p, &used, 4);
-    memcpy(w->b->p + 4, &lastg, 4);
-    memcpy(w->b->p + 8, &w->last, 8);
-    if (!pad) return 0;
-    size_t cap = 64;
-    while (cap < w->b->len) cap *= 2;
-    if (jk_buf_reserve(w->b, cap - w->b->len)) return MILL_ENOMEM;
-    memset(w->b->p + w->b->len, 0, cap - w->b->len);
-    w->b->len = cap;
+/* Writes a value's header at h: payload length, last group, last line. */
+static void put_head(char *h, uint32_t used, uint32_t lastg, uint64_t last) {
+    memcpy(h, &used, 4);
+    memcpy(h + 4, &lastg, 4);
+    memcpy(h + 8, &last, 8);
+}
+
+/* Ends a value: the last group's count and the header. */
+static void write_end(writer *w) {
+    close_group(w);
+    put_head(w->b->p, (uint32_t)(w->b->len - HEAD), w->gstart ? (uint32_t)(w->gstart - HEAD) : 0, w->last);
+}
+
+/* Appends the postings of y, which come after the last one of value a,
+ * to a in place (mill_value_resize): the cost is y's, not a's. The last
+ * group of a, at lastg in its payload of `used` bytes, goes on. */
+static int ii_append(mill_ctx *ctx, invindex_state *s, const char *a, cursor *y, uint32_t used, uint32_t lastg,
+                     uint32_t lflen, uint64_t lline) {
+    const char *group = a + HEAD + lastg;
+    s->merged.len = 0;
+    if (jk_buf_reserve(&s->merged, HEAD)) return MILL_ENOMEM;
+    s->merged.len = HEAD; /* offsets in merged are then never 0 */
+    writer w = {.b = &s->merged, .gstart = ELSEWHERE, .file = group + 4, .flen = lflen, .last = lline};
+    memcpy(&w.count, group + 4 + lflen, 4);
+    while (y->valid) {
+        if (write_posting(&w, y->file, y->flen, y->line)) return MILL_ENOMEM;
+        if (cursor_next(y)) return MILL_EFORMAT;
+    }
+    close_group(&w);
+    size_t tail = s->merged.len - HEAD;
+    if ((uint64_t)used + tail > UINT32_MAX - HEAD) return MILL_EINVAL;
+    char *v; /* a itself when its room allows: a's bytes are read above */
+    int rc = mill_value_resize(ctx, HEAD + used + tail, (void **)&v);
+    if (rc) return rc;
+    memcpy(v + HEAD + used, s->merged.p + HEAD, tail);
+    memcpy(v + HEAD + lastg + 4 + lflen, &w.else_count, 4);
+    put_head(v, (uint32_t)(used + tail), w.gstart == ELSEWHERE ? lastg : used + (uint32_t)(w.gstart - HEAD), w.last);
     return 0;
 }
 
 /* Merges two sorted posting lists, dropping duplicates. When b's first
- * posting is not before a's last (the usual case on the mapping rank), a's
- * payload is copied as it is and b's postings appended. */
+ * posting is not before a's last (the usual case on the mapping rank), b's
+ * postings are appended to a in place (ii_append); else both are merged
+ * into a copy. */
 static int ii_combine(mill_ctx *ctx, const void *key, size_t key_len, const void *a, size_t a_len,
                       const void *b, size_t b_len) {
     (void)key, (void)key_len;
     invindex_state *s = mill_userdata(ctx);
     cursor x, y;
     if (cursor_open(&x, a, a_len) || cursor_open(&y, b, b_len)) goto bad;
-    s->merged.len = 0;
-    if (jk_buf_reserve(&s->merged, a_len + b_len + HEAD)) return MILL_ENOMEM;
-    writer w = {.b = &s->merged};
     uint32_t used, lastg, lflen = 0;
     uint64_t lline;
     memcpy(&used, a, 4);
@@ -199,17 +233,14 @@ static int ii_combine(mill_ctx *ctx, const void *key, size_t key_len, const void
         if ((size_t)lastg + 8 + lflen > used) goto bad;
     }
     if (x.valid && y.valid && cmp_posting(pa + lastg + 4, lflen, lline, y.file, y.flen, y.line) <= 0) {
-        memcpy(s->merged.p, a, HEAD + (size_t)used); /* room was reserved */
-        s->merged.len = HEAD + (size_t)used;
-        w.gstart = HEAD + (size_t)lastg;
-        w.file = pa + lastg + 4;
-        w.flen = lflen;
-        memcpy(&w.count, pa + lastg + 4 + lflen, 4);
-        w.last = lline;
-        x.valid = 0;
-    } else {
-        s->merged.len = HEAD;
+        int rc = ii_append(ctx, s, a, &y, used, lastg, lflen, lline);
+        if (rc == MILL_EFORMAT) goto bad;
+        return rc;
     }
+    s->merged.len = 0;
+    if (jk_buf_reserve(&s->merged, a_len + b_len + HEAD)) return MILL_ENOMEM;
+    s->merged.len = HEAD;
+    writer w = {.b = &s->merged};
     while (x.valid || y.valid) {
         cursor *t = !x.valid ? &y
                     : !y.valid ? &x
@@ -217,7 +248,7 @@ static int ii_combine(mill_ctx *ctx, const void *key, size_t key_len, const void
         if (write_posting(&w, t->file, t->flen, t->line)) return MILL_ENOMEM;
         if (cursor_next(t)) goto bad;
     }
-    if (write_end(&w, 1)) return MILL_ENOMEM;
+    write_end(&w);
     return mill_set_value(ctx, s->merged.p, s->merged.len);
 bad:
     mill_fail(ctx, "malformed posting list");
@@ -235,7 +266,8 @@ static int ii_map(mill_ctx *ctx, const mill_record *rec) {
     if (jk_buf_reserve(&s->post, HEAD)) return MILL_ENOMEM;
     s->post.len = HEAD;
     writer wr = {.b = &s->post};
-    if (write_posting(&wr, rec->file, (uint32_t)flen, line) || write_end(&wr, 0)) return MILL_ENOMEM;
+    if (write_posting(&wr, rec->file, (uint32_t)flen, line)) return MILL_ENOMEM;
+    write_end(&wr);
     const unsigned char *p = (const unsigned char *)rec->data, *end = p + rec->len;
     while (p < end) {
         while (p < end && is_space(*p)) p++;

@@ -270,8 +270,37 @@ static void test_value_growth(void) {
     mill__table_free(&t);
 }
 
+/* resize_value (mill_value_resize): a value appended to a byte at a time
+ * keeps its bytes, stays in place while its room allows, and moves only to
+ * power-of-two room: the arena ends near twice its final size, and it
+ * moved about log2(n) times. */
+static void test_value_resize(void) {
+    mill__table t;
+    CU_ASSERT_FATAL(mill__table_init(&t) == 0);
+    static char want[8192];
+    int ins, moves = 0;
+    mill__entry *e = mill__table_upsert(&t, mill_key_hash("k", 1), "k", 1, "a", 1, &ins);
+    CU_ASSERT_FATAL(e != NULL && ins);
+    want[0] = 'a';
+    uint64_t base = t.bytes;
+    for (uint32_t n = 2; n <= sizeof want; n++) {
+        char *at = e->value;
+        CU_ASSERT_FATAL(mill__table_resize_value(&t, e, n) == 0);
+        moves += e->value != at;
+        want[n - 1] = e->value[n - 1] = (char)('a' + n % 26);
+    }
+    CU_ASSERT(e->vlen == sizeof want && memcmp(e->value, want, sizeof want) == 0);
+    CU_ASSERT(moves <= 12);
+    CU_ASSERT(t.bytes - base < 4 * sizeof want);
+    char *at = e->value; /* shrinking keeps the first bytes, in place */
+    CU_ASSERT_FATAL(mill__table_resize_value(&t, e, 100) == 0);
+    CU_ASSERT(e->value == at && e->vlen == 100 && memcmp(e->value, want, 100) == 0);
+    mill__table_free(&t);
+}
+
 int main(void) {
     static CU_TestInfo tests[] = {
+        {"resize_value: appends in place, moving log(n) times", test_value_resize},
         {"set_value: a growing value moves to power-of-two room", test_value_growth},
         {"sort: bytewise, shorter first", test_sort},
         {"filled in another table's slot order", test_fill_in_slot_order},

@@ -27,7 +27,7 @@ extern "C" {
 #endif
 
 #define MILL_ABI_MAJOR 1
-#define MILL_ABI_MINOR 2
+#define MILL_ABI_MINOR 3
 
 /* Error codes: 0 is success, each error is negative. */
 #define MILL_EINVAL   (-1)  /* invalid argument */
@@ -91,9 +91,10 @@ typedef struct mill_job {
     /* Required. Called for every input record; emits with mill_emit*(). */
     int (*map)(mill_ctx *ctx, const mill_record *rec);
     /* Required when combine_op is MILL_COMBINE_CUSTOM: merges value b into
-     * value a of the same key and stores the result with mill_set_value().
-     * b may point into the buffer passed to mill_emit(); a points into the
-     * runtime's table and stays valid until mill_set_value() returns. */
+     * value a of the same key and stores the result with mill_set_value(),
+     * or in place with mill_value_resize(). b may point into the buffer
+     * passed to mill_emit(); a points into the runtime's table and stays
+     * valid until combine returns. */
     int (*combine)(mill_ctx *ctx, const void *key, size_t key_len,
                    const void *a, size_t a_len, const void *b, size_t b_len);
     /* Optional. Called once per key on its owner rank with the fully combined
@@ -154,6 +155,16 @@ int mill_emit_i64(mill_ctx *ctx, const void *key, size_t key_len, int64_t value)
 int mill_emit_f64(mill_ctx *ctx, const void *key, size_t key_len, double value);
 /* Sets the result of a custom combine. */
 int mill_set_value(mill_ctx *ctx, const void *value, size_t value_len);
+/* (ABI 1.3) Inside combine, instead of mill_set_value: resizes value a to
+ * value_len bytes in place, keeping its first min(a_len, value_len) bytes,
+ * and sets *value to them, writable until combine returns or the next
+ * call. A value that outgrows its room moves to room of the next power of
+ * two, so a list that grows a little at every combine is copied O(log n)
+ * times: appending with mill_set_value copies the whole list each time,
+ * O(n^2) bytes for a key with n items. *value may be a itself: a write to
+ * it changes a. Returns 0, MILL_ESTATE outside combine, MILL_EINVAL, or
+ * MILL_ENOMEM; MILL_EJOB for a numeric job's value_len other than 8. */
+int mill_value_resize(mill_ctx *ctx, size_t value_len, void **value);
 /* Writes one output record from reduce (MILL_ESTATE anywhere else, combine
  * included). value is formatted by value_type. */
 int mill_write(mill_ctx *ctx, const void *key, size_t key_len, const void *value, size_t value_len);
