@@ -46,12 +46,10 @@ static int is_space(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r
 
 /* A value is a 16-byte header -- u32 payload length, u32 offset of the
  * last group in the payload, u64 the last posting's line -- then the
- * payload (values written before ABI 1.3 may have zero padding after it).
- * The payload is a sequence of file groups
- * sorted by file (bytewise): u32 file length, the file, u32 count, then
- * count lines as LEB128 varints -- the first line, then the (positive)
- * differences. The header lets combine append postings that come after
- * the last one without decoding the list. */
+ * payload, a sequence of file groups sorted by file (bytewise): u32 file
+ * length, the file, u32 count, then count lines as LEB128 varints -- the
+ * first line, then the (positive) differences. The header lets combine
+ * append postings that come after the last one without decoding the list. */
 #define HEAD 16
 
 /* Appends v as a LEB128 varint. */
