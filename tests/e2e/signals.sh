@@ -31,8 +31,8 @@ if [ "$sig" = TERM ]; then
       --output "$3" --quiet 2> "$TMP/stderr" || rc=$?
   }
   term_at 4 1 "$TMP/out2"
-  # (Exit 143 from rank 1, 1 from rank 0, which had no signal: mpirun
-  # reports either, as the ranks' exits come.)
+  # (Exit 143 from the rank signalled, 1 from the other: mpirun reports
+  # either, as the ranks' exits come; here and below.)
   { [ "$rc" = 143 ] || [ "$rc" = 1 ]; } && [ ! -e "$TMP/out2" ] && grep -q "rank 1: .*stopped by SIGTERM" "$TMP/stderr" ||
     fail "SIGTERM in the prepare: exit $rc, $(ls "$TMP"), $(cat "$TMP/stderr")"
   check_no_leftovers "$TMP/out2"
@@ -40,7 +40,7 @@ if [ "$sig" = TERM ]; then
   # just before the rename (fault point 8): the decision is still no. After
   # the rename (point 9) the output is committed and the job exits 0.
   term_at 8 0 "$TMP/out3"
-  [ "$rc" = 143 ] && [ ! -e "$TMP/out3" ] && grep -q "stopped by SIGTERM" "$TMP/stderr" ||
+  { [ "$rc" = 143 ] || [ "$rc" = 1 ]; } && [ ! -e "$TMP/out3" ] && grep -q "stopped by SIGTERM" "$TMP/stderr" ||
     fail "SIGTERM before the rename: exit $rc, $(ls "$TMP"), $(cat "$TMP/stderr")"
   check_no_leftovers "$TMP/out3"
   term_at 9 0 "$TMP/out4"
