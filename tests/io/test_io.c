@@ -3,7 +3,6 @@
  * headers, columns, quoted newlines, bad rows), globs, the part-file sink,
  * and the split: every record read exactly once at 1-4 ranks, with gzip and
  * quoted-newline CSV files assigned whole and balanced. */
-#include <CUnit/Basic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +17,7 @@
 #include "metrics.h"
 #include "text.h"
 #include "write.h"
+#include "cunit_main.h"
 
 static char dir[] = "/tmp/mill-io-XXXXXX";
 
@@ -831,33 +831,32 @@ static void test_sink_gzip(void) {
     free(t);
 }
 
+static CU_TestInfo tests[] = {
+    {"gzip round trips (members, CRLF, long lines, empty)", test_gzip_roundtrip},
+    {"gzip offsets and line numbers", test_gzip_positions},
+    {"gzip corrupt, truncated, skipped", test_gzip_bad},
+    {"CSV field parsing", test_csv_parse},
+    {"CSV rows, header, columns", test_csv_rows},
+    {"CSV bad rows and quoted newlines", test_csv_bad_rows},
+    {"CSV, text and gzip line ends (a final or bare CR)", test_csv_line_ends},
+    {"CSV rows of many lines against their fields", test_csv_quoted_newlines},
+    {"a cut .csv.gz is one bad record", test_csv_gz_break_once},
+    {"mixed inputs read once at 1-4 ranks", test_split_mixed},
+    {"whole files balanced, HDF5 on every rank", test_split_whole_balance},
+    {"globs and FILE:/DATASET", test_globs},
+    {"a text input truncated while listed fails", test_text_truncated},
+    {"an input replaced since it was listed fails", test_replaced_input},
+    {"an input grown since it was listed is read as listed", test_grown_input},
+    {"a range starting inside a long line holds a window of it", test_long_line_skip},
+    {"gzip part sink", test_sink_gzip},
+    CU_TEST_INFO_NULL,
+};
+
 int main(void) {
     if (!mkdtemp(dir)) return 1;
-    CU_initialize_registry();
-    CU_pSuite s = CU_add_suite("io", NULL, NULL);
-    CU_add_test(s, "gzip round trips (members, CRLF, long lines, empty)", test_gzip_roundtrip);
-    CU_add_test(s, "gzip offsets and line numbers", test_gzip_positions);
-    CU_add_test(s, "gzip corrupt, truncated, skipped", test_gzip_bad);
-    CU_add_test(s, "CSV field parsing", test_csv_parse);
-    CU_add_test(s, "CSV rows, header, columns", test_csv_rows);
-    CU_add_test(s, "CSV bad rows and quoted newlines", test_csv_bad_rows);
-    CU_add_test(s, "CSV, text and gzip line ends (a final or bare CR)", test_csv_line_ends);
-    CU_add_test(s, "CSV rows of many lines against their fields", test_csv_quoted_newlines);
-    CU_add_test(s, "a cut .csv.gz is one bad record", test_csv_gz_break_once);
-    CU_add_test(s, "mixed inputs read once at 1-4 ranks", test_split_mixed);
-    CU_add_test(s, "whole files balanced, HDF5 on every rank", test_split_whole_balance);
-    CU_add_test(s, "globs and FILE:/DATASET", test_globs);
-    CU_add_test(s, "a text input truncated while listed fails", test_text_truncated);
-    CU_add_test(s, "an input replaced since it was listed fails", test_replaced_input);
-    CU_add_test(s, "an input grown since it was listed is read as listed", test_grown_input);
-    CU_add_test(s, "a range starting inside a long line holds a window of it", test_long_line_skip);
-    CU_add_test(s, "gzip part sink", test_sink_gzip);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned fails = CU_get_number_of_failures();
-    CU_cleanup_registry();
+    int rc = mill_cunit_main("io", tests);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0) return 1;
-    return fails ? 1 : 0;
+    return rc;
 }

@@ -3,7 +3,6 @@
  * of minimal movement, balance and weight shares, state round trips and
  * refusal of bad states and bad arguments.
  */
-#include <CUnit/Basic.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +11,7 @@
 
 #include "mpimill/job.h"
 #include "partition.h"
+#include "cunit_main.h"
 
 /* splitmix64: the tests' own fixed-seed random source. */
 static uint64_t rng_state;
@@ -592,24 +592,21 @@ static void test_create_consistency(void) {
     free(keys);
 }
 
+static CU_TestInfo tests[] = {
+    {"golden placements", test_golden},
+    {"random change sequences", test_random_sequences},
+    {"balance", test_balance},
+    {"weights", test_weights},
+    {"determinism", test_determinism},
+    {"round trip", test_round_trip},
+    {"exclusion lists", test_exclude_list},
+    {"bad states refused", test_bad_state},
+    {"bad arguments", test_bad_arguments},
+    {"restore and growth", test_restore_and_growth},
+    {"create(N) vs create(M)", test_create_consistency},
+    CU_TEST_INFO_NULL,
+};
+
 int main(void) {
-    if (CU_initialize_registry() != CUE_SUCCESS) return 1;
-    CU_pSuite s = CU_add_suite("partition", NULL, NULL);
-    if (!s || !CU_add_test(s, "golden placements", test_golden) ||
-        !CU_add_test(s, "random change sequences", test_random_sequences) ||
-        !CU_add_test(s, "balance", test_balance) || !CU_add_test(s, "weights", test_weights) ||
-        !CU_add_test(s, "determinism", test_determinism) || !CU_add_test(s, "round trip", test_round_trip) ||
-        !CU_add_test(s, "exclusion lists", test_exclude_list) ||
-        !CU_add_test(s, "bad states refused", test_bad_state) ||
-        !CU_add_test(s, "bad arguments", test_bad_arguments) ||
-        !CU_add_test(s, "restore and growth", test_restore_and_growth) ||
-        !CU_add_test(s, "create(N) vs create(M)", test_create_consistency)) {
-        CU_cleanup_registry();
-        return 1;
-    }
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
+    return mill_cunit_main("partition", tests);
 }

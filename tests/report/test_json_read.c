@@ -1,7 +1,6 @@
 /* test_json_read.c -- the JSON tree reader (json_read.c) that `mpimill
  * report` reads manifests with: values, escapes, and refusals of what is
  * not JSON, including truncated (torn) manifests. */
-#include <CUnit/Basic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +8,7 @@
 #include "json.h"
 #include "json_read.h"
 #include "mpimill/job.h"
+#include "cunit_main.h"
 
 /* Parses s; returns the reader's status. */
 static int parse(const char *s, mill__json *v) {
@@ -108,17 +108,15 @@ static void test_depth(void) {
     mill__json_free(&v);
 }
 
+static CU_TestInfo tests[] = {
+    {"objects, arrays, numbers, literals, strings", test_values},
+    {"\\u escapes and UTF-8", test_unicode},
+    {"bytes that are not UTF-8 round-trip as \\udcXX", test_not_utf8},
+    {"what is not JSON is refused", test_refused},
+    {"nesting is limited", test_depth},
+    CU_TEST_INFO_NULL,
+};
+
 int main(void) {
-    CU_initialize_registry();
-    CU_pSuite s = CU_add_suite("json_read", NULL, NULL);
-    CU_add_test(s, "objects, arrays, numbers, literals, strings", test_values);
-    CU_add_test(s, "\\u escapes and UTF-8", test_unicode);
-    CU_add_test(s, "bytes that are not UTF-8 round-trip as \\udcXX", test_not_utf8);
-    CU_add_test(s, "what is not JSON is refused", test_refused);
-    CU_add_test(s, "nesting is limited", test_depth);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned fails = CU_get_number_of_failures();
-    CU_cleanup_registry();
-    return fails ? 1 : 0;
+    return mill_cunit_main("json_read", tests);
 }

@@ -1,10 +1,10 @@
 /* test_abi.c -- the layout of ABI 1.0 is frozen: a plugin built against 1.0
  * must load in every 1.x. A change below is an ABI break, caught at build
  * time; appending fields to mill_job or mill_record keeps these true. */
-#include <CUnit/Basic.h>
 #include <stddef.h>
 
 #include "mpimill/job.h"
+#include "cunit_main.h"
 
 #define P sizeof(void *)
 _Static_assert(MILL_ABI_MAJOR == 1, "ABI major");
@@ -50,13 +50,11 @@ static void test_entry(void) {
     CU_ASSERT_EQUAL(sizeof(mill_job), 32 + 9 * P);
 }
 
+static CU_TestInfo tests[] = {
+    {"MILL_JOB fills the version fields", test_entry},
+    CU_TEST_INFO_NULL,
+};
+
 int main(void) {
-    CU_initialize_registry();
-    CU_pSuite s = CU_add_suite("abi", NULL, NULL);
-    CU_add_test(s, "MILL_JOB fills the version fields", test_entry);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned fails = CU_get_number_of_failures();
-    CU_cleanup_registry();
-    return fails ? 1 : 0;
+    return mill_cunit_main("abi", tests);
 }

@@ -1,9 +1,9 @@
 /* test_args.c -- the command line of `mpimill run`. */
-#include <CUnit/Basic.h>
 #include <string.h>
 
 #include "args.h"
 #include "mpimill/job.h"
+#include "cunit_main.h"
 
 static int parse(mill__run_args *a, char *err, const char *const *argv) {
     int argc = 0;
@@ -102,16 +102,14 @@ static void test_help(void) {
     mill__run_args_free(&a);
 }
 
+static CU_TestInfo tests[] = {
+    {"all options", test_full},
+    {"last --opt wins, unknown flags refused", test_later_opt_wins},
+    {"usage errors name the problem", test_errors},
+    {"--help", test_help},
+    CU_TEST_INFO_NULL,
+};
+
 int main(void) {
-    CU_initialize_registry();
-    CU_pSuite s = CU_add_suite("args", NULL, NULL);
-    CU_add_test(s, "all options", test_full);
-    CU_add_test(s, "last --opt wins, unknown flags refused", test_later_opt_wins);
-    CU_add_test(s, "usage errors name the problem", test_errors);
-    CU_add_test(s, "--help", test_help);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned fails = CU_get_number_of_failures();
-    CU_cleanup_registry();
-    return fails ? 1 : 0;
+    return mill_cunit_main("args", tests);
 }

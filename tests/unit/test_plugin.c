@@ -1,12 +1,12 @@
 /* test_plugin.c -- the job loader accepts a valid plugin and refuses broken
  * ones with a clear message. PLUGIN_DIR holds the test plugins. */
-#include <CUnit/Basic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "plugin.h"
+#include "cunit_main.h"
 
 static void expect(const char *name, int code, const char *needle) {
     mill__plugin p;
@@ -74,15 +74,13 @@ static void test_never_from_cwd(void) {
     CU_ASSERT_FATAL(chdir(cwd) == 0);
 }
 
+static CU_TestInfo tests[] = {
+    {"broken plugins are refused", test_broken},
+    {"a good plugin loads by path and by name", test_good_by_path_and_name},
+    {"names are never resolved in the current directory", test_never_from_cwd},
+    CU_TEST_INFO_NULL,
+};
+
 int main(void) {
-    CU_initialize_registry();
-    CU_pSuite s = CU_add_suite("plugin", NULL, NULL);
-    CU_add_test(s, "broken plugins are refused", test_broken);
-    CU_add_test(s, "a good plugin loads by path and by name", test_good_by_path_and_name);
-    CU_add_test(s, "names are never resolved in the current directory", test_never_from_cwd);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned fails = CU_get_number_of_failures();
-    CU_cleanup_registry();
-    return fails ? 1 : 0;
+    return mill_cunit_main("plugin", tests);
 }

@@ -1,7 +1,6 @@
 /* test_split.c -- every line of the input is read by exactly one rank, for
  * any number of ranks, through mill__split and mill__text_read, a line or a
  * block of lines (MILL__TEXT_BLOCKS) at a time. */
-#include <CUnit/Basic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +8,7 @@
 
 #include "input.h"
 #include "text.h"
+#include "cunit_main.h"
 
 static char dir[] = "/tmp/mill-split-XXXXXX";
 
@@ -236,23 +236,22 @@ static void test_pack_roundtrip(void) {
     mill__inputs_free(&out);
 }
 
+static CU_TestInfo tests[] = {
+    {"edge files at 1..40 ranks", test_edge_files},
+    {"random files at 1..12 ranks", test_random_files},
+    {"blocks of whole lines at 1..7 ranks", test_blocks},
+    {"newline count", test_count_newlines},
+    {"pieces tile the input", test_split_covers_bytes},
+    {"missing input names the path", test_missing_input},
+    {"input list pack/unpack", test_pack_roundtrip},
+    CU_TEST_INFO_NULL,
+};
+
 int main(void) {
     if (!mkdtemp(dir)) return 1;
-    CU_initialize_registry();
-    CU_pSuite s = CU_add_suite("split", NULL, NULL);
-    CU_add_test(s, "edge files at 1..40 ranks", test_edge_files);
-    CU_add_test(s, "random files at 1..12 ranks", test_random_files);
-    CU_add_test(s, "blocks of whole lines at 1..7 ranks", test_blocks);
-    CU_add_test(s, "newline count", test_count_newlines);
-    CU_add_test(s, "pieces tile the input", test_split_covers_bytes);
-    CU_add_test(s, "missing input names the path", test_missing_input);
-    CU_add_test(s, "input list pack/unpack", test_pack_roundtrip);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned fails = CU_get_number_of_failures();
-    CU_cleanup_registry();
+    int rc = mill_cunit_main("split", tests);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0) return 1;
-    return fails ? 1 : 0;
+    return rc;
 }
