@@ -59,10 +59,10 @@ void mill__phase_end(mill__metrics *m, mill__phase p, uint64_t bytes, uint64_t r
 }
 
 /* Values per rank, sent as doubles: per phase start, end, bytes, records;
- * then read and write seconds, bytes to other ranks and their payload,
+ * then pack, read and write seconds, bytes to other ranks and their payload,
  * exchange seconds, bytes sent, spill bytes, peak RSS in bytes. */
 #define PER_PHASE 4
-#define NVALS (MILL_PHASE_COUNT * PER_PHASE + 8)
+#define NVALS (MILL_PHASE_COUNT * PER_PHASE + 9)
 
 int mill__metrics_gather(const mill__metrics *m, MPI_Comm comm, char **json, char *err, size_t errlen) {
     int rank, size;
@@ -75,6 +75,7 @@ int mill__metrics_gather(const mill__metrics *m, MPI_Comm comm, char **json, cha
         mine[p * PER_PHASE + 2] = (double)m->phase[p].bytes;
         mine[p * PER_PHASE + 3] = (double)m->phase[p].records;
     }
+    mine[NVALS - 9] = m->pack_s;
     mine[NVALS - 8] = m->read_s;
     mine[NVALS - 7] = m->write_s;
     mine[NVALS - 6] = (double)m->bytes_remote;
@@ -106,8 +107,8 @@ int mill__metrics_gather(const mill__metrics *m, MPI_Comm comm, char **json, cha
     for (int r = 0; r < size; r++) {
         const double *v = all + (size_t)r * NVALS;
         fprintf(f, "%s\n    {\"rank\": %d, \"peak_rss\": %.0f, \"bytes_sent\": %.0f, \"spill_bytes\": %.0f, "
-                   "\"bytes_remote\": %.0f, \"payload_remote\": %.0f, \"exchange_s\": %.6f, \"read_s\": %.6f, \"write_s\": %.6f, \"phases\": {",
-                r ? "," : "", r, v[NVALS - 1], v[NVALS - 3], v[NVALS - 2], v[NVALS - 6], v[NVALS - 5], v[NVALS - 4],
+                   "\"bytes_remote\": %.0f, \"payload_remote\": %.0f, \"pack_s\": %.6f, \"exchange_s\": %.6f, \"read_s\": %.6f, \"write_s\": %.6f, \"phases\": {",
+                r ? "," : "", r, v[NVALS - 1], v[NVALS - 3], v[NVALS - 2], v[NVALS - 6], v[NVALS - 5], v[NVALS - 9], v[NVALS - 4],
                 v[NVALS - 8], v[NVALS - 7]);
         for (int p = 0; p < MILL_PHASE_COUNT; p++) {
             const double *q = v + p * PER_PHASE;

@@ -35,6 +35,8 @@ typedef struct mill__metrics {
                            * stay in its table (spilled, or a table past half the reduce share) */
     uint64_t bytes_remote;   /* shuffle bytes sent to other ranks */
     uint64_t payload_remote; /* the key and value bytes alone of the records in bytes_remote (the ideal) */
+    double pack_s;           /* seconds of the shuffle packing the map table by owner, or spilling it and
+                              * opening the merges of the map runs (some rank spilled) */
     double exchange_s;       /* seconds inside MPI_Alltoallv moving the shuffle's rounds, once every rank is ready */
     uint64_t spill_bytes; /* bytes written to local disk to stay within --memory */
     double read_s;        /* seconds of the map phase spent reading input (io/read.h's clock) */

@@ -260,7 +260,9 @@ int mill__shuffle(mill_ctx *ctx, mill__table *mapped, char *err, size_t errlen) 
     int keep = !sorted && mill__table_can_take(ctx->table, mapped) &&
                mill__table_memory(mapped) <= mill__reduce_share(ctx->memory) / 2;
     packer pk = {ctx, d, keep, 0, 0};
+    double t0 = mill__now();
     if (rc == 0) rc = sorted ? merge_runs(ctx, mapped, &scratch, d, err, errlen) : pack_by_owner(mapped, &pk);
+    ctx->metrics.pack_s = mill__now() - t0;
     keep = keep && rc == 0;
     uint64_t records = keep ? mapped->n : 0, received = pk.own_bytes; /* the records kept, as if received */
     if (sorted) mill__table_free(mapped);

@@ -8,9 +8,11 @@
 # the manifest's metrics, per rank:
 #   bytes to other ranks / ideal  (ideal: the key and value bytes alone of
 #                                  the records that change rank)
-#   the shuffle phase (pack, exchange, parse and combine on the owner) and
-#   its MPI_Alltoallv calls alone, each / a bare MPI_Alltoallv of the same
-#   bytes (bench_alltoallv, median of 5)
+#   the shuffle phase and its parts: packing the map table by owner, the
+#   MPI_Alltoallv calls, and the rest (mostly parsing and combining what
+#   arrives into the owner's table); the phase and its MPI_Alltoallv calls
+#   each / a bare MPI_Alltoallv of the same bytes (bench_alltoallv, median
+#   of 5)
 # The runs use --mca pml ob1 (shared memory; no UCX probe at start).
 set -euo pipefail
 size=${1:-1G}
@@ -26,8 +28,8 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 mpi=(mpirun -q -n 2 --mca pml ob1)
 
-printf '%-10s %5s %12s %12s %9s %10s %10s %10s %9s %9s\n' corpus rank "remote MiB" "ideal MiB" "/ideal" \
-  "shuffle s" "alltoallv" "bare s" "shuf/bare" "a2a/bare"
+printf '%-10s %5s %12s %12s %9s %10s %8s %10s %8s %10s %9s %9s\n' corpus rank "remote MiB" "ideal MiB" "/ideal" \
+  "shuffle s" "pack" "alltoallv" "rest" "bare s" "shuf/bare" "a2a/bare"
 for f in "$zipf" "$hc"; do
   name=$(basename "$f" .txt)
   cat "$f" > /dev/null
@@ -46,7 +48,8 @@ bare = float(sys.argv[3])
 for r in ranks:
     sh = r["phases"]["shuffle"]["end"] - r["phases"]["shuffle"]["start"]
     print(f"{sys.argv[2]:<10} {r['rank']:>5} {r['bytes_remote'] / 2**20:>12.2f} {r['payload_remote'] / 2**20:>12.2f}"
-          f" {r['bytes_remote'] / max(r['payload_remote'], 1):>9.3f} {sh:>10.3f} {r['exchange_s']:>10.3f}"
+          f" {r['bytes_remote'] / max(r['payload_remote'], 1):>9.3f} {sh:>10.3f} {r['pack_s']:>8.3f}"
+          f" {r['exchange_s']:>10.3f} {sh - r['pack_s'] - r['exchange_s']:>8.3f}"
           f" {bare:>10.4f} {sh / bare:>9.1f} {r['exchange_s'] / bare:>9.2f}")
 PY
   rm -rf "${out:?}/$name"

@@ -13,6 +13,8 @@ python3 - "$TMP/out/_SUCCESS" <<'PY' || fail "no rank spilled with --memory 16M"
 import json, sys
 ranks = json.load(open(sys.argv[1]))["metrics"]["ranks"]
 assert all(r["spill_bytes"] > 0 for r in ranks), [r["spill_bytes"] for r in ranks]
+# Spilling the last map table and opening the merges is the shuffle's packing.
+assert all(0 < r["pack_s"] <= r["phases"]["shuffle"]["end"] - r["phases"]["shuffle"]["start"] for r in ranks), ranks
 PY
 # Map runs are sorted and merged on their way out: each rank sends each of
 # its distinct keys once, however many runs hold it. Here 100 000 words,

@@ -37,6 +37,10 @@ ranks, keys = int(sys.argv[2]), int(sys.argv[3])
 assert all(r["bytes_sent"] == r["bytes_remote"] for r in m), [(r["bytes_sent"], r["bytes_remote"]) for r in m]
 assert ranks > 1 or m[0]["bytes_sent"] == 0, m[0]["bytes_sent"]
 assert sum(r["phases"]["shuffle"]["records"] for r in m) >= keys
+# Packing and the MPI_Alltoallv calls are parts of the shuffle phase.
+for r in m:
+    sh = r["phases"]["shuffle"]
+    assert 0 <= r["pack_s"] and r["pack_s"] + r["exchange_s"] <= sh["end"] - sh["start"] + 2e-6, r
 PY
 # The job reads blocks of lines (MILL_JOB_TEXT_BLOCKS), but counts lines.
 lines=0
