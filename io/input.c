@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,9 +18,10 @@
 #include "hdf5in.h"
 #include "mpimill/job.h"
 
+/* Returns whether s ends with suf, in any case: a.GZ is gzip too. */
 static int has_suffix(const char *s, const char *suf) {
     size_t n = strlen(s), m = strlen(suf);
-    return n >= m && strcmp(s + n - m, suf) == 0;
+    return n >= m && strcasecmp(s + n - m, suf) == 0;
 }
 
 mill__kind mill__kind_of(const char *path) {

@@ -669,6 +669,17 @@ static void test_split_whole_balance(void) {
 
 /* ---- inputs: globs and HDF5 names ---------------------------------------------- */
 
+/* The kind of an input follows from its suffix, in any case. */
+static void test_kind_of(void) {
+    CU_ASSERT_EQUAL(mill__kind_of("a.gz"), MILL__GZIP);
+    CU_ASSERT_EQUAL(mill__kind_of("A.GZ"), MILL__GZIP);
+    CU_ASSERT_EQUAL(mill__kind_of("t.Csv"), MILL__CSV);
+    CU_ASSERT_EQUAL(mill__kind_of("t.CSV.gz"), MILL__CSV_GZ);
+    CU_ASSERT_EQUAL(mill__kind_of("t.csv.GZ"), MILL__CSV_GZ);
+    CU_ASSERT_EQUAL(mill__kind_of("gz"), MILL__TEXT);
+    CU_ASSERT_EQUAL(mill__kind_of("t.csvx"), MILL__TEXT);
+}
+
 static void test_globs(void) {
     char g[600];
     snprintf(g, sizeof g, "%s/gl", dir);
@@ -843,6 +854,7 @@ static CU_TestInfo tests[] = {
     {"a cut .csv.gz is one bad record", test_csv_gz_break_once},
     {"mixed inputs read once at 1-4 ranks", test_split_mixed},
     {"whole files balanced, HDF5 on every rank", test_split_whole_balance},
+    {"input kinds by suffix, in any case", test_kind_of},
     {"globs and FILE:/DATASET", test_globs},
     {"a text input truncated while listed fails", test_text_truncated},
     {"an input replaced since it was listed fails", test_replaced_input},
