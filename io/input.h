@@ -69,6 +69,11 @@ int mill__inputs_collect(mill__inputs *in, char *const *paths, size_t npaths,
  * does not exist, pass. */
 int mill__inputs_check_output(char *const *paths, size_t npaths, const char *output, char *err, size_t errlen);
 
+/* Fails with MILL_EINVAL and a message naming the first input whose kind
+ * is not among `kinds` (MILL_INPUT_* bits; 0 takes every kind), which job
+ * `job` reads. */
+int mill__inputs_check_kinds(const mill__inputs *in, uint64_t kinds, const char *job, char *err, size_t errlen);
+
 /* Frees what mill__inputs_collect or mill__inputs_unpack allocated. */
 void mill__inputs_free(mill__inputs *in);
 

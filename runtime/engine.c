@@ -666,15 +666,17 @@ static int make_partitioner(mill_ctx *ctx, const mill__run_args *a, char *err, s
     return rc;
 }
 
-/* Rank 0 lists the inputs; everyone receives the list. */
-static int share_inputs(MPI_Comm comm, int rank, const mill__run_args *a, mill__inputs *in, char *err,
-                        size_t errlen) {
+/* Rank 0 lists the inputs and checks them (no output among them, only
+ * kinds the job reads); everyone receives the list. */
+static int share_inputs(MPI_Comm comm, int rank, const mill__run_args *a, const mill_job *job, mill__inputs *in,
+                        char *err, size_t errlen) {
     char *buf = NULL;
     size_t blen = 0;
     int rc = 0;
     if (rank == 0) {
         rc = mill__inputs_collect(in, a->inputs, a->ninputs, err, errlen);
         if (rc == 0) rc = mill__inputs_check_output(a->inputs, a->ninputs, a->output, err, errlen);
+        if (rc == 0) rc = mill__inputs_check_kinds(in, job->inputs, job->name, err, errlen);
         if (rc == 0) rc = mill__inputs_pack(in, &buf, &blen);
     }
     rc = mill__agree_root(comm, rc, err, errlen);
@@ -740,7 +742,7 @@ int mill__run_main(int argc, char **argv) {
         exit_code = MILL_EXIT_USAGE;
         goto out;
     }
-    if ((rc = share_inputs(comm, rank, &args, &in, err, sizeof err)) != 0) goto out;
+    if ((rc = share_inputs(comm, rank, &args, ctx.job, &in, err, sizeof err)) != 0) goto out;
     /* The fingerprint of what is read: inputs as listed now, not as they
      * are at the commit (an input appended to meanwhile is read as listed;
      * fingerprinted later, a rerun would skip it as done). */

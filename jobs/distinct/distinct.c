@@ -51,6 +51,7 @@ static void distinct_teardown(mill_ctx *ctx) {
 
 MILL_JOB(.name = "distinct",
          .description = "distinct lines, or values of a CSV column (--opt column=NAME), with their counts",
+         .inputs = MILL_INPUT_TEXT | MILL_INPUT_CSV,
          .value_type = MILL_VALUE_U64,
          .combine_op = MILL_COMBINE_SUM,
          .options = options,

@@ -133,6 +133,7 @@ static void grep_teardown(mill_ctx *ctx) {
 
 MILL_JOB(.name = "grep",
          .flags = MILL_JOB_LINE_NUMBERS,
+         .inputs = MILL_INPUT_TEXT | MILL_INPUT_CSV,
          .description = "lines matching a POSIX ERE as FILE:LINE<TAB>TEXT; --opt pattern=RE [icase=1 invert=1 count=1]",
          .value_type = MILL_VALUE_BYTES,
          .combine_op = MILL_COMBINE_CUSTOM,

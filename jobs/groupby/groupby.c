@@ -222,6 +222,7 @@ static void groupby_teardown(mill_ctx *ctx) {
 
 MILL_JOB(.name = "groupby",
          .description = "group CSV rows by columns and aggregate: --opt by=A,B --opt agg=count,sum:C,min:C,max:C,mean:C",
+         .inputs = MILL_INPUT_CSV,
          .value_type = MILL_VALUE_BYTES,
          .combine_op = MILL_COMBINE_CUSTOM,
          .options = options,

@@ -126,13 +126,10 @@ static int bin(mill_ctx *ctx, histogram_state *s, double x) {
     return mill_emit_u64(ctx, key, (size_t)s->width, 1);
 }
 
-/* Bins the row's values (or its column=N value). */
+/* Bins the row's values (or its column=N value): a row of doubles, as the
+ * job reads only HDF5 datasets (mill_job.inputs). */
 static int hist_map(mill_ctx *ctx, const mill_record *rec) {
     histogram_state *s = mill_userdata(ctx);
-    if (!strstr(rec->file, ":/") || rec->len % 8 != 0) {
-        mill_fail(ctx, "input %s is not an HDF5 dataset: give FILE.h5:/DATASET", rec->file);
-        return MILL_EINVAL;
-    }
     size_t n = rec->len / 8;
     int rc = s->started ? 0 : start(ctx, s);
     if (rc) return rc;
@@ -174,6 +171,7 @@ static void hist_teardown(mill_ctx *ctx) {
 
 MILL_JOB(.name = "histogram",
          .description = "equal-width histogram of an HDF5 dataset: --opt bins=N --opt min=X --opt max=X [column=N]",
+         .inputs = MILL_INPUT_HDF5,
          .value_type = MILL_VALUE_U64,
          .combine_op = MILL_COMBINE_SUM,
          .options = options,

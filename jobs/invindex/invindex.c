@@ -317,6 +317,7 @@ static void ii_teardown(mill_ctx *ctx) {
 
 MILL_JOB(.name = "invindex",
          .flags = MILL_JOB_LINE_NUMBERS,
+         .inputs = MILL_INPUT_TEXT | MILL_INPUT_CSV,
          .description = "inverted index: WORD<TAB>FILE:LINE ... sorted; --opt lower=1 folds ASCII case",
          .value_type = MILL_VALUE_BYTES,
          .combine_op = MILL_COMBINE_CUSTOM,

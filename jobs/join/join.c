@@ -208,6 +208,7 @@ static void join_teardown(mill_ctx *ctx) {
 
 MILL_JOB(.name = "join",
          .description = "inner/left join of two CSV inputs: --opt left=PREFIX right=PREFIX on=COL [right_on=COL type=left]",
+         .inputs = MILL_INPUT_CSV,
          .value_type = MILL_VALUE_BYTES,
          .combine_op = MILL_COMBINE_CUSTOM,
          .options = options,

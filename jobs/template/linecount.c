@@ -12,6 +12,7 @@ static int linecount_map(mill_ctx *ctx, const mill_record *rec) {
 
 MILL_JOB(.name = "linecount",
          .description = "count the lines of each input file",
+         .inputs = MILL_INPUT_TEXT | MILL_INPUT_CSV,
          .value_type = MILL_VALUE_U64,
          .combine_op = MILL_COMBINE_SUM,
          .map = linecount_map)

@@ -321,6 +321,7 @@ static void topk_teardown(mill_ctx *ctx) {
 
 MILL_JOB(.name = "topk",
          .description = "the K records with the largest values; --opt k=N and column=NAME (CSV) or field=N (text)",
+         .inputs = MILL_INPUT_TEXT | MILL_INPUT_CSV,
          .value_type = MILL_VALUE_BYTES,
          .combine_op = MILL_COMBINE_CUSTOM,
          .options = options,

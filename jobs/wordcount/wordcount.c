@@ -62,6 +62,7 @@ static void wc_teardown(mill_ctx *ctx) {
 
 MILL_JOB(.name = "wordcount",
          .description = "count words (runs of non-whitespace bytes); --opt lower=1 folds ASCII case",
+         .inputs = MILL_INPUT_TEXT | MILL_INPUT_CSV,
          .value_type = MILL_VALUE_U64,
          .combine_op = MILL_COMBINE_SUM,
          .flags = MILL_JOB_TEXT_BLOCKS,

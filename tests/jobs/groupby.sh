@@ -64,6 +64,8 @@ same "$TMP/want" "$TMP/note" "groupby note differs from python at $ranks ranks"
 printf 'k,v\na,1\nb,x1\n' > "$in/bad.csv"
 expect_fail "$ranks" 1 "map failed at $in/bad.csv:3 (byte offset [0-9]*): column v: 'x1' is not a number" groupby --input "$in/bad.csv" --opt by=k --opt agg=sum:v
 expect_fail "$ranks" 1 "option by is required" groupby --input "$in/bad.csv"
+printf 'k,v\n' > "$in/plain.txt"
+expect_fail "$ranks" 1 "input $in/plain.txt is text: job groupby reads CSV" groupby --input "$in/bad.csv" --input "$in/plain.txt" --opt by=k
 # Sums add up without overflowing midway: 1e308 + 1e308 - 1e308 - 1e308 is
 # 0 at any rank count (in a double, inf or 0 by the order of the combines),
 # and the mean of 1e308 and 1e308 is 1e308 (their sum, past DBL_MAX, inf).

@@ -79,4 +79,13 @@ expect_fail "$ranks" 1 "options min=2 max=1: expected finite numbers with min < 
 expect_fail "$ranks" 1 "max - min is too large for a double" histogram --input "$in/d.h5:/x" --opt bins=3 --opt min=-1e308 --opt max=1e308
 expect_fail "$ranks" 1 "option bins=0: expected 1 to 1000000" histogram --input "$in/d.h5:/x" --opt bins=0 --opt min=0 --opt max=1
 expect_fail "$ranks" 1 "option column=4: rows of $in/d.h5:/g/m have 3 values" histogram --input "$in/d.h5:/g/m" --opt bins=3 --opt min=0 --opt max=1 --opt column=4
+# The job reads HDF5 datasets only (mill_job.inputs): a text file is refused
+# before it is read, even empty or with a path like FILE:/DATASET; and a
+# text job refuses a dataset rather than taking its rows of doubles as text.
+mkdir "$in/run7:"
+printf '12345678\n' > "$in/run7:/energy"
+: > "$in/empty.txt"
+expect_fail "$ranks" 1 "input $in/run7:/energy is text: job histogram reads HDF5 datasets (FILE.h5:/DATASET)$" histogram --input "$in/run7:/energy" --opt bins=2 --opt min=-1e300 --opt max=1e300
+expect_fail "$ranks" 1 "input $in/empty.txt is text: job histogram reads HDF5" histogram --input "$in/d.h5:/x" --input "$in/empty.txt" --opt bins=2 --opt min=0 --opt max=1
+expect_fail "$ranks" 1 "input $in/d.h5:/x is an HDF5 dataset: job distinct reads text and CSV (\*.csv, \*.csv.gz)$" distinct --input "$in/d.h5:/x"
 echo "histogram at $ranks ranks: ok"

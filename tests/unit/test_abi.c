@@ -23,6 +23,8 @@ _Static_assert(offsetof(mill_job, reduce) == 24 + 6 * P, "mill_job.reduce");
 _Static_assert(offsetof(mill_job, teardown) == 24 + 7 * P, "mill_job.teardown");
 _Static_assert(offsetof(mill_job, flags) == 24 + 8 * P, "mill_job.flags");
 _Static_assert(offsetof(mill_job, map_done) == 32 + 8 * P, "mill_job.map_done");
+_Static_assert(offsetof(mill_job, inputs) == 32 + 9 * P, "mill_job.inputs (1.4)");
+_Static_assert(MILL_INPUT_TEXT == 1 && MILL_INPUT_CSV == 2 && MILL_INPUT_HDF5 == 4, "input kinds (1.4)");
 _Static_assert(MILL_JOB_LINE_NUMBERS == 1 && MILL_JOB_TEXT_BLOCKS == 2, "flags");
 _Static_assert(offsetof(mill_kv, key) == 0 && offsetof(mill_kv, key_len) == P &&
                    offsetof(mill_kv, value) == 2 * P && offsetof(mill_kv, value_len) == 3 * P,
@@ -47,7 +49,7 @@ static void test_entry(void) {
     CU_ASSERT_EQUAL(j->abi_major, MILL_ABI_MAJOR);
     CU_ASSERT_EQUAL(j->abi_minor, MILL_ABI_MINOR);
     CU_ASSERT_EQUAL(j->struct_size, sizeof(mill_job));
-    CU_ASSERT_EQUAL(sizeof(mill_job), 32 + 9 * P);
+    CU_ASSERT_EQUAL(sizeof(mill_job), 40 + 9 * P);
 }
 
 static CU_TestInfo tests[] = {

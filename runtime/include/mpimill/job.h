@@ -27,7 +27,7 @@ extern "C" {
 #endif
 
 #define MILL_ABI_MAJOR 1
-#define MILL_ABI_MINOR 3
+#define MILL_ABI_MINOR 4
 
 /* Error codes: 0 is success, each error is negative. */
 #define MILL_EINVAL   (-1)  /* invalid argument */
@@ -109,7 +109,19 @@ typedef struct mill_job {
      * and before the shuffle, when no rank has failed: it may emit (a
      * per-rank summary, say) and make collective calls on mill_comm(). */
     int (*map_done)(mill_ctx *ctx);
+    /* ABI 1.4: the kinds of input map reads, MILL_INPUT_* bits. The runtime
+     * refuses an input of any other kind, naming it, before any rank reads.
+     * 0 (and a job built before 1.4) reads every kind. */
+    uint64_t inputs;
 } mill_job;
+
+/* Kinds of input (mill_job.inputs): text lines, plain or gzip (a record is
+ * a line, or a block of them); CSV rows (*.csv, *.csv.gz; see
+ * mill_csv_field); rows of an HDF5 numeric dataset (FILE.h5:/DATASET; a
+ * record is a row of native doubles). */
+#define MILL_INPUT_TEXT (UINT64_C(1) << 0)
+#define MILL_INPUT_CSV  (UINT64_C(1) << 1)
+#define MILL_INPUT_HDF5 (UINT64_C(1) << 2)
 
 /* Text records carry their line number (mill_record.line) even when a
  * rank's byte range starts inside a file; the rank then counts the
