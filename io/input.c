@@ -171,7 +171,7 @@ static int add_path(mill__inputs *in, size_t *cap, const char *path, int top, ch
     }
     closedir(d);
     if (rc == MILL_ENOMEM) snprintf(err, errlen, "out of memory listing %s", path);
-    if (rc == 0) qsort(names, n, sizeof *names, cmp_str);
+    if (rc == 0 && n > 1) qsort(names, n, sizeof *names, cmp_str); /* names is NULL when n is 0 */
     for (size_t i = 0; i < n; i++) {
         if (rc == 0) rc = add_path(in, cap, names[i], 0, err, errlen);
         free(names[i]);
