@@ -12,7 +12,7 @@
 
 static const char *const options[] = {"how", NULL};
 
-/* A SIGSEGV as a stray pointer gives (a store through NULL would be
+/* The SIGSEGV a stray pointer gets (a store through NULL would be
  * stopped first by UndefinedBehaviorSanitizer in the asan preset). */
 static void segv(void) { raise(SIGSEGV); }
 
