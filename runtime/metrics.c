@@ -59,10 +59,11 @@ void mill__phase_end(mill__metrics *m, mill__phase p, uint64_t bytes, uint64_t r
 }
 
 /* Values per rank, sent as doubles: per phase start, end, bytes, records;
- * then pack, read and write seconds, bytes to other ranks and their payload,
- * exchange seconds, bytes sent, spill bytes, peak RSS in bytes. */
+ * then the rank's own, in the slots below (in the manifest's order). */
 #define PER_PHASE 4
-#define NVALS (MILL_PHASE_COUNT * PER_PHASE + 9)
+enum { V_RSS, V_SENT, V_SPILL, V_REMOTE, V_PAYLOAD, V_PACK, V_EXCHANGE, V_READ, V_WRITE, V_COUNT };
+#define TAIL (MILL_PHASE_COUNT * PER_PHASE)
+#define NVALS (TAIL + V_COUNT)
 
 int mill__metrics_gather(const mill__metrics *m, MPI_Comm comm, char **json, char *err, size_t errlen) {
     int rank, size;
@@ -75,15 +76,16 @@ int mill__metrics_gather(const mill__metrics *m, MPI_Comm comm, char **json, cha
         mine[p * PER_PHASE + 2] = (double)m->phase[p].bytes;
         mine[p * PER_PHASE + 3] = (double)m->phase[p].records;
     }
-    mine[NVALS - 9] = m->pack_s;
-    mine[NVALS - 8] = m->read_s;
-    mine[NVALS - 7] = m->write_s;
-    mine[NVALS - 6] = (double)m->bytes_remote;
-    mine[NVALS - 5] = (double)m->payload_remote;
-    mine[NVALS - 4] = m->exchange_s;
-    mine[NVALS - 3] = (double)m->bytes_sent;
-    mine[NVALS - 2] = (double)m->spill_bytes;
-    mine[NVALS - 1] = mill__peak_rss();
+    double *t = mine + TAIL;
+    t[V_RSS] = mill__peak_rss();
+    t[V_SENT] = (double)m->bytes_sent;
+    t[V_SPILL] = (double)m->spill_bytes;
+    t[V_REMOTE] = (double)m->bytes_remote;
+    t[V_PAYLOAD] = (double)m->payload_remote;
+    t[V_PACK] = m->pack_s;
+    t[V_EXCHANGE] = m->exchange_s;
+    t[V_READ] = m->read_s;
+    t[V_WRITE] = m->write_s;
     if (rank == 0) all = malloc((size_t)size * NVALS * sizeof *all); /* NULL: the gather fails on rank 0 */
     int mrc = MPI_Gather(mine, NVALS, MPI_DOUBLE, all, rank == 0 && all ? NVALS : 0, MPI_DOUBLE, 0, comm);
     *json = NULL;
@@ -105,11 +107,11 @@ int mill__metrics_gather(const mill__metrics *m, MPI_Comm comm, char **json, cha
     }
     fprintf(f, "\"ranks\": [");
     for (int r = 0; r < size; r++) {
-        const double *v = all + (size_t)r * NVALS;
+        const double *v = all + (size_t)r * NVALS, *w = v + TAIL;
         fprintf(f, "%s\n    {\"rank\": %d, \"peak_rss\": %.0f, \"bytes_sent\": %.0f, \"spill_bytes\": %.0f, "
                    "\"bytes_remote\": %.0f, \"payload_remote\": %.0f, \"pack_s\": %.6f, \"exchange_s\": %.6f, \"read_s\": %.6f, \"write_s\": %.6f, \"phases\": {",
-                r ? "," : "", r, v[NVALS - 1], v[NVALS - 3], v[NVALS - 2], v[NVALS - 6], v[NVALS - 5], v[NVALS - 9], v[NVALS - 4],
-                v[NVALS - 8], v[NVALS - 7]);
+                r ? "," : "", r, w[V_RSS], w[V_SENT], w[V_SPILL], w[V_REMOTE], w[V_PAYLOAD], w[V_PACK], w[V_EXCHANGE],
+                w[V_READ], w[V_WRITE]);
         for (int p = 0; p < MILL_PHASE_COUNT; p++) {
             const double *q = v + p * PER_PHASE;
             fprintf(f, "%s\"%s\": {\"start\": %.6f, \"end\": %.6f, \"bytes\": %.0f, \"records\": %.0f}",
