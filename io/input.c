@@ -315,12 +315,16 @@ int mill__inputs_check_output(char *const *paths, size_t npaths, const char *out
     return 0;
 }
 
+int mill__input_kind_bit(const mill__file *f) {
+    mill__kind k = (mill__kind)f->kind;
+    return k == MILL__HDF5 ? 2 : k == MILL__CSV || k == MILL__CSV_GZ ? 1 : 0;
+}
+
 int mill__inputs_check_kinds(const mill__inputs *in, uint64_t kinds, const char *job, char *err, size_t errlen) {
     static const char *const what[] = {"text", "CSV", "an HDF5 dataset"};
     static const char *const read[] = {"text", "CSV (*.csv, *.csv.gz)", "HDF5 datasets (FILE.h5:/DATASET)"};
     for (size_t i = 0; kinds && i < in->n; i++) {
-        mill__kind k = (mill__kind)in->files[i].kind;
-        int b = k == MILL__HDF5 ? 2 : k == MILL__CSV || k == MILL__CSV_GZ ? 1 : 0;
+        int b = mill__input_kind_bit(&in->files[i]);
         if (kinds & (UINT64_C(1) << b)) continue;
         int n = snprintf(err, errlen, "input %s is %s: job %s reads", in->files[i].path, what[b], job);
         for (int j = 0, first = 1; j < 3 && n >= 0 && (size_t)n < errlen; j++) {

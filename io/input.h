@@ -74,6 +74,10 @@ int mill__inputs_check_output(char *const *paths, size_t npaths, const char *out
  * `job` reads. */
 int mill__inputs_check_kinds(const mill__inputs *in, uint64_t kinds, const char *job, char *err, size_t errlen);
 
+/* Returns the MILL_INPUT_* bit number of f's kind: 0 text (plain or
+ * gzip), 1 CSV, 2 HDF5. */
+int mill__input_kind_bit(const mill__file *f);
+
 /* Frees what mill__inputs_collect or mill__inputs_unpack allocated. */
 void mill__inputs_free(mill__inputs *in);
 

@@ -118,6 +118,13 @@ int mill_opt_f64(mill_ctx *ctx, const char *key, double def, double *out) {
 
 int mill_rank(const mill_ctx *ctx) { return ctx->rank; }
 int mill_size(const mill_ctx *ctx) { return ctx->size; }
+int mill_input(const mill_ctx *ctx, size_t i, const char **path, uint64_t *kind) {
+    if (!ctx->inputs || i >= ctx->inputs->n) return MILL_ENOENT;
+    if (path) *path = ctx->inputs->files[i].path;
+    if (kind) *kind = UINT64_C(1) << mill__input_kind_bit(&ctx->inputs->files[i]);
+    return 0;
+}
+
 void mill_set_userdata(mill_ctx *ctx, void *data) { ctx->userdata = data; }
 void *mill_userdata(const mill_ctx *ctx) { return ctx->userdata; }
 

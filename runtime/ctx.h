@@ -12,6 +12,7 @@
 
 #include "args.h"
 #include "emit.h"
+#include "input.h"
 #include "lock.h"
 #include "metrics.h"
 #include "mpimill/job.h"
@@ -51,6 +52,7 @@ struct mill_ctx {
     MPI_Comm job_comm;        /* a duplicate for the plugin (mill_comm), or MPI_COMM_NULL */
     int rank, size;
     int node_ranks;           /* ranks on this rank's node */
+    const mill__inputs *inputs; /* the job's input files, the same on every rank (mill_input) */
     mill_partition *part;
     mill__table *table;       /* where mill_emit combines: map side, then reduce side */
     mill__emit_batch batch;   /* emits not yet combined into table (emit.c) */

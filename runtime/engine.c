@@ -743,6 +743,7 @@ int mill__run_main(int argc, char **argv) {
         goto out;
     }
     if ((rc = share_inputs(comm, rank, &args, ctx.job, &in, err, sizeof err)) != 0) goto out;
+    ctx.inputs = &in;
     /* The fingerprint of what is read: inputs as listed now, not as they
      * are at the commit (an input appended to meanwhile is read as listed;
      * fingerprinted later, a rerun would skip it as done). */

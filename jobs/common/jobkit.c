@@ -148,6 +148,13 @@ long jk_cols_add(mill_ctx *ctx, jk_cols *c, const char *opt, const char *spec, s
 }
 
 jk_cols *jk_cols_parse(mill_ctx *ctx, const char *opt, const char *list) {
+    const char *path;
+    uint64_t kind;
+    for (size_t i = 0; mill_input(ctx, i, &path, &kind) == 0; i++)
+        if (kind != MILL_INPUT_CSV) {
+            mill_fail(ctx, "input %s is not CSV: option %s=%s names CSV columns (name files *.csv or *.csv.gz)", path, opt, list);
+            return NULL;
+        }
     jk_cols *c = jk_cols_new();
     if (!c) {
         mill_fail(ctx, "out of memory");

@@ -46,8 +46,9 @@ size_t jk_fmt_double(char *out, double x);
  * per input file. */
 typedef struct jk_cols jk_cols;
 
-/* Parses a comma-separated list of columns (at least one). Returns a new
- * list, or NULL after mill_fail naming the option `opt`. */
+/* Parses a comma-separated list of columns (at least one), for setup.
+ * Returns a new list, or NULL after mill_fail naming the option `opt`, or
+ * the first of the job's inputs that is not CSV (mill_input). */
 jk_cols *jk_cols_parse(mill_ctx *ctx, const char *opt, const char *list);
 /* Like jk_cols_parse but starts with no columns; add with jk_cols_add. */
 jk_cols *jk_cols_new(void);

@@ -47,7 +47,21 @@ static void state_free(join_state *s) {
     free(s);
 }
 
-/* Reads the options; fails naming a missing or malformed one. */
+/* Returns the record's side (0 left, 1 right) or -1 after mill_fail. */
+static int side_of(mill_ctx *ctx, join_state *s, const char *file) {
+    size_t best[2];
+    for (int i = 0; i < 2; i++) {
+        size_t n = strlen(s->prefix[i]);
+        best[i] = strncmp(file, s->prefix[i], n) == 0 ? n + 1 : 0;
+    }
+    if (best[0] != best[1]) return best[0] > best[1] ? 0 : 1;
+    mill_fail(ctx, "input %s is %s the left=%s and the right=%s side", file, best[0] ? "on both" : "on neither of",
+              s->prefix[0], s->prefix[1]);
+    return -1;
+}
+
+/* Reads the options; fails naming a missing or malformed one, or an input
+ * file on neither side or on both. */
 static int join_setup(mill_ctx *ctx) {
     const char *l = jk_opt_required(ctx, "left", "orders/");
     const char *r = l ? jk_opt_required(ctx, "right", "customers/") : NULL;
@@ -73,20 +87,12 @@ static int join_setup(mill_ctx *ctx) {
         return MILL_EINVAL;
     }
     mill_set_userdata(ctx, s);
+    /* Every input file is on one side: checked here, before any rank
+     * reads, so that a file without a data row is refused too. */
+    const char *path;
+    for (size_t i = 0; mill_input(ctx, i, &path, NULL) == 0; i++)
+        if (side_of(ctx, s, path) < 0) return MILL_EINVAL;
     return 0;
-}
-
-/* Returns the record's side (0 left, 1 right) or -1 after mill_fail. */
-static int side_of(mill_ctx *ctx, join_state *s, const char *file) {
-    size_t best[2];
-    for (int i = 0; i < 2; i++) {
-        size_t n = strlen(s->prefix[i]);
-        best[i] = strncmp(file, s->prefix[i], n) == 0 ? n + 1 : 0;
-    }
-    if (best[0] != best[1]) return best[0] > best[1] ? 0 : 1;
-    mill_fail(ctx, "input %s is %s the left=%s and the right=%s side", file, best[0] ? "on both" : "on neither of",
-              s->prefix[0], s->prefix[1]);
-    return -1;
 }
 
 /* Emits (key, [(side, row)]). */

@@ -42,6 +42,9 @@ run_job "$ranks" distinct --input "$TMP/bom.csv" --output "$TMP/bom" --opt colum
 same "$TMP/want" "$TMP/bom" "distinct column=a of a CSV with a BOM"
 expect_fail "$ranks" 1 "no column 'nope' in the header of $in/csv/t1.csv" distinct --input "$in/csv/t1.csv" --opt column=nope
 expect_fail "$ranks" 1 "input $in/lines.txt is not CSV" distinct --input "$in/lines.txt" --opt column=a
+: > "$TMP/empty.txt" # refused before reading, without a record to map
+expect_fail "$ranks" 1 "input $TMP/empty.txt is not CSV: option column=a names CSV columns" \
+  distinct --input "$in/csv" --input "$TMP/empty.txt" --opt column=a
 expect_fail "$ranks" 1 "column '#0': expected a header name or #N with N >= 1" distinct --input "$in/csv" --opt 'column=#0'
 expect_fail "$ranks" 1 "option column=a,b: expected one column" distinct --input "$in/csv" --opt column=a,b
 echo "distinct at $ranks ranks: ok"

@@ -59,6 +59,12 @@ same "$TMP/want" "$TMP/left" "left join differs from python at $ranks ranks"
 [ "$ranks" = 1 ] || { echo "join at $ranks ranks: ok"; exit 0; }
 expect_fail "$ranks" 1 "input $in/people/p.csv is on neither of the left=$in/orders and the right=$in/x side" \
   join --input "$in" --opt left="$in/orders" --opt right="$in/x" --opt on=id
+# A file on neither side without a data row is refused too (checked in
+# setup against the input list, not as its rows are mapped).
+mkdir -p "$TMP/stray"
+printf 'id,x\n' > "$TMP/stray/s.csv"
+expect_fail "$ranks" 1 "input $TMP/stray/s.csv is on neither of the left=$in/orders and the right=$in/people side" \
+  join --input "$in" --input "$TMP/stray" --opt left="$in/orders" --opt right="$in/people" --opt on=id --opt right_on=cid
 expect_fail "$ranks" 1 "option right is required" join --input "$in" --opt left=a --opt on=id
 expect_fail "$ranks" 1 "option type=outer: expected inner or left" join --input "$in" --opt left=a --opt right=b --opt on=id --opt type=outer
 expect_fail "$ranks" 1 "no column 'id' in the header of $in/people/p.csv" join --input "$in" --opt left="$in/orders" --opt right="$in/people" --opt on=id

@@ -27,7 +27,7 @@ extern "C" {
 #endif
 
 #define MILL_ABI_MAJOR 1
-#define MILL_ABI_MINOR 4
+#define MILL_ABI_MINOR 5
 
 /* Error codes: 0 is success, each error is negative. */
 #define MILL_EINVAL   (-1)  /* invalid argument */
@@ -193,6 +193,16 @@ int mill_opt_f64(mill_ctx *ctx, const char *key, double def, double *out);
 /* This rank and the number of ranks. */
 int mill_rank(const mill_ctx *ctx);
 int mill_size(const mill_ctx *ctx);
+
+/* (ABI 1.5) Stores in *path input file i of the job (0-based, in the
+ * order the runtime lists them: each --input in turn, a directory's or a
+ * glob's files sorted) exactly as mill_record.file names its records, and
+ * in *kind its MILL_INPUT_* bit; either pointer may be NULL. Returns 0, or
+ * MILL_ENOENT past the last file. The list is the same on every rank and
+ * *path stays valid until teardown returns, so setup can refuse inputs
+ * the job cannot read before any rank reads one: even an input without a
+ * record. */
+int mill_input(const mill_ctx *ctx, size_t i, const char **path, uint64_t *kind);
 
 /* Per-job private data for the plugin. */
 void mill_set_userdata(mill_ctx *ctx, void *data);
