@@ -72,15 +72,36 @@ static const char *take(int argc, char **argv, int *i, const char *name, int *mi
     return argv[++*i];
 }
 
-/* Parses a size: bytes, or a number with a K, M, G or T suffix (powers of
- * 1024), at least min and below 2^64, into *out. Returns 0 or -1. */
-static int parse_size(const char *v, double min, uint64_t *out) {
+/* Reads the plain decimal number at the start of v (digits, then maybe '.'
+ * and digits) into *x and returns the end of it, or returns NULL when v
+ * does not start with one: no sign, space, exponent, hex, inf or nan, all
+ * of which strtod would take. */
+static char *decimal(const char *v, double *x) {
+    const char *p = v;
+    while (*p >= '0' && *p <= '9') p++;
+    if (p == v) return NULL;
+    if (*p == '.') {
+        const char *q = ++p;
+        while (*p >= '0' && *p <= '9') p++;
+        if (p == q) return NULL;
+    }
     char *end;
-    double x = strtod(v, &end);
+    *x = strtod(v, &end);
+    return end == p ? end : NULL;
+}
+
+/* Parses a size: bytes, or a decimal number with a K, M, G or T suffix
+ * (powers of 1024), at least min and below 2^64, and not a fraction of a
+ * byte, into *out. Returns 0 or -1. */
+static int parse_size(const char *v, double min, uint64_t *out) {
+    double x;
+    char *end = decimal(v, &x);
+    if (!end) return -1;
     double unit = *end == 'K' || *end == 'k' ? 1024.0 : *end == 'M' || *end == 'm' ? 1048576.0
                   : *end == 'G' || *end == 'g' ? 1073741824.0 : *end == 'T' || *end == 't' ? 0x1p40
                   : *end == '\0' ? 1.0 : 0;
-    if (end == v || unit == 0 || (*end && end[1]) || !(x * unit >= min) || !(x * unit < 0x1p64)) return -1;
+    if (unit == 0 || (*end && end[1]) || !(x * unit >= min) || !(x * unit < 0x1p64)) return -1;
+    if (x > 0 && x * unit < 1) return -1; /* 0.5 is not 0 */
     *out = (uint64_t)(x * unit);
     return 0;
 }
@@ -128,6 +149,11 @@ int mill__run_args_parse(mill__run_args *a, int argc, char **argv, char *err, si
             a->csv_quoted_newlines = 1;
         } else if ((v = take(argc, argv, &i, "--csv-columns", &missing)) != NULL) {
             if (!*v) goto empty;
+            size_t n = strlen(v);
+            if (v[0] == ',' || v[n - 1] == ',' || strstr(v, ",,")) {
+                snprintf(err, errlen, "--csv-columns '%s': an empty column name", v);
+                return MILL_EINVAL;
+            }
             a->csv_columns = v;
         } else if ((v = take(argc, argv, &i, "--bad-records", &missing)) != NULL) {
             if (strcmp(v, "fail") != 0 && strcmp(v, "skip") != 0) {
@@ -144,9 +170,9 @@ int mill__run_args_parse(mill__run_args *a, int argc, char **argv, char *err, si
         } else if (!strcmp(arg, "--single-file")) {
             a->single_file = 1;
         } else if ((v = take(argc, argv, &i, "--lock-timeout", &missing)) != NULL) {
-            char *end;
-            double secs = strtod(v, &end);
-            if (end == v || *end || !(secs > 0) || secs > INT_MAX / 1000) { /* kept in ms, in an int */
+            double secs;
+            char *end = decimal(v, &secs);
+            if (!end || *end || !(secs > 0) || secs > INT_MAX / 1000) { /* kept in ms, in an int */
                 snprintf(err, errlen, "--lock-timeout '%s': expected a positive number of seconds, at most %d", v,
                          INT_MAX / 1000);
                 return MILL_EINVAL;
@@ -165,9 +191,9 @@ int mill__run_args_parse(mill__run_args *a, int argc, char **argv, char *err, si
                 return MILL_EINVAL;
             }
         } else if ((v = take(argc, argv, &i, "--merge-factor", &missing)) != NULL) {
-            char *end;
-            long n = strtol(v, &end, 10);
-            if (end == v || *end || n < 2 || n > 65536) {
+            double n;
+            char *end = decimal(v, &n);
+            if (!end || *end || strchr(v, '.') || n < 2 || n > 65536) {
                 snprintf(err, errlen, "--merge-factor '%s': expected a whole number from 2 to 65536", v);
                 return MILL_EINVAL;
             }

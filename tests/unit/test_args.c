@@ -81,6 +81,19 @@ static void test_errors(void) {
                  "at least 16M, in bytes or with a K, M, G or T suffix");
     expect_error((const char *[]){"run", "j", "--input", "x", "--output", "o", "--lock-timeout", "3000000", NULL},
                  "at most 2147483");
+    /* Numbers are plain decimals: strtod's signs, spaces, hex and
+     * exponents are refused, and so is a size that is a fraction of a
+     * byte (it became 0, which means something else). */
+    const char *bad[][2] = {{"--memory", "0x1p30"}, {"--memory", " 1G"}, {"--memory", "+1G"},
+                            {"--memory", "1e9"}, {"--split-size", "0.5"}, {"--split-size", "-0"},
+                            {"--split-size", "0.00001"}, {"--lock-timeout", "0x10"},
+                            {"--lock-timeout", " 5"}, {"--merge-factor", " 16"}, {"--merge-factor", "+16"},
+                            {"--merge-factor", "16.0"}};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        expect_error((const char *[]){"run", "j", "--input", "x", "--output", "o", bad[i][0], bad[i][1], NULL},
+                     bad[i][0]);
+    expect_error((const char *[]){"run", "j", "--input", "x", "--output", "o", "--csv-columns", "a,,b", NULL},
+                 "--csv-columns 'a,,b': an empty column name");
     /* A value that looks like an option is the value. */
     mill__run_args a;
     char err[256];
@@ -90,6 +103,11 @@ static void test_errors(void) {
     /* Sizes take K, M, G and T. */
     CU_ASSERT(parse(&a, err, (const char *[]){"run", "j", "--input", "x", "--output", "o", "--memory", "2T", NULL}) == 0);
     CU_ASSERT_EQUAL(a.memory, (uint64_t)2 << 40);
+    mill__run_args_free(&a);
+    CU_ASSERT(parse(&a, err, (const char *[]){"run", "j", "--input", "x", "--output", "o", "--memory", "1.5G",
+                                              "--split-size", "0", "--lock-timeout", "0.5", "--merge-factor", "2",
+                                              NULL}) == 0);
+    CU_ASSERT(a.memory == (uint64_t)3 << 29 && a.split_size == 0 && a.lock_timeout_ms == 500 && a.merge_factor == 2);
     mill__run_args_free(&a);
 }
 
