@@ -176,7 +176,7 @@ static int read_file(const char *path, char **out, size_t *len, char *err, size_
     }
     if (rc == 0 && ferror(f)) {
         rc = MILL_EIO;
-        snprintf(err, errlen, "pipeline %s: read error", path);
+        snprintf(err, errlen, "pipeline %s: %s", path, strerror(errno)); /* EISDIR for a directory */
     }
     if (fclose(f) != 0 && rc == 0) {
         rc = MILL_EIO;
@@ -287,16 +287,8 @@ int mill__pipeline_main(int argc, char **argv) {
             snprintf(err, sizeof err, "--help is not a stage argument");
             rc = MILL_EINVAL;
         }
-        mill__plugin p; /* the job and its options, found now, not when the stage comes */
-        if (rc == 0) {
-            mill_ctx loading = {.rank = rank}; /* a plugin that crashes as it loads is named */
-            mill__crash_watch(&loading, a.job);
-            rc = mill__plugin_load(&p, a.job, err, sizeof err);
-            mill__crash_watch(NULL, NULL);
-            if (rc == 0) {
-                rc = mill__plugin_check_options(p.job, &a, err, sizeof err);
-                mill__plugin_unload(&p);
-            }
+        if (rc == 0) { /* the job and its options, found now, not when the stage comes */
+            rc = mill__plugin_check_args(&a, rank, err, sizeof err);
             /* Agreed: a plugin one rank cannot find (its MPIMILL_JOB_PATH, a
              * node-local path) must stop every rank, not leave the others
              * waiting in the stage's collectives. */

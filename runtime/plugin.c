@@ -19,6 +19,8 @@
 
 #include "args.h"
 #include "config.h"
+#include "ctx.h"
+#include "runtime.h"
 
 /* Size of mill_job at ABI 1.0 as first released: every field before flags.
  * (flags and map_done were appended later within 1.0; a plugin whose struct
@@ -153,7 +155,9 @@ static int find_in(const char *dir, void *arg) {
     return access(f->path, F_OK) == 0;
 }
 
-int mill__plugin_find(const char *job, char *path, size_t plen, char *err, size_t errlen) {
+/* Finds JOB as mill__plugin_load does, without loading it: writes its file
+ * to path. Returns 0 or MILL_ENOENT with the message. */
+static int locate(const char *job, char *path, size_t plen, char *err, size_t errlen) {
     if (strchr(job, '/')) {
         if (access(job, R_OK) != 0) {
             snprintf(err, errlen, "job %s: no such file", job);
@@ -179,7 +183,7 @@ int mill__plugin_find(const char *job, char *path, size_t plen, char *err, size_
 int mill__plugin_load(mill__plugin *p, const char *job, char *err, size_t errlen) {
     memset(p, 0, sizeof *p);
     char path[4096];
-    int rc = mill__plugin_find(job, path, sizeof path, err, errlen);
+    int rc = locate(job, path, sizeof path, err, errlen);
     return rc ? rc : load_path(p, path, err, errlen);
 }
 
@@ -314,4 +318,16 @@ int mill__plugin_check_options(const mill_job *job, const struct mill__run_args 
         }
     }
     return 0;
+}
+
+int mill__plugin_check_args(const struct mill__run_args *a, int rank, char *err, size_t errlen) {
+    mill__plugin p;
+    mill_ctx loading = {.rank = rank};
+    mill__crash_watch(&loading, a->job);
+    int rc = mill__plugin_load(&p, a->job, err, errlen);
+    mill__crash_watch(NULL, NULL);
+    if (rc) return rc;
+    rc = mill__plugin_check_options(p.job, a, err, errlen);
+    mill__plugin_unload(&p);
+    return rc;
 }

@@ -20,10 +20,6 @@ typedef struct mill__plugin {
  * it looked), MILL_EABI or MILL_EINVAL with a one-line message. */
 int mill__plugin_load(mill__plugin *p, const char *job, char *err, size_t errlen);
 
-/* Finds JOB as mill__plugin_load does, without loading it: writes its file
- * to path. Returns 0 or MILL_ENOENT with the message. */
-int mill__plugin_find(const char *job, char *path, size_t plen, char *err, size_t errlen);
-
 /* Validates a job struct as the loader does; exposed for tests. */
 int mill__plugin_check(const mill_job *job, const char *where, char *err, size_t errlen);
 
@@ -31,6 +27,12 @@ int mill__plugin_check(const mill_job *job, const char *where, char *err, size_t
  * or MILL_EINVAL with "job J has no option 'K'" in err. */
 struct mill__run_args;
 int mill__plugin_check_options(const mill_job *job, const struct mill__run_args *a, char *err, size_t errlen);
+
+/* Loads a->job (a crash as it loads is reported as rank `rank`'s), checks
+ * a's --opt keys against its options, and unloads it: what a later run of
+ * a would refuse, refused now (pipeline, submit). Returns 0 or an error of
+ * mill__plugin_load or mill__plugin_check_options. */
+int mill__plugin_check_args(const struct mill__run_args *a, int rank, char *err, size_t errlen);
 
 /* Unloads the plugin. */
 void mill__plugin_unload(mill__plugin *p);

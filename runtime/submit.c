@@ -29,6 +29,7 @@
 
 #include "args.h"
 #include "commit.h"
+#include "input.h"
 #include "plugin.h"
 #include "runtime.h"
 
@@ -101,11 +102,21 @@ static int cmp_str(const void *a, const void *b) {
 }
 
 /* Adds one --array item to inputs (owned copies): a directory adds its
- * entries not starting with '.' or '_' in sorted order, anything else is
- * added as it is. Returns 0 or a MILL_E* code with a message in err. */
+ * entries not starting with '.' or '_' in sorted order, anything else that
+ * mpimill run would read (a file, a glob, FILE:/DATASET) is added as it is.
+ * Returns 0 or a MILL_E* code with a message in err. */
 static int array_add(strv *inputs, const char *item, char *err, size_t errlen) {
     struct stat st;
     if (stat(item, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        mill__inputs in = {0};
+        char why[MILL__ERRLEN];
+        int rc = mill__inputs_collect(&in, (char *const *)&item, 1, why, sizeof why);
+        mill__inputs_free(&in);
+        if (rc) {
+            snprintf(err, errlen, "--array: %s%s", why,
+                     item[strspn(item, "0123456789-,:%")] ? "" : " (--array takes inputs, not task ids)");
+            return rc;
+        }
         char *c = strdup(item);
         if (!c || strv_push(inputs, c) != 0) {
             free(c);
@@ -173,7 +184,7 @@ static int array_expand(strv *inputs, const char *spec, char *err, size_t errlen
             rc = array_add(inputs, line, err, errlen);
         }
         if (rc == 0 && ferror(f)) {
-            snprintf(err, errlen, "--array %s: read error", spec);
+            snprintf(err, errlen, "--array %s: %s", spec, strerror(errno)); /* EISDIR for a directory */
             rc = MILL_EIO;
         }
         free(line);
@@ -500,8 +511,10 @@ int mill__submit_main(int argc, char **argv) {
     }
     for (size_t i = 0; i < sbatch_opts.n; i++) {
         const char *o = sbatch_opts.v[i];
-        if (!strcmp(o, "--parsable") || !strncmp(o, "--wrap", 6) || (array && (!strcmp(o, "-a") || !strncmp(o, "--array", 7)))) {
-            fprintf(stderr, "mpimill: submit: sbatch option '%s' is set by mpimill submit itself\n", o);
+        int tasks = !strncmp(o, "-a", 2) || !strncmp(o, "--array", 7); /* all would write one output */
+        if (!strcmp(o, "--parsable") || !strncmp(o, "--wrap", 6) || tasks) {
+            fprintf(stderr, "mpimill: submit: sbatch option '%s' is set by mpimill submit itself%s\n", o,
+                    tasks ? " (one array task per input: --array INPUTS)" : "");
             goto out;
         }
     }
@@ -555,8 +568,7 @@ int mill__submit_main(int argc, char **argv) {
             snprintf(err, sizeof err, "--array gives each task its input: drop --input");
             rc = MILL_EINVAL;
         }
-        char found[4096];
-        if (rc == 0) rc = mill__plugin_find(ra.job, found, sizeof found, err, sizeof err);
+        if (rc == 0) rc = mill__plugin_check_args(&ra, 0, err, sizeof err);
         if (rc == 0) job.output = ra.output;
         mill__run_args_free(&ra);
         free(full);

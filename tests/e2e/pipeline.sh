@@ -82,6 +82,10 @@ bad_pipeline "bad:2: a stage is \`run JOB ARGS...\`, not 'cat'"
 # A NUL byte hid every line after it (the file was read as C text).
 printf '%s\x00junk\nrun nosuchjob\n' "$ok" > "$TMP/bad"
 bad_pipeline "bad:1: a NUL byte"
+# A directory as the pipeline file is named as one ("read error" before).
+mkdir -p "$TMP/adir"
+rc=0; mpimill_run 1 -- pipeline "$TMP/adir" > "$TMP/log" 2>&1 || rc=$?
+[ "$rc" = 1 ] && grep -q "pipeline $TMP/adir: Is a directory" "$TMP/log" || fail "a directory as the pipeline: exit $rc, $(cat "$TMP/log")"
 # A job one rank finds and another does not (its own MPIMILL_JOB_PATH):
 # every rank stops at the check, naming the rank (one rank went on alone
 # into the stage and waited there for ever).

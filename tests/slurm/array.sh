@@ -4,8 +4,9 @@
 # tasks start in another directory (--chdir): the input list and the inputs
 # found here are named by absolute paths. A newline in an sbatch option
 # stays inside the script's comment line. What would fail as a batch job
-# (unknown job, unusable output name, missing pipeline, a task list that
-# cannot name its inputs) is refused up front with exit 2.
+# (unknown job or option, unusable output name, missing pipeline, missing
+# array inputs, sbatch's own --array, a task list that cannot name its
+# inputs) is refused up front with exit 2.
 . "$(dirname "$0")/lib.sh"
 mkdir in elsewhere
 for i in 1 2 3; do "$MILLGEN" --bytes $((i * 100))K --seed $i "in/part$i.txt" > /dev/null; done
@@ -21,6 +22,11 @@ refused() { # PATTERN ARGS...: submit exits 2 naming PATTERN, and writes no scri
 refused "unknown job 'nosuchjob'" -- nosuchjob --input in --output o
 refused "not a usable directory name" -- wordcount --input in --output $'o\nx'
 refused "pipeline nosuch.txt: No such file" -- pipeline nosuch.txt
+refused "job wordcount has no option 'lowercase'" -- wordcount --input in --output o --opt lowercase=1
+refused "input 0-3: No such file or directory (--array takes inputs, not task ids)" --array=0-3 -- wordcount --output o
+refused "input in/nosuch.txt: No such file" --array in/part1.txt,in/nosuch.txt -- wordcount --output o
+refused "sbatch option '-a' is set by mpimill submit itself" -a 0-3 -- wordcount --input in --output o
+refused "--array @in: Is a directory" --array @in -- wordcount --output o
 : > pipe.txt
 refused "pipeline takes one FILE, not 2 arguments" -- pipeline pipe.txt extra
 long=$(printf 'n%.0s' $(seq 200))
