@@ -4,6 +4,7 @@
 #define MILL_AGREE_H
 
 #include <mpi.h>
+#include <stdio.h>
 #include <stddef.h>
 
 /* The size of a message buffer that the job's errors go through: room for
@@ -37,6 +38,11 @@ void mill__oom_abort(MPI_Comm comm, const char *what)
     __attribute__((noreturn))
 #endif
     ;
+
+/* Writes s to f with each control byte (below 0x20, and 0x7f) as \xNN:
+ * a name read from a file or a directory (a newline, an escape sequence)
+ * can neither forge a line nor drive the terminal. */
+void mill__fputs_visible(FILE *f, const char *s);
 
 /* Writes "mpimill: " and the printf-formatted message, then a newline, to
  * stderr as one line: a control character in it (a newline in a file name)

@@ -6,6 +6,12 @@
 #include "agree.h"
 #include "mpimill/job.h"
 
+void mill__fputs_visible(FILE *f, const char *s) {
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++)
+        if (*c < 0x20 || *c == 0x7f) fprintf(f, "\\x%02x", *c);
+        else fputc(*c, f);
+}
+
 void mill__eprintf(const char *fmt, ...) {
     char msg[MILL__ERRLEN], line[MILL__ERRLEN];
     va_list ap;

@@ -1,7 +1,9 @@
 /* json_read.c -- a small strict JSON reader building a tree (see json_read.h).
  *
  * Recursive descent over RFC 8259, nesting limited to MAX_DEPTH so a hostile
- * file cannot exhaust the stack. Arrays and objects grow by doubling.
+ * file cannot exhaust the stack, and values to mill__json_max_values so that it cannot
+ * exhaust memory either: a tree node takes 48 bytes for as little as 2 of
+ * text ("0,"). Arrays and objects grow by doubling.
  */
 #include "json_read.h"
 
@@ -13,10 +15,13 @@
 #include "mpimill/job.h"
 
 #define MAX_DEPTH 64
+size_t mill__json_max_values = 16u << 20; /* a real manifest has a few per file: 4M files */
 
 typedef struct reader {
     const char *p, *start, *end;
     int nomem;
+    size_t values;   /* parsed so far */
+    const char *why; /* what is wrong at p, when not "malformed JSON" */
 } reader;
 
 static void ws(reader *r) {
@@ -143,12 +148,19 @@ static int number(reader *r, double *out) {
         if (p >= r->end || *p < '0' || *p > '9') return -1;
         while (p < r->end && *p >= '0' && *p <= '9') p++;
     }
-    char tmp[64];
-    if ((size_t)(p - s) >= sizeof tmp) return -1; /* no real manifest number is this long */
+    char small[64], *tmp = (size_t)(p - s) < sizeof small ? small : malloc((size_t)(p - s) + 1);
+    if (!tmp) {
+        r->nomem = 1;
+        return -1;
+    }
     memcpy(tmp, s, (size_t)(p - s));
     tmp[p - s] = '\0';
     *out = strtod(tmp, NULL);
-    if (!isfinite(*out)) return -1;
+    if (tmp != small) free(tmp);
+    if (!isfinite(*out)) {
+        r->why = "a number out of range";
+        return -1;
+    }
     r->p = p;
     return 0;
 }
@@ -212,7 +224,10 @@ static int container(reader *r, mill__json *v, int depth) {
 static int value(reader *r, mill__json *v, int depth) {
     memset(v, 0, sizeof *v);
     ws(r);
-    if (r->p >= r->end || depth > MAX_DEPTH) return -1;
+    if (r->p >= r->end) return -1;
+    if (depth > MAX_DEPTH) r->why = "JSON nested deeper than 64 levels";
+    if (++r->values > mill__json_max_values) r->why = "too many JSON values";
+    if (r->why) return -1;
     static const struct { const char *word; mill__json_type type; double num; } words[] = {
         {"null", MILL_JSON_NULL, 0}, {"true", MILL_JSON_BOOL, 1}, {"false", MILL_JSON_BOOL, 0}};
     switch (*r->p) {
@@ -239,7 +254,7 @@ static int value(reader *r, mill__json *v, int depth) {
 }
 
 int mill__json_parse(const char *text, size_t len, mill__json *out, char *err, size_t errlen) {
-    reader r = {text, text, text + len, 0};
+    reader r = {text, text, text + len, 0, 0, NULL};
     int rc = value(&r, out, 0);
     if (rc == 0) {
         ws(&r);
@@ -251,7 +266,7 @@ int mill__json_parse(const char *text, size_t len, mill__json *out, char *err, s
         snprintf(err, errlen, "out of memory reading JSON");
         return MILL_ENOMEM;
     }
-    snprintf(err, errlen, "malformed JSON at byte %zu", (size_t)(r.p - r.start));
+    snprintf(err, errlen, "%s at byte %zu", r.why ? r.why : "malformed JSON", (size_t)(r.p - r.start));
     return MILL_EFORMAT;
 }
 

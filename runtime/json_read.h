@@ -30,9 +30,14 @@ typedef struct mill__json {
 } mill__json;
 
 /* Parses text (len bytes, need not be NUL-terminated) into *out. Returns 0,
- * MILL_EFORMAT when text is not one JSON value (err names the byte offset),
- * or MILL_ENOMEM. On failure *out holds nothing to free. */
+ * MILL_EFORMAT when text is not one JSON value, nests deeper than 64 or
+ * holds more than mill__json_max_values values (err says which, and names
+ * the byte offset), or MILL_ENOMEM. On failure *out holds nothing to free. */
 int mill__json_parse(const char *text, size_t len, mill__json *out, char *err, size_t errlen);
+
+/* The most values (numbers, strings, arrays, ...) a text may hold: 16M,
+ * about 1.5 GiB of tree at most. A variable for tests. */
+extern size_t mill__json_max_values;
 
 /* Frees what mill__json_parse allocated inside v (v itself is the caller's). */
 void mill__json_free(mill__json *v);

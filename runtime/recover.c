@@ -364,8 +364,7 @@ int mill__commit_verify(const char *outdir, FILE *out, char *err, size_t errlen)
             for (size_t i = 0; i < m.nfiles && !listed; i++) listed = !strcmp(m.files[i].name, de->d_name);
             if (!listed) {
                 fputs("unlisted: ", out);
-                for (const char *c = de->d_name; *c; c++) /* a newline in a name must not forge a line */
-                    (unsigned char)*c < 0x20 || *c == 0x7f ? fprintf(out, "\\x%02x", (unsigned char)*c) : fputc(*c, out);
+                mill__fputs_visible(out, de->d_name); /* a newline in a name must not forge a line */
                 fputs(": not in the manifest\n", out);
                 differ = 1;
             }

@@ -114,6 +114,16 @@ static int need_num(const mill__json *obj, const char *key, double *out, const c
     return -1;
 }
 
+/* Like need_num for a time in seconds, which must be from 0 to 1e9 (31
+ * years): the page's axis is drawn from the largest. */
+static int need_time(const mill__json *obj, const char *key, double *out, const char *path, const char *what,
+                     char *err, size_t errlen) {
+    if (need_num(obj, key, out, path, what, err, errlen) != 0) return -1;
+    if (*out >= 0 && *out <= 1e9) return 0;
+    snprintf(err, errlen, "%s: %s \"%s\" is %g: not a time in seconds (0 to 1e9)", path, what, key, *out);
+    return -1;
+}
+
 /* Fills r from the parsed manifest root (read from path). Returns 0, or -1
  * with err naming path and what is missing. */
 static int extract(const mill__json *root, const char *path, report *r, char *err, size_t errlen) {
@@ -130,9 +140,10 @@ static int extract(const mill__json *root, const char *path, report *r, char *er
     }
     if (need_num(metrics, "records_in", &r->records_in, path, "metrics", err, errlen) ||
         need_num(metrics, "keys_out", &r->keys_out, path, "metrics", err, errlen) ||
-        need_num(metrics, "seconds", &r->seconds, path, "metrics", err, errlen))
+        need_time(metrics, "seconds", &r->seconds, path, "metrics", err, errlen))
         return -1;
-    if (!mill__json_num(mill__json_get(metrics, "setup_seconds"), &r->setup) || !(r->setup >= 0)) r->setup = 0;
+    if (!mill__json_num(mill__json_get(metrics, "setup_seconds"), &r->setup) || !(r->setup >= 0) || r->setup > r->seconds)
+        r->setup = 0;
     const mill__json *ranks = mill__json_get(metrics, "ranks");
     if (!ranks || ranks->type != MILL_JSON_ARRAY || ranks->len == 0) {
         snprintf(err, errlen, "%s: metrics have no \"ranks\" (a non-empty array)", path);
@@ -165,8 +176,8 @@ static int extract(const mill__json *root, const char *path, report *r, char *er
                 continue;
             }
             snprintf(what, sizeof what, "metrics.ranks[%zu].phases.%s", i, phase_name[p]);
-            if (need_num(q, "start", &row->start[p], path, what, err, errlen) ||
-                need_num(q, "end", &row->end[p], path, what, err, errlen) ||
+            if (need_time(q, "start", &row->start[p], path, what, err, errlen) ||
+                need_time(q, "end", &row->end[p], path, what, err, errlen) ||
                 need_num(q, "bytes", &row->bytes[p], path, what, err, errlen) ||
                 need_num(q, "records", &row->records[p], path, what, err, errlen))
                 return -1;
@@ -289,7 +300,11 @@ static void print_table(FILE *out, const char *dir, const report *r) {
             if (w > width[c]) width[c] = w;
         }
     }
-    fprintf(out, "report of %s: job %s, %zu ranks\n", dir, r->job, r->n);
+    fputs("report of ", out);
+    mill__fputs_visible(out, dir);
+    fputs(": job ", out);
+    mill__fputs_visible(out, r->job); /* from the manifest: maybe another's, maybe hostile */
+    fprintf(out, ", %zu ranks\n", r->n);
     for (size_t i = 0; i <= r->n; i++) {
         row_cells(i ? &r->rows[i - 1] : NULL, cells);
         for (int c = 0; c < ncols; c++) fprintf(out, "%s%*s", c ? "  " : "", width[c], cells[c]);
@@ -338,8 +353,9 @@ static void write_svg(FILE *f, const report *r) {
     for (size_t i = 0; i < r->n; i++)
         for (int p = 0; p < NPHASES; p++)
             if (r->rows[i].end[p] > tmax) tmax = r->rows[i].end[p]; /* false for NAN */
-    if (!(tmax > 0)) tmax = 1;
+    if (!(tmax >= 1e-3)) tmax = 1e-3; /* times are 0 to 1e9 (need_time) */
     double step = tick_step(tmax), axis = ceil(tmax / step - 1e-9) * step;
+    int nticks = (int)lround(axis / step); /* about eight */
     int decimals = step >= 1 ? 0 : (int)ceil(-log10(step) - 1e-9);
     double sx = (W - left - right) / axis;
     double rh = r->n <= 40 ? 22 : fmax(2, 880.0 / (double)r->n); /* row height */
@@ -359,7 +375,8 @@ static void write_svg(FILE *f, const report *r) {
     }
     /* Grid and axis. */
     fprintf(f, "<g class=\"axis\">\n");
-    for (double t = 0; t <= axis + step / 2; t += step) {
+    for (int k = 0; k <= nticks; k++) {
+        double t = k * step;
         double x = left + t * sx;
         fprintf(f, "<line class=\"grid\" x1=\"%.2f\" y1=\"%.0f\" x2=\"%.2f\" y2=\"%.2f\"/>"
                    "<text x=\"%.2f\" y=\"%.2f\" text-anchor=\"middle\">%.*f</text>\n",

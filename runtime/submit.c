@@ -251,9 +251,7 @@ static void write_script(FILE *f, const submit_job *job, const char *launcher, c
             when, !strcmp(launcher, "srun") ? "srun --mpi=pmix" : "mpirun");
     for (int i = 0; i < sargc; i++) { /* in a comment: a newline must not end it */
         fputc(' ', f);
-        for (const unsigned char *c = (const unsigned char *)sargv[i]; *c; c++)
-            if (*c < 0x20 || *c == 0x7f) fprintf(f, "\\x%02x", *c);
-            else fputc(*c, f);
+        mill__fputs_visible(f, sargv[i]);
     }
     fprintf(f, "\nset -u\n");
     fprintf(f, "# Open MPI refuses to run as root unless told it may.\n"

@@ -68,6 +68,25 @@ expect 1 "$TMP/missing: No such file" "$TMP/missing"
 expect 1 "$TMP/nomanifest/_SUCCESS: No such file" "$TMP/nomanifest"
 expect 1 "$TMP/nometrics/_SUCCESS: the manifest holds no metrics" "$TMP/nometrics"
 expect 1 "$TMP/torn/_SUCCESS: malformed JSON" "$TMP/torn"
+# A time past any run's (the page's tick loop never ended at 1.7e308), and
+# a job name with control bytes (printed raw, it split the table's first
+# line and drove the terminal).
+mkdir -p "$TMP/huge" "$TMP/ctl"
+python3 - "$TMP/out/_SUCCESS" "$TMP/huge/_SUCCESS" "$TMP/ctl/_SUCCESS" <<'EOF'
+import json, sys
+m = json.load(open(sys.argv[1]))
+m["metrics"]["ranks"][0]["phases"]["reduce"]["end"] = 1.7e308
+json.dump(m, open(sys.argv[2], "w"))
+m = json.load(open(sys.argv[1]))
+m["job"] = "x\n\x1b]0;pwned\x07"
+json.dump(m, open(sys.argv[3], "w"))
+EOF
+rc=0; timeout 20 "$MPIMILL" report --no-html "$TMP/huge" > /dev/null 2> "$TMP/e" || rc=$?
+[ "$rc" = 1 ] && grep -q "$TMP/huge/_SUCCESS: .*\"end\" is 1.7e+308: not a time in seconds" "$TMP/e" ||
+  fail "a time of 1.7e308: exit $rc (124: hung), $(cat "$TMP/e")"
+"$MPIMILL" report --no-html "$TMP/ctl" > "$TMP/o" || fail "report of a job name with control bytes exited $?"
+head -n1 "$TMP/o" | grep -qF 'job x\x0a\x1b]0;pwned\x07, ' && ! grep -q $'\x1b' "$TMP/o" ||
+  fail "a job name's control bytes reached the terminal: $(head -n2 "$TMP/o" | cat -A)"
 expect 2 "usage\|no DIR" # no arguments
 expect 2 "unknown option '--bogus'" --bogus "$TMP/out"
 expect 2 "one DIR only" "$TMP/out" "$TMP/out"

@@ -92,8 +92,31 @@ static void test_refused(void) {
         int rc = mill__json_parse(bad[i], strlen(bad[i]), &v, err, sizeof err);
         CU_ASSERT_EQUAL(rc, MILL_EFORMAT);
         if (rc != MILL_EFORMAT) fprintf(stderr, "accepted: '%s'\n", bad[i]);
-        CU_ASSERT(strstr(err, "malformed JSON at byte") != NULL);
+        CU_ASSERT(strstr(err, i == 0 || strcmp(bad[i], "1e999") ? "malformed JSON at byte" : "a number out of range at byte") != NULL);
     }
+}
+
+static void test_long_number(void) {
+    /* Valid, however long (refused as "malformed" past 63 characters). */
+    char num[200] = "0.008";
+    memset(num + 5, '0', 150);
+    num[155] = '1';
+    mill__json v;
+    CU_ASSERT_FATAL(parse(num, &v) == 0);
+    CU_ASSERT(v.type == MILL_JSON_NUMBER && v.num == 0.008);
+    mill__json_free(&v);
+}
+
+static void test_values_limit(void) {
+    mill__json v;
+    char err[128] = "";
+    size_t saved = mill__json_max_values;
+    mill__json_max_values = 4;
+    CU_ASSERT(parse("[1,2,3]", &v) == 0); /* 4 values: the array and its 3 */
+    mill__json_free(&v);
+    CU_ASSERT_EQUAL(mill__json_parse("[1,2,3,4]", 9, &v, err, sizeof err), MILL_EFORMAT);
+    CU_ASSERT(strstr(err, "too many JSON values at byte") != NULL);
+    mill__json_max_values = saved;
 }
 
 static void test_depth(void) {
@@ -104,6 +127,7 @@ static void test_depth(void) {
     mill__json v;
     char err[128];
     CU_ASSERT_EQUAL(mill__json_parse(deep, sizeof deep, &v, err, sizeof err), MILL_EFORMAT);
+    CU_ASSERT(strstr(err, "JSON nested deeper than 64 levels at byte") != NULL);
     CU_ASSERT_EQUAL(mill__json_parse(deep + 50, 100, &v, err, sizeof err), 0); /* 50 deep is fine */
     mill__json_free(&v);
 }
@@ -114,6 +138,8 @@ static CU_TestInfo tests[] = {
     {"bytes that are not UTF-8 round-trip as \\udcXX", test_not_utf8},
     {"what is not JSON is refused", test_refused},
     {"nesting is limited", test_depth},
+    {"long numbers are numbers", test_long_number},
+    {"values are limited", test_values_limit},
     CU_TEST_INFO_NULL,
 };
 
