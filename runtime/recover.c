@@ -378,16 +378,18 @@ int mill__commit_verify(const char *outdir, FILE *out, char *err, size_t errlen)
 
 /* ---- the commands -------------------------------------------------------- */
 
-static int one_dir_arg(int argc, char **argv, const char *usage) {
+/* Checks that the command `cmd` got one DIR: returns 0; or -1 after
+ * printing usage for --help; or -2 after one line saying what is wrong. */
+static int one_dir_arg(int argc, char **argv, const char *cmd, const char *usage) {
     if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
         fputs(usage, stdout);
         return -1;
     }
-    if (argc != 2 || argv[1][0] == '-') {
-        fputs(usage, stderr);
-        return -2;
-    }
-    return 0;
+    if (argc == 2 && argv[1][0] != '-') return 0;
+    if (argc < 2) mill__eprintf("%s: no DIR given (see mpimill %s --help)", cmd, cmd);
+    else if (argv[1][0] == '-') mill__eprintf("%s: unknown option '%s' (see mpimill %s --help)", cmd, argv[1], cmd);
+    else mill__eprintf("%s: one DIR only ('%s' and '%s')", cmd, argv[1], argv[2]);
+    return -2;
 }
 
 int mill__recover_main(int argc, char **argv) {
@@ -396,7 +398,7 @@ int mill__recover_main(int argc, char **argv) {
         "  Finishes or undoes whatever interrupted jobs left beside the output DIR\n"
         "  (staging directories, a replaced old output, the lock file). Safe to run\n"
         "  at any time and more than once; jobs writing DIR do it on their own.\n";
-    int a = one_dir_arg(argc, argv, usage);
+    int a = one_dir_arg(argc, argv, "recover", usage);
     if (a) return a == -1 ? MILL_EXIT_OK : MILL_EXIT_USAGE;
     char err[MILL__ERRLEN] = "";
     mill__fault_init(0, 1);
@@ -411,7 +413,7 @@ int mill__verify_main(int argc, char **argv) {
         "  Re-checks every file of the output DIR against its manifest _SUCCESS\n"
         "  (size and XXH3-64) and prints the ones that differ, are missing or are\n"
         "  not listed. Exit status 0 when all match, 1 otherwise, 2 on a usage error.\n";
-    int a = one_dir_arg(argc, argv, usage);
+    int a = one_dir_arg(argc, argv, "verify", usage);
     if (a) return a == -1 ? MILL_EXIT_OK : MILL_EXIT_USAGE;
     char err[MILL__ERRLEN] = "";
     int rc = mill__commit_verify(argv[1], stdout, err, sizeof err);

@@ -588,22 +588,22 @@ int mill__report_main(int argc, char **argv) {
         } else if (!strcmp(a, "--html") || !strncmp(a, "--html=", 7)) {
             html = a[6] == '=' ? a + 7 : i + 1 < argc ? argv[++i] : NULL;
             if (!html || !*html) {
-                fprintf(stderr, "mpimill: report: --html needs a FILE\n%s", usage);
+                mill__eprintf("report: --html needs a FILE (see mpimill report --help)");
                 return MILL_EXIT_USAGE;
             }
         } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "mpimill: report: unknown option '%s'\n%s", a, usage);
+            mill__eprintf("report: unknown option '%s' (see mpimill report --help)", a);
             return MILL_EXIT_USAGE;
         } else if (dir) {
-            fprintf(stderr, "mpimill: report: one DIR only ('%s' and '%s')\n%s", dir, a, usage);
+            mill__eprintf("report: one DIR only ('%s' and '%s')", dir, a);
             return MILL_EXIT_USAGE;
         } else {
             dir = a;
         }
     }
     if (!dir || (html && no_html)) {
-        fprintf(stderr, "mpimill: report: %s\n%s", dir ? "--html and --no-html exclude each other" : "no DIR given",
-                usage);
+        mill__eprintf("report: %s (see mpimill report --help)",
+                      dir ? "--html and --no-html exclude each other" : "no DIR given");
         return MILL_EXIT_USAGE;
     }
     char err[PATH_MAX + 256], path[PATH_MAX];

@@ -75,6 +75,13 @@ expect 2 "job wordcount has no option 'color'" wordcount --input "$TMP/ok.txt" -
 expect 1 "option lower=yes: expected 0 or 1" wordcount --input "$TMP/ok.txt" --output "$TMP/out" --opt lower=yes
 expect 2 "unknown option '--bogus'" wordcount --input "$TMP/ok.txt" --output "$TMP/out" --bogus
 expect 2 "no --output" wordcount --input "$TMP/ok.txt"
+# The other commands' usage errors are one line too (they printed the
+# usage, or the usage after the line).
+for cmd in "report --bogus $TMP" "report" "verify" "verify a b" "recover --x"; do
+  rc=0; "$MPIMILL" $cmd > /dev/null 2> "$TMP/stderr" || rc=$?
+  [ "$rc" = 2 ] && [ "$(wc -l < "$TMP/stderr")" = 1 ] && grep -q "^mpimill: ${cmd%% *}: " "$TMP/stderr" ||
+    fail "mpimill $cmd: exit $rc, $(cat "$TMP/stderr")"
+done
 expect 2 "--tmp $TMP/ok.txt: Not a directory" wordcount --input "$TMP/ok.txt" --output "$TMP/out" --tmp "$TMP/ok.txt"
 expect 1 "job $TMP/ok.txt: cannot load" "$TMP/ok.txt" --input "$TMP/ok.txt" --output "$TMP/out"
 [ -d "$TMP/exists" ] && [ -z "$(ls -A "$TMP/exists")" ] || fail "existing output was touched"
