@@ -186,7 +186,8 @@ static int lock_acquire(int parent_fd, const char *name, const char *what, int *
         if (f < 0) {
             int e = errno;
             snprintf(err, errlen, "%s: lock file %s: %s%s", what, name, strerror(e),
-                     e == ELOOP ? " (a symbolic link: refused)" : "");
+                     e == ELOOP ? " (a symbolic link: refused)"
+                     : e == EACCES || e == EROFS ? " (the output's parent directory must be writable)" : "");
             return e == ELOOP ? MILL_EINVAL : MILL_EIO;
         }
         struct stat a, b;

@@ -60,7 +60,11 @@ if [ "$ranks" = 1 ] && [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=1m tmpfs "$T
   rc2=0; grep -q "1 entry left by interrupted jobs, on a read-only filesystem" "$TMP/stderr" || rc2=1
   mount -o remount,rw "$TMP/mnt" && rmdir "$TMP/mnt/.out.mill-staging-0123456789abcdef" && mount -o remount,ro "$TMP/mnt"
   rc3=0; "$MPIMILL" recover "$TMP/mnt/out" > "$TMP/stdout2" 2>&1 || rc3=$?
+  # A new output there names its parent, not just an internal lock file.
+  rc4=0; mpimill_run 1 -- run wordcount --input "$TMP/m.txt" --output "$TMP/mnt/new" 2> "$TMP/stderr4" || rc4=$?
   umount "$TMP/mnt"
+  [ "$rc4" = 1 ] && grep -q "Read-only file system (the output's parent directory must be writable)" "$TMP/stderr4" ||
+    fail "an output on a read-only filesystem: exit $rc4, $(cat "$TMP/stderr4")"
   [ "$rc" = 1 ] && [ "$rc2" = 0 ] || fail "recover of leftovers on a read-only filesystem: exit $rc, $(cat "$TMP/stderr")"
   [ "$rc3" = 0 ] && grep -q "nothing to recover (read-only filesystem)" "$TMP/stdout2" ||
     fail "recover on a read-only filesystem with nothing to do: exit $rc3, $(cat "$TMP/stdout2")"
