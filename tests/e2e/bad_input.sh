@@ -86,6 +86,7 @@ for cmd in "report --bogus $TMP" "report" "verify" "verify a b" "recover --x"; d
   [ "$rc" = 2 ] && [ "$(wc -l < "$TMP/stderr")" = 1 ] && grep -q "^mpimill: ${cmd%% *}: " "$TMP/stderr" ||
     fail "mpimill $cmd: exit $rc, $(cat "$TMP/stderr")"
 done
+"$MPIMILL" help verify | grep -q "^usage: mpimill verify DIR" || fail "mpimill help verify: not verify's usage"
 expect 2 "--tmp $TMP/ok.txt: Not a directory" wordcount --input "$TMP/ok.txt" --output "$TMP/out" --tmp "$TMP/ok.txt"
 expect 1 "job $TMP/ok.txt: cannot load" "$TMP/ok.txt" --input "$TMP/ok.txt" --output "$TMP/out"
 [ -d "$TMP/exists" ] && [ -z "$(ls -A "$TMP/exists")" ] || fail "existing output was touched"
