@@ -127,6 +127,7 @@ typedef struct csv_state {
     uint64_t poff, pline;
     uint64_t pend_end;  /* the offset past pend's last line: the next line's offset gives its line end */
     int pending;
+    int dropping;       /* the pending row passed mill__max_record: only its end is looked for */
     char *buf;
     size_t bufcap;
     mill__csv_field *f;
@@ -252,15 +253,27 @@ static int on_line(void *arg, const mill_record *ln) {
     }
     if (s->pending) {
         /* Inside quotes a line end is data, CRLF as much as LF: the line
-         * readers drop the CR, which the gap between the lines shows. */
+         * readers drop the CR, which the gap between the lines shows. A
+         * row too long to keep keeps only what still_open searches. */
+        if (s->dropping) s->plen = s->qpos = 0;
         if (grow(&s->pend, &s->pcap, s->plen + 2 + ln->len, 1)) return MILL_ENOMEM;
         if (ln->offset - s->pend_end == 2) s->pend[s->plen++] = '\r';
         s->pend[s->plen++] = '\n';
         s->pend_end = ln->offset + ln->len;
         memcpy(s->pend + s->plen, ln->data, ln->len);
         s->plen += ln->len;
-        if (still_open(s)) return 0;
+        if (still_open(s)) {
+            if (s->dropping || !mill__max_record || s->plen <= mill__max_record) return 0;
+            s->dropping = 1; /* one bad row, counted now; its lines to come are passed over */
+            return bad_row(s, s->pline, s->poff, "a row with quoted newlines longer than --max-record");
+        }
         s->pending = 0;
+        if (s->dropping) { /* its end: the next line starts a row again */
+            s->dropping = 0;
+            return 0;
+        }
+        if (mill__max_record && s->plen > mill__max_record)
+            return bad_row(s, s->pline, s->poff, "a row with quoted newlines longer than --max-record");
         return row(s, s->pend, s->plen, s->poff, s->pline);
     }
     if (ln->len == 0 && !s->header_pending) return 0; /* blank lines are not rows */
@@ -285,7 +298,7 @@ static int on_line(void *arg, const mill_record *ln) {
 
 /* Ends a read: an open quoted field at the end of the file is a bad row. */
 static int finish(csv_state *s, int rc) {
-    if (rc == 0 && s->pending) {
+    if (rc == 0 && s->pending && !s->dropping) {
         rc = bad_row(s, s->pline, s->poff, "unterminated quoted field at the end of the file");
     }
     if (rc == MILL_ENOMEM && !s->err[0]) snprintf(s->err, s->errlen, "input %s: out of memory", s->name);

@@ -57,6 +57,9 @@ static ssize_t src_fill(gz_src *s, z_stream *strm) {
 
 /* Delivers the complete lines of buf[*pos, have); *pos moves past them.
  * uoff is the uncompressed offset of buf[0]; *line the last line number. */
+/* deliver's return for a line longer than mill__max_record, at *pos. */
+#define GZ_LONG (-1000) /* no MILL_E* code */
+
 static int deliver(const char *name, const char *buf, size_t *pos, size_t have, uint64_t uoff,
                    uint64_t *line, int final, mill__record_fn fn, void *arg) {
     const char *p = buf + *pos, *end = buf + have;
@@ -66,6 +69,10 @@ static int deliver(const char *name, const char *buf, size_t *pos, size_t have, 
         const char *le = nl ? nl : end;
         size_t len = (size_t)(le - p);
         if (len > 0 && le[-1] == '\r') len--; /* CRLF, or a '\r' ending the stream (final) */
+        if (mill__max_record && len > mill__max_record) {
+            *pos = (size_t)(p - buf);
+            return GZ_LONG;
+        }
         mill_record rec = {.data = p, .len = len, .file = name, .offset = uoff + (uint64_t)(p - buf),
                            .line = ++*line};
         int rc = fn(arg, &rec);
@@ -75,6 +82,32 @@ static int deliver(const char *name, const char *buf, size_t *pos, size_t have, 
     }
     *pos = (size_t)(p - buf);
     return 0;
+}
+
+/* Fails naming line `line`, longer than mill__max_record, or with
+ * skip_bad counts it and returns 0. */
+static int too_long(const char *name, uint64_t line, int skip_bad, uint64_t *skipped, char *err, size_t errlen) {
+    if (skip_bad) {
+        ++*skipped;
+        return 0;
+    }
+    snprintf(err, errlen, "input %s:%" PRIu64 ": a line longer than %" PRIu64 " bytes (--max-record; "
+             "--bad-records skip skips it)", name, line, mill__max_record);
+    return MILL_EFORMAT;
+}
+
+/* Delivers the lines of buf[*pos, have) as deliver does, and each line
+ * longer than mill__max_record among them goes to too_long. */
+static int deliver_all(const char *name, const char *buf, size_t *pos, size_t have, uint64_t uoff,
+                       uint64_t *line, int final, mill__record_fn fn, void *arg, int skip_bad, uint64_t *skipped,
+                       char *err, size_t errlen) {
+    int rc;
+    while ((rc = deliver(name, buf, pos, have, uoff, line, final, fn, arg)) == GZ_LONG) {
+        if ((rc = too_long(name, ++*line, skip_bad, skipped, err, errlen)) != 0) return rc;
+        const char *nl = memchr(buf + *pos, '\n', have - *pos);
+        *pos = nl ? (size_t)(nl - buf) + 1 : have;
+    }
+    return rc;
 }
 
 static int gz_run(const char *name, gz_src *src, int skip_bad, uint64_t *skipped, mill__record_fn fn,
@@ -95,6 +128,7 @@ static int gz_run(const char *name, gz_src *src, int skip_bad, uint64_t *skipped
     }
     uint64_t uoff = 0, line = 0, consumed = 0; /* consumed: compressed bytes before next_in's buffer */
     int rc = 0, eof = 0, in_member = 0, any = 0, padded = 0;
+    int dropping = 0; /* skipping the rest of a line longer than mill__max_record */
     const char *why = NULL;
     for (;;) {
         if (strm.avail_in == 0 && !eof) {
@@ -128,6 +162,14 @@ static int gz_run(const char *name, gz_src *src, int skip_bad, uint64_t *skipped
             }
             in_member = any = 1;
         }
+        if (have == cap && mill__max_record && cap > mill__max_record) {
+            /* The line in the buffer (all of it: whole lines were taken)
+             * is longer than records may be: it never grows past that. */
+            if ((rc = too_long(name, line + 1, skip_bad, skipped, err, errlen)) != 0) break;
+            uoff += have; /* its end is looked for, the line counted there */
+            have = 0;
+            dropping = 1;
+        }
         if (have == cap) { /* one line fills the buffer: grow it */
             char *nb = cap < SIZE_MAX / 2 ? realloc(out, cap * 2) : NULL;
             if (!nb) {
@@ -160,7 +202,13 @@ static int gz_run(const char *name, gz_src *src, int skip_bad, uint64_t *skipped
             break;
         }
         size_t pos = 0;
-        rc = deliver(name, out, &pos, have, uoff, &line, 0, fn, arg);
+        if (dropping) { /* up to the end of the line skipped */
+            const char *nl = memchr(out, '\n', have);
+            pos = nl ? (size_t)(nl - out) + 1 : have;
+            dropping = !nl;
+            line += !dropping;
+        }
+        if (!dropping) rc = deliver_all(name, out, &pos, have, uoff, &line, 0, fn, arg, skip_bad, skipped, err, errlen);
         if (pos > 0) {
             memmove(out, out + pos, have - pos);
             have -= pos;
@@ -177,9 +225,9 @@ static int gz_run(const char *name, gz_src *src, int skip_bad, uint64_t *skipped
                      name, why, at, line);
             rc = MILL_EFORMAT;
         }
-    } else if (rc == 0 && have > 0) { /* the last line without '\n' */
+    } else if (rc == 0 && have > 0 && !dropping) { /* the last line without '\n' */
         size_t pos = 0;
-        rc = deliver(name, out, &pos, have, uoff, &line, 1, fn, arg);
+        rc = deliver_all(name, out, &pos, have, uoff, &line, 1, fn, arg, skip_bad, skipped, err, errlen);
         uoff += pos;
     }
     mill__read_bytes += uoff; /* the lines delivered; not a line cut by corrupt data */

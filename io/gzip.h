@@ -20,7 +20,9 @@
  * the file and the compressed byte offset. With skip_bad, corrupt or
  * truncated data instead ends the file quietly: the lines before it are
  * delivered, the partial line at the break is dropped, and *skipped grows
- * by one. */
+ * by one. A line longer than mill__max_record (read.h) is never held whole:
+ * it fails the read with MILL_EFORMAT naming its line, or with skip_bad is
+ * passed over and *skipped grows by one. */
 int mill__gzip_read(const char *path, uint64_t size, int skip_bad, uint64_t *skipped, mill__record_fn fn, void *arg,
                     char *err, size_t errlen);
 

@@ -2,6 +2,7 @@
  * whole share of the inputs (see read.h). */
 #include "read.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -32,8 +33,46 @@ static int count_block(void *arg, const mill_record *rec) {
     return b->fn(b->arg, rec);
 }
 
+/* A record on its way to the job, when records have a limit. */
+typedef struct limit {
+    mill__record_fn fn;
+    void *arg;
+    mill__read_opts *o;
+    char *err;
+    size_t errlen;
+} limit;
+
+/* Refuses, or skips and counts, a record longer than --max-record. */
+static int check_limit(void *arg, const mill_record *rec) {
+    limit *l = arg;
+    size_t len = rec->len - (rec->len && rec->data[rec->len - 1] == '\n'); /* a text block's line end */
+    if (len <= l->o->max_record) return l->fn(l->arg, rec);
+    if (l->o->skip_bad) {
+        l->o->skipped++;
+        return 0;
+    }
+    if (rec->line)
+        snprintf(l->err, l->errlen, "input %s:%" PRIu64 ": a record of %zu bytes, longer than %" PRIu64
+                 " (--max-record; --bad-records skip skips it)", rec->file, rec->line, len, l->o->max_record);
+    else
+        snprintf(l->err, l->errlen, "input %s: a record of %zu bytes at byte offset %" PRIu64 ", longer than %" PRIu64
+                 " (--max-record; --bad-records skip skips it)", rec->file, len, rec->offset, l->o->max_record);
+    return MILL_EFORMAT;
+}
+
+static int read_piece(const mill__inputs *in, mill__read_opts *o, const mill__piece *pc, mill__record_fn fn,
+                      void *arg, char *err, size_t errlen);
+
 int mill__read_piece_opts(const mill__inputs *in, mill__read_opts *o, const mill__piece *pc,
                           mill__record_fn fn, void *arg, char *err, size_t errlen) {
+    if (!o->max_record || !fn) return read_piece(in, o, pc, fn, arg, err, errlen);
+    limit l = {fn, arg, o, err, errlen};
+    return read_piece(in, o, pc, check_limit, &l, err, errlen);
+}
+
+/* Reads piece pc with the reader its kind needs. */
+static int read_piece(const mill__inputs *in, mill__read_opts *o, const mill__piece *pc, mill__record_fn fn,
+                      void *arg, char *err, size_t errlen) {
     const mill__file *f = &in->files[pc->file];
     struct stat st; /* a file replaced since it was listed (say, by another job's --overwrite) */
     if (f->kind != MILL__HDF5 && f->ino && stat(f->path, &st) == 0 && (uint64_t)st.st_ino != f->ino) {

@@ -29,6 +29,7 @@ typedef struct mill__read_opts {
     int skip_bad;            /* --bad-records skip (else fail) */
     int line_numbers;        /* text records past a split carry line numbers (MILL_JOB_LINE_NUMBERS) */
     int text_blocks;         /* plain text comes in blocks of whole lines (MILL_JOB_TEXT_BLOCKS) */
+    uint64_t max_record;     /* --max-record: every longer record is a bad one (0: none) */
     MPI_Comm comm;           /* the job's communicator (HDF5 opens files on it) */
     mill__share *share;      /* NULL: read the static split; else take pieces from the node's share */
     uint64_t skipped;        /* out: bad records skipped by this rank */
@@ -52,6 +53,18 @@ extern double mill__read_seconds;
  * engine reports it as the map phase's bytes: unlike a sum of record
  * lengths, it is the input's size whatever its line ends. */
 extern uint64_t mill__read_bytes;
+
+/* The longest record, in bytes, that a reader copies into memory to
+ * deliver it: a gzip line, a CSV row with quoted newlines (0: no limit).
+ * A longer one is a bad record: it fails the read naming its file and
+ * line, or under --bad-records skip is counted and passed over to its end
+ * without being held, so that one huge line cannot take memory the budget
+ * does not allow. (Plain text is mapped, not copied: only
+ * mill__read_opts.max_record limits its lines.) */
+extern uint64_t mill__max_record;
+/* The least --max-record: above a text block (MILL__TEXT_BLOCK), so that a
+ * block of many lines is never taken for one long record. */
+#define MILL__MIN_MAX_RECORD ((uint64_t)1 << 20)
 
 /* Returns seconds on the monotonic clock, for mill__read_seconds. */
 static inline double mill__read_clock(void) {

@@ -23,6 +23,7 @@
 
 double mill__read_seconds; /* read.h; here, as every build of the readers has this file */
 uint64_t mill__read_bytes;
+uint64_t mill__max_record;
 
 /* The newlines of the mapping from some point on, found a block at a time:
  * one pass marks every '\n' of a 16 KiB block (SSE2: 64 bytes per step),

@@ -10,6 +10,7 @@
 
 #include "commit.h"
 #include "mpimill/job.h"
+#include "read.h"
 
 const char mill__run_usage[] =
     "usage: mpimill run JOB --input PATH [--input PATH ...] --output DIR\n"
@@ -18,7 +19,7 @@ const char mill__run_usage[] =
     "                   [--bad-records fail|skip] [--opt key=value ...] [--quiet]\n"
     "                   [--single-file] [--weights LIST|auto] [--exclude-ranks LIST]\n"
     "                   [--lock-timeout SECONDS] [--memory SIZE] [--tmp DIR] [--merge-factor N]\n"
-    "                   [--split-size SIZE]\n"
+    "                   [--split-size SIZE] [--max-record SIZE]\n"
     "\n"
     "  JOB             a built-in job name (see `mpimill jobs`) or a path to a job .so\n"
     "  --input PATH    a file, a directory (searched recursively), a glob pattern or\n"
@@ -48,13 +49,16 @@ const char mill__run_usage[] =
     "  --split-size SIZE  text is read in pieces of at most SIZE (default 16M); a rank done\n"
     "                  with its own takes pieces not yet begun from the ranks of its node;\n"
     "                  0: each rank reads exactly its equal share of the bytes\n"
+    "  --max-record SIZE  the longest input record (line, CSV row), at least 1M; a longer one\n"
+    "                  is a bad record (--bad-records). Default: gzip lines and quoted CSV\n"
+    "                  rows up to a quarter of --memory, plain text lines unlimited\n"
     "  --help, -h      this text\n";
 
 /* Options that take one value: a second one is refused, not silently
  * taken over the first (--input and --opt repeat). */
 static const char *const single[] = {"--csv-columns", "--bad-records", "--compress", "--lock-timeout",
                                      "--memory", "--merge-factor", "--split-size", "--tmp", "--weights",
-                                     "--exclude-ranks", "--output", "--format", NULL};
+                                     "--exclude-ranks", "--output", "--format", "--max-record", NULL};
 
 /* Returns the value of option `name` given as "--name VALUE" or "--name=VALUE",
  * advancing *i; NULL when argv[*i] is not that option. Sets *missing when the
@@ -188,6 +192,12 @@ int mill__run_args_parse(mill__run_args *a, int argc, char **argv, char *err, si
             if (parse_size(v, 0, &a->split_size) != 0 || (a->split_size && a->split_size < 65536)) {
                 snprintf(err, errlen, "--split-size '%s': expected 0 or a size of at least 64K, in bytes or with a K, "
                          "M, G or T suffix (e.g. 16M)", v);
+                return MILL_EINVAL;
+            }
+        } else if ((v = take(argc, argv, &i, "--max-record", &missing)) != NULL) {
+            if (parse_size(v, (double)MILL__MIN_MAX_RECORD, &a->max_record) != 0) {
+                snprintf(err, errlen, "--max-record '%s': expected a size of at least 1M, in bytes or with a K, M, G "
+                         "or T suffix (e.g. 64M)", v);
                 return MILL_EINVAL;
             }
         } else if ((v = take(argc, argv, &i, "--merge-factor", &missing)) != NULL) {

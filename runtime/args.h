@@ -26,6 +26,7 @@ typedef struct mill__run_args {
     int single_file;    /* --single-file */
     int lock_timeout_ms; /* --lock-timeout, in ms */
     uint64_t memory;           /* --memory in bytes, or 0 for the default */
+    uint64_t max_record;       /* --max-record in bytes, or 0 for the default (a quarter of the budget) */
     const char *tmpdir;        /* --tmp DIR, or NULL */
     int merge_factor;          /* --merge-factor: the most map runs merged at once (default 16) */
     uint64_t split_size;       /* --split-size: bytes of a text piece ranks share (default 16M; 0: no sharing) */

@@ -296,6 +296,8 @@ static int map_phase(mill_ctx *ctx, const mill__inputs *in, char *err, size_t er
                          .csv_quoted_newlines = a->csv_quoted_newlines, .skip_bad = a->skip_bad,
                          .line_numbers = (ctx->job->flags & MILL_JOB_LINE_NUMBERS) != 0,
                          .text_blocks = (ctx->job->flags & MILL_JOB_TEXT_BLOCKS) != 0, .comm = ctx->comm};
+    o.max_record = a->max_record;
+    mill__max_record = a->max_record ? a->max_record : ctx->memory / 4; /* the budget is at least 16M */
     o.share = mill__share_open(in, a->csv_quoted_newlines, o.line_numbers, a->split_size, ctx->comm, ctx->rank,
                                ctx->size);
     map_state ms = {ctx, err, errlen, o.share};
@@ -443,6 +445,8 @@ int mill__fingerprint(const mill__run_args *a, const char *plugin_path, const mi
     for (size_t i = 0; i < sizeof words / sizeof *words; i++) XXH3_64bits_update(h, words[i], strlen(words[i]) + 1);
     int flags[] = {a->csv_no_header, a->csv_quoted_newlines, a->skip_bad, a->single_file, a->csv_columns != NULL};
     XXH3_64bits_update(h, flags, sizeof flags);
+    uint64_t max_record = a->skip_bad ? a->max_record : 0; /* which records are skipped */
+    XXH3_64bits_update(h, &max_record, sizeof max_record);
     for (size_t i = 0; i < a->nopts; i++) {
         XXH3_64bits_update(h, a->opts[i].key, strlen(a->opts[i].key) + 1);
         XXH3_64bits_update(h, a->opts[i].value, strlen(a->opts[i].value) + 1);

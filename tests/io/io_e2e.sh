@@ -107,6 +107,43 @@ grep -q '"bad_records_skipped": 3' "$TMP/skip/_SUCCESS" || fail "manifest lacks 
 output_of "$TMP/skip" > "$TMP/got-skip"   # (not piped into grep -q: SIGPIPE under pipefail)
 grep -q "^1,2	1$" "$TMP/got-skip" || fail "good CSV rows were not kept under skip"
 
+# --max-record: a longer line or row is a bad record, in each reader; a
+# gzip line or a quoted CSV row past it is not held whole, so a 48 MiB
+# line costs no 48 MiB buffer (--memory 16M: the default limit of what
+# readers copy is 4 MiB; plain text is mapped and has none by default).
+python3 - "$in/long" <<'EOF'
+import gzip, sys
+body = b"a b\n" + b"x" * (2 << 20) + b"\nc d\n"
+open(sys.argv[1] + ".txt", "wb").write(body)
+open(sys.argv[1] + ".gz", "wb").write(gzip.compress(body, 1))
+open(sys.argv[1] + ".csv", "wb").write(b'k,v\n1,"' + b"y\n" * (1 << 20) + b'"\n2,z\n')
+open(sys.argv[1] + "48.gz", "wb").write(gzip.compress(b"a\n" + b"x" * (48 << 20) + b"\nb\n", 1))
+EOF
+expect_fail "long.txt: a record of 2097152 bytes at byte offset 4, longer than 1048576 (--max-record" \
+  wordcount --input "$in/long.txt" --max-record 1M
+expect_fail "long.gz:2: a line longer than 1048576 bytes (--max-record" wordcount --input "$in/long.gz" --max-record 1M
+expect_fail "long.csv:2: malformed CSV row (byte offset 4): a row with quoted newlines longer than --max-record" \
+  wordcount --input "$in/long.csv" --csv-quoted-newlines --max-record 1M
+for f in long.txt long.gz long.csv; do
+  rm -rf "$TMP/lim"
+  mpimill_run "$ranks" -- run distinct --input "$in/$f" --csv-quoted-newlines --bad-records skip --max-record 1M \
+    --output "$TMP/lim" > "$TMP/stdout"
+  grep -q "bad_records_skipped=1" "$TMP/stdout" || fail "$f: the long record was not skipped once: $(cat "$TMP/stdout")"
+  output_of "$TMP/lim" > "$TMP/got-lim"
+  [ "$(cut -c1-8 "$TMP/got-lim" | tr '\n' ' ')" = "$([ $f = long.csv ] && echo '2,z	1 ' || echo 'a b	1 c d	1 ')" ] ||
+    fail "$f: the lines around the long one under skip: $(cut -c1-20 "$TMP/got-lim")"
+done
+mpimill_run "$ranks" -- run wordcount --input "$in/long.txt" --max-record 3M --output "$TMP/lim3" --quiet ||
+  fail "a 2 MiB line under --max-record 3M was refused"
+rm -rf "$TMP/lim"
+mpimill_run "$ranks" -- run wordcount --input "$in/long48.gz" --memory 16M --bad-records skip --output "$TMP/lim" --quiet
+python3 - "$TMP/lim/_SUCCESS" <<'EOF' || fail "a skipped 48 MiB gzip line was held in memory"
+import json, sys
+m = json.load(open(sys.argv[1]))
+assert m["counters"]["bad_records_skipped"] == 1, m["counters"]
+assert max(r["peak_rss"] for r in m["metrics"]["ranks"]) < 40 << 20, [r["peak_rss"] for r in m["metrics"]["ranks"]]
+EOF
+
 # ---- HDF5: rows of 1-D and 2-D datasets, cross-checked with h5dump ------------------
 PY=
 for p in python3 /usr/bin/python3; do
