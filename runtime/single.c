@@ -3,11 +3,12 @@
  *
  * Space is reserved with one MPI_Fetch_and_op on an offset counter that
  * lives on rank 0 (passive-target RMA), so ranks write their blocks at
- * disjoint offsets without waiting for each other. The named lock
- * "mpimill:_index" guards only the shared index, DIR/_index, where each rank
- * appends one line: rank, offset, length and the lock's fencing token. Both
- * files are created by rank 0 in staging and published by the commit like
- * any part file.
+ * disjoint offsets. The named lock "mpimill:_index" guards the reservation
+ * and the shared index, DIR/_index, where each rank appends one line: rank,
+ * offset, length and the lock's fencing token -- in the blocks' order, as
+ * the lock is held from the reservation to the line. The blocks are copied
+ * after it, in parallel. Both files are created by rank 0 in staging and
+ * published by the commit like any part file.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -60,18 +61,24 @@ static int copy_block(int tmp, int data, uint64_t len, uint64_t off, char *err, 
     return rc;
 }
 
-/* Appends this rank's line to the index under the index lock. */
-static int append_index(mill_ctx *ctx, int index, uint64_t off, uint64_t len, char *err, size_t errlen) {
+/* Under the index lock, reserves len bytes of data (the offset counter on
+ * rank 0: *off gets the old value) and appends this rank's line to the
+ * index, so that index lines and fencing tokens follow the blocks' order
+ * in data. The block is copied after, outside the lock. */
+static int reserve(mill_ctx *ctx, MPI_Win win, int index, uint64_t len, uint64_t *off, char *err, size_t errlen) {
     uint64_t token = 0;
     int rc = mill__lock_named_acquire(ctx->locks, INDEX_LOCK, MILL_LOCK_EXCLUSIVE, ctx->lock_timeout_ms, &token);
     if (rc) {
         snprintf(err, errlen, "single-file: index lock: %s", mill__lock_set_errmsg(ctx->locks));
         return rc;
     }
+    int mrc = MPI_Fetch_and_op(&len, off, MPI_UINT64_T, 0, 0, MPI_SUM, win);
+    if (mrc == MPI_SUCCESS) mrc = MPI_Win_flush(0, win);
+    if (mrc != MPI_SUCCESS) rc = mill__mpi_error(mrc, "MPI_Fetch_and_op on the offset counter", err, errlen);
     char line[128];
-    int n = snprintf(line, sizeof line, "%d\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\n", ctx->rank, off, len, token);
+    int n = snprintf(line, sizeof line, "%d\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\n", ctx->rank, *off, len, token);
     struct stat st;
-    if (fstat(index, &st) != 0 || pwrite_all(index, line, (size_t)n, (uint64_t)st.st_size) != 0) {
+    if (rc == 0 && (fstat(index, &st) != 0 || pwrite_all(index, line, (size_t)n, (uint64_t)st.st_size) != 0)) {
         snprintf(err, errlen, "single-file: appending to _index: %s", strerror(errno));
         rc = MILL_EIO;
     }
@@ -106,13 +113,9 @@ int mill__single_write(mill_ctx *ctx, mill__commit *commit, int status, int tmp,
         mrc = MPI_Barrier(ctx->comm); /* the counter is zero before anyone adds */
         if (mrc == MPI_SUCCESS) mrc = MPI_Win_lock_all(MPI_MODE_NOCHECK, win);
         uint64_t off = 0;
-        if (mrc == MPI_SUCCESS && rc == 0) {
-            mrc = MPI_Fetch_and_op(&len, &off, MPI_UINT64_T, 0, 0, MPI_SUM, win);
-            if (mrc == MPI_SUCCESS) mrc = MPI_Win_flush(0, win);
-        }
-        if (mrc != MPI_SUCCESS && rc == 0) rc = mill__mpi_error(mrc, "MPI_Fetch_and_op on the offset counter", err, errlen);
+        if (mrc != MPI_SUCCESS && rc == 0) rc = mill__mpi_error(mrc, "setting up the offset counter", err, errlen);
+        if (rc == 0) rc = reserve(ctx, win, index, len, &off, err, errlen);
         if (rc == 0) rc = copy_block(tmp, data, len, off, err, errlen);
-        if (rc == 0) rc = append_index(ctx, index, off, len, err, errlen);
         if (rc == 0 && ctx->rank != 0 && (fsync(data) != 0 || fsync(index) != 0)) {
             snprintf(err, errlen, "single-file: fsync: %s", strerror(errno));
             rc = MILL_EIO;
