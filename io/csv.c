@@ -316,7 +316,12 @@ int mill__csv_read(const char *path, int gz, uint64_t start, uint64_t end, uint6
     int rc;
     if (gz) {
         uint64_t broken = 0;
-        rc = mill__gzip_read(path, size, o->skip_bad, &broken, on_line, &s, err, errlen);
+        /* A line passed over unread inside a quoted field would leave its
+         * row, and where the next one starts, unknown: with quoted
+         * newlines, a line past --max-record is not skipped. */
+        int skip = !o->skip_bad ? 0 : o->csv_quoted_newlines ? MILL__GZ_SKIP_CORRUPT
+                                                             : MILL__GZ_SKIP_CORRUPT | MILL__GZ_SKIP_LONG;
+        rc = mill__gzip_read(path, size, skip, &broken, on_line, &s, err, errlen);
         /* A break in the gzip data counts as one bad record: the row it cut
          * off is part of it, not a second one. */
         o->skipped += broken;

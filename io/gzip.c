@@ -55,11 +55,11 @@ static ssize_t src_fill(gz_src *s, z_stream *strm) {
     }
 }
 
-/* Delivers the complete lines of buf[*pos, have); *pos moves past them.
- * uoff is the uncompressed offset of buf[0]; *line the last line number. */
 /* deliver's return for a line longer than mill__max_record, at *pos. */
 #define GZ_LONG (-1000) /* no MILL_E* code */
 
+/* Delivers the complete lines of buf[*pos, have); *pos moves past them.
+ * uoff is the uncompressed offset of buf[0]; *line the last line number. */
 static int deliver(const char *name, const char *buf, size_t *pos, size_t have, uint64_t uoff,
                    uint64_t *line, int final, mill__record_fn fn, void *arg) {
     const char *p = buf + *pos, *end = buf + have;
@@ -85,32 +85,33 @@ static int deliver(const char *name, const char *buf, size_t *pos, size_t have, 
 }
 
 /* Fails naming line `line`, longer than mill__max_record, or with
- * skip_bad counts it and returns 0. */
-static int too_long(const char *name, uint64_t line, int skip_bad, uint64_t *skipped, char *err, size_t errlen) {
-    if (skip_bad) {
+ * MILL__GZ_SKIP_LONG in skip counts it and returns 0. */
+static int too_long(const char *name, uint64_t line, int skip, uint64_t *skipped, char *err, size_t errlen) {
+    if (skip & MILL__GZ_SKIP_LONG) {
         ++*skipped;
         return 0;
     }
-    snprintf(err, errlen, "input %s:%" PRIu64 ": a line longer than %" PRIu64 " bytes (--max-record; "
-             "--bad-records skip skips it)", name, line, mill__max_record);
+    snprintf(err, errlen, "input %s:%" PRIu64 ": a line longer than %" PRIu64 " bytes (--max-record; %s)", name, line,
+             mill__max_record, skip ? "not skipped: in CSV with quoted newlines, the rows around it could not be "
+             "told apart" : "--bad-records skip skips it");
     return MILL_EFORMAT;
 }
 
 /* Delivers the lines of buf[*pos, have) as deliver does, and each line
  * longer than mill__max_record among them goes to too_long. */
 static int deliver_all(const char *name, const char *buf, size_t *pos, size_t have, uint64_t uoff,
-                       uint64_t *line, int final, mill__record_fn fn, void *arg, int skip_bad, uint64_t *skipped,
+                       uint64_t *line, int final, mill__record_fn fn, void *arg, int skip, uint64_t *skipped,
                        char *err, size_t errlen) {
     int rc;
     while ((rc = deliver(name, buf, pos, have, uoff, line, final, fn, arg)) == GZ_LONG) {
-        if ((rc = too_long(name, ++*line, skip_bad, skipped, err, errlen)) != 0) return rc;
+        if ((rc = too_long(name, ++*line, skip, skipped, err, errlen)) != 0) return rc;
         const char *nl = memchr(buf + *pos, '\n', have - *pos);
         *pos = nl ? (size_t)(nl - buf) + 1 : have;
     }
     return rc;
 }
 
-static int gz_run(const char *name, gz_src *src, int skip_bad, uint64_t *skipped, mill__record_fn fn,
+static int gz_run(const char *name, gz_src *src, int skip, uint64_t *skipped, mill__record_fn fn,
                   void *arg, char *err, size_t errlen) {
     z_stream strm;
     memset(&strm, 0, sizeof strm);
@@ -165,7 +166,7 @@ static int gz_run(const char *name, gz_src *src, int skip_bad, uint64_t *skipped
         if (have == cap && mill__max_record && cap > mill__max_record) {
             /* The line in the buffer (all of it: whole lines were taken)
              * is longer than records may be: it never grows past that. */
-            if ((rc = too_long(name, line + 1, skip_bad, skipped, err, errlen)) != 0) break;
+            if ((rc = too_long(name, line + 1, skip, skipped, err, errlen)) != 0) break;
             uoff += have; /* its end is looked for, the line counted there */
             have = 0;
             dropping = 1;
@@ -208,7 +209,7 @@ static int gz_run(const char *name, gz_src *src, int skip_bad, uint64_t *skipped
             dropping = !nl;
             line += !dropping;
         }
-        if (!dropping) rc = deliver_all(name, out, &pos, have, uoff, &line, 0, fn, arg, skip_bad, skipped, err, errlen);
+        if (!dropping) rc = deliver_all(name, out, &pos, have, uoff, &line, 0, fn, arg, skip, skipped, err, errlen);
         if (pos > 0) {
             memmove(out, out + pos, have - pos);
             have -= pos;
@@ -218,7 +219,7 @@ static int gz_run(const char *name, gz_src *src, int skip_bad, uint64_t *skipped
     }
     if (rc == 0 && why) {
         uint64_t at = consumed - strm.avail_in;
-        if (skip_bad) {
+        if (skip & MILL__GZ_SKIP_CORRUPT) {
             ++*skipped;
         } else {
             snprintf(err, errlen, "input %s: %s at compressed byte offset %" PRIu64 " (after line %" PRIu64 ")",
@@ -227,7 +228,7 @@ static int gz_run(const char *name, gz_src *src, int skip_bad, uint64_t *skipped
         }
     } else if (rc == 0 && have > 0 && !dropping) { /* the last line without '\n' */
         size_t pos = 0;
-        rc = deliver_all(name, out, &pos, have, uoff, &line, 1, fn, arg, skip_bad, skipped, err, errlen);
+        rc = deliver_all(name, out, &pos, have, uoff, &line, 1, fn, arg, skip, skipped, err, errlen);
         uoff += pos;
     }
     mill__read_bytes += uoff; /* the lines delivered; not a line cut by corrupt data */
@@ -236,7 +237,7 @@ static int gz_run(const char *name, gz_src *src, int skip_bad, uint64_t *skipped
     return rc;
 }
 
-int mill__gzip_read(const char *path, uint64_t size, int skip_bad, uint64_t *skipped, mill__record_fn fn,
+int mill__gzip_read(const char *path, uint64_t size, int skip, uint64_t *skipped, mill__record_fn fn,
                     void *arg, char *err, size_t errlen) {
     gz_src src = {.fd = open(path, O_RDONLY | O_CLOEXEC), .left = size};
     if (src.fd < 0) {
@@ -250,15 +251,15 @@ int mill__gzip_read(const char *path, uint64_t size, int skip_bad, uint64_t *ski
         snprintf(err, errlen, "input %s: out of memory", path);
         rc = MILL_ENOMEM;
     } else {
-        rc = gz_run(path, &src, skip_bad, skipped, fn, arg, err, errlen);
+        rc = gz_run(path, &src, skip, skipped, fn, arg, err, errlen);
     }
     free(src.buf);
     close(src.fd);
     return rc;
 }
 
-int mill__gzip_read_mem(const char *name, const void *data, size_t len, int skip_bad, uint64_t *skipped,
+int mill__gzip_read_mem(const char *name, const void *data, size_t len, int skip, uint64_t *skipped,
                         mill__record_fn fn, void *arg, char *err, size_t errlen) {
     gz_src src = {.fd = -1, .mem = data, .memlen = len};
-    return gz_run(name, &src, skip_bad, skipped, fn, arg, err, errlen);
+    return gz_run(name, &src, skip, skipped, fn, arg, err, errlen);
 }

@@ -82,7 +82,8 @@ static int read_piece(const mill__inputs *in, mill__read_opts *o, const mill__pi
     }
     switch ((mill__kind)f->kind) {
     case MILL__GZIP:
-        return mill__gzip_read(f->path, f->size, o->skip_bad, &o->skipped, fn, arg, err, errlen);
+        return mill__gzip_read(f->path, f->size, o->skip_bad ? MILL__GZ_SKIP_CORRUPT | MILL__GZ_SKIP_LONG : 0,
+                               &o->skipped, fn, arg, err, errlen);
     case MILL__CSV:
     case MILL__CSV_GZ:
         return mill__csv_read(f->path, f->kind == MILL__CSV_GZ, pc->start, pc->end, f->size, o, fn, arg, err,

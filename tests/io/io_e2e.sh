@@ -117,6 +117,7 @@ body = b"a b\n" + b"x" * (2 << 20) + b"\nc d\n"
 open(sys.argv[1] + ".txt", "wb").write(body)
 open(sys.argv[1] + ".gz", "wb").write(gzip.compress(body, 1))
 open(sys.argv[1] + ".csv", "wb").write(b'k,v\n1,"' + b"y\n" * (1 << 20) + b'"\n2,z\n')
+open(sys.argv[1] + "row.csv.gz", "wb").write(gzip.compress(b"k,v\n1," + b"x" * (2 << 20) + b"\n2,z\n", 1))
 open(sys.argv[1] + "48.gz", "wb").write(gzip.compress(b"a\n" + b"x" * (48 << 20) + b"\nb\n", 1))
 EOF
 expect_fail "long.txt: a record of 2097152 bytes at byte offset 4, longer than 1048576 (--max-record" \
@@ -133,6 +134,15 @@ for f in long.txt long.gz long.csv; do
   [ "$(cut -c1-8 "$TMP/got-lim" | tr '\n' ' ')" = "$([ $f = long.csv ] && echo '2,z	1 ' || echo 'a b	1 c d	1 ')" ] ||
     fail "$f: the lines around the long one under skip: $(cut -c1-20 "$TMP/got-lim")"
 done
+# In a .csv.gz a long line is a row, skipped as one; with quoted newlines
+# it is not skipped: read past unseen, it could end or open a quoted field.
+rm -rf "$TMP/lim"
+mpimill_run "$ranks" -- run distinct --input "$in/longrow.csv.gz" --bad-records skip --max-record 1M --output "$TMP/lim" \
+  --opt column=k > "$TMP/stdout"
+grep -q "bad_records_skipped=1" "$TMP/stdout" && [ "$(output_of "$TMP/lim")" = "2	1" ] ||
+  fail "a long .csv.gz row under skip: $(cat "$TMP/stdout"; output_of "$TMP/lim")"
+expect_fail "longrow.csv.gz:2: a line longer than 1048576 bytes (--max-record; not skipped: in CSV with quoted newlines" \
+  wordcount --input "$in/longrow.csv.gz" --bad-records skip --csv-quoted-newlines --max-record 1M
 mpimill_run "$ranks" -- run wordcount --input "$in/long.txt" --max-record 3M --output "$TMP/lim3" --quiet ||
   fail "a 2 MiB line under --max-record 3M was refused"
 rm -rf "$TMP/lim"
