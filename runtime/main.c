@@ -50,7 +50,6 @@ int main(int argc, char **argv) {
     const char *cmd = argv[1];
     char *help_argv[] = {argv[0], argc == 3 ? argv[2] : NULL, "--help", NULL};
     if (!strcmp(cmd, "help") && argc == 3) { /* mpimill help CMD: mpimill CMD --help */
-        argc = 3;
         argv = help_argv;
         cmd = argv[1];
     }
