@@ -13,11 +13,13 @@
  *           2^bits x u32 owner rank of each slot
  *           u64      XXH3-64 (seed 0) of every byte before it
  */
+#include <math.h>
 #include <string.h>
 #include <xxhash.h>
 
 #include "mpimill/job.h"
 #include "partition.h"
+
 #include "partition_internal.h"
 
 #define STATE_MAGIC "MILLPART"
@@ -107,6 +109,17 @@ int mill_partition_deserialize(mill_partition **out, const void *buf, size_t len
         if (r >= n || p->excluded[r]) goto bad;
         p->owner[s] = r;
         p->count[r]++;
+    }
+    /* The table agrees with the weights, as every change keeps it: each
+     * live rank owns at least one slot, and about its share (within a slot
+     * or two, more only where the table is at its cap and quotas clamp). A
+     * table edited against its weights (its checksum made again) is refused. */
+    double W = 0;
+    for (uint32_t r = 0; r < n; r++) W += p->excluded[r] ? 0 : (double)p->weight[r];
+    for (uint32_t r = 0; r < n; r++) {
+        if (p->excluded[r]) continue;
+        double exact = (double)T * p->weight[r] / W;
+        if (p->count[r] == 0 || fabs((double)p->count[r] - exact) > 2 + exact / 100) goto bad;
     }
     *out = p;
     return 0;

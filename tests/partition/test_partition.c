@@ -438,6 +438,19 @@ static void test_bad_state(void) {
     memset(c + 32 + 4 * n, 1, n);
     reseal(c, len);
     CU_ASSERT(mill_partition_deserialize(&q, c, len) == MILL_EFORMAT);
+    /* A table that contradicts its weights: every slot rank 0's (the
+     * others, live, own none); rank 0 given five times its weight. */
+    memcpy(c, buf, len);
+    for (size_t s = 0; s < (len - tab - 8) / 4; s++) memset(c + tab + 4 * s, 0, 4);
+    reseal(c, len);
+    CU_ASSERT(mill_partition_deserialize(&q, c, len) == MILL_EFORMAT);
+    memcpy(c, buf, len);
+    uint32_t w0;
+    memcpy(&w0, c + 32, 4);
+    w0 *= 5;
+    memcpy(c + 32, &w0, 4);
+    reseal(c, len);
+    CU_ASSERT(mill_partition_deserialize(&q, c, len) == MILL_EFORMAT);
     /* The unmodified state still loads (the checks above are not vacuous). */
     memcpy(c, buf, len);
     reseal(c, len);
