@@ -109,7 +109,7 @@ static int array_add(strv *inputs, const char *item, char *err, size_t errlen) {
     struct stat st;
     if (stat(item, &st) != 0 || !S_ISDIR(st.st_mode)) {
         mill__inputs in = {0};
-        char why[MILL__ERRLEN];
+        char why[MILL__ERRLEN / 2]; /* room in err for it and the hint */
         int rc = mill__inputs_collect(&in, (char *const *)&item, 1, why, sizeof why);
         mill__inputs_free(&in);
         if (rc) {
