@@ -262,18 +262,17 @@ static int on_line(void *arg, const mill_record *ln) {
         s->pend_end = ln->offset + ln->len;
         memcpy(s->pend + s->plen, ln->data, ln->len);
         s->plen += ln->len;
-        if (still_open(s)) {
-            if (s->dropping || !mill__max_record || s->plen <= mill__max_record) return 0;
-            s->dropping = 1; /* one bad row, counted now; its lines to come are passed over */
+        int open = still_open(s);
+        if (!s->dropping && mill__max_record && s->plen > mill__max_record) {
+            s->pending = s->dropping = open; /* one bad row, counted now; its lines to come are passed over */
             return bad_row(s, s->pline, s->poff, "a row with quoted newlines longer than --max-record");
         }
+        if (open) return 0;
         s->pending = 0;
         if (s->dropping) { /* its end: the next line starts a row again */
             s->dropping = 0;
             return 0;
         }
-        if (mill__max_record && s->plen > mill__max_record)
-            return bad_row(s, s->pline, s->poff, "a row with quoted newlines longer than --max-record");
         return row(s, s->pend, s->plen, s->poff, s->pline);
     }
     if (ln->len == 0 && !s->header_pending) return 0; /* blank lines are not rows */
