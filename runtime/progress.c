@@ -3,14 +3,23 @@
  * Rank 0 measures the map phase of its node (the bytes of the pieces its
  * ranks share, io/share.h), or without sharing its own share (byte ranges
  * are equal, so either fraction is about the job's). On a terminal it
- * redraws one line at most five times a second: bytes done, rate and ETA. Otherwise
- * (Slurm logs, pipes, and ranks under mpirun, whose stderr is a pipe) it
- * prints one line about every 10 seconds, and nothing for jobs shorter
- * than that (MPIMILL_PROGRESS_INTERVAL=SECONDS changes the 10). --quiet
- * silences it.
+ * redraws one line at most five times a second: bytes done, rate and ETA.
+ * Otherwise (Slurm logs, pipes) it prints one line about every 10 seconds
+ * on stderr, and nothing for jobs shorter than that
+ * (MPIMILL_PROGRESS_INTERVAL=SECONDS changes the 10). --quiet silences it.
+ *
+ * Under mpirun a rank's stderr is a pipe to mpirun, whatever mpirun's own
+ * stderr is: only mpirun's tells whether a user watches. So the bar is
+ * drawn when stderr is a terminal, or when mpirun started this rank
+ * (OMPI_COMM_WORLD_SIZE is set), stderr is a pipe and the parent's stderr
+ * (/proc/PPID/fd/2: mpirun's, on rank 0's node) is a terminal. The bar,
+ * mill_log lines and errors then share one stream, in order. (A shell's
+ * `mpimill run ... 2>&1 | tee log` is not under mpirun: lines, in the log.)
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "metrics.h"
@@ -18,7 +27,7 @@
 
 static struct {
     int on;          /* rank 0, not --quiet */
-    int tty;         /* stderr is a terminal */
+    int tty;         /* stderr is a terminal, or a pipe to a launcher's terminal */
     const char *job;
     const char *where; /* whose bytes: "rank 0", or "rank 0's node" */
     double total;    /* the input bytes of `where` */
@@ -27,9 +36,29 @@ static struct {
     double interval; /* seconds between lines when not on a terminal */
 } pg;
 
+/* Returns 1 when fd is a pipe. */
+static int is_pipe(int fd) {
+    struct stat st;
+    return fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode);
+}
+
+/* Returns 1 when the parent process's (the launcher's) stderr is a
+ * terminal. Opened read-only and closed at once; without /proc or the
+ * right to look (another user's launcher), it is taken not to be. */
+static int launcher_on_terminal(void) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/fd/2", (long)getppid());
+    int fd = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return 0;
+    int tty = isatty(fd);
+    (void)close(fd); /* read-only, nothing read: nothing to lose */
+    return tty;
+}
+
 void mill__progress_start(const char *job, int rank, int quiet, uint64_t total_bytes, int exact, const char *where) {
     pg.on = rank == 0 && !quiet && total_bytes > 0;
-    pg.tty = isatty(STDERR_FILENO);
+    pg.tty = pg.on && (isatty(STDERR_FILENO) || (getenv("OMPI_COMM_WORLD_SIZE") && is_pipe(STDERR_FILENO) &&
+                                                 launcher_on_terminal()));
     pg.job = job;
     pg.where = where;
     pg.total = (double)total_bytes;
@@ -65,6 +94,6 @@ void mill__progress_clear(void) {
 }
 
 void mill__progress_end(void) {
-    if (pg.on && pg.tty && pg.last > pg.t0) fputs("\r\033[K", stderr);
+    mill__progress_clear();
     pg.on = 0;
 }

@@ -25,6 +25,14 @@ script -qec "timeout 120 \"$MPIMILL\" run \"$PLUGINS/slow.so\" --input \"$TMP/li
 grep -q $'ETA [0-9]* s\e\\[K' "$TMP/tty.txt" || fail "no progress bar on a terminal: $(cat -v "$TMP/tty.txt")"
 grep -q $'\r\e\\[Kmpimill: slow\\[0\\]: halfway note' "$TMP/tty.txt" ||
   fail "mill_log did not clear the bar: $(cat -v "$TMP/tty.txt")"
+# Under mpirun a rank's stderr is a pipe, whatever mpirun's is: the bar
+# showed only without mpirun. It now follows mpirun's own stderr.
+script -qec "timeout 120 mpirun -q -n 2 --oversubscribe \"$MPIMILL\" run \"$PLUGINS/slow.so\" \
+  --input \"$TMP/lines.txt\" --output \"$TMP/mpitty\" --opt log=1000" /dev/null > "$TMP/mpitty.txt" 2>&1 ||
+  fail "the mpirun on a terminal: $(cat "$TMP/mpitty.txt")"
+grep -q $'ETA [0-9]* s\e\\[K' "$TMP/mpitty.txt" || fail "no progress bar under mpirun: $(cat -v "$TMP/mpitty.txt")"
+grep -q $'\r\e\\[Kmpimill: slow\\[0\\]: halfway note' "$TMP/mpitty.txt" ||
+  fail "mill_log did not clear the bar under mpirun: $(cat -v "$TMP/mpitty.txt")"
 MPIMILL_PROGRESS_INTERVAL=0.5 mpimill_run 2 -- run "$PLUGINS/slow.so" --input "$TMP/lines.txt" \
   --output "$TMP/out2" --quiet > "$TMP/stdout" 2> "$TMP/stderr"
 [ ! -s "$TMP/stderr" ] && [ ! -s "$TMP/stdout" ] || fail "--quiet printed: $(cat "$TMP/stdout" "$TMP/stderr")"
