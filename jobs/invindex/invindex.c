@@ -4,12 +4,13 @@
  * Words are as wordcount's: maximal runs of bytes that are not ASCII
  * whitespace. Options: lower=1 folds ASCII case.
  *
- * Values: a compact list of postings sorted by file (bytewise), then line,
- * without duplicates (see the encoding below); the combiner merges two
- * lists. Postings that come after the list's last one (the usual case: a
- * rank reads its lines in order) are appended in place (mill_value_resize),
- * so a word's cost grows with its postings, not their square; others are
- * merged into a copy.
+ * Values: a compact list of postings in groups of one file's rising lines
+ * (see the encoding below). The combiner appends one list to the other in
+ * place (mill_value_resize), whatever their order, so a word's cost grows
+ * with its postings, not their square: a rank reads its lines in order,
+ * but its files in the order given, and pieces taken from other ranks
+ * (io/share.c) out of it. Reduce puts the groups in order (file bytewise,
+ * then line) and drops repeats.
  *
  * Output: `WORD<TAB>FILE:LINE FILE:LINE ...` (postings separated by one
  * space).
@@ -26,7 +27,7 @@ static const char *const options[] = {"lower", NULL};
 
 typedef struct invindex_state {
     int lower;
-    jk_buf word, post, merged;
+    jk_buf word, post, merged, heap;
 } invindex_state;
 
 /* Reads lower= (0 or 1). */
@@ -46,10 +47,11 @@ static int is_space(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r
 
 /* A value is a 16-byte header -- u32 payload length, u32 offset of the
  * last group in the payload, u64 the last posting's line -- then the
- * payload, a sequence of file groups sorted by file (bytewise): u32 file
- * length, the file, u32 count, then count lines as LEB128 varints -- the
- * first line, then the (positive) differences. The header lets combine
- * append postings that come after the last one without decoding the list. */
+ * payload, a sequence of groups in the order their postings came: u32 file
+ * length, the file, u32 count (at least 1), then count lines as LEB128
+ * varints -- the first line, then the (positive) differences. One file may
+ * have several groups, in any order, their lines overlapping. The header
+ * lets combine append postings without decoding the list. */
 #define HEAD 16
 
 /* Appends v as a LEB128 varint. */
@@ -75,7 +77,8 @@ static int get_varint(const unsigned char *p, size_t len, size_t *pos, uint64_t 
     return -1;
 }
 
-/* A cursor over one value's postings, in order. */
+/* A cursor over a value's postings in the order they are stored, or (len
+ * at a group's end) over one group's. */
 typedef struct cursor {
     const unsigned char *p;
     size_t len, pos;        /* payload bytes and position */
@@ -149,9 +152,10 @@ static void close_group(writer *w) {
     else if (w->gstart) memcpy(w->b->p + w->gstart + 4 + w->flen, &w->count, 4);
 }
 
-/* Appends one posting; a repeat of the last one is dropped. */
+/* Appends one posting; a repeat of the last one is dropped, and one
+ * before it in the same file opens a group (differences stay positive). */
 static int write_posting(writer *w, const char *file, uint32_t flen, uint64_t line) {
-    if (w->gstart && w->flen == flen && !memcmp(w->file, file, flen)) {
+    if (w->gstart && w->flen == flen && !memcmp(w->file, file, flen) && line >= w->last) {
         if (line == w->last) return 0;
     } else {
         close_group(w);
@@ -182,9 +186,9 @@ static void write_end(writer *w) {
     put_head(w->b->p, (uint32_t)(w->b->len - HEAD), w->gstart ? (uint32_t)(w->gstart - HEAD) : 0, w->last);
 }
 
-/* Appends the postings of y, which come after the last one of value a,
- * to a in place (mill_value_resize): the cost is y's, not a's. The last
- * group of a, at lastg in its payload of `used` bytes, goes on. */
+/* Appends the postings of y to value a in place (mill_value_resize): the
+ * cost is y's, not a's. The last group of a, at lastg in its payload of
+ * `used` bytes, goes on while y's postings follow it. */
 static int ii_append(mill_ctx *ctx, invindex_state *s, const char *a, cursor *y, uint32_t used, uint32_t lastg,
                      uint32_t lflen, uint64_t lline) {
     const char *group = a + HEAD + lastg;
@@ -209,45 +213,25 @@ static int ii_append(mill_ctx *ctx, invindex_state *s, const char *a, cursor *y,
     return 0;
 }
 
-/* Merges two sorted posting lists, dropping duplicates. When b's first
- * posting is not before a's last (the usual case on the mapping rank), b's
- * postings are appended to a in place (ii_append); else both are merged
- * into a copy. */
+/* Appends list b to list a (ii_append). */
 static int ii_combine(mill_ctx *ctx, const void *key, size_t key_len, const void *a, size_t a_len,
                       const void *b, size_t b_len) {
     (void)key, (void)key_len;
     invindex_state *s = mill_userdata(ctx);
     cursor x, y;
     if (cursor_open(&x, a, a_len) || cursor_open(&y, b, b_len)) goto bad;
-    uint32_t used, lastg, lflen = 0;
+    if (!y.valid) return 0;
+    if (!x.valid) return mill_set_value(ctx, b, b_len);
+    uint32_t used, lastg, lflen;
     uint64_t lline;
     memcpy(&used, a, 4);
     memcpy(&lastg, (const char *)a + 4, 4);
     memcpy(&lline, (const char *)a + 8, 8);
-    const char *pa = (const char *)a + HEAD;
-    if (x.valid && y.valid) {
-        if ((size_t)lastg + 8 > used) goto bad;
-        memcpy(&lflen, pa + lastg, 4);
-        if ((size_t)lastg + 8 + lflen > used) goto bad;
-    }
-    if (x.valid && y.valid && cmp_posting(pa + lastg + 4, lflen, lline, y.file, y.flen, y.line) <= 0) {
-        int rc = ii_append(ctx, s, a, &y, used, lastg, lflen, lline);
-        if (rc == MILL_EFORMAT) goto bad;
-        return rc;
-    }
-    s->merged.len = 0;
-    if (jk_buf_reserve(&s->merged, a_len + b_len + HEAD)) return MILL_ENOMEM;
-    s->merged.len = HEAD;
-    writer w = {.b = &s->merged};
-    while (x.valid || y.valid) {
-        cursor *t = !x.valid ? &y
-                    : !y.valid ? &x
-                    : cmp_posting(x.file, x.flen, x.line, y.file, y.flen, y.line) <= 0 ? &x : &y;
-        if (write_posting(&w, t->file, t->flen, t->line)) return MILL_ENOMEM;
-        if (cursor_next(t)) goto bad;
-    }
-    write_end(&w);
-    return mill_set_value(ctx, s->merged.p, s->merged.len);
+    if ((size_t)lastg + 8 > used) goto bad;
+    memcpy(&lflen, (const char *)a + HEAD + lastg, 4);
+    if ((size_t)lastg + 8 + lflen > used) goto bad;
+    int rc = ii_append(ctx, s, a, &y, used, lastg, lflen, lline);
+    if (rc != MILL_EFORMAT) return rc;
 bad:
     mill_fail(ctx, "malformed posting list");
     return MILL_EFORMAT;
@@ -285,19 +269,112 @@ static int ii_map(mill_ctx *ctx, const mill_record *rec) {
     return 0;
 }
 
-/* Writes WORD<TAB>FILE:LINE FILE:LINE ... */
-static int ii_reduce(mill_ctx *ctx, const void *key, size_t key_len, const void *value, size_t value_len) {
-    jk_buf out = {0};
-    cursor c;
-    int rc = cursor_open(&c, value, value_len) ? MILL_EFORMAT : 0;
-    while (rc == 0 && c.valid) {
-        char num[24];
-        int n = snprintf(num, sizeof num, ":%" PRIu64, c.line);
-        if ((out.len && jk_buf_add(&out, " ", 1)) || jk_buf_add(&out, c.file, c.flen) || jk_buf_add(&out, num, (size_t)n))
-            rc = MILL_ENOMEM;
-        else if (cursor_next(&c))
-            rc = MILL_EFORMAT;
+/* Opens a cursor on the group at *pos of a payload [p, p+used) and moves
+ * *pos past it; sets *last to its last line. Returns -1 when malformed. */
+static int group_open(cursor *c, const unsigned char *p, size_t used, size_t *pos, uint64_t *last) {
+    uint32_t flen, count;
+    if (used - *pos < 4) return -1;
+    memcpy(&flen, p + *pos, 4);
+    if (used - *pos - 4 < (size_t)flen + 4) return -1;
+    memcpy(&count, p + *pos + 4 + flen, 4);
+    size_t q = *pos + 8 + flen;
+    *last = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        uint64_t d;
+        if (get_varint(p, used, &q, &d)) return -1;
+        *last += d;
     }
+    *c = (cursor){.p = p, .len = q, .pos = *pos + 8 + flen, .file = (const char *)p + *pos + 4, .flen = flen,
+                  .left = count};
+    *pos = q;
+    return count && cursor_next(c) == 0 ? 0 : -1;
+}
+
+/* Whether cursor a's posting comes before b's. */
+static int before(const cursor *a, const cursor *b) {
+    return cmp_posting(a->file, a->flen, a->line, b->file, b->flen, b->line) < 0;
+}
+
+/* Restores the heap order of h[0..n) below i. */
+static void sift_down(cursor **h, size_t n, size_t i) {
+    for (;;) {
+        size_t l = 2 * i + 1, m = i;
+        if (l < n && before(h[l], h[m])) m = l;
+        if (l + 1 < n && before(h[l + 1], h[m])) m = l + 1;
+        if (m == i) return;
+        cursor *t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
+    }
+}
+
+/* Appends " FILE:LINE" (no space first) to out unless it repeats the last
+ * posting put, *prev. */
+static int put_posting(jk_buf *out, cursor *prev, const cursor *c) {
+    if (prev->valid && prev->line == c->line && prev->flen == c->flen && !memcmp(prev->file, c->file, c->flen))
+        return 0;
+    *prev = *c;
+    char num[24];
+    int n = snprintf(num, sizeof num, ":%" PRIu64, c->line);
+    return (out->len && jk_buf_add(out, " ", 1)) || jk_buf_add(out, c->file, c->flen) || jk_buf_add(out, num, (size_t)n)
+               ? MILL_ENOMEM
+               : 0;
+}
+
+/* Puts a value's postings in order into out: its groups one after the
+ * other when each starts after the one before ends (a list built in
+ * order), else merged by a heap of the groups' cursors. Returns 0,
+ * MILL_ENOMEM, or MILL_EFORMAT for a malformed value. */
+static int ordered_postings(invindex_state *s, const void *value, size_t value_len, jk_buf *out) {
+    uint32_t used;
+    if (value_len < HEAD) return MILL_EFORMAT;
+    memcpy(&used, value, 4);
+    if (used > value_len - HEAD) return MILL_EFORMAT;
+    const unsigned char *p = (const unsigned char *)value + HEAD;
+    size_t n = 0, pos = 0;
+    int sorted = 1;
+    cursor c, prev = {0};
+    uint64_t last = 0;
+    while (pos < used) { /* check every group and whether they are in order */
+        uint64_t prev_last = last;
+        if (group_open(&c, p, used, &pos, &last)) return MILL_EFORMAT;
+        if (n++ && cmp_posting(prev.file, prev.flen, prev_last, c.file, c.flen, c.line) >= 0) sorted = 0;
+        prev = c;
+    }
+    prev.valid = 0;
+    if (sorted) { /* one cursor over the whole payload, checked above */
+        for ((void)cursor_open(&c, value, value_len); c.valid; (void)cursor_next(&c)) {
+            int rc = put_posting(out, &prev, &c);
+            if (rc) return rc;
+        }
+        return 0;
+    }
+    s->heap.len = 0;
+    size_t each = sizeof(cursor) + sizeof(cursor *);
+    if (n > SIZE_MAX / each || jk_buf_reserve(&s->heap, n * each)) return MILL_ENOMEM;
+    cursor *g = (cursor *)(void *)s->heap.p, **hp = (cursor **)(void *)(s->heap.p + n * sizeof c);
+    for (size_t i = 0; i < n; i++) {
+        pos = i ? (size_t)(g[i - 1].len) : 0;
+        (void)group_open(&g[i], p, used, &pos, &last); /* checked above */
+        hp[i] = &g[i];
+    }
+    for (size_t i = n / 2; i-- > 0;) sift_down(hp, n, i);
+    while (n) {
+        int rc = put_posting(out, &prev, hp[0]);
+        if (rc) return rc;
+        (void)cursor_next(hp[0]); /* the group was read whole above */
+        if (!hp[0]->valid) hp[0] = hp[--n];
+        sift_down(hp, n, 0);
+    }
+    return 0;
+}
+
+/* Writes WORD<TAB>FILE:LINE FILE:LINE ..., in order. */
+static int ii_reduce(mill_ctx *ctx, const void *key, size_t key_len, const void *value, size_t value_len) {
+    invindex_state *s = mill_userdata(ctx);
+    jk_buf out = {0};
+    int rc = ordered_postings(s, value, value_len, &out);
     if (rc == MILL_EFORMAT) mill_fail(ctx, "malformed posting list");
     if (rc == 0) rc = mill_write(ctx, key, key_len, out.p ? out.p : "", out.len);
     jk_buf_free(&out);
@@ -311,6 +388,7 @@ static void ii_teardown(mill_ctx *ctx) {
     jk_buf_free(&s->word);
     jk_buf_free(&s->post);
     jk_buf_free(&s->merged);
+    jk_buf_free(&s->heap);
     free(s);
     mill_set_userdata(ctx, NULL);
 }
