@@ -15,9 +15,9 @@
  * min, max and mean are the shortest of %.15g/%.16g/%.17g that reads back
  * exactly; an aggregate over no non-empty field is empty. A non-empty field
  * that is not a number fails the job naming the line and column.
- * Floating-point sums depend on the order of additions, so sums of
- * non-integers may differ in their last digits between rank counts (they
- * add up in a long double, rounded to a double when written).
+ * Sums add up in a long double, rounded to a double when written: exact for
+ * integers while partial sums stay below 2^64; others depend on the order
+ * of additions, so on the rank count (docs/jobs.md).
  */
 #include <mpimill/job.h>
 #include <inttypes.h>
@@ -178,8 +178,9 @@ static int groupby_combine(mill_ctx *ctx, const void *key, size_t key_len, const
         acc x, y;
         memcpy(&x, s->merged.p + 8 + i * sizeof x, sizeof x);
         memcpy(&y, (const char *)b + 8 + i * sizeof y, sizeof y);
+        /* A side without values adds nothing, not its +0: -0 stays -0. */
+        x.sum = !y.n ? x.sum : !x.n ? y.sum : x.sum + y.sum;
         x.n += y.n;
-        x.sum += y.sum;
         x.min = y.min < x.min || (y.min == x.min && signbit(y.min)) ? y.min : x.min; /* -0 below +0, in any order */
         x.max = y.max > x.max || (y.max == x.max && !signbit(y.max)) ? y.max : x.max;
         memcpy(s->merged.p + 8 + i * sizeof x, &x, sizeof x);

@@ -84,6 +84,11 @@ for z in z1 z2; do
   run_job "$ranks" groupby --input "$TMP/$z.csv" --output "$TMP/$z" --opt by=k --opt agg=min:v,max:v
   [ "$(output_of "$TMP/$z")" = "$(printf 'a\t-0\t0')" ] || fail "min, max of 0 and -0 ($z): $(output_of "$TMP/$z")"
 done
+# A row whose field is empty adds nothing to a sum, not +0: -0 stays -0
+# (the empty row's +0 made a's sum and mean 0).
+printf 'k,v\na,-0\na,\nb,-0\n' > "$TMP/nz.csv"
+run_job "$ranks" groupby --input "$TMP/nz.csv" --output "$TMP/nz" --opt by=k --opt agg=sum:v,mean:v
+[ "$(output_of "$TMP/nz")" = "$(printf 'a\t-0\t-0\nb\t-0\t-0')" ] || fail "sums of -0 and empty: $(output_of "$TMP/nz")"
 expect_fail "$ranks" 1 "option agg=count,median:v: 'median:v' is not count" groupby --input "$in/bad.csv" --opt by=k --opt agg=count,median:v
 expect_fail "$ranks" 1 "option agg=sum: 'sum' is not count" groupby --input "$in/bad.csv" --opt by=k --opt agg=sum
 expect_fail "$ranks" 1 "no column 'w' in the header of $in/bad.csv" groupby --input "$in/bad.csv" --opt by=k --opt agg=max:w
