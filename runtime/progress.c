@@ -12,13 +12,18 @@
  * stderr is: only mpirun's tells whether a user watches. So the bar is
  * drawn when stderr is a terminal, or when mpirun started this rank
  * (OMPI_COMM_WORLD_SIZE is set), stderr is a pipe and the parent's stderr
- * (/proc/PPID/fd/2: mpirun's, on rank 0's node) is a terminal. The bar,
- * mill_log lines and errors then share one stream, in order. (A shell's
- * `mpimill run ... 2>&1 | tee log` is not under mpirun: lines, in the log.)
+ * (/proc/PPID/fd/2: Open MPI's mpirun when it started rank 0 directly, on
+ * rank 0's node) is a terminal. mpirun options that rewrite or redirect a
+ * rank's output (--output-filename, --tag-output, --timestamp-output,
+ * --xml) mean lines. Rank 0's own mill_log lines and errors clear the bar
+ * first; another rank's line reaches the terminal through mpirun and may
+ * land at the end of the bar's line, which the next redraw leaves above.
+ * (A shell's `mpimill run ... 2>&1 | tee log` is not under mpirun: lines.)
  */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -42,6 +47,18 @@ static int is_pipe(int fd) {
     return fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode);
 }
 
+/* Returns 1 when mpirun was asked to rewrite or redirect the ranks'
+ * output: a bar's redraws would be tagged line by line or end in a file. */
+static int launcher_rewrites_output(void) {
+    static const char *const opts[] = {"OMPI_MCA_orte_output_filename", "OMPI_MCA_orte_tag_output",
+                                       "OMPI_MCA_orte_timestamp_output", "OMPI_MCA_orte_xml_output"};
+    for (size_t i = 0; i < sizeof opts / sizeof *opts; i++) {
+        const char *v = getenv(opts[i]);
+        if (v && *v && strcmp(v, "0") != 0) return 1;
+    }
+    return 0;
+}
+
 /* Returns 1 when the parent process's (the launcher's) stderr is a
  * terminal. Opened read-only and closed at once; without /proc or the
  * right to look (another user's launcher), it is taken not to be. */
@@ -58,7 +75,7 @@ static int launcher_on_terminal(void) {
 void mill__progress_start(const char *job, int rank, int quiet, uint64_t total_bytes, int exact, const char *where) {
     pg.on = rank == 0 && !quiet && total_bytes > 0;
     pg.tty = pg.on && (isatty(STDERR_FILENO) || (getenv("OMPI_COMM_WORLD_SIZE") && is_pipe(STDERR_FILENO) &&
-                                                 launcher_on_terminal()));
+                                                 !launcher_rewrites_output() && launcher_on_terminal()));
     pg.job = job;
     pg.where = where;
     pg.total = (double)total_bytes;

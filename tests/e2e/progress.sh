@@ -33,6 +33,14 @@ script -qec "timeout 120 mpirun -q -n 2 --oversubscribe \"$MPIMILL\" run \"$PLUG
 grep -q $'ETA [0-9]* s\e\\[K' "$TMP/mpitty.txt" || fail "no progress bar under mpirun: $(cat -v "$TMP/mpitty.txt")"
 grep -q $'\r\e\\[Kmpimill: slow\\[0\\]: halfway note' "$TMP/mpitty.txt" ||
   fail "mill_log did not clear the bar under mpirun: $(cat -v "$TMP/mpitty.txt")"
+# mpirun --output-filename sends each rank's output to a file: lines there
+# (bar frames were written into the file while mpirun's stderr was a tty).
+script -qec "MPIMILL_PROGRESS_INTERVAL=0.3 timeout 120 mpirun -q -n 2 --oversubscribe \
+  --output-filename \"$TMP/of\" \"$MPIMILL\" run \"$PLUGINS/slow.so\" --input \"$TMP/lines.txt\" \
+  --output \"$TMP/mpiof\"" /dev/null > "$TMP/mpiof.txt" 2>&1 || fail "the mpirun --output-filename: $(cat "$TMP/mpiof.txt")"
+grep -Eq '^mpimill: slow: map .*ETA [0-9]+ s$' "$TMP/of/1/rank.0/stderr" ||
+  fail "no progress lines with --output-filename: $(cat -v "$TMP/of/1/rank.0/stderr")"
+! grep -q $'\e' "$TMP/of/1/rank.0/stderr" || fail "a bar in an --output-filename file: $(cat -v "$TMP/of/1/rank.0/stderr")"
 MPIMILL_PROGRESS_INTERVAL=0.5 mpimill_run 2 -- run "$PLUGINS/slow.so" --input "$TMP/lines.txt" \
   --output "$TMP/out2" --quiet > "$TMP/stdout" 2> "$TMP/stderr"
 [ ! -s "$TMP/stderr" ] && [ ! -s "$TMP/stdout" ] || fail "--quiet printed: $(cat "$TMP/stdout" "$TMP/stderr")"
