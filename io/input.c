@@ -411,6 +411,20 @@ static void put(mill__piece *out, size_t max, size_t *n, mill__piece pc) {
     (*n)++;
 }
 
+/* A whole file to place: its size and index in the inputs. */
+typedef struct {
+    uint64_t size;
+    size_t file;
+} whole;
+
+/* Orders whole files by size descending, then input order: a total order,
+ * so qsort (not stable) gives every rank the same sequence. */
+static int whole_cmp(const void *pa, const void *pb) {
+    const whole *a = pa, *b = pb;
+    if (a->size != b->size) return a->size > b->size ? -1 : 1;
+    return (a->file > b->file) - (a->file < b->file);
+}
+
 size_t mill__split_opts(const mill__inputs *in, int csv_quoted_newlines, int rank, int size,
                         mill__piece *out, size_t max) {
     size_t n = 0;
@@ -430,7 +444,7 @@ size_t mill__split_opts(const mill__inputs *in, int csv_quoted_newlines, int ran
     }
     unsigned char *mine = NULL;
     if (nwhole) {
-        size_t *order = malloc(nwhole * sizeof *order);
+        whole *order = malloc(nwhole * sizeof *order);
         uint64_t *load = calloc((size_t)size, sizeof *load);
         mine = calloc(in->n, 1);
         if (!order || !load || !mine) {
@@ -441,21 +455,14 @@ size_t mill__split_opts(const mill__inputs *in, int csv_quoted_newlines, int ran
             size_t k = 0;
             for (size_t i = 0; i < in->n; i++)
                 if (in->files[i].kind != MILL__HDF5 && mill__whole_file(&in->files[i], csv_quoted_newlines))
-                    order[k++] = i;
-            for (size_t a = 1; a < nwhole; a++) { /* stable insertion sort by size, descending */
-                size_t x = order[a], b = a;
-                while (b > 0 && in->files[order[b - 1]].size < in->files[x].size) {
-                    order[b] = order[b - 1];
-                    b--;
-                }
-                order[b] = x;
-            }
+                    order[k++] = (whole){in->files[i].size, i};
+            qsort(order, nwhole, sizeof *order, whole_cmp);
             for (size_t a = 0; a < nwhole; a++) {
                 int best = 0;
                 for (int r = 1; r < size; r++)
                     if (load[r] < load[best]) best = r;
-                load[best] += in->files[order[a]].size + 1; /* +1: empty files spread too */
-                if (best == rank) mine[order[a]] = 1;
+                load[best] += order[a].size + 1; /* +1: empty files spread too */
+                if (best == rank) mine[order[a].file] = 1;
             }
             free(order);
             free(load);
