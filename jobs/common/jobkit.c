@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <search.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,7 +88,6 @@ size_t jk_fmt_double(char *out, double x) {
 
 /* The resolved indexes of the columns for one input file. */
 typedef struct jk_file {
-    struct jk_file *next;
     char *name;
     size_t *idx;
 } jk_file;
@@ -96,9 +96,22 @@ struct jk_cols {
     size_t n, cap;
     char **spec;     /* as written */
     long *pos;       /* >= 0: "#N" as index N-1; -1: by name */
-    jk_file *files;  /* cache, most recent first */
+    void *files;     /* tsearch tree of jk_file by name: one per file seen */
+    jk_file *last;   /* the last file resolved: records come file by file */
     const size_t *cur;
 };
+
+static int file_cmp(const void *a, const void *b) {
+    return strcmp(((const jk_file *)a)->name, ((const jk_file *)b)->name);
+}
+
+static void file_free(void *p) {
+    jk_file *f = p;
+    if (!f) return;
+    free(f->name);
+    free(f->idx);
+    free(f);
+}
 
 jk_cols *jk_cols_new(void) { return calloc(1, sizeof(jk_cols)); }
 
@@ -178,13 +191,7 @@ void jk_cols_free(jk_cols *c) {
     for (size_t i = 0; i < c->n; i++) free(c->spec[i]);
     free(c->spec);
     free(c->pos);
-    while (c->files) {
-        jk_file *n = c->files->next;
-        free(c->files->name);
-        free(c->files->idx);
-        free(c->files);
-        c->files = n;
-    }
+    tdestroy(c->files, file_free);
     free(c);
 }
 
@@ -283,15 +290,13 @@ int jk_cols_resolve(mill_ctx *ctx, jk_cols *c, const mill_record *rec, const siz
         mill_fail(ctx, "input %s is not CSV: this job reads CSV columns (name files *.csv or *.csv.gz)", rec->file);
         return MILL_EINVAL;
     }
-    jk_file *f = c->files, *prev = NULL;
-    while (f && strcmp(f->name, rec->file) != 0) prev = f, f = f->next;
-    if (f) {
-        if (prev) { /* move to the front: inputs are read file by file */
-            prev->next = f->next;
-            f->next = c->files;
-            c->files = f;
-        }
-    } else {
+    jk_file *f = c->last;
+    if (f && strcmp(f->name, rec->file) != 0) {
+        jk_file key = {.name = (char *)rec->file};
+        void *hit = tfind(&key, &c->files, file_cmp);
+        f = hit ? *(jk_file **)hit : NULL;
+    }
+    if (!f) {
         f = calloc(1, sizeof *f);
         if (f) f->name = strdup(rec->file);
         if (f && f->name) f->idx = calloc(c->n ? c->n : 1, sizeof *f->idx);
@@ -329,15 +334,16 @@ int jk_cols_resolve(mill_ctx *ctx, jk_cols *c, const mill_record *rec, const siz
             }
         }
         jk_buf_free(&h);
+        if (!rc && !tsearch(f, &c->files, file_cmp)) {
+            mill_fail(ctx, "out of memory");
+            rc = MILL_ENOMEM;
+        }
         if (rc) {
-            free(f->name);
-            free(f->idx);
-            free(f);
+            file_free(f);
             return rc;
         }
-        f->next = c->files;
-        c->files = f;
     }
+    c->last = f;
     for (size_t i = 0; i < c->n; i++) {
         if (c->pos[i] < 0 && rec->line == 1) {
             mill_fail(ctx, "column '%s' is named but %s has no header row (--csv-no-header): name it as #N",
