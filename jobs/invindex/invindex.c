@@ -322,10 +322,11 @@ static int put_posting(jk_buf *out, cursor *prev, const cursor *c) {
                : 0;
 }
 
-/* Puts a value's postings in order into out: its groups one after the
- * other when each starts after the one before ends (a list built in
- * order), else merged by a heap of the groups' cursors. Returns 0,
- * MILL_ENOMEM, or MILL_EFORMAT for a malformed value. */
+/* Puts a value's postings in order into out. Its groups fall into runs,
+ * each group starting after the one before it ends (a list built in order
+ * is one run); the runs' cursors are merged by a heap, which takes
+ * sizeof(cursor) + 16 bytes per run. Returns 0, MILL_ENOMEM, or
+ * MILL_EFORMAT for a malformed value. */
 static int ordered_postings(invindex_state *s, const void *value, size_t value_len, jk_buf *out) {
     uint32_t used;
     if (value_len < HEAD) return MILL_EFORMAT;
@@ -333,37 +334,34 @@ static int ordered_postings(invindex_state *s, const void *value, size_t value_l
     if (used > value_len - HEAD) return MILL_EFORMAT;
     const unsigned char *p = (const unsigned char *)value + HEAD;
     size_t n = 0, pos = 0;
-    int sorted = 1;
     cursor c, prev = {0};
     uint64_t last = 0;
-    while (pos < used) { /* check every group and whether they are in order */
+    s->heap.len = 0;
+    while (pos < used) { /* check every group; note where each run starts */
         uint64_t prev_last = last;
+        size_t start = pos;
         if (group_open(&c, p, used, &pos, &last)) return MILL_EFORMAT;
-        if (n++ && cmp_posting(prev.file, prev.flen, prev_last, c.file, c.flen, c.line) >= 0) sorted = 0;
+        if (!n || cmp_posting(prev.file, prev.flen, prev_last, c.file, c.flen, c.line) >= 0) {
+            if (jk_buf_add(&s->heap, &start, sizeof start)) return MILL_ENOMEM;
+            n++;
+        }
         prev = c;
     }
-    prev.valid = 0;
-    if (sorted) { /* one cursor over the whole payload, checked above */
-        for ((void)cursor_open(&c, value, value_len); c.valid; (void)cursor_next(&c)) {
-            int rc = put_posting(out, &prev, &c);
-            if (rc) return rc;
-        }
-        return 0;
-    }
-    s->heap.len = 0;
-    size_t each = sizeof(cursor) + sizeof(cursor *);
-    if (n > SIZE_MAX / each || jk_buf_reserve(&s->heap, n * each)) return MILL_ENOMEM;
-    cursor *g = (cursor *)(void *)s->heap.p, **hp = (cursor **)(void *)(s->heap.p + n * sizeof c);
+    if (n > SIZE_MAX / (sizeof c + sizeof(cursor *)) || jk_buf_reserve(&s->heap, n * (sizeof c + sizeof(cursor *))))
+        return MILL_ENOMEM;
+    const size_t *starts = (const size_t *)(void *)s->heap.p;
+    cursor *g = (cursor *)(void *)(s->heap.p + n * sizeof *starts), **hp = (cursor **)(void *)(g + n);
     for (size_t i = 0; i < n; i++) {
-        pos = i ? (size_t)(g[i - 1].len) : 0;
-        (void)group_open(&g[i], p, used, &pos, &last); /* checked above */
+        g[i] = (cursor){.p = p, .len = i + 1 < n ? starts[i + 1] : used, .pos = starts[i]};
+        (void)cursor_next(&g[i]); /* checked above: a posting */
         hp[i] = &g[i];
     }
     for (size_t i = n / 2; i-- > 0;) sift_down(hp, n, i);
+    prev.valid = 0;
     while (n) {
         int rc = put_posting(out, &prev, hp[0]);
         if (rc) return rc;
-        (void)cursor_next(hp[0]); /* the group was read whole above */
+        (void)cursor_next(hp[0]); /* checked above */
         if (!hp[0]->valid) hp[0] = hp[--n];
         sift_down(hp, n, 0);
     }
