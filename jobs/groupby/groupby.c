@@ -17,7 +17,7 @@
  * that is not a number fails the job naming the line and column.
  * Sums add up in a long double, rounded to a double when written: exact for
  * integers while partial sums stay below 2^64; others depend on the order
- * of additions, so on the rank count (docs/jobs.md).
+ * of additions, which varies from run to run (docs/jobs.md).
  */
 #include <mpimill/job.h>
 #include <inttypes.h>
