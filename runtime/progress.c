@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -54,7 +55,9 @@ static int launcher_rewrites_output(void) {
                                        "OMPI_MCA_orte_timestamp_output", "OMPI_MCA_orte_xml_output"};
     for (size_t i = 0; i < sizeof opts / sizeof *opts; i++) {
         const char *v = getenv(opts[i]);
-        if (v && *v && strcmp(v, "0") != 0) return 1;
+        if (v && *v && strcmp(v, "0") != 0 && strcasecmp(v, "false") != 0 && strcasecmp(v, "no") != 0 &&
+            strcasecmp(v, "off") != 0)
+            return 1;
     }
     return 0;
 }

@@ -41,6 +41,11 @@ script -qec "MPIMILL_PROGRESS_INTERVAL=0.3 timeout 120 mpirun -q -n 2 --oversubs
 grep -Eq '^mpimill: slow: map .*ETA [0-9]+ s$' "$TMP/of/1/rank.0/stderr" ||
   fail "no progress lines with --output-filename: $(cat -v "$TMP/of/1/rank.0/stderr")"
 ! grep -q $'\e' "$TMP/of/1/rank.0/stderr" || fail "a bar in an --output-filename file: $(cat -v "$TMP/of/1/rank.0/stderr")"
+# An MCA switch set to false leaves the output alone: the bar stays.
+script -qec "timeout 120 mpirun -q -n 2 --oversubscribe --mca orte_tag_output false \"$MPIMILL\" run \
+  \"$PLUGINS/slow.so\" --input \"$TMP/lines.txt\" --output \"$TMP/mpifalse\"" /dev/null > "$TMP/mpifalse.txt" 2>&1 ||
+  fail "the mpirun with orte_tag_output false: $(cat "$TMP/mpifalse.txt")"
+grep -q $'ETA [0-9]* s\e\\[K' "$TMP/mpifalse.txt" || fail "no bar with orte_tag_output false: $(cat -v "$TMP/mpifalse.txt")"
 MPIMILL_PROGRESS_INTERVAL=0.5 mpimill_run 2 -- run "$PLUGINS/slow.so" --input "$TMP/lines.txt" \
   --output "$TMP/out2" --quiet > "$TMP/stdout" 2> "$TMP/stderr"
 [ ! -s "$TMP/stderr" ] && [ ! -s "$TMP/stdout" ] || fail "--quiet printed: $(cat "$TMP/stdout" "$TMP/stderr")"
