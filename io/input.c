@@ -425,57 +425,74 @@ static int whole_cmp(const void *pa, const void *pb) {
     return (a->file > b->file) - (a->file < b->file);
 }
 
-size_t mill__split_opts(const mill__inputs *in, int csv_quoted_newlines, int rank, int size,
-                        mill__piece *out, size_t max) {
-    size_t n = 0;
-    for (size_t i = 0; i < in->n; i++)
-        if (in->files[i].kind == MILL__HDF5) put(out, max, &n, (mill__piece){.file = i});
+/* A rank's load in the placement heap. */
+typedef struct {
+    uint64_t load;
+    int rank;
+} slot;
 
-    /* Whole files: greedy largest first onto the least loaded rank. The
-     * order (size descending, then input order) and the tie rule (lowest
-     * rank) make every rank compute the same assignment. */
-    size_t nwhole = 0;
+/* Returns whether a goes before b: less loaded, then lower rank. */
+static int slot_less(slot a, slot b) {
+    return a.load < b.load || (a.load == b.load && a.rank < b.rank);
+}
+
+/* Restores the min-heap h[0..n) after h[0] grew. */
+static void slot_sift(slot *h, size_t n) {
+    size_t i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n) return;
+        if (c + 1 < n && slot_less(h[c + 1], h[c])) c++;
+        if (!slot_less(h[c], h[i])) return;
+        slot t = h[i];
+        h[i] = h[c], h[c] = t, i = c;
+    }
+}
+
+int *mill__split_place(const mill__inputs *in, int csv_quoted_newlines, int size) {
+    size_t n = in->n ? in->n : 1, nwhole = 0;
+    int *owner = malloc(n * sizeof *owner);
+    whole *order = malloc(n * sizeof *order);
+    slot *heap = malloc((size_t)size * sizeof *heap);
+    if (!owner || !order || !heap) {
+        free(owner), free(order), free(heap);
+        return NULL;
+    }
+    for (size_t i = 0; i < in->n; i++) {
+        owner[i] = -1;
+        if (in->files[i].kind != MILL__HDF5 && mill__whole_file(&in->files[i], csv_quoted_newlines))
+            order[nwhole++] = (whole){in->files[i].size, i};
+    }
+    qsort(order, nwhole, sizeof *order, whole_cmp);
+    /* Ranks in order with no load are a heap already. Its root is always
+     * the least loaded rank, the lowest of equals: the one a scan of all
+     * ranks would pick. */
+    for (int r = 0; r < size; r++) heap[r] = (slot){0, r};
+    for (size_t a = 0; a < nwhole; a++) {
+        owner[order[a].file] = heap[0].rank;
+        heap[0].load += order[a].size + 1; /* +1: empty files spread too */
+        slot_sift(heap, (size_t)size);
+    }
+    free(order);
+    free(heap);
+    return owner;
+}
+
+size_t mill__split_pieces(const mill__inputs *in, const int *owner, int rank, int size, mill__piece *out,
+                          size_t max) {
+    size_t n = 0;
     uint64_t split_total = 0;
     for (size_t i = 0; i < in->n; i++) {
-        const mill__file *f = &in->files[i];
-        if (f->kind == MILL__HDF5) continue;
-        if (mill__whole_file(f, csv_quoted_newlines)) nwhole++;
-        else split_total += f->size;
+        if (in->files[i].kind == MILL__HDF5) put(out, max, &n, (mill__piece){.file = i});
+        else if (owner[i] < 0) split_total += in->files[i].size;
     }
-    unsigned char *mine = NULL;
-    if (nwhole) {
-        whole *order = malloc(nwhole * sizeof *order);
-        uint64_t *load = calloc((size_t)size, sizeof *load);
-        mine = calloc(in->n, 1);
-        if (!order || !load || !mine) {
-            free(order), free(load), free(mine);
-            return SIZE_MAX;
-        }
-        {
-            size_t k = 0;
-            for (size_t i = 0; i < in->n; i++)
-                if (in->files[i].kind != MILL__HDF5 && mill__whole_file(&in->files[i], csv_quoted_newlines))
-                    order[k++] = (whole){in->files[i].size, i};
-            qsort(order, nwhole, sizeof *order, whole_cmp);
-            for (size_t a = 0; a < nwhole; a++) {
-                int best = 0;
-                for (int r = 1; r < size; r++)
-                    if (load[r] < load[best]) best = r;
-                load[best] += order[a].size + 1; /* +1: empty files spread too */
-                if (best == rank) mine[order[a].file] = 1;
-            }
-            free(order);
-            free(load);
-        }
-    }
-
     uint64_t lo = cut(split_total, rank, size), hi = cut(split_total, rank + 1, size);
     uint64_t base = 0;
     for (size_t i = 0; i < in->n; i++) {
         const mill__file *f = &in->files[i];
         if (f->kind == MILL__HDF5) continue;
-        if (mill__whole_file(f, csv_quoted_newlines)) {
-            if (mine[i]) put(out, max, &n, (mill__piece){.file = i, .start = 0, .end = f->size});
+        if (owner[i] >= 0) {
+            if (owner[i] == rank) put(out, max, &n, (mill__piece){.file = i, .start = 0, .end = f->size});
             continue;
         }
         uint64_t fs = f->size, fe = base + fs;
@@ -485,19 +502,30 @@ size_t mill__split_opts(const mill__inputs *in, int csv_quoted_newlines, int ran
         }
         base = fe;
     }
-    free(mine);
+    return n;
+}
+
+size_t mill__split_list(const mill__inputs *in, const int *owner, int rank, int size, mill__piece **out) {
+    size_t n = mill__split_pieces(in, owner, rank, size, NULL, 0);
+    *out = malloc((n ? n : 1) * sizeof **out);
+    if (!*out) return SIZE_MAX;
+    mill__split_pieces(in, owner, rank, size, *out, n);
     return n;
 }
 
 size_t mill__split(const mill__inputs *in, int rank, int size, mill__piece *out, size_t max) {
-    return mill__split_opts(in, 0, rank, size, out, max);
+    int *owner = mill__split_place(in, 0, size);
+    size_t n = owner ? mill__split_pieces(in, owner, rank, size, out, max) : SIZE_MAX;
+    free(owner);
+    return n;
 }
 
 uint64_t mill__split_bytes(const mill__inputs *in, int csv_quoted_newlines, int rank, int size) {
-    size_t n = mill__split_opts(in, csv_quoted_newlines, rank, size, NULL, 0);
-    mill__piece *pc = n == SIZE_MAX ? NULL : calloc(n ? n : 1, sizeof *pc);
-    if (!pc) return 0;
-    mill__split_opts(in, csv_quoted_newlines, rank, size, pc, n);
+    int *owner = mill__split_place(in, csv_quoted_newlines, size);
+    mill__piece *pc = NULL;
+    size_t n = owner ? mill__split_list(in, owner, rank, size, &pc) : SIZE_MAX;
+    free(owner);
+    if (n == SIZE_MAX) return 0;
     uint64_t bytes = 0;
     for (size_t i = 0; i < n; i++)
         bytes += in->files[pc[i].file].kind == MILL__HDF5 ? in->files[pc[i].file].size / (uint64_t)size

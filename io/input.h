@@ -93,23 +93,36 @@ mill__kind mill__kind_of(const char *path);
  * gzip always, CSV when csv_quoted_newlines is set. */
 int mill__whole_file(const mill__file *f, int csv_quoted_newlines);
 
-/* Computes rank's share of the inputs, deterministically on every rank:
+/* Places the whole files (see mill__whole_file) among size ranks, the same
+ * on every rank: largest first (ties: input order) onto the least loaded
+ * rank (ties: the lowest), in O(n log n + n log size). Returns a malloc'd
+ * array of in->n entries: the rank that reads file i whole, or -1 for a
+ * file that is split and for an HDF5 dataset; NULL when out of memory.
+ * Compute it once and pass it to mill__split_pieces for every rank. */
+int *mill__split_place(const mill__inputs *in, int csv_quoted_newlines, int size);
+
+/* Computes rank's share of the inputs, given owner from mill__split_place
+ * for the same inputs and size:
  *  - first one piece per HDF5 dataset, on every rank, in input order
  *    (start = end = 0: the reader picks its rows, collectively);
- *  - then, in input order, the whole files (see mill__whole_file), assigned
- *    largest first to the least loaded rank (ties: lowest rank, then input
- *    order), each as the piece [0, size);
+ *  - then, in input order, the whole files owner gives rank, each as the
+ *    piece [0, size);
  *  - and the bytes [T*rank/size, T*(rank+1)/size) of the concatenated
  *    splittable files (T their total size), cut at file boundaries.
  * Writes at most `max` pieces into out and returns how many there are
- * (which may exceed max: call again with a larger array), or SIZE_MAX when
- * out of memory. mill__split is
- * mill__split_opts with csv_quoted_newlines = 0. */
-size_t mill__split_opts(const mill__inputs *in, int csv_quoted_newlines, int rank, int size,
-                        mill__piece *out, size_t max);
+ * (which may exceed max: call again with a larger array). */
+size_t mill__split_pieces(const mill__inputs *in, const int *owner, int rank, int size, mill__piece *out,
+                          size_t max);
+
+/* Like mill__split_pieces, into *out (malloc'd, for the caller to free).
+ * Returns the count, or SIZE_MAX when out of memory. */
+size_t mill__split_list(const mill__inputs *in, const int *owner, int rank, int size, mill__piece **out);
+
+/* mill__split_place with csv_quoted_newlines = 0, then mill__split_pieces:
+ * for tests. Returns SIZE_MAX when out of memory. */
 size_t mill__split(const mill__inputs *in, int rank, int size, mill__piece *out, size_t max);
 
-/* Returns the bytes of input rank reads (mill__split_opts): its pieces'
+/* Returns the bytes of input rank reads (mill__split_pieces): its pieces'
  * bytes, and 1/size of each HDF5 file; 0 when out of memory. */
 uint64_t mill__split_bytes(const mill__inputs *in, int csv_quoted_newlines, int rank, int size);
 

@@ -116,10 +116,11 @@ int mill__read_piece(const mill__inputs *in, const mill__piece *pc, mill__record
 
 int mill__read_all(const mill__inputs *in, mill__read_opts *o, int rank, int size, mill__record_fn fn,
                    void *arg, char *err, size_t errlen) {
-    size_t n = mill__split_opts(in, o->csv_quoted_newlines, rank, size, NULL, 0);
-    mill__piece *pieces = n == SIZE_MAX ? NULL : calloc(n ? n : 1, sizeof *pieces);
+    int *owner = mill__split_place(in, o->csv_quoted_newlines, size);
+    mill__piece *pieces = NULL;
+    size_t n = owner ? mill__split_list(in, owner, rank, size, &pieces) : SIZE_MAX;
+    free(owner);
     if (!pieces) n = 0;
-    else mill__split_opts(in, o->csv_quoted_newlines, rank, size, pieces, n);
     int rc = pieces ? 0 : MILL_ENOMEM;
     if (rc) snprintf(err, errlen, "out of memory splitting the inputs");
     /* Collective pieces first: every rank has the same ones, in the same

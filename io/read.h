@@ -87,7 +87,7 @@ int mill__read_piece_opts(const mill__inputs *in, mill__read_opts *o, const mill
                           mill__record_fn fn, void *arg, char *err, size_t errlen);
 
 /* Collective over o->comm (rank and size are this rank's place in it).
- * Reads this rank's share of the inputs (mill__split_opts), or with
+ * Reads this rank's share of the inputs (mill__split_pieces), or with
  * o->share the pieces it takes from its node's share, and calls fn for
  * each record. HDF5 datasets come first and every rank takes part in all of
  * them even after a failure, so that a failure never leaves another rank

@@ -37,12 +37,11 @@ struct mill__share {
 /* Lists rank's pieces, cut, into *out (malloc'd) and their count into *n,
  * and adds their bytes to *total. Returns 0, or -1 when out of memory or
  * when they are too many for a word. */
-static int list_pieces(const mill__inputs *in, int cqn, int line_numbers, uint64_t split, int rank, int size,
-                       mill__piece **out, uint32_t *n, uint64_t *total) {
-    size_t k = mill__split_opts(in, cqn, rank, size, NULL, 0);
-    mill__piece *pc = k == SIZE_MAX ? NULL : malloc((k ? k : 1) * sizeof *pc);
-    if (!pc) return -1;
-    mill__split_opts(in, cqn, rank, size, pc, k);
+static int list_pieces(const mill__inputs *in, const int *owner, int line_numbers, uint64_t split, int rank,
+                       int size, mill__piece **out, uint32_t *n, uint64_t *total) {
+    mill__piece *pc = NULL;
+    size_t k = mill__split_list(in, owner, rank, size, &pc);
+    if (k == SIZE_MAX) return -1;
     uint64_t m = 0;
     for (size_t i = 0; i < k; i++) {
         const mill__file *f = &in->files[pc[i].file];
@@ -120,10 +119,11 @@ mill__share *mill__share_open(const mill__inputs *in, int csv_quoted_newlines, i
     ok = ok && MPI_Comm_group(node, &g) == MPI_SUCCESS && MPI_Comm_group(comm, &world) == MPI_SUCCESS &&
          MPI_Group_translate_ranks(g, nodes, local, world, global) == MPI_SUCCESS;
     uint32_t *count = ok ? calloc((size_t)nodes, sizeof *count) : NULL;
-    ok = ok && count;
+    int *owner = ok && count ? mill__split_place(in, csv_quoted_newlines, size) : NULL;
+    ok = ok && count && owner;
     for (int i = 0; ok && i < nodes; i++)
-        ok = list_pieces(in, csv_quoted_newlines, line_numbers, split, global[i], size, &s->list[i], &count[i],
-                         &s->total) == 0;
+        ok = list_pieces(in, owner, line_numbers, split, global[i], size, &s->list[i], &count[i], &s->total) == 0;
+    free(owner);
     if (g != MPI_GROUP_NULL) MPI_Group_free(&g);
     if (world != MPI_GROUP_NULL) MPI_Group_free(&world);
     free(local);

@@ -1,6 +1,6 @@
 /* share.h -- the ranks of a node sharing out their input as they read it.
  *
- * mill__split_opts gives every rank an equal share of the bytes, but ranks
+ * mill__split_pieces gives every rank an equal share of the bytes, but ranks
  * do not map at equal speed: a core shared with another process, a
  * hypervisor taking time, more ranks than cores, a gzip file slower to
  * inflate than its size says. A rank done with its share would wait for the
@@ -35,7 +35,7 @@ typedef struct mill__share mill__share;
  * `--mca osc pt2pt`), or memory short on a rank of the node. Then every rank
  * of the node reads its static share, as mill__read_all does without a
  * share. The share lists the pieces of every rank of the node: its share by
- * mill__split_opts without the HDF5 datasets (read collectively, apart),
+ * mill__split_pieces without the HDF5 datasets (read collectively, apart),
  * byte ranges of text cut into pieces of at most split bytes. Line-numbered
  * text (line_numbers) and CSV are not cut: a piece counts the lines before
  * its start, and many pieces would count them many times over; their

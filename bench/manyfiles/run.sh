@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# run.sh [FILES] [BUILD_DIR] -- many small inputs: per-file work against
-# its baselines, at FILES (default 20000) and 4x FILES, in one run.
+# run.sh [FILES] [BUILD_DIR] [RANKS] -- many small inputs: per-file work
+# against its baselines, at FILES (default 20000) and 4x FILES, in one run,
+# with RANKS ranks (default 2; more are oversubscribed: every rank of a node
+# places all the whole files, so per-rank costs show at 16 or 32).
 #
 # wordcount over FILES gzip files whose sizes rise with their names (whole
 # files are placed on ranks largest first: a placement that sorts them in
@@ -12,13 +14,14 @@ set -euo pipefail
 n=${1:-20000}
 here=$(cd "$(dirname "$0")" && pwd)
 build=${2:-$here/../../build/release}
+ranks=${3:-2}
 export LC_ALL=C OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 awk=$(command -v mawk || command -v awk)
 d=$(mktemp -d)
 trap 'rm -rf "$d"' EXIT
 secs() { local t0 t1; t0=$(date +%s.%N); "$@" > /dev/null; t1=$(date +%s.%N); div "$t1 - $t0" 1; }
 div() { awk "BEGIN { print ($1) / ($2) }"; }
-mill() { rm -rf "$d/out"; mpirun -q -n 2 "$build/bin/mpimill" run "$@" --output "$d/out" --quiet; }
+mill() { rm -rf "$d/out"; mpirun -q --oversubscribe -n "$ranks" "$build/bin/mpimill" run "$@" --output "$d/out" --quiet; }
 zwc() { find "$d/gz" -name '*.gz' -exec zcat {} + | wc -w; }
 agg() { find "$d/csv" -name '*.csv' -exec "$awk" -F, 'FNR > 1 { s[$1] += $2 } END { for (k in s) print k "\t" s[k] }' {} +; }
 printf '%-9s %9s %11s %11s %8s\n' job files "mpimill s" "baseline s" ratio

@@ -246,6 +246,73 @@ static void test_split_many_whole(void) {
     free(seen), free(p), free(f);
 }
 
+/* The placement the contract states, done the naive way: repeatedly the
+ * largest unplaced whole file (ties: input order) onto the least loaded
+ * rank (ties: the lowest), each file adding its size + 1. */
+static void place_by_scan(const mill__inputs *in, int cqn, int size, int *owner) {
+    uint64_t *load = calloc((size_t)size, sizeof *load);
+    CU_ASSERT_FATAL(load != NULL);
+    for (size_t i = 0; i < in->n; i++) owner[i] = -1;
+    for (;;) {
+        size_t pick = in->n;
+        for (size_t i = 0; i < in->n; i++)
+            if (owner[i] < 0 && in->files[i].kind != MILL__HDF5 && mill__whole_file(&in->files[i], cqn) &&
+                (pick == in->n || in->files[i].size > in->files[pick].size))
+                pick = i;
+        if (pick == in->n) break;
+        int best = 0;
+        for (int r = 1; r < size; r++)
+            if (load[r] < load[best]) best = r;
+        owner[pick] = best;
+        load[best] += in->files[pick].size + 1;
+    }
+    free(load);
+}
+
+static void test_place_matches_scan(void) {
+    enum { N = 300 };
+    static const mill__kind kinds[] = {MILL__TEXT, MILL__GZIP, MILL__CSV, MILL__CSV_GZ, MILL__HDF5};
+    mill__file f[N];
+    int want[N];
+    srand(7);
+    for (int round = 0; round < 200; round++) {
+        size_t n = (size_t)(rand() % N) + 1;
+        for (size_t i = 0; i < n; i++) /* few distinct sizes: many ties */
+            f[i] = (mill__file){.path = "x", .size = (uint64_t)(rand() % 9) * (uint64_t)(rand() % 5),
+                                .kind = kinds[rand() % 5]};
+        mill__inputs in = {.files = f, .n = n};
+        int size = rand() % 37 + 1, cqn = round % 2;
+        place_by_scan(&in, cqn, size, want);
+        int *got = mill__split_place(&in, cqn, size);
+        CU_ASSERT_FATAL(got != NULL);
+        CU_ASSERT(memcmp(got, want, n * sizeof *got) == 0);
+        free(got);
+    }
+}
+
+static void test_place_many_ranks(void) {
+    /* 800000 files onto 200000 ranks: a scan of every rank per file (1.6e11
+     * steps) would pass the test's timeout many times over. */
+    enum { N = 800000, RANKS = 200000 };
+    mill__file *f = calloc(N, sizeof *f);
+    uint64_t *load = calloc(RANKS, sizeof *load);
+    CU_ASSERT_FATAL(f && load);
+    mill__inputs in = {.files = f, .n = N};
+    for (size_t i = 0; i < N; i++) f[i] = (mill__file){.path = "x.gz", .size = i % 1000, .kind = MILL__GZIP};
+    int *owner = mill__split_place(&in, 0, RANKS);
+    CU_ASSERT_FATAL(owner != NULL);
+    int ok = 1;
+    for (size_t i = 0; i < N; i++) {
+        ok &= owner[i] >= 0 && owner[i] < RANKS;
+        if (ok) load[owner[i]] += f[i].size + 1;
+    }
+    CU_ASSERT(ok);
+    uint64_t lo = UINT64_MAX, hi = 0;
+    for (int r = 0; r < RANKS; r++) lo = load[r] < lo ? load[r] : lo, hi = load[r] > hi ? load[r] : hi;
+    CU_ASSERT(hi - lo <= 1000); /* greedy largest-first: within the largest file (999 + 1) */
+    free(owner), free(load), free(f);
+}
+
 static void test_missing_input(void) {
     mill__inputs in;
     char err[256] = "";
@@ -277,6 +344,8 @@ static CU_TestInfo tests[] = {
     {"newline count", test_count_newlines},
     {"pieces tile the input", test_split_covers_bytes},
     {"800000 whole files placed in n log n, ties in input order", test_split_many_whole},
+    {"placement is the naive largest-first scan's", test_place_matches_scan},
+    {"800000 whole files onto 200000 ranks", test_place_many_ranks},
     {"missing input names the path", test_missing_input},
     {"input list pack/unpack", test_pack_roundtrip},
     CU_TEST_INFO_NULL,
