@@ -116,13 +116,19 @@ int mill__read_piece(const mill__inputs *in, const mill__piece *pc, mill__record
 
 int mill__read_all(const mill__inputs *in, mill__read_opts *o, int rank, int size, mill__record_fn fn,
                    void *arg, char *err, size_t errlen) {
-    int *owner = mill__split_place(in, o->csv_quoted_newlines, size);
+    /* This rank's static share: with a share, the node's share holds it. */
     mill__piece *pieces = NULL;
-    size_t n = owner ? mill__split_list(in, owner, rank, size, &pieces) : SIZE_MAX;
-    free(owner);
-    if (!pieces) n = 0;
-    int rc = pieces ? 0 : MILL_ENOMEM;
-    if (rc) snprintf(err, errlen, "out of memory splitting the inputs");
+    size_t n = 0;
+    int rc = 0;
+    if (!o->share) {
+        int *owner = mill__split_place(in, o->csv_quoted_newlines, size);
+        n = owner ? mill__split_list(in, owner, rank, size, &pieces) : SIZE_MAX;
+        free(owner);
+    }
+    if (n == SIZE_MAX) {
+        n = 0, rc = MILL_ENOMEM;
+        snprintf(err, errlen, "out of memory splitting the inputs");
+    }
     /* Collective pieces first: every rank has the same ones, in the same
      * order. A rank that failed still takes part (fn = NULL). The status of
      * a failed allocation is agreed by the HDF5 reader's own checks. */
