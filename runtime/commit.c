@@ -128,6 +128,7 @@ struct mill__commit {
     int staging_fd;
     int lock_fd;
     int committed, exchanged; /* exchanged: the old output is at the staging (or aside) name */
+    int unsynced; /* the parent's fsync after the rename failed: cleanup is left to recovery */
     mode_t umask;
     char base[BASE_MAX + 1];        /* the output's name in its parent */
     char staging[NAME_MAX + 1];     /* the staging directory's name in the parent */
@@ -191,7 +192,12 @@ static int lock_acquire(int parent_fd, const char *name, const char *what, int *
             return e == ELOOP ? MILL_EINVAL : MILL_EIO;
         }
         struct stat a, b;
-        if (fstat(f, &a) != 0 || !S_ISREG(a.st_mode)) {
+        if (fstat(f, &a) != 0) {
+            snprintf(err, errlen, "%s: lock file %s: %s", what, name, strerror(errno));
+            close(f);
+            return MILL_EIO;
+        }
+        if (!S_ISREG(a.st_mode)) {
             snprintf(err, errlen, "%s: lock file %s is not a regular file: refused", what, name);
             close(f);
             return MILL_EINVAL;
@@ -374,7 +380,7 @@ static int list_tagged(int parent_fd, const char *base, const char *tag, char **
     rewinddir(d);
     int rc = 0;
     struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
+    while ((errno = 0, de = readdir(d)) != NULL) {
         if (strncmp(de->d_name, prefix, plen) != 0 || !attempt_like(de->d_name + plen)) continue;
         if (*n == cap) {
             cap = cap ? cap * 2 : 8;
@@ -391,8 +397,13 @@ static int list_tagged(int parent_fd, const char *base, const char *tag, char **
         }
         (*n)++;
     }
+    if (rc == 0 && errno != 0) { /* a short list would leave entries unrecovered */
+        snprintf(err, errlen, "recover %s: listing its parent: %s", base, strerror(errno));
+        rc = MILL_EIO;
+    } else if (rc) {
+        snprintf(err, errlen, "recover %s: out of memory", base);
+    }
     closedir(d);
-    if (rc) snprintf(err, errlen, "recover %s: out of memory", base);
     return rc;
 }
 
@@ -421,17 +432,25 @@ static void output_attempt(int parent_fd, const char *base, char *out, size_t le
  * that attempt's. An entry that is not a directory is not one of ours and
  * is left alone; one whose tree holds a link is refused (an error, as for
  * staging entries); one that is neither case is left, with a warning
- * (the output was replaced by hand since). Counts what it changed in
- * *changed. */
+ * (the output was replaced by hand since). With NAME absent and more than
+ * one such directory, which one to put back is a guess: refused (an error
+ * naming them), nothing changed. Counts what it changed in *changed. */
 static int recover_aside(int parent_fd, const char *base, FILE *report, int *changed, char *err, size_t errlen) {
     char **names;
-    size_t n;
+    size_t n, dirs = 0;
     int rc = list_tagged(parent_fd, base, ASIDE_TAG, &names, &n, err, errlen);
     size_t plen = strlen(base) + 1 + strlen(ASIDE_TAG);
+    struct stat st;
+    for (size_t i = 0; i < n; i++)
+        if (fstatat(parent_fd, names[i], &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) dirs++;
+    if (rc == 0 && dirs > 1 && fstatat(parent_fd, base, &st, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT) {
+        snprintf(err, errlen, "recover %s: the output is absent and %zu earlier outputs are set aside (.%s%s*): "
+                 "rename the right one back to %s by hand", base, dirs, base, ASIDE_TAG, base);
+        rc = MILL_EEXIST;
+    }
     for (size_t i = 0; i < n && rc == 0; i++) {
         const char *name = names[i], *attempt = name + plen;
         char committed[sizeof ((mill__manifest *)0)->attempt];
-        struct stat st;
         if (fstatat(parent_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode)) continue;
         if ((rc = tree_check(parent_fd, name, name, err, errlen, 0)) != 0) break;
         if (fstatat(parent_fd, base, &st, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT) {
@@ -673,6 +692,43 @@ static int replaceable(int parent_fd, const char *base, const char *outdir, char
     return rc;
 }
 
+/* Checks what is at the output's name, on rank 0 under the lock: nothing
+ * (*exists = 0), or a directory that --overwrite may replace (*exists = 1:
+ * an earlier output or an empty directory, not a mount point). Returns 0,
+ * MILL_EEXIST for anything else, or MILL_EIO, with a message naming outdir.
+ * Run at begin and again just before the rename: the lock keeps out other
+ * jobs, not a user who puts files at the name while the job runs. */
+static int check_target(mill__commit *c, const char *outdir, int *exists, char *err, size_t errlen) {
+    struct stat st, pst;
+    *exists = 0;
+    if (fstatat(c->parent_fd, c->base, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (errno == ENOENT) return 0;
+        snprintf(err, errlen, "output %s: %s", outdir, strerror(errno));
+        return MILL_EIO;
+    }
+    *exists = 1;
+    if (!S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "output %s exists and is %s", outdir,
+                 S_ISLNK(st.st_mode) ? "a symbolic link (name the directory itself)" : "not a directory");
+        return MILL_EEXIST;
+    }
+    if (!c->overwrite) {
+        snprintf(err, errlen, "output %s exists (use --overwrite to replace it)", outdir);
+        return MILL_EEXIST;
+    }
+    int rc = replaceable(c->parent_fd, c->base, outdir, err, errlen);
+    if (rc) return rc;
+    if (fstat(c->parent_fd, &pst) != 0) {
+        snprintf(err, errlen, "output %s: parent directory: %s", outdir, strerror(errno));
+        return MILL_EIO;
+    }
+    if (pst.st_dev != st.st_dev) { /* a rename cannot replace a mount point (EBUSY): say so before the work */
+        snprintf(err, errlen, "output %s is a mount point: it cannot be replaced (write inside it)", outdir);
+        return MILL_EEXIST;
+    }
+    return 0;
+}
+
 /* Rank 0's part of begin: lock, recover, check the output, create staging. */
 static int begin_root(mill__commit *c, const char *outdir, char *err, size_t errlen) {
     char parent[PATH_MAX];
@@ -686,27 +742,8 @@ static int begin_root(mill__commit *c, const char *outdir, char *err, size_t err
     snprintf(c->lockname, sizeof c->lockname, ".%s" LOCK_TAG, c->base);
     if ((rc = lock_acquire(c->parent_fd, c->lockname, outdir, &c->lock_fd, err, errlen)) != 0) return rc;
     if ((rc = recover_locked(c->parent_fd, c->base, NULL, err, errlen)) != 0) return rc;
-    struct stat st;
-    if (fstatat(c->parent_fd, c->base, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-        if (!S_ISDIR(st.st_mode)) {
-            snprintf(err, errlen, "output %s exists and is %s", outdir,
-                     S_ISLNK(st.st_mode) ? "a symbolic link (name the directory itself)" : "not a directory");
-            return MILL_EEXIST;
-        }
-        if (!c->overwrite) {
-            snprintf(err, errlen, "output %s exists (use --overwrite to replace it)", outdir);
-            return MILL_EEXIST;
-        }
-        if ((rc = replaceable(c->parent_fd, c->base, outdir, err, errlen)) != 0) return rc;
-        struct stat pst; /* a rename cannot replace a mount point (EBUSY): say so before the work */
-        if (fstat(c->parent_fd, &pst) == 0 && pst.st_dev != st.st_dev) {
-            snprintf(err, errlen, "output %s is a mount point: it cannot be replaced (write inside it)", outdir);
-            return MILL_EEXIST;
-        }
-    } else if (errno != ENOENT) {
-        snprintf(err, errlen, "output %s: %s", outdir, strerror(errno));
-        return MILL_EIO;
-    }
+    int exists;
+    if ((rc = check_target(c, outdir, &exists, err, errlen)) != 0) return rc;
     if ((rc = make_attempt(c->attempt, sizeof c->attempt, err, errlen)) != 0) return rc;
     snprintf(c->staging, sizeof c->staging, ".%s" STAGING_TAG "%s", c->base, c->attempt);
     MILL_FAULT(MILL_FAULT_BEFORE_STAGING);
@@ -728,12 +765,13 @@ int mill__commit_begin(mill__commit **out, MPI_Comm comm, const char *outdir, in
         c->comm = comm;
         c->overwrite = overwrite;
         c->parent_fd = c->staging_fd = c->lock_fd = -1;
-        MPI_Comm_rank(comm, &c->rank);
-        MPI_Comm_size(comm, &c->size);
+        int mr = MPI_Comm_rank(comm, &c->rank);
+        if (mr == MPI_SUCCESS) mr = MPI_Comm_size(comm, &c->size);
+        if (mr != MPI_SUCCESS) rc = mill__mpi_error(mr, "MPI_Comm_rank", err, errlen);
         mill__fault_init(c->rank, c->size);
         c->umask = umask(0);
         umask(c->umask);
-        if (c->rank == 0) rc = begin_root(c, outdir, err, errlen);
+        if (rc == 0 && c->rank == 0) rc = begin_root(c, outdir, err, errlen);
     }
     rc = mill__agree_root(comm, rc, err, errlen);
     if (rc == 0) {
@@ -824,11 +862,16 @@ int mill__commit_prepare(mill__commit *c, uint64_t *bytes, uint64_t *files, char
     if (!f) return MILL_ENOMEM;
     int rc = 0;
     for (size_t i = 0; i < c->nfiles && rc == 0; i++) {
+        /* Read back through a new descriptor: opening revalidates the size
+         * and cached pages on NFS (close-to-open), so rank 0 hashes what
+         * other nodes wrote into a shared file, not a stale view of it. */
         uint64_t h, size;
+        int rfd = -1;
         if (mill__fault_fsync(c->files[i].fd) != 0) {
             snprintf(err, errlen, "fsync %s/%s: %s", c->staging, c->files[i].name, strerror(errno));
             rc = MILL_EIO;
-        } else if (mill__commit_hash_fd(c->files[i].fd, &h, &size) != 0) {
+        } else if ((rfd = openat(c->staging_fd, c->files[i].name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
+                   mill__commit_hash_fd(rfd, &h, &size) != 0) {
             snprintf(err, errlen, "read back %s/%s: %s", c->staging, c->files[i].name, strerror(errno));
             rc = MILL_EIO;
         } else {
@@ -838,6 +881,7 @@ int mill__commit_prepare(mill__commit *c, uint64_t *bytes, uint64_t *files, char
             *bytes += size;
             ++*files;
         }
+        if (rfd >= 0) close(rfd);
     }
     if (rc == 0 && mill__fault_fsync(c->staging_fd) != 0) {
         snprintf(err, errlen, "fsync %s: %s", c->staging, strerror(errno));
@@ -937,8 +981,9 @@ static int publish(mill__commit *c, const char *members, const char *files, doub
                  c->staging);
         return MILL_ESTATE;
     }
-    unsigned flags = RENAME_NOREPLACE;
-    if (c->overwrite && fstatat(c->parent_fd, c->base, &b, AT_SYMLINK_NOFOLLOW) == 0) flags = RENAME_EXCHANGE;
+    int exists, crc = check_target(c, c->base, &exists, err, errlen);
+    if (crc) return crc;
+    unsigned flags = exists ? RENAME_EXCHANGE : RENAME_NOREPLACE;
     int r = mill__fault_renameat2(c->parent_fd, c->staging, c->parent_fd, c->base, flags);
     if (r != 0 && errno == EINVAL) r = rename_plain(c, flags, err, errlen); /* NFS, FUSE, CephFS */
     if (r != 0) {
@@ -950,9 +995,10 @@ static int publish(mill__commit *c, const char *members, const char *files, doub
     c->exchanged = flags == RENAME_EXCHANGE;
     MILL_FAULT(MILL_FAULT_RENAMED);
     if (mill__fault_fsync(c->parent_fd) != 0) {
+        c->unsynced = 1; /* fatal, never retried: nothing more is changed */
         snprintf(err, errlen,
                  "output %s committed, but fsync of its parent directory failed: %s; the commit may not "
-                 "survive a system crash",
+                 "survive a system crash (mpimill recover removes what it replaced)",
                  c->base, strerror(errno));
         return MILL_EIO;
     }
@@ -973,6 +1019,7 @@ int mill__commit_end(mill__commit *c, int status, const char *manifest_json, cha
     if (rc == 0) {
         int mr = MPI_Reduce(&mine, &most, 1, MPI_DOUBLE, MPI_MAX, 0, c->comm);
         if (mr != MPI_SUCCESS) rc = mill__mpi_error(mr, "MPI_Reduce", err, errlen);
+        rc = mill__agree(c->comm, rc, err, errlen); /* else the ranks disagree on the next collective */
     }
     if (rc == 0) rc = mill__gather_str(c->comm, c->list, &all, err, errlen);
     t_prep = mill__now() - t0;
@@ -994,10 +1041,10 @@ int mill__commit_end(mill__commit *c, int status, const char *manifest_json, cha
         double t1 = mill__now();
         if (!c->committed) MILL_FAULT(MILL_FAULT_ABORTING);
         char e2[MILL__ERRLEN] = "";
-        int cr = remove_staging(c->parent_fd, c->staging, MILL_FAULT_MID_CLEANUP, e2, sizeof e2);
-        if (cr == 0 && c->committed && c->aside[0])
+        int cr = c->unsynced ? 0 : remove_staging(c->parent_fd, c->staging, MILL_FAULT_MID_CLEANUP, e2, sizeof e2);
+        if (cr == 0 && c->committed && c->aside[0] && !c->unsynced)
             cr = remove_staging(c->parent_fd, c->aside, MILL_FAULT_MID_CLEANUP, e2, sizeof e2);
-        if (cr == 0 && c->exchanged && mill__fault_fsync(c->parent_fd) != 0) {
+        if (cr == 0 && c->exchanged && !c->unsynced && mill__fault_fsync(c->parent_fd) != 0) {
             snprintf(e2, sizeof e2, "fsync of the output's parent directory: %s", strerror(errno));
             cr = MILL_EIO;
         }

@@ -352,24 +352,33 @@ int mill__commit_verify(const char *outdir, FILE *out, char *err, size_t errlen)
         }
         close(fd);
     }
-    /* Files the manifest does not list are differences too. */
+    /* Files the manifest does not list are differences too; a listing that
+     * fails part way is an error, not a match. */
     DIR *d = fdopendir(dfd);
     if (!d) {
+        snprintf(err, errlen, "verify %s: listing it: %s", outdir, strerror(errno));
         close(dfd);
-    } else {
-        struct dirent *de;
-        while ((de = readdir(d)) != NULL) {
-            if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") || !strcmp(de->d_name, "_SUCCESS")) continue;
-            int listed = 0;
-            for (size_t i = 0; i < m.nfiles && !listed; i++) listed = !strcmp(m.files[i].name, de->d_name);
-            if (!listed) {
-                fputs("unlisted: ", out);
-                mill__fputs_visible(out, de->d_name); /* a newline in a name must not forge a line */
-                fputs(": not in the manifest\n", out);
-                differ = 1;
-            }
+        mill__manifest_free(&m);
+        return MILL_EIO;
+    }
+    struct dirent *de;
+    while ((errno = 0, de = readdir(d)) != NULL) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") || !strcmp(de->d_name, "_SUCCESS")) continue;
+        int listed = 0;
+        for (size_t i = 0; i < m.nfiles && !listed; i++) listed = !strcmp(m.files[i].name, de->d_name);
+        if (!listed) {
+            fputs("unlisted: ", out);
+            mill__fputs_visible(out, de->d_name); /* a newline in a name must not forge a line */
+            fputs(": not in the manifest\n", out);
+            differ = 1;
         }
-        closedir(d);
+    }
+    int lerr = errno;
+    closedir(d);
+    if (lerr != 0) {
+        snprintf(err, errlen, "verify %s: listing it: %s", outdir, strerror(lerr));
+        mill__manifest_free(&m);
+        return MILL_EIO;
     }
     if (!differ) fprintf(out, "mpimill: verify: %s: all %zu files match the manifest\n", outdir, m.nfiles);
     mill__manifest_free(&m);

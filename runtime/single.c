@@ -1,12 +1,13 @@
 /* single.c -- --single-file output: every rank appends its sorted block to
  * one shared file, DIR/data, as it finishes.
  *
- * Space is reserved with one MPI_Fetch_and_op on an offset counter that
- * lives on rank 0 (passive-target RMA), so ranks write their blocks at
- * disjoint offsets. The named lock "mpimill:_index" guards the reservation
- * and the shared index, DIR/_index, where each rank appends one line: rank,
- * offset, length and the lock's fencing token -- in the blocks' order, as
- * the lock is held from the reservation to the line. The blocks are copied
+ * Space is reserved with MPI_Fetch_and_op on two offset counters that live
+ * on rank 0 (passive-target RMA), one for data and one for the index, so
+ * ranks write at disjoint offsets without asking the file its size (which
+ * NFS may report stale). The named lock "mpimill:_index" guards the
+ * reservation and the shared index, DIR/_index, where each rank appends one
+ * line: rank, offset, length and the lock's fencing token -- in the blocks'
+ * order, as the lock is held from the reservation to the line. The blocks are copied
  * after it, in parallel. Both files are created by rank 0 in staging and
  * published by the commit like any part file.
  */
@@ -15,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "commit.h"
@@ -61,9 +61,9 @@ static int copy_block(int tmp, int data, uint64_t len, uint64_t off, char *err, 
     return rc;
 }
 
-/* Under the index lock, reserves len bytes of data (the offset counter on
- * rank 0: *off gets the old value) and appends this rank's line to the
- * index, so that index lines and fencing tokens follow the blocks' order
+/* Under the index lock, reserves len bytes of data (the data counter on
+ * rank 0: *off gets the old value) and its line's bytes of the index (the
+ * index counter) and writes the line there, so that index lines and fencing tokens follow the blocks' order
  * in data. The block is copied after, outside the lock. */
 static int reserve(mill_ctx *ctx, MPI_Win win, int index, uint64_t len, uint64_t *off, char *err, size_t errlen) {
     uint64_t token = 0;
@@ -74,11 +74,14 @@ static int reserve(mill_ctx *ctx, MPI_Win win, int index, uint64_t len, uint64_t
     }
     int mrc = MPI_Fetch_and_op(&len, off, MPI_UINT64_T, 0, 0, MPI_SUM, win);
     if (mrc == MPI_SUCCESS) mrc = MPI_Win_flush(0, win);
-    if (mrc != MPI_SUCCESS) rc = mill__mpi_error(mrc, "MPI_Fetch_and_op on the offset counter", err, errlen);
     char line[128];
-    int n = snprintf(line, sizeof line, "%d\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\n", ctx->rank, *off, len, token);
-    struct stat st;
-    if (rc == 0 && (fstat(index, &st) != 0 || pwrite_all(index, line, (size_t)n, (uint64_t)st.st_size) != 0)) {
+    uint64_t n = (uint64_t)snprintf(line, sizeof line, "%d\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\n", ctx->rank,
+                                    *off, len, token),
+             at = 0;
+    if (mrc == MPI_SUCCESS) mrc = MPI_Fetch_and_op(&n, &at, MPI_UINT64_T, 0, 1, MPI_SUM, win);
+    if (mrc == MPI_SUCCESS) mrc = MPI_Win_flush(0, win);
+    if (mrc != MPI_SUCCESS) rc = mill__mpi_error(mrc, "MPI_Fetch_and_op on the offset counters", err, errlen);
+    if (rc == 0 && pwrite_all(index, line, (size_t)n, at) != 0) {
         snprintf(err, errlen, "single-file: appending to _index: %s", strerror(errno));
         rc = MILL_EIO;
     }
@@ -101,14 +104,14 @@ int mill__single_write(mill_ctx *ctx, mill__commit *commit, int status, int tmp,
         rc = mill__commit_open_shared(commit, "data", &data, err, errlen);
         if (rc == 0) rc = mill__commit_open_shared(commit, "_index", &index, err, errlen);
     }
-    /* The offset counter: 8 bytes on rank 0, held open for passive access. */
+    /* The offset counters (data, _index): 16 bytes on rank 0, held open for passive access. */
     MPI_Win win;
     uint64_t *counter = NULL;
-    mrc = MPI_Win_allocate(ctx->rank == 0 ? 8 : 0, 8, MPI_INFO_NULL, ctx->comm, &counter, &win);
+    mrc = MPI_Win_allocate(ctx->rank == 0 ? 16 : 0, 8, MPI_INFO_NULL, ctx->comm, &counter, &win);
     if (mrc != MPI_SUCCESS) {
         if (rc == 0) rc = mill__mpi_error(mrc, "MPI_Win_allocate", err, errlen);
     } else {
-        if (ctx->rank == 0) *counter = 0;
+        if (ctx->rank == 0) counter[0] = counter[1] = 0;
         MPI_Win_set_errhandler(win, MPI_ERRORS_RETURN);
         mrc = MPI_Barrier(ctx->comm); /* the counter is zero before anyone adds */
         if (mrc == MPI_SUCCESS) mrc = MPI_Win_lock_all(MPI_MODE_NOCHECK, win);
