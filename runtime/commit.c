@@ -27,7 +27,8 @@
  *   S3 manifested  staging/_SUCCESS (attempt A) complete and fsynced,
  *                  staging chmod'ed to the umask's mode and fsynced.
  *   S4 committed   renameat2(staging -> NAME): NOREPLACE when NAME is
- *                  absent, EXCHANGE under --overwrite when it exists. This
+ *                  absent, EXCHANGE under --overwrite when it exists (and,
+ *                  checked again just before, is still replaceable). This
  *                  one rename is the commit point. After EXCHANGE the OLD
  *                  output sits at the staging name.
  *   S5 durable     P fsynced; only now is success reported.
