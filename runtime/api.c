@@ -74,9 +74,9 @@ int mill_write(mill_ctx *ctx, const void *key, size_t key_len, const void *value
      * allowed, at any budget. */
     if (!ctx || !ctx->out || ctx->combining) return MILL_ESTATE;
     if ((!key && key_len) || (!value && value_len)) return MILL_EINVAL;
-    char err[256];
+    char err[256] = ""; /* an allocation failure leaves it unset */
     int rc = mill__write_record(ctx, ctx->out, key, key_len, value, value_len, err, sizeof err);
-    if (rc && rc != MILL_EJOB) snprintf(ctx->fail, sizeof ctx->fail, "%s", err);
+    if (rc && rc != MILL_EJOB) snprintf(ctx->fail, sizeof ctx->fail, "%s", err[0] ? err : mill_strerror(rc));
     return rc;
 }
 

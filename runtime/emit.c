@@ -11,9 +11,10 @@
  * histogram's million bins) then stays within the budget too. The reason of
  * a failure goes to ctx->emit_err: it is the runtime's, not the job's. */
 static int spill_maybe(mill_ctx *ctx) {
-    char err[sizeof ctx->emit_err];
+    char err[sizeof ctx->emit_err] = ""; /* an allocation failure leaves it unset */
     int rc = mill__spill_map_maybe(ctx, err, sizeof err);
-    if (rc && !ctx->emit_err[0]) snprintf(ctx->emit_err, sizeof ctx->emit_err, "%s", err);
+    if (rc && !ctx->emit_err[0])
+        snprintf(ctx->emit_err, sizeof ctx->emit_err, "%s", err[0] ? err : mill_strerror(rc));
     return rc;
 }
 

@@ -56,6 +56,7 @@
 #define MILL_FAULT_SITE_H5_WRITE 4    /* H5Dwrite of --format hdf5 output: made, then reported failed */
 #define MILL_FAULT_SITE_H5_SELECT 5   /* the hyperslab selection of an HDF5 input's read */
 #define MILL_FAULT_SITE_RENAME_FLAGS 6 /* renameat2 with flags fails with EINVAL, as on NFS, FUSE and CephFS */
+#define MILL_FAULT_SITE_MAP_RUNS 7    /* growing the list of map runs, as a map spill starts */
 
 /* Reads the environment once; rank and size select the victim ("last" is
  * size - 1). Safe to call more than once: later calls only update rank. */

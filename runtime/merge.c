@@ -218,9 +218,10 @@ static inline __attribute__((always_inline)) void heap_down(mill__merge *m, size
 static int heap_pop(mill__merge *m, char *err, size_t errlen) {
     input *top = &m->in[m->heap[0]];
     int rc = input_next(m, top, err, errlen);
-    if (rc == 0 && top->done) m->heap[0] = m->heap[--m->nheap];
+    if (rc) return rc; /* the top's key may point into a buffer the failed read freed */
+    if (top->done) m->heap[0] = m->heap[--m->nheap];
     heap_down(m, 0);
-    return rc;
+    return 0;
 }
 
 static int start(mill__merge *m, char *err, size_t errlen) {

@@ -330,9 +330,10 @@ int mill__shuffle(mill_ctx *ctx, mill__table *mapped, char *err, size_t errlen) 
             else rc = take(ctx, &cy[r], rround + rd[r], (size_t)rcn[r], &records, err, errlen);
         }
         if (rc == 0 && mill__stop_signal()) rc = mill__stop_error(err, errlen); /* SIGTERM: stop between rounds */
-        rc = mill__agree(ctx->comm, rc, err, errlen);
+        /* Then agree: a failed Allreduce on one rank ends the rounds on all. */
         mrc = MPI_Allreduce(&mine, &more, 1, MPI_INT, MPI_MAX, ctx->comm);
         if (mrc != MPI_SUCCESS && rc == 0) rc = mill__mpi_error(mrc, "MPI_Allreduce", err, errlen);
+        rc = mill__agree(ctx->comm, rc, err, errlen);
     }
     /* Every byte sent was a whole record: a tail left over means the
      * stream was cut wrongly, and is an error, not a silent loss. (A sorted

@@ -15,6 +15,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "record.h"
 #include "write.h"
 
@@ -182,7 +183,7 @@ static int compact_map_runs(mill_ctx *ctx, size_t first, char *err, size_t errle
         mill__merge_free(m);
     }
     if (rc == 0) rc = out_flush(o, err, errlen);
-    uint64_t size = o ? o->written : 0;
+    uint64_t size = o && rc == 0 ? o->written : 0; /* o is unwritten when the file was not made */
     free(o);
     mill__table_free(&scratch);
     if (rc) {
@@ -209,7 +210,7 @@ static int compact_map_runs(mill_ctx *ctx, size_t first, char *err, size_t errle
 int mill__spill_map(mill_ctx *ctx, mill__table *t, char *err, size_t errlen) {
     mill__spill *s = ctx->spill;
     int P = ctx->size;
-    mill__map_run *m = realloc(s->map, (s->nmap + 1) * sizeof *m);
+    mill__map_run *m = mill__fault_site(MILL_FAULT_SITE_MAP_RUNS) ? NULL : realloc(s->map, (s->nmap + 1) * sizeof *m);
     if (!m) return MILL_ENOMEM;
     s->map = m;
     mill__map_run *run = &s->map[s->nmap];

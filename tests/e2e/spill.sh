@@ -75,10 +75,11 @@ mpimill_run "$ranks" -- run "$PLUGINS/longest.so" --input "$TMP/in.txt" --output
 cmp -s <(output_of "$TMP/l1") <(output_of "$TMP/l2") || fail "custom combiner differs after spilling"
 
 # An allocation that fails on one rank after the spilled shuffle's rounds
-# (fault.h's sites 2 and 3) fails the job on every rank with one line; no
-# rank may be left waiting in the record counts' exchange (that hung).
+# (fault.h's sites 2 and 3) or as a map spill starts (site 7, inside a map
+# call: its message once went unset) fails the job on every rank with one
+# line; no rank may be left waiting in the record counts' exchange (that hung).
 if [ "$ranks" -gt 1 ]; then
-  for site in 2 3; do
+  for site in 2 3 7; do
     rc=0
     MPIMILL_FAULT_SITE=$site MPIMILL_FAULT_RANK=last timeout 120 mpirun -q -n "$ranks" --oversubscribe \
       -x MPIMILL_FAULT_SITE -x MPIMILL_FAULT_RANK "$MPIMILL" run wordcount --input "$TMP/in.txt" \

@@ -136,6 +136,50 @@ static void test_merge_truncated(void) {
     close(fa);
 }
 
+/* A run whose big key is followed by a cut record: the error leaves the
+ * heap without comparing the big key's bytes, which its buffer shrinking
+ * freed (an input of the same 8-byte prefix makes the merge compare them).
+ * Fails by a crash or, under ASan or valgrind, a use after free. */
+static void test_merge_truncated_after_big(void) {
+    const size_t big = (size_t)4 << 20;
+    char *rec = malloc(big + 64), *key = malloc(big + 1);
+    CU_ASSERT_FATAL(rec && key);
+    memset(key, 'x', big);
+    key[big] = 'z';
+    uint64_t one = 1, len[2] = {0, 0};
+    int fd[2];
+    for (int i = 0; i < 2; i++) {
+        FILE *f = tmpfile();
+        CU_ASSERT_FATAL(f != NULL);
+        fd[i] = dup(fileno(f));
+        fclose(f);
+        size_t k = mill__record_put(MILL_VALUE_U64, rec, key, (uint32_t)(big + (size_t)i), &one, 8);
+        CU_ASSERT_FATAL(pwrite(fd[i], rec, k, 0) == (ssize_t)k);
+        len[i] = k;
+    }
+    size_t k = mill__record_put(MILL_VALUE_U64, rec, "y", 1, &one, 8); /* after the big key in run 0, cut */
+    CU_ASSERT_FATAL(pwrite(fd[0], rec, k, (off_t)len[0]) == (ssize_t)k);
+    len[0] += k - 2;
+    mill_ctx ctx;
+    mill__table scratch;
+    ctx_init(&ctx, &scratch);
+    mill__merge *m;
+    CU_ASSERT_FATAL(mill__merge_new(&m, &ctx, &scratch) == 0);
+    CU_ASSERT(mill__merge_file(m, fd[0], 0, len[0], 64) == 0);
+    CU_ASSERT(mill__merge_file(m, fd[1], 0, len[1], 64) == 0);
+    char err[256] = "";
+    mill_kv kv;
+    int rc;
+    while ((rc = mill__merge_next(m, &kv, err, sizeof err)) == 1) {
+    }
+    CU_ASSERT_EQUAL(rc, MILL_EIO);
+    CU_ASSERT(strstr(err, "spill file") != NULL);
+    mill__merge_free(m);
+    mill__table_free(&scratch);
+    close(fd[0]), close(fd[1]);
+    free(rec), free(key);
+}
+
 /* Eight inputs hold a big key each, current one after another: "cI",
  * "cI" + 8 MiB, then "dI", which waits until every c key is out. An input
  * gives back the room it grew for its big key once past it, so the merge
@@ -196,6 +240,7 @@ int main(void) {
         {"the same, a u64 sum added up as it goes", test_merge_sums_u64},
         {"a sorted table merges with a file", test_merge_entries},
         {"a run cut inside a record is an error", test_merge_truncated},
+        {"a run cut after a big key is an error, not a use after free", test_merge_truncated_after_big},
         {"room grown for a big key is given back", test_merge_big_shrinks},
         CU_TEST_INFO_NULL,
     };
