@@ -95,8 +95,8 @@ static char *decimal(const char *v, double *x) {
 }
 
 /* Parses a size: bytes, or a decimal number with a K, M, G or T suffix
- * (powers of 1024), at least min and below 2^64, and not a fraction of a
- * byte, into *out. Returns 0 or -1. */
+ * (powers of 1024), at least min and below 2^64, and a whole number of
+ * bytes (1.5K, not 0.1K), into *out. Returns 0 or -1. */
 static int parse_size(const char *v, double min, uint64_t *out) {
     double x;
     char *end = decimal(v, &x);
@@ -105,8 +105,8 @@ static int parse_size(const char *v, double min, uint64_t *out) {
                   : *end == 'G' || *end == 'g' ? 1073741824.0 : *end == 'T' || *end == 't' ? 0x1p40
                   : *end == '\0' ? 1.0 : 0;
     if (unit == 0 || (*end && end[1]) || !(x * unit >= min) || !(x * unit < 0x1p64)) return -1;
-    if (x > 0 && x * unit < 1) return -1; /* 0.5 is not 0 */
     *out = (uint64_t)(x * unit);
+    if ((double)*out != x * unit) return -1; /* 0.5 is not 0, nor 65536.7 65536 */
     return 0;
 }
 

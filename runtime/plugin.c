@@ -42,6 +42,18 @@ int mill__plugin_check(const mill_job *job, const char *where, char *err, size_t
                  where, job->struct_size, (size_t)MILL_JOB_SIZE_1_0);
         return MILL_EABI;
     }
+    /* The sizes of every header so far: a struct that ends inside a field
+     * would leave the runtime half a pointer to call. Longer is a later
+     * minor's (fields only appended): the runtime reads what it knows. */
+    static const size_t ends[] = {MILL_JOB_SIZE_1_0, offsetof(mill_job, map_done), offsetof(mill_job, inputs),
+                                  sizeof(mill_job)};
+    int known = job->struct_size >= sizeof(mill_job);
+    for (size_t i = 0; i < sizeof ends / sizeof ends[0]; i++) known |= job->struct_size == ends[i];
+    if (!known) {
+        snprintf(err, errlen, "job %s: mill_job struct is %zu bytes, which ends inside a field (built against a "
+                 "modified header?)", where, job->struct_size);
+        return MILL_EABI;
+    }
     if (!job->name || !*job->name) {
         snprintf(err, errlen, "job %s: no name", where);
         return MILL_EINVAL;

@@ -325,12 +325,15 @@ static void write_script(FILE *f, const submit_job *job, const char *launcher, c
                "rm -f \"$MPIMILL_DONE_FILE\"\n"
                "trap 'rm -f \"$MPIMILL_DONE_FILE\"' EXIT\n");
     if (!strcmp(launcher, "srun"))
-        fprintf(f, "srun --mpi=pmix \"$MPIMILL\" %s \"${args[@]}\" &\n", job->command);
+        fprintf(f, "# sbatch --export=NONE (or a list) reaches srun as SLURM_EXPORT_ENV: add the done file.\n"
+                   "case ${SLURM_EXPORT_ENV:-ALL} in NONE|NIL) exp=MPIMILL_DONE_FILE ;; *) "
+                   "exp=${SLURM_EXPORT_ENV:-ALL},MPIMILL_DONE_FILE ;; esac\n"
+                   "srun --mpi=pmix --export=\"$exp\" \"$MPIMILL\" %s \"${args[@]}\" &\n", job->command);
     else
         fprintf(f, "mpirun -q -x MPIMILL_DONE_FILE \"$MPIMILL\" %s \"${args[@]}\" &\n", job->command);
     fprintf(f,
             "pid=$!\n"
-            "[ -z \"$got\" ] || kill -s \"$got\" \"$pid\" 2>/dev/null || true\n"
+            "[ -z \"$got\" ] || send \"$got\" # a signal that came before the launcher started\n"
             "# wait returns early (status > 128) when a trapped signal arrives: wait again\n"
             "# until the launcher itself has exited, and exit with its status.\n"
             "while :; do\n"
@@ -442,6 +445,14 @@ static int finish_file(FILE *f, const char *path, char *err, size_t errlen) {
     return 0;
 }
 
+/* Returns 1 when o names sbatch's long option full, whole or abbreviated
+ * (sbatch takes any unique prefix: --arr is --array) to at least min
+ * characters, with or without =VALUE. */
+static int long_opt(const char *o, const char *full, size_t min) {
+    size_t n = strcspn(o, "=");
+    return n >= min && n <= strlen(full) && !strncmp(o, full, n);
+}
+
 int mill__submit_main(int argc, char **argv) {
     const char *launcher = "srun", *array = NULL, *dir = getenv("MPIMILL_SUBMIT_DIR");
     int dry = 0, dashdash = -1;
@@ -509,8 +520,8 @@ int mill__submit_main(int argc, char **argv) {
     }
     for (size_t i = 0; i < sbatch_opts.n; i++) {
         const char *o = sbatch_opts.v[i];
-        int tasks = !strncmp(o, "-a", 2) || !strncmp(o, "--array", 7); /* all would write one output */
-        if (!strcmp(o, "--parsable") || !strncmp(o, "--wrap", 6) || tasks) {
+        int tasks = !strncmp(o, "-a", 2) || long_opt(o, "--array", 4); /* all would write one output */
+        if (long_opt(o, "--parsable", 6) || long_opt(o, "--wrap", 4) || tasks) {
             fprintf(stderr, "mpimill: submit: sbatch option '%s' is set by mpimill submit itself%s\n", o,
                     tasks ? " (one array task per input: --array INPUTS)" : "");
             goto out;

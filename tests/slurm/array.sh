@@ -26,6 +26,8 @@ refused "job wordcount has no option 'lowercase'" -- wordcount --input in --outp
 refused "input 0-3: No such file or directory (--array takes inputs, not task ids)" --array=0-3 -- wordcount --output o
 refused "input in/nosuch.txt: No such file" --array in/part1.txt,in/nosuch.txt -- wordcount --output o
 refused "sbatch option '-a' is set by mpimill submit itself" -a 0-3 -- wordcount --input in --output o
+refused "sbatch option '--arr=0-3' is set by mpimill submit itself" --arr=0-3 -- wordcount --input in --output o
+refused "sbatch option '--pars' is set by mpimill submit itself" --pars -- wordcount --input in --output o
 refused "--array @in: Is a directory" --array @in -- wordcount --output o
 : > pipe.txt
 refused "pipeline takes one FILE, not 2 arguments" -- pipeline pipe.txt extra

@@ -38,5 +38,13 @@ if [ "$l" = srun ]; then
   st=$(job_field "$j3" JobState)
   [ "$st" = FAILED ] && grep -q "the launcher exited 0, but mpimill did not report success" nolaunch.log ||
     fail "a step that failed to launch: job $j3 ended $st: $(cat nolaunch.log)"
+  # sbatch --export=NONE: srun passes no environment on, but rank 0 must
+  # still learn where to report success (else a good job ends FAILED).
+  j4=$("$MPIMILL" submit --launcher srun -n 2 -o noexp.log --export=NONE -- wordcount --input "$PWD/corpus" \
+    --output "$PWD/noexp")
+  wait_job "$j4" 120
+  st=$(job_field "$j4" JobState)
+  [ "$st" = COMPLETED ] || fail "--export=NONE: job $j4 ended $st: $(cat noexp.log)"
+  output_of noexp | cmp -s want.txt - || fail "--export=NONE: output differs from the oracle"
 fi
 echo "wordcount via $l (template and submit): $(wc -l < want.txt) keys match the oracle; both jobs done in $(echo "$t1 - $t0" | bc) s: ok"

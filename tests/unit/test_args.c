@@ -88,7 +88,8 @@ static void test_errors(void) {
                             {"--memory", "1e9"}, {"--split-size", "0.5"}, {"--split-size", "-0"},
                             {"--split-size", "0.00001"}, {"--lock-timeout", "0x10"},
                             {"--lock-timeout", " 5"}, {"--merge-factor", " 16"}, {"--merge-factor", "+16"},
-                            {"--merge-factor", "16.0"}};
+                            {"--merge-factor", "16.0"}, {"--split-size", "65536.7"},
+                            {"--memory", "64.0000001M"}};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         expect_error((const char *[]){"run", "j", "--input", "x", "--output", "o", bad[i][0], bad[i][1], NULL},
                      bad[i][0]);

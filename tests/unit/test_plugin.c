@@ -24,6 +24,7 @@ static void test_broken(void) {
     expect("nosym", MILL_EABI, "no symbol mill_job_entry");
     expect("badmajor", MILL_EABI, "ABI 2.0");
     expect("short", MILL_EABI, "struct is 24 bytes");
+    expect("halfptr", MILL_EABI, "ends inside a field");
     expect("nullmap", MILL_EINVAL, "map callback is NULL");
     expect("badcombine", MILL_EINVAL, "numeric value_type");
     expect("missing", MILL_ENOENT, "no such file");
