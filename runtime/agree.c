@@ -31,6 +31,14 @@ int mill__mpi_error(int mpi_rc, const char *what, char *err, size_t errlen) {
     return MILL_EMPI;
 }
 
+static void (*wait_hook)(void *); /* mill__wait_hook; one per process, like MPI itself */
+static void *wait_hook_arg;
+
+void mill__wait_hook(void (*fn)(void *), void *arg) {
+    wait_hook = fn;
+    wait_hook_arg = arg;
+}
+
 int mill__wait(MPI_Request *req) {
     const double spin = 1e-4, longest = 2.5e-4; /* seconds */
     double start = MPI_Wtime(), nap = 1e-5;
@@ -38,6 +46,7 @@ int mill__wait(MPI_Request *req) {
         int done = 0, rc = MPI_Test(req, &done, MPI_STATUS_IGNORE);
         if (rc != MPI_SUCCESS || done) return rc;
         if (MPI_Wtime() - start < spin) continue;
+        if (wait_hook) wait_hook(wait_hook_arg);
         struct timespec ts = {0, (long)(nap * 1e9)};
         (void)nanosleep(&ts, NULL); /* EINTR: a signal; the loop tests again */
         if (nap < longest) nap *= 2;

@@ -30,6 +30,12 @@ int mill__agree_root(MPI_Comm comm, int status, char *err, size_t errlen);
  * the MPI code. */
 int mill__wait(MPI_Request *req);
 
+/* Makes mill__wait call fn(arg) between its tests once it naps (fn NULL:
+ * nothing). The engine passes its lock set's progress: a rank waiting in a
+ * collective must still pass on a lock queue entry it abandoned, or every
+ * rank queued behind that entry waits out its timeout. */
+void mill__wait_hook(void (*fn)(void *), void *arg);
+
 /* Ends the whole job when a rank cannot allocate what a collective step in
  * progress needs: going on would leave its peers waiting or mismatched.
  * Nothing is committed (the commit needs every rank's vote). */

@@ -406,6 +406,10 @@ static int reduce_phase(mill_ctx *ctx, mill__table *t, mill__commit *commit, cha
 
 /* ---- the run ------------------------------------------------------------- */
 
+/* mill__wait's hook while the job's lock set lives (errors resurface on the
+ * next lock call, as in map_record). */
+static void lock_progress(void *set) { (void)mill__lock_set_progress(set); }
+
 /* Collective: mill__agree between the job's phases. A rank that failed
  * first releases the locks its plugin holds, so that no other rank waits
  * for them until its --lock-timeout before it reaches the agreement too. */
@@ -774,6 +778,7 @@ int mill__run_main(int argc, char **argv) {
         rc = mill__lock_set_create(&ctx.locks, comm, MILL_LOCK_SLOTS);
         if (rc) snprintf(err, sizeof err, "cannot create the job's lock window: %s", mill_strerror(rc));
         mill__lock_set_stop(ctx.locks, mill__stop_signal);
+        if (rc == 0) mill__wait_hook(lock_progress, ctx.locks);
     }
     setup_done = 1;
     if (rc == 0 && ctx.job->setup && (rc = ctx.job->setup(&ctx)) != 0)
@@ -820,6 +825,7 @@ int mill__run_main(int argc, char **argv) {
      * others vote as they stand. */
     const char *held;
     int nheld = mill__lock_set_held(ctx.locks, &held);
+    mill__wait_hook(NULL, NULL);
     mrc = mill__lock_set_free(&ctx.locks);
     if (mrc && rc == 0 && (mrc != MILL_ESTATE || nheld)) {
         rc = mrc;

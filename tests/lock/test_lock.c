@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agree.h"
 #include "lock.h"
 #include "mpimill/job.h"
 
@@ -417,6 +418,16 @@ static void test_progress(double compute_ms) {
     CHECK(mill__lock_free(&l) == 0, "free");
 }
 
+/* mill__wait's hook: the lock's progress, as the engine passes its set's. */
+static void progress_hook(void *l) { (void)mill__lock_progress(l); }
+
+/* A barrier waited for with mill__wait, as the engine's agreements are. */
+static void hooked_barrier(void) {
+    MPI_Request req;
+    MPI_OK(MPI_Ibarrier(MPI_COMM_WORLD, &req));
+    MPI_OK(mill__wait(&req));
+}
+
 static void test_timeout(void) {
     mill__lock *l = NULL;
     mill__lock_set *s = NULL;
@@ -484,6 +495,39 @@ static void test_timeout(void) {
             CHECK(mill__lock_release(l) == 0, "release");
         }
         MPI_OK(MPI_Barrier(MPI_COMM_WORLD));
+    }
+    /* A waiter that gave up and then waits in a collective (mill__wait, as
+     * the engine's agreements do, with the engine's hook) still passes its
+     * abandoned queue entry on: the rank queued behind it gets the lock
+     * once the holder releases, instead of waiting out its own timeout. */
+    if (size >= 3) {
+        mill__wait_hook(progress_hook, l);
+        /* Rank 0's entry from the queue of 2 above is abandoned too: the
+         * holder gets the lock only once rank 0 passes it on, here in the
+         * wait for the barrier. */
+        if (rank == holder) CHECK(mill__lock_acquire(l, MILL_LOCK_EXCLUSIVE, 10000, NULL) == 0, "hold");
+        hooked_barrier();
+        mill__lock_info info = {0};
+        if (rank == 0) {
+            CHECK(mill__lock_acquire(l, MILL_LOCK_EXCLUSIVE, 300, NULL) == MILL_ETIMEOUT, "first waiter");
+            int go = 1;
+            MPI_OK(MPI_Send(&go, 1, MPI_INT, holder, 10, MPI_COMM_WORLD));
+        } else if (rank == 1) {
+            double t0 = now_s();
+            do { /* until rank 0 is queued: then this rank queues behind it */
+                CHECK(mill__lock_inspect(l, &info) == 0, "inspect");
+            } while (info.tail != 0 && now_s() - t0 < 10);
+            int rc = mill__lock_acquire(l, MILL_LOCK_EXCLUSIVE, 20000, NULL);
+            CHECK(rc == 0, "queued behind an abandoned entry: %s", mill__lock_errmsg(l));
+            if (rc == 0) CHECK(mill__lock_release(l) == 0, "release");
+        } else if (rank == holder) {
+            int go = 0;
+            MPI_OK(MPI_Recv(&go, 1, MPI_INT, 0, 10, MPI_COMM_WORLD, MPI_STATUS_IGNORE));
+            CHECK(mill__lock_release(l) == 0, "release");
+        }
+        hooked_barrier();
+        mill__wait_hook(NULL, NULL);
+        if (rank == 0) printf("timeout: an abandoned entry is passed on while its rank waits in a collective\n");
     }
     /* A named lock's message names the lock and the holder. */
     if (rank == holder) CHECK(mill__lock_named_acquire(s, "orders/2024", MILL_LOCK_EXCLUSIVE, 1000, NULL) == 0, "hold named");
