@@ -45,7 +45,8 @@ typedef struct limit {
 /* Refuses, or skips and counts, a record longer than --max-record. */
 static int check_limit(void *arg, const mill_record *rec) {
     limit *l = arg;
-    size_t len = rec->len - (rec->len && rec->data[rec->len - 1] == '\n'); /* a text block's line end */
+    size_t len = rec->len; /* without a text block's line end, \n or \r\n, as the line reader counts */
+    if (len && rec->data[len - 1] == '\n') len -= 1 + (len > 1 && rec->data[len - 2] == '\r');
     if (len <= l->o->max_record) return l->fn(l->arg, rec);
     if (l->o->skip_bad) {
         l->o->skipped++;

@@ -111,10 +111,16 @@ int mill__single_write(mill_ctx *ctx, mill__commit *commit, int status, int tmp,
     if (mrc != MPI_SUCCESS) {
         if (rc == 0) rc = mill__mpi_error(mrc, "MPI_Win_allocate", err, errlen);
     } else {
-        if (ctx->rank == 0) counter[0] = counter[1] = 0;
         MPI_Win_set_errhandler(win, MPI_ERRORS_RETURN);
-        mrc = MPI_Barrier(ctx->comm); /* the counter is zero before anyone adds */
-        if (mrc == MPI_SUCCESS) mrc = MPI_Win_lock_all(MPI_MODE_NOCHECK, win);
+        /* Zeroed inside the epoch and synced to the public copy (separate
+         * memory model), before anyone adds: the barrier. */
+        mrc = MPI_Win_lock_all(MPI_MODE_NOCHECK, win);
+        if (mrc == MPI_SUCCESS && ctx->rank == 0) {
+            counter[0] = counter[1] = 0;
+            mrc = MPI_Win_sync(win);
+        }
+        int brc = MPI_Barrier(ctx->comm); /* every rank, whatever failed: no one waits for ever */
+        if (mrc == MPI_SUCCESS) mrc = brc;
         uint64_t off = 0;
         if (mrc != MPI_SUCCESS && rc == 0) rc = mill__mpi_error(mrc, "setting up the offset counter", err, errlen);
         if (rc == 0) rc = reserve(ctx, win, index, len, &off, err, errlen);

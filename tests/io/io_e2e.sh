@@ -119,7 +119,15 @@ open(sys.argv[1] + ".gz", "wb").write(gzip.compress(body, 1))
 open(sys.argv[1] + ".csv", "wb").write(b'k,v\n1,"' + b"y\n" * (1 << 20) + b'"\n2,z\n')
 open(sys.argv[1] + "row.csv.gz", "wb").write(gzip.compress(b"k,v\n1," + b"x" * (2 << 20) + b"\n2,z\n", 1))
 open(sys.argv[1] + "48.gz", "wb").write(gzip.compress(b"a\n" + b"x" * (48 << 20) + b"\nb\n", 1))
+# CRLF lines exactly as long as the limit (the \r\n is not counted): the
+# text one at 1M, the gzip one at 2 MiB - 1 (a full read buffer ends in \r).
+open(sys.argv[1] + "crlf.txt", "wb").write(b"x" * (1 << 20) + b"\r\nshort\r\n")
+open(sys.argv[1] + "crlf.gz", "wb").write(gzip.compress(b"x" * ((2 << 20) - 1) + b"\r\nshort\r\n", 1))
 EOF
+mpimill_run "$ranks" -- run wordcount --input "$in/longcrlf.txt" --max-record 1M --output "$TMP/crlf1" --quiet ||
+  fail "a CRLF line of exactly --max-record bytes was refused (text)"
+mpimill_run "$ranks" -- run wordcount --input "$in/longcrlf.gz" --max-record 2097151 --output "$TMP/crlf2" --quiet ||
+  fail "a CRLF line of exactly --max-record bytes was refused (gzip)"
 expect_fail "long.txt: a record of 2097152 bytes at byte offset 4, longer than 1048576 (--max-record" \
   wordcount --input "$in/long.txt" --max-record 1M
 expect_fail "long.gz:2: a line longer than 1048576 bytes (--max-record" wordcount --input "$in/long.gz" --max-record 1M
