@@ -57,7 +57,15 @@ static int cmp_str(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int add_path(mill__inputs *in, size_t *cap, const char *path, int top, char *err, size_t errlen);
+/* The directories being listed, innermost first: a link back to one of
+ * them is a loop, not more input. */
+typedef struct dir_up {
+    dev_t dev;
+    ino_t ino;
+    const struct dir_up *up;
+} dir_up;
+
+static int add_path(mill__inputs *in, size_t *cap, const char *path, const dir_up *up, char *err, size_t errlen);
 
 /* A missing top-level path holding one of these is tried as a glob pattern. */
 #define GLOB_CHARS "*?["
@@ -80,7 +88,7 @@ static int add_special(mill__inputs *in, size_t *cap, const char *path, char *er
         int grc = glob(path, GLOB_ERR, NULL, &g);
         if (grc == 0) {
             int rc = 0;
-            for (size_t i = 0; i < g.gl_pathc && rc == 0; i++) rc = add_path(in, cap, g.gl_pathv[i], 1, err, errlen);
+            for (size_t i = 0; i < g.gl_pathc && rc == 0; i++) rc = add_path(in, cap, g.gl_pathv[i], NULL, err, errlen);
             globfree(&g);
             return rc;
         }
@@ -108,9 +116,11 @@ static int add_special(mill__inputs *in, size_t *cap, const char *path, char *er
     return 1;
 }
 
-/* Adds `path` (a file or a directory, recursively; at the top level also a
- * glob pattern or an HDF5 dataset) to `in`. */
-static int add_path(mill__inputs *in, size_t *cap, const char *path, int top, char *err, size_t errlen) {
+/* Adds `path` (a file or a directory, recursively; at the top level, up
+ * NULL, also a glob pattern or an HDF5 dataset) to `in`. A directory link
+ * back to one being listed is skipped with a warning. */
+static int add_path(mill__inputs *in, size_t *cap, const char *path, const dir_up *up, char *err, size_t errlen) {
+    int top = up == NULL;
     struct stat st;
     if (stat(path, &st) != 0) {
         int e = errno;
@@ -139,6 +149,13 @@ static int add_path(mill__inputs *in, size_t *cap, const char *path, int top, ch
         }
         return 0; /* sockets, fifos inside directories are skipped */
     }
+    for (const dir_up *a = up; a; a = a->up) {
+        if (a->dev == st.st_dev && a->ino == st.st_ino) {
+            mill__eprintf("warning: input %s: a link back to a directory it is in: skipped", path);
+            return 0;
+        }
+    }
+    dir_up here = {st.st_dev, st.st_ino, up};
     DIR *d = opendir(path);
     if (!d) {
         snprintf(err, errlen, "input %s: %s", path, strerror(errno));
@@ -173,7 +190,7 @@ static int add_path(mill__inputs *in, size_t *cap, const char *path, int top, ch
     if (rc == MILL_ENOMEM) snprintf(err, errlen, "out of memory listing %s", path);
     if (rc == 0 && n > 1) qsort(names, n, sizeof *names, cmp_str); /* names is NULL when n is 0 */
     for (size_t i = 0; i < n; i++) {
-        if (rc == 0) rc = add_path(in, cap, names[i], 0, err, errlen);
+        if (rc == 0) rc = add_path(in, cap, names[i], &here, err, errlen);
         free(names[i]);
     }
     free(names);
@@ -257,7 +274,7 @@ int mill__inputs_collect(mill__inputs *in, char *const *paths, size_t npaths, ch
     memset(in, 0, sizeof *in);
     size_t cap = 0;
     int rc = 0;
-    for (size_t i = 0; i < npaths && rc == 0; i++) rc = add_path(in, &cap, paths[i], 1, err, errlen);
+    for (size_t i = 0; i < npaths && rc == 0; i++) rc = add_path(in, &cap, paths[i], NULL, err, errlen);
     if (rc == 0) rc = drop_twice(in, err, errlen);
     if (rc) mill__inputs_free(in);
     return rc;

@@ -110,6 +110,15 @@ for args in "$TMP/ok.txt:$TMP/ok.txt:input $TMP/ok.txt is listed twice: read onc
     fail "inputs $one and $two: $(output_of "$TMP/dupout" | tr '\t\n' '  '), $(cat "$TMP/stderr")"
 done
 rm -rf "$TMP/dupout"
+# A directory link back to a directory being listed is a loop: skipped with
+# a warning, not followed until ELOOP fails the job.
+mkdir "$TMP/loopy"; cp "$TMP/ok.txt" "$TMP/loopy/a.txt"; ln -s . "$TMP/loopy/again"
+mpimill_run "$ranks" -- run wordcount --input "$TMP/loopy" --output "$TMP/loopout" --quiet 2> "$TMP/stderr" ||
+  fail "a directory link loop: $(cat "$TMP/stderr")"
+grep -q "warning: input $TMP/loopy/again: a link back to a directory it is in: skipped" "$TMP/stderr" &&
+  [ "$(output_of "$TMP/loopout" | tr '\t\n' '  ')" = "x 1 y 1 " ] ||
+  fail "a directory link loop: $(output_of "$TMP/loopout" | tr '\t\n' '  '), $(cat "$TMP/stderr")"
+rm -rf "$TMP/loopout"
 expect 2 "output $TMP/out/.: not a usable directory name" wordcount --input "$TMP/ok.txt" --output "$TMP/out/."
 # An existing file is named as what it is (the message offered --overwrite,
 # which then refused it).
