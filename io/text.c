@@ -95,9 +95,16 @@ uint64_t mill__text_count_newlines(const char *p, size_t len) {
  * before stop: the most whole lines starting before stop that fit in
  * MILL__TEXT_BLOCK bytes, or the first line alone when it is longer. */
 static const char *block_end(const char *p, const char *stop, const char *eof) {
-    const char *nl = memchr(stop - 1, '\n', (size_t)(eof - (stop - 1)));
-    const char *owned = nl ? nl + 1 : eof; /* the end of the line that starts last before stop */
-    if ((size_t)(owned - p) <= MILL__TEXT_BLOCK) return owned;
+    const char *nl;
+    if ((size_t)(stop - p) <= MILL__TEXT_BLOCK) {
+        /* The end of the line that starts last before stop, when it is
+         * within the block: looked for no further (a line of gigabytes
+         * across stop is not scanned again for every block). */
+        size_t room = MILL__TEXT_BLOCK - (size_t)(stop - p) + 1, left = (size_t)(eof - (stop - 1));
+        nl = memchr(stop - 1, '\n', room < left ? room : left);
+        if (nl) return nl + 1;
+        if (left <= room) return eof;
+    }
     nl = memrchr(p, '\n', MILL__TEXT_BLOCK);
     if (!nl) nl = memchr(p, '\n', (size_t)(eof - p));
     return nl ? nl + 1 : eof;
