@@ -164,9 +164,9 @@ static int gz_run(const char *name, gz_src *src, int skip, uint64_t *skipped, mi
             in_member = any = 1;
         }
         if (have == cap && mill__max_record && have - (out[have - 1] == '\r') > mill__max_record) {
-            /* (A last \r may end the line as \r\n: not counted.) */
             /* The line in the buffer (all of it: whole lines were taken)
-             * is longer than records may be: it never grows past that. */
+             * is longer than records may be (a last \r may end it as \r\n:
+             * not counted): it never grows past that. */
             if ((rc = too_long(name, line + 1, skip, skipped, err, errlen)) != 0) break;
             uoff += have; /* its end is looked for, the line counted there */
             have = 0;

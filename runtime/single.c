@@ -7,8 +7,8 @@
  * NFS may report stale). The named lock "mpimill:_index" guards the
  * reservation and the shared index, DIR/_index, where each rank appends one
  * line: rank, offset, length and the lock's fencing token -- in the blocks'
- * order, as the lock is held from the reservation to the line. The blocks are copied
- * after it, in parallel. Both files are created by rank 0 in staging and
+ * order, as the lock is held from the reservation to the line. The blocks
+ * are copied after it, in parallel. Both files are created by rank 0 in staging and
  * published by the commit like any part file.
  */
 #include <errno.h>
@@ -63,8 +63,8 @@ static int copy_block(int tmp, int data, uint64_t len, uint64_t off, char *err, 
 
 /* Under the index lock, reserves len bytes of data (the data counter on
  * rank 0: *off gets the old value) and its line's bytes of the index (the
- * index counter) and writes the line there, so that index lines and fencing tokens follow the blocks' order
- * in data. The block is copied after, outside the lock. */
+ * index counter) and writes the line there, so that index lines and
+ * fencing tokens follow the blocks' order in data. The block is copied after, outside the lock. */
 static int reserve(mill_ctx *ctx, MPI_Win win, int index, uint64_t len, uint64_t *off, char *err, size_t errlen) {
     uint64_t token = 0;
     int rc = mill__lock_named_acquire(ctx->locks, INDEX_LOCK, MILL_LOCK_EXCLUSIVE, ctx->lock_timeout_ms, &token);
