@@ -1042,12 +1042,15 @@ int mill__commit_end(mill__commit *c, int status, const char *manifest_json, cha
         double t1 = mill__now();
         if (!c->committed) MILL_FAULT(MILL_FAULT_ABORTING);
         char e2[MILL__ERRLEN] = "";
-        int cr = c->unsynced ? 0 : remove_staging(c->parent_fd, c->staging, MILL_FAULT_MID_CLEANUP, e2, sizeof e2);
-        if (cr == 0 && c->committed && c->aside[0] && !c->unsynced)
-            cr = remove_staging(c->parent_fd, c->aside, MILL_FAULT_MID_CLEANUP, e2, sizeof e2);
-        if (cr == 0 && c->exchanged && !c->unsynced && mill__fault_fsync(c->parent_fd) != 0) {
-            snprintf(e2, sizeof e2, "fsync of the output's parent directory: %s", strerror(errno));
-            cr = MILL_EIO;
+        int cr = 0;
+        if (!c->unsynced) { /* else recovery cleans: a failed fsync is not retried */
+            cr = remove_staging(c->parent_fd, c->staging, MILL_FAULT_MID_CLEANUP, e2, sizeof e2);
+            if (cr == 0 && c->committed && c->aside[0])
+                cr = remove_staging(c->parent_fd, c->aside, MILL_FAULT_MID_CLEANUP, e2, sizeof e2);
+            if (cr == 0 && c->exchanged && mill__fault_fsync(c->parent_fd) != 0) {
+                snprintf(e2, sizeof e2, "fsync of the output's parent directory: %s", strerror(errno));
+                cr = MILL_EIO;
+            }
         }
         if (cr) fprintf(stderr, "mpimill: warning: cleanup (mpimill recover finishes it): %s\n", e2);
         MILL_FAULT(MILL_FAULT_BEFORE_UNLOCK);
