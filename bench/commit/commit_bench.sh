@@ -4,7 +4,7 @@
 # usage: bench/commit/commit_bench.sh [SIZE] [RANKS] [REPEATS]
 #   SIZE     corpus size for mill-gen (default 1G), RANKS (default 2),
 #   REPEATS  runs measured (default 3).
-# env: MPIMILL, MILLGEN (default build/bin/...), BENCH_DIR (work directory on
+# env: MPIMILL, MILLGEN (default build/release/bin/...), BENCH_DIR (work directory on
 #      the file system to measure; default a new directory under /tmp; a
 #      corpus already there is reused), GEN_ARGS (extra mill-gen arguments,
 #      e.g. "--vocab 20000000" for a large output, so hashing shows).
@@ -20,8 +20,8 @@ set -eu
 SIZE=${1:-1G}
 RANKS=${2:-2}
 REPEATS=${3:-3}
-MPIMILL=${MPIMILL:-build/bin/mpimill}
-MILLGEN=${MILLGEN:-build/bin/mill-gen}
+MPIMILL=${MPIMILL:-build/release/bin/mpimill}
+MILLGEN=${MILLGEN:-build/release/bin/mill-gen}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 DIR=${BENCH_DIR:-$(mktemp -d /tmp/mill-commit-bench.XXXXXX)}
 mkdir -p "$DIR"

@@ -283,6 +283,9 @@ def mode_points(fx, stats, args, points=FAULT_POINTS, ranks=None):
         rc, so, se, _ = run_job(fx.mpimill, n, fx.new_corpus, out, replace, env)
         fired = "mpimill: fault:" in se
         stats.add(crashes=int(fired))
+        if fired:
+            with lock:
+                hit.add((point, n))
         st = check(fx, stats, case, d, out, replace, rc, se)
         if args.verbose:
             print("%-55s rc=%-4s fired=%d -> %s" % (case, rc, fired, st), flush=True)
@@ -296,7 +299,13 @@ def mode_points(fx, stats, args, points=FAULT_POINTS, ranks=None):
                     for victim in victims:
                         for replace in (False, True):
                             tasks.append(lambda a=(point, victim, n, sig, replace, rep): one(*a))
+    lock, hit = threading.Lock(), set()
     pool_run(args, tasks)
+    # A point no run reached tests nothing: each must fire at every size.
+    for n in ranks:
+        for point in points:
+            if (point, n) not in hit:
+                stats.fail("point=%d n=%d" % (point, n), "the fault never fired")
 
 
 def mode_random(fx, stats, args):
@@ -310,6 +319,9 @@ def mode_random(fx, stats, args):
         rc, so, se, killed = run_job(fx.mpimill, n, fx.new_corpus, out, replace,
                                      {"MPIMILL_FAULT_DELAY_MS": str(delay)}, kill_after=t, kill_mode=kill_mode)
         stats.add(crashes=int(killed))
+        if killed:
+            with lock:
+                kills.append(case)
         st = check(fx, stats, case, d, out, replace, None if killed else rc, se)
         if args.verbose:
             print("%-60s rc=%-4s killed=%d -> %s" % (case, rc, killed, st), flush=True)
@@ -322,7 +334,10 @@ def mode_random(fx, stats, args):
         t = rng.uniform(0.2, 0.6 + delay * 0.014)
         kill_mode = "all" if rng.random() < 0.75 else "term-mpirun"
         tasks.append(lambda a=(i, n, replace, delay, t, kill_mode): one(*a))
+    lock, kills = threading.Lock(), []
     pool_run(args, tasks)
+    if len(kills) < count // 10:  # about two thirds are killed mid-run here
+        stats.fail("random", "only %d of %d runs were killed before they ended" % (len(kills), count))
 
 
 def mode_countdown(fx, stats, args, replaces=(False, True), ops=None):
@@ -350,6 +365,8 @@ def mode_countdown(fx, stats, args, replaces=(False, True), ops=None):
             if args.verbose:
                 print("%-50s rc=%-3s fired=%d -> %s" % (case, rc, fired, st), flush=True)
             if not fired:
+                if k == 1:
+                    stats.fail(case, "the first file operation's fault never fired")
                 break
 
     tasks = []

@@ -45,14 +45,14 @@ rm -rf "$TMP/nest" "$TMP/iter"
 # before the job runs, not after (as root; elsewhere mount is not allowed).
 mkdir "$TMP/mnt"
 printf 'a b\n' > "$TMP/m.txt"
-if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=1m tmpfs "$TMP/mnt" 2> /dev/null; then
+if mount_tmpfs "$TMP/mnt" 1m; then
   rc=0; mpimill_run "$ranks" -- run wordcount --input "$TMP/m.txt" --output "$TMP/mnt" --overwrite 2> "$TMP/stderr" || rc=$?
   umount "$TMP/mnt"
   [ "$rc" = 1 ] && grep -q "output $TMP/mnt is a mount point" "$TMP/stderr" || fail "mount point output: exit $rc, $(cat "$TMP/stderr")"
 fi
 # recover on a read-only filesystem (an archived output): nothing to do is
 # exit 0, not "lock file: Read-only file system"; leftovers are named.
-if [ "$ranks" = 1 ] && [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=1m tmpfs "$TMP/mnt" 2> /dev/null; then
+if [ "$ranks" = 1 ] && mount_tmpfs "$TMP/mnt" 1m; then
   mpimill_run 1 -- run wordcount --input "$TMP/m.txt" --output "$TMP/mnt/out" --quiet
   mkdir "$TMP/mnt/.out.mill-staging-0123456789abcdef"
   mount -o remount,ro "$TMP/mnt"
@@ -119,6 +119,17 @@ grep -q "warning: input $TMP/loopy/again: a link back to a directory it is in: s
   [ "$(output_of "$TMP/loopout" | tr '\t\n' '  ')" = "x 1 y 1 " ] ||
   fail "a directory link loop: $(output_of "$TMP/loopout" | tr '\t\n' '  '), $(cat "$TMP/stderr")"
 rm -rf "$TMP/loopout"
+# In an input directory, names starting with . or _ are not input (_SUCCESS,
+# .crc files, a hidden subdirectory), at any depth; named alone, they are.
+mkdir -p "$TMP/hid/.git" "$TMP/hid/sub/_logs"; cp "$TMP/ok.txt" "$TMP/hid/sub/a.txt"
+for f in .hidden _meta .git/x sub/_SUCCESS sub/_logs/y sub/.a.txt.crc; do echo "skipme $f" > "$TMP/hid/$f"; done
+mpimill_run "$ranks" -- run wordcount --input "$TMP/hid" --output "$TMP/hidout" --quiet ||
+  fail "a directory with hidden entries"
+[ "$(output_of "$TMP/hidout" | tr '\t\n' '  ')" = "x 1 y 1 " ] ||
+  fail "names starting with . or _ were read: $(output_of "$TMP/hidout" | tr '\t\n' '  ')"
+mpimill_run "$ranks" -- run wordcount --input "$TMP/hid/_meta" --output "$TMP/hidone" --quiet &&
+  [ "$(output_of "$TMP/hidone" | tr '\t\n' '  ')" = "_meta 1 skipme 1 " ] || fail "a file named alone: $(output_of "$TMP/hidone")"
+rm -rf "$TMP/hid" "$TMP/hidout" "$TMP/hidone"
 expect 2 "output $TMP/out/.: not a usable directory name" wordcount --input "$TMP/ok.txt" --output "$TMP/out/."
 # An existing file is named as what it is (the message offered --overwrite,
 # which then refused it).

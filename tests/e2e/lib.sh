@@ -39,9 +39,20 @@ check_parts_sorted() {
   done
 }
 
-# No staging or temporary directories may remain beside an output.
+# mount_tmpfs DIR SIZE: mounts a small tmpfs at DIR (root only), or says
+# which check is skipped and returns 1.
+mount_tmpfs() {
+  [ "$(id -u)" = 0 ] && mount -t tmpfs -o size="$2" tmpfs "$1" 2> /dev/null && return 0
+  echo "SKIP (${FUNCNAME[1]:-main}, line ${BASH_LINENO[0]}): cannot mount a tmpfs at $1 here" >&2
+  return 1
+}
+
+# No staging directory, replaced output or lock file may remain beside an
+# output (the commit's .NAME.mill-staging-*, .NAME.mill-old-*, .NAME.mill-lock).
 check_no_leftovers() {
   local parent
   parent=$(dirname "$1")
-  if ls -a "$parent" | grep -q "mill-staging"; then fail "staging left in $parent: $(ls -a "$parent" | tr "\n" " ")"; fi
+  if ls -a "$parent" | grep -Eq '\.mill-(staging|old|lock)'; then
+    fail "commit leftovers in $parent: $(ls -a "$parent" | tr "\n" " ")"
+  fi
 }

@@ -102,8 +102,8 @@ expect_fail "no column 'nope'" wordcount --input "$in/fields.csv" --csv-columns 
 # --bad-records skip: the rows around the bad ones are counted, the bad ones are.
 mpimill_run "$ranks" -- run wordcount --input "$in/fields.csv" --input "$in/trunc.gz" --input "$in/open.csv" \
   --bad-records skip --output "$TMP/skip" > "$TMP/stdout"
-grep -q "bad_records_skipped=3" "$TMP/stdout" || fail "summary lacks bad_records_skipped=3: $(cat "$TMP/stdout")"
-grep -q '"bad_records_skipped": 3' "$TMP/skip/_SUCCESS" || fail "manifest lacks the skipped count"
+grep -qw "bad_records_skipped=3" "$TMP/stdout" || fail "summary lacks bad_records_skipped=3: $(cat "$TMP/stdout")"
+grep -qw '"bad_records_skipped": 3' "$TMP/skip/_SUCCESS" || fail "manifest lacks the skipped count"
 output_of "$TMP/skip" > "$TMP/got-skip"   # (not piped into grep -q: SIGPIPE under pipefail)
 grep -q "^1,2	1$" "$TMP/got-skip" || fail "good CSV rows were not kept under skip"
 
@@ -137,7 +137,7 @@ for f in long.txt long.gz long.csv; do
   rm -rf "$TMP/lim"
   mpimill_run "$ranks" -- run distinct --input "$in/$f" --csv-quoted-newlines --bad-records skip --max-record 1M \
     --output "$TMP/lim" > "$TMP/stdout"
-  grep -q "bad_records_skipped=1" "$TMP/stdout" || fail "$f: the long record was not skipped once: $(cat "$TMP/stdout")"
+  grep -qw "bad_records_skipped=1" "$TMP/stdout" || fail "$f: the long record was not skipped once: $(cat "$TMP/stdout")"
   output_of "$TMP/lim" > "$TMP/got-lim"
   [ "$(cut -c1-8 "$TMP/got-lim" | tr '\n' ' ')" = "$([ $f = long.csv ] && echo '2,z	1 ' || echo 'a b	1 c d	1 ')" ] ||
     fail "$f: the lines around the long one under skip: $(cut -c1-20 "$TMP/got-lim")"
@@ -328,7 +328,7 @@ fi
 # now reserved first, and the job stops there, naming the cause. As root,
 # on a small tmpfs.
 mkdir "$TMP/full"
-if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=256k tmpfs "$TMP/full" 2> /dev/null; then
+if mount_tmpfs "$TMP/full" 256k; then
   rc=0
   timeout 120 mpirun -q -n "$ranks" --oversubscribe "$MPIMILL" run wordcount --input "$in/big.txt" --format hdf5 \
     --output "$TMP/full/o" --quiet 2> "$TMP/stderr" || rc=$?

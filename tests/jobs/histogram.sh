@@ -60,7 +60,7 @@ mpimill_run "$ranks" -- run histogram --input "$in/d.h5:/x" --output "$TMP/x" --
   > "$TMP/stdout" || fail "histogram /x failed"
 same "$TMP/want" "$TMP/x" "histogram of /x differs from python at $ranks ranks"
 for c in $(tr ',' ' ' < "$TMP/counters"); do
-  grep -q "$c" "$TMP/stdout" || fail "summary lacks $c: $(cat "$TMP/stdout")"
+  grep -qw -- "$c" "$TMP/stdout" || fail "summary lacks $c: $(cat "$TMP/stdout")"
 done
 oracle /g/m 10 -50 50.5 2 > "$TMP/want" 2> /dev/null
 run_job "$ranks" histogram --input "$in/d.h5:/g/m" --output "$TMP/m" --opt bins=10 --opt min=-50 --opt max=50.5 --opt column=2

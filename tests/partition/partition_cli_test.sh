@@ -38,7 +38,9 @@ cmp -s "$T/x31" "$T/x13" || fail "--exclude 3,1 and 1,3 place keys differently"
 "$D" --ranks 5 --weights 1,2,1,1,3 --exclude 0 --save "$T/state" < "$T/keys" > "$T/a" || fail "--save"
 "$D" --state "$T/state" < "$T/keys" > "$T/b" || fail "--state exited $?"
 cmp -s "$T/a" "$T/b" || fail "--state placement differs from the saved run"
-"$D" --state "$T/state" --exclude 4 < "$T/keys" | cut -f2 | grep -q '^[04]$' && fail "state+exclude"
+"$D" --state "$T/state" --exclude 4 < "$T/keys" > "$T/c" || fail "--state --exclude exited $?"
+[ "$(wc -l < "$T/c")" -eq 1000 ] || fail "--state --exclude: expected 1000 lines"
+cut -f2 "$T/c" | grep -q '^[04]$' && fail "state+exclude"
 
 # --stats: header and one line per rank, keys sum to the input, excluded 0.
 "$D" --ranks 4 --weights 1,1,2,4 --exclude 0 --stats < "$T/keys" > "$T/st" || fail "--stats"

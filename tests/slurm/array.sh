@@ -102,4 +102,4 @@ done
 rc=0; j=$("$MPIMILL" submit --wait -n 1 -o fail.log -- wordcount --input in --output "$PWD/no/such/dir" 2> err.txt) || rc=$?
 [ "$rc" = 1 ] && [ -n "$j" ] && grep -q "Slurm job $j was submitted, but sbatch exited 1 (under --wait: the job failed" err.txt ||
   fail "submit --wait of a failing job: exit $rc, id '$j', $(cat err.txt)"
-echo "array of 3 tasks: three outputs match the oracle, done in $(echo "$t1 - $t0" | bc) s: ok"
+echo "array of 3 tasks: three outputs match the oracle, done in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s: ok"

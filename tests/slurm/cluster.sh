@@ -79,7 +79,8 @@ if ! runuser -u munge -- munged --socket="$sock" --key-file="$d/munge/munge.key"
 fi
 
 # Ports of our own: two free ones above 20000.
-used=$(awk 'NR > 1 {split($2, a, ":"); print strtonum("0x" a[2])}' /proc/net/tcp /proc/net/tcp6 2>/dev/null | sort -u)
+used=$(awk 'FNR > 1 {split($2, a, ":"); print a[2]}' /proc/net/tcp /proc/net/tcp6 2>/dev/null |
+  while read -r hex; do echo $((16#$hex)); done | sort -u)
 port=$((20000 + RANDOM % 20000))
 while printf '%s\n' "$used" | grep -qx -e "$port" -e "$((port + 1))"; do port=$((port + 2)); done
 

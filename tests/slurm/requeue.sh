@@ -41,4 +41,4 @@ awk '{print $0 "\t1"}' want1.txt | sort > want2.txt
 output_of s2 > got2.txt
 cmp -s want2.txt got2.txt || fail "s2 differs from the oracle"
 check_no_leftovers "$TMP/s2"
-echo "requeue: stage 2 stopped by the requeue, rerun (restart 1) skipped stage 1 and committed stage 2; requeue to running again $(echo "$t1 - $t0" | bc) s: ok"
+echo "requeue: stage 2 stopped by the requeue, rerun (restart 1) skipped stage 1 and committed stage 2; requeue to running again $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s: ok"

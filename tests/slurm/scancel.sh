@@ -47,4 +47,4 @@ if [ "$mode" = bterm ]; then
   code=$(job_field "$j" ExitCode)
   [ "$code" = 143:0 ] || fail "job $j exit code $code after SIGTERM to its script, expected 143:0: $(cat job.log)"
 fi
-echo "$mode via $l: job $j $st, nothing committed, nothing left; signal to end of job $(echo "$t1 - $t0" | bc) s: ok"
+echo "$mode via $l: job $j $st, nothing committed, nothing left; signal to end of job $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s: ok"

@@ -27,4 +27,4 @@ else
   [ "$st" = TIMEOUT ] || fail "job $j ended $st, expected TIMEOUT"
   check_stopped job.log "$TMP/out" TERM
 fi
-echo "time limit ($mode): job $j $st after $(echo "$t1 - $t0" | bc) s, nothing committed, nothing left: ok"
+echo "time limit ($mode): job $j $st after $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s, nothing committed, nothing left: ok"

@@ -26,7 +26,7 @@ for j in "$j1:tpl" "$j2:sub"; do
   cmp -s want.txt got.txt || fail "$out differs from the oracle: $(diff want.txt got.txt | head -5)"
   check_parts_sorted "$out"
   [ "$(ls "$out" | grep -c '^part-')" = 2 ] || fail "$out: expected 2 parts (2 ranks): $(ls "$out")"
-  grep -q "2 ranks" "$out.log" || fail "$out.log: not 2 ranks: $(cat "$out.log")"
+  grep -qw "2 ranks" "$out.log" || fail "$out.log: not 2 ranks: $(cat "$out.log")"
 done
 if [ "$l" = srun ]; then
   j3=$("$MPIMILL" submit --launcher srun -n 2 -o nolaunch.log --hold -- wordcount --input corpus --output nolaunch)
@@ -47,4 +47,4 @@ if [ "$l" = srun ]; then
   [ "$st" = COMPLETED ] || fail "--export=NONE: job $j4 ended $st: $(cat noexp.log)"
   output_of noexp | cmp -s want.txt - || fail "--export=NONE: output differs from the oracle"
 fi
-echo "wordcount via $l (template and submit): $(wc -l < want.txt) keys match the oracle; both jobs done in $(echo "$t1 - $t0" | bc) s: ok"
+echo "wordcount via $l (template and submit): $(wc -l < want.txt) keys match the oracle; both jobs done in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s: ok"

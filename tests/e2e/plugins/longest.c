@@ -1,5 +1,5 @@
 /* longest.c -- exercises the plugin API: a custom combiner (the longest word
- * per first letter, ties to the smaller word), a reduce that writes with
+ * per first letter, or first --opt prefix=N bytes, ties to the smaller word), a reduce that writes with
  * mill_write, counters, a float option, mill_log, and map_done making a
  * collective call on mill_comm(). Records at even offsets emit their words
  * with mill_emit_batch, the others word by word with mill_emit. */
@@ -7,15 +7,22 @@
 #include <mpimill/job.h>
 #include <string.h>
 
-static const char *const options[] = {"scale", "counter", NULL};
+static const char *const options[] = {"scale", "counter", "prefix", NULL};
+static int64_t prefix = 1; /* key bytes: the word's first ones */
 
 static int is_space(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
 
 static int longest_setup(mill_ctx *ctx) {
     double scale;
     int rc = mill_opt_f64(ctx, "scale", 1.0, &scale);
+    if (rc == 0) rc = mill_opt_i64(ctx, "prefix", 1, &prefix);
+    if (rc == 0 && prefix < 1) rc = MILL_EINVAL;
     if (rc == 0 && mill_rank(ctx) == 0) mill_log(ctx, "scale %g on %d ranks", scale, mill_size(ctx));
     return rc;
+}
+
+static size_t klen(const char *w, const char *end) {
+    return (size_t)(end - w) < (uint64_t)prefix ? (size_t)(end - w) : (size_t)prefix;
 }
 
 static int longest_map(mill_ctx *ctx, const mill_record *rec) {
@@ -29,10 +36,10 @@ static int longest_map(mill_ctx *ctx, const mill_record *rec) {
         while (p < end && !is_space((unsigned char)*p)) p++;
         if (p > w) {
             if (batch) {
-                kv[n++] = (mill_kv){w, 1, w, (size_t)(p - w)};
+                kv[n++] = (mill_kv){w, klen(w, p), w, (size_t)(p - w)};
                 if (n == 64) rc = mill_emit_batch(ctx, kv, n), n = 0;
             } else {
-                rc = mill_emit(ctx, w, 1, w, (size_t)(p - w));
+                rc = mill_emit(ctx, w, klen(w, p), w, (size_t)(p - w));
             }
             if (rc == 0) rc = mill_count(ctx, "words", 1);
         }
