@@ -1,13 +1,16 @@
-/* hdf5in.c -- collective hyperslab reader for numeric HDF5 datasets (see
- * hdf5in.h). Rows are read in blocks of about 8 MiB; every rank does the same
- * number of collective H5Dread calls (those without rows left select none). */
+/* hdf5in.c -- hyperslab reader for numeric HDF5 datasets (see hdf5in.h).
+ * The file is opened collectively; each rank then reads its rows in blocks
+ * of about 8 MiB with independent H5Dread calls, so a read that fails on one
+ * rank (a corrupt chunk) cannot leave the others waiting inside HDF5. */
 #include "hdf5in.h"
 
+#include <errno.h>
 #include <hdf5.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "agree.h"
 #include "fault.h"
@@ -15,6 +18,7 @@
 #include "mpimill/job.h"
 
 #define BLOCK_VALUES (1u << 20)
+#define MAX_COLUMNS ((hsize_t)1 << 28) /* 2 GiB rows: their sizes cannot overflow */
 
 /* Copies the innermost description on HDF5's error stack ("truncated file:
  * eof = 4096, ...") into buf, or "" when the stack holds none. */
@@ -55,8 +59,31 @@ int mill__hdf5_address(const char *file, const char *dataset, uint64_t *addr) {
     return rc;
 }
 
-int mill__hdf5_read(const char *spec, size_t dsoff, MPI_Comm comm, mill__record_fn fn, void *arg, char *err,
-                    size_t errlen) {
+/* Checks that `file` is still the one listed (inode ino, size bytes; 0:
+ * not known): the MPI-IO driver reads past a truncated end as zeros. */
+static int same_file(const char *spec, const char *file, uint64_t ino, uint64_t size, char *err, size_t errlen) {
+    struct stat st;
+    if (!ino && !size) return 0;
+    if (stat(file, &st) != 0) {
+        snprintf(err, errlen, "input %s: %s: %s", spec, file, strerror(errno));
+        return MILL_EIO;
+    }
+    if (ino && (uint64_t)st.st_ino != ino) {
+        snprintf(err, errlen, "input %s: %s was replaced by another file since the job listed its inputs: reading "
+                 "it would mix two versions", spec, file);
+        return MILL_EIO;
+    }
+    if (size && (uint64_t)st.st_size != size) {
+        snprintf(err, errlen, "input %s: %s is %" PRIu64 " bytes, %s than when the job listed it (%" PRIu64
+                 "): changed while the job read it", spec, file, (uint64_t)st.st_size,
+                 (uint64_t)st.st_size < size ? "shorter" : "longer", size);
+        return MILL_EIO;
+    }
+    return 0;
+}
+
+int mill__hdf5_read(const char *spec, size_t dsoff, uint64_t ino, uint64_t fsize, MPI_Comm comm,
+                    mill__record_fn fn, void *arg, char *err, size_t errlen) {
     h5__quiet();
     int rank, size;
     if (MPI_Comm_rank(comm, &rank) != MPI_SUCCESS || MPI_Comm_size(comm, &size) != MPI_SUCCESS) {
@@ -75,6 +102,7 @@ int mill__hdf5_read(const char *spec, size_t dsoff, MPI_Comm comm, mill__record_
     } else if ((fapl = H5Pcreate(H5P_FILE_ACCESS)) < 0 || H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL) < 0) {
         snprintf(err, errlen, "input %s: cannot set up the MPI-IO file driver", spec);
         rc = MILL_EIO;
+    } else if ((rc = same_file(spec, file, ino, fsize, err, errlen)) != 0) {
     } else if (H5Fis_hdf5(file) <= 0) {
         snprintf(err, errlen, "input %s: %s is not an HDF5 file", spec, file);
         rc = MILL_EFORMAT;
@@ -96,9 +124,12 @@ int mill__hdf5_read(const char *spec, size_t dsoff, MPI_Comm comm, mill__record_
             snprintf(err, errlen, "input %s: %s in %s is a %s, not a dataset", spec, dsname, file,
                      kind == H5I_GROUP ? "group" : "named datatype");
             rc = MILL_EFORMAT;
-        } else if (ok <= 0 || (d = H5Dopen2(f, dsname, H5P_DEFAULT)) < 0) {
+        } else if (ok == 0) {
             snprintf(err, errlen, "input %s: no dataset %s in %s", spec, dsname, file);
             rc = MILL_ENOENT;
+        } else if (ok < 0 || (d = H5Dopen2(f, dsname, H5P_DEFAULT)) < 0) {
+            snprintf(err, errlen, "input %s: cannot open dataset %s in %s%s", spec, dsname, file, h5__cause(why));
+            rc = MILL_EIO;
         } else if ((type = H5Dget_type(d)) < 0 || (fspace = H5Dget_space(d)) < 0) {
             snprintf(err, errlen, "input %s: cannot read the dataset's type and shape", spec);
             rc = MILL_EIO;
@@ -116,6 +147,10 @@ int mill__hdf5_read(const char *spec, size_t dsoff, MPI_Comm comm, mill__record_
                 rc = MILL_EIO;
             } else if (nd == 1) {
                 dims[1] = 1;
+            } else if (dims[1] > MAX_COLUMNS) {
+                snprintf(err, errlen, "input %s: rows of %" PRIu64 " values are too wide (at most %" PRIu64 ")",
+                         spec, (uint64_t)dims[1], (uint64_t)MAX_COLUMNS);
+                rc = MILL_EFORMAT;
             } else if (dims[1] == 0 && dims[0] > 0) {
                 snprintf(err, errlen, "input %s: shape (%" PRIu64 ", 0): its rows hold no values", spec,
                          (uint64_t)dims[0]);
@@ -129,52 +164,40 @@ int mill__hdf5_read(const char *spec, size_t dsoff, MPI_Comm comm, mill__record_
     hsize_t N = dims[0], C = nd == 2 ? dims[1] : 1;
     hsize_t lo = (hsize_t)(((u128)N * (unsigned)rank) / (unsigned)size);
     hsize_t hi = (hsize_t)(((u128)N * (unsigned)(rank + 1)) / (unsigned)size);
-    hsize_t most = (N + (hsize_t)size - 1) / (hsize_t)size; /* rows of the busiest rank */
     hsize_t block = C && BLOCK_VALUES / C ? BLOCK_VALUES / C : 1;
-    hsize_t rounds = C ? (most + block - 1) / block : 0;
     if (rc == 0) {
         hsize_t mdims[2] = {block, C};
         buf = malloc((size_t)(block * (C ? C : 1)) * sizeof *buf);
         dxpl = H5Pcreate(H5P_DATASET_XFER);
         mspace = H5Screate_simple(nd, mdims, NULL);
-        if (!buf || dxpl < 0 || mspace < 0 || H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE) < 0) {
+        if (!buf || dxpl < 0 || mspace < 0 || H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_INDEPENDENT) < 0) {
             snprintf(err, errlen, "input %s: out of memory for a block of rows", spec);
             rc = MILL_ENOMEM;
         }
         rc = mill__agree(comm, rc, err, errlen);
     }
-    int fnrc = 0, iorc = 0;
-    for (hsize_t k = 0; rc == 0 && k < rounds; k++) {
-        hsize_t s = lo + k * block, n = s < hi ? (hi - s < block ? hi - s : block) : 0;
-        herr_t h;
-        if (n > 0) {
-            hsize_t st[2] = {s, 0}, cnt[2] = {n, C}, mst[2] = {0, 0};
-            h = H5Sselect_hyperslab(fspace, H5S_SELECT_SET, st, NULL, cnt, NULL);
-            if (h >= 0) h = H5Sselect_hyperslab(mspace, H5S_SELECT_SET, mst, NULL, cnt, NULL);
-        } else {
-            h = H5Sselect_none(fspace);
-            if (h >= 0) h = H5Sselect_none(mspace);
-        }
-        /* The read is collective: a rank whose selection failed still
-         * takes part, selecting nothing, and fails after it. */
-        herr_t sel = mill__fault_site(MILL_FAULT_SITE_H5_SELECT) ? -1 : h;
-        if (sel < 0 && (H5Sselect_none(fspace) < 0 || H5Sselect_none(mspace) < 0)) sel = -2;
+    /* Independent reads: each rank reads its own rows, as many calls as it
+     * needs, and a failure stops only its own loop. Without fn, none. */
+    for (hsize_t s = lo; fn && rc == 0 && s < hi; s += block) {
+        hsize_t n = hi - s < block ? hi - s : block;
+        hsize_t st[2] = {s, 0}, cnt[2] = {n, C}, mst[2] = {0, 0};
+        herr_t h = mill__fault_site(MILL_FAULT_SITE_H5_SELECT) ? -1
+                   : H5Sselect_hyperslab(fspace, H5S_SELECT_SET, st, NULL, cnt, NULL);
+        if (h >= 0) h = H5Sselect_hyperslab(mspace, H5S_SELECT_SET, mst, NULL, cnt, NULL);
         double t = mill__read_clock();
-        if (sel != -2) h = H5Dread(d, H5T_NATIVE_DOUBLE, mspace, fspace, dxpl, buf);
+        if (h >= 0) h = H5Dread(d, H5T_NATIVE_DOUBLE, mspace, fspace, dxpl, buf);
         mill__read_seconds += mill__read_clock() - t;
-        if (sel < 0) h = -1;
-        if (h < 0 && !iorc) {
-            snprintf(err, errlen, "input %s: H5Dread of rows %" PRIu64 "..%" PRIu64 " failed", spec, (uint64_t)s,
-                     (uint64_t)(s + n));
-            iorc = MILL_EIO;
+        if (h < 0) {
+            snprintf(err, errlen, "input %s: reading rows %" PRIu64 "..%" PRIu64 " failed%s", spec, (uint64_t)s,
+                     (uint64_t)(s + n), h5__cause(why));
+            rc = MILL_EIO;
         }
-        for (hsize_t r = 0; fn && !fnrc && !iorc && r < n; r++) {
+        for (hsize_t r = 0; rc == 0 && r < n; r++) {
             mill_record rec = {.data = (const char *)(buf + r * C), .len = (size_t)C * sizeof(double),
                                .file = spec, .offset = (uint64_t)(s + r), .line = (uint64_t)(s + r + 1)};
-            fnrc = fn(arg, &rec);
+            rc = fn(arg, &rec);
         }
     }
-    if (rc == 0) rc = iorc ? iorc : fnrc;
     if (mspace >= 0) H5Sclose(mspace);
     if (fspace >= 0) H5Sclose(fspace);
     if (type >= 0) H5Tclose(type);
@@ -185,6 +208,7 @@ int mill__hdf5_read(const char *spec, size_t dsoff, MPI_Comm comm, mill__record_
         rc = MILL_EIO;
     }
     if (fapl >= 0) H5Pclose(fapl);
+    if (rc == 0 && file) rc = same_file(spec, file, ino, fsize, err, errlen); /* truncated while read? */
     free(buf);
     free(file);
     return rc;

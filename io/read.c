@@ -40,13 +40,14 @@ typedef struct limit {
     mill__read_opts *o;
     char *err;
     size_t errlen;
+    int binary; /* HDF5 rows: a last byte 0x0a is data, not a line end */
 } limit;
 
 /* Refuses, or skips and counts, a record longer than --max-record. */
 static int check_limit(void *arg, const mill_record *rec) {
     limit *l = arg;
     size_t len = rec->len; /* without a text block's line end, \n or \r\n, as the line reader counts */
-    if (len && rec->data[len - 1] == '\n') len -= 1 + (len > 1 && rec->data[len - 2] == '\r');
+    if (!l->binary && len && rec->data[len - 1] == '\n') len -= 1 + (len > 1 && rec->data[len - 2] == '\r');
     if (len <= l->o->max_record) return l->fn(l->arg, rec);
     if (l->o->skip_bad) {
         l->o->skipped++;
@@ -67,7 +68,7 @@ static int read_piece(const mill__inputs *in, mill__read_opts *o, const mill__pi
 int mill__read_piece_opts(const mill__inputs *in, mill__read_opts *o, const mill__piece *pc,
                           mill__record_fn fn, void *arg, char *err, size_t errlen) {
     if (!o->max_record || !fn) return read_piece(in, o, pc, fn, arg, err, errlen);
-    limit l = {fn, arg, o, err, errlen};
+    limit l = {fn, arg, o, err, errlen, in->files[pc->file].kind == MILL__HDF5};
     return read_piece(in, o, pc, check_limit, &l, err, errlen);
 }
 
@@ -91,7 +92,8 @@ static int read_piece(const mill__inputs *in, mill__read_opts *o, const mill__pi
                               errlen);
     case MILL__HDF5: {
         block_count b = {fn, arg, o};
-        return mill__hdf5_read(f->path, f->dsoff, o->comm, fn ? count_row : NULL, &b, err, errlen);
+        return mill__hdf5_read(f->path, f->dsoff, f->ino, f->size, o->comm, fn ? count_row : NULL, &b, err,
+                               errlen);
     }
     case MILL__TEXT:
     default: {

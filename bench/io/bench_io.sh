@@ -3,7 +3,7 @@
 # one core each, warm page cache, best of 3 runs:
 #   text  mill__read_all over a text file   vs  cat FILE > /dev/null
 #   gzip  the gzip line reader               vs  zcat FILE > /dev/null
-#   hdf5  collective read of a f64 dataset   vs  pread of the dataset's bytes
+#   hdf5  read of a f64 dataset (hdf5in.c)  vs  pread of the dataset's bytes
 # Prints MiB/s of both and the ratio (goals: text >= 0.80, gzip >= 0.90,
 # hdf5 >= 0.80). Also the readers at 2 ranks (MiB/s, all ranks together).
 set -euo pipefail

@@ -233,16 +233,35 @@ expect_fail "d.h5:/nocols: shape (5, 0): its rows hold no values" "$ROWSTATS" --
 head -c 4096 "$in/d.h5" > "$in/cut.h5"
 expect_fail "cut.h5 with HDF5: truncated file: eof = 4096" "$ROWSTATS" --input "$in/cut.h5:/ints"
 rm "$in/cut.h5"
-# A selection that fails on one rank (fault.h's site 5): that rank still
-# takes part in the collective read, then the job fails naming it.
+# A selection that fails on one rank (fault.h's site 5): that rank stops
+# reading, takes part in the collective close, and the job fails naming it.
 if [ "$ranks" -gt 1 ]; then
   rc=0
   MPIMILL_FAULT_SITE=5 MPIMILL_FAULT_RANK=1 timeout 120 mpirun -q -n "$ranks" --oversubscribe \
     -x MPIMILL_FAULT_SITE -x MPIMILL_FAULT_RANK "$MPIMILL" run "$ROWSTATS" --input "$in/d.h5:/ints" \
     --output "$TMP/h5sel" --quiet 2> "$TMP/stderr" || rc=$?
-  [ "$rc" = 1 ] && grep -q "rank 1: input .*d.h5:/ints: H5Dread of rows" "$TMP/stderr" ||
+  [ "$rc" = 1 ] && grep -q "rank 1: input .*d.h5:/ints: reading rows .* failed" "$TMP/stderr" ||
     fail "HDF5 selection failing on rank 1: exit $rc (124: hung), $(cat "$TMP/stderr")"
 fi
+# A chunk index corrupt only in the last rank's rows (the last B-tree leaf's
+# signature): that rank's read fails; the others once waited for ever in a
+# collective H5Dread it had left.
+"$PY" - "$in/bt.h5" <<'EOF'
+import sys, h5py, numpy as np
+with h5py.File(sys.argv[1], "w") as f:
+    f.create_dataset("x", data=np.arange(100000, dtype="<f8"), chunks=(100,))
+b = bytearray(open(sys.argv[1], "rb").read())
+at = b.rindex(b"TREE")
+b[at:at + 4] = b"XXXX"
+open(sys.argv[1], "wb").write(b)
+EOF
+rc=0
+timeout 120 mpirun -q -n "$ranks" --oversubscribe "$MPIMILL" run "$ROWSTATS" --input "$in/bt.h5:/x" \
+  --output "$TMP/h5bt" --quiet 2> "$TMP/stderr" || rc=$?
+who=$([ "$ranks" = 1 ] || echo "rank $((ranks - 1)): ")
+[ "$rc" = 1 ] && grep -q "error: ${who}input .*bt.h5:/x: reading rows .* failed: wrong B-tree signature" "$TMP/stderr" &&
+  [ "$(wc -l < "$TMP/stderr")" = 1 ] && [ ! -e "$TMP/h5bt" ] ||
+  fail "HDF5 chunk index corrupt in the last rank's rows: exit $rc (124: hung), $(cat "$TMP/stderr")"
 expect_fail "d.h5:/names: unsupported type" "$ROWSTATS" --input "$in/d.h5:/names"
 expect_fail "notes.txt is not an HDF5 file" "$ROWSTATS" --input "$in/notes.txt:/x"
 # ---- --format hdf5: one data.h5 in the commit, read back with h5py and h5dump ----

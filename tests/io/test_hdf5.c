@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "hdf5in.h"
@@ -107,7 +108,7 @@ static void check_dataset(const char *file, const char *ds, uint64_t n, size_t w
     seen s = {.width = width};
     char err[512] = "";
     const char *sp = spec(file, ds, &off);
-    int rc = mill__hdf5_read(sp, off, MPI_COMM_WORLD, on_row, &s, err, sizeof err);
+    int rc = mill__hdf5_read(sp, off, 0, 0, MPI_COMM_WORLD, on_row, &s, err, sizeof err);
     if (rc) fprintf(stderr, "rank %d: %s\n", rank, err);
     CHECK(rc == 0);
     CHECK(s.bad == 0);
@@ -122,17 +123,24 @@ static void check_dataset(const char *file, const char *ds, uint64_t n, size_t w
     CHECK(sum == want_sum);
 }
 
-static void check_error(const char *file, const char *ds, int want, const char *words, int rank) {
+/* Reads file:ds as listed with inode ino and size bytes (0, 0: unchecked);
+ * expects the error want on every rank, and words in rank 0's message. */
+static void check_error_as(const char *file, const char *ds, uint64_t ino, uint64_t size, int want,
+                           const char *words, int rank) {
     size_t off;
     seen s = {.width = 1};
     char err[512] = "";
     const char *sp = spec(file, ds, &off);
-    int rc = mill__hdf5_read(sp, off, MPI_COMM_WORLD, on_row, &s, err, sizeof err);
+    int rc = mill__hdf5_read(sp, off, ino, size, MPI_COMM_WORLD, on_row, &s, err, sizeof err);
     CHECK(rc == want);
     if (rank == 0) {
         CHECK(strstr(err, words) != NULL);
         CHECK(strstr(err, file) != NULL);
     }
+}
+
+static void check_error(const char *file, const char *ds, int want, const char *words, int rank) {
+    check_error_as(file, ds, 0, 0, want, words, rank);
 }
 
 int main(int argc, char **argv) {
@@ -158,14 +166,24 @@ int main(int argc, char **argv) {
     check_error(file, "/str", MILL_EFORMAT, "unsupported type", rank);
     check_error(file, "/cube", MILL_EFORMAT, "unsupported rank 3", rank);
     check_error(junk, "/x", MILL_EFORMAT, "not an HDF5 file", rank);
+    /* A file of another size or inode than when the job listed it (the
+     * MPI-IO driver reads past a truncated end as zeros). */
+    struct stat st;
+    CHECK(stat(file, &st) == 0);
+    check_error_as(file, "/i32", (uint64_t)st.st_ino, (uint64_t)st.st_size + 1, MILL_EIO,
+                   "shorter than when the job listed it", rank);
+    check_error_as(file, "/i32", (uint64_t)st.st_ino + 1, (uint64_t)st.st_size, MILL_EIO,
+                   "replaced by another file", rank);
 
     /* Through mill__read_all: a callback failing on rank 0 at the first row
-     * of the first dataset; every rank still finishes the second one. */
+     * of the first dataset; every rank still takes part in the second one. */
     char s1[200], s2[200];
     snprintf(s1, sizeof s1, "%s:/i32", file);
     snprintf(s2, sizeof s2, "%s:/grp/f64", file);
-    mill__file fl[2] = {{s1, 1, MILL__HDF5, (uint32_t)strlen(file), 0, 0}, {s2, 1, MILL__HDF5, (uint32_t)strlen(file), 0, 0}};
-    mill__inputs in = {.files = fl, .n = 2, .total = 2};
+    uint64_t sz = (uint64_t)st.st_size, ino = (uint64_t)st.st_ino;
+    mill__file fl[2] = {{s1, sz, MILL__HDF5, (uint32_t)strlen(file), ino, 0},
+                        {s2, sz, MILL__HDF5, (uint32_t)strlen(file), ino, 0}};
+    mill__inputs in = {.files = fl, .n = 2, .total = 2 * sz};
     mill__read_opts o = {.comm = MPI_COMM_WORLD};
     seen s = {.width = 1, .fail_after = rank == 0 ? 1 : 0};
     char err[512];
