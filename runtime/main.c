@@ -82,6 +82,10 @@ int main(int argc, char **argv) {
         /* Before MPI_Init, which can take a second: a stop signal that comes
          * meanwhile (Slurm may send its warning early) must not kill the rank. */
         if (mill__signals_install() != 0) fprintf(stderr, "mpimill: warning: cannot install signal handlers\n");
+        /* Open MPI 4.1's own MPI-IO (ompio) returns success from a write
+         * that failed (EIO), so parallel HDF5 would commit a corrupt file
+         * or hang; ROMIO reports it. Unless the user chose: */
+        if (setenv("OMPI_MCA_io", "^ompio", 0) != 0) fprintf(stderr, "mpimill: warning: setenv: %s\n", strerror(errno));
         if (MPI_Init(&argc, &argv) != MPI_SUCCESS) {
             fprintf(stderr, "mpimill: error: MPI_Init failed\n");
             return MILL_EXIT_RUNTIME;

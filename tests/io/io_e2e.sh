@@ -265,6 +265,23 @@ who=$([ "$ranks" = 1 ] || echo "rank $((ranks - 1)): ")
 expect_fail "d.h5:/names: unsupported type" "$ROWSTATS" --input "$in/d.h5:/names"
 expect_fail "notes.txt is not an HDF5 file" "$ROWSTATS" --input "$in/notes.txt:/x"
 # ---- --format hdf5: one data.h5 in the commit, read back with h5py and h5dump ----
+# Writes to data.h5 failing with EIO on the last rank only, at the first
+# write or later (failwrite.so, preloaded): the job aborts naming the rank,
+# commits nothing and does not hang (out of step, the ranks once waited in
+# HDF5's collective calls for ever; Open MPI's ompio also reported the
+# failed writes as done, so mpimill asks for ROMIO).
+if [ "$ranks" -gt 1 ]; then
+  for after in 0 2; do
+    rc=0
+    timeout 120 mpirun -q -n "$ranks" --oversubscribe -x LD_PRELOAD="$FAILWRITE" -x MILL_FAILWRITE_RANK=$((ranks - 1)) \
+      -x MILL_FAILWRITE_AFTER=$after "$MPIMILL" run wordcount --input "$in/big.txt" --format hdf5 \
+      --output "$TMP/h5eio" --quiet 2> "$TMP/stderr" || rc=$?
+    grep -q "^mpimill: error: rank $((ranks - 1)): HDF5 output: MPI-IO on .*/data.h5 failed: .*input/output error" \
+      "$TMP/stderr" && [ "$rc" != 0 ] && [ "$rc" != 124 ] && [ ! -e "$TMP/h5eio" ] ||
+      fail "EIO writing data.h5 on the last rank after $after writes: exit $rc (124: hung), $(cat "$TMP/stderr")"
+    "$MPIMILL" recover "$TMP/h5eio" > /dev/null || fail "recover after the EIO"
+  done
+fi
 mpimill_run "$ranks" -- run wordcount --input "$in/big.txt" --input "$in/crlf.txt" --format hdf5 \
   --output "$TMP/h5out" --quiet
 [ "$(ls "$TMP/h5out")" = "$(printf '_SUCCESS\ndata.h5')" ] || fail "--format hdf5 output: $(ls "$TMP/h5out")"
