@@ -45,7 +45,8 @@ void mill__oom_abort(MPI_Comm comm, const char *what)
 #endif
     ;
 
-/* Writes s to f with each control byte (below 0x20, and 0x7f) as \xNN:
+/* Writes s to f with each control byte (below 0x20, 0x7f, and the C1
+ * controls U+0080-U+009F as UTF-8, C2 80-C2 9F) as \xNN:
  * a name read from a file or a directory (a newline, an escape sequence)
  * can neither forge a line nor drive the terminal. */
 void mill__fputs_visible(FILE *f, const char *s);

@@ -9,6 +9,7 @@
 void mill__fputs_visible(FILE *f, const char *s) {
     for (const unsigned char *c = (const unsigned char *)s; *c; c++)
         if (*c < 0x20 || *c == 0x7f) fprintf(f, "\\x%02x", *c);
+        else if (c[0] == 0xc2 && c[1] >= 0x80 && c[1] <= 0x9f) fprintf(f, "\\xc2\\x%02x", *++c); /* C1, as UTF-8 */
         else fputc(*c, f);
 }
 

@@ -225,7 +225,7 @@ static int value(reader *r, mill__json *v, int depth) {
     memset(v, 0, sizeof *v);
     ws(r);
     if (r->p >= r->end) return -1;
-    if (depth > MAX_DEPTH) r->why = "JSON nested deeper than 64 levels";
+    if (depth >= MAX_DEPTH) r->why = "JSON nested deeper than 64 levels"; /* the top value is at depth 0 */
     if (++r->values > mill__json_max_values) r->why = "too many JSON values";
     if (r->why) return -1;
     static const struct { const char *word; mill__json_type type; double num; } words[] = {

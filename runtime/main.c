@@ -1,6 +1,7 @@
 /* main.c -- the mpimill command: dispatches to its subcommands. */
 #include <errno.h>
 #include <fcntl.h>
+#include <locale.h>
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,6 +87,14 @@ int main(int argc, char **argv) {
          * that failed (EIO), so parallel HDF5 would commit a corrupt file
          * or hang; ROMIO reports it. Unless the user chose: */
         if (setenv("OMPI_MCA_io", "^ompio", 0) != 0) fprintf(stderr, "mpimill: warning: setenv: %s\n", strerror(errno));
+        /* Numbers in manifests and outputs are C's ("0.5", never "0,5"),
+         * whatever a job's setlocale() makes the process's locale: this
+         * thread keeps its own. */
+        locale_t c = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+        if (!c || !uselocale(c)) {
+            fprintf(stderr, "mpimill: error: cannot set the C locale: %s\n", strerror(errno));
+            return MILL_EXIT_RUNTIME;
+        }
         if (MPI_Init(&argc, &argv) != MPI_SUCCESS) {
             fprintf(stderr, "mpimill: error: MPI_Init failed\n");
             return MILL_EXIT_RUNTIME;

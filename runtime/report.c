@@ -124,6 +124,19 @@ static int need_time(const mill__json *obj, const char *key, double *out, const 
     return -1;
 }
 
+/* Whether inputs[i] is an HDF5 dataset (FILE:/d) of a file that an earlier
+ * entry already names. */
+static int same_h5_file(const mill__json *inputs, size_t i) {
+    const mill__json *p = mill__json_get(&inputs->items[i], "path");
+    const char *c = p && p->type == MILL_JSON_STRING ? strstr(p->str, ":/") : NULL;
+    for (size_t j = 0; c && j < i; j++) {
+        const mill__json *q = mill__json_get(&inputs->items[j], "path");
+        size_t n = (size_t)(c - p->str);
+        if (q && q->type == MILL_JSON_STRING && q->len > n + 1 && !memcmp(q->str, p->str, n + 2)) return 1;
+    }
+    return 0;
+}
+
 /* Fills r from the parsed manifest root (read from path). Returns 0, or -1
  * with err naming path and what is missing. */
 static int extract(const mill__json *root, const char *path, report *r, char *err, size_t errlen) {
@@ -196,12 +209,14 @@ static int extract(const mill__json *root, const char *path, report *r, char *er
         }
         r->imbalance[p] = isnan(sum) ? NAN : sum > 0 ? max / (sum / (double)r->n) : 1.0;
     }
-    /* Input bytes: the input files' sizes, or what the ranks mapped. */
+    /* Input bytes: the input files' sizes, or what the ranks mapped. Each
+     * HDF5 dataset FILE:/d lists its whole file's size: a file counts once. */
     const mill__json *inputs = mill__json_get(root, "inputs");
     double size;
     if (inputs && inputs->type == MILL_JSON_ARRAY) {
         for (size_t i = 0; i < inputs->len; i++)
-            if (mill__json_num(mill__json_get(&inputs->items[i], "size"), &size)) r->input_bytes += size;
+            if (mill__json_num(mill__json_get(&inputs->items[i], "size"), &size) && !same_h5_file(inputs, i))
+                r->input_bytes += size;
     } else {
         for (size_t i = 0; i < r->n; i++) r->input_bytes += r->rows[i].bytes[0];
     }
@@ -501,8 +516,24 @@ static void write_page(FILE *f, const char *dir, const report *r) {
 }
 
 /* Writes the page to path through a temporary file beside it, renamed into
- * place, so a reader never sees half a page. Returns 0 or -1 with err. */
+ * place, so a reader never sees half a page; to what is not a regular file
+ * (/dev/stdout, a FIFO), straight. Returns 0 or -1 with err. */
 static int write_html(const char *path, const char *dir, const report *r, char *err, size_t errlen) {
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        FILE *f = fopen(path, "w");
+        if (!f) {
+            snprintf(err, errlen, "%s: %s", path, strerror(errno));
+            return -1;
+        }
+        write_page(f, dir, r);
+        int bad = ferror(f);
+        if (fclose(f) != 0 || bad) {
+            snprintf(err, errlen, "%s: write: %s", path, strerror(errno));
+            return -1;
+        }
+        return 0;
+    }
     char tmp[PATH_MAX];
     if (snprintf(tmp, sizeof tmp, "%s.XXXXXX", path) >= (int)sizeof tmp) {
         snprintf(err, errlen, "%s: path too long", path);
@@ -587,7 +618,7 @@ int mill__report_main(int argc, char **argv) {
             no_html = 1;
         } else if (!strcmp(a, "--html") || !strncmp(a, "--html=", 7)) {
             html = a[6] == '=' ? a + 7 : i + 1 < argc ? argv[++i] : NULL;
-            if (!html || !*html) {
+            if (!html || !*html || (a[6] != '=' && !strncmp(html, "--", 2))) { /* --html=--x names such a file */
                 mill__eprintf("report: --html needs a FILE (see mpimill report --help)");
                 return MILL_EXIT_USAGE;
             }
@@ -611,6 +642,17 @@ int mill__report_main(int argc, char **argv) {
     if (load(dir, &r, err, sizeof err)) {
         fprintf(stderr, "mpimill: error: report: %s\n", err);
         return MILL_EXIT_RUNTIME;
+    }
+    /* A link is written through, not replaced by the page: to its target. */
+    char real[PATH_MAX];
+    struct stat lst;
+    if (html && lstat(html, &lst) == 0 && S_ISLNK(lst.st_mode)) {
+        if (!realpath(html, real)) {
+            fprintf(stderr, "mpimill: error: report: --html %s: a link to nothing (%s)\n", html, strerror(errno));
+            report_free(&r);
+            return MILL_EXIT_RUNTIME;
+        }
+        html = real;
     }
     if (html && inside(html, dir)) {
         fprintf(stderr, "mpimill: report: --html %s is inside %s, which must hold only what its manifest lists\n",

@@ -27,6 +27,23 @@ assert c == {"lines": int(sys.argv[2]), "words": int(sys.argv[3]), "letters": in
 assert len(m["fingerprint"]) == 16
 PY
 grep -q "longest\[0\]: scale 2.5 on $ranks ranks" "$TMP/stderr" || fail "mill_log line missing: $(cat "$TMP/stderr")"
+# A job that calls setlocale(LC_ALL, "") in a locale with a decimal comma
+# (de_DE, compiled here): the manifest's and the summary's numbers stay C's
+# ("0.010", not "0,010", which made the committed manifest invalid JSON).
+mkdir "$TMP/loc"
+if localedef -i de_DE -f UTF-8 "$TMP/loc/de_DE.UTF-8" 2> /dev/null; then
+  LOCPATH="$TMP/loc" LC_ALL=de_DE.UTF-8 mpimill_run "$ranks" -- run "$PLUGINS/longest.so" --input "$TMP/in.txt" \
+    --output "$TMP/loc/out" --opt setlocale=1 --opt scale=0.5 > "$TMP/stdout" 2> "$TMP/stderr" ||
+    fail "a job that calls setlocale: $(cat "$TMP/stderr")"
+  python3 -c 'import json, sys; json.load(open(sys.argv[1]))' "$TMP/loc/out/_SUCCESS" ||
+    fail "a job that calls setlocale: the manifest is not JSON"
+  grep -q "scale 0.5 on" "$TMP/stderr" && grep -Eq "ranks?, [0-9]+\.[0-9]+ s" "$TMP/stdout" &&
+    "$MPIMILL" verify "$TMP/loc/out" > /dev/null || fail "a job that calls setlocale: $(cat "$TMP/stdout" "$TMP/stderr")"
+elif [ "${CI:-}" = true ]; then
+  fail "localedef cannot build de_DE.UTF-8 (apt-get install locales)"
+else
+  echo "SKIP (this check only): localedef cannot build de_DE.UTF-8 (apt-get install locales)" >&2
+fi
 # A counter name with a tab, ", " and a Latin-1 byte: one counter, and the
 # manifest stays JSON (the name was written raw, and split at ", ").
 name=$(printf 'a\tb, c\xe9')

@@ -78,14 +78,14 @@ m = json.load(open(sys.argv[1]))
 m["metrics"]["ranks"][0]["phases"]["reduce"]["end"] = 1.7e308
 json.dump(m, open(sys.argv[2], "w"))
 m = json.load(open(sys.argv[1]))
-m["job"] = "x\n\x1b]0;pwned\x07"
+m["job"] = "x\n\x1b]0;pwned\x07\u009b31m\u00e9"  # and a C1 CSI; the é stays
 json.dump(m, open(sys.argv[3], "w"))
 EOF
 rc=0; timeout 20 "$MPIMILL" report --no-html "$TMP/huge" > /dev/null 2> "$TMP/e" || rc=$?
 [ "$rc" = 1 ] && grep -q "$TMP/huge/_SUCCESS: .*\"end\" is 1.7e+308: not a time in seconds" "$TMP/e" ||
   fail "a time of 1.7e308: exit $rc (124: hung), $(cat "$TMP/e")"
 "$MPIMILL" report --no-html "$TMP/ctl" > "$TMP/o" || fail "report of a job name with control bytes exited $?"
-head -n1 "$TMP/o" | grep -qF 'job x\x0a\x1b]0;pwned\x07, ' && ! grep -q $'\x1b' "$TMP/o" ||
+head -n1 "$TMP/o" | grep -qF 'job x\x0a\x1b]0;pwned\x07\xc2\x9b31mé, ' && ! grep -q $'\x1b\|\xc2\x9b' "$TMP/o" ||
   fail "a job name's control bytes reached the terminal: $(head -n2 "$TMP/o" | cat -A)"
 expect 2 "usage\|no DIR" # no arguments
 expect 2 "unknown option '--bogus'" --bogus "$TMP/out"
@@ -93,10 +93,35 @@ expect 2 "one DIR only" "$TMP/out" "$TMP/out"
 expect 2 "needs a FILE" "$TMP/out" --html
 expect 2 "is inside" --html "$TMP/out/r.html" "$TMP/out"
 [ ! -e "$TMP/out/r.html" ] || fail "a page was written inside the output"
+expect 2 "needs a FILE" --html --no-html "$TMP/out"
+[ ! -e ./--no-html ] || fail "--html --no-html wrote a page named --no-html"
+ln -s "$TMP/out/_SUCCESS" "$TMP/into"
+expect 2 "is inside" --html "$TMP/into" "$TMP/out" # a link is followed, also into DIR
+ln -s "$TMP/nowhere/x.html" "$TMP/dangling"
+expect 1 "dangling: a link to nothing" --html "$TMP/dangling" "$TMP/out"
+# A link to a page is written through, and a FIFO (as /dev/stdout may be) is
+# written to, not replaced.
+echo old > "$TMP/target.html"; ln -s target.html "$TMP/link.html"
+"$MPIMILL" report --html "$TMP/link.html" "$TMP/out" > /dev/null || fail "report --html LINK exited $?"
+[ -L "$TMP/link.html" ] && grep -q '<svg' "$TMP/target.html" || fail "--html LINK replaced the link"
+mkfifo "$TMP/fifo"
+cat "$TMP/fifo" > "$TMP/fromfifo" & reader=$!
+"$MPIMILL" report --html "$TMP/fifo" "$TMP/out" > /dev/null || fail "report --html FIFO exited $?"
+wait "$reader"
+[ -p "$TMP/fifo" ] && grep -q '<svg' "$TMP/fromfifo" || fail "--html FIFO: replaced, or nothing read"
 "$MPIMILL" report --help | grep -q "usage: mpimill report" || fail "report --help"
 
 # A manifest written before the commit phase and the read, exchange and
 # write times were measured still reads; those show as "-".
+# Two datasets of one HDF5 file list that file's size twice: it counts once.
+mkdir "$TMP/h5in"
+python3 -c '
+import json, sys
+m = json.load(open(sys.argv[1]))
+m["inputs"] = [{"path": "a.h5:/x", "size": 1000}, {"path": "b.txt", "size": 7}, {"path": "a.h5:/g/y", "size": 1000},
+               {"path": "ab.h5:/x", "size": 30}]
+json.dump(m, open(sys.argv[2], "w"))' "$TMP/out/_SUCCESS" "$TMP/h5in/_SUCCESS"
+"$MPIMILL" report --no-html "$TMP/h5in" | grep -q "input_bytes 1037," || fail "an HDF5 file's datasets: input_bytes"
 mkdir "$TMP/old"
 python3 -c '
 import json, sys

@@ -128,8 +128,9 @@ static void test_depth(void) {
     char err[128];
     CU_ASSERT_EQUAL(mill__json_parse(deep, sizeof deep, &v, err, sizeof err), MILL_EFORMAT);
     CU_ASSERT(strstr(err, "JSON nested deeper than 64 levels at byte") != NULL);
-    CU_ASSERT_EQUAL(mill__json_parse(deep + 50, 100, &v, err, sizeof err), 0); /* 50 deep is fine */
+    CU_ASSERT_EQUAL(mill__json_parse(deep + 36, 128, &v, err, sizeof err), 0); /* 64 levels: the most */
     mill__json_free(&v);
+    CU_ASSERT_EQUAL(mill__json_parse(deep + 35, 130, &v, err, sizeof err), MILL_EFORMAT); /* 65 */
 }
 
 static CU_TestInfo tests[] = {

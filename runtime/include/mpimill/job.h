@@ -15,6 +15,10 @@
  *
  * Every function that can fail returns 0 or a negative MILL_E* code;
  * mill_strerror() names it.
+ *
+ * Callbacks run in the C locale, set for the runtime's thread with
+ * uselocale(): a job's setlocale() changes the process's locale but not how
+ * the runtime (or the job, on that thread) prints and parses numbers.
  */
 #ifndef MPIMILL_JOB_H
 #define MPIMILL_JOB_H

@@ -1,19 +1,22 @@
 /* longest.c -- exercises the plugin API: a custom combiner (the longest word
- * per first letter, or first --opt prefix=N bytes, ties to the smaller word), a reduce that writes with
- * mill_write, counters, a float option, mill_log, and map_done making a
- * collective call on mill_comm(). Records at even offsets emit their words
+ * per first letter, or first --opt prefix=N bytes, ties to the smaller
+ * word), a reduce that writes with mill_write, counters, a float option,
+ * mill_log, a setup that calls setlocale (--opt setlocale=1), and map_done
+ * making a collective call on mill_comm(). Records at even offsets emit their words
  * with mill_emit_batch, the others word by word with mill_emit. */
 #include <mpi.h>
 #include <mpimill/job.h>
+#include <locale.h>
 #include <string.h>
 
-static const char *const options[] = {"scale", "counter", "prefix", NULL};
+static const char *const options[] = {"scale", "counter", "prefix", "setlocale", NULL};
 static int64_t prefix = 1; /* key bytes: the word's first ones */
 
 static int is_space(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
 
 static int longest_setup(mill_ctx *ctx) {
     double scale;
+    if (mill_opt(ctx, "setlocale")) (void)setlocale(LC_ALL, ""); /* as a job using ICU or GLib might */
     int rc = mill_opt_f64(ctx, "scale", 1.0, &scale);
     if (rc == 0) rc = mill_opt_i64(ctx, "prefix", 1, &prefix);
     if (rc == 0 && prefix < 1) rc = MILL_EINVAL;
