@@ -1,5 +1,6 @@
 /* csv.c -- RFC 4180 rows over the line readers, and the job-facing field
- * accessors mill_csv_nfields()/mill_csv_field() (see csv.h and job.h). */
+ * accessors mill_csv_nfields(), mill_csv_field() and mill_csv_column()
+ * (see csv.h and job.h). */
 #include "csv.h"
 
 #include <inttypes.h>
@@ -107,6 +108,14 @@ int mill_csv_field(mill_ctx *ctx, const mill_record *rec, size_t i, const char *
     size_t k = cur.sel ? cur.sel[i] : i;
     *p = cur.f[k].p;
     *len = cur.f[k].len;
+    return 0;
+}
+
+int mill_csv_column(mill_ctx *ctx, const mill_record *rec, size_t i, size_t *col) {
+    (void)ctx;
+    if (!rec || !col || rec != cur.rec) return MILL_ESTATE;
+    if (i >= (cur.sel ? cur.nsel : cur.nf)) return MILL_ENOENT;
+    *col = cur.sel ? cur.sel[i] : i;
     return 0;
 }
 

@@ -147,22 +147,30 @@ void mill_log(mill_ctx *ctx, const char *fmt, ...) {
     fprintf(stderr, "mpimill: %s[%d]: %s\n", ctx->job ? ctx->job->name : "job", ctx->rank, msg);
 }
 
-int mill_count(mill_ctx *ctx, const char *name, int64_t delta) {
+/* Adds delta to counter name, a job's own or (runtime) the runtime's. */
+static int count(mill_ctx *ctx, const char *name, int64_t delta, int runtime) {
     if (!ctx || !name || !*name || strlen(name) >= sizeof ctx->counters[0].name ||
         strpbrk(name, "\"\\=\n"))
         return MILL_EINVAL;
+    if (ctx->counters_summed) return MILL_ESTATE;
     for (int i = 0; i < ctx->ncounters; i++) {
         if (!strcmp(ctx->counters[i].name, name)) {
             ctx->counters[i].value += delta;
             return 0;
         }
     }
-    if (ctx->ncounters == MILL_MAX_COUNTERS) return MILL_ENOMEM;
+    if (runtime ? ctx->ncounters == MILL_MAX_COUNTERS : ctx->ncounters - ctx->nruntime == MILL_JOB_COUNTERS)
+        return MILL_ENOMEM;
+    ctx->nruntime += runtime;
     mill__counter *c = &ctx->counters[ctx->ncounters++];
     snprintf(c->name, sizeof c->name, "%s", name);
     c->value = delta;
     return 0;
 }
+
+int mill_count(mill_ctx *ctx, const char *name, int64_t delta) { return count(ctx, name, delta, 0); }
+
+int mill__count_runtime(mill_ctx *ctx, const char *name, int64_t delta) { return count(ctx, name, delta, 1); }
 
 /* Acquires (or with mode < 0 releases) a named lock for the plugin. */
 static int named(mill_ctx *ctx, const char *name, int mode, uint64_t *token) {

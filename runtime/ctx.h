@@ -37,7 +37,8 @@ typedef struct mill__counter {
     int64_t value;
 } mill__counter;
 
-#define MILL_MAX_COUNTERS 64
+#define MILL_JOB_COUNTERS 64                    /* a job's own, as job.h promises */
+#define MILL_MAX_COUNTERS (MILL_JOB_COUNTERS + 1) /* and the runtime's bad_records_skipped */
 
 typedef struct mill__spill mill__spill;
 
@@ -79,6 +80,8 @@ struct mill_ctx {
     mill__spill *spill;       /* spill files (spill.c) */
     mill__counter counters[MILL_MAX_COUNTERS];
     int ncounters;
+    int nruntime; /* of them, the runtime's own (not a job's 64) */
+    int counters_summed; /* set once they are summed over the ranks: mill_count is too late */
     mill__lock_set *locks;    /* named locks for the plugin (mill_lock) */
     int lock_timeout_ms;      /* how long mill_lock waits before failing the job */
     unsigned progress_tick;   /* records since the last lock progress call */
@@ -142,6 +145,10 @@ int mill__emit_flush(mill_ctx *ctx);
 /* Formats the error of a failed callback `cb` (job, record position and the
  * plugin's mill_fail words) into err; returns MILL_EJOB or MILL_ENOMEM. */
 int mill__job_error(mill_ctx *ctx, const char *cb, int rc, char *err, size_t errlen);
+
+/* mill_count for the runtime's own counter (bad_records_skipped), which has
+ * a slot beyond the job's 64. */
+int mill__count_runtime(mill_ctx *ctx, const char *name, int64_t delta);
 
 /* Writes where `rec` is to buf: "FILE:LINE (byte offset B)" when its line
  * number is known, else "FILE (byte offset B)". Async-signal safe in

@@ -318,7 +318,7 @@ static int map_phase(mill_ctx *ctx, const mill__inputs *in, char *err, size_t er
     mill__progress_end();
     if (rc == 0 && (rc = mill__emit_flush(ctx)) != 0) rc = mill__job_error(ctx, "map", rc, err, errlen);
     ctx->records += o.extra_lines; /* text blocks count as the lines they hold */
-    if (a->skip_bad && mill_count(ctx, "bad_records_skipped", (int64_t)o.skipped) != 0 && rc == 0) {
+    if (a->skip_bad && mill__count_runtime(ctx, "bad_records_skipped", (int64_t)o.skipped) != 0 && rc == 0) {
         snprintf(err, errlen, "cannot count bad records: too many counters");
         rc = MILL_ENOMEM;
     }
@@ -846,6 +846,7 @@ int mill__run_main(int argc, char **argv) {
     mrc = MPI_Reduce(local, total, 2, MPI_UINT64_T, MPI_SUM, 0, comm);
     if (mrc != MPI_SUCCESS && rc == 0) rc = mill__mpi_error(mrc, "MPI_Reduce", err, sizeof err);
     int crc = sum_counters(&ctx, &counters, err, sizeof err);
+    ctx.counters_summed = 1;
     if (rc == 0) rc = crc;
     crc = mill__metrics_gather(&ctx.metrics, comm, &per_rank, err, sizeof err);
     if (rc == 0) rc = crc;
@@ -871,6 +872,7 @@ int mill__run_main(int argc, char **argv) {
     }
 
 out:
+    ctx.counters_summed = 1; /* or never will be: counted in teardown, lost */
     if (setup_done && ctx.job->teardown) ctx.job->teardown(&ctx);
     mill__crash_watch(NULL, NULL);
     if (ctx.job_comm != MPI_COMM_NULL) MPI_Comm_free(&ctx.job_comm);

@@ -284,6 +284,20 @@ static long header_find(const char *h, size_t len, const char *name, size_t *nf)
     return found;
 }
 
+/* Sets *field to the field of rec (of nf) that is the file's column col:
+ * with --csv-columns, fields are the selected columns, in their order.
+ * Returns 0, or MILL_EINVAL when no field is that column. */
+static int header_field(mill_ctx *ctx, const mill_record *rec, size_t nf, size_t col, size_t *field) {
+    for (size_t j = 0; j < nf; j++) {
+        size_t k;
+        if (mill_csv_column(ctx, rec, j, &k) == 0 && k == col) {
+            *field = j;
+            return 0;
+        }
+    }
+    return MILL_EINVAL;
+}
+
 int jk_cols_resolve(mill_ctx *ctx, jk_cols *c, const mill_record *rec, const size_t **idx) {
     size_t nf;
     if (mill_csv_nfields(ctx, rec, &nf) != 0) {
@@ -325,12 +339,9 @@ int jk_cols_resolve(mill_ctx *ctx, jk_cols *c, const mill_record *rec, const siz
             } else if (k < 0) {
                 mill_fail(ctx, "no column '%s' in the header of %s", c->spec[i], rec->file);
                 rc = MILL_EINVAL;
-            } else if (hn != nf) {
-                mill_fail(ctx, "column '%s': columns by name need every CSV column (rows of %s have %zu fields, "
-                          "its header %zu): drop --csv-columns, or name columns as #N", c->spec[i], rec->file, nf, hn);
-                rc = MILL_EINVAL;
-            } else {
-                f->idx[i] = (size_t)k;
+            } else if ((rc = header_field(ctx, rec, nf, (size_t)k, &f->idx[i])) != 0) {
+                mill_fail(ctx, "column '%s' of %s is not among the columns --csv-columns selects", c->spec[i],
+                          rec->file);
             }
         }
         jk_buf_free(&h);

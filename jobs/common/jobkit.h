@@ -66,8 +66,9 @@ void jk_cols_free(jk_cols *c);
  * one field index per column, valid until the next call. Reads the header
  * of rec->file once per file (plain or gzip). Returns 0, or MILL_EINVAL
  * after mill_fail when rec is not a CSV record, a name is not in the header,
- * names are used without a header row or with --csv-columns, or #N is
- * beyond the row; MILL_EIO when the header cannot be read. */
+ * names are used without a header row, a name is a column --csv-columns
+ * does not select, or #N is beyond the row; MILL_EIO when the header cannot
+ * be read. */
 int jk_cols_resolve(mill_ctx *ctx, jk_cols *c, const mill_record *rec, const size_t **idx);
 /* Gives the bytes of column i (after jk_cols_resolve for rec). */
 int jk_cols_field(mill_ctx *ctx, const jk_cols *c, const mill_record *rec, size_t i, const char **p,

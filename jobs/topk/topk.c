@@ -183,6 +183,8 @@ static int topk_map(mill_ctx *ctx, const mill_record *rec) {
     double v;
     if (!found || jk_parse_double(fp, flen, &v) != 0 || rec->len > UINT32_MAX)
         return mill_count(ctx, "not_numeric", 1);
+    while (*fp == ' ' || *fp == '\t') fp++, flen--; /* VALUE as parsed: a tab around it would split the line */
+    while (fp[flen - 1] == ' ' || fp[flen - 1] == '\t') flen--;
     return keep(s, v, fp, flen, rec);
 }
 

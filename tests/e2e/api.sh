@@ -27,6 +27,19 @@ assert c == {"lines": int(sys.argv[2]), "words": int(sys.argv[3]), "letters": in
 assert len(m["fingerprint"]) == 16
 PY
 grep -q "longest\[0\]: scale 2.5 on $ranks ranks" "$TMP/stderr" || fail "mill_log line missing: $(cat "$TMP/stderr")"
+# All 64 counters job.h promises, with --bad-records skip: the runtime's
+# bad_records_skipped has a slot of its own (it took the 64th: "too many
+# counters"). A count in teardown, after the sum, is refused, not lost.
+mpimill_run "$ranks" -- run "$PLUGINS/longest.so" --input "$TMP/in.txt" --output "$TMP/c64" --opt fill=60 \
+  --bad-records skip > "$TMP/stdout" 2> "$TMP/stderr" || fail "64 counters and --bad-records skip: $(cat "$TMP/stderr")"
+python3 -c 'import json, sys; c = json.load(open(sys.argv[1]))["counters"]
+assert len(c) == 65 and c["bad_records_skipped"] == 0 and c["f59"] == int(sys.argv[2]), c' "$TMP/c64/_SUCCESS" "$ranks" ||
+  fail "64 counters and --bad-records skip: the manifest's counters"
+grep -q "longest\[0\]: mill_count in teardown: not allowed in this state" "$TMP/stderr" ||
+  fail "mill_count in teardown: $(cat "$TMP/stderr")"
+rc=0; mpimill_run "$ranks" -- run "$PLUGINS/longest.so" --input "$TMP/in.txt" --output "$TMP/c65" --opt fill=61 \
+  2> "$TMP/stderr" > /dev/null || rc=$?
+[ "$rc" = 1 ] && grep -q "out of memory\|counter" "$TMP/stderr" || fail "a 65th job counter: exit $rc, $(cat "$TMP/stderr")"
 # A job that calls setlocale(LC_ALL, "") in a locale with a decimal comma
 # (de_DE, compiled here): the manifest's and the summary's numbers stay C's
 # ("0.010", not "0,010", which made the committed manifest invalid JSON).

@@ -89,6 +89,18 @@ done
 printf 'k,v\na,-0\na,\nb,-0\n' > "$TMP/nz.csv"
 run_job "$ranks" groupby --input "$TMP/nz.csv" --output "$TMP/nz" --opt by=k --opt agg=sum:v,mean:v
 [ "$(output_of "$TMP/nz")" = "$(printf 'a\t-0\t-0\nb\t-0\t-0')" ] || fail "sums of -0 and empty: $(output_of "$TMP/nz")"
+# Columns by name under --csv-columns: a name finds its column wherever the
+# selection puts it, in files whose headers differ in order (the header's
+# index was used on the selected fields: b,a summed a by b, exit 0).
+printf 'a,b\n1,10\n1,20\n2,30\n' > "$TMP/ab.csv"; printf 'b,a\n5,2\n' > "$TMP/ba.csv"
+for sel in b,a a,b; do
+  run_job "$ranks" groupby --input "$TMP/ab.csv" --input "$TMP/ba.csv" --csv-columns "$sel" --output "$TMP/sel$sel" \
+    --opt by=a --opt agg=sum:b
+  [ "$(output_of "$TMP/sel$sel")" = "$(printf '1\t30\n2\t35')" ] ||
+    fail "by=a, agg=sum:b with --csv-columns $sel: $(output_of "$TMP/sel$sel" | tr '\t\n' ' ;')"
+done
+expect_fail "$ranks" 1 "column 'a' of $TMP/ab.csv is not among the columns --csv-columns selects" \
+  groupby --input "$TMP/ab.csv" --csv-columns b,b --opt by=a --opt agg=sum:b
 if [ "$ranks" = 1 ]; then
   # 20000 files under a 3500-byte directory: the column cache walked every
   # file seen for each new one (strcmp on the path), minutes; now seconds.

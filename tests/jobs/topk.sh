@@ -54,6 +54,12 @@ printf 'a,b\n1,x\n,y\n3,z\nnope,w\n' > "$in/small.csv"
 printf '01\t3\t3,z\n02\t1\t1,x\n' > "$TMP/want"
 run_job "$ranks" topk --input "$in/small.csv" --output "$TMP/small" --opt k=10 --opt column=a
 same "$TMP/want" "$TMP/small" "topk over fewer rows than K"
+# A number with a tab and spaces around it: VALUE without them, so the line
+# still splits into three fields at its tabs.
+printf 'name,price\na,\t5 \nb,4\n' > "$in/tab.csv"
+printf '1\t5\ta,\t5 \n2\t4\tb,4\n' > "$TMP/want"
+run_job "$ranks" topk --input "$in/tab.csv" --output "$TMP/tab" --opt k=2 --opt column=price
+same "$TMP/want" "$TMP/tab" "topk of a number with a tab around it"
 
 # Another job's output: the 20 most frequent words.
 "$MILLGEN" --bytes 400K --seed 42 "$TMP/words.txt" > /dev/null

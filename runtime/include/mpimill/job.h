@@ -31,7 +31,7 @@ extern "C" {
 #endif
 
 #define MILL_ABI_MAJOR 1
-#define MILL_ABI_MINOR 5
+#define MILL_ABI_MINOR 6
 
 /* Error codes: 0 is success, each error is negative. */
 #define MILL_EINVAL   (-1)  /* invalid argument */
@@ -227,8 +227,9 @@ void mill_log(mill_ctx *ctx, const char *fmt, ...)
     ;
 
 /* Adds delta to the job's counter `name` (at most 63 bytes, no '"', '\\',
- * '=' or newline; at most 64 counters). Counters are summed over the ranks,
- * printed in the final summary and written to the manifest. */
+ * '=' or newline; at most 64 counters: MILL_ENOMEM past them). Counters are
+ * summed over the ranks before teardown (which gets MILL_ESTATE), printed in
+ * the final summary and written to the manifest. */
 int mill_count(mill_ctx *ctx, const char *name, int64_t delta);
 
 /* Named locks, shared by all ranks of the job (an MCS queue lock on MPI-3
@@ -274,6 +275,11 @@ MPI_Comm mill_comm(const mill_ctx *ctx);
  * when i is not below the field count. *p stays valid until map returns. */
 int mill_csv_nfields(mill_ctx *ctx, const mill_record *rec, size_t *n);
 int mill_csv_field(mill_ctx *ctx, const mill_record *rec, size_t i, const char **p, size_t *len);
+/* (ABI 1.6) Stores in *col the column of the file (0-based, in its header's
+ * order) that field i is: i itself without --csv-columns. A job that finds a
+ * column by its name in the header maps it to a field with this. Returns
+ * MILL_ESTATE or MILL_ENOENT as mill_csv_field does. */
+int mill_csv_column(mill_ctx *ctx, const mill_record *rec, size_t i, size_t *col);
 
 /* The symbol a plugin exports. Declared here, inside extern "C", so that
  * a C++ plugin's MILL_JOB defines it with C linkage (unmangled). */

@@ -7,9 +7,10 @@
 #include <mpi.h>
 #include <mpimill/job.h>
 #include <locale.h>
+#include <stdio.h>
 #include <string.h>
 
-static const char *const options[] = {"scale", "counter", "prefix", "setlocale", NULL};
+static const char *const options[] = {"scale", "counter", "prefix", "setlocale", "fill", NULL};
 static int64_t prefix = 1; /* key bytes: the word's first ones */
 
 static int is_space(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
@@ -19,6 +20,13 @@ static int longest_setup(mill_ctx *ctx) {
     if (mill_opt(ctx, "setlocale")) (void)setlocale(LC_ALL, ""); /* as a job using ICU or GLib might */
     int rc = mill_opt_f64(ctx, "scale", 1.0, &scale);
     if (rc == 0) rc = mill_opt_i64(ctx, "prefix", 1, &prefix);
+    int64_t fill; /* counters to add beside the job's four: 60 makes the 64 job.h allows */
+    if (rc == 0) rc = mill_opt_i64(ctx, "fill", 0, &fill);
+    for (int64_t i = 0; rc == 0 && i < fill; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "f%02d", (int)i);
+        rc = mill_count(ctx, name, 1);
+    }
     if (rc == 0 && prefix < 1) rc = MILL_EINVAL;
     if (rc == 0 && mill_rank(ctx) == 0) mill_log(ctx, "scale %g on %d ranks", scale, mill_size(ctx));
     return rc;
@@ -87,8 +95,14 @@ static int longest_map_done(mill_ctx *ctx) {
     return mill_count(ctx, "map_done_calls", 1);
 }
 
+/* Counting is over by teardown: the call must be refused, not lost. */
+static void longest_teardown(mill_ctx *ctx) {
+    int rc = mill_count(ctx, "in_teardown", 1);
+    if (mill_rank(ctx) == 0) mill_log(ctx, "mill_count in teardown: %s", rc ? mill_strerror(rc) : "accepted");
+}
+
 MILL_JOB(.name = "longest",
          .map_done = longest_map_done, .description = "longest word per first byte",
          .value_type = MILL_VALUE_BYTES, .combine_op = MILL_COMBINE_CUSTOM, .options = options,
          .setup = longest_setup, .map = longest_map, .combine = longest_combine,
-         .reduce = longest_reduce)
+         .reduce = longest_reduce, .teardown = longest_teardown)
