@@ -176,7 +176,7 @@ static int container(reader *r, mill__json *v, int depth) {
     }
     for (;;) {
         if (v->len == cap) {
-            cap = cap ? cap * 2 : 8;
+            cap = cap ? cap * 2 : 1; /* not 8: [[0],[0],...] would take 2.5x the bound's memory */
             mill__json *ni = realloc(v->items, cap * sizeof *ni);
             if (ni) v->items = ni;
             if (ni && v->type == MILL_JSON_OBJECT) {

@@ -263,6 +263,13 @@ who=$([ "$ranks" = 1 ] || echo "rank $((ranks - 1)): ")
   [ "$(wc -l < "$TMP/stderr")" = 1 ] && [ ! -e "$TMP/h5bt" ] ||
   fail "HDF5 chunk index corrupt in the last rank's rows: exit $rc (124: hung), $(cat "$TMP/stderr")"
 expect_fail "d.h5:/names: unsupported type" "$ROWSTATS" --input "$in/d.h5:/names"
+# Rows too wide for their sizes in bytes to be safe (2^61 values: the buffer's
+# size wrapped to 0 and HDF5 wrote past it; the job was blamed for a SIGSEGV).
+"$PY" -c 'import sys, h5py
+with h5py.File(sys.argv[1], "w") as f:
+    f.create_dataset("w", shape=(2, 2**61 + 1), chunks=(1, 1024), dtype="<f8")
+expect_fail "wide.h5:/w: rows of 2305843009213693953 values are too wide (at most 268435456)" "$ROWSTATS" \
+  --input "$in/wide.h5:/w"
 expect_fail "notes.txt is not an HDF5 file" "$ROWSTATS" --input "$in/notes.txt:/x"
 # ---- --format hdf5: one data.h5 in the commit, read back with h5py and h5dump ----
 # Writes to data.h5 failing with EIO on the last rank only, at the first
