@@ -267,7 +267,7 @@ expect_fail "d.h5:/names: unsupported type" "$ROWSTATS" --input "$in/d.h5:/names
 # size wrapped to 0 and HDF5 wrote past it; the job was blamed for a SIGSEGV).
 "$PY" -c 'import sys, h5py
 with h5py.File(sys.argv[1], "w") as f:
-    f.create_dataset("w", shape=(2, 2**61 + 1), chunks=(1, 1024), dtype="<f8")
+    f.create_dataset("w", shape=(2, 2**61 + 1), chunks=(1, 1024), dtype="<f8")' "$in/wide.h5"
 expect_fail "wide.h5:/w: rows of 2305843009213693953 values are too wide (at most 268435456)" "$ROWSTATS" \
   --input "$in/wide.h5:/w"
 expect_fail "notes.txt is not an HDF5 file" "$ROWSTATS" --input "$in/notes.txt:/x"
