@@ -2,7 +2,8 @@
 # locks.sh RANKS [MPIRUN-OPTIONS...]: the plugin's named locks under mpimill
 # run: a non-atomic file update under mill_lock loses nothing, fencing
 # tokens grow, a lock held too long fails the job naming the holder, and a
-# lock never released fails the job, and a rank failing with a lock held
+# lock never released fails the job, readers under mill_lock_shared never
+# meet a writer, and a rank failing with a lock held
 # releases it (the others do not wait out the timeout), and ranks waiting
 # for a lock stop at a signal; names that share a lock deadlock when taken
 # by name, not by mill_lock_order.
@@ -14,6 +15,11 @@ echo 0 > "$TMP/counter"
 mpimill_run "$ranks" "${mca[@]}" -- run "$PLUGINS/locker.so" --input "$TMP/in.txt" --output "$TMP/out" \
   --opt mode=count --opt file="$TMP/counter" --quiet
 [ "$(cat "$TMP/counter")" = 3000 ] || fail "lost updates under mill_lock: counter $(cat "$TMP/counter"), want 3000"
+# Readers under mill_lock_shared never see a writer under mill_lock at work.
+mpimill_run "$ranks" "${mca[@]}" -- run "$PLUGINS/locker.so" --input "$TMP/in.txt" --output "$TMP/rw" \
+  --opt mode=rw --opt file="$TMP/marker" > "$TMP/stdout" 2> "$TMP/stderr" || fail "mode=rw: $(cat "$TMP/stderr")"
+grep -q "counters: reads=1500, writes=1500\|counters: writes=1500, reads=1500" "$TMP/stdout" ||
+  fail "mode=rw: $(cat "$TMP/stdout")"
 
 rc=0; mpimill_run "$ranks" "${mca[@]}" -- run "$PLUGINS/locker.so" --input "$TMP/in.txt" --output "$TMP/o2" \
   --opt mode=leak 2> "$TMP/stderr" || rc=$?

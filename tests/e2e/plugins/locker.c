@@ -9,7 +9,12 @@
  *               mill_lock_order) and b does not; rank 0 takes {b, c}, rank
  *               1 {a, b}, two seconds apart, sorted by=name or by=order.
  *               By name the two ranks deadlock; by order they never do.
+ *   mode=rw:    per record, odd lines read under mill_lock_shared "rw" (the
+ *               --opt file=PATH marker must be absent), even lines write
+ *               under mill_lock "rw" (create the marker, wait, remove it).
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <mpimill/job.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,10 +62,36 @@ static int take_two(mill_ctx *ctx) {
     return mill_unlock(ctx, first);
 }
 
+/* mode=rw: a writer excludes readers and writers; readers share. */
+static int read_write(mill_ctx *ctx, const mill_record *rec) {
+    const char *marker = mill_opt(ctx, "file");
+    int rc, write = rec->data[rec->len - 1] % 2 == 0; /* the line's number: even writes */
+    if ((rc = write ? mill_lock(ctx, "rw") : mill_lock_shared(ctx, "rw")) != 0) return rc;
+    if (write) {
+        int fd = open(marker, O_CREAT | O_EXCL | O_WRONLY, 0600);
+        if (fd < 0) {
+            mill_fail(ctx, "a writer found another writer's marker: %s", strerror(errno));
+            return MILL_EJOB;
+        }
+        close(fd);
+        usleep(200);
+        if (unlink(marker) != 0) return MILL_EIO;
+    } else {
+        if (access(marker, F_OK) == 0) {
+            mill_fail(ctx, "a reader under mill_lock_shared saw a writer's marker");
+            return MILL_EJOB;
+        }
+        usleep(50);
+    }
+    if ((rc = mill_unlock(ctx, "rw")) != 0) return rc;
+    return mill_count(ctx, write ? "writes" : "reads", 1);
+}
+
 static int locker_map(mill_ctx *ctx, const mill_record *rec) {
     const char *mode = mill_opt(ctx, "mode");
     int rc;
     if (!strcmp(mode, "order")) return 0;
+    if (!strcmp(mode, "rw")) return read_write(ctx, rec);
     if (!strcmp(mode, "leak")) return mill_count(ctx, "records", 1);
     if (!strcmp(mode, "fail") && mill_rank(ctx) == 0) {
         if ((rc = mill_lock(ctx, "x")) != 0) return rc;
@@ -98,8 +129,8 @@ static int locker_map(mill_ctx *ctx, const mill_record *rec) {
 static int locker_setup(mill_ctx *ctx) {
     const char *mode = mill_opt(ctx, "mode");
     if (!mode || (strcmp(mode, "count") && strcmp(mode, "leak") && strcmp(mode, "hold") && strcmp(mode, "fail") &&
-                  strcmp(mode, "order"))) {
-        mill_fail(ctx, "option mode must be count, leak, hold, fail or order");
+                  strcmp(mode, "order") && strcmp(mode, "rw"))) {
+        mill_fail(ctx, "option mode must be count, leak, hold, fail, order or rw");
         return MILL_EINVAL;
     }
     if (!strcmp(mode, "order")) return take_two(ctx);
