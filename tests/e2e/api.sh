@@ -120,6 +120,25 @@ for order in 1 2; do
 done
 rm -rf "$TMP/fm" "$TMP/fm1" "$TMP/fm2"
 
+# Signed values (MILL_VALUE_I64, mill_emit_i64): sums that cross zero and
+# reach the ends of the int64 range, against python.
+python3 - "$TMP/isum.txt" <<'PY'
+import random
+r = random.Random(7)
+with open(__import__("sys").argv[1], "w") as f:
+    for i in range(200000):
+        f.write("k%d %d\n" % (r.randrange(50000), r.randrange(-10**12, 10**12)))
+    f.write("big %d\nbig %d\nneg %d\n" % (2**62, 2**62 - 1, -2**63))
+PY
+python3 -c 'import sys, collections
+s = collections.Counter()
+for line in open(sys.argv[1]):
+    k, v = line.split(); s[k] += int(v)
+for k in sorted(s): print("%s\t%d" % (k, s[k]))' "$TMP/isum.txt" | sort > "$TMP/want-isum"
+mpimill_run "$ranks" -- run "$PLUGINS/isum.so" --input "$TMP/isum.txt" --output "$TMP/isum" --quiet ||
+  fail "isum failed"
+output_of "$TMP/isum" | cmp -s "$TMP/want-isum" - || fail "i64 sums differ from python"
+
 # A setup that fails on the last rank only stops every rank (no hang).
 last=$((ranks - 1))
 rc=0; mpimill_run "$ranks" -- run "$PLUGINS/failing.so" --input "$TMP/bad.txt" --output "$TMP/o5" \
