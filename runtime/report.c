@@ -643,10 +643,11 @@ int mill__report_main(int argc, char **argv) {
         fprintf(stderr, "mpimill: error: report: %s\n", err);
         return MILL_EXIT_RUNTIME;
     }
-    /* A link is written through, not replaced by the page: to its target. */
+    /* A link is written through, not replaced by the page: to its target
+     * (a link to what is not a regular file, as /dev/stdout, is written to). */
     char real[PATH_MAX];
-    struct stat lst;
-    if (html && lstat(html, &lst) == 0 && S_ISLNK(lst.st_mode)) {
+    struct stat lst, tst;
+    if (html && lstat(html, &lst) == 0 && S_ISLNK(lst.st_mode) && !(stat(html, &tst) == 0 && !S_ISREG(tst.st_mode))) {
         if (!realpath(html, real)) {
             fprintf(stderr, "mpimill: error: report: --html %s: a link to nothing (%s)\n", html, strerror(errno));
             report_free(&r);

@@ -109,6 +109,10 @@ cat "$TMP/fifo" > "$TMP/fromfifo" & reader=$!
 "$MPIMILL" report --html "$TMP/fifo" "$TMP/out" > /dev/null || fail "report --html FIFO exited $?"
 wait "$reader"
 [ -p "$TMP/fifo" ] && grep -q '<svg' "$TMP/fromfifo" || fail "--html FIFO: replaced, or nothing read"
+ln -s /proc/self/fd/1 "$TMP/stdout" # as /dev/stdout is; through a pipe here
+"$MPIMILL" report --html "$TMP/stdout" "$TMP/out" | cat > "$TMP/piped"
+grep -q '<svg' "$TMP/piped" && [ -L "$TMP/stdout" ] ||
+  fail "--html to a link to stdout: no page, or the link replaced"
 "$MPIMILL" report --help | grep -q "usage: mpimill report" || fail "report --help"
 
 # A manifest written before the commit phase and the read, exchange and
