@@ -520,52 +520,34 @@ static void write_page(FILE *f, const char *dir, const report *r) {
  * (/dev/stdout, a FIFO), straight. Returns 0 or -1 with err. */
 static int write_html(const char *path, const char *dir, const report *r, char *err, size_t errlen) {
     struct stat st;
+    char tmp[PATH_MAX] = ""; /* "": written straight to path */
+    FILE *f = NULL;
     if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
-        FILE *f = fopen(path, "w");
-        if (!f) {
-            snprintf(err, errlen, "%s: %s", path, strerror(errno));
-            return -1;
-        }
-        write_page(f, dir, r);
-        int bad = ferror(f);
-        if (fclose(f) != 0 || bad) {
-            snprintf(err, errlen, "%s: write: %s", path, strerror(errno));
-            return -1;
-        }
-        return 0;
-    }
-    char tmp[PATH_MAX];
-    if (snprintf(tmp, sizeof tmp, "%s.XXXXXX", path) >= (int)sizeof tmp) {
+        f = fopen(path, "w");
+    } else if (snprintf(tmp, sizeof tmp, "%s.XXXXXX", path) >= (int)sizeof tmp) {
         snprintf(err, errlen, "%s: path too long", path);
         return -1;
+    } else {
+        int fd = mkstemp(tmp);
+        if (fd < 0) {
+            tmp[0] = '\0';
+        } else {
+            mode_t um = umask(0);
+            umask(um);
+            f = fchmod(fd, 0666 & ~um) == 0 ? fdopen(fd, "w") : NULL;
+            if (!f) close(fd);
+        }
     }
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return -1;
+    const char *what = "";
+    if (f) {
+        write_page(f, dir, r);
+        int bad = ferror(f);
+        if (fclose(f) != 0 || bad) what = "write: ";
+        else if (!tmp[0] || rename(tmp, path) == 0) return 0;
     }
-    mode_t um = umask(0);
-    umask(um);
-    FILE *f = fchmod(fd, 0666 & ~um) == 0 ? fdopen(fd, "w") : NULL;
-    if (!f) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        close(fd);
-        unlink(tmp);
-        return -1;
-    }
-    write_page(f, dir, r);
-    int bad = ferror(f);
-    if (fclose(f) != 0 || bad) {
-        snprintf(err, errlen, "%s: write: %s", path, strerror(errno));
-        unlink(tmp);
-        return -1;
-    }
-    if (rename(tmp, path) != 0) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
+    snprintf(err, errlen, "%s: %s%s", path, what, strerror(errno));
+    if (tmp[0]) unlink(tmp);
+    return -1;
 }
 
 /* ---- where the page goes -------------------------------------------------- */
