@@ -81,7 +81,7 @@ struct mill_ctx {
     mill__counter counters[MILL_MAX_COUNTERS];
     int ncounters;
     int nruntime; /* of them, the runtime's own (not a job's 64) */
-    int counters_summed; /* set once they are summed over the ranks: mill_count is too late */
+    int counters_summed; /* set before teardown, the counters summed: mill_count is too late */
     mill__lock_set *locks;    /* named locks for the plugin (mill_lock) */
     int lock_timeout_ms;      /* how long mill_lock waits before failing the job */
     unsigned progress_tick;   /* records since the last lock progress call */

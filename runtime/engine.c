@@ -846,7 +846,6 @@ int mill__run_main(int argc, char **argv) {
     mrc = MPI_Reduce(local, total, 2, MPI_UINT64_T, MPI_SUM, 0, comm);
     if (mrc != MPI_SUCCESS && rc == 0) rc = mill__mpi_error(mrc, "MPI_Reduce", err, sizeof err);
     int crc = sum_counters(&ctx, &counters, err, sizeof err);
-    ctx.counters_summed = 1;
     if (rc == 0) rc = crc;
     crc = mill__metrics_gather(&ctx.metrics, comm, &per_rank, err, sizeof err);
     if (rc == 0) rc = crc;
@@ -872,7 +871,7 @@ int mill__run_main(int argc, char **argv) {
     }
 
 out:
-    ctx.counters_summed = 1; /* or never will be: counted in teardown, lost */
+    ctx.counters_summed = 1; /* summed above, or never: a count in teardown would be lost */
     if (setup_done && ctx.job->teardown) ctx.job->teardown(&ctx);
     mill__crash_watch(NULL, NULL);
     if (ctx.job_comm != MPI_COMM_NULL) MPI_Comm_free(&ctx.job_comm);
