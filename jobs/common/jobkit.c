@@ -240,9 +240,8 @@ static int read_header(mill_ctx *ctx, const char *path, jk_buf *b) {
 }
 
 /* Finds the header field equal to name (RFC 4180: quotes removed, "" is ").
- * Returns its index, the field count (when absent) via *nf, or -2 when the
- * header is malformed. */
-static long header_find(const char *h, size_t len, const char *name, size_t *nf) {
+ * Returns its index, -1 when absent, or -2 when the header is malformed. */
+static long header_find(const char *h, size_t len, const char *name) {
     size_t nlen = strlen(name), i = 0, k = 0;
     long found = -1;
     char field[4096];
@@ -280,7 +279,6 @@ static long header_find(const char *h, size_t len, const char *name, size_t *nf)
         if (i >= len) break;
         i++;
     }
-    *nf = k;
     return found;
 }
 
@@ -330,8 +328,7 @@ int jk_cols_resolve(mill_ctx *ctx, jk_cols *c, const mill_record *rec, const siz
             }
             if (!header_read && (rc = read_header(ctx, rec->file, &h)) != 0) break;
             header_read = 1;
-            size_t hn = 0;
-            long k = header_find(h.p ? h.p : "", h.len, c->spec[i], &hn);
+            long k = header_find(h.p ? h.p : "", h.len, c->spec[i]);
             if (k == -2) {
                 mill_fail(ctx, "cannot find column '%s': the header of %s is not one well-formed CSV line",
                           c->spec[i], rec->file);
