@@ -30,16 +30,32 @@ int mill_emit_batch(mill_ctx *ctx, const mill_kv *kv, size_t n) {
     return rc;
 }
 
+/* Emits an 8-byte value through the typed emit `call`, which takes values
+ * of `type`: in a job of another value_type it fails the job (sticky, as a
+ * value of the wrong width does): the bits of a double summed as integers
+ * would be written as a number, and no width check could tell. */
+static int emit_typed(mill_ctx *ctx, mill_value_type type, const char *call, const void *key, size_t key_len,
+                      const void *value) {
+    static const char *const types[] = {"BYTES", "U64", "I64", "F64"};
+    if (ctx && ctx->can_emit && !ctx->combining && ctx->job->value_type != type) {
+        snprintf(ctx->fail, sizeof ctx->fail, "%s in a job whose value_type is %s", call,
+                 types[ctx->job->value_type]);
+        if (!ctx->emit_rc) ctx->emit_rc = MILL_EJOB;
+        return MILL_EJOB;
+    }
+    return mill_emit(ctx, key, key_len, value, 8);
+}
+
 int mill_emit_u64(mill_ctx *ctx, const void *key, size_t key_len, uint64_t value) {
-    return mill_emit(ctx, key, key_len, &value, sizeof value);
+    return emit_typed(ctx, MILL_VALUE_U64, "mill_emit_u64", key, key_len, &value);
 }
 
 int mill_emit_i64(mill_ctx *ctx, const void *key, size_t key_len, int64_t value) {
-    return mill_emit(ctx, key, key_len, &value, sizeof value);
+    return emit_typed(ctx, MILL_VALUE_I64, "mill_emit_i64", key, key_len, &value);
 }
 
 int mill_emit_f64(mill_ctx *ctx, const void *key, size_t key_len, double value) {
-    return mill_emit(ctx, key, key_len, &value, sizeof value);
+    return emit_typed(ctx, MILL_VALUE_F64, "mill_emit_f64", key, key_len, &value);
 }
 
 int mill_set_value(mill_ctx *ctx, const void *value, size_t value_len) {

@@ -109,10 +109,14 @@ static inline int mill__upsert(mill_ctx *ctx, mill__table *t, uint64_t hash, con
 }
 
 /* Returns 0 when the pair may be emitted (in map or map_done), or the
- * error: MILL_ESTATE for a NULL pointer with a length, MILL_EJOB (with the
- * reason in ctx->fail) for a numeric job's value that is not 8 bytes. */
+ * error, with the reason in ctx->fail: MILL_EINVAL for a NULL pointer with
+ * a length, MILL_EJOB for a numeric job's value that is not 8 bytes. */
 static inline int mill__emit_check(mill_ctx *ctx, const mill_kv *kv) {
-    if ((!kv->key && kv->key_len) || (!kv->value && kv->value_len)) return MILL_EINVAL;
+    if ((!kv->key && kv->key_len) || (!kv->value && kv->value_len)) {
+        snprintf(ctx->fail, sizeof ctx->fail, "an emit with a NULL %s of %zu bytes", kv->key ? "value" : "key",
+                 kv->key ? kv->value_len : kv->key_len);
+        return MILL_EINVAL;
+    }
     if (ctx->job->value_type != MILL_VALUE_BYTES && kv->value_len != 8) {
         snprintf(ctx->fail, sizeof ctx->fail, "a numeric job emitted a %zu-byte value", kv->value_len);
         return MILL_EJOB;

@@ -108,6 +108,12 @@ rc=0; mpimill_run "$ranks" -- run "$PLUGINS/failing.so" --input "$TMP/narrow.txt
 [ "$rc" = 1 ] && grep -q "job failing: map failed at $TMP/narrow.txt\(:2\)\? (byte offset 3): a numeric job emitted a 4-byte value" "$TMP/stderr" &&
   [ ! -e "$TMP/o6" ] || fail "an emit failure the map ignored: exit $rc, $(cat "$TMP/stderr")"
 
+# A NULL key with a length is refused, and the job fails, saying so.
+printf 'ok\nnull\n' > "$TMP/null.txt"
+rc=0; mpimill_run "$ranks" -- run "$PLUGINS/failing.so" --input "$TMP/null.txt" --output "$TMP/o7" 2> "$TMP/stderr" || rc=$?
+[ "$rc" = 1 ] && grep -q "job failing: map failed at $TMP/null.txt\(:2\)\? (byte offset 3): an emit with a NULL key of 3 bytes" \
+  "$TMP/stderr" && [ ! -e "$TMP/o7" ] || fail "an emit of a NULL key: exit $rc, $(cat "$TMP/stderr")"
+
 # The f64 MIN combiner gives the same answer whatever order the values
 # come in: NaN wins, -0 is below +0 (a NaN seen after a number was lost).
 mkdir "$TMP/fm"
@@ -138,6 +144,12 @@ for k in sorted(s): print("%s\t%d" % (k, s[k]))' "$TMP/isum.txt" | sort > "$TMP/
 mpimill_run "$ranks" -- run "$PLUGINS/isum.so" --input "$TMP/isum.txt" --output "$TMP/isum" --quiet ||
   fail "isum failed"
 output_of "$TMP/isum" | cmp -s "$TMP/want-isum" - || fail "i64 sums differ from python"
+# A typed emit of another type than the job's fails the job, even ignored:
+# 8 bytes wide, the bits of a double were summed as an integer, exit 0.
+printf 'k 1\nk f0.1\n' > "$TMP/itype.txt"
+rc=0; mpimill_run "$ranks" -- run "$PLUGINS/isum.so" --input "$TMP/itype.txt" --output "$TMP/itype" 2> "$TMP/stderr" || rc=$?
+[ "$rc" = 1 ] && grep -q "job isum: map failed at $TMP/itype.txt\(:2\)\? (byte offset 4): mill_emit_f64 in a job whose value_type is I64" \
+  "$TMP/stderr" && [ ! -e "$TMP/itype" ] || fail "mill_emit_f64 in an I64 job: exit $rc, $(cat "$TMP/stderr")"
 
 # A setup that fails on the last rank only stops every rank (no hang).
 last=$((ranks - 1))

@@ -165,7 +165,8 @@ typedef struct mill_kv {
  * 1.1). Faster for many small pairs, such as the words of a line: the
  * runtime hashes the keys first and overlaps their table look-ups. */
 int mill_emit_batch(mill_ctx *ctx, const mill_kv *kv, size_t n);
-/* Typed emits for jobs whose value_type is U64, I64 or F64. */
+/* Typed emits, each for jobs of its value_type (U64, I64, F64): in a job
+ * of another value_type they return MILL_EJOB and fail the job. */
 int mill_emit_u64(mill_ctx *ctx, const void *key, size_t key_len, uint64_t value);
 int mill_emit_i64(mill_ctx *ctx, const void *key, size_t key_len, int64_t value);
 int mill_emit_f64(mill_ctx *ctx, const void *key, size_t key_len, double value);
@@ -262,8 +263,8 @@ int mill_lock_order(mill_ctx *ctx, const char *name, uint64_t *order);
 #if defined(MPI_VERSION)
 /* A communicator of all the job's ranks, duplicated for the plugin (include
  * <mpi.h> before this header to use it). Collective calls on it are for
- * setup and teardown, which every rank runs; map, combine and reduce run a
- * different number of times on each rank. */
+ * setup, map_done and teardown, which every rank runs; map, combine and
+ * reduce run a different number of times on each rank. */
 MPI_Comm mill_comm(const mill_ctx *ctx);
 #endif
 
@@ -287,16 +288,29 @@ int mill_csv_column(mill_ctx *ctx, const mill_record *rec, size_t i, size_t *col
 typedef const mill_job *(*mill_job_entry_fn)(void);
 const mill_job *mill_job_entry(void);
 
-/* Declares a job: MILL_JOB(.name = "x", .description = "...", .map = my_map, ...). */
+/* Declares a job: MILL_JOB(.name = "x", .description = "...", .map = my_map, ...).
+ * In C++ (C++20: designated initializers) the fields must come in the
+ * struct's order; fields left out are zero, as in C, and g++'s -Wextra
+ * warning about them is silenced here. */
+#if defined(__cplusplus) && defined(__GNUC__)
+#define MILL__JOB_QUIET_BEGIN \
+    _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wmissing-field-initializers\"")
+#define MILL__JOB_QUIET_END _Pragma("GCC diagnostic pop")
+#else
+#define MILL__JOB_QUIET_BEGIN
+#define MILL__JOB_QUIET_END
+#endif
 #define MILL_JOB(...)                                                         \
     __attribute__((visibility("default"))) const mill_job *mill_job_entry(void); \
+    MILL__JOB_QUIET_BEGIN                                                     \
     const mill_job *mill_job_entry(void) {                                    \
         static const mill_job job_ = {.abi_major = MILL_ABI_MAJOR,            \
                                       .abi_minor = MILL_ABI_MINOR,            \
                                       .struct_size = sizeof(mill_job),        \
                                       __VA_ARGS__};                           \
         return &job_;                                                         \
-    }
+    }                                                                         \
+    MILL__JOB_QUIET_END
 
 #ifdef __cplusplus
 }

@@ -1,7 +1,8 @@
 /* failing.c -- a job whose map fails on a line that says "bad", and on a
  * line that says "narrow" emits a batch whose second value is 4 bytes
  * (with --opt ignore=1, it then ignores the failure and returns 0); on
- * "quiet" map fails without saying why. */
+ * "quiet" map fails without saying why; on "null" it emits a NULL key with
+ * a length and returns 0. */
 #include <mpimill/job.h>
 #include <stdint.h>
 #include <string.h>
@@ -12,6 +13,7 @@ static int failing_map(mill_ctx *ctx, const mill_record *rec) {
         return MILL_EJOB;
     }
     if (rec->len == 5 && !memcmp(rec->data, "quiet", 5)) return MILL_EIO; /* no mill_fail */
+    if (rec->len == 4 && !memcmp(rec->data, "null", 4)) return mill_emit_u64(ctx, NULL, 3, 1) == MILL_EINVAL ? 0 : -1;
     if (rec->len == 6 && !memcmp(rec->data, "narrow", 6)) {
         uint64_t one = 1;
         uint32_t small = 1;
