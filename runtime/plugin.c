@@ -69,7 +69,7 @@ int mill__plugin_check(const mill_job *job, const char *where, char *err, size_t
     switch (job->combine_op) {
     case MILL_COMBINE_CUSTOM:
         if (!job->combine) {
-            snprintf(err, errlen, "job %s: combine_op is CUSTOM but combine is NULL", where);
+            snprintf(err, errlen, "job %s: combine_op is CUSTOM (the default) but combine is NULL: set .combine, or .combine_op to SUM, MIN, MAX or FIRST", where);
             return MILL_EINVAL;
         }
         break;

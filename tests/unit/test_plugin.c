@@ -27,6 +27,7 @@ static void test_broken(void) {
     expect("halfptr", MILL_EABI, "ends inside a field");
     expect("nullmap", MILL_EINVAL, "map callback is NULL");
     expect("badcombine", MILL_EINVAL, "numeric value_type");
+    expect("nocombine", MILL_EINVAL, "combine_op is CUSTOM (the default) but combine is NULL");
     expect("missing", MILL_ENOENT, "no such file");
 }
 
