@@ -39,6 +39,9 @@ for job in "$TMP/job/linecount.so" "$TMP/linecount-pc.so"; do
   want=$(for f in "$TMP"/in/*; do printf '%s\t%s\n' "$f" "$(wc -l < "$f")"; done | sort)
   [ "$(output_of "$TMP/out")" = "$want" ] || fail "linecount output differs: $(output_of "$TMP/out")"
 done
+# The .pc file's jobdir is the installed jobs directory, written without "//".
+jobdir=$(PKG_CONFIG_PATH=$prefix/lib/pkgconfig pkg-config --variable=jobdir mpimill)
+[ -e "$jobdir/wordcount.so" ] && [[ $jobdir != *//* ]] || fail "pkg-config jobdir: $jobdir"
 # A job calling MPI on mill_comm() builds both ways with nothing added: the
 # package and the .pc file carry the MPI mpimill was built with.
 mkdir "$TMP/commjob"
