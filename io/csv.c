@@ -92,6 +92,8 @@ static _Thread_local struct {
     size_t nf;
     const size_t *sel; /* NULL: all fields */
     size_t nsel;
+    const mill__csv_field *h; /* its file's header, nh names; NULL with --csv-no-header */
+    size_t nh;
 } cur;
 
 int mill_csv_nfields(mill_ctx *ctx, const mill_record *rec, size_t *n) {
@@ -119,6 +121,18 @@ int mill_csv_column(mill_ctx *ctx, const mill_record *rec, size_t i, size_t *col
     return 0;
 }
 
+int mill_csv_header(mill_ctx *ctx, const mill_record *rec, size_t col, const char **p, size_t *len) {
+    (void)ctx;
+    if (!rec || !p || !len || rec != cur.rec) return MILL_ESTATE;
+    if (col >= cur.nh) return MILL_ENOENT;
+    *p = cur.h[col].p;
+    *len = cur.h[col].len;
+    return 0;
+}
+
+/* Returned through the line reader when the header was all a read was for. */
+#define MILL__CSV_HEADER_TAKEN 2
+
 typedef struct csv_state {
     const char *name;
     mill__read_opts *o;
@@ -126,9 +140,16 @@ typedef struct csv_state {
     void *arg;
     char *err;
     size_t errlen;
-    int header_pending; /* the next row is line 1 */
-    int header_only;    /* line 1 was read only for the header: deliver nothing */
-    size_t expect;      /* fields per row, from line 1 */
+    /* The header is the file's first row: its first line that is not
+     * blank (blank lines are not rows). With --csv-no-header that row is
+     * data, and still fixes the field count. */
+    int header_pending; /* the next row is the header */
+    int header_only;    /* reading before this rank's range only for the header: deliver nothing */
+    size_t expect;      /* fields per row, from the header */
+    uint64_t expect_line; /* the header's line */
+    char *hbuf;         /* the header's names (hf, nh), kept while the file is read; none with --csv-no-header */
+    mill__csv_field *hf;
+    size_t nh;
     size_t *sel, nsel;  /* --csv-columns as indexes */
     char *pend;         /* rows spanning lines (quoted newlines) */
     size_t plen, pcap;
@@ -158,15 +179,24 @@ static int bad_row(csv_state *s, uint64_t line, uint64_t off, const char *why) {
     return MILL_EFORMAT;
 }
 
-/* Takes the header (line 1): the field count and the selected columns. */
-static int take_header(csv_state *s) {
+/* Takes the header (the row just parsed, at line): the field count, the
+ * names, and the selected columns. */
+static int take_header(csv_state *s, uint64_t line) {
     s->expect = s->nf;
+    s->expect_line = line;
     const char *cols = s->o->csv_columns;
-    if (!cols) return 0;
     if (s->o->csv_no_header) {
+        if (!cols) return 0;
         snprintf(s->err, s->errlen, "input %s: --csv-columns needs a header row (drop --csv-no-header)", s->name);
         return MILL_EINVAL;
     }
+    /* The parsed fields lie in order in s->buf: keep a copy. */
+    size_t bytes = (size_t)(s->f[s->nf - 1].p + s->f[s->nf - 1].len - s->buf);
+    if (!(s->hbuf = malloc(bytes + 1)) || !(s->hf = malloc(s->nf * sizeof *s->hf))) return MILL_ENOMEM;
+    memcpy(s->hbuf, s->buf, bytes);
+    for (size_t i = 0; i < s->nf; i++) s->hf[i] = (mill__csv_field){s->hbuf + (s->f[i].p - s->buf), s->f[i].len};
+    s->nh = s->nf;
+    if (!cols) return 0;
     size_t ncols = 1;
     for (const char *c = cols; *c; c++) ncols += *c == ',';
     free(s->sel);
@@ -199,15 +229,16 @@ static int row(csv_state *s, const char *data, size_t len, uint64_t off, uint64_
     if (rc == MILL__CSV_OPEN)
         return bad_row(s, line, off, "unterminated quoted field (rows with quoted newlines need --csv-quoted-newlines)");
     if (rc) return bad_row(s, line, off + at, why);
-    int first = s->header_pending;
-    if (first) {
+    if (s->header_pending) {
         s->header_pending = 0;
-        if ((rc = take_header(s)) != 0) return rc;
-        if (!s->o->csv_no_header || s->header_only) return 0;
+        if ((rc = take_header(s, line)) != 0) return rc;
+        if (s->header_only) return MILL__CSV_HEADER_TAKEN;
+        if (!s->o->csv_no_header) return 0;
     }
     if (s->nf != s->expect) {
-        char msg[96];
-        snprintf(msg, sizeof msg, "%zu fields, expected %zu (as in line 1)", s->nf, s->expect);
+        char msg[128];
+        snprintf(msg, sizeof msg, "%zu fields, expected %zu (as in line %" PRIu64 ")", s->nf, s->expect,
+                 s->expect_line);
         return bad_row(s, line, off, msg);
     }
     mill_record rec = {.data = data, .len = len, .file = s->name, .offset = off, .line = line};
@@ -216,6 +247,8 @@ static int row(csv_state *s, const char *data, size_t len, uint64_t off, uint64_
     cur.nf = s->nf;
     cur.sel = s->sel;
     cur.nsel = s->nsel;
+    cur.h = s->hf;
+    cur.nh = s->nh;
     rc = s->fn(s->arg, &rec);
     cur.rec = NULL;
     return rc;
@@ -284,7 +317,7 @@ static int on_line(void *arg, const mill_record *ln) {
         }
         return row(s, s->pend, s->plen, s->poff, s->pline);
     }
-    if (ln->len == 0 && !s->header_pending) return 0; /* blank lines are not rows */
+    if (ln->len == 0) return 0; /* blank lines are not rows */
     if (s->o->csv_quoted_newlines) {
         const char *why;
         size_t at, nf;
@@ -314,6 +347,8 @@ static int finish(csv_state *s, int rc) {
     free(s->buf);
     free(s->f);
     free(s->sel);
+    free(s->hbuf);
+    free(s->hf);
     return rc;
 }
 
@@ -335,16 +370,13 @@ int mill__csv_read(const char *path, int gz, uint64_t start, uint64_t end, uint6
         o->skipped += broken;
         if (broken) s.pending = 0;
     } else {
-        if (start > 0) { /* line 1 belongs to another rank: read it for the header */
+        if (start > 0) { /* the header may lie before this rank's range: read up to it */
             s.header_only = 1;
-            uint64_t bytes = mill__read_bytes; /* line 1 is counted by the rank that reads it */
-            rc = mill__text_read_lines(path, 0, 1, size, 0, NULL, on_line, &s, err, errlen);
+            uint64_t bytes = mill__read_bytes; /* the header is counted by the rank whose range holds it */
+            rc = mill__text_read_lines(path, 0, start, size, 0, NULL, on_line, &s, err, errlen);
             mill__read_bytes = bytes;
             s.header_only = 0;
-            if (rc == 0 && s.header_pending) { /* the file shrank */
-                snprintf(err, errlen, "input %s: changed while read (no line 1)", path);
-                rc = MILL_EIO;
-            }
+            if (rc == MILL__CSV_HEADER_TAKEN) rc = 0; /* else only blank lines: the header is in the range */
             if (rc) return finish(&s, rc);
         }
         rc = mill__text_read_lines(path, start, end, size, MILL__TEXT_LINE_NUMBERS, NULL, on_line, &s, err, errlen);

@@ -3,10 +3,12 @@
  * A CSV file's rows come from the line readers (text.c, or gzip.c for
  * .csv.gz) through a row assembler: a row is one line, or with
  * --csv-quoted-newlines several lines joined by '\n' while a quoted field is
- * open. Line 1 is the header (unless --csv-no-header) and fixes the number
- * of fields every row must have. The record handed to the job is the raw
- * row; its parsed fields are available while it is mapped through
- * mill_csv_nfields() and mill_csv_field() (job.h).
+ * open. Blank lines are not rows. The first row is the header (unless
+ * --csv-no-header) and fixes the number of fields every row must have. The
+ * record handed to the job is the raw row; its parsed fields, and its
+ * file's header, are available while it is mapped through
+ * mill_csv_nfields(), mill_csv_field(), mill_csv_column() and
+ * mill_csv_header() (job.h).
  */
 #ifndef MILL_IO_CSV_H
 #define MILL_IO_CSV_H

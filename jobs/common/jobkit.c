@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 int jk_buf_reserve(jk_buf *b, size_t extra) {
     if (b->cap - b->len >= extra) return 0;
@@ -195,91 +194,15 @@ void jk_cols_free(jk_cols *c) {
     free(c);
 }
 
-/* Reads line 1 of path (plain or gzip) into *b without its terminator.
- * Returns 0 or MILL_EIO/MILL_ENOMEM after mill_fail. */
-static int read_header(mill_ctx *ctx, const char *path, jk_buf *b) {
-    gzFile g = gzopen(path, "rb");
-    if (!g) {
-        mill_fail(ctx, "cannot open %s to read its CSV header: %s", path, strerror(errno));
-        return MILL_EIO;
-    }
-    b->len = 0;
-    int rc = 0;
-    for (;;) {
-        if (jk_buf_reserve(b, 4096)) {
-            rc = MILL_ENOMEM;
-            break;
-        }
-        int n = gzread(g, b->p + b->len, 4096);
-        if (n < 0) {
-            mill_fail(ctx, "cannot read the CSV header of %s", path);
-            rc = MILL_EIO;
-            break;
-        }
-        char *nl = memchr(b->p + b->len, '\n', (size_t)n);
-        if (nl) {
-            b->len = (size_t)(nl - b->p);
-            break;
-        }
-        b->len += (size_t)n;
-        if (n == 0) break;
-        if (b->len > (16u << 20)) {
-            mill_fail(ctx, "the CSV header of %s is longer than 16 MiB", path);
-            rc = MILL_EIO;
-            break;
-        }
-    }
-    gzclose(g);
-    if (rc == 0 && b->len && b->p[b->len - 1] == '\r') b->len--;
-    if (rc == 0 && b->len >= 3 && !memcmp(b->p, "\xEF\xBB\xBF", 3)) { /* a UTF-8 BOM, as io/csv.c drops it */
-        memmove(b->p, b->p + 3, b->len - 3);
-        b->len -= 3;
-    }
-    if (rc == MILL_ENOMEM) mill_fail(ctx, "out of memory");
-    return rc;
-}
-
-/* Finds the header field equal to name (RFC 4180: quotes removed, "" is ").
- * Returns its index, -1 when absent, or -2 when the header is malformed. */
-static long header_find(const char *h, size_t len, const char *name) {
-    size_t nlen = strlen(name), i = 0, k = 0;
-    long found = -1;
-    char field[4096];
-    for (;;) {
-        size_t o = 0;
-        int quoted = i < len && h[i] == '"';
-        if (quoted) {
-            i++;
-            for (;;) {
-                if (i >= len) return -2;
-                if (h[i] == '"') {
-                    if (i + 1 < len && h[i + 1] == '"') {
-                        if (o < sizeof field) field[o] = '"';
-                        o++;
-                        i += 2;
-                        continue;
-                    }
-                    i++;
-                    break;
-                }
-                if (o < sizeof field) field[o] = h[i];
-                o++;
-                i++;
-            }
-            if (i < len && h[i] != ',') return -2;
-        } else {
-            while (i < len && h[i] != ',') {
-                if (o < sizeof field) field[o] = h[i];
-                o++;
-                i++;
-            }
-        }
-        if (found < 0 && o == nlen && o <= sizeof field && memcmp(field, name, nlen) == 0) found = (long)k;
-        k++;
-        if (i >= len) break;
-        i++;
-    }
-    return found;
+/* Finds the column of rec's file whose header name is name (mill_csv_header).
+ * Returns its index, -1 when absent, or -2 when the file has no header. */
+static long header_find(mill_ctx *ctx, const mill_record *rec, const char *name) {
+    size_t nlen = strlen(name), len;
+    const char *p;
+    long k = 0;
+    for (; mill_csv_header(ctx, rec, (size_t)k, &p, &len) == 0; k++)
+        if (len == nlen && memcmp(p, name, nlen) == 0) return k;
+    return k ? -1 : -2;
 }
 
 /* Sets *field to the field of rec (of nf) that is the file's column col:
@@ -319,18 +242,14 @@ int jk_cols_resolve(mill_ctx *ctx, jk_cols *c, const mill_record *rec, const siz
             return MILL_ENOMEM;
         }
         int rc = 0;
-        jk_buf h = {0};
-        int header_read = 0;
         for (size_t i = 0; i < c->n && rc == 0; i++) {
             if (c->pos[i] >= 0) {
                 f->idx[i] = (size_t)c->pos[i];
                 continue;
             }
-            if (!header_read && (rc = read_header(ctx, rec->file, &h)) != 0) break;
-            header_read = 1;
-            long k = header_find(h.p ? h.p : "", h.len, c->spec[i]);
+            long k = header_find(ctx, rec, c->spec[i]);
             if (k == -2) {
-                mill_fail(ctx, "cannot find column '%s': the header of %s is not one well-formed CSV line",
+                mill_fail(ctx, "column '%s' is named but %s has no header row (--csv-no-header): name it as #N",
                           c->spec[i], rec->file);
                 rc = MILL_EINVAL;
             } else if (k < 0) {
@@ -341,7 +260,6 @@ int jk_cols_resolve(mill_ctx *ctx, jk_cols *c, const mill_record *rec, const siz
                           rec->file);
             }
         }
-        jk_buf_free(&h);
         if (!rc && !tsearch(f, &c->files, file_cmp)) {
             mill_fail(ctx, "out of memory");
             rc = MILL_ENOMEM;
@@ -353,11 +271,6 @@ int jk_cols_resolve(mill_ctx *ctx, jk_cols *c, const mill_record *rec, const siz
     }
     c->last = f;
     for (size_t i = 0; i < c->n; i++) {
-        if (c->pos[i] < 0 && rec->line == 1) {
-            mill_fail(ctx, "column '%s' is named but %s has no header row (--csv-no-header): name it as #N",
-                      c->spec[i], rec->file);
-            return MILL_EINVAL;
-        }
         if (f->idx[i] >= nf) {
             mill_fail(ctx, "column '%s': the row has only %zu fields", c->spec[i], nf);
             return MILL_EINVAL;

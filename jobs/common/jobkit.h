@@ -3,8 +3,7 @@
  *
  * Growable buffers, strict option and number parsing, the shortest
  * round-trip formatting of doubles, and CSV columns named by header name
- * (the runtime gives a job its fields by position only, so the jobs read
- * the header line of each CSV file themselves; see docs/jobs.md).
+ * (through mill_csv_header; see docs/jobs.md).
  */
 #ifndef MILL_JOBKIT_H
 #define MILL_JOBKIT_H
@@ -63,12 +62,11 @@ const char *jk_cols_name(const jk_cols *c, size_t i);
 void jk_cols_free(jk_cols *c);
 
 /* Resolves the columns for the CSV record rec being mapped: *idx receives
- * one field index per column, valid until the next call. Reads the header
- * of rec->file once per file (plain or gzip). Returns 0, or MILL_EINVAL
- * after mill_fail when rec is not a CSV record, a name is not in the header,
- * names are used without a header row, a name is a column --csv-columns
- * does not select, or #N is beyond the row; MILL_EIO when the header cannot
- * be read. */
+ * one field index per column, valid until the next call. Looks names up in
+ * the header of rec->file once per file. Returns 0, MILL_ENOMEM, or
+ * MILL_EINVAL after mill_fail when rec is not a CSV record, a name is not
+ * in the header, names are used without a header row, a name is a column
+ * --csv-columns does not select, or #N is beyond the row. */
 int jk_cols_resolve(mill_ctx *ctx, jk_cols *c, const mill_record *rec, const size_t **idx);
 /* Gives the bytes of column i (after jk_cols_resolve for rec). */
 int jk_cols_field(mill_ctx *ctx, const jk_cols *c, const mill_record *rec, size_t i, const char **p,

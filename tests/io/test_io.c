@@ -400,6 +400,70 @@ static void test_csv_rows(void) {
     free(c.buf);
 }
 
+/* Collects each row's header names ("h:" then names, or "h:-" without a
+ * header) before its fields. */
+static int collect_header(void *arg, const mill_record *rec) {
+    collected *c = arg;
+    const char *p;
+    size_t l, i = 0;
+    append(c, "h:", 2);
+    for (; mill_csv_header(NULL, rec, i, &p, &l) == 0; i++) {
+        if (i) append(c, "|", 1);
+        append(c, p, l);
+    }
+    if (!i) append(c, "-", 1);
+    append(c, " ", 1);
+    return collect_fields(arg, rec);
+}
+
+static char *read_ranks(const mill__inputs *in, int ranks, int qnl);
+
+/* Blank lines are not rows, the first ones included: the header is the
+ * first line that is not blank (a blank line 1 was a header of one empty
+ * name, or with --csv-no-header a record of one empty field). Its names
+ * come through mill_csv_header, quotes removed. */
+static void test_csv_header(void) {
+    char err[512];
+    collected c = {0};
+    mill__read_opts o = {0};
+    const char *t = "\n\r\n\"k\",\"v \"\"x\"\"\"\n\na,1\nb\n";
+    CU_ASSERT_EQUAL(mill__csv_read_mem("t.csv", t, strlen(t), &o, collect_header, &c, err, sizeof err), MILL_EFORMAT);
+    append(&c, "", 0);
+    c.buf[c.len] = '\0';
+    CU_ASSERT_STRING_EQUAL(c.buf, "h:k|v \"x\" a|1\n");
+    CU_ASSERT(strstr(err, "t.csv:6:") && strstr(err, "1 fields, expected 2 (as in line 3)"));
+    free(c.buf);
+    o.csv_no_header = 1;
+    memset(&c, 0, sizeof c);
+    CU_ASSERT_EQUAL(mill__csv_read_mem("t.csv", "\na\n\nb\n", 6, &o, collect_header, &c, err, sizeof err), 0);
+    append(&c, "", 0);
+    c.buf[c.len] = '\0';
+    CU_ASSERT_STRING_EQUAL(c.buf, "h:- a\nh:- b\n");
+    free(c.buf);
+    /* A rank whose byte range starts among the blank lines before the
+     * header finds it in its range; one starting past it reads up to it. */
+    size_t len = 0, cap = 8000;
+    char *f = malloc(cap);
+    CU_ASSERT_FATAL(f != NULL);
+    memset(f, '\n', 3000);
+    len = 3000 + (size_t)sprintf(f + 3000, "k,v\n");
+    for (int i = 0; i < 300; i++) len += (size_t)sprintf(f + len, "r%d,%d\n", i, i);
+    write_file("blank.csv", f, len);
+    char *path = path_of("blank.csv");
+    mill__inputs in;
+    CU_ASSERT_FATAL(mill__inputs_collect(&in, &path, 1, err, sizeof err) == 0);
+    for (int ranks = 1; ranks <= 8; ranks++) {
+        char *got = read_ranks(&in, ranks, 0);
+        size_t rows = 0;
+        for (char *q = got; (q = strchr(q, '\n')); q++) rows++;
+        CU_ASSERT_EQUAL(rows, 300);
+        CU_ASSERT(strstr(got, ":k,v") == NULL);
+        free(got);
+    }
+    mill__inputs_free(&in);
+    free(f);
+}
+
 static void test_csv_bad_rows(void) {
     char err[512];
     collected c;
@@ -848,6 +912,7 @@ static CU_TestInfo tests[] = {
     {"gzip corrupt, truncated, skipped", test_gzip_bad},
     {"CSV field parsing", test_csv_parse},
     {"CSV rows, header, columns", test_csv_rows},
+    {"CSV header after blank lines, mill_csv_header", test_csv_header},
     {"CSV bad rows and quoted newlines", test_csv_bad_rows},
     {"CSV, text and gzip line ends (a final or bare CR)", test_csv_line_ends},
     {"CSV rows of many lines against their fields", test_csv_quoted_newlines},

@@ -40,6 +40,16 @@ printf '\xef\xbb\xbfa,b\n1,2\n3,4\n1,5\n' > "$TMP/bom.csv"
 printf '1\t2\n3\t1\n' > "$TMP/want"
 run_job "$ranks" distinct --input "$TMP/bom.csv" --output "$TMP/bom" --opt column=a
 same "$TMP/want" "$TMP/bom" "distinct column=a of a CSV with a BOM"
+# Blank lines before the header are not rows (the blank line 1 was the header).
+printf '\n\r\nk,v\na,1\n\nb,1\n' > "$TMP/blank.csv"
+printf '1\t2\n' > "$TMP/want"
+run_job "$ranks" distinct --input "$TMP/blank.csv" --output "$TMP/blank" --opt column=v
+same "$TMP/want" "$TMP/blank" "distinct column=v of a CSV whose header follows blank lines"
+printf 'a\t1\nb\t1\nk\t1\n' > "$TMP/want"
+run_job "$ranks" distinct --input "$TMP/blank.csv" --output "$TMP/blank1" --opt 'column=#1' --csv-no-header
+same "$TMP/want" "$TMP/blank1" "distinct --csv-no-header of a CSV that starts with blank lines"
+expect_fail "$ranks" 1 "column 'v' is named but $TMP/blank.csv has no header row (--csv-no-header): name it as #N" \
+  distinct --input "$TMP/blank.csv" --opt column=v --csv-no-header
 expect_fail "$ranks" 1 "no column 'nope' in the header of $in/csv/t1.csv" distinct --input "$in/csv/t1.csv" --opt column=nope
 expect_fail "$ranks" 1 "input $in/lines.txt is not CSV" distinct --input "$in/lines.txt" --opt column=a
 : > "$TMP/empty.txt" # refused before reading, without a record to map

@@ -31,7 +31,7 @@ extern "C" {
 #endif
 
 #define MILL_ABI_MAJOR 1
-#define MILL_ABI_MINOR 6
+#define MILL_ABI_MINOR 7
 
 /* Error codes: 0 is success, each error is negative. */
 #define MILL_EINVAL   (-1)  /* invalid argument */
@@ -281,6 +281,13 @@ int mill_csv_field(mill_ctx *ctx, const mill_record *rec, size_t i, const char *
  * column by its name in the header maps it to a field with this. Returns
  * MILL_ESTATE or MILL_ENOENT as mill_csv_field does. */
 int mill_csv_column(mill_ctx *ctx, const mill_record *rec, size_t i, size_t *col);
+/* (ABI 1.7) Stores in *p and *len the name of column col (0-based, in the
+ * header's order, as mill_csv_column numbers columns) in the header of the
+ * CSV file rec is from: its first row, quotes removed, "" turned into ".
+ * Returns 0, MILL_ESTATE as mill_csv_field does, or MILL_ENOENT when col is
+ * not below the header's field count or the file has no header
+ * (--csv-no-header). *p stays valid until map returns. */
+int mill_csv_header(mill_ctx *ctx, const mill_record *rec, size_t col, const char **p, size_t *len);
 
 /* The symbol a plugin exports. Declared here, inside extern "C", so that
  * a C++ plugin's MILL_JOB defines it with C linkage (unmangled). */
