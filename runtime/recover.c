@@ -109,9 +109,10 @@ static int str(jp *j, char *out, size_t cap) {
                 unsigned v = 0;
                 for (int i = 0; i < 4; i++) {
                     char h = *j->p++;
-                    v = v * 16 + (unsigned)(h >= '0' && h <= '9' ? h - '0' : h >= 'a' && h <= 'f' ? h - 'a' + 10
-                                            : h >= 'A' && h <= 'F' ? h - 'A' + 10 : 99);
-                    if (v > 0xffff) return -1;
+                    int d = h >= '0' && h <= '9' ? h - '0' : h >= 'a' && h <= 'f' ? h - 'a' + 10
+                          : h >= 'A' && h <= 'F' ? h - 'A' + 10 : -1;
+                    if (d < 0) return -1;
+                    v = v * 16 + (unsigned)d;
                 }
                 if (v >= 0x80 && out) return -1; /* names are ASCII; skipped strings may hold any */
                 c = (char)(v ? v : 0x01); /* a control character: refused as a name */
@@ -242,38 +243,56 @@ void mill__manifest_free(mill__manifest *m) {
     m->nfiles = 0;
 }
 
-int mill__manifest_read(int dirfd, mill__manifest *m, char *err, size_t errlen) {
-    memset(m, 0, sizeof *m);
+int mill__manifest_text(int dirfd, const char *name, int nofollow, const char *label, char **text, size_t *len,
+                        char *err, size_t errlen) {
     /* O_NONBLOCK: opening a FIFO planted there must not wait for a writer
      * (it is then refused as not a regular file). */
-    int fd = openat(dirfd, "_SUCCESS", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    int fd = openat(dirfd, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0));
     if (fd < 0) {
         int e = errno;
-        snprintf(err, errlen, "manifest _SUCCESS: %s%s", strerror(e), e == ELOOP ? " (a symbolic link)" : "");
-        return e == ENOENT ? MILL_ENOENT : e == ELOOP ? MILL_EINVAL : MILL_EIO;
+        snprintf(err, errlen, "%s: %s%s", label, strerror(e), e == ELOOP && nofollow ? " (a symbolic link)" : "");
+        return e == ENOENT ? MILL_ENOENT : e == ELOOP && nofollow ? MILL_EINVAL : MILL_EIO;
     }
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > MILL_MANIFEST_MAX) {
-        snprintf(err, errlen, "manifest _SUCCESS: not a regular file of a sensible size");
+        snprintf(err, errlen, "%s: not a regular file of a sensible size", label);
         close(fd);
         return MILL_EINVAL;
     }
-    char *text = malloc((size_t)st.st_size + 1);
-    size_t len = 0;
-    int rc = text ? 0 : MILL_ENOMEM;
-    while (rc == 0 && len < (size_t)st.st_size) {
-        ssize_t n = pread(fd, text + len, (size_t)st.st_size - len, (off_t)len);
+    char *buf = malloc((size_t)st.st_size + 1);
+    size_t got = 0;
+    int rc = 0;
+    if (!buf) {
+        snprintf(err, errlen, "%s: out of memory", label);
+        rc = MILL_ENOMEM;
+    }
+    while (rc == 0 && got < (size_t)st.st_size) {
+        ssize_t n = pread(fd, buf + got, (size_t)st.st_size - got, (off_t)got);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) {
-            snprintf(err, errlen, "manifest _SUCCESS: read: %s", n < 0 ? strerror(errno) : "short file");
+            snprintf(err, errlen, "%s: read: %s", label, n < 0 ? strerror(errno) : "short file");
             rc = MILL_EIO;
         } else {
-            len += (size_t)n;
+            got += (size_t)n;
         }
     }
     close(fd);
+    if (rc) {
+        free(buf);
+        return rc;
+    }
+    buf[got] = '\0';
+    *text = buf;
+    *len = got;
+    return 0;
+}
+
+int mill__manifest_read(int dirfd, mill__manifest *m, char *err, size_t errlen) {
+    memset(m, 0, sizeof *m);
+    char *text = NULL;
+    size_t len = 0;
+    int rc = mill__manifest_text(dirfd, "_SUCCESS", 1, "manifest _SUCCESS", &text, &len, err, errlen);
     if (rc == 0) {
-        text[len] = '\0';
         const char *self = NULL;
         for (const char *p = text; (p = strstr(p, MILL_MANIFEST_SELF)) != NULL; p++) self = p;
         if (self) { /* present: exactly HEX16 MILL_MANIFEST_END to the end, or the manifest was changed */

@@ -61,6 +61,18 @@ t = open(sys.argv[1]).read()
 open(sys.argv[2], "w").write(t[:t.rindex(',\n"manifest_xxh3"')] + "\n}\n")
 EOF
 "$MPIMILL" verify "$TMP/out" > /dev/null || fail "verify of a manifest without manifest_xxh3 (older) failed"
+# A \u escape with a digit that is not hex makes the manifest invalid JSON
+# (python refuses it): "data\u001z" was read as "datas", and verify passed.
+python3 - "$TMP/out/_SUCCESS" <<'EOF'
+import sys
+t = open(sys.argv[1]).read()
+assert t.count('"data"') == 1
+open(sys.argv[1], "w").write(t.replace('"data"', '"data\\u001z"'))
+EOF
+mv "$TMP/out/data" "$TMP/out/datas"
+rc=0; "$MPIMILL" verify "$TMP/out" > "$TMP/verify2.txt" 2>&1 || rc=$?
+[ "$rc" != 0 ] || fail "verify passed a manifest with a bad \\u escape: $(cat "$TMP/verify2.txt")"
+mv "$TMP/out/datas" "$TMP/out/data"
 # A changed count with a checksum that is not hex: still a changed manifest
 # (it turned the check off, as if the manifest were older).
 sed 's/"records_in": \([0-9]\)/"records_in": 9\1/; s/"manifest_xxh3": "./"manifest_xxh3": "g/' "$TMP/manifest" > "$TMP/out/_SUCCESS"
