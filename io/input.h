@@ -30,7 +30,7 @@ typedef struct mill__file {
     uint32_t kind;    /* mill__kind */
     uint32_t dsoff;   /* MILL__HDF5: index of the ':' before the dataset name */
     uint64_t ino;     /* its inode when listed (0: unknown); a reader refuses a file replaced
-                       * since (mill__read_piece_opts). Not st_dev: on NFS and Lustre it
+                       * since (mill__read_piece). Not st_dev: on NFS and Lustre it
                        * differs from node to node for the same file. */
     uint64_t dev;     /* its st_dev, on the rank that listed it only (not packed): with ino,
                        * what finds a file listed twice */

@@ -62,16 +62,6 @@ static int check_limit(void *arg, const mill_record *rec) {
     return MILL_EFORMAT;
 }
 
-static int read_piece(const mill__inputs *in, mill__read_opts *o, const mill__piece *pc, mill__record_fn fn,
-                      void *arg, char *err, size_t errlen);
-
-int mill__read_piece_opts(const mill__inputs *in, mill__read_opts *o, const mill__piece *pc,
-                          mill__record_fn fn, void *arg, char *err, size_t errlen) {
-    if (!o->max_record || !fn) return read_piece(in, o, pc, fn, arg, err, errlen);
-    limit l = {fn, arg, o, err, errlen, in->files[pc->file].kind == MILL__HDF5};
-    return read_piece(in, o, pc, check_limit, &l, err, errlen);
-}
-
 /* Reads piece pc with the reader its kind needs. */
 static int read_piece(const mill__inputs *in, mill__read_opts *o, const mill__piece *pc, mill__record_fn fn,
                       void *arg, char *err, size_t errlen) {
@@ -111,10 +101,20 @@ static int read_piece(const mill__inputs *in, mill__read_opts *o, const mill__pi
     }
 }
 
+/* Like mill__read_piece with options o (o->skipped is increased by the bad
+ * records skipped). For an HDF5 piece this is collective over o->comm and
+ * fn may be NULL: the rank then takes part in the reads but maps nothing. */
+static int read_piece_opts(const mill__inputs *in, mill__read_opts *o, const mill__piece *pc, mill__record_fn fn,
+                           void *arg, char *err, size_t errlen) {
+    if (!o->max_record || !fn) return read_piece(in, o, pc, fn, arg, err, errlen);
+    limit l = {fn, arg, o, err, errlen, in->files[pc->file].kind == MILL__HDF5};
+    return read_piece(in, o, pc, check_limit, &l, err, errlen);
+}
+
 int mill__read_piece(const mill__inputs *in, const mill__piece *pc, mill__record_fn fn, void *arg,
                      char *err, size_t errlen) {
     mill__read_opts o = {.comm = MPI_COMM_SELF};
-    return mill__read_piece_opts(in, &o, pc, fn, arg, err, errlen);
+    return read_piece_opts(in, &o, pc, fn, arg, err, errlen);
 }
 
 int mill__read_all(const mill__inputs *in, mill__read_opts *o, int rank, int size, mill__record_fn fn,
@@ -140,14 +140,14 @@ int mill__read_all(const mill__inputs *in, mill__read_opts *o, int rank, int siz
         if (in->files[k].kind != MILL__HDF5) continue;
         mill__piece pc = {.file = k};
         char e2[512];
-        int r = mill__read_piece_opts(in, o, &pc, rc ? NULL : fn, arg, rc ? e2 : err, rc ? sizeof e2 : errlen);
+        int r = read_piece_opts(in, o, &pc, rc ? NULL : fn, arg, rc ? e2 : err, rc ? sizeof e2 : errlen);
         if (rc == 0) rc = r;
         if (pieces && i < n && pieces[i].file == k) i++;
     }
     mill__piece pc; /* the share holds every piece but the HDF5 datasets' */
     while (o->share && rc == 0 && mill__share_next(o->share, &pc))
-        rc = mill__read_piece_opts(in, o, &pc, fn, arg, err, errlen);
-    for (; !o->share && rc == 0 && i < n; i++) rc = mill__read_piece_opts(in, o, &pieces[i], fn, arg, err, errlen);
+        rc = read_piece_opts(in, o, &pc, fn, arg, err, errlen);
+    for (; !o->share && rc == 0 && i < n; i++) rc = read_piece_opts(in, o, &pieces[i], fn, arg, err, errlen);
     if (rc && o->share) mill__share_stop(o->share);
     free(pieces);
     return rc;

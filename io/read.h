@@ -80,12 +80,6 @@ static inline double mill__read_clock(void) {
 int mill__read_piece(const mill__inputs *in, const mill__piece *pc, mill__record_fn fn, void *arg,
                      char *err, size_t errlen);
 
-/* Like mill__read_piece with options o (o->skipped is increased by the bad
- * records skipped). For an HDF5 piece this is collective over o->comm and
- * fn may be NULL: the rank then takes part in the reads but maps nothing. */
-int mill__read_piece_opts(const mill__inputs *in, mill__read_opts *o, const mill__piece *pc,
-                          mill__record_fn fn, void *arg, char *err, size_t errlen);
-
 /* Collective over o->comm (rank and size are this rank's place in it).
  * Reads this rank's share of the inputs (mill__split_pieces), or with
  * o->share the pieces it takes from its node's share, and calls fn for

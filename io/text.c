@@ -186,9 +186,7 @@ int mill__text_read_lines(const char *path, uint64_t start, uint64_t end, uint64
     const char *p = map + start, *stop = map + end, *eof = map + (listed < size ? listed : size);
     if (start > 0 && p[-1] != '\n') p = skip_line(map, p, eof); /* the line in progress is the previous range's */
     uint64_t line = 0; /* the number of the previous line; 0: not known */
-    if (start == 0) {
-        line = 0;
-    } else if (count_lines) { /* the number of the line before p: newlines in [0, p) */
+    if (start > 0 && count_lines) { /* the number of the line before p: newlines in [0, p) */
         /* A window at a time, each dropped once counted: resident memory
          * stays at a window however far into the file the range starts. */
         for (const char *q = map; q < p;) {

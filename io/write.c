@@ -1,4 +1,4 @@
-/* write.c -- plain and gzip sinks for part files (see write.h). */
+/* write.c -- writing whole buffers, and the gzip sink for part files (see write.h). */
 #include "write.h"
 
 #include <errno.h>
@@ -16,7 +16,6 @@
 struct mill__sink {
     int fd;
     const char *name;
-    int gz;
     z_stream z;
     unsigned char *zbuf;
 };
@@ -39,36 +38,25 @@ int mill__write_all(int fd, const void *p, size_t n) {
     return 0;
 }
 
-/* Writes all of p to the sink's file. */
-static int write_all(mill__sink *s, const void *p, size_t n, char *err, size_t errlen) {
-    int e = mill__write_all(s->fd, p, n);
-    if (e) snprintf(err, errlen, "write %s: %s", s->name, strerror(e));
-    return e ? MILL_EIO : 0;
-}
-
 int mill__sink_open(mill__sink **out, int fd, const char *name, const char *compress, char *err,
                     size_t errlen) {
     *out = NULL;
-    const char *suf = mill__compress_suffix(compress);
-    if (!suf) {
-        snprintf(err, errlen, "unknown --compress '%s' (expected: none, gzip)", compress);
+    if (!compress || strcmp(compress, "gzip") != 0) {
+        snprintf(err, errlen, "unknown --compress '%s' (a sink writes gzip)", compress ? compress : "(null)");
         return MILL_EINVAL;
     }
     mill__sink *s = calloc(1, sizeof *s);
     if (!s) goto nomem;
     s->fd = fd;
     s->name = name;
-    s->gz = *suf != '\0';
-    if (s->gz) {
-        s->zbuf = malloc(ZBUF);
-        if (!s->zbuf) goto nomem;
-        int zrc = deflateInit2(&s->z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
-        if (zrc != Z_OK) {
-            free(s->zbuf);
-            free(s);
-            snprintf(err, errlen, "%s: deflateInit2 failed (%d)", name, zrc);
-            return zrc == Z_MEM_ERROR ? MILL_ENOMEM : MILL_EIO;
-        }
+    s->zbuf = malloc(ZBUF);
+    if (!s->zbuf) goto nomem;
+    int zrc = deflateInit2(&s->z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+    if (zrc != Z_OK) {
+        free(s->zbuf);
+        free(s);
+        snprintf(err, errlen, "%s: deflateInit2 failed (%d)", name, zrc);
+        return zrc == Z_MEM_ERROR ? MILL_ENOMEM : MILL_EIO;
     }
     *out = s;
     return 0;
@@ -88,14 +76,16 @@ static int pump(mill__sink *s, int flush, char *err, size_t errlen) {
             snprintf(err, errlen, "%s: deflate failed", s->name);
             return MILL_EIO;
         }
-        int rc = write_all(s, s->zbuf, ZBUF - s->z.avail_out, err, errlen);
-        if (rc) return rc;
+        int e = mill__write_all(s->fd, s->zbuf, ZBUF - s->z.avail_out);
+        if (e) {
+            snprintf(err, errlen, "write %s: %s", s->name, strerror(e));
+            return MILL_EIO;
+        }
         if (flush == Z_FINISH ? zrc == Z_STREAM_END : (s->z.avail_in == 0 && s->z.avail_out != 0)) return 0;
     }
 }
 
 int mill__sink_write(mill__sink *s, const void *p, size_t n, char *err, size_t errlen) {
-    if (!s->gz) return write_all(s, p, n, err, errlen);
     const unsigned char *b = p;
     while (n > 0) {
         size_t k = n < UINT32_MAX ? n : UINT32_MAX;
@@ -112,15 +102,13 @@ int mill__sink_write(mill__sink *s, const void *p, size_t n, char *err, size_t e
 int mill__sink_close(mill__sink *s, int ok, char *err, size_t errlen) {
     if (!s) return 0;
     int rc = 0;
-    if (s->gz) {
-        if (ok) {
-            s->z.next_in = NULL;
-            s->z.avail_in = 0;
-            rc = pump(s, Z_FINISH, err, errlen);
-        }
-        deflateEnd(&s->z);
-        free(s->zbuf);
+    if (ok) {
+        s->z.next_in = NULL;
+        s->z.avail_in = 0;
+        rc = pump(s, Z_FINISH, err, errlen);
     }
+    deflateEnd(&s->z);
+    free(s->zbuf);
     free(s);
     return rc;
 }

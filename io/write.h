@@ -1,9 +1,9 @@
-/* write.h -- the byte sink behind a text part file: plain, or gzip.
+/* write.h -- the gzip sink behind a compressed text part file.
  *
- * The engine formats output records into a buffer and hands full buffers
- * to a sink; with --compress gzip the sink deflates them into one gzip
- * member (valid for `gzip -t` and `zcat`). The descriptor stays the
- * caller's (the commit owns and syncs it).
+ * The engine formats output records into a buffer and writes full buffers
+ * straight to a plain part file; with --compress gzip it hands them to a
+ * sink, which deflates them into one gzip member (valid for `gzip -t` and
+ * `zcat`). The descriptor stays the caller's (the commit owns and syncs it).
  */
 #ifndef MILL_IO_WRITE_H
 #define MILL_IO_WRITE_H
@@ -20,13 +20,13 @@ int mill__write_all(int fd, const void *p, size_t n);
  * "", "gzip": ".gz"), or NULL when it is not known. */
 const char *mill__compress_suffix(const char *compress);
 
-/* Opens a sink writing to fd; `name` is used in messages. compress is NULL,
- * "none" or "gzip". Returns 0, MILL_EINVAL (unknown compression) or
- * MILL_ENOMEM with a message in err. */
+/* Opens a sink writing to fd; `name` is used in messages. compress must be
+ * "gzip". Returns 0, MILL_EINVAL (any other compression) or MILL_ENOMEM
+ * with a message in err. */
 int mill__sink_open(mill__sink **out, int fd, const char *name, const char *compress, char *err,
                     size_t errlen);
 
-/* Writes n bytes (compressed when the sink compresses). Returns 0 or
+/* Writes n bytes, compressed. Returns 0 or
  * MILL_EIO / MILL_ENOMEM with a message naming the file. */
 int mill__sink_write(mill__sink *s, const void *p, size_t n, char *err, size_t errlen);
 

@@ -259,7 +259,7 @@ int mill__run_args_parse(mill__run_args *a, int argc, char **argv, char *err, si
         snprintf(err, errlen, "option %s needs a non-empty value", arg);
         return MILL_EINVAL;
     }
-    if (a->single_file && (strcmp(a->format, "text") != 0 || (a->compress && strcmp(a->compress, "none") != 0))) {
+    if (a->single_file && (strcmp(a->format, "text") != 0 || strcmp(a->compress, "none") != 0)) {
         snprintf(err, errlen, "--single-file writes text only (not with --format hdf5 or --compress)");
         return MILL_EINVAL;
     }

@@ -38,8 +38,9 @@ typedef struct mill__run_args {
     char *strings;      /* storage for split key=value pairs */
 } mill__run_args;
 
-/* Parses argv (argv[0] is "run"). Returns 0 or MILL_EINVAL with a one-line
- * message in err. Frees nothing of argv; call mill__run_args_free after. */
+/* Parses argv (argv[0] is "run"). Returns 0, or MILL_EINVAL or MILL_ENOMEM
+ * with a one-line message in err. Frees nothing of argv; call
+ * mill__run_args_free after. */
 int mill__run_args_parse(mill__run_args *a, int argc, char **argv, char *err, size_t errlen);
 
 /* Frees what mill__run_args_parse allocated. */

@@ -94,7 +94,6 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
-#include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -141,12 +140,6 @@ struct mill__commit {
     char *list;       /* set by the prepare: this rank's files as manifest JSON entries */
     double prepare_s; /* the prepare's seconds on this rank */
 };
-
-static void sleep_ms(long ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
 
 /* Splits outdir into its parent directory (written to parent) and its last
  * component (to base). Returns 0, or MILL_EINVAL with a message when the
@@ -215,7 +208,7 @@ static int lock_acquire(int parent_fd, const char *name, const char *what, int *
                          "MPIMILL_LOCK_WAIT_MS sets how long)", what, wait_ms, name);
                 return MILL_ETIMEOUT;
             }
-            sleep_ms(50);
+            mill__sleep_ms(50);
             continue;
         }
         if (fstatat(parent_fd, name, &b, AT_SYMLINK_NOFOLLOW) == 0 && a.st_dev == b.st_dev &&
@@ -340,7 +333,7 @@ static int remove_staging(int parent_fd, const char *name, int point, char *err,
         rc = rmtree_at(parent_fd, name, point, name, &e, err, errlen);
         if (rc == 0 || e != ENOTEMPTY || tries == 20) break;
         rc = 0;
-        sleep_ms(100);
+        mill__sleep_ms(100);
     }
     return rc;
 }
@@ -593,10 +586,7 @@ static int recover_path(const char *outdir, int links, FILE *report, char *err, 
         size_t n[2] = {0, 0};
         int lr = list_tagged(pfd, base, STAGING_TAG, &names[0], &n[0], err, errlen);
         if (lr == 0) lr = list_tagged(pfd, base, ASIDE_TAG, &names[1], &n[1], err, errlen);
-        for (int k = 0; k < 2; k++) {
-            for (size_t i = 0; i < n[k]; i++) free(names[k][i]);
-            free(names[k]);
-        }
+        for (int k = 0; k < 2; k++) free_names(names[k], n[k]);
         if (lr == 0 && n[0] + n[1] == 0) {
             if (report) fprintf(report, "mpimill: recover: %s: nothing to recover (read-only filesystem)\n", base);
             rc = 0;

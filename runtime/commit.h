@@ -100,6 +100,15 @@ typedef struct mill__manifest {
  * partitioner's state of 2^24 slots alone is 128 MiB of hex). */
 #define MILL_MANIFEST_MAX ((uint64_t)1 << 30)
 
+/* Reads dirfd/name (a manifest) whole into *text, malloc'd and
+ * NUL-terminated, and its length into *len: a regular file of at most
+ * MILL_MANIFEST_MAX bytes, not opened through a symbolic link when
+ * nofollow is set. Returns 0, or MILL_ENOENT, MILL_EINVAL (a link, not a
+ * regular file or too large), MILL_EIO or MILL_ENOMEM with err saying
+ * "label: why". */
+int mill__manifest_text(int dirfd, const char *name, int nofollow, const char *label, char **text, size_t *len,
+                        char *err, size_t errlen);
+
 /* The manifest's own checksum: its last member, MILL_MANIFEST_SELF HEX16
  * MILL_MANIFEST_END, hashes every byte before it. */
 #define MILL_MANIFEST_SELF "\"manifest_xxh3\": \""

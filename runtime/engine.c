@@ -363,7 +363,7 @@ static int reduce_phase(mill_ctx *ctx, mill__table *t, mill__commit *commit, cha
     char name[64];
     const char *suffix = mill__compress_suffix(ctx->args->compress);
     int h5 = !strcmp(ctx->args->format, "hdf5"); /* one file, data.h5, written by all ranks */
-    snprintf(name, sizeof name, "part-%05d%s", ctx->rank, suffix ? suffix : "");
+    snprintf(name, sizeof name, "part-%05d%s", ctx->rank, suffix);
     if (h5) snprintf(name, sizeof name, "data.h5");
     if (ctx->args->single_file) snprintf(name, sizeof name, "this rank's --single-file block in --tmp");
     writer w = {.fd = -1, .name = name, .cap = 1u << 20};
@@ -371,7 +371,7 @@ static int reduce_phase(mill_ctx *ctx, mill__table *t, mill__commit *commit, cha
     int rc = w.buf ? 0 : MILL_ENOMEM;
     if (rc == 0 && ctx->args->single_file) rc = mill__spill_temp(ctx->spill, &w.fd, err, errlen);
     else if (rc == 0 && !(h5 && ctx->rank != 0)) rc = mill__commit_create(commit, name, &w.fd, err, errlen);
-    if (rc == 0 && suffix && *suffix) rc = mill__sink_open(&w.sink, w.fd, name, ctx->args->compress, err, errlen);
+    if (rc == 0 && *suffix) rc = mill__sink_open(&w.sink, w.fd, name, ctx->args->compress, err, errlen);
     if (rc == 0 && h5) { /* collected in --tmp (io/h5out.h) */
         int fds[4] = {-1, -1, -1, -1};
         for (int i = 0; rc == 0 && i < 4; i++) rc = mill__spill_temp(ctx->spill, &fds[i], err, errlen);
@@ -445,7 +445,7 @@ int mill__fingerprint(const mill__run_args *a, const char *plugin_path, const mi
     /* Every option that changes what is read or written: the same run of
      * the same inputs gives the same output (--memory, --tmp and the like
      * only change how). */
-    const char *words[] = {a->format, a->compress ? a->compress : "none", a->csv_columns ? a->csv_columns : ""};
+    const char *words[] = {a->format, a->compress, a->csv_columns ? a->csv_columns : ""};
     for (size_t i = 0; i < sizeof words / sizeof *words; i++) XXH3_64bits_update(h, words[i], strlen(words[i]) + 1);
     int flags[] = {a->csv_no_header, a->csv_quoted_newlines, a->skip_bad, a->single_file, a->csv_columns != NULL};
     XXH3_64bits_update(h, flags, sizeof flags);

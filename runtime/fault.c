@@ -66,7 +66,7 @@ static int is_victim(void) {
     return F.victim < 0 || F.victim == F.rank;
 }
 
-static void sleep_ms(long ms) {
+void mill__sleep_ms(long ms) {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
     }
@@ -76,7 +76,7 @@ void mill__fault(int n) {
     if (!F.inited) return;
     if (F.delay_ms > 0 && n > 0 && n <= MILL_FAULT_MAX && !F.delayed[n]) {
         F.delayed[n] = 1;
-        sleep_ms(F.delay_ms);
+        mill__sleep_ms(F.delay_ms);
     }
     if (F.point != n || !is_victim()) return;
     fprintf(stderr, "mpimill: fault: rank %d: point %d: raising SIG%s\n", F.rank, n,

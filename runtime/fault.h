@@ -68,6 +68,9 @@ void mill__fault(int n);
 
 #define MILL_FAULT(n) mill__fault(n)
 
+/* Sleeps ms milliseconds, going on after a signal (EINTR). */
+void mill__sleep_ms(long ms);
+
 /* Returns 1 when site n is to fail on this rank (the caller then acts as
  * if its call had failed), else 0. */
 int mill__fault_site(int n);

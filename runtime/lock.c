@@ -169,8 +169,7 @@ static int64_t lock__deadline(int timeout_ms) {
 
 /* ---- window access ----------------------------------------------------- */
 
-static MPI_Aint lock__slot_disp(const mill__lock_set *s, int slot, int word) {
-    (void)s;
+static MPI_Aint lock__slot_disp(int slot, int word) {
     return (MPI_Aint)slot * SLOT_WORDS + word;
 }
 
@@ -278,7 +277,7 @@ static int lock__node_alloc(mill__lock_set *s) {
  * node is free afterwards. */
 static int lock__mcs_release(mill__lock_set *s, int home, int slot, int idx, int dirty) {
     int32_t me = NODE_ID(s->rank, idx), old = 0, next = 0;
-    LOCK__TRY(lock__cas(s, home, lock__slot_disp(s, slot, W_TAIL), me,
+    LOCK__TRY(lock__cas(s, home, lock__slot_disp(slot, W_TAIL), me,
                         dirty ? TAIL_RFREE : TAIL_NIL, &old));
     if (old != me) {
         /* A successor swapped the tail; its link follows its swap at once. */
@@ -334,7 +333,7 @@ static const char *lock__label(char *buf, size_t n, const char *name, int home, 
 /* Reads the last reader that entered (home, slot): a rank, or -1. */
 static int lock__last_reader(mill__lock_set *s, int home, int slot, int *rank) {
     int32_t h = 0;
-    LOCK__TRY(lock__fetch(s, home, lock__slot_disp(s, slot, W_HOLDER), 0, MPI_NO_OP, &h));
+    LOCK__TRY(lock__fetch(s, home, lock__slot_disp(slot, W_HOLDER), 0, MPI_NO_OP, &h));
     *rank = h > 0 ? h - 1 : -1;
     return 0;
 }
@@ -385,7 +384,7 @@ static int lock__mcs_acquire(mill__lock_set *s, const char *name, int home, int 
                              int timeout_ms, int64_t deadline, int *grant) {
     int32_t me = NODE_ID(s->rank, idx), prev = 0, g = 0;
     LOCK__TRY(lock__node_claim(s, idx, home, slot));
-    LOCK__TRY(lock__swap(s, home, lock__slot_disp(s, slot, W_TAIL), me, &prev));
+    LOCK__TRY(lock__swap(s, home, lock__slot_disp(slot, W_TAIL), me, &prev));
     if (prev == TAIL_NIL || prev == TAIL_RFREE) {
         *grant = prev == TAIL_NIL ? GRANT_CLEAN : GRANT_DIRTY;
         return lock__store(s, lock__node_disp(s, idx, N_GRANT), *grant);
@@ -424,7 +423,7 @@ static int lock__drain(mill__lock_set *s, const char *name, int home, int slot, 
                        int64_t deadline) {
     for (;;) {
         int32_t n = 0;
-        LOCK__TRY(lock__fetch(s, home, lock__slot_disp(s, slot, W_READERS), 0, MPI_NO_OP, &n));
+        LOCK__TRY(lock__fetch(s, home, lock__slot_disp(slot, W_READERS), 0, MPI_NO_OP, &n));
         if (n == 0) return 0;
         LOCK__TRY(lock__poke(s));
         LOCK__TRY(lock__reap(s));
@@ -447,13 +446,13 @@ static int lock__drain(mill__lock_set *s, const char *name, int home, int slot, 
 static int lock__token(mill__lock_set *s, int home, int slot, uint64_t *token) {
     uint32_t one = 1, zero = 0, lo = 0, hi = 0;
     LOCK__MPI(s, MPI_Fetch_and_op(&one, &lo, MPI_UINT32_T, home,
-                                  lock__slot_disp(s, slot, W_TOK_LO), MPI_SUM, s->win));
+                                  lock__slot_disp(slot, W_TOK_LO), MPI_SUM, s->win));
     LOCK__MPI(s, MPI_Fetch_and_op(&zero, &hi, MPI_UINT32_T, home,
-                                  lock__slot_disp(s, slot, W_TOK_HI), MPI_NO_OP, s->win));
+                                  lock__slot_disp(slot, W_TOK_HI), MPI_NO_OP, s->win));
     LOCK__MPI(s, MPI_Win_flush(home, s->win));
     if (lo == UINT32_MAX) { /* the low half wrapped: carry */
         LOCK__MPI(s, MPI_Accumulate(&one, 1, MPI_UINT32_T, home,
-                                    lock__slot_disp(s, slot, W_TOK_HI), 1, MPI_UINT32_T, MPI_SUM,
+                                    lock__slot_disp(slot, W_TOK_HI), 1, MPI_UINT32_T, MPI_SUM,
                                     s->win));
         LOCK__MPI(s, MPI_Win_flush(home, s->win));
         hi++;
@@ -466,7 +465,7 @@ static int lock__token(mill__lock_set *s, int home, int slot, uint64_t *token) {
  * home (the reader's count increment), so it costs no round trip. */
 static int lock__post_holder(mill__lock_set *s, int home, int slot) {
     int v = s->rank + 1;
-    LOCK__MPI(s, MPI_Accumulate(&v, 1, MPI_INT, home, lock__slot_disp(s, slot, W_HOLDER), 1,
+    LOCK__MPI(s, MPI_Accumulate(&v, 1, MPI_INT, home, lock__slot_disp(slot, W_HOLDER), 1,
                                 MPI_INT, MPI_REPLACE, s->win));
     return 0;
 }
@@ -476,7 +475,7 @@ static int lock__post_holder(mill__lock_set *s, int home, int slot) {
  * queue is busy (the node is then free again). */
 static int lock__mcs_try(mill__lock_set *s, int home, int slot, int idx, int *grant) {
     int32_t me = NODE_ID(s->rank, idx), old = 0;
-    MPI_Aint tail = lock__slot_disp(s, slot, W_TAIL);
+    MPI_Aint tail = lock__slot_disp(slot, W_TAIL);
     LOCK__TRY(lock__node_claim(s, idx, home, slot));
     *grant = 0;
     LOCK__TRY(lock__cas(s, home, tail, TAIL_NIL, me, &old));
@@ -575,7 +574,7 @@ static int lock__acquire(mill__lock_set *s, const char *name, int home, int slot
         if (grant == GRANT_DIRTY) {
             if (try) {
                 int32_t n = 0;
-                LOCK__TRY(lock__fetch(s, home, lock__slot_disp(s, slot, W_READERS), 0,
+                LOCK__TRY(lock__fetch(s, home, lock__slot_disp(slot, W_READERS), 0,
                                       MPI_NO_OP, &n));
                 if (n != 0) return lock__mcs_release(s, home, slot, idx, 1);
             } else {
@@ -595,7 +594,7 @@ static int lock__acquire(mill__lock_set *s, const char *name, int home, int slot
         /* Enter as a reader, then pass the queue on at once: the increment
          * is complete before any writer can own the queue. */
         LOCK__TRY(lock__post_holder(s, home, slot));
-        LOCK__TRY(lock__update(s, home, lock__slot_disp(s, slot, W_READERS), 1, MPI_SUM));
+        LOCK__TRY(lock__update(s, home, lock__slot_disp(slot, W_READERS), 1, MPI_SUM));
         LOCK__TRY(lock__mcs_release(s, home, slot, idx, 1));
         s->holds[h] = (lock__hold){1, home, slot, mode, -1, 1};
     }
@@ -607,7 +606,7 @@ static int lock__acquire(mill__lock_set *s, const char *name, int home, int slot
         if (mode == MILL_LOCK_EXCLUSIVE)
             LOCK__TRY(lock__mcs_release(s, home, slot, idx, 0));
         else
-            LOCK__TRY(lock__update(s, home, lock__slot_disp(s, slot, W_READERS), -1, MPI_SUM));
+            LOCK__TRY(lock__update(s, home, lock__slot_disp(slot, W_READERS), -1, MPI_SUM));
         memcpy(s->msg, keep, sizeof keep);
         return rc;
     }
@@ -630,17 +629,17 @@ static int lock__release(mill__lock_set *s, const char *name, int home, int slot
     hd->used = 0;
     if (hd->mode == MILL_LOCK_EXCLUSIVE)
         return lock__mcs_release(s, hd->home, hd->slot, hd->node, 0);
-    return lock__update(s, hd->home, lock__slot_disp(s, hd->slot, W_READERS), -1, MPI_SUM);
+    return lock__update(s, hd->home, lock__slot_disp(hd->slot, W_READERS), -1, MPI_SUM);
 }
 
 static int lock__inspect(mill__lock_set *s, int home, int slot, mill__lock_info *info) {
     int zero = 0, t = 0, r = 0, h = 0;
-    LOCK__MPI(s, MPI_Fetch_and_op(&zero, &t, MPI_INT, home, lock__slot_disp(s, slot, W_TAIL),
+    LOCK__MPI(s, MPI_Fetch_and_op(&zero, &t, MPI_INT, home, lock__slot_disp(slot, W_TAIL),
                                   MPI_NO_OP, s->win));
     LOCK__MPI(s, MPI_Fetch_and_op(&zero, &r, MPI_INT, home,
-                                  lock__slot_disp(s, slot, W_READERS), MPI_NO_OP, s->win));
+                                  lock__slot_disp(slot, W_READERS), MPI_NO_OP, s->win));
     LOCK__MPI(s, MPI_Fetch_and_op(&zero, &h, MPI_INT, home,
-                                  lock__slot_disp(s, slot, W_HOLDER), MPI_NO_OP, s->win));
+                                  lock__slot_disp(slot, W_HOLDER), MPI_NO_OP, s->win));
     LOCK__MPI(s, MPI_Win_flush(home, s->win));
     info->home = home;
     info->slot = slot;

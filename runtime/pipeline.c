@@ -130,7 +130,13 @@ static int manifest_fingerprint(const char *dir, char fp[17]) {
     return 0;
 }
 
-int mill__stage_committed(int argc, char **argv, char fp[17], char *err, size_t errlen) {
+/* Rank 0 only, no MPI. Given a stage's `run JOB ARGS...` words (argv[0] ==
+ * "run"), resolves its plugin and collects its inputs, writes the
+ * fingerprint the run would have into fp, and returns 1 when ARGS' --output
+ * holds a manifest _SUCCESS with that fingerprint, 0 when not, or a
+ * negative MILL_E* code with a message in err when the fingerprint cannot
+ * be computed (bad arguments, missing plugin or input). */
+static int stage_committed(int argc, char **argv, char fp[17], char *err, size_t errlen) {
     mill__run_args a;
     mill__plugin p;
     mill__inputs in = {0};
@@ -345,7 +351,7 @@ int mill__pipeline_main(int argc, char **argv) {
         /* Rank 0 decides whether the stage's output is already committed. */
         char fp[17] = "";
         int done = 0;
-        if (rank == 0) done = mill__stage_committed(st->argc, st->argv, fp, err, sizeof err) == 1;
+        if (rank == 0) done = stage_committed(st->argc, st->argv, fp, err, sizeof err) == 1;
         if (MPI_Bcast(&done, 1, MPI_INT, 0, comm) != MPI_SUCCESS) {
             if (rank == 0) fprintf(stderr, "mpimill: error: pipeline: MPI_Bcast failed\n");
             code = MILL_EXIT_RUNTIME;

@@ -64,47 +64,6 @@ static void report_free(report *r) {
     memset(r, 0, sizeof *r);
 }
 
-/* Reads the regular file path whole into a malloc'ed *text of *len bytes.
- * Returns 0 or -1 with err naming the file and the reason. */
-static int read_whole(const char *path, char **text, size_t *len, char *err, size_t errlen) {
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC); /* a FIFO: refused below, not waited on */
-    if (fd < 0) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return -1;
-    }
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > MILL_MANIFEST_MAX) {
-        snprintf(err, errlen, "%s: not a regular file of a sensible size", path);
-        close(fd);
-        return -1;
-    }
-    char *buf = malloc((size_t)st.st_size + 1);
-    size_t got = 0;
-    int rc = 0;
-    if (!buf) {
-        snprintf(err, errlen, "%s: out of memory", path);
-        rc = -1;
-    }
-    while (rc == 0 && got < (size_t)st.st_size) {
-        ssize_t k = read(fd, buf + got, (size_t)st.st_size - got);
-        if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) {
-            snprintf(err, errlen, "%s: read: %s", path, k < 0 ? strerror(errno) : "file shrank");
-            rc = -1;
-        } else {
-            got += (size_t)k;
-        }
-    }
-    close(fd);
-    if (rc) {
-        free(buf);
-        return -1;
-    }
-    *text = buf;
-    *len = got;
-    return 0;
-}
-
 /* Stores member key of obj (described by what, for the message) in *out.
  * Returns 0, or -1 with err naming the manifest and the missing number. */
 static int need_num(const mill__json *obj, const char *key, double *out, const char *path, const char *what,
@@ -243,7 +202,7 @@ static int load(const char *dir, report *r, char *err, size_t errlen) {
     }
     char *text = NULL, perr[128];
     size_t len = 0;
-    if (read_whole(path, &text, &len, err, errlen)) return -1;
+    if (mill__manifest_text(AT_FDCWD, path, 0, path, &text, &len, err, errlen)) return -1;
     mill__json root;
     int rc = mill__json_parse(text, len, &root, perr, sizeof perr);
     free(text);

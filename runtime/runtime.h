@@ -19,10 +19,11 @@ struct mill__inputs;
 
 /* Writes into out the 16-hex-digit fingerprint of a run: the job plugin's
  * path, size and mtime, the options that change what is read or written
- * (--format, --compress, --csv-*, --bad-records, --single-file, every
- * --opt in order), and every input file's path, size and mtime (an HDF5
- * input's file's). Equal fingerprints mean a rerun would
- * compute the same output; the manifest stores it as "fingerprint". */
+ * (--format, --compress, --csv-*, --bad-records, --max-record under
+ * --bad-records skip, --single-file, every --opt in order), and every
+ * input file's path, size and mtime (an HDF5 input's file's). Equal
+ * fingerprints mean a rerun would compute the same output; the manifest
+ * stores it as "fingerprint". */
 int mill__fingerprint(const struct mill__run_args *a, const char *plugin_path,
                       const struct mill__inputs *in, char out[17]);
 
@@ -66,14 +67,6 @@ int mill__report_main(int argc, char **argv);
  * already committed with the fingerprint it would compute. Returns the
  * process exit code (the first failing stage's). */
 int mill__pipeline_main(int argc, char **argv);
-
-/* Rank 0 only, no MPI. Given a stage's `run JOB ARGS...` words (argv[0] ==
- * "run"), resolves its plugin and collects its inputs, writes the
- * fingerprint the run would have into fp, and returns 1 when ARGS' --output
- * holds a manifest _SUCCESS with that fingerprint, 0 when not, or a
- * negative MILL_E* code with a message in err when the fingerprint cannot
- * be computed (bad arguments, missing plugin or input). */
-int mill__stage_committed(int argc, char **argv, char fp[17], char *err, size_t errlen);
 
 /* Runs `mpimill submit [OPTIONS] [SBATCH OPTIONS] -- JOB ARGS...` (argv[0]
  * == "submit", submit.c; no MPI): writes a batch script and submits it with

@@ -361,7 +361,7 @@ int mill__shuffle(mill_ctx *ctx, mill__table *mapped, char *err, size_t errlen) 
         ctx->metrics.spill_bytes += in[r].size;
         in[r].fd = -1;
     }
-    if (sorted) { /* every rank spilled (or none did): all of them are here */
+    if (sorted) { /* sorted is the same on every rank: all of them are here */
         uint64_t *sent =
             rc == 0 && !mill__fault_site(MILL_FAULT_SITE_SENT) ? malloc((size_t)P * 2 * sizeof *sent) : NULL;
         if (rc == 0 && !sent) {

@@ -23,13 +23,12 @@ uint64_t mill__table_memory(const mill__table *t) {
     return t->bytes + (uint64_t)t->cap * sizeof(mill__entry);
 }
 
-/* Opens an unlinked temporary file in dir: it vanishes with the process. */
-static int temp_file(const char *dir, int *fd, char *err, size_t errlen) {
+int mill__spill_temp(const mill__spill *s, int *fd, char *err, size_t errlen) {
     char path[4096];
-    snprintf(path, sizeof path, "%s/mpimill-spill-XXXXXX", dir);
+    snprintf(path, sizeof path, "%s/mpimill-spill-XXXXXX", s->tmpdir);
     int f = mkstemp(path);
     if (f < 0) {
-        snprintf(err, errlen, "spill directory %s (--tmp): creating a spill file: %s", dir, strerror(errno));
+        snprintf(err, errlen, "spill directory %s (--tmp): creating a spill file: %s", s->tmpdir, strerror(errno));
         return MILL_EIO;
     }
     if (unlink(path) != 0) {
@@ -167,7 +166,7 @@ static int compact_map_runs(mill_ctx *ctx, size_t first, char *err, size_t errle
     out_buf *o = malloc(sizeof *o);
     mill__table scratch = {0};
     int rc = off && o ? mill__table_init(&scratch) : MILL_ENOMEM;
-    if (rc == 0) rc = temp_file(s->tmpdir, &fd, err, errlen);
+    if (rc == 0) rc = mill__spill_temp(s, &fd, err, errlen);
     if (rc == 0) *o = (out_buf){.s = s, .fd = fd};
     size_t buf = mill__spill_buffer(ctx->memory, s->nmap - first);
     for (int r = 0; r < P && rc == 0; r++) {
@@ -222,7 +221,7 @@ int mill__spill_map(mill_ctx *ctx, mill__table *t, char *err, size_t errlen) {
     uint32_t *owner = malloc((n ? n : 1) * sizeof *owner);
     uint64_t *order = malloc((n ? n : 1) * sizeof *order);
     out_buf *o = malloc(sizeof *o);
-    int rc = run->off && at && owner && order && o ? temp_file(s->tmpdir, &run->fd, err, errlen) : MILL_ENOMEM;
+    int rc = run->off && at && owner && order && o ? mill__spill_temp(s, &run->fd, err, errlen) : MILL_ENOMEM;
     if (rc == 0) {
         for (size_t i = 0; i < n; i++) {
             __builtin_prefetch(i + MILL__AHEAD < n ? &t->slots[sorted[i + MILL__AHEAD]] : NULL); /* see table.h */
@@ -283,7 +282,7 @@ int mill__spill_reduce(mill_ctx *ctx, mill__table *t, char *err, size_t errlen) 
     if (!r) return MILL_ENOMEM;
     s->reduce = r;
     out_buf *o = malloc(sizeof *o);
-    int fd, rc = o ? temp_file(s->tmpdir, &fd, err, errlen) : MILL_ENOMEM;
+    int fd, rc = o ? mill__spill_temp(s, &fd, err, errlen) : MILL_ENOMEM;
     if (rc) {
         free(o);
         return rc;
@@ -304,8 +303,4 @@ int mill__spill_reduce(mill_ctx *ctx, mill__table *t, char *err, size_t errlen) 
     }
     s->nreduce++;
     return table_empty(t);
-}
-
-int mill__spill_temp(const mill__spill *s, int *fd, char *err, size_t errlen) {
-    return temp_file(s->tmpdir, fd, err, errlen);
 }

@@ -62,7 +62,8 @@ int mill__spill_init(mill__spill **out, const char *tmpdir);
 /* Closes (and so deletes) every spill file. NULL is allowed. */
 void mill__spill_free(mill__spill *s);
 
-/* Opens an unlinked temporary file in the spill directory. */
+/* Opens an unlinked temporary file in the spill directory: it vanishes
+ * with the process. */
 int mill__spill_temp(const mill__spill *s, int *fd, char *err, size_t errlen);
 
 /* Map side: when ctx->table passes its share of ctx->memory, writes its
