@@ -765,6 +765,11 @@ int mill__run_main(int argc, char **argv) {
         exit_code = rc == MILL_EINVAL ? MILL_EXIT_USAGE : MILL_EXIT_RUNTIME;
         goto out;
     }
+    const char *io = getenv("OMPI_MCA_io"); /* main.c chose ROMIO unless the user chose */
+    if (rank == 0 && !strcmp(args.format, "hdf5") && io && io[0] != '^' && strstr(io, "ompio"))
+        fprintf(stderr, "mpimill: warning: --format hdf5 under OMPI_MCA_io=%s: Open MPI's ompio does not report "
+                        "a write that failed, so one failing on one rank hangs the job in HDF5; unset it for ROMIO\n",
+                io);
     if ((rc = mill__commit_begin(&commit, comm, args.output, args.overwrite, err, sizeof err)) != 0) goto out;
 
     /* From here on the commit decides: any failure is a NO vote. */
@@ -776,7 +781,12 @@ int mill__run_main(int argc, char **argv) {
     if (rc == 0) {
         ctx.lock_timeout_ms = args.lock_timeout_ms;
         rc = mill__lock_set_create(&ctx.locks, comm, MILL_LOCK_SLOTS);
-        if (rc) snprintf(err, sizeof err, "cannot create the job's lock window: %s", mill_strerror(rc));
+        if (rc)
+            snprintf(err, sizeof err, "cannot create the job's lock window: %s%s", mill_strerror(rc),
+                     rc != MILL_EMPI ? ""
+                                     : " (no MPI one-sided component could span these ranks: between nodes "
+                                       "over TCP give mpirun --mca osc pt2pt, which Debian's Open MPI leaves "
+                                       "out by default; see docs/lock.md)");
         mill__lock_set_stop(ctx.locks, mill__stop_signal);
         if (rc == 0) mill__wait_hook(lock_progress, ctx.locks);
     }

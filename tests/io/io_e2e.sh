@@ -289,6 +289,11 @@ if [ "$ranks" -gt 1 ]; then
     "$MPIMILL" recover "$TMP/h5eio" > /dev/null || fail "recover after the EIO"
   done
 fi
+# A user who asks for ompio is warned that it hides failed writes.
+OMPI_MCA_io=ompio mpimill_run "$ranks" -- run wordcount --input "$in/crlf.txt" --format hdf5 --output "$TMP/h5ompio" \
+  --quiet 2> "$TMP/stderr" || fail "--format hdf5 under ompio: $(cat "$TMP/stderr")"
+grep -q "^mpimill: warning: --format hdf5 under OMPI_MCA_io=ompio: .* hangs the job" "$TMP/stderr" ||
+  fail "no warning for --format hdf5 under ompio: $(cat "$TMP/stderr")"
 mpimill_run "$ranks" -- run wordcount --input "$in/big.txt" --input "$in/crlf.txt" --format hdf5 \
   --output "$TMP/h5out" --quiet
 [ "$(ls "$TMP/h5out")" = "$(printf '_SUCCESS\ndata.h5')" ] || fail "--format hdf5 output: $(ls "$TMP/h5out")"
