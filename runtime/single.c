@@ -68,6 +68,7 @@ static int copy_block(int tmp, int data, uint64_t len, uint64_t off, char *err, 
 static int reserve(mill_ctx *ctx, MPI_Win win, int index, uint64_t len, uint64_t *off, char *err, size_t errlen) {
     uint64_t token = 0;
     int rc = mill__lock_named_acquire(ctx->locks, INDEX_LOCK, MILL_LOCK_EXCLUSIVE, ctx->lock_timeout_ms, &token);
+    if (rc == MILL_EABORT && mill__stop_signal()) return mill__stop_error(err, errlen); /* gave up at the stop */
     if (rc) {
         snprintf(err, errlen, "single-file: index lock: %s", mill__lock_set_errmsg(ctx->locks));
         return rc;
