@@ -15,7 +15,7 @@
  * but counted in the counters below_min, above_max and nan.
  *
  * Output: one line per bin, also empty ones, `I<TAB>LO<TAB>HI<TAB>COUNT`: I
- * from 0, zero-padded to the width of N-1; LO = min + i*(max-min)/N and HI
+ * from 0, zero-padded to the width of N-1; LO = min + i*(max-min)/N (at most max) and HI
  * the next bin's LO (max for the last), both the shortest of
  * %.15g/%.16g/%.17g that reads back exactly. No input values: no lines.
  *
@@ -100,6 +100,15 @@ static int start(mill_ctx *ctx, histogram_state *s) {
     return 0;
 }
 
+/* Returns bin i's lower edge, min + i*(max-min)/bins, and for i = bins the
+ * last bin's upper edge, max. An edge is never past max: where the width
+ * rounds up (bins finer than the doubles' spacing, subnormal spans) the
+ * last edges would pass it, and the last bin's LO would exceed its HI. */
+static double edge(const histogram_state *s, int64_t i) {
+    double e = s->min + (double)i * ((s->max - s->min) / (double)s->bins);
+    return i >= s->bins || e > s->max ? s->max : e;
+}
+
 /* Bins one value. */
 static int bin(mill_ctx *ctx, histogram_state *s, double x) {
     if (isnan(x)) return mill_count(ctx, "nan", 1);
@@ -111,12 +120,11 @@ static int bin(mill_ctx *ctx, histogram_state *s, double x) {
      * bins are narrower than the doubles' spacing (several edges equal)
      * many. The printed edges decide, as numpy.histogram's do: LO <= x <
      * HI, so the bin is the last whose edge is at or below x. */
-    double w = (s->max - s->min) / (double)s->bins;
-    if ((i > 0 && x < s->min + (double)i * w) || (i + 1 < s->bins && x >= s->min + (double)(i + 1) * w)) {
+    if ((i > 0 && x < edge(s, i)) || (i + 1 < s->bins && x >= edge(s, i + 1))) {
         int64_t lo = 0, hi = s->bins - 1; /* edge 0 is min <= x */
         while (lo < hi) {
             int64_t m = lo + (hi - lo + 1) / 2;
-            if (s->min + (double)m * w <= x) lo = m;
+            if (edge(s, m) <= x) lo = m;
             else hi = m - 1;
         }
         i = lo;
@@ -155,10 +163,9 @@ static int hist_reduce(mill_ctx *ctx, const void *key, size_t key_len, const voi
     histogram_state *s = mill_userdata(ctx);
     int64_t i = 0;
     for (size_t k = 0; k < key_len; k++) i = i * 10 + (((const char *)key)[k] - '0');
-    double w = (s->max - s->min) / (double)s->bins;
     char lo[32], hi[32], line[112];
-    jk_fmt_double(lo, s->min + (double)i * w);
-    jk_fmt_double(hi, i + 1 == s->bins ? s->max : s->min + (double)(i + 1) * w);
+    jk_fmt_double(lo, edge(s, i));
+    jk_fmt_double(hi, edge(s, i + 1));
     int n = snprintf(line, sizeof line, "%.*s\t%s\t%s", (int)key_len, (const char *)key, lo, hi);
     return mill_write(ctx, line, (size_t)n, value, value_len);
 }

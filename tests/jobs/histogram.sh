@@ -25,10 +25,12 @@ with h5py.File(sys.argv[1], "w") as f:
     f.create_dataset("g/m", data=r.integers(-100, 100, size=(20003, 3), dtype=np.int32),
                      chunks=(1000, 3), compression="gzip")
     f.create_dataset("fine", data=1e15 + np.arange(9) * 0.125)  # doubles 0.125 apart
+    f.create_dataset("sub", data=np.array([0.0, 3e-323, 8e-323]))  # subnormals
 PY
 
 # oracle DATASET BINS MIN MAX COLUMN: numpy.histogram over the printed
-# edges (MIN + i*(MAX-MIN)/BINS): LO <= x < HI, the last bin closed.
+# edges (MIN + i*(MAX-MIN)/BINS, none past MAX): LO <= x < HI, the last bin
+# closed.
 oracle() {
   "$PY" - "$in/d.h5" "$@" <<'PY'
 import math, sys, h5py
@@ -49,9 +51,10 @@ for v in vals:
     elif v > mx: c["above_max"] += 1
     else: inside.append(v)
 w, width = (mx - mn) / bins, len(str(bins - 1))
-n = np.histogram(inside, bins=[mn + i * w for i in range(bins)] + [mx])[0].tolist()
+edges = [min(mn + i * w, mx) for i in range(bins)] + [mx]
+n = np.histogram(inside, bins=edges)[0].tolist()
 for i in range(bins):
-    print("%0*d\t%s\t%s\t%d" % (width, i, fmt(mn + i * w), fmt(mx if i == bins - 1 else mn + (i + 1) * w), n[i]))
+    print("%0*d\t%s\t%s\t%d" % (width, i, fmt(edges[i]), fmt(edges[i + 1]), n[i]))
 print(",".join("%s=%d" % (k, v) for k, v in c.items() if v), file=sys.stderr)
 PY
 }
@@ -72,6 +75,11 @@ oracle /fine 1000 1e15 1000000000000001 0 > "$TMP/want" 2> /dev/null
 run_job "$ranks" histogram --input "$in/d.h5:/fine" --output "$TMP/fine" --opt bins=1000 --opt min=1e15 \
   --opt max=1000000000000001
 same "$TMP/want" "$TMP/fine" "histogram of bins finer than doubles differs from numpy at $ranks ranks"
+# A subnormal span: the width rounds up, and the last edges would pass max
+# (the last bin's LO was above its HI, and max went to the bin before it).
+oracle /sub 10 0 8e-323 0 > "$TMP/want" 2> /dev/null
+run_job "$ranks" histogram --input "$in/d.h5:/sub" --output "$TMP/sub" --opt bins=10 --opt min=0 --opt max=8e-323
+same "$TMP/want" "$TMP/sub" "histogram of a subnormal span differs from numpy at $ranks ranks"
 
 [ "$ranks" = 1 ] || { echo "histogram at $ranks ranks: ok"; exit 0; }
 expect_fail "$ranks" 1 "option max is required" histogram --input "$in/d.h5:/x" --opt bins=3 --opt min=0
