@@ -24,7 +24,7 @@ typedef int (*mill__record_fn)(void *arg, const mill_record *rec);
 /* How inputs are read (from the command line), and what reading counted. */
 typedef struct mill__read_opts {
     const char *csv_columns; /* --csv-columns: comma-separated header names, or NULL: all */
-    int csv_no_header;       /* --csv-no-header: line 1 of a CSV file is data */
+    int csv_no_header;       /* --csv-no-header: the first row of a CSV file is data */
     int csv_quoted_newlines; /* --csv-quoted-newlines: whole-file CSV splits */
     int skip_bad;            /* --bad-records skip (else fail) */
     int line_numbers;        /* text records past a split carry line numbers (MILL_JOB_LINE_NUMBERS) */

@@ -31,16 +31,21 @@ int mill_emit_batch(mill_ctx *ctx, const mill_kv *kv, size_t n) {
 }
 
 /* Emits an 8-byte value through the typed emit `call`, which takes values
- * of `type`: in a job of another value_type it fails the job (sticky, as a
- * value of the wrong width does): the bits of a double summed as integers
- * would be written as a number, and no width check could tell. */
+ * of `type`. A double in an integer job, or an integer in an F64 job, fails
+ * the job (sticky, as a value of the wrong width does): the bits of one
+ * combined as the other would be written as numbers, and no width check
+ * could tell. U64 and I64 share their bits (and sums), and a BYTES job
+ * takes 8 opaque bytes, as before ABI 1.7. */
 static int emit_typed(mill_ctx *ctx, mill_value_type type, const char *call, const void *key, size_t key_len,
                       const void *value) {
     static const char *const types[] = {"BYTES", "U64", "I64", "F64"};
-    if (ctx && ctx->can_emit && !ctx->combining && ctx->job->value_type != type) {
-        snprintf(ctx->fail, sizeof ctx->fail, "%s in a job whose value_type is %s", call,
-                 types[ctx->job->value_type]);
-        if (!ctx->emit_rc) ctx->emit_rc = MILL_EJOB;
+    if (ctx && ctx->can_emit && !ctx->combining && ctx->job->value_type != MILL_VALUE_BYTES &&
+        (ctx->job->value_type == MILL_VALUE_F64) != (type == MILL_VALUE_F64)) {
+        if (!ctx->emit_rc) {
+            snprintf(ctx->fail, sizeof ctx->fail, "%s in a job whose value_type is %s", call,
+                     types[ctx->job->value_type]);
+            ctx->emit_rc = MILL_EJOB;
+        }
         return MILL_EJOB;
     }
     return mill_emit(ctx, key, key_len, value, 8);

@@ -29,7 +29,7 @@ const char mill__run_usage[] =
     "                  or hdf5 (one data.h5 written by all ranks; see docs/formats.md)\n"
     "  --compress C    text parts: none, or gzip (part-NNNNN.gz)\n"
     "  --csv-columns L the CSV columns (header names, comma-separated) mill_csv_field gives\n"
-    "  --csv-no-header line 1 of a CSV file is data, not a header\n"
+    "  --csv-no-header the first row of a CSV file is data, not a header\n"
     "  --csv-quoted-newlines  quoted fields may hold newlines: each CSV file is read\n"
     "                  whole by one rank (else a quoted newline is a malformed row)\n"
     "  --bad-records P malformed input records: fail (default), or skip and count them\n"

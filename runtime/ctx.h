@@ -112,13 +112,16 @@ static inline int mill__upsert(mill_ctx *ctx, mill__table *t, uint64_t hash, con
  * error, with the reason in ctx->fail: MILL_EINVAL for a NULL pointer with
  * a length, MILL_EJOB for a numeric job's value that is not 8 bytes. */
 static inline int mill__emit_check(mill_ctx *ctx, const mill_kv *kv) {
-    if ((!kv->key && kv->key_len) || (!kv->value && kv->value_len)) {
-        snprintf(ctx->fail, sizeof ctx->fail, "an emit with a NULL %s of %zu bytes", kv->key ? "value" : "key",
-                 kv->key ? kv->value_len : kv->key_len);
+    int key_bad = !kv->key && kv->key_len;
+    if (key_bad || (!kv->value && kv->value_len)) {
+        if (!ctx->emit_rc) /* the first failure's reason stays with its code (emit_rc) */
+            snprintf(ctx->fail, sizeof ctx->fail, "an emit with a NULL %s of %zu bytes", key_bad ? "key" : "value",
+                     key_bad ? kv->key_len : kv->value_len);
         return MILL_EINVAL;
     }
     if (ctx->job->value_type != MILL_VALUE_BYTES && kv->value_len != 8) {
-        snprintf(ctx->fail, sizeof ctx->fail, "a numeric job emitted a %zu-byte value", kv->value_len);
+        if (!ctx->emit_rc)
+            snprintf(ctx->fail, sizeof ctx->fail, "a numeric job emitted a %zu-byte value", kv->value_len);
         return MILL_EJOB;
     }
     return 0;

@@ -144,8 +144,14 @@ for k in sorted(s): print("%s\t%d" % (k, s[k]))' "$TMP/isum.txt" | sort > "$TMP/
 mpimill_run "$ranks" -- run "$PLUGINS/isum.so" --input "$TMP/isum.txt" --output "$TMP/isum" --quiet ||
   fail "isum failed"
 output_of "$TMP/isum" | cmp -s "$TMP/want-isum" - || fail "i64 sums differ from python"
-# A typed emit of another type than the job's fails the job, even ignored:
-# 8 bytes wide, the bits of a double were summed as an integer, exit 0.
+# A double emitted in an integer job fails the job, even ignored: 8 bytes
+# wide, its bits were summed as an integer, exit 0. An unsigned integer in
+# a signed job is the same bits, and still summed.
+printf 'k 1\nk u2\n' > "$TMP/itype.txt"
+mpimill_run "$ranks" -- run "$PLUGINS/isum.so" --input "$TMP/itype.txt" --output "$TMP/itype" --quiet ||
+  fail "mill_emit_u64 in an I64 job failed"
+[ "$(output_of "$TMP/itype")" = "$(printf 'k\t3')" ] || fail "mill_emit_u64 in an I64 job: $(output_of "$TMP/itype")"
+rm -rf "$TMP/itype"
 printf 'k 1\nk f0.1\n' > "$TMP/itype.txt"
 rc=0; mpimill_run "$ranks" -- run "$PLUGINS/isum.so" --input "$TMP/itype.txt" --output "$TMP/itype" 2> "$TMP/stderr" || rc=$?
 [ "$rc" = 1 ] && grep -q "job isum: map failed at $TMP/itype.txt\(:2\)\? (byte offset 4): mill_emit_f64 in a job whose value_type is I64" \

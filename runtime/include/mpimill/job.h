@@ -165,8 +165,10 @@ typedef struct mill_kv {
  * 1.1). Faster for many small pairs, such as the words of a line: the
  * runtime hashes the keys first and overlaps their table look-ups. */
 int mill_emit_batch(mill_ctx *ctx, const mill_kv *kv, size_t n);
-/* Typed emits, each for jobs of its value_type (U64, I64, F64): in a job
- * of another value_type they return MILL_EJOB and fail the job. */
+/* Typed emits of 8-byte values, for jobs whose value_type is U64 or I64
+ * (the integer ones) or F64, or BYTES (8 opaque bytes). A double in an
+ * integer job, or an integer in an F64 job, returns MILL_EJOB and fails
+ * the job. */
 int mill_emit_u64(mill_ctx *ctx, const void *key, size_t key_len, uint64_t value);
 int mill_emit_i64(mill_ctx *ctx, const void *key, size_t key_len, int64_t value);
 int mill_emit_f64(mill_ctx *ctx, const void *key, size_t key_len, double value);
