@@ -407,18 +407,24 @@ static void free_names(char **names, size_t n) {
 }
 
 /* Writes the attempt recorded in parent/base/_SUCCESS to out ("" when there
- * is no readable output). */
-static void output_attempt(int parent_fd, const char *base, char *out, size_t len) {
+ * is no readable output). Returns 0, or MILL_EINVAL with a message when
+ * that manifest is one recovery must not act on: a link, or naming unsafe
+ * files (as a staging manifest would be refused). */
+static int output_attempt(int parent_fd, const char *base, char *out, size_t len, char *err, size_t errlen) {
     out[0] = '\0';
     int ofd = openat(parent_fd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (ofd < 0) return;
+    if (ofd < 0) return 0;
     mill__manifest om;
     char e2[256];
-    if (mill__manifest_read(ofd, &om, e2, sizeof e2) == 0) {
+    int rc = mill__manifest_read(ofd, &om, e2, sizeof e2);
+    if (rc == 0) {
         snprintf(out, len, "%s", om.attempt);
         mill__manifest_free(&om);
     }
     close(ofd);
+    if (rc != MILL_EINVAL) return 0;
+    snprintf(err, errlen, "recover: refusing %s: %s", base, e2);
+    return rc;
 }
 
 /* Recovers the old outputs set aside by plain-rename overwrites (see the
@@ -455,7 +461,9 @@ static int recover_aside(int parent_fd, const char *base, FILE *report, int *cha
                 snprintf(err, errlen, "recover: %s: rename to %s: %s", name, base, strerror(errno));
                 rc = MILL_EIO;
             }
-        } else if (output_attempt(parent_fd, base, committed, sizeof committed), !strcmp(committed, attempt)) {
+        } else if ((rc = output_attempt(parent_fd, base, committed, sizeof committed, err, errlen)) != 0) {
+            break;
+        } else if (!strcmp(committed, attempt)) {
             if (report) fprintf(report, "mpimill: recover: attempt %s committed; removing the output it replaced\n",
                                 attempt);
             rc = remove_staging(parent_fd, name, MILL_FAULT_IN_RECOVERY, err, errlen);
@@ -484,7 +492,10 @@ static int recover_locked(int parent_fd, const char *base, FILE *report, char *e
 
     /* Which attempt does the published output come from? */
     char committed[sizeof ((mill__manifest *)0)->attempt] = "";
-    if (rc == 0 && n > 0) output_attempt(parent_fd, base, committed, sizeof committed);
+    if (rc == 0 && n > 0 && (rc = output_attempt(parent_fd, base, committed, sizeof committed, err, errlen)) != 0) {
+        free_names(names, n);
+        return rc;
+    }
 
     for (size_t i = 0; i < n; i++) {
         const char *name = names[i], *attempt = name + plen;

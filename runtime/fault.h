@@ -19,8 +19,9 @@
  *    selects, each time it is reached: tests that a failure on one rank
  *    reaches every rank instead of leaving the others in a collective.
  *
- * Every injection prints one line on stderr ("mpimill: fault: ...") so
- * drivers know that it happened.
+ * Every fault point and site that fires prints one line on stderr
+ * ("mpimill: fault: ..."), so drivers know that it happened; the countdown
+ * prints one at its first failure only.
  *
  * The numbers below are part of the test interface: never reuse or
  * renumber one; retire it instead.

@@ -433,6 +433,20 @@ def mode_safety(fx, stats, args):
     d, out, outside = setup()
     os.symlink(os.path.join(outside, "victim"), os.path.join(d, ".out.mill-lock"))
     cases.append(("lock file is a symlink", d, out, outside, "symbolic link"))
+    # 5a. with a staging entry to recover, the output's manifest is a
+    # symlink, or names a file outside: refused as a staging one would be
+    for bad in ("link", "../victim"):
+        d, out, outside = setup()
+        os.makedirs(os.path.join(d, ".out.mill-staging-z"))
+        man = os.path.join(out, "_SUCCESS")
+        os.unlink(man)
+        if bad == "link":
+            os.symlink(os.path.join(outside, "victim"), man)
+        else:
+            with open(man, "w") as fh:
+                fh.write('{"attempt": "z", "files": [{"name": "%s", "size": 9}]}' % bad)
+        cases.append(("output manifest is a symlink" if bad == "link" else "output manifest names " + bad,
+                      d, out, outside, "symbolic link" if bad == "link" else "unsafe"))
     # 5b. a staging manifest that is a FIFO: refused, not waited on for ever
     d, out, outside = setup()
     s = os.path.join(d, ".out.mill-staging-f")

@@ -191,7 +191,8 @@ int mill_write(mill_ctx *ctx, const void *key, size_t key_len, const void *value
 /* Returns the value of option `key` given with --opt key=value, or NULL. */
 const char *mill_opt(mill_ctx *ctx, const char *key);
 /* Reads an integer option, in decimal; *out keeps `def` when it is absent. Returns
- * MILL_EINVAL (and logs which option) when it is present but malformed. */
+ * MILL_EINVAL when it is present but malformed, with a failure message
+ * naming the option (as mill_fail sets one). */
 int mill_opt_i64(mill_ctx *ctx, const char *key, int64_t def, int64_t *out);
 
 /* Reads a floating-point option likewise (MILL_EINVAL when malformed). */
@@ -257,9 +258,9 @@ int mill_unlock(mill_ctx *ctx, const char *name);
  * names can share one lock; taken in the order of their names, two ranks
  * could each hold what the other waits for. Names of equal order share a
  * lock: take the exclusive ones before the shared ones (a rank holding a
- * shared lock cannot take its exclusive twin, MILL_ESTATE). Returns 0 or
+ * shared lock cannot take its exclusive twin, MILL_ESTATE). Returns 0,
  * MILL_EINVAL (a NULL or empty name, or one longer than the lock names'
- * limit). */
+ * limit) or MILL_ESTATE (in teardown, when the locks are gone). */
 int mill_lock_order(mill_ctx *ctx, const char *name, uint64_t *order);
 
 #if defined(MPI_VERSION)
