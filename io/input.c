@@ -80,15 +80,37 @@ static void dataset_tidy(char *name) {
     *w = '\0';
 }
 
+/* Returns the last component of a path ("" after a trailing '/'). */
+static const char *base_name(const char *path) {
+    const char *s = strrchr(path, '/');
+    return s ? s + 1 : path;
+}
+
 /* Tries a missing top-level path as a glob pattern, then as FILE:/DATASET.
- * Returns 1 when it is neither (the caller reports the missing path). */
+ * Returns 1 when it is neither (the caller reports the missing path). A
+ * glob's matches named with a leading '_' or '.' are skipped, as in a
+ * directory's listing (and Hadoop's globs): a glob of every name in an
+ * earlier output reads its parts, not its _SUCCESS. A pattern whose last
+ * name starts so itself ('logs/_*') asks for them. */
 static int add_special(mill__inputs *in, size_t *cap, const char *path, char *err, size_t errlen) {
     if (strpbrk(path, GLOB_CHARS)) {
         glob_t g;
         int grc = glob(path, GLOB_ERR, NULL, &g);
         if (grc == 0) {
             int rc = 0;
-            for (size_t i = 0; i < g.gl_pathc && rc == 0; i++) rc = add_path(in, cap, g.gl_pathv[i], NULL, err, errlen);
+            size_t added = 0;
+            char lead = base_name(path)[0];
+            for (size_t i = 0; i < g.gl_pathc && rc == 0; i++) {
+                char c = base_name(g.gl_pathv[i])[0];
+                if ((c == '_' || c == '.') && c != lead) continue;
+                rc = add_path(in, cap, g.gl_pathv[i], NULL, err, errlen);
+                added++;
+            }
+            if (rc == 0 && added == 0) {
+                snprintf(err, errlen, "input %s: matches only names starting with '_' or '.', which are skipped "
+                         "(as in a directory)", path);
+                rc = MILL_ENOENT;
+            }
             globfree(&g);
             return rc;
         }
@@ -147,7 +169,8 @@ static int add_path(mill__inputs *in, size_t *cap, const char *path, const dir_u
             snprintf(err, errlen, "input %s: not a regular file or directory", path);
             return MILL_EINVAL;
         }
-        return 0; /* sockets, fifos inside directories are skipped */
+        mill__eprintf("warning: input %s: not a regular file or directory: skipped", path);
+        return 0;
     }
     for (const dir_up *a = up; a; a = a->up) {
         if (a->dev == st.st_dev && a->ino == st.st_ino) {

@@ -48,7 +48,7 @@ const char mill__run_usage[] =
     "                  (default 16), bounding open files and merge buffers\n"
     "  --split-size SIZE  text is read in pieces of at most SIZE (default 16M); a rank done\n"
     "                  with its own takes pieces not yet begun from the ranks of its node;\n"
-    "                  0: each rank reads exactly its equal share of the bytes\n"
+    "                  0: each rank reads exactly its equal share of the bytes; else at least 64K\n"
     "  --max-record SIZE  the longest input record (line, CSV row), at least 1M; a longer one\n"
     "                  is a bad record (--bad-records). Default: gzip lines and quoted CSV\n"
     "                  rows up to a quarter of --memory, plain text lines unlimited\n"
@@ -62,14 +62,16 @@ static const char *const single[] = {"--csv-columns", "--bad-records", "--compre
 
 /* Returns the value of option `name` given as "--name VALUE" or "--name=VALUE",
  * advancing *i; NULL when argv[*i] is not that option. Sets *missing when the
- * value is absent. */
+ * value is absent: at the end, or when the next word is an option
+ * ("--input --output x" forgot the input; a value starting with "--" is
+ * given as "--name=VALUE"). */
 static const char *take(int argc, char **argv, int *i, const char *name, int *missing) {
     size_t n = strlen(name);
     const char *a = argv[*i];
     if (strncmp(a, name, n) != 0) return NULL;
     if (a[n] == '=') return a + n + 1;
     if (a[n] != '\0') return NULL;
-    if (*i + 1 >= argc) {
+    if (*i + 1 >= argc || (argv[*i + 1][0] == '-' && argv[*i + 1][1] == '-' && argv[*i + 1][2])) {
         *missing = 1;
         return NULL;
     }
@@ -243,7 +245,11 @@ int mill__run_args_parse(mill__run_args *a, int argc, char **argv, char *err, si
             a->nopts++;
             store += kl + 1;
         } else if (missing) {
-            snprintf(err, errlen, "option %s needs a value", arg);
+            if (i + 1 < argc)
+                snprintf(err, errlen, "option %s needs a value (it is followed by the option %s; a value that "
+                         "starts with '--' is given as %s=VALUE)", arg, argv[i + 1], arg);
+            else
+                snprintf(err, errlen, "option %s needs a value", arg);
             return MILL_EINVAL;
         } else if (arg[0] == '-' && arg[1] != '\0') {
             snprintf(err, errlen, "unknown option '%s' (see mpimill run --help)", arg);

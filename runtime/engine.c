@@ -493,9 +493,19 @@ static int manifest_partitioner(FILE *f, const mill_partition *p) {
     return 0;
 }
 
+typedef struct counter_sum {
+    const char *name;
+    int64_t value;
+} counter_sum;
+
+static int cmp_counter(const void *a, const void *b) {
+    return strcmp(((const counter_sum *)a)->name, ((const counter_sum *)b)->name);
+}
+
 /* Collective. Sums the job's named counters over all ranks. On rank 0,
- * *out becomes "name=value\n" lines in order of first appearance by rank
- * (a name holds no '=' or newline: mill_count). */
+ * *out becomes "name=value\n" lines sorted by name, the same in every run
+ * however the records fell to the ranks (a name holds no '=' or newline:
+ * mill_count). */
 static int sum_counters(mill_ctx *ctx, char **out, char *err, size_t errlen) {
     char mine[MILL_MAX_COUNTERS * 96] = "", *all = NULL;
     size_t len = 0;
@@ -504,28 +514,27 @@ static int sum_counters(mill_ctx *ctx, char **out, char *err, size_t errlen) {
                                 ctx->counters[i].value);
     int rc = mill__gather_str(ctx->comm, mine, &all, err, errlen);
     if (rc || ctx->rank != 0) return rc;
-    /* Merge in place: names[] point into all; at most size*64 distinct names. */
+    /* Merge in place: names point into all; at most size*64 distinct names. */
     size_t cap = (size_t)ctx->size * MILL_MAX_COUNTERS, n = 0;
-    char **names = calloc(cap ? cap : 1, sizeof *names);
-    int64_t *vals = calloc(cap ? cap : 1, sizeof *vals);
+    counter_sum *sums = calloc(cap ? cap : 1, sizeof *sums);
     char *save = NULL, *res = NULL;
-    if (!names || !vals) rc = MILL_ENOMEM;
+    if (!sums) rc = MILL_ENOMEM;
     for (char *line = rc ? NULL : strtok_r(all, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         char *eq = strrchr(line, '=');
         *eq = '\0';
         size_t i = 0;
-        while (i < n && strcmp(names[i], line) != 0) i++;
-        if (i == n) names[n++] = line;
-        vals[i] += strtoll(eq + 1, NULL, 10);
+        while (i < n && strcmp(sums[i].name, line) != 0) i++;
+        if (i == n) sums[n++].name = line;
+        sums[i].value += strtoll(eq + 1, NULL, 10);
     }
+    if (n > 1) qsort(sums, n, sizeof *sums, cmp_counter);
     size_t rlen = 0;
     FILE *f = rc ? NULL : open_memstream(&res, &rlen);
     if (!rc && !f) rc = MILL_ENOMEM;
-    for (size_t i = 0; f && i < n; i++) fprintf(f, "%s=%" PRId64 "\n", names[i], vals[i]);
+    for (size_t i = 0; f && i < n; i++) fprintf(f, "%s=%" PRId64 "\n", sums[i].name, sums[i].value);
     if (f && fclose(f) != 0) rc = MILL_ENOMEM;
     if (rc) snprintf(err, errlen, "out of memory summing counters");
-    free(names);
-    free(vals);
+    free(sums);
     free(all);
     *out = res;
     return rc;

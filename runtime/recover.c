@@ -399,7 +399,9 @@ int mill__commit_verify(const char *outdir, FILE *out, char *err, size_t errlen)
         mill__manifest_free(&m);
         return MILL_EIO;
     }
-    if (!differ) fprintf(out, "mpimill: verify: %s: all %zu files match the manifest\n", outdir, m.nfiles);
+    if (!differ)
+        fprintf(out, "mpimill: verify: %s: %s %zu file%s match%s the manifest\n", outdir, m.nfiles == 1 ? "its" : "all",
+                m.nfiles, m.nfiles == 1 ? "" : "s", m.nfiles == 1 ? "es" : "");
     mill__manifest_free(&m);
     return differ;
 }

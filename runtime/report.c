@@ -278,7 +278,7 @@ static void print_table(FILE *out, const char *dir, const report *r) {
     mill__fputs_visible(out, dir);
     fputs(": job ", out);
     mill__fputs_visible(out, r->job); /* from the manifest: maybe another's, maybe hostile */
-    fprintf(out, ", %zu ranks\n", r->n);
+    fprintf(out, ", %zu rank%s\n", r->n, r->n == 1 ? "" : "s");
     for (size_t i = 0; i <= r->n; i++) {
         row_cells(i ? &r->rows[i - 1] : NULL, cells);
         for (int c = 0; c < ncols; c++) fprintf(out, "%s%*s", c ? "  " : "", width[c], cells[c]);
@@ -460,9 +460,9 @@ static void write_page(FILE *f, const char *dir, const report *r) {
     html_esc(f, r->job);
     fprintf(f, "</h1>\n<p class=\"sub\">");
     html_esc(f, dir);
-    fprintf(f, " &middot; %zu ranks &middot; %.0f records in &middot; %.0f keys out &middot; %.3f s &middot; "
+    fprintf(f, " &middot; %zu rank%s &middot; %.0f records in &middot; %.0f keys out &middot; %.3f s &middot; "
                "%.0f input bytes &middot; %.2f MiB/s</p>\n<h2>Timeline</h2>\n",
-            r->n, r->records_in, r->keys_out, r->seconds, r->input_bytes, throughput(r));
+            r->n, r->n == 1 ? "" : "s", r->records_in, r->keys_out, r->seconds, r->input_bytes, throughput(r));
     write_svg(f, r);
     fprintf(f, "<h2>Per rank</h2>\n");
     write_html_table(f, r);

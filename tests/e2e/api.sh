@@ -16,7 +16,7 @@ tr -s ' \t\r' '\n\n\n' < "$TMP/in.txt" | grep -v '^$' |
 output_of "$TMP/out" | cmp -s "$TMP/want" - || fail "longest differs from the oracle"
 lines=$(wc -l < "$TMP/in.txt"); words=$(tr -s ' \t\r' '\n\n\n' < "$TMP/in.txt" | grep -vc '^$')
 letters=$(wc -l < "$TMP/want")
-grep -q "counters: lines=$lines, words=$words, map_done_calls=$ranks, letters=$letters" "$TMP/stdout" ||
+grep -q "counters: letters=$letters, lines=$lines, map_done_calls=$ranks, words=$words" "$TMP/stdout" ||
   fail "summary lacks the counters: $(cat "$TMP/stdout")"
 python3 - "$TMP/out/_SUCCESS" "$lines" "$words" "$letters" "$ranks" <<'PY' || fail "manifest counters wrong"
 import json, sys

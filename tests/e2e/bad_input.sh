@@ -22,6 +22,26 @@ expect() {
 
 expect 1 "error: input $TMP/missing.txt: No such file" wordcount --input "$TMP/missing.txt" --output "$TMP/out"
 expect 1 "error: input $TMP/\*.nomatch: no file matches this pattern" wordcount --input "$TMP/*.nomatch" --output "$TMP/out"
+# A glob skips matches named with '_' or '.' as a directory does (an
+# earlier output's _SUCCESS), unless its pattern asks for them.
+mkdir -p "$TMP/prev"
+printf 'k\t1\n' > "$TMP/prev/part-00000"
+printf '{"manifest": 1}\n' > "$TMP/prev/_SUCCESS"
+mpimill_run "$ranks" -- run wordcount --input "$TMP/prev/*" --output "$TMP/globbed" --quiet
+[ "$(cat "$TMP/globbed"/part-* | sort)" = "$(printf '1\t1\nk\t1')" ] ||
+  fail "a glob read _SUCCESS: $(cat "$TMP/globbed"/part-* | tr '\n\t' '; ')"
+rm -rf "$TMP/globbed"
+mpimill_run "$ranks" -- run wordcount --input "$TMP/prev/_*" --output "$TMP/globbed" --quiet
+cat "$TMP/globbed"/part-* | grep -q '^{"manifest":' || fail "a glob for _* did not read _SUCCESS"
+rm -rf "$TMP/globbed"
+expect 1 "input $TMP/prev/\[_.\]\*: matches only names starting with '_' or '.', which are skipped" \
+  wordcount --input "$TMP/prev/[_.]*" --output "$TMP/out"
+# A FIFO inside an input directory is skipped, with a warning.
+mkfifo "$TMP/prev/pipe"
+mpimill_run "$ranks" -- run wordcount --input "$TMP/prev" --output "$TMP/globbed" --quiet 2> "$TMP/stderr"
+grep -q "warning: input $TMP/prev/pipe: not a regular file or directory: skipped" "$TMP/stderr" ||
+  fail "no warning for a FIFO in an input directory: $(cat "$TMP/stderr")"
+rm -rf "$TMP/prev" "$TMP/globbed"
 # An output inside an input directory would be read back by the next run;
 # an output that is itself the input (read, then replaced) is allowed.
 mkdir -p "$TMP/nest"

@@ -18,7 +18,7 @@ mpimill_run "$ranks" "${mca[@]}" -- run "$PLUGINS/locker.so" --input "$TMP/in.tx
 # Readers under mill_lock_shared never see a writer under mill_lock at work.
 mpimill_run "$ranks" "${mca[@]}" -- run "$PLUGINS/locker.so" --input "$TMP/in.txt" --output "$TMP/rw" \
   --opt mode=rw --opt file="$TMP/marker" > "$TMP/stdout" 2> "$TMP/stderr" || fail "mode=rw: $(cat "$TMP/stderr")"
-grep -q "counters: reads=1500, writes=1500\|counters: writes=1500, reads=1500" "$TMP/stdout" ||
+grep -q "counters: reads=1500, writes=1500" "$TMP/stdout" ||
   fail "mode=rw: $(cat "$TMP/stdout")"
 
 rc=0; mpimill_run "$ranks" "${mca[@]}" -- run "$PLUGINS/locker.so" --input "$TMP/in.txt" --output "$TMP/o2" \

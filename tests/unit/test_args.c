@@ -57,6 +57,9 @@ static void test_errors(void) {
     expect_error((const char *[]){"run", "j", "--output", "o", NULL}, "no --input");
     expect_error((const char *[]){"run", "j", "--input", "x", NULL}, "no --output");
     expect_error((const char *[]){"run", "j", "--input", NULL}, "--input needs a value");
+    expect_error((const char *[]){"run", "j", "--input", "--output", "o", NULL}, "--input needs a value");
+    expect_error((const char *[]){"run", "j", "--input", "x", "--output", "--quiet", NULL}, "--output needs a value");
+    expect_error((const char *[]){"run", "j", "--input=--x", "--output", "-", "--memory", "-1", NULL}, "--memory '-1'");
     expect_error((const char *[]){"run", "j", "--input=", "--output", "o", NULL}, "non-empty");
     expect_error((const char *[]){"run", "j", "--input", "x", "--output", "o", "--opt", "novalue", NULL},
                  "key=value");
@@ -95,10 +98,11 @@ static void test_errors(void) {
                      bad[i][0]);
     expect_error((const char *[]){"run", "j", "--input", "x", "--output", "o", "--csv-columns", "a,,b", NULL},
                  "--csv-columns 'a,,b': an empty column name");
-    /* A value that looks like an option is the value. */
+    /* A value that looks like an option is given with '=' (as a separate
+     * word it is taken for a forgotten value, above). */
     mill__run_args a;
     char err[256];
-    CU_ASSERT(parse(&a, err, (const char *[]){"run", "j", "--input", "--output", "--output", "o", NULL}) == 0);
+    CU_ASSERT(parse(&a, err, (const char *[]){"run", "j", "--input=--output", "--output", "o", NULL}) == 0);
     CU_ASSERT(a.ninputs == 1 && !strcmp(a.inputs[0], "--output") && !strcmp(a.output, "o"));
     mill__run_args_free(&a);
     /* Sizes take K, M, G and T. */
