@@ -45,7 +45,10 @@ struct mill__h5out {
     int werr;     /* errno of the first failed write to a column */
 };
 
+/* Writes a column's buffer out. The first failure is sticky: a buffer
+ * written in part is never written again (its bytes would repeat). */
 static int col_flush(mill__h5out *h, col *c) {
+    if (h->werr) return MILL_EIO;
     int e = mill__write_all(c->fd, c->buf, c->len);
     if (e) {
         if (!h->werr) h->werr = e;
@@ -402,7 +405,15 @@ int mill__h5out_write(mill__h5out *h, MPI_Comm comm, int fd0, const char *job_na
             if (!w) w = attr_u64(f, "per_rank", per_rank, (hsize_t)size);
             if (w) snprintf(err, errlen, "HDF5 output: writing the attributes of %s failed", path);
         }
-        rc = w;
+        /* Every rank's data on disk before the vote: only rank 0 fsyncs
+         * data.h5 in the prepare, and HDF5's close does not sync (its MPI-IO
+         * driver skips MPI_File_sync when closing); on one node the page
+         * cache is shared, but not between nodes. A flush syncs (collective:
+         * every rank, or none). */
+        if ((rc = mill__agree(comm, w, err, errlen)) == 0 && H5Fflush(f, H5F_SCOPE_GLOBAL) < 0) {
+            snprintf(err, errlen, "HDF5 output: flushing %s to disk failed", path);
+            rc = MILL_EIO;
+        }
     }
     if (f >= 0 && H5Fclose(f) < 0 && !rc) {
         snprintf(err, errlen, "HDF5 output: closing %s failed", path);

@@ -99,6 +99,7 @@ int mill_write(mill_ctx *ctx, const void *key, size_t key_len, const void *value
     char err[256] = ""; /* an allocation failure leaves it unset */
     int rc = mill__write_record(ctx, ctx->out, key, key_len, value, value_len, err, sizeof err);
     if (rc && rc != MILL_EJOB) snprintf(ctx->fail, sizeof ctx->fail, "%s", err[0] ? err : mill_strerror(rc));
+    if (rc && !ctx->emit_rc) ctx->emit_rc = rc; /* sticky: see ctx.h */
     return rc;
 }
 

@@ -244,9 +244,10 @@ int mill__job_error(mill_ctx *ctx, const char *cb, int rc, char *err, size_t err
     return rc == MILL_ENOMEM ? rc : MILL_EJOB;
 }
 
-/* Formats the failure of a callback that may emit (map, map_done): its
- * rc, or when it returned 0, the first emit failure it was told of (a
- * plugin that ignores mill_emit's return still fails: ctx.h, emit_rc). A
+/* Formats the failure of a callback that may emit or write (map, map_done,
+ * reduce): its rc, or when it returned 0, the first emit or write failure
+ * it was told of (a plugin that ignores mill_emit's or mill_write's
+ * return still fails: ctx.h, emit_rc). A
  * failure of the runtime's own (a spill file) is reported as it is. */
 static int emit_callback_error(mill_ctx *ctx, const char *cb, int rc, char *err, size_t errlen) {
     if (ctx->emit_rc && ctx->emit_err[0]) {
@@ -351,7 +352,7 @@ static int emit_key(void *arg, const void *key, size_t klen, const void *value, 
     if (ctx->job->reduce) {
         ctx->fail[0] = '\0';
         rc = ctx->job->reduce(ctx, key, klen, value, vlen);
-        if (rc) rc = mill__job_error(ctx, "reduce", rc, es->err, es->errlen);
+        if (rc || ctx->emit_rc) rc = emit_callback_error(ctx, "reduce", rc, es->err, es->errlen);
     } else {
         rc = mill__write_record(ctx, es->w, key, klen, value, vlen, es->err, es->errlen);
         if (rc == MILL_EJOB) rc = mill__job_error(ctx, "reduce", rc, es->err, es->errlen);

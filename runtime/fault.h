@@ -58,6 +58,8 @@
 #define MILL_FAULT_SITE_H5_SELECT 5   /* the hyperslab selection of an HDF5 input's read */
 #define MILL_FAULT_SITE_RENAME_FLAGS 6 /* renameat2 with flags fails with EINVAL, as on NFS, FUSE and CephFS */
 #define MILL_FAULT_SITE_MAP_RUNS 7    /* growing the list of map runs, as a map spill starts */
+#define MILL_FAULT_SITE_LOCK_WIN 8    /* MPI_Win_allocate of the job's lock window: made, then reported failed */
+#define MILL_FAULT_SITE_SINGLE_WIN 9  /* MPI_Win_allocate of --single-file's offset counters: made, then reported failed */
 
 /* Reads the environment once; rank and size select the victim ("last" is
  * size - 1). Safe to call more than once: later calls only update rank. */

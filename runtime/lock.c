@@ -23,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "fault.h"
 #include "mpimill/job.h"
 #include "partition.h"
 
@@ -685,6 +686,13 @@ void mill__lock_set_stop(mill__lock_set *s, int (*stop)(void)) {
     if (s) s->stop = stop;
 }
 
+/* Returns whether ok is set on every rank of comm (collective); a failed
+ * MPI call is a no. */
+static int lock__all(MPI_Comm comm, int ok) {
+    int all = 0;
+    return MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, comm) == MPI_SUCCESS && all;
+}
+
 int mill__lock_set_create(mill__lock_set **out, MPI_Comm comm, int slots_per_rank) {
     if (!out) return MILL_EINVAL;
     *out = NULL;
@@ -709,18 +717,21 @@ int mill__lock_set_create(mill__lock_set **out, MPI_Comm comm, int slots_per_ran
     MPI_Aint bytes = ((MPI_Aint)slots_per_rank * SLOT_WORDS + NODES * NODE_WORDS) * 4;
     if (MPI_Comm_dup(comm, &s->comm) != MPI_SUCCESS) goto fail_part;
     if (MPI_Comm_set_errhandler(s->comm, MPI_ERRORS_RETURN) != MPI_SUCCESS) goto fail_comm;
-    if (MPI_Win_allocate(bytes, 4, MPI_INFO_NULL, s->comm, &s->base, &s->win) != MPI_SUCCESS)
-        goto fail_comm;
-    if (MPI_Win_set_errhandler(s->win, MPI_ERRORS_RETURN) != MPI_SUCCESS) goto fail_win;
-    memset(s->base, 0, (size_t)bytes);
-    if (MPI_Win_lock_all(MPI_MODE_NOCHECK, s->win) != MPI_SUCCESS) goto fail_win;
-    if (MPI_Win_sync(s->win) != MPI_SUCCESS || MPI_Barrier(s->comm) != MPI_SUCCESS) {
-        MPI_Win_unlock_all(s->win);
-        goto fail_win;
+    /* Every step is agreed on before the next collective: a rank that
+     * failed alone must not leave the others waiting in one. A window made
+     * on some ranks only cannot be freed (MPI_Win_free is collective): it
+     * stays until exit. */
+    int made = MPI_Win_allocate(bytes, 4, MPI_INFO_NULL, s->comm, &s->base, &s->win) == MPI_SUCCESS;
+    if (made && mill__fault_site(MILL_FAULT_SITE_LOCK_WIN)) made = 0;
+    if (!lock__all(s->comm, made)) goto fail_comm;
+    int locked = MPI_Win_set_errhandler(s->win, MPI_ERRORS_RETURN) == MPI_SUCCESS &&
+                 (memset(s->base, 0, (size_t)bytes), MPI_Win_lock_all(MPI_MODE_NOCHECK, s->win) == MPI_SUCCESS);
+    /* The agreement orders every rank's zeroing before anyone's first access. */
+    if (lock__all(s->comm, locked && MPI_Win_sync(s->win) == MPI_SUCCESS)) {
+        *out = s;
+        return 0;
     }
-    *out = s;
-    return 0;
-fail_win:
+    if (locked) MPI_Win_unlock_all(s->win);
     MPI_Win_free(&s->win);
 fail_comm:
     MPI_Comm_free(&s->comm);

@@ -20,6 +20,7 @@
 
 #include "commit.h"
 #include "ctx.h"
+#include "fault.h"
 #include "runtime.h"
 #include "single.h"
 
@@ -109,8 +110,19 @@ int mill__single_write(mill_ctx *ctx, mill__commit *commit, int status, int tmp,
     MPI_Win win;
     uint64_t *counter = NULL;
     mrc = MPI_Win_allocate(ctx->rank == 0 ? 16 : 0, 8, MPI_INFO_NULL, ctx->comm, &counter, &win);
-    if (mrc != MPI_SUCCESS) {
-        if (rc == 0) rc = mill__mpi_error(mrc, "MPI_Win_allocate", err, errlen);
+    if (mrc == MPI_SUCCESS && mill__fault_site(MILL_FAULT_SITE_SINGLE_WIN)) mrc = MPI_ERR_WIN;
+    /* Made everywhere, or the job fails on every rank here: a rank that
+     * failed alone must not leave the others in the barrier below. A
+     * window made on some ranks only cannot be freed (MPI_Win_free is
+     * collective): it stays until exit. */
+    int made = mrc == MPI_SUCCESS, all = 0;
+    if (MPI_Allreduce(&made, &all, 1, MPI_INT, MPI_MIN, ctx->comm) != MPI_SUCCESS) all = 0;
+    if (!all) {
+        if (rc == 0 && !made) rc = mill__mpi_error(mrc, "MPI_Win_allocate", err, errlen);
+        if (rc == 0) {
+            snprintf(err, errlen, "single-file: the offset counters' window could not be made on every rank");
+            rc = MILL_EMPI;
+        }
     } else {
         MPI_Win_set_errhandler(win, MPI_ERRORS_RETURN);
         /* Zeroed inside the epoch and synced to the public copy (separate

@@ -107,6 +107,12 @@ rc=0; mpimill_run "$ranks" -- run "$PLUGINS/failing.so" --input "$TMP/narrow.txt
   2> "$TMP/stderr" || rc=$?
 [ "$rc" = 1 ] && grep -q "job failing: map failed at $TMP/narrow.txt\(:2\)\? (byte offset 3): a numeric job emitted a 4-byte value" "$TMP/stderr" &&
   [ ! -e "$TMP/o6" ] || fail "an emit failure the map ignored: exit $rc, $(cat "$TMP/stderr")"
+# So does a write failure that reduce ignores (it committed without the line).
+printf 'ok\nshort\n' > "$TMP/short.txt"
+rc=0; mpimill_run "$ranks" -- run "$PLUGINS/failing.so" --input "$TMP/short.txt" --output "$TMP/o6" --opt ignore=1 \
+  2> "$TMP/stderr" || rc=$?
+[ "$rc" = 1 ] && grep -q "job failing: reduce failed: a numeric job wrote a 4-byte value" "$TMP/stderr" &&
+  [ ! -e "$TMP/o6" ] || fail "a write failure reduce ignored: exit $rc, $(cat "$TMP/stderr")"
 
 # A NULL key with a length is refused, and the job fails, saying so.
 printf 'ok\nnull\n' > "$TMP/null.txt"

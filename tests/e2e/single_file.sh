@@ -40,6 +40,17 @@ if [ "$ranks" -gt 1 ]; then
       --weights "40,${w%,}" --quiet
     tiles "$TMP/skew$i"
   done
+  # A window made on one rank only (fault.h's sites 8, the job's locks,
+  # and 9, the offset counters) fails the job on every rank with one line:
+  # the others once waited in a barrier for ever.
+  for site in 8 9; do
+    rc=0
+    MPIMILL_FAULT_SITE=$site MPIMILL_FAULT_RANK=last timeout 120 mpirun -q -n "$ranks" --oversubscribe "${mca[@]}" \
+      -x MPIMILL_FAULT_SITE -x MPIMILL_FAULT_RANK "$MPIMILL" run wordcount --input "$TMP/in.txt" \
+      --output "$TMP/win$site" --single-file --quiet 2> "$TMP/stderr" || rc=$?
+    [ "$rc" = 1 ] && [ "$(grep -c 'mpimill: error:' "$TMP/stderr")" = 1 ] && [ ! -e "$TMP/win$site" ] ||
+      fail "site $site failing on the last rank: exit $rc (124: hung), $(cat "$TMP/stderr")"
+  done
 fi
 "$MPIMILL" verify "$TMP/out" > /dev/null || fail "verify failed"
 # verify names what is wrong: a missing file, a file the manifest does not list.

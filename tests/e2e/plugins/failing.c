@@ -2,7 +2,8 @@
  * line that says "narrow" emits a batch whose second value is 4 bytes
  * (with --opt ignore=1, it then ignores the failure and returns 0); on
  * "quiet" map fails without saying why; on "null" it emits a NULL key with
- * a length and returns 0. */
+ * a length and returns 0. Reduce writes each key with mill_write, the key
+ * "short" with a 4-byte value (failing; ignored with --opt ignore=1). */
 #include <mpimill/job.h>
 #include <stdint.h>
 #include <string.h>
@@ -26,6 +27,15 @@ static int failing_map(mill_ctx *ctx, const mill_record *rec) {
     return mill_emit_u64(ctx, rec->data, rec->len, 1);
 }
 
+static int failing_reduce(mill_ctx *ctx, const void *key, size_t key_len, const void *value, size_t value_len) {
+    int64_t ignore;
+    int rc = mill_opt_i64(ctx, "ignore", 0, &ignore);
+    if (rc) return rc;
+    if (key_len == 5 && !memcmp(key, "short", 5)) value_len = 4;
+    rc = mill_write(ctx, key, key_len, value, value_len);
+    return ignore ? 0 : rc;
+}
+
 /* With --opt setup_fail_rank=R, setup fails on rank R only. --opt ratio
  * may be an integer or not: a failure the job handles (mill_opt_i64's). */
 static int failing_setup(mill_ctx *ctx) {
@@ -43,4 +53,4 @@ static int failing_setup(mill_ctx *ctx) {
 static const char *const options[] = {"setup_fail_rank", "ignore", "ratio", NULL};
 
 MILL_JOB(.name = "failing", .setup = failing_setup, .options = options, .description = "fails on 'bad'", .value_type = MILL_VALUE_U64,
-         .combine_op = MILL_COMBINE_SUM, .map = failing_map)
+         .combine_op = MILL_COMBINE_SUM, .map = failing_map, .reduce = failing_reduce)
