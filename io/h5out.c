@@ -279,7 +279,10 @@ int mill__h5out_write(mill__h5out *h, MPI_Comm comm, int fd0, const char *job_na
      * write nothing and return 0, so that the failing rank's message is the
      * one reported. */
     if (mill__agree(comm, rc, err, errlen) != 0) return rc;
-    if (MPI_Bcast(path, sizeof path, MPI_CHAR, 0, comm) != MPI_SUCCESS) return MILL_EMPI;
+    if (MPI_Bcast(path, sizeof path, MPI_CHAR, 0, comm) != MPI_SUCCESS) {
+        snprintf(err, errlen, "HDF5 output: MPI_Bcast of the staged file's path failed");
+        return MILL_EMPI;
+    }
 
     /* Where this rank's slice starts in each dataset, the totals, and the
      * rounds of the busiest rank (the offsets have n + 1 elements on the
@@ -291,7 +294,7 @@ int mill__h5out_write(mill__h5out *h, MPI_Comm comm, int fd0, const char *job_na
     if (MPI_Exscan(mine, before, 3, MPI_UINT64_T, MPI_SUM, comm) != MPI_SUCCESS ||
         MPI_Allreduce(mine, total, 3, MPI_UINT64_T, MPI_SUM, comm) != MPI_SUCCESS ||
         MPI_Allreduce(need, rounds, 3, MPI_UINT64_T, MPI_MAX, comm) != MPI_SUCCESS) {
-        snprintf(err, errlen, "HDF5 output: MPI_Exscan failed");
+        snprintf(err, errlen, "HDF5 output: summing the ranks' record counts (MPI_Exscan, MPI_Allreduce) failed");
         return MILL_EMPI;
     }
     if (rank == 0) memset(before, 0, sizeof before); /* MPI_Exscan leaves rank 0's undefined */
@@ -301,8 +304,10 @@ int mill__h5out_write(mill__h5out *h, MPI_Comm comm, int fd0, const char *job_na
     if (rc) snprintf(err, errlen, "HDF5 output: out of memory");
     for (int i = 0; rc == 0 && i < NCOLS; i++)
         if (col_flush(h, &h->c[i]) != 0) rc = col_error(h, err, errlen);
-    if (per_rank && MPI_Allgather(&h->n, 1, MPI_UINT64_T, per_rank, 1, MPI_UINT64_T, comm) != MPI_SUCCESS && !rc)
+    if (per_rank && MPI_Allgather(&h->n, 1, MPI_UINT64_T, per_rank, 1, MPI_UINT64_T, comm) != MPI_SUCCESS && !rc) {
+        snprintf(err, errlen, "HDF5 output: MPI_Allgather of the ranks' record counts failed");
         rc = MILL_EMPI;
+    }
     if ((rc = mill__agree(comm, rc, err, errlen)) != 0) goto out;
 
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS), dxpl = H5Pcreate(H5P_DATASET_XFER), f = -1;

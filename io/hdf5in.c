@@ -136,7 +136,10 @@ int mill__hdf5_read(const char *spec, size_t dsoff, uint64_t ino, uint64_t fsize
         } else {
             H5T_class_t cls = H5Tget_class(type);
             int nd = H5Sget_simple_extent_ndims(fspace);
-            if (cls != H5T_INTEGER && cls != H5T_FLOAT) {
+            if (cls < 0 || nd < 0) {
+                snprintf(err, errlen, "input %s: cannot read the dataset's type and shape", spec);
+                rc = MILL_EIO;
+            } else if (cls != H5T_INTEGER && cls != H5T_FLOAT) {
                 snprintf(err, errlen, "input %s: unsupported type (only integer and floating-point datasets)", spec);
                 rc = MILL_EFORMAT;
             } else if (nd != 1 && nd != 2) {

@@ -219,7 +219,7 @@ static int run_keys(const mill_partition *p, int stats) {
         }
         free(keys);
     }
-    if (fflush(stdout) != 0) return fail(1, "cannot write to stdout%s%s", "", "");
+    if (fflush(stdout) != 0 || ferror(stdout)) return fail(1, "cannot write to stdout%s%s", "", "");
     return 0;
 }
 

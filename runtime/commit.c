@@ -211,10 +211,15 @@ static int lock_acquire(int parent_fd, const char *name, const char *what, int *
             mill__sleep_ms(50);
             continue;
         }
-        if (fstatat(parent_fd, name, &b, AT_SYMLINK_NOFOLLOW) == 0 && a.st_dev == b.st_dev &&
-            a.st_ino == b.st_ino) {
+        int gone = fstatat(parent_fd, name, &b, AT_SYMLINK_NOFOLLOW) != 0;
+        if (!gone && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
             *fd = f;
             return 0;
+        }
+        if (gone && errno != ENOENT) { /* an error, not a holder's unlink: retried at once, for ever */
+            snprintf(err, errlen, "%s: lock file %s: %s", what, name, strerror(errno));
+            close(f);
+            return MILL_EIO;
         }
         close(f); /* unlinked by its last holder: lock the new one */
     }

@@ -172,7 +172,7 @@ static int find_in(const char *dir, void *arg) {
 static int locate(const char *job, char *path, size_t plen, char *err, size_t errlen) {
     if (strchr(job, '/')) {
         if (access(job, R_OK) != 0) {
-            snprintf(err, errlen, "job %s: no such file", job);
+            snprintf(err, errlen, "job %s: %s", job, errno == ENOENT ? "no such file" : strerror(errno));
             return MILL_ENOENT;
         }
         snprintf(path, plen, "%s", job);

@@ -498,13 +498,16 @@ static int write_html(const char *path, const char *dir, const report *r, char *
         }
     }
     const char *what = "";
+    int e = errno;
     if (f) {
         write_page(f, dir, r);
-        int bad = ferror(f);
-        if (fclose(f) != 0 || bad) what = "write: ";
+        e = ferror(f) ? EIO : 0; /* a buffered write's failure: errno is no longer its own */
+        if (fclose(f) != 0 && !e) e = errno;
+        if (e) what = "write: ";
         else if (!tmp[0] || rename(tmp, path) == 0) return 0;
+        else e = errno;
     }
-    snprintf(err, errlen, "%s: %s%s", path, what, strerror(errno));
+    snprintf(err, errlen, "%s: %s%s", path, what, strerror(e));
     if (tmp[0]) unlink(tmp);
     return -1;
 }

@@ -436,10 +436,12 @@ static FILE *create_in(const char *dir, const char *stamp, const char *suffix, i
 
 /* Finishes writing f (opened by create_in at path). Returns 0 or MILL_EIO. */
 static int finish_file(FILE *f, const char *path, char *err, size_t errlen) {
-    int bad = ferror(f) || fflush(f) != 0 || fsync(fileno(f)) != 0;
-    if (fclose(f) != 0) bad = 1;
-    if (bad) {
-        snprintf(err, errlen, "write %s: %s", path, strerror(errno));
+    /* errno is the failed call's, not a stale one: a buffered write's
+     * failure (ferror) is only known to be one. */
+    int e = ferror(f) ? EIO : fflush(f) != 0 || fsync(fileno(f)) != 0 ? errno : 0;
+    if (fclose(f) != 0 && !e) e = errno;
+    if (e) {
+        snprintf(err, errlen, "write %s: %s", path, strerror(e));
         return MILL_EIO;
     }
     return 0;

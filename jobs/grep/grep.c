@@ -77,7 +77,14 @@ static int grep_map(mill_ctx *ctx, const mill_record *rec) {
     memcpy(s->line, rec->data, rec->len);
     s->line[rec->len] = '\0';
     /* A NUL inside the line ends the C string: the text before it is matched. */
-    int selected = (regexec(&s->re, s->line, 0, NULL, 0) == 0) != s->invert;
+    int m = regexec(&s->re, s->line, 0, NULL, 0);
+    if (m != 0 && m != REG_NOMATCH) { /* out of memory: not "no match", which invert would select */
+        char why[128];
+        regerror(m, &s->re, why, sizeof why);
+        mill_fail(ctx, "matching the pattern failed: %s", why);
+        return m == REG_ESPACE ? MILL_ENOMEM : MILL_EJOB;
+    }
+    int selected = (m == 0) != s->invert;
     if (s->count) {
         uint64_t one = (uint64_t)selected;
         int rc = mill_emit(ctx, rec->file, strlen(rec->file), &one, sizeof one);
