@@ -93,6 +93,25 @@ static const char *base_name(const char *path) {
  * earlier output reads its parts, not its _SUCCESS. A pattern whose last
  * name starts so itself ('logs/_*') asks for them. */
 static int add_special(mill__inputs *in, size_t *cap, const char *path, char *err, size_t errlen) {
+    /* FILE:NAME with FILE a regular file is meant as a dataset: say what is
+     * wrong with it rather than "no such file" or a failed glob. */
+    const char *colon = strchr(path, ':');
+    if (colon) {
+        char *file = strndup(path, (size_t)(colon - path));
+        if (!file) return MILL_ENOMEM;
+        struct stat st;
+        int is_file = stat(file, &st) == 0 && S_ISREG(st.st_mode);
+        free(file);
+        if (is_file && colon[1] != '/') {
+            snprintf(err, errlen, "input %s: an HDF5 dataset is named from the file's root: %.*s:/%s", path,
+                     (int)(colon - path), path, colon + 1);
+            return MILL_ENOENT;
+        }
+        if (is_file && strpbrk(colon, GLOB_CHARS)) {
+            snprintf(err, errlen, "input %s: HDF5 dataset names are not patterns: name each dataset", path);
+            return MILL_ENOENT;
+        }
+    }
     if (strpbrk(path, GLOB_CHARS)) {
         glob_t g;
         int grc = glob(path, GLOB_ERR, NULL, &g);

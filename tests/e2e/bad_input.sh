@@ -22,6 +22,10 @@ expect() {
 
 expect 1 "error: input $TMP/missing.txt: No such file" wordcount --input "$TMP/missing.txt" --output "$TMP/out"
 expect 1 "error: input $TMP/\*.nomatch: no file matches this pattern" wordcount --input "$TMP/*.nomatch" --output "$TMP/out"
+# FILE:NAME with FILE a file names a dataset, from its root and not by a pattern.
+expect 1 "input $TMP/ok.txt:g/d: an HDF5 dataset is named from the file's root: $TMP/ok.txt:/g/d" \
+  wordcount --input "$TMP/ok.txt:g/d" --output "$TMP/out"
+expect 1 "input $TMP/ok.txt:/g/\*: HDF5 dataset names are not patterns" wordcount --input "$TMP/ok.txt:/g/*" --output "$TMP/out"
 # A glob skips matches named with '_' or '.' as a directory does (an
 # earlier output's _SUCCESS), unless its pattern asks for them.
 mkdir -p "$TMP/prev"
