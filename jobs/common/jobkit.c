@@ -66,7 +66,7 @@ int jk_parse_double(const char *p, size_t len, double *out) {
     char *end;
     errno = 0;
     double x = strtod(tmp, &end);
-    int bad = end != tmp + len || isnan(x) || (errno == ERANGE && isinf(x));
+    int bad = end != tmp + len || isnan(x) || (errno == ERANGE && isinf(x)) || strpbrk(tmp, "xX");
     if (tmp != buf) free(tmp);
     if (bad) return -1;
     *out = x;

@@ -32,9 +32,10 @@ int jk_opt_bool(mill_ctx *ctx, const char *key, int def, int *out);
  * saying that the job needs it (`hint` shows an example value). */
 const char *jk_opt_required(mill_ctx *ctx, const char *key, const char *hint);
 
-/* Parses the len bytes at p as a double with strtod, allowing spaces and
- * tabs around it. Returns 0, or -1 when the bytes are empty, are not one
- * whole number, or are NaN. */
+/* Parses the len bytes at p as a decimal double with strtod, allowing
+ * spaces and tabs around it. Returns 0, or -1 when the bytes are empty, are
+ * not one whole number, are NaN, or are hexadecimal ("0x10": a number to
+ * strtod, not to a CSV reader or Spark). */
 int jk_parse_double(const char *p, size_t len, double *out);
 /* Formats x with the fewest of 15, 16 or 17 significant digits ("%.Ng")
  * that read back as x; NaN as "nan". Returns the length written (out holds >= 32 bytes). */

@@ -63,6 +63,8 @@ same "$TMP/want" "$TMP/note" "groupby note differs from python at $ranks ranks"
 [ "$ranks" = 1 ] || { echo "groupby at $ranks ranks: ok"; exit 0; }
 printf 'k,v\na,1\nb,x1\n' > "$in/bad.csv"
 expect_fail "$ranks" 1 "map failed at $in/bad.csv:3 (byte offset [0-9]*): column v: 'x1' is not a number" groupby --input "$in/bad.csv" --opt by=k --opt agg=sum:v
+printf 'k,v\na,0x10\n' > "$in/hex.csv"
+expect_fail "$ranks" 1 "column v: '0x10' is not a number" groupby --input "$in/hex.csv" --opt by=k --opt agg=sum:v
 expect_fail "$ranks" 1 "option by is required" groupby --input "$in/bad.csv"
 printf 'k,v\n' > "$in/plain.txt"
 expect_fail "$ranks" 1 "input $in/plain.txt is text: job groupby reads CSV" groupby --input "$in/bad.csv" --input "$in/plain.txt" --opt by=k
