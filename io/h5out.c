@@ -414,10 +414,11 @@ int mill__h5out_write(mill__h5out *h, MPI_Comm comm, int fd0, const char *job_na
          * data.h5 in the prepare, and HDF5's close does not sync (its MPI-IO
          * driver skips MPI_File_sync when closing); on one node the page
          * cache is shared, but not between nodes. A flush syncs (collective:
-         * every rank, or none). */
-        if ((rc = mill__agree(comm, w, err, errlen)) == 0 && H5Fflush(f, H5F_SCOPE_GLOBAL) < 0) {
-            snprintf(err, errlen, "HDF5 output: flushing %s to disk failed", path);
-            rc = MILL_EIO;
+         * every rank, or none); a failed one cannot be closed after. */
+        if ((rc = mill__agree(comm, w, err, errlen)) == 0) {
+            int fl = H5Fflush(f, H5F_SCOPE_GLOBAL) < 0 ? MILL_EIO : 0;
+            if (fl) snprintf(err, errlen, "HDF5 output: flushing %s to disk failed", path);
+            if (mill__agree(comm, fl, err, errlen) != 0) abort_open(comm, rank, err);
         }
     }
     if (f >= 0 && H5Fclose(f) < 0 && !rc) {

@@ -80,18 +80,39 @@ static void dataset_tidy(char *name) {
     *w = '\0';
 }
 
-/* Returns the last component of a path ("" after a trailing '/'). */
-static const char *base_name(const char *path) {
-    const char *s = strrchr(path, '/');
-    return s ? s + 1 : path;
+/* Returns the last name of a path (trailing '/'s aside) and its length. */
+static const char *last_name(const char *path, size_t *len) {
+    size_t n = strlen(path);
+    while (n > 1 && path[n - 1] == '/') n--;
+    size_t s = n;
+    while (s > 0 && path[s - 1] != '/') s--;
+    *len = n - s;
+    return path + s;
+}
+
+/* Returns whether glob's match m is to be read for pattern p: not "." or
+ * "..", and not named with a leading '_' or '.' (skipped as in a
+ * directory's listing, and in Hadoop's globs: a glob of every name in an
+ * earlier output reads its parts, not its _SUCCESS) unless p's last name
+ * asks for that character itself ('logs/_*', 'logs/[_.]*'). Only the last
+ * name is checked: a wildcard in an earlier one may match a '_' directory. */
+static int glob_keeps(const char *p, const char *m) {
+    size_t pl, ml;
+    const char *pn = last_name(p, &pl), *mn = last_name(m, &ml);
+    if ((ml == 1 && mn[0] == '.') || (ml == 2 && mn[0] == '.' && mn[1] == '.')) return 0;
+    char c = mn[0];
+    if (c != '_' && c != '.') return 1;
+    if (pl && pn[0] == c) return 1;
+    if (pl && pn[0] == '[') { /* a bracket expression that names c */
+        const char *end = memchr(pn + 2, ']', pl > 2 ? pl - 2 : 0);
+        return end && memchr(pn + 1, c, (size_t)(end - pn - 1)) != NULL && pn[1] != '!' && pn[1] != '^';
+    }
+    return 0;
 }
 
 /* Tries a missing top-level path as a glob pattern, then as FILE:/DATASET.
  * Returns 1 when it is neither (the caller reports the missing path). A
- * glob's matches named with a leading '_' or '.' are skipped, as in a
- * directory's listing (and Hadoop's globs): a glob of every name in an
- * earlier output reads its parts, not its _SUCCESS. A pattern whose last
- * name starts so itself ('logs/_*') asks for them. */
+ * glob's matches are read as glob_keeps says. */
 static int add_special(mill__inputs *in, size_t *cap, const char *path, char *err, size_t errlen) {
     /* FILE:NAME with FILE a regular file is meant as a dataset: say what is
      * wrong with it rather than "no such file" or a failed glob. */
@@ -118,16 +139,15 @@ static int add_special(mill__inputs *in, size_t *cap, const char *path, char *er
         if (grc == 0) {
             int rc = 0;
             size_t added = 0;
-            char lead = base_name(path)[0];
             for (size_t i = 0; i < g.gl_pathc && rc == 0; i++) {
-                char c = base_name(g.gl_pathv[i])[0];
-                if ((c == '_' || c == '.') && c != lead) continue;
+                if (!glob_keeps(path, g.gl_pathv[i])) continue;
                 rc = add_path(in, cap, g.gl_pathv[i], NULL, err, errlen);
                 added++;
             }
             if (rc == 0 && added == 0) {
                 snprintf(err, errlen, "input %s: matches only names starting with '_' or '.', which are skipped "
-                         "(as in a directory)", path);
+                         "as in a directory (a pattern whose last name starts with that character reads them: "
+                         "DIR/_*)", path);
                 rc = MILL_ENOENT;
             }
             globfree(&g);

@@ -485,7 +485,9 @@ static int recover_aside(int parent_fd, const char *base, FILE *report, int *cha
 
 /* Recovers the staging area of parent/base; the caller holds the lock.
  * Implements the decision described at the top of this file. Returns 0, or
- * the first error (after handling every other entry) with its message. */
+ * the first error (after handling every other entry) with its message; an
+ * output manifest recovery must not read (output_attempt) is refused
+ * before any entry is handled. */
 static int recover_locked(int parent_fd, const char *base, FILE *report, char *err, size_t errlen) {
     int removed = 0;
     int rc = recover_aside(parent_fd, base, report, &removed, err, errlen);

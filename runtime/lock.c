@@ -722,8 +722,11 @@ int mill__lock_set_create(mill__lock_set **out, MPI_Comm comm, int slots_per_ran
     s->slots = slots_per_rank;
     int rc = MILL_EMPI;
     MPI_Aint bytes = ((MPI_Aint)slots_per_rank * SLOT_WORDS + NODES * NODE_WORDS) * 4;
-    if (MPI_Comm_dup(comm, &s->comm) != MPI_SUCCESS) goto fail_part;
-    if (MPI_Comm_set_errhandler(s->comm, MPI_ERRORS_RETURN) != MPI_SUCCESS) goto fail_comm;
+    int dup = MPI_Comm_dup(comm, &s->comm) == MPI_SUCCESS;
+    if (!lock__all(comm, dup && MPI_Comm_set_errhandler(s->comm, MPI_ERRORS_RETURN) == MPI_SUCCESS)) {
+        if (dup) MPI_Comm_free(&s->comm);
+        goto fail_part;
+    }
     /* Every step is agreed on before the next collective: a rank that
      * failed alone must not leave the others waiting in one. A window made
      * on some ranks only cannot be freed (MPI_Win_free is collective): it

@@ -115,14 +115,10 @@ int mill__single_write(mill_ctx *ctx, mill__commit *commit, int status, int tmp,
      * failed alone must not leave the others in the barrier below. A
      * window made on some ranks only cannot be freed (MPI_Win_free is
      * collective): it stays until exit. */
-    int made = mrc == MPI_SUCCESS, all = 0;
-    if (MPI_Allreduce(&made, &all, 1, MPI_INT, MPI_MIN, ctx->comm) != MPI_SUCCESS) all = 0;
-    if (!all) {
-        if (rc == 0 && !made) rc = mill__mpi_error(mrc, "MPI_Win_allocate", err, errlen);
-        if (rc == 0) {
-            snprintf(err, errlen, "single-file: the offset counters' window could not be made on every rank");
-            rc = MILL_EMPI;
-        }
+    int made = mrc == MPI_SUCCESS;
+    int arc = made ? 0 : mill__mpi_error(mrc, "MPI_Win_allocate of the offset counters", err, errlen);
+    if ((arc = mill__agree(ctx->comm, arc, err, errlen)) != 0) { /* names the rank that failed */
+        if (rc == 0) rc = arc;
     } else {
         MPI_Win_set_errhandler(win, MPI_ERRORS_RETURN);
         /* Zeroed inside the epoch and synced to the public copy (separate

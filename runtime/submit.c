@@ -283,7 +283,7 @@ static void write_script(FILE *f, const submit_job *job, const char *launcher, c
         fprintf(f, "\n"
                    "mkdir -p -- \"$outdir\" || exit 1\n"
                    "output=$outdir/$name\n"
-                   "args+=(--input \"$input\" --output \"$output\")\n");
+                   "args+=(\"--input=$input\" \"--output=$output\")\n");
     }
     fprintf(f, "echo \"mpimill: Slurm job ${SLURM_JOB_ID:-?}${SLURM_ARRAY_TASK_ID:+ (array task ${SLURM_ARRAY_JOB_ID:-?}_$SLURM_ARRAY_TASK_ID)}, "
                "restart ${SLURM_RESTART_COUNT:-0}, ${SLURM_NTASKS:-1} tasks on ${SLURM_JOB_NODELIST:-?}\" >&2\n");

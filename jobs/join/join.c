@@ -4,7 +4,7 @@
  * side whose prefix its file path (as the runtime lists it: the --input
  * argument, then the path inside a directory) starts with; when both match,
  * the longer prefix wins; a file that matches neither, or both equally,
- * fails the job, and so does a side without a file. on=COL (required) is the key column of the left side and,
+ * fails the job; a side without a file is warned of. on=COL (required) is the key column of the left side and,
  * unless right_on=COL is given, of the right side (a header name or #N).
  * type=inner (default) or type=left (left rows without a match are kept).
  *
@@ -87,9 +87,11 @@ static int join_setup(mill_ctx *ctx) {
         return MILL_EINVAL;
     }
     mill_set_userdata(ctx, s);
-    /* Every input file is on one side, and each side has one: checked
-     * here, before any rank reads, so that a file without a data row is
-     * refused too, and a mistyped prefix does not join against nothing. */
+    /* Every input file is on one side: checked here, before any rank
+     * reads, so that a file without a data row is refused too. A side
+     * without a file is warned of (a mistyped prefix joins against
+     * nothing), not refused: a day without new rows is a legitimate empty
+     * side. */
     const char *path;
     size_t files[2] = {0, 0};
     for (size_t i = 0; mill_input(ctx, i, &path, NULL) == 0; i++) {
@@ -97,12 +99,10 @@ static int join_setup(mill_ctx *ctx) {
         if (side < 0) return MILL_EINVAL;
         files[side]++;
     }
-    for (int i = 0; i < 2; i++) {
-        if (files[i]) continue;
-        mill_fail(ctx, "no input is on the %s=%s side (a file named twice is read once: to join a file with "
-                  "itself, name a copy)", i ? "right" : "left", s->prefix[i]);
-        return MILL_EINVAL;
-    }
+    for (int i = 0; i < 2 && mill_rank(ctx) == 0; i++)
+        if (!files[i])
+            mill_log(ctx, "warning: no input is on the %s=%s side: it joins as empty (a file named twice is read "
+                     "once: to join a file with itself, name a copy)", i ? "right" : "left", s->prefix[i]);
     return 0;
 }
 

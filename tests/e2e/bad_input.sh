@@ -38,8 +38,21 @@ rm -rf "$TMP/globbed"
 mpimill_run "$ranks" -- run wordcount --input "$TMP/prev/_*" --output "$TMP/globbed" --quiet
 cat "$TMP/globbed"/part-* | grep -q '^{"manifest":' || fail "a glob for _* did not read _SUCCESS"
 rm -rf "$TMP/globbed"
-expect 1 "input $TMP/prev/\[_.\]\*: matches only names starting with '_' or '.', which are skipped" \
-  wordcount --input "$TMP/prev/[_.]*" --output "$TMP/out"
+mpimill_run "$ranks" -- run wordcount --input "$TMP/prev/[_.]*" --output "$TMP/globbed" --quiet
+cat "$TMP/globbed"/part-* | grep -q '^{"manifest":' || fail "a glob for [_.]* did not read _SUCCESS"
+rm -rf "$TMP/globbed"
+expect 1 "input $TMP/prev/?SUCCESS: matches only names starting with '_' or '.', which are skipped" \
+  wordcount --input "$TMP/prev/?SUCCESS" --output "$TMP/out"
+# Neither '.' nor '..' (a '.*' matches them), nor a '_' directory by a
+# pattern ending in '/'.
+mkdir "$TMP/prev/_tmp"; printf 'stray\n' > "$TMP/prev/_tmp/x"
+for pattern in "$TMP/prev/.*" "$TMP/prev/*/"; do
+  rc=0; mpimill_run "$ranks" -- run wordcount --input "$pattern" --output "$TMP/globbed" --quiet 2> "$TMP/stderr" || rc=$?
+  ! grep -rq 'stray\|manifest\|^k' "$TMP/globbed" 2> /dev/null || fail "glob $pattern read a skipped name"
+  [ "$rc" = 1 ] || fail "glob $pattern: exit $rc, $(cat "$TMP/stderr")"
+  rm -rf "$TMP/globbed"
+done
+rm -rf "$TMP/prev/_tmp"
 # A FIFO inside an input directory is skipped, with a warning.
 mkfifo "$TMP/prev/pipe"
 mpimill_run "$ranks" -- run wordcount --input "$TMP/prev" --output "$TMP/globbed" --quiet 2> "$TMP/stderr"
