@@ -275,23 +275,16 @@ static int lock__node_alloc(mill__lock_set *s) {
 /* Releases the queue of (home, slot) held by node idx: swings the tail back
  * to free when no successor enqueued, else waits for the successor to link
  * itself and hands the queue over. dirty says readers may be inside. The
- * node is free afterwards. A successor links at once after its swap; one
- * that has not within a minute failed in between (an MPI error), and
- * waiting on would leave this rank out of the job's agreement for ever:
- * it fails instead, as it does when the job is stopping. */
+ * node is free afterwards. */
 static int lock__mcs_release(mill__lock_set *s, int home, int slot, int idx, int dirty) {
     int32_t me = NODE_ID(s->rank, idx), old = 0, next = 0;
     LOCK__TRY(lock__cas(s, home, lock__slot_disp(slot, W_TAIL), me,
                         dirty ? TAIL_RFREE : TAIL_NIL, &old));
     if (old != me) {
         /* A successor swapped the tail; its link follows its swap at once. */
-        int64_t deadline = lock__now_ns() + INT64_C(60000000000);
         for (;;) {
             LOCK__TRY(lock__load(s, lock__node_disp(s, idx, N_NEXT), &next));
             if (next != 0) break;
-            if ((s->stop && s->stop()) || lock__now_ns() > deadline)
-                return lock__fail(s, MILL_EABORT, "lock: rank %d releasing a lock: the rank queued after it never "
-                                  "linked itself (it failed, or the job is stopping)", s->rank);
             LOCK__TRY(lock__poke(s));
         }
         LOCK__TRY(lock__update(s, ID_RANK(next), lock__node_disp(s, ID_INDEX(next), N_GRANT),
