@@ -1,8 +1,8 @@
 /* api.c -- the calls a job plugin makes, declared in <mpimill/job.h>:
  * emitting, combining, writing, options, logging, counters, rank and size.
  * Each checks its context and returns MILL_ESTATE when called at a time it
- * has no meaning (mill_emit outside map and map_done or inside combine, mill_write
- * outside reduce).
+ * has no meaning (mill_emit outside map and map_done or inside combine,
+ * mill_write outside reduce).
  */
 #include <errno.h>
 #include <math.h>

@@ -68,9 +68,10 @@ struct mill_ctx {
                                * that a failure is never given the reason of one the job handled */
     /* The first failure mill_emit* or mill_write returned to the plugin, or
      * 0. Sticky: a plugin that ignores it fails all the same when its
-     * callback returns (a record it emitted, or lines it wrote, are missing). emit_err: that failure's message
-     * when it is the runtime's own (a spill file it could not write), to
-     * be reported as is, not as the job's. */
+     * callback returns (a record it emitted, or lines it wrote, are
+     * missing). emit_err: that failure's message when it is the runtime's
+     * own (a spill file it could not write), to be reported as is, not as
+     * the job's. */
     int emit_rc;
     char emit_err[512];
     uint64_t records, keys_out;

@@ -247,8 +247,8 @@ int mill__job_error(mill_ctx *ctx, const char *cb, int rc, char *err, size_t err
 /* Formats the failure of a callback that may emit or write (map, map_done,
  * reduce): its rc, or when it returned 0, the first emit or write failure
  * it was told of (a plugin that ignores mill_emit's or mill_write's
- * return still fails: ctx.h, emit_rc). A
- * failure of the runtime's own (a spill file) is reported as it is. */
+ * return still fails: ctx.h, emit_rc). A failure of the runtime's own (a
+ * spill file) is reported as it is. */
 static int emit_callback_error(mill_ctx *ctx, const char *cb, int rc, char *err, size_t errlen) {
     if (ctx->emit_rc && ctx->emit_err[0]) {
         snprintf(err, errlen, "%s", ctx->emit_err);

@@ -4,8 +4,9 @@
  * side whose prefix its file path (as the runtime lists it: the --input
  * argument, then the path inside a directory) starts with; when both match,
  * the longer prefix wins; a file that matches neither, or both equally,
- * fails the job; a side without a file is warned of. on=COL (required) is the key column of the left side and,
- * unless right_on=COL is given, of the right side (a header name or #N).
+ * fails the job; a side without a file is warned of. on=COL (required) is
+ * the key column of the left side and, unless right_on=COL is given, of
+ * the right side (a header name or #N).
  * type=inner (default) or type=left (left rows without a match are kept).
  *
  * How: both sides' rows are emitted under their key, so that the
