@@ -103,6 +103,7 @@ static int glob_keeps(const char *p, const char *m) {
     char c = mn[0];
     if (c != '_' && c != '.') return 1;
     if (pl && pn[0] == c) return 1;
+    if (pl > 1 && pn[0] == '\\' && pn[1] == c) return 1; /* escaped: 'logs/\_*' */
     if (pl && pn[0] == '[') { /* a bracket expression that names c */
         const char *end = memchr(pn + 2, ']', pl > 2 ? pl - 2 : 0);
         return end && memchr(pn + 1, c, (size_t)(end - pn - 1)) != NULL && pn[1] != '!' && pn[1] != '^';

@@ -43,8 +43,9 @@ if [ "$ranks" -gt 1 ]; then
   # Over TCP, --lock-timeout (the job's own locks) does not bound the
   # index lock's wait: at 8 ranks and 1 ms, 2 of 3 runs failed.
   if [[ " ${mca[*]} " == *tcp* ]]; then
+    printf 'a b\nc d\ne\n' > "$TMP/ok.txt"
     for i in 1 2 3; do
-      mpimill_run 8 "${mca[@]}" -- run wordcount --input "$TMP/in.txt" --output "$TMP/lt$i" --single-file \
+      mpimill_run 8 "${mca[@]}" -- run wordcount --input "$TMP/ok.txt" --output "$TMP/lt$i" --single-file \
         --lock-timeout 0.001 --quiet || fail "--single-file at 8 ranks with --lock-timeout 0.001 failed"
     done
   fi
