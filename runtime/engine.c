@@ -717,6 +717,21 @@ static int share_inputs(MPI_Comm comm, int rank, const mill__run_args *a, const 
 }
 
 
+/* Prints job's description and options (`run JOB --help`). Returns 0, or
+ * mill__plugin_load's error. */
+static int job_help(const char *job, char *err, size_t errlen) {
+    mill__plugin p;
+    int rc = mill__plugin_load(&p, job, err, errlen);
+    if (rc) return rc;
+    printf("\njob %s: %s\n  --opt keys:", p.job->name, p.job->description ? p.job->description : "");
+    const char *const *o = p.job->options;
+    if (!o || !*o) printf(" none");
+    for (; o && *o; o++) printf(" %s", *o);
+    printf("\n");
+    mill__plugin_unload(&p);
+    return 0;
+}
+
 int mill__run_main(int argc, char **argv) {
     MPI_Comm comm;
     int rank, size;
@@ -726,10 +741,12 @@ int mill__run_main(int argc, char **argv) {
     mill__run_args args;
     int rc = mill__run_args_parse(&args, argc, argv, err, sizeof err);
     if (rc || args.help) {
-        /* Every rank parsed the same argv: no communication is needed. */
+        /* Every rank parsed the same argv: no communication is needed.
+         * `run JOB --help` also gives the job's description and options. */
         if (rank == 0) {
             if (args.help) fputs(mill__run_usage, stdout);
-            else mill__eprintf("%s", err);
+            if (!rc && args.job) rc = job_help(args.job, err, sizeof err);
+            if (rc) mill__eprintf("%s", err);
         }
         mill__run_args_free(&args);
         MPI_Comm_free(&comm);

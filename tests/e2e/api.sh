@@ -76,6 +76,13 @@ rc=0; mpimill_run "$ranks" -- run "$PLUGINS/longest.so" --input "$TMP/in.txt" --
 [ "$rc" = 1 ] && grep -q "option scale=big: not a number" "$TMP/stderr" || fail "bad float option: $rc $(cat "$TMP/stderr")"
 [ ! -e "$TMP/o2" ] || fail "output after a failed setup"
 
+# run JOB --help adds the job's description and --opt keys; an unknown job is an error.
+"$MPIMILL" run "$PLUGINS/failing.so" --help > "$TMP/help" || fail "run JOB --help exited $?"
+grep -q "^job failing: fails on 'bad'" "$TMP/help" && grep -q "^  --opt keys: setup_fail_rank ignore ratio$" "$TMP/help" ||
+  fail "run JOB --help: $(tail -3 "$TMP/help")"
+rc=0; "$MPIMILL" run "$TMP/nosuch.so" --help > /dev/null 2> "$TMP/stderr" || rc=$?
+[ "$rc" = 2 ] && grep -q "nosuch.so" "$TMP/stderr" || fail "run MISSING --help: exit $rc, $(cat "$TMP/stderr")"
+
 # A failing map: one line naming job, rank, file, line (when the rank knows it) and
 # byte offset; nothing committed.
 printf 'ok\nfine\nbad\nok\n' > "$TMP/bad.txt"
