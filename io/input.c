@@ -111,6 +111,17 @@ static int glob_keeps(const char *p, const char *m) {
     return 0;
 }
 
+/* Returns 1 when the first n bytes of path name a regular file (its stat
+ * in *st), 0 when not, or MILL_ENOMEM: whether a FILE:NAME is meant as a
+ * dataset. */
+static int regular_prefix(const char *path, size_t n, struct stat *st) {
+    char *file = strndup(path, n);
+    if (!file) return MILL_ENOMEM;
+    int ok = stat(file, st) == 0 && S_ISREG(st->st_mode);
+    free(file);
+    return ok;
+}
+
 /* Tries a missing top-level path as a glob pattern, then as FILE:/DATASET.
  * Returns 1 when it is neither (the caller reports the missing path). A
  * glob's matches are read as glob_keeps says. */
@@ -118,12 +129,10 @@ static int add_special(mill__inputs *in, size_t *cap, const char *path, char *er
     /* FILE:NAME with FILE a regular file is meant as a dataset: say what is
      * wrong with it rather than "no such file" or a failed glob. */
     const char *colon = strchr(path, ':');
+    struct stat st;
     if (colon) {
-        char *file = strndup(path, (size_t)(colon - path));
-        if (!file) return MILL_ENOMEM;
-        struct stat st;
-        int is_file = stat(file, &st) == 0 && S_ISREG(st.st_mode);
-        free(file);
+        int is_file = regular_prefix(path, (size_t)(colon - path), &st);
+        if (is_file < 0) return is_file;
         if (is_file && colon[1] != '/') {
             snprintf(err, errlen, "input %s: an HDF5 dataset is named from the file's root: %.*s:/%s", path,
                      (int)(colon - path), path, colon + 1);
@@ -162,11 +171,8 @@ static int add_special(mill__inputs *in, size_t *cap, const char *path, char *er
         globfree(&g);
     }
     for (const char *c = strstr(path, ":/"); c; c = strstr(c + 1, ":/")) {
-        char *file = strndup(path, (size_t)(c - path));
-        if (!file) return MILL_ENOMEM;
-        struct stat st;
-        int ok = stat(file, &st) == 0 && S_ISREG(st.st_mode);
-        free(file);
+        int ok = regular_prefix(path, (size_t)(c - path), &st);
+        if (ok < 0) return ok;
         if (!ok) continue;
         int rc = add_file(in, cap, path, &st);
         if (rc) return rc;

@@ -87,12 +87,6 @@ static int node_cpus(MPI_Comm node) {
     return CPU_COUNT(&all);
 }
 
-/* Returns whether every rank of the node says ok; a failed MPI call is a no. */
-static int all_ok(MPI_Comm node, int ok) {
-    int all = 0;
-    return MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, node) == MPI_SUCCESS && all;
-}
-
 mill__share *mill__share_open(const mill__inputs *in, int csv_quoted_newlines, int line_numbers, uint64_t split,
                               MPI_Comm comm, int rank, int size) {
     /* Sharing is off for the whole job when --split-size is 0: every rank
@@ -133,13 +127,13 @@ mill__share *mill__share_open(const mill__inputs *in, int csv_quoted_newlines, i
     void *base = NULL;
     MPI_Aint bytes;
     int unit;
-    if (all_ok(node, ok)) {
+    if (mill__all_ok(node, ok)) {
         int made = MPI_Win_allocate_shared(me == 0 ? (MPI_Aint)(2 * nodes + 1) * 8 : 0, 8, MPI_INFO_NULL, node,
                                            &base, &s->win) == MPI_SUCCESS;
         /* Refused everywhere (as by --mca osc pt2pt): nothing to free but
          * the communicator. A window made on some ranks only cannot be
          * freed (MPI_Win_free is collective); it stays until exit. */
-        ok = all_ok(node, made) ? 1 : all_ok(node, !made) ? 0 : -1;
+        ok = mill__all_ok(node, made) ? 1 : mill__all_ok(node, !made) ? 0 : -1;
     } else {
         ok = 0;
     }
@@ -158,7 +152,7 @@ mill__share *mill__share_open(const mill__inputs *in, int csv_quoted_newlines, i
         }
         /* A window that failed past its making is left to exit too: the
          * node's ranks would have to agree to free it. */
-        if (!all_ok(node, ok)) ok = -1;
+        if (!mill__all_ok(node, ok)) ok = -1;
     }
     free(count);
     if (ok != 1) {

@@ -87,6 +87,11 @@ static int agree(MPI_Comm comm, int status, char *err, size_t errlen, int root_s
     return code;
 }
 
+int mill__all_ok(MPI_Comm comm, int ok) {
+    int all = 0;
+    return MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, comm) == MPI_SUCCESS && all;
+}
+
 int mill__agree(MPI_Comm comm, int status, char *err, size_t errlen) {
     return agree(comm, status, err, errlen, 0);
 }

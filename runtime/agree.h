@@ -18,6 +18,11 @@
  * every rank calls it. */
 int mill__agree(MPI_Comm comm, int status, char *err, size_t errlen);
 
+/* Collective. Returns whether every rank of comm passes a nonzero ok; a
+ * failed MPI call is a no. For steps with no message to carry, such as
+ * whether a window was made everywhere. */
+int mill__all_ok(MPI_Comm comm, int ok);
+
 /* Collective. Like mill__agree, after a step that rank 0 took for the whole
  * job (listing the inputs, checking the output, publishing it): a failure
  * of rank 0 is the job's and its message has no "rank 0: ". */

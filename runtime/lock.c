@@ -23,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "agree.h"
 #include "fault.h"
 #include "mpimill/job.h"
 #include "partition.h"
@@ -686,13 +687,6 @@ void mill__lock_set_stop(mill__lock_set *s, int (*stop)(void)) {
     if (s) s->stop = stop;
 }
 
-/* Returns whether ok is set on every rank of comm (collective); a failed
- * MPI call is a no. */
-static int lock__all(MPI_Comm comm, int ok) {
-    int all = 0;
-    return MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, comm) == MPI_SUCCESS && all;
-}
-
 int mill__lock_set_create(mill__lock_set **out, MPI_Comm comm, int slots_per_rank) {
     if (!out) return MILL_EINVAL;
     *out = NULL;
@@ -716,7 +710,7 @@ int mill__lock_set_create(mill__lock_set **out, MPI_Comm comm, int slots_per_ran
     int rc = MILL_EMPI;
     MPI_Aint bytes = ((MPI_Aint)slots_per_rank * SLOT_WORDS + NODES * NODE_WORDS) * 4;
     int dup = MPI_Comm_dup(comm, &s->comm) == MPI_SUCCESS;
-    if (!lock__all(comm, dup && MPI_Comm_set_errhandler(s->comm, MPI_ERRORS_RETURN) == MPI_SUCCESS)) {
+    if (!mill__all_ok(comm, dup && MPI_Comm_set_errhandler(s->comm, MPI_ERRORS_RETURN) == MPI_SUCCESS)) {
         if (dup) MPI_Comm_free(&s->comm); /* collective in the standard, local in Open MPI and MPICH */
         goto fail_part;
     }
@@ -726,11 +720,11 @@ int mill__lock_set_create(mill__lock_set **out, MPI_Comm comm, int slots_per_ran
      * stays until exit. */
     int made = MPI_Win_allocate(bytes, 4, MPI_INFO_NULL, s->comm, &s->base, &s->win) == MPI_SUCCESS;
     if (made && mill__fault_site(MILL_FAULT_SITE_LOCK_WIN)) made = 0;
-    if (!lock__all(s->comm, made)) goto fail_comm;
+    if (!mill__all_ok(s->comm, made)) goto fail_comm;
     int locked = MPI_Win_set_errhandler(s->win, MPI_ERRORS_RETURN) == MPI_SUCCESS &&
                  (memset(s->base, 0, (size_t)bytes), MPI_Win_lock_all(MPI_MODE_NOCHECK, s->win) == MPI_SUCCESS);
     /* The agreement orders every rank's zeroing before anyone's first access. */
-    if (lock__all(s->comm, locked && MPI_Win_sync(s->win) == MPI_SUCCESS)) {
+    if (mill__all_ok(s->comm, locked && MPI_Win_sync(s->win) == MPI_SUCCESS)) {
         *out = s;
         return 0;
     }
