@@ -116,7 +116,7 @@ int mill__run_args_parse(mill__run_args *a, int argc, char **argv, char *err, si
     memset(a, 0, sizeof *a);
     a->split_size = 16 << 20;
     a->format = "text";
-    a->lock_timeout_ms = 300 * 1000;
+    a->lock_timeout_ms = MILL__LOCK_TIMEOUT_MS;
     a->merge_factor = 16;
     a->compress = "none";
     a->inputs = calloc((size_t)argc + 1, sizeof *a->inputs);

@@ -10,6 +10,9 @@ typedef struct mill__kv {
     const char *value;
 } mill__kv;
 
+/* --lock-timeout's default, in ms. */
+#define MILL__LOCK_TIMEOUT_MS (300 * 1000)
+
 typedef struct mill__run_args {
     const char *job;    /* built-in name or path to a .so */
     char **inputs;      /* --input, in order given */
@@ -24,7 +27,7 @@ typedef struct mill__run_args {
     int overwrite;      /* --overwrite */
     int quiet;          /* --quiet */
     int single_file;    /* --single-file */
-    int lock_timeout_ms; /* --lock-timeout, in ms */
+    int lock_timeout_ms; /* --lock-timeout, in ms (default MILL__LOCK_TIMEOUT_MS) */
     uint64_t memory;           /* --memory in bytes, or 0 for the default */
     uint64_t max_record;       /* --max-record in bytes, or 0 for the default (a quarter of the budget) */
     const char *tmpdir;        /* --tmp DIR, or NULL */

@@ -71,8 +71,8 @@ static int reserve(mill_ctx *ctx, MPI_Win win, int index, uint64_t len, uint64_t
     /* Every rank takes the lock once, in turn: the last one waits for all
      * the others' holds, longer as ranks are added (over TCP with many
      * ranks, seconds). --lock-timeout is for the job's own locks: a small
-     * one must not fail this, so it waits at least the default 300 s. */
-    int wait_ms = ctx->lock_timeout_ms > 300000 ? ctx->lock_timeout_ms : 300000;
+     * one must not fail this, so it waits at least the default. */
+    int wait_ms = ctx->lock_timeout_ms > MILL__LOCK_TIMEOUT_MS ? ctx->lock_timeout_ms : MILL__LOCK_TIMEOUT_MS;
     int rc = mill__lock_named_acquire(ctx->locks, INDEX_LOCK, MILL_LOCK_EXCLUSIVE, wait_ms, &token);
     if (rc == MILL_EABORT && mill__stop_signal()) return mill__stop_error(err, errlen); /* gave up at the stop */
     if (rc) {
