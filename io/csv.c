@@ -158,11 +158,21 @@ typedef struct csv_state {
     uint64_t pend_end;  /* the offset past pend's last line: the next line's offset gives its line end */
     int pending;
     int dropping;       /* the pending row passed mill__max_record: only its end is looked for */
+    /* Under --bad-records skip, without --csv-quoted-newlines: a row whose
+     * quote was still open at its line's end was skipped. Its field may go
+     * on in the lines after it, which would be read as rows: so a row after
+     * it, or a read that stops before the file's end (the next piece's
+     * lines follow), fails the run. Only a file's last row is skipped. */
+    uint64_t open_line, open_off;
+    int open_skipped;
+    int more_after;     /* the read ends before the file does */
     char *buf;
     size_t bufcap;
     mill__csv_field *f;
     size_t fcap, nf;
 } csv_state;
+
+#define OPEN_WHY "unterminated quoted field (rows with quoted newlines need --csv-quoted-newlines)"
 
 /* Reports or skips a bad row. */
 static int bad_row(csv_state *s, uint64_t line, uint64_t off, const char *why) {
@@ -176,6 +186,15 @@ static int bad_row(csv_state *s, uint64_t line, uint64_t off, const char *why) {
     else
         snprintf(s->err, s->errlen, "input %s: malformed CSV row at byte offset %" PRIu64 ": %s", s->name, off,
                  why);
+    return MILL_EFORMAT;
+}
+
+/* Fails the run for a skipped row whose quoted field was left open, once a
+ * line follows it (open_skipped). */
+static int open_row_error(csv_state *s) {
+    snprintf(s->err, s->errlen, "input %s:%" PRIu64 ": malformed CSV row (byte offset %" PRIu64 "): %s; not "
+             "skipped: the lines after it may be inside the field, and would be read as rows", s->name,
+             s->open_line, s->open_off, OPEN_WHY);
     return MILL_EFORMAT;
 }
 
@@ -226,8 +245,11 @@ static int row(csv_state *s, const char *data, size_t len, uint64_t off, uint64_
         snprintf(s->err, s->errlen, "input %s: out of memory", s->name);
         return rc;
     }
-    if (rc == MILL__CSV_OPEN)
-        return bad_row(s, line, off, "unterminated quoted field (rows with quoted newlines need --csv-quoted-newlines)");
+    if (rc == MILL__CSV_OPEN) {
+        s->open_skipped = s->o->skip_bad && !s->header_pending;
+        s->open_line = line, s->open_off = off;
+        return bad_row(s, line, off, OPEN_WHY);
+    }
     if (rc) return bad_row(s, line, off + at, why);
     if (s->header_pending) {
         s->header_pending = 0;
@@ -318,6 +340,7 @@ static int on_line(void *arg, const mill_record *ln) {
         return row(s, s->pend, s->plen, s->poff, s->pline);
     }
     if (ln->len == 0) return 0; /* blank lines are not rows */
+    if (s->open_skipped) return open_row_error(s);
     if (s->o->csv_quoted_newlines) {
         const char *why;
         size_t at, nf;
@@ -339,6 +362,7 @@ static int on_line(void *arg, const mill_record *ln) {
 
 /* Ends a read: an open quoted field at the end of the file is a bad row. */
 static int finish(csv_state *s, int rc) {
+    if (rc == 0 && s->open_skipped && s->more_after) rc = open_row_error(s);
     if (rc == 0 && s->pending && !s->dropping) {
         rc = bad_row(s, s->pline, s->poff, "unterminated quoted field at the end of the file");
     }
@@ -379,6 +403,7 @@ int mill__csv_read(const char *path, int gz, uint64_t start, uint64_t end, uint6
             if (rc == MILL__CSV_HEADER_TAKEN) rc = 0; /* else only blank lines: the header is in the range */
             if (rc) return finish(&s, rc);
         }
+        s.more_after = end < size;
         rc = mill__text_read_lines(path, start, end, size, MILL__TEXT_LINE_NUMBERS, NULL, on_line, &s, err, errlen);
     }
     return finish(&s, rc);

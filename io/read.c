@@ -46,8 +46,11 @@ typedef struct limit {
 /* Refuses, or skips and counts, a record longer than --max-record. */
 static int check_limit(void *arg, const mill_record *rec) {
     limit *l = arg;
-    size_t len = rec->len; /* without a text block's line end, \n or \r\n, as the line reader counts */
+    /* Without a text block's line end, as the line reader counts: \n or
+     * \r\n, or a \r ending the file (a block ends at a \n or there). */
+    size_t len = rec->len;
     if (!l->binary && len && rec->data[len - 1] == '\n') len -= 1 + (len > 1 && rec->data[len - 2] == '\r');
+    else if (!l->binary && len && rec->data[len - 1] == '\r') len--;
     if (len <= l->o->max_record) return l->fn(l->arg, rec);
     if (l->o->skip_bad) {
         l->o->skipped++;
