@@ -85,6 +85,21 @@ if mount_tmpfs "$TMP/mnt" 1m; then
   umount "$TMP/mnt"
   [ "$rc" = 1 ] && grep -q "output $TMP/mnt is a mount point" "$TMP/stderr" || fail "mount point output: exit $rc, $(cat "$TMP/stderr")"
 fi
+# --overwrite of an output whose files this user cannot remove (root
+# without CAP_DAC_OVERRIDE, as an ordinary user would be): refused before
+# the job runs, the old output intact. The rename would have worked, and
+# left the old output at the staging name for good.
+mkdir "$TMP/ro"
+mpimill_run "$ranks" -- run wordcount --input "$TMP/ok.txt" --output "$TMP/ro/out" --quiet
+chmod 555 "$TMP/ro/out"
+rc=0
+timeout 300 setpriv --bounding-set=-dac_override,-dac_read_search mpirun -q -n "$ranks" --oversubscribe "$MPIMILL" \
+  run wordcount --input "$TMP/m.txt" --output "$TMP/ro/out" --overwrite 2> "$TMP/stderr" || rc=$?
+[ "$rc" = 1 ] && grep -q "output $TMP/ro/out cannot be replaced: its files cannot be removed (Permission denied)" \
+  "$TMP/stderr" || fail "an output that cannot be emptied: exit $rc, $(cat "$TMP/stderr")"
+[ "$(ls -A "$TMP/ro")" = out ] && "$MPIMILL" verify "$TMP/ro/out" > /dev/null ||
+  fail "an output that cannot be emptied was touched: $(ls -A "$TMP/ro")"
+chmod 755 "$TMP/ro/out"
 # recover on a read-only filesystem (an archived output): nothing to do is
 # exit 0, not "lock file: Read-only file system"; leftovers are named.
 if [ "$ranks" = 1 ] && mount_tmpfs "$TMP/mnt" 1m; then
