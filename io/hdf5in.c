@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "agree.h"
 #include "fault.h"
@@ -103,6 +104,9 @@ int mill__hdf5_read(const char *spec, size_t dsoff, uint64_t ino, uint64_t fsize
         snprintf(err, errlen, "input %s: cannot set up the MPI-IO file driver", spec);
         rc = MILL_EIO;
     } else if ((rc = same_file(spec, file, ino, fsize, err, errlen)) != 0) {
+    } else if (access(file, R_OK) != 0) { /* else H5Fis_hdf5 says "not HDF5" for a file it cannot read */
+        snprintf(err, errlen, "input %s: %s: %s", spec, file, strerror(errno));
+        rc = MILL_EIO;
     } else if (H5Fis_hdf5(file) <= 0) {
         snprintf(err, errlen, "input %s: %s is not an HDF5 file", spec, file);
         rc = MILL_EFORMAT;
