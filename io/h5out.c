@@ -43,6 +43,7 @@ struct mill__h5out {
     col c[NCOLS]; /* key bytes, value bytes, each key's and value's start (u64) */
     uint64_t n;
     int werr;     /* errno of the first failed write to a column */
+    const char *dir; /* where the columns are, for messages */
 };
 
 /* Writes a column's buffer out. The first failure is sticky: a buffer
@@ -71,13 +72,14 @@ static int col_put(mill__h5out *h, col *c, const void *p, size_t n) {
     return 0;
 }
 
-int mill__h5out_open(mill__h5out **out, int value_type, const int fds[4]) {
+int mill__h5out_open(mill__h5out **out, int value_type, const int fds[4], const char *dir) {
     *out = calloc(1, sizeof **out);
     if (!*out) {
         for (int i = 0; i < NCOLS; i++) close(fds[i]);
         return MILL_ENOMEM;
     }
     (*out)->value_type = value_type;
+    (*out)->dir = dir;
     int rc = 0;
     for (int i = 0; i < NCOLS; i++) {
         (*out)->c[i].fd = fds[i];
@@ -88,7 +90,7 @@ int mill__h5out_open(mill__h5out **out, int value_type, const int fds[4]) {
 
 /* The message of a failed write to a column. */
 static int col_error(const mill__h5out *h, char *err, size_t errlen) {
-    snprintf(err, errlen, "HDF5 output: collecting the records in --tmp: %s", strerror(h->werr));
+    snprintf(err, errlen, "HDF5 output: collecting the records in %s: %s", h->dir, strerror(h->werr));
     return MILL_EIO;
 }
 

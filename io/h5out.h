@@ -27,9 +27,10 @@ typedef struct mill__h5out mill__h5out;
 
 /* Creates an empty local collector for values of type value_type
  * (mill_value_type), over four empty temporary files (descriptors, which it
- * owns from now on, also on failure: mill__h5out_free closes them).
- * Returns 0 or MILL_ENOMEM. */
-int mill__h5out_open(mill__h5out **out, int value_type, const int fds[4]);
+ * owns from now on, also on failure: mill__h5out_free closes them) in the
+ * directory dir, which messages name (kept, not copied). Returns 0 or
+ * MILL_ENOMEM. */
+int mill__h5out_open(mill__h5out **out, int value_type, const int fds[4], const char *dir);
 
 /* Appends one record (copied). A numeric job's value must be 8 bytes.
  * Returns 0, MILL_EIO (writing a temporary file failed; with the reason in

@@ -361,25 +361,26 @@ static int emit_key(void *arg, const void *key, size_t klen, const void *value, 
 }
 
 static int reduce_phase(mill_ctx *ctx, mill__table *t, mill__commit *commit, char *err, size_t errlen) {
-    char name[64];
+    char name[64], label[PATH_MAX + 64]; /* label: name for messages */
     const char *suffix = mill__compress_suffix(ctx->args->compress);
     int h5 = !strcmp(ctx->args->format, "hdf5"); /* one file, data.h5, written by all ranks */
     snprintf(name, sizeof name, "part-%05d%s", ctx->rank, suffix);
     if (h5) snprintf(name, sizeof name, "data.h5");
-    if (ctx->args->single_file) snprintf(name, sizeof name, "this rank's --single-file block in --tmp");
-    writer w = {.fd = -1, .name = name, .cap = 1u << 20};
+    snprintf(label, sizeof label, "%s (output %s)", name, ctx->args->output);
+    if (ctx->args->single_file) snprintf(label, sizeof label, "this rank's --single-file block in %s", ctx->spill->tmpdir);
+    writer w = {.fd = -1, .name = label, .cap = 1u << 20};
     w.buf = malloc(w.cap);
     int rc = w.buf ? 0 : MILL_ENOMEM;
     if (rc == 0 && ctx->args->single_file) rc = mill__spill_temp(ctx->spill, &w.fd, err, errlen);
     else if (rc == 0 && !(h5 && ctx->rank != 0)) rc = mill__commit_create(commit, name, &w.fd, err, errlen);
-    if (rc == 0 && *suffix) rc = mill__sink_open(&w.sink, w.fd, name, ctx->args->compress, err, errlen);
+    if (rc == 0 && *suffix) rc = mill__sink_open(&w.sink, w.fd, label, ctx->args->compress, err, errlen);
     if (rc == 0 && h5) { /* collected in --tmp (io/h5out.h) */
         int fds[4] = {-1, -1, -1, -1};
         for (int i = 0; rc == 0 && i < 4; i++) rc = mill__spill_temp(ctx->spill, &fds[i], err, errlen);
         if (rc) {
             for (int i = 0; i < 4; i++)
                 if (fds[i] >= 0) close(fds[i]);
-        } else if ((rc = mill__h5out_open(&w.h5, (int)ctx->job->value_type, fds)) != 0) {
+        } else if ((rc = mill__h5out_open(&w.h5, (int)ctx->job->value_type, fds, ctx->spill->tmpdir)) != 0) {
             snprintf(err, errlen, "out of memory");
         }
     }
@@ -613,7 +614,7 @@ static int memory_budget(mill_ctx *ctx, const mill__run_args *a, char *err, size
     struct stat st;
     int e = stat(tmp, &st) != 0 ? errno : !S_ISDIR(st.st_mode) ? ENOTDIR : access(tmp, W_OK | X_OK) != 0 ? errno : 0;
     if (e) {
-        snprintf(err, errlen, "--tmp %s: %s", tmp, strerror(e));
+        snprintf(err, errlen, "%s %s: %s", a->tmpdir ? "--tmp" : "TMPDIR", tmp, strerror(e));
         return MILL_EINVAL;
     }
     int rc = mill__spill_init(&ctx->spill, tmp);

@@ -39,8 +39,9 @@ static int pwrite_all(int fd, const char *buf, size_t n, uint64_t off) {
     return 0;
 }
 
-/* Copies len bytes of tmp (from its start) into data at offset off. */
-static int copy_block(int tmp, int data, uint64_t len, uint64_t off, char *err, size_t errlen) {
+/* Copies len bytes of tmp (from its start) into data, output out's, at
+ * offset off. */
+static int copy_block(int tmp, int data, const char *out, uint64_t len, uint64_t off, char *err, size_t errlen) {
     char *buf = malloc(1 << 20);
     if (!buf) return MILL_ENOMEM;
     int rc = 0;
@@ -52,7 +53,8 @@ static int copy_block(int tmp, int data, uint64_t len, uint64_t off, char *err, 
             snprintf(err, errlen, "single-file: reading this rank's block: %s", got ? strerror(errno) : "short");
             rc = MILL_EIO;
         } else if (pwrite_all(data, buf, (size_t)got, off + pos) != 0) {
-            snprintf(err, errlen, "single-file: writing data at offset %" PRIu64 ": %s", off + pos, strerror(errno));
+            snprintf(err, errlen, "single-file: writing data at offset %" PRIu64 " (output %s): %s", off + pos, out,
+                     strerror(errno));
             rc = MILL_EIO;
         } else {
             pos += (uint64_t)got;
@@ -89,7 +91,7 @@ static int reserve(mill_ctx *ctx, MPI_Win win, int index, uint64_t len, uint64_t
     if (mrc == MPI_SUCCESS) mrc = MPI_Win_flush(0, win);
     if (mrc != MPI_SUCCESS) rc = mill__mpi_error(mrc, "MPI_Fetch_and_op on the offset counters", err, errlen);
     if (rc == 0 && pwrite_all(index, line, (size_t)n, at) != 0) {
-        snprintf(err, errlen, "single-file: appending to _index: %s", strerror(errno));
+        snprintf(err, errlen, "single-file: appending to _index (output %s): %s", ctx->args->output, strerror(errno));
         rc = MILL_EIO;
     }
     int rrc = mill__lock_named_release(ctx->locks, INDEX_LOCK);
@@ -138,9 +140,9 @@ int mill__single_write(mill_ctx *ctx, mill__commit *commit, int status, int tmp,
         uint64_t off = 0;
         if (mrc != MPI_SUCCESS && rc == 0) rc = mill__mpi_error(mrc, "setting up the offset counter", err, errlen);
         if (rc == 0) rc = reserve(ctx, win, index, len, &off, err, errlen);
-        if (rc == 0) rc = copy_block(tmp, data, len, off, err, errlen);
+        if (rc == 0) rc = copy_block(tmp, data, ctx->args->output, len, off, err, errlen);
         if (rc == 0 && ctx->rank != 0 && (fsync(data) != 0 || fsync(index) != 0)) {
-            snprintf(err, errlen, "single-file: fsync: %s", strerror(errno));
+            snprintf(err, errlen, "single-file: fsync (output %s): %s", ctx->args->output, strerror(errno));
             rc = MILL_EIO;
         }
         /* Everyone's block is written before the window goes away. */

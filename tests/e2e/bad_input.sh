@@ -90,6 +90,19 @@ if mount_tmpfs "$TMP/mnt" 1m; then
   umount "$TMP/mnt"
   [ "$rc" = 1 ] && grep -q "output $TMP/mnt is a mount point" "$TMP/stderr" || fail "mount point output: exit $rc, $(cat "$TMP/stderr")"
 fi
+# A full disk: the error names the output, not only the part file.
+python3 -c "import os; print('\\n'.join(os.urandom(8).hex() for _ in range(200000)))" > "$TMP/m.txt"
+if mount_tmpfs "$TMP/mnt" 1m; then
+  for c in none gzip; do
+    rc=0; mpimill_run "$ranks" -- run distinct --input "$TMP/m.txt" --output "$TMP/mnt/out" --compress $c \
+      2> "$TMP/stderr" || rc=$?
+    [ "$rc" = 1 ] && grep -q "write part-0000[0-9]*\(.gz\)\? (output $TMP/mnt/out): No space left on device" \
+      "$TMP/stderr" || fail "a full disk (--compress $c): exit $rc, $(cat "$TMP/stderr")"
+    check_no_leftovers "$TMP/mnt/out"
+  done
+  umount "$TMP/mnt"
+fi
+printf 'a b\n' > "$TMP/m.txt"
 # --overwrite of an output whose files this user cannot remove: refused
 # before the job runs, the old output intact. The rename would have worked,
 # and left the old output at the staging name for good.
