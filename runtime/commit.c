@@ -597,20 +597,29 @@ static int recover_path(const char *outdir, int links, FILE *report, char *err, 
     int lfd = -1;
     rc = lock_acquire(pfd, lockname, outdir, &lfd, err, errlen);
     struct statvfs vfs;
-    if (rc == MILL_EIO && fstatvfs(pfd, &vfs) == 0 && (vfs.f_flag & ST_RDONLY)) {
-        /* No lock on a read-only filesystem, and no job can be writing
-         * there: fine when nothing is left to recover (an archived output). */
+    int ro = rc == MILL_EIO && fstatvfs(pfd, &vfs) == 0 && (vfs.f_flag & ST_RDONLY);
+    int denied = rc == MILL_EIO && !ro && faccessat(pfd, ".", W_OK | X_OK, AT_EACCESS) != 0 && errno == EACCES;
+    if (ro || denied) {
+        /* No lock on a read-only filesystem or in a directory this user
+         * cannot write: fine when nothing is left to recover (an archived
+         * output, another user's). What is left may be a running job's
+         * when others can write there, so it is only counted. */
         char **names[2] = {NULL, NULL};
         size_t n[2] = {0, 0};
         int lr = list_tagged(pfd, base, STAGING_TAG, &names[0], &n[0], err, errlen);
         if (lr == 0) lr = list_tagged(pfd, base, ASIDE_TAG, &names[1], &n[1], err, errlen);
         for (int k = 0; k < 2; k++) free_names(names[k], n[k]);
         if (lr == 0 && n[0] + n[1] == 0) {
-            if (report) fprintf(report, "mpimill: recover: %s: nothing to recover (read-only filesystem)\n", base);
+            if (report)
+                fprintf(report, "mpimill: recover: %s: nothing to recover (%s)\n", base,
+                        ro ? "read-only filesystem" : "its parent directory is not writable here");
             rc = 0;
         } else if (lr == 0) {
-            snprintf(err, errlen, "recover %s: %zu entr%s left by interrupted jobs, on a read-only filesystem: "
-                     "remount it writable to recover", outdir, n[0] + n[1], n[0] + n[1] == 1 ? "y" : "ies");
+            snprintf(err, errlen, "recover %s: %zu entr%s left by %s", outdir, n[0] + n[1],
+                     n[0] + n[1] == 1 ? "y" : "ies",
+                     ro ? "interrupted jobs, on a read-only filesystem: remount it writable to recover"
+                        : "jobs, interrupted or running, in a directory this user cannot write: recover as a user "
+                          "who can");
         } else {
             rc = lr;
         }

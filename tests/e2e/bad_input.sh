@@ -117,6 +117,17 @@ MPIMILL=$nodac mpimill_run "$ranks" -- run wordcount --input "$TMP/m.txt" --outp
 [ "$(ls -A "$TMP/ro")" = out ] && "$MPIMILL" verify "$TMP/ro/out" > /dev/null ||
   fail "an output that cannot be emptied was touched: $(ls -A "$TMP/ro")"
 chmod 755 "$TMP/ro/out"
+# recover where this user cannot write (another user's output): nothing to
+# do is exit 0, not "lock file: Permission denied"; leftovers are counted.
+chmod 555 "$TMP/ro"
+rc=0; "$nodac" recover "$TMP/ro/out" > "$TMP/stdout" 2>&1 || rc=$?
+[ "$rc" = 0 ] && grep -q "out: nothing to recover (its parent directory is not writable here)" "$TMP/stdout" ||
+  fail "recover in a directory it cannot write, nothing to do: exit $rc, $(cat "$TMP/stdout")"
+chmod 755 "$TMP/ro" && mkdir "$TMP/ro/.out.mill-staging-0123456789abcdef" && chmod 555 "$TMP/ro"
+rc=0; "$nodac" recover "$TMP/ro/out" > "$TMP/stdout" 2>&1 || rc=$?
+[ "$rc" = 1 ] && grep -q "1 entry left by jobs, interrupted or running, in a directory this user cannot write" \
+  "$TMP/stdout" || fail "recover in a directory it cannot write, a leftover: exit $rc, $(cat "$TMP/stdout")"
+chmod 755 "$TMP/ro"
 # recover on a read-only filesystem (an archived output): nothing to do is
 # exit 0, not "lock file: Read-only file system"; leftovers are named.
 if [ "$ranks" = 1 ] && mount_tmpfs "$TMP/mnt" 1m; then
