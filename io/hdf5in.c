@@ -21,16 +21,29 @@
 #define BLOCK_VALUES (1u << 20)
 #define MAX_COLUMNS ((hsize_t)1 << 28) /* 2 GiB rows: their sizes cannot overflow */
 
-/* Copies the innermost description on HDF5's error stack ("truncated file:
- * eof = 4096, ...") into buf, or "" when the stack holds none. */
-static herr_t h5__innermost(unsigned n, const H5E_error2_t *e, void *buf) {
-    if (n == 0 && e->desc && *e->desc) snprintf(buf, 256, ": %s", e->desc);
+/* The cause of an HDF5 failure: the innermost description on its error
+ * stack ("truncated file: eof = 4096, ..."), but a filter's ("required
+ * filter 'lzf' is not registered") before the plugin search's under it
+ * ("can't open directory: .../plugins"). */
+typedef struct h5__why {
+    char *buf; /* 256 bytes: ": DESCRIPTION", or "" when the stack holds none */
+    int filter; /* buf is a filter's */
+} h5__why;
+
+static herr_t h5__innermost(unsigned n, const H5E_error2_t *e, void *arg) {
+    h5__why *w = arg;
+    int filter = e->maj_num == H5E_PLINE;
+    if (e->desc && *e->desc && (n == 0 || (filter && !w->filter))) {
+        snprintf(w->buf, 256, ": %s", e->desc);
+        w->filter = filter;
+    }
     return 0;
 }
 
 static const char *h5__cause(char buf[256]) {
+    h5__why w = {buf, 0};
     buf[0] = '\0';
-    (void)H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, h5__innermost, buf);
+    (void)H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, h5__innermost, &w);
     return buf;
 }
 

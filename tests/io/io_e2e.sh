@@ -203,6 +203,7 @@ with h5py.File(sys.argv[1], "w") as f:
     f.create_dataset("nocols", data=np.zeros((5, 0)))
     f["soft"] = h5py.SoftLink("/grp/u16")
     f["hard"] = f["grp/u16"]
+    f.create_dataset("lzf", data=np.arange(10.0), compression="lzf")  # a filter this HDF5 lacks
 open(sys.argv[2], "w").write("not hdf5\n")
 EOF
 # h5dump's values, one per line -> rows, values, sum.
@@ -295,6 +296,9 @@ with h5py.File(sys.argv[1], "w") as f:
 expect_fail "wide.h5:/w: rows of 2305843009213693953 values are too wide (at most 268435456)" "$ROWSTATS" \
   --input "$in/wide.h5:/w"
 expect_fail "notes.txt is not an HDF5 file" "$ROWSTATS" --input "$in/notes.txt:/x"
+# (it named the plugin directory the search for the filter could not open)
+expect_fail "d.h5:/lzf: reading rows .* failed: required filter 'lzf' is not registered" "$ROWSTATS" \
+  --input "$in/d.h5:/lzf"
 # ---- --format hdf5: one data.h5 in the commit, read back with h5py and h5dump ----
 # Writes to data.h5 failing with EIO on the last rank only, at the first
 # write or later (failwrite.so, preloaded): the job aborts naming the rank,
