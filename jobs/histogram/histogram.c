@@ -15,7 +15,7 @@
  * but counted in the counters below_min, above_max and nan.
  *
  * Output: one line per bin, also empty ones, `I<TAB>LO<TAB>HI<TAB>COUNT`: I
- * from 0, zero-padded to the width of N-1; LO = min + i*(max-min)/N (at most max) and HI
+ * from 0, zero-padded to the width of N-1; LO = min + i*((max-min)/N) (at most max) and HI
  * the next bin's LO (max for the last), both the shortest of
  * %.15g/%.16g/%.17g that reads back exactly. No input values: no lines.
  *
@@ -100,7 +100,7 @@ static int start(mill_ctx *ctx, histogram_state *s) {
     return 0;
 }
 
-/* Returns bin i's lower edge, min + i*(max-min)/bins, and for i = bins the
+/* Returns bin i's lower edge, min + i*((max-min)/bins), and for i = bins the
  * last bin's upper edge, max. An edge is never past max: where the width
  * rounds up (bins finer than the doubles' spacing, subnormal spans) the
  * last edges would pass it, and the last bin's LO would exceed its HI. */
