@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "mpimill/job.h"
 #include "partition.h"
@@ -21,7 +22,8 @@
     USAGE "\n"                                                                                     \
     "  Reads keys from stdin, one per line, and prints KEY<TAB>RANK: the rank that owns each key\n" \
     "  (the consistent-hash partitioner of `mpimill run`). --state FILE loads a state written by\n" \
-    "  --save FILE (--exclude then applies on top of it); --stats prints one line per rank\n"       \
+    "  --save FILE, or a job output's (its directory or _SUCCESS): the ranks that own its keys\n"  \
+    "  (--exclude then applies on top of it); --stats prints one line per rank\n"                 \
     "  instead: rank, keys, key share, weight share. Exit status 1 on an I/O or state error,\n"    \
     "  2 on a usage error."
 
@@ -137,16 +139,46 @@ static int build(const cli_opts *o, mill_partition **p) {
     return 0;
 }
 
-/* Loads a saved state. Returns 0, or 1 after printing an error. */
+/* Returns the value of hex digit c, or -1. */
+static int hex_digit(int c) {
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* A job output's manifest (_SUCCESS, JSON, NUL-terminated in buf) holds
+ * the state in hex, as "partitioner": {..., "state": "HEX"}. Decodes it
+ * to the front of buf and returns its length, or 0 when there is none. */
+static size_t manifest_state(unsigned char *buf) {
+    char *p = strstr((char *)buf, "\"partitioner\"");
+    p = p ? strstr(p, "\"state\"") : NULL;
+    if (!p) return 0;
+    for (p += 7; *p == ' ' || *p == ':' || *p == '\n' || *p == '\t'; p++) {
+    }
+    if (*p++ != '"') return 0;
+    size_t n = 0;
+    for (int hi, lo; (hi = hex_digit(p[2 * n])) >= 0 && (lo = hex_digit(p[2 * n + 1])) >= 0; n++)
+        buf[n] = (unsigned char)(hi << 4 | lo); /* behind what is read: p lies past buf */
+    return p[2 * n] == '"' ? n : 0;
+}
+
+/* Loads a saved state: a file --save wrote, or a job output (its directory
+ * or its _SUCCESS), whose manifest holds the state the job ran with.
+ * Returns 0, or 1 after printing an error. */
 static int load(const char *path, mill_partition **p) {
+    char manifest[4096];
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        snprintf(manifest, sizeof manifest, "%s/_SUCCESS", path);
+        path = manifest;
+    }
     FILE *f = fopen(path, "rb");
     if (!f) return fail(1, "cannot open %s: %s", path, strerror(errno));
-    size_t cap = 1 << 16, len = 0;
+    /* A manifest holds the state in hex, and more: it may be longer. */
+    size_t cap = 1 << 16, len = 0, most = 3 * MILL_PARTITION_STATE_MAX;
     unsigned char *buf = malloc(cap);
     while (buf) {
         len += fread(buf + len, 1, cap - len, f);
         if (len < cap) break;
-        if (len > MILL_PARTITION_STATE_MAX) { /* no state is this long: do not read on */
+        if (len > most) { /* no state is this long: do not read on */
             free(buf);
             fclose(f);
             return fail(1, "cannot load %s: %s", path, "longer than any partitioner state");
@@ -162,6 +194,13 @@ static int load(const char *path, mill_partition **p) {
     if (bad) {
         free(buf);
         return fail(1, "cannot read %s%s", path, "");
+    }
+    if (len && buf[0] == '{') { /* len < cap: room for the NUL */
+        buf[len] = 0;
+        if ((len = manifest_state(buf)) == 0) {
+            free(buf);
+            return fail(1, "cannot load %s: %s", path, "a manifest without a partitioner state");
+        }
     }
     int rc = mill_partition_deserialize(p, buf, len);
     free(buf);

@@ -6,18 +6,12 @@
 "$MILLGEN" --bytes 2M --seed 31 --vocab 20000 "$TMP/in.txt"
 oracle "$TMP/in.txt" > "$TMP/want"
 
-# manifest_state OUT FILE: the manifest's partitioner state, as binary.
-manifest_state() {
-  python3 -c 'import json,sys; open(sys.argv[2],"wb").write(bytes.fromhex(json.load(open(sys.argv[1]))["partitioner"]["state"]))' \
-    "$1/_SUCCESS" "$2"
-}
-
-# check_placement OUT: every key of part-0000r is owned by rank r.
+# check_placement OUT: every key of part-0000r is owned by rank r, by the
+# state in OUT's manifest (`--state OUT`).
 check_placement() {
-  manifest_state "$1" "$TMP/state"
   for p in "$1"/part-*; do
     r=$((10#${p##*part-}))
-    cut -f1 "$p" | "$MPIMILL" partition --state "$TMP/state" | awk -F'\t' -v r="$r" -v p="$p" \
+    cut -f1 "$p" | "$MPIMILL" partition --state "$1" | awk -F'\t' -v r="$r" -v p="$p" \
       '$2 != r { print "key " $1 " in " p " belongs to rank " $2; bad = 1 } END { exit bad }' ||
       fail "keys on the wrong rank in $1"
   done
@@ -26,6 +20,19 @@ check_placement() {
 mpimill_run 3 -- run wordcount --input "$TMP/in.txt" --output "$TMP/w" --weights 1,2,1 --quiet
 output_of "$TMP/w" | cmp -s "$TMP/want" - || fail "--weights changed the result"
 check_placement "$TMP/w"
+# The manifest's state is hex: --state reads it from the output, from its
+# _SUCCESS, or decoded to the bytes --save writes, alike.
+python3 -c 'import json,sys; open(sys.argv[2],"wb").write(bytes.fromhex(json.load(open(sys.argv[1]))["partitioner"]["state"]))' \
+  "$TMP/w/_SUCCESS" "$TMP/state"
+cut -f1 "$TMP/w"/part-* > "$TMP/keys"
+for s in "$TMP/w/_SUCCESS" "$TMP/state"; do
+  "$MPIMILL" partition --state "$s" < "$TMP/keys" | cmp -s - <("$MPIMILL" partition --state "$TMP/w" < "$TMP/keys") ||
+    fail "--state $s places keys otherwise than --state $TMP/w"
+done
+printf '{"partitioner": {"ranks": 2}}\n' > "$TMP/nostate"
+rc=0; "$MPIMILL" partition --state "$TMP/nostate" < /dev/null 2> "$TMP/stderr" || rc=$?
+[ "$rc" = 1 ] && grep -q "cannot load $TMP/nostate: a manifest without a partitioner state" "$TMP/stderr" ||
+  fail "a manifest without a state: exit $rc, $(cat "$TMP/stderr")"
 k0=$(wc -l < "$TMP/w/part-00000"); k1=$(wc -l < "$TMP/w/part-00001"); k2=$(wc -l < "$TMP/w/part-00002")
 awk -v a="$k0" -v b="$k1" -v c="$k2" 'BEGIN { r = 2 * b / (a + c); exit !(r > 1.8 && r < 2.2) }' ||
   fail "weights 1,2,1 gave keys $k0 $k1 $k2"
