@@ -141,7 +141,9 @@ static int build(const cli_opts *o, mill_partition **p) {
 
 /* Returns the value of hex digit c, or -1. */
 static int hex_digit(int c) {
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+    if (c >= '0' && c <= '9') return c - '0';
+    c |= 0x20; /* lower case */
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
 /* A job output's manifest (_SUCCESS, JSON, NUL-terminated in buf) holds

@@ -367,7 +367,8 @@ static int reduce_phase(mill_ctx *ctx, mill__table *t, mill__commit *commit, cha
     snprintf(name, sizeof name, "part-%05d%s", ctx->rank, suffix);
     if (h5) snprintf(name, sizeof name, "data.h5");
     snprintf(label, sizeof label, "%s (output %s)", name, ctx->args->output);
-    if (ctx->args->single_file) snprintf(label, sizeof label, "this rank's --single-file block in %s", ctx->spill->tmpdir);
+    if (ctx->args->single_file)
+        snprintf(label, sizeof label, "this rank's --single-file block in %s", ctx->spill->tmpdir);
     writer w = {.fd = -1, .name = label, .cap = 1u << 20};
     w.buf = malloc(w.cap);
     int rc = w.buf ? 0 : MILL_ENOMEM;
