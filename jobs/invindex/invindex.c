@@ -203,7 +203,10 @@ static int ii_append(mill_ctx *ctx, invindex_state *s, const char *a, cursor *y,
     }
     close_group(&w);
     size_t tail = s->merged.len - HEAD;
-    if ((uint64_t)used + tail > UINT32_MAX - HEAD) return MILL_EINVAL;
+    if ((uint64_t)used + tail > UINT32_MAX - HEAD) {
+        mill_fail(ctx, "the postings of one word pass 4 GiB, which invindex keeps at most");
+        return MILL_EINVAL;
+    }
     char *v; /* a itself when its room allows: a's bytes are read above */
     int rc = mill_value_resize(ctx, HEAD + used + tail, (void **)&v);
     if (rc) return rc;

@@ -124,9 +124,13 @@ static int join_map(mill_ctx *ctx, const mill_record *rec) {
         if (esc ? jk_buf_add(&s->key, esc, 2) : jk_buf_add(&s->key, p + i, 1)) return MILL_ENOMEM;
     }
     uint8_t sd = (uint8_t)side;
+    if (rec->len > UINT32_MAX - 5) { /* a row list holds lengths in 32 bits */
+        mill_fail(ctx, "a row of %zu bytes: join keeps the rows of a key to at most 4 GiB", rec->len);
+        return MILL_EINVAL;
+    }
     uint32_t rl = (uint32_t)rec->len, used = 5 + rl;
     s->val.len = 0;
-    if (rec->len > UINT32_MAX - 5 || jk_buf_add(&s->val, &used, 4) || jk_buf_add(&s->val, &sd, 1) || jk_buf_add(&s->val, &rl, 4) ||
+    if (jk_buf_add(&s->val, &used, 4) || jk_buf_add(&s->val, &sd, 1) || jk_buf_add(&s->val, &rl, 4) ||
         jk_buf_add(&s->val, rec->data, rec->len))
         return MILL_ENOMEM;
     return mill_emit(ctx, s->key.p ? s->key.p : "", s->key.len, s->val.p, s->val.len);
@@ -141,7 +145,11 @@ static int join_combine(mill_ctx *ctx, const void *key, size_t key_len, const vo
     if (a_len < 4 || b_len < 4) goto bad;
     memcpy(&ua, a, 4);
     memcpy(&ub, b, 4);
-    if (ua > a_len - 4 || ub > b_len - 4 || (uint64_t)ua + ub > UINT32_MAX - 4) goto bad;
+    if (ua > a_len - 4 || ub > b_len - 4) goto bad;
+    if ((uint64_t)ua + ub > UINT32_MAX - 4) {
+        mill_fail(ctx, "the rows of one key pass 4 GiB, which join keeps at most (%u + %u bytes)", ua, ub);
+        return MILL_EINVAL;
+    }
     uint32_t used = ua + ub;
     char *v; /* a itself when its room allows */
     int rc = mill_value_resize(ctx, 4 + (size_t)used, (void **)&v);

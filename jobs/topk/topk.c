@@ -181,8 +181,11 @@ static int topk_map(mill_ctx *ctx, const mill_record *rec) {
         found = text_field(rec->data, rec->len, s->field, &fp, &flen) == 0;
     }
     double v;
-    if (!found || jk_parse_double(fp, flen, &v) != 0 || rec->len > UINT32_MAX)
-        return mill_count(ctx, "not_numeric", 1);
+    if (!found || jk_parse_double(fp, flen, &v) != 0) return mill_count(ctx, "not_numeric", 1);
+    if (rec->len > UINT32_MAX) { /* a value holds a record's length in 32 bits */
+        mill_fail(ctx, "a record of %zu bytes: topk keeps records of at most 4 GiB", rec->len);
+        return MILL_EINVAL;
+    }
     while (*fp == ' ' || *fp == '\t') fp++, flen--; /* VALUE as parsed: a tab around it would split the line */
     while (fp[flen - 1] == ' ' || fp[flen - 1] == '\t') flen--;
     return keep(s, v, fp, flen, rec);
@@ -271,6 +274,10 @@ static int topk_combine(mill_ctx *ctx, const void *key, size_t key_len, const vo
             hb = ib++ < nb;
             if (hb && next_entry(b, b_len, &pb, &eb)) goto bad;
         }
+    }
+    if (s->merged.len > UINT32_MAX) { /* the list's offsets are 32 bits */
+        mill_fail(ctx, "the top %u records pass 4 GiB, which topk keeps at most", n);
+        return MILL_EINVAL;
     }
     memcpy(s->merged.p, &n, 4);
     memcpy(s->merged.p + 4, &last, 4);
