@@ -19,7 +19,9 @@
 #include "mpimill/job.h"
 
 #define BLOCK_VALUES (1u << 20)
-#define MAX_COLUMNS ((hsize_t)1 << 28) /* 2 GiB rows: their sizes cannot overflow */
+/* A row is read in one H5Dread, whose bytes in the file (up to 8 per value)
+ * the MPI-IO driver takes as an int: a row of 2^28 doubles, 2 GiB, failed. */
+#define MAX_COLUMNS (((hsize_t)1 << 28) - 1)
 
 /* The cause of an HDF5 failure: the innermost description on its error
  * stack ("truncated file: eof = 4096, ..."), but a filter's ("required
