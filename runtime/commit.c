@@ -160,6 +160,15 @@ static int split_output(const char *outdir, char *parent, size_t plen, char *bas
         snprintf(err, errlen, "output %s: not a usable directory name", outdir);
         return MILL_EINVAL;
     }
+    /* Names of the commit's own entries: the recovery of another output
+     * would take such an output for its leftovers, and remove or move it. */
+    size_t nl = strlen(n), tl = strlen(LOCK_TAG);
+    int lock = nl > tl && !strcmp(n + nl - tl, LOCK_TAG);
+    if (n[0] == '.' && (strstr(n, STAGING_TAG) || strstr(n, ASIDE_TAG) || lock)) {
+        snprintf(err, errlen, "output %s: a name of the form .NAME" STAGING_TAG "*, .NAME" ASIDE_TAG "* or .NAME"
+                 LOCK_TAG " is kept for mpimill's own entries beside output NAME", outdir);
+        return MILL_EINVAL;
+    }
     snprintf(parent, plen, "%s", p);
     snprintf(base, BASE_MAX + 1, "%s", n);
     return 0;

@@ -153,6 +153,12 @@ MPIMILL=$nodac expect 1 "secret.txt: Permission denied" wordcount --input "$TMP/
 MPIMILL=$nodac expect 1 "input $TMP/secret.txt:/x: $TMP/secret.txt: Permission denied" \
   histogram --input "$TMP/secret.txt:/x" --output "$TMP/out" --opt bins=2 --opt min=0 --opt max=1
 expect 1 "error: output $TMP/exists exists" wordcount --input "$TMP/ok.txt" --output "$TMP/exists"
+# The names of the commit's own entries: another output's recovery would
+# take such an output for its leftovers (and removed .out.mill-staging-keep).
+for o in .out.mill-staging-keep .out.mill-old-1 .out.mill-lock; do
+  expect 2 "output $TMP/$o: a name of the form .NAME.mill-staging-\*, .NAME.mill-old-\* or .NAME.mill-lock is kept" \
+    wordcount --input "$TMP/ok.txt" --output "$TMP/$o"
+done
 expect 2 "error: unknown job 'nosuchjob'" nosuchjob --input "$TMP/ok.txt" --output "$TMP/out"
 expect 2 "job wordcount has no option 'color'" wordcount --input "$TMP/ok.txt" --output "$TMP/out" --opt color=red
 expect 1 "option lower=yes: expected 0 or 1" wordcount --input "$TMP/ok.txt" --output "$TMP/out" --opt lower=yes
