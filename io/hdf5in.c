@@ -15,6 +15,7 @@
 
 #include "agree.h"
 #include "fault.h"
+#include "input.h"
 
 #include "mpimill/job.h"
 
@@ -75,18 +76,17 @@ int mill__hdf5_address(const char *file, const char *dataset, uint64_t *addr) {
     return rc;
 }
 
-/* Checks that `file` is still the one listed (inode ino, size bytes; 0:
- * not known): the MPI-IO driver reads past a truncated end as zeros. */
-static int same_file(const char *spec, const char *file, uint64_t ino, uint64_t size, char *err, size_t errlen) {
+/* Checks that `file` is still the one listed (inode ino, birth time
+ * birth_ns, size bytes; 0: not known): the MPI-IO driver reads past a
+ * truncated end as zeros. */
+static int same_file(const char *spec, const char *file, uint64_t ino, uint64_t birth_ns, uint64_t size, char *err,
+                     size_t errlen) {
     struct stat st;
-    if (!ino && !size) return 0;
+    if (!ino && !birth_ns && !size) return 0;
+    int rc = mill__file_check(spec, file, ino, birth_ns, err, errlen);
+    if (rc) return rc;
     if (stat(file, &st) != 0) {
         snprintf(err, errlen, "input %s: %s: %s", spec, file, strerror(errno));
-        return MILL_EIO;
-    }
-    if (ino && (uint64_t)st.st_ino != ino) {
-        snprintf(err, errlen, "input %s: %s was replaced by another file since the job listed its inputs: reading "
-                 "it would mix two versions", spec, file);
         return MILL_EIO;
     }
     if (size && (uint64_t)st.st_size != size) {
@@ -98,8 +98,8 @@ static int same_file(const char *spec, const char *file, uint64_t ino, uint64_t 
     return 0;
 }
 
-int mill__hdf5_read(const char *spec, size_t dsoff, uint64_t ino, uint64_t fsize, MPI_Comm comm,
-                    mill__record_fn fn, void *arg, char *err, size_t errlen) {
+int mill__hdf5_read(const char *spec, size_t dsoff, uint64_t ino, uint64_t birth_ns, uint64_t fsize,
+                    MPI_Comm comm, mill__record_fn fn, void *arg, char *err, size_t errlen) {
     h5__quiet();
     int rank, size;
     if (MPI_Comm_rank(comm, &rank) != MPI_SUCCESS || MPI_Comm_size(comm, &size) != MPI_SUCCESS) {
@@ -118,7 +118,7 @@ int mill__hdf5_read(const char *spec, size_t dsoff, uint64_t ino, uint64_t fsize
     } else if ((fapl = H5Pcreate(H5P_FILE_ACCESS)) < 0 || H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL) < 0) {
         snprintf(err, errlen, "input %s: cannot set up the MPI-IO file driver", spec);
         rc = MILL_EIO;
-    } else if ((rc = same_file(spec, file, ino, fsize, err, errlen)) != 0) {
+    } else if ((rc = same_file(spec, file, ino, birth_ns, fsize, err, errlen)) != 0) {
     } else if (access(file, R_OK) != 0) { /* else H5Fis_hdf5 says "not HDF5" for a file it cannot read */
         snprintf(err, errlen, "input %s: %s: %s", spec, file, strerror(errno));
         rc = MILL_EIO;
@@ -230,7 +230,7 @@ int mill__hdf5_read(const char *spec, size_t dsoff, uint64_t ino, uint64_t fsize
         rc = MILL_EIO;
     }
     if (fapl >= 0) H5Pclose(fapl);
-    if (rc == 0 && file) rc = same_file(spec, file, ino, fsize, err, errlen); /* truncated while read? */
+    if (rc == 0 && file) rc = same_file(spec, file, ino, birth_ns, fsize, err, errlen); /* truncated while read? */
     free(buf);
     free(file);
     return rc;

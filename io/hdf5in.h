@@ -19,17 +19,18 @@
 
 /* Collective over comm. Reads the dataset named by spec (the file name is
  * spec[0, dsoff), the dataset spec + dsoff + 1) and calls fn for each of this
- * rank's rows; fn == NULL only takes part. ino and size are the file's inode
- * and size when the job listed it (0: not checked): a file replaced, or of
- * another size before the open or after the last read, is an error. Every
+ * rank's rows; fn == NULL only takes part. ino, birth_ns and size are the
+ * file's inode, birth time and size when the job listed it (0: not
+ * checked): a file replaced, or of another size, before the open
+ * or after the last read, is an error (mill__file_check). Every
  * rank returns an error when any rank fails to open the file or the dataset,
  * or finds a type other than integer or float, a rank other than 1 or 2, or
- * rows wider than 2^28 values (MILL_EFORMAT, MILL_ENOENT or MILL_EIO with a
+ * rows wider than 2^28 - 1 values (MILL_EFORMAT, MILL_ENOENT or MILL_EIO with a
  * message naming the file and dataset). After the open, a failed read or
  * fn's non-zero return is this rank's alone: it stops reading and returns
  * it, having taken part in the collective close; the caller agrees. */
-int mill__hdf5_read(const char *spec, size_t dsoff, uint64_t ino, uint64_t size, MPI_Comm comm,
-                    mill__record_fn fn, void *arg, char *err, size_t errlen);
+int mill__hdf5_read(const char *spec, size_t dsoff, uint64_t ino, uint64_t birth_ns, uint64_t size,
+                    MPI_Comm comm, mill__record_fn fn, void *arg, char *err, size_t errlen);
 
 /* Sets *addr to the address in `file` of the object that `dataset` (from
  * its leading '/') names: names of one dataset (a soft or hard link to it,

@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <glob.h>
 #include <limits.h>
@@ -35,8 +36,23 @@ int mill__whole_file(const mill__file *f, int csv_quoted_newlines) {
     return f->kind == MILL__GZIP || f->kind == MILL__CSV_GZ || (f->kind == MILL__CSV && csv_quoted_newlines);
 }
 
-/* Appends one input; kind and dsoff are set by the caller afterwards. */
-static int add_file(mill__inputs *in, size_t *cap, const char *path, const struct stat *st) {
+/* Returns a statx's birth time in ns, or 0 when it has none. */
+static uint64_t birth_of(const struct statx *sx) {
+    return sx->stx_mask & STATX_BTIME ? (uint64_t)sx->stx_btime.tv_sec * 1000000000u + sx->stx_btime.tv_nsec : 0;
+}
+
+uint64_t mill__file_birth(const char *path, size_t len) {
+    char name[PATH_MAX];
+    struct statx sx;
+    if (len >= sizeof name) return 0;
+    memcpy(name, path, len);
+    name[len] = '\0';
+    return statx(AT_FDCWD, name, 0, STATX_BTIME, &sx) == 0 ? birth_of(&sx) : 0;
+}
+
+/* Appends one input born at birth (mill__file_birth); kind and dsoff are
+ * set by the caller afterwards. */
+static int add_file(mill__inputs *in, size_t *cap, const char *path, const struct stat *st, uint64_t birth) {
     if (in->n == *cap) {
         size_t ncap = *cap ? *cap * 2 : 16;
         mill__file *f = realloc(in->files, ncap * sizeof *f);
@@ -47,9 +63,25 @@ static int add_file(mill__inputs *in, size_t *cap, const char *path, const struc
     char *p = strdup(path);
     if (!p) return MILL_ENOMEM;
     in->files[in->n] = (mill__file){.path = p, .size = (uint64_t)st->st_size, .kind = (uint32_t)mill__kind_of(path),
-                                    .ino = (uint64_t)st->st_ino, .dev = (uint64_t)st->st_dev};
+                                    .ino = (uint64_t)st->st_ino, .dev = (uint64_t)st->st_dev,
+                                    .birth_ns = birth};
     in->n++;
     in->total += (uint64_t)st->st_size;
+    return 0;
+}
+
+int mill__file_check(const char *spec, const char *path, uint64_t ino, uint64_t birth, char *err, size_t errlen) {
+    struct statx sx;
+    if (!ino && !birth) return 0;
+    if (statx(AT_FDCWD, path, 0, STATX_INO | STATX_BTIME, &sx) != 0) {
+        snprintf(err, errlen, "input %s: %s", spec, strerror(errno));
+        return MILL_EIO;
+    }
+    if ((ino && sx.stx_ino != ino) || (birth && birth_of(&sx) != birth)) {
+        snprintf(err, errlen, "input %s: replaced by another file since the job listed its inputs (another job's "
+                 "--overwrite?): reading it would mix two versions", spec);
+        return MILL_EIO;
+    }
     return 0;
 }
 
@@ -174,7 +206,7 @@ static int add_special(mill__inputs *in, size_t *cap, const char *path, char *er
         int ok = regular_prefix(path, (size_t)(c - path), &st);
         if (ok < 0) return ok;
         if (!ok) continue;
-        int rc = add_file(in, cap, path, &st);
+        int rc = add_file(in, cap, path, &st, mill__file_birth(path, (size_t)(c - path)));
         if (rc) return rc;
         in->files[in->n - 1].kind = MILL__HDF5;
         in->files[in->n - 1].dsoff = (uint32_t)(c - path);
@@ -208,7 +240,7 @@ static int add_path(mill__inputs *in, size_t *cap, const char *path, const dir_u
             snprintf(err, errlen, "input %s: %s", path, strerror(errno));
             return MILL_EIO;
         }
-        return add_file(in, cap, path, &st);
+        return add_file(in, cap, path, &st, mill__file_birth(path, strlen(path)));
     }
     if (!S_ISDIR(st.st_mode)) {
         if (top) {
@@ -430,10 +462,10 @@ void mill__inputs_free(mill__inputs *in) {
 }
 
 /* Wire format: u64 n, then per file: u64 size, u32 kind, u32 dsoff,
- * u64 ino, u64 path length, path bytes. */
+ * u64 ino, u64 birth_ns, u64 path length, path bytes. */
 int mill__inputs_pack(const mill__inputs *in, char **buf, size_t *len) {
     size_t need = 8;
-    for (size_t i = 0; i < in->n; i++) need += 32 + strlen(in->files[i].path);
+    for (size_t i = 0; i < in->n; i++) need += 40 + strlen(in->files[i].path);
     char *b = malloc(need), *p = b;
     if (!b) return MILL_ENOMEM;
     uint64_t n = in->n;
@@ -444,6 +476,7 @@ int mill__inputs_pack(const mill__inputs *in, char **buf, size_t *len) {
         memcpy(p, &in->files[i].kind, 4), p += 4;
         memcpy(p, &in->files[i].dsoff, 4), p += 4;
         memcpy(p, &in->files[i].ino, 8), p += 8;
+        memcpy(p, &in->files[i].birth_ns, 8), p += 8;
         memcpy(p, &pl, 8), p += 8;
         memcpy(p, in->files[i].path, pl), p += pl;
     }
@@ -459,20 +492,21 @@ int mill__inputs_unpack(mill__inputs *in, const char *buf, size_t len) {
     if (len < 8) return MILL_EFORMAT;
     memcpy(&n, buf, 8);
     for (uint64_t i = 0; i < n; i++) {
-        uint64_t size, pl, ino;
+        uint64_t size, pl, ino, ct;
         uint32_t kind, dsoff;
-        if (len - off < 32) goto bad;
+        if (len - off < 40) goto bad;
         memcpy(&size, buf + off, 8);
         memcpy(&kind, buf + off + 8, 4);
         memcpy(&dsoff, buf + off + 12, 4);
         memcpy(&ino, buf + off + 16, 8);
-        memcpy(&pl, buf + off + 24, 8);
-        off += 32;
+        memcpy(&ct, buf + off + 24, 8);
+        memcpy(&pl, buf + off + 32, 8);
+        off += 40;
         if (len - off < pl || kind > MILL__HDF5 || (kind == MILL__HDF5 && dsoff >= pl)) goto bad;
         char *path = strndup(buf + off, pl);
         if (!path) { mill__inputs_free(in); return MILL_ENOMEM; }
         struct stat st = {.st_size = (off_t)size, .st_ino = (ino_t)ino};
-        int rc = add_file(in, &cap, path, &st);
+        int rc = add_file(in, &cap, path, &st, ct);
         free(path);
         if (rc) { mill__inputs_free(in); return rc; }
         in->files[in->n - 1].kind = kind;

@@ -34,6 +34,9 @@ typedef struct mill__file {
                        * differs from node to node for the same file. */
     uint64_t dev;     /* its st_dev, on the rank that listed it only (not packed): with ino,
                        * what finds a file listed twice */
+    uint64_t birth_ns; /* its birth time in ns when listed (0: unknown): with ino, what tells a
+                        * file replaced since (ext4 gives a new file the inode number its
+                        * predecessor just freed); unlike ctime, not changed by an append */
 } mill__file;
 
 typedef struct mill__inputs {
@@ -84,6 +87,17 @@ void mill__inputs_free(mill__inputs *in);
 /* Serializes the list into a malloc'ed buffer (for MPI_Bcast) and back. */
 int mill__inputs_pack(const mill__inputs *in, char **buf, size_t *len);
 int mill__inputs_unpack(mill__inputs *in, const char *buf, size_t len);
+
+/* Returns the birth time in ns of the file named path[0, len) (statx), or 0
+ * where the filesystem keeps none (NFS) or it cannot be had. */
+uint64_t mill__file_birth(const char *path, size_t len);
+
+/* Returns 0 when the file at path is still the one listed with inode ino and
+ * birth time birth (0: unknown, not checked), else MILL_EIO with a message
+ * naming spec: the file is gone or replaced since (say, by another job's
+ * --overwrite), and reading it would mix versions. Readers check before and
+ * after they read: they open the file by name in between. */
+int mill__file_check(const char *spec, const char *path, uint64_t ino, uint64_t birth, char *err, size_t errlen);
 
 /* Returns the kind of input `path` by its name: *.csv.gz, *.gz, *.csv, else
  * text (HDF5 datasets are recognised by mill__inputs_collect). */

@@ -65,16 +65,9 @@ static int check_limit(void *arg, const mill_record *rec) {
     return MILL_EFORMAT;
 }
 
-/* Reads piece pc with the reader its kind needs. */
-static int read_piece(const mill__inputs *in, mill__read_opts *o, const mill__piece *pc, mill__record_fn fn,
-                      void *arg, char *err, size_t errlen) {
-    const mill__file *f = &in->files[pc->file];
-    struct stat st; /* a file replaced since it was listed (say, by another job's --overwrite) */
-    if (f->kind != MILL__HDF5 && f->ino && stat(f->path, &st) == 0 && (uint64_t)st.st_ino != f->ino) {
-        snprintf(err, errlen, "input %s: replaced by another file since the job listed its inputs (another job's "
-                 "--overwrite?): reading it would mix two versions", f->path);
-        return MILL_EIO;
-    }
+/* read_piece for the kinds read as lines. */
+static int read_text_piece(const mill__file *f, mill__read_opts *o, const mill__piece *pc, mill__record_fn fn,
+                           void *arg, char *err, size_t errlen) {
     switch ((mill__kind)f->kind) {
     case MILL__GZIP:
         return mill__gzip_read(f->path, f->size, o->skip_bad ? MILL__GZ_SKIP_CORRUPT | MILL__GZ_SKIP_LONG : 0,
@@ -83,11 +76,6 @@ static int read_piece(const mill__inputs *in, mill__read_opts *o, const mill__pi
     case MILL__CSV_GZ:
         return mill__csv_read(f->path, f->kind == MILL__CSV_GZ, pc->start, pc->end, f->size, o, fn, arg, err,
                               errlen);
-    case MILL__HDF5: {
-        block_count b = {fn, arg, o};
-        return mill__hdf5_read(f->path, f->dsoff, f->ino, f->size, o->comm, fn ? count_row : NULL, &b, err,
-                               errlen);
-    }
     case MILL__TEXT:
     default: {
         /* A piece that starts where this rank's last one ended (its own
@@ -102,6 +90,22 @@ static int read_piece(const mill__inputs *in, mill__read_opts *o, const mill__pi
         return rc;
     }
     }
+}
+
+/* Reads piece pc with the reader its kind needs, from the file listed:
+ * checked before and after (the reader opens it by name in between). */
+static int read_piece(const mill__inputs *in, mill__read_opts *o, const mill__piece *pc, mill__record_fn fn,
+                      void *arg, char *err, size_t errlen) {
+    const mill__file *f = &in->files[pc->file];
+    if (f->kind == MILL__HDF5) { /* collective: checked inside, on every rank */
+        block_count b = {fn, arg, o};
+        return mill__hdf5_read(f->path, f->dsoff, f->ino, f->birth_ns, f->size, o->comm, fn ? count_row : NULL,
+                               &b, err, errlen);
+    }
+    int rc = mill__file_check(f->path, f->path, f->ino, f->birth_ns, err, errlen);
+    if (rc == 0) rc = read_text_piece(f, o, pc, fn, arg, err, errlen);
+    if (rc == 0) rc = mill__file_check(f->path, f->path, f->ino, f->birth_ns, err, errlen);
+    return rc;
 }
 
 /* Like mill__read_piece with options o (o->skipped is increased by the bad

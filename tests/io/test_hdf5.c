@@ -108,7 +108,7 @@ static void check_dataset(const char *file, const char *ds, uint64_t n, size_t w
     seen s = {.width = width};
     char err[512] = "";
     const char *sp = spec(file, ds, &off);
-    int rc = mill__hdf5_read(sp, off, 0, 0, MPI_COMM_WORLD, on_row, &s, err, sizeof err);
+    int rc = mill__hdf5_read(sp, off, 0, 0, 0, MPI_COMM_WORLD, on_row, &s, err, sizeof err);
     if (rc) fprintf(stderr, "rank %d: %s\n", rank, err);
     CHECK(rc == 0);
     CHECK(s.bad == 0);
@@ -131,7 +131,7 @@ static void check_error_as(const char *file, const char *ds, uint64_t ino, uint6
     seen s = {.width = 1};
     char err[512] = "";
     const char *sp = spec(file, ds, &off);
-    int rc = mill__hdf5_read(sp, off, ino, size, MPI_COMM_WORLD, on_row, &s, err, sizeof err);
+    int rc = mill__hdf5_read(sp, off, ino, 0, size, MPI_COMM_WORLD, on_row, &s, err, sizeof err);
     CHECK(rc == want);
     if (rank == 0) {
         CHECK(strstr(err, words) != NULL);
@@ -181,8 +181,8 @@ int main(int argc, char **argv) {
     snprintf(s1, sizeof s1, "%s:/i32", file);
     snprintf(s2, sizeof s2, "%s:/grp/f64", file);
     uint64_t sz = (uint64_t)st.st_size, ino = (uint64_t)st.st_ino;
-    mill__file fl[2] = {{s1, sz, MILL__HDF5, (uint32_t)strlen(file), ino, 0},
-                        {s2, sz, MILL__HDF5, (uint32_t)strlen(file), ino, 0}};
+    mill__file fl[2] = {{s1, sz, MILL__HDF5, (uint32_t)strlen(file), ino, 0, 0},
+                        {s2, sz, MILL__HDF5, (uint32_t)strlen(file), ino, 0, 0}};
     mill__inputs in = {.files = fl, .n = 2, .total = 2 * sz};
     mill__read_opts o = {.comm = MPI_COMM_WORLD};
     seen s = {.width = 1, .fail_after = rank == 0 ? 1 : 0};

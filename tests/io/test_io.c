@@ -708,8 +708,8 @@ static void test_split_mixed(void) {
 
 /* Whole files go largest first to the least loaded rank. */
 static void test_split_whole_balance(void) {
-    mill__file f[] = {{"a.gz", 40, MILL__GZIP, 0, 0, 0}, {"b.gz", 100, MILL__GZIP, 0, 0, 0}, {"c.gz", 60, MILL__GZIP, 0, 0, 0},
-                      {"d.gz", 50, MILL__GZIP, 0, 0, 0}, {"e.txt", 10, MILL__TEXT, 0, 0, 0}};
+    mill__file f[] = {{"a.gz", 40, MILL__GZIP, 0, 0, 0, 0}, {"b.gz", 100, MILL__GZIP, 0, 0, 0, 0}, {"c.gz", 60, MILL__GZIP, 0, 0, 0, 0},
+                      {"d.gz", 50, MILL__GZIP, 0, 0, 0, 0}, {"e.txt", 10, MILL__TEXT, 0, 0, 0, 0}};
     mill__inputs in = {.files = f, .n = 5, .total = 260};
     mill__piece p[8];
     /* 2 ranks: b(100)->0, c(60)->1, d(50)->1, a(40)->0. */
@@ -728,7 +728,7 @@ static void test_split_whole_balance(void) {
     }
     CU_ASSERT_EQUAL(whole, 4);
     /* HDF5 datasets: one piece on every rank, first. */
-    mill__file h[] = {{"x.txt", 10, MILL__TEXT, 0, 0, 0}, {"d.h5:/a", 999, MILL__HDF5, 4, 0, 0}};
+    mill__file h[] = {{"x.txt", 10, MILL__TEXT, 0, 0, 0, 0}, {"d.h5:/a", 999, MILL__HDF5, 4, 0, 0, 0}};
     mill__inputs hin = {.files = h, .n = 2, .total = 1009};
     for (int r = 0; r < 3; r++) {
         size_t k = mill__split(&hin, r, 3, p, 8);
@@ -856,6 +856,23 @@ static void test_grown_input(void) {
     mill__inputs_free(&in);
 }
 
+/* A record callback that counts the records and, at the first, replaces
+ * the file being read by a copy. */
+typedef struct replacer {
+    const char *path;
+    int records;
+} replacer;
+
+static int replace_rec(void *arg, const mill_record *r) {
+    (void)r;
+    replacer *x = arg;
+    if (x->records++ == 0) {
+        write_file("rp.new", "one\ntwo\n", 8);
+        CU_ASSERT(rename(path_of("rp.new"), x->path) == 0);
+    }
+    return 0;
+}
+
 /* A file replaced (renamed over) after it was listed is refused: the job
  * would mix two versions of an output another job replaced. The listed
  * identity survives the broadcast's pack and unpack. */
@@ -881,6 +898,20 @@ static void test_replaced_input(void) {
     CU_ASSERT_EQUAL(mill__read_piece(&out, &pc, count_rec, &n, err, sizeof err), MILL_EIO);
     CU_ASSERT(strstr(err, "replaced by another file since the job listed its inputs") != NULL);
     CU_ASSERT_EQUAL(n, 0);
+    /* The new file with the old one's inode number, as ext4 hands a freed
+     * one out again: its birth time tells them apart. */
+    struct stat st;
+    CU_ASSERT_FATAL(stat(p, &st) == 0);
+    CU_ASSERT(out.files[0].birth_ns != 0); /* the test's filesystem keeps birth times */
+    out.files[0].ino = (uint64_t)st.st_ino;
+    CU_ASSERT_EQUAL(mill__read_piece(&out, &pc, count_rec, &n, err, sizeof err), MILL_EIO);
+    CU_ASSERT(strstr(err, "replaced by another file") != NULL);
+    /* Replaced while being read: the reader opened it by name, so the check
+     * after the read finds it. */
+    out.files[0].birth_ns = mill__file_birth(p, strlen(p));
+    replacer r = {p, 0};
+    CU_ASSERT_EQUAL(mill__read_piece(&out, &pc, replace_rec, &r, err, sizeof err), MILL_EIO);
+    CU_ASSERT(r.records == 2 && strstr(err, "replaced by another file") != NULL);
     mill__inputs_free(&in);
     mill__inputs_free(&out);
 }
