@@ -48,7 +48,8 @@
 #define MILL_FAULT_BEFORE_UNLOCK 13      /* all done, lock file not yet removed (0) */
 #define MILL_FAULT_ABORTING 14           /* a NO was agreed, staging not yet removed (0) */
 #define MILL_FAULT_SET_ASIDE 15          /* --overwrite by plain renames: old output renamed aside, new not in (0) */
-#define MILL_FAULT_MAX 15
+#define MILL_FAULT_VERIFY_READ 16       /* mpimill verify read the manifest, no file checked yet */
+#define MILL_FAULT_MAX 16
 
 /* Failure sites (mill__fault_site), numbered like the points. */
 #define MILL_FAULT_SITE_WEIGHTS 1     /* allocating the partitioner's weights, before --weights auto's gather */

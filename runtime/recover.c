@@ -338,6 +338,7 @@ int mill__commit_verify(const char *outdir, FILE *out, char *err, size_t errlen)
         close(dfd);
         return rc;
     }
+    MILL_FAULT(MILL_FAULT_VERIFY_READ);
     int differ = m.self < 0;
     if (differ) fprintf(out, "differs: _SUCCESS: its text does not match its manifest_xxh3 (it was changed)\n");
     for (size_t i = 0; i < m.nfiles; i++) {
@@ -393,7 +394,18 @@ int mill__commit_verify(const char *outdir, FILE *out, char *err, size_t errlen)
         }
     }
     int lerr = errno;
+    /* A job's --overwrite that swapped this output out and removed it
+     * meanwhile is not damage: say so. */
+    struct stat ds, ps;
+    int replaced = differ && fstat(dirfd(d), &ds) == 0 &&
+                   (ds.st_nlink == 0 || stat(outdir, &ps) != 0 || ps.st_ino != ds.st_ino || ps.st_dev != ds.st_dev);
     closedir(d);
+    if (replaced) {
+        snprintf(err, errlen, "verify %s: the output was replaced while being verified (another job's --overwrite): "
+                 "verify it again", outdir);
+        mill__manifest_free(&m);
+        return MILL_EIO;
+    }
     if (lerr != 0) {
         snprintf(err, errlen, "verify %s: listing it: %s", outdir, strerror(lerr));
         mill__manifest_free(&m);
@@ -446,6 +458,7 @@ int mill__verify_main(int argc, char **argv) {
     int a = one_dir_arg(argc, argv, "verify", usage);
     if (a) return a == -1 ? MILL_EXIT_OK : MILL_EXIT_USAGE;
     char err[MILL__ERRLEN] = "";
+    mill__fault_init(0, 1);
     int rc = mill__commit_verify(argv[1], stdout, err, sizeof err);
     if (rc < 0) mill__eprintf("error: %s", err);
     return rc ? MILL_EXIT_RUNTIME : MILL_EXIT_OK;

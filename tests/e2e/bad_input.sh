@@ -103,6 +103,19 @@ if mount_tmpfs "$TMP/mnt" 1m; then
   umount "$TMP/mnt"
 fi
 printf 'a b\n' > "$TMP/m.txt"
+# verify of an output another job replaces meanwhile (held 5 s after it
+# read the manifest, fault point 16) says so, not "missing: part-00000".
+if [ "$ranks" = 1 ]; then
+  mpimill_run 1 -- run wordcount --input "$TMP/ok.txt" --output "$TMP/vr" --quiet
+  MPIMILL_FAULT_DELAY_MS=5000 "$MPIMILL" verify "$TMP/vr" > "$TMP/stdout" 2> "$TMP/stderr" & vp=$!
+  sleep 1
+  mpimill_run 1 -- run wordcount --input "$TMP/m.txt" --output "$TMP/vr" --overwrite --quiet
+  rc=0; wait $vp || rc=$?
+  [ "$rc" = 1 ] && grep -q "verify $TMP/vr: the output was replaced while being verified" "$TMP/stderr" ||
+    fail "verify during an --overwrite: exit $rc, $(cat "$TMP/stdout" "$TMP/stderr")"
+  "$MPIMILL" verify "$TMP/vr" > /dev/null || fail "the replacing output does not verify"
+  rm -rf "$TMP/vr"
+fi
 # --overwrite of an output whose files this user cannot remove: refused
 # before the job runs, the old output intact. The rename would have worked,
 # and left the old output at the staging name for good.
