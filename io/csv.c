@@ -161,11 +161,11 @@ typedef struct csv_state {
     /* Under --bad-records skip, without --csv-quoted-newlines: a row whose
      * quote was still open at its line's end was skipped. Its field may go
      * on in the lines after it, which would be read as rows: so a row after
-     * it, or a read that stops before the file's end (the next piece's
-     * lines follow), fails the run. Only a file's last row is skipped. */
-    uint64_t open_line, open_off;
+     * it in this read, or bytes after its line in the file (another piece's
+     * lines), fail the run. Only a file's last row is skipped. */
+    uint64_t open_line, open_off, open_end; /* open_end: past the row's last byte */
     int open_skipped;
-    int more_after;     /* the read ends before the file does */
+    uint64_t size;      /* a plain file's size (0: a gzip file, read whole) */
     char *buf;
     size_t bufcap;
     mill__csv_field *f;
@@ -247,7 +247,7 @@ static int row(csv_state *s, const char *data, size_t len, uint64_t off, uint64_
     }
     if (rc == MILL__CSV_OPEN) {
         s->open_skipped = s->o->skip_bad && !s->header_pending;
-        s->open_line = line, s->open_off = off;
+        s->open_line = line, s->open_off = off, s->open_end = off + len;
         return bad_row(s, line, off, OPEN_WHY);
     }
     if (rc) return bad_row(s, line, off + at, why);
@@ -362,7 +362,7 @@ static int on_line(void *arg, const mill_record *ln) {
 
 /* Ends a read: an open quoted field at the end of the file is a bad row. */
 static int finish(csv_state *s, int rc) {
-    if (rc == 0 && s->open_skipped && s->more_after) rc = open_row_error(s);
+    if (rc == 0 && s->open_skipped && s->open_end + 2 < s->size) rc = open_row_error(s); /* + its \r\n */
     if (rc == 0 && s->pending && !s->dropping) {
         rc = bad_row(s, s->pline, s->poff, "unterminated quoted field at the end of the file");
     }
@@ -378,7 +378,8 @@ static int finish(csv_state *s, int rc) {
 
 int mill__csv_read(const char *path, int gz, uint64_t start, uint64_t end, uint64_t size, mill__read_opts *o,
                    mill__record_fn fn, void *arg, char *err, size_t errlen) {
-    csv_state s = {.name = path, .o = o, .fn = fn, .arg = arg, .err = err, .errlen = errlen, .header_pending = 1};
+    csv_state s = {.name = path, .o = o, .fn = fn, .arg = arg, .err = err, .errlen = errlen, .header_pending = 1,
+                   .size = gz ? 0 : size};
     err[0] = '\0';
     int rc;
     if (gz) {
@@ -403,7 +404,6 @@ int mill__csv_read(const char *path, int gz, uint64_t start, uint64_t end, uint6
             if (rc == MILL__CSV_HEADER_TAKEN) rc = 0; /* else only blank lines: the header is in the range */
             if (rc) return finish(&s, rc);
         }
-        s.more_after = end < size;
         rc = mill__text_read_lines(path, start, end, size, MILL__TEXT_LINE_NUMBERS, NULL, on_line, &s, err, errlen);
     }
     return finish(&s, rc);

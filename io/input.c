@@ -77,7 +77,8 @@ int mill__file_check(const char *spec, const char *path, uint64_t ino, uint64_t 
         snprintf(err, errlen, "input %s: %s", spec, strerror(errno));
         return MILL_EIO;
     }
-    if ((ino && sx.stx_ino != ino) || (birth && birth_of(&sx) != birth)) {
+    /* A birth time this node does not report (another NFS client) is not checked. */
+    if ((ino && sx.stx_ino != ino) || (birth && (sx.stx_mask & STATX_BTIME) && birth_of(&sx) != birth)) {
         snprintf(err, errlen, "input %s: replaced by another file since the job listed its inputs (another job's "
                  "--overwrite?): reading it would mix two versions", spec);
         return MILL_EIO;

@@ -756,7 +756,7 @@ static int check_target(mill__commit *c, const char *outdir, int *exists, char *
     /* The rename that swaps it out needs no permission on it, but removing
      * its files afterwards does: without it the old output would stay at
      * the staging name, and block every later job on this output. */
-    if (faccessat(c->parent_fd, c->base, W_OK | X_OK, AT_EACCESS) != 0) {
+    if (faccessat(c->parent_fd, c->base, W_OK | X_OK, AT_EACCESS) != 0 && errno == EACCES) { /* not EPERM: seccomp */
         snprintf(err, errlen, "output %s cannot be replaced: its files cannot be removed (%s)", outdir,
                  strerror(errno));
         return MILL_EIO;

@@ -401,8 +401,8 @@ int mill__commit_verify(const char *outdir, FILE *out, char *err, size_t errlen)
                    (ds.st_nlink == 0 || stat(outdir, &ps) != 0 || ps.st_ino != ds.st_ino || ps.st_dev != ds.st_dev);
     closedir(d);
     if (replaced) {
-        snprintf(err, errlen, "verify %s: the output was replaced while being verified (another job's --overwrite): "
-                 "verify it again", outdir);
+        snprintf(err, errlen, "verify %s: the output was replaced or removed while being verified (another job's "
+                 "--overwrite?): the lines above are not damage; verify it again", outdir);
         mill__manifest_free(&m);
         return MILL_EIO;
     }

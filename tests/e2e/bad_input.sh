@@ -10,7 +10,8 @@ mkdir "$TMP/exists"
 # $nodac runs mpimill as an ordinary user would (root without
 # CAP_DAC_OVERRIDE: mode bits apply): root reads mode-000 files anyway.
 nodac=$TMP/nodac
-printf '#!/bin/sh\nexec setpriv --bounding-set=-dac_override,-dac_read_search "%s" "$@"\n' "$MPIMILL" > "$nodac"
+printf '#!/bin/sh\nexec setpriv --inh-caps=-dac_override,-dac_read_search --bounding-set=-dac_override,-dac_read_search "%s" "$@"\n' \
+  "$MPIMILL" > "$nodac"
 chmod +x "$nodac"
 
 # expect CODE PATTERN ARGS...: runs mpimill run, checks exit code and stderr.
@@ -107,11 +108,14 @@ printf 'a b\n' > "$TMP/m.txt"
 # read the manifest, fault point 16) says so, not "missing: part-00000".
 if [ "$ranks" = 1 ]; then
   mpimill_run 1 -- run wordcount --input "$TMP/ok.txt" --output "$TMP/vr" --quiet
-  MPIMILL_FAULT_DELAY_MS=5000 "$MPIMILL" verify "$TMP/vr" > "$TMP/stdout" 2> "$TMP/stderr" & vp=$!
-  sleep 1
+  MPIMILL_FAULT_DELAY_MS=10000 "$MPIMILL" verify "$TMP/vr" > "$TMP/stdout" 2> "$TMP/stderr" & vp=$!
+  for i in $(seq 100); do  # until verify holds the output open (it then waits 10 s at point 16)
+    ls -l /proc/$vp/fd 2> /dev/null | grep -q -- "-> $TMP/vr\$" && break
+    sleep 0.1
+  done
   mpimill_run 1 -- run wordcount --input "$TMP/m.txt" --output "$TMP/vr" --overwrite --quiet
   rc=0; wait $vp || rc=$?
-  [ "$rc" = 1 ] && grep -q "verify $TMP/vr: the output was replaced while being verified" "$TMP/stderr" ||
+  [ "$rc" = 1 ] && grep -q "verify $TMP/vr: the output was replaced or removed while being verified" "$TMP/stderr" ||
     fail "verify during an --overwrite: exit $rc, $(cat "$TMP/stdout" "$TMP/stderr")"
   "$MPIMILL" verify "$TMP/vr" > /dev/null || fail "the replacing output does not verify"
   rm -rf "$TMP/vr"

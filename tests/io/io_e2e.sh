@@ -126,6 +126,14 @@ for f in qnl.csv qnlz.csv.gz; do
 done
 expect_fail "qnlhalf.csv:3: .*not skipped" groupby --input "$in/qnlhalf.csv" --opt by=region --bad-records skip \
   --split-size 0
+# The file's last row is skipped at any rank count, also when a rank's range
+# ends inside it (it failed at 2 ranks, as if another piece's lines followed).
+python3 -c 'import sys; open(sys.argv[1], "wb").write(b"region,price,note\nnorth,1,x\nsouth,2,x\nn,1,\"" + b"y" * 4000 + b"\n")' \
+  "$in/qnllast.csv"
+rm -rf "$TMP/qnllast"
+mpimill_run "$ranks" -- run groupby --input "$in/qnllast.csv" --opt by=region --bad-records skip --split-size 0 \
+  --output "$TMP/qnllast" > "$TMP/stdout" || fail "an open quote on the last row, under skip: $(cat "$TMP/stdout")"
+grep -qw "bad_records_skipped=1" "$TMP/stdout" || fail "the last row's open quote was not skipped once: $(cat "$TMP/stdout")"
 # A \r ending the file ends its last line, which is then exactly --max-record long.
 python3 -c "import sys; open(sys.argv[1], 'wb').write(b'z' * (1 << 20) + b'\r')" "$in/crlast.txt"
 mpimill_run "$ranks" -- run wordcount --input "$in/crlast.txt" --max-record 1M --output "$TMP/crlast" --quiet ||
