@@ -104,7 +104,7 @@ if mount_tmpfs "$TMP/mnt" 1m; then
   umount "$TMP/mnt"
 fi
 printf 'a b\n' > "$TMP/m.txt"
-# verify of an output another job replaces meanwhile (held 5 s after it
+# verify of an output another job replaces meanwhile (held 10 s after it
 # read the manifest, fault point 16) says so, not "missing: part-00000".
 if [ "$ranks" = 1 ]; then
   mpimill_run 1 -- run wordcount --input "$TMP/ok.txt" --output "$TMP/vr" --quiet
