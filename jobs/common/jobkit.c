@@ -29,6 +29,14 @@ int jk_buf_add(jk_buf *b, const void *p, size_t n) {
     return 0;
 }
 
+int jk_buf_add_escaped(jk_buf *b, const char *p, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        const char *esc = p[i] == '\t' ? "\\t" : p[i] == '\n' ? "\\n" : p[i] == '\r' ? "\\r" : p[i] == '\\' ? "\\\\" : NULL;
+        if (esc ? jk_buf_add(b, esc, 2) : jk_buf_add(b, p + i, 1)) return MILL_ENOMEM;
+    }
+    return 0;
+}
+
 void jk_buf_free(jk_buf *b) {
     free(b->p);
     b->p = NULL;

@@ -22,6 +22,10 @@ typedef struct jk_buf {
 int jk_buf_reserve(jk_buf *b, size_t extra);
 /* Appends n bytes. Returns 0 or MILL_ENOMEM. */
 int jk_buf_add(jk_buf *b, const void *p, size_t n);
+/* Appends n bytes of a field taken from input, with tab, newline, CR and
+ * backslash written as \t, \n, \r and \\, so that it stays one field of one
+ * output line. Returns 0 or MILL_ENOMEM. */
+int jk_buf_add_escaped(jk_buf *b, const char *p, size_t n);
 /* Frees the bytes and empties the buffer. */
 void jk_buf_free(jk_buf *b);
 

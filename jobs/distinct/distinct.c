@@ -6,15 +6,25 @@
  * field, 1-based, as mill_csv_field gives it). Without it a record's whole
  * bytes are the value (for CSV, the raw row).
  *
- * Output: `VALUE<TAB>COUNT`, sorted by VALUE within each part.
+ * Output: `VALUE<TAB>COUNT`, sorted by VALUE within each part. A column's
+ * value is escaped as groupby's (jk_buf_add_escaped), so that one with a
+ * quoted newline stays on one line and `column=X` writes what groupby's
+ * `by=X` does; a whole record is written as it is, like `uniq -c`.
  */
 #include <mpimill/job.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "jobkit.h"
 
 static const char *const options[] = {"column", NULL};
+
+/* The userdata under column=: the column, and its escaped value. */
+typedef struct distinct_state {
+    jk_cols *cols;
+    jk_buf value;
+} distinct_state;
 
 /* Reads column= into a one-column list (userdata), or leaves NULL. */
 static int distinct_setup(mill_ctx *ctx) {
@@ -24,28 +34,39 @@ static int distinct_setup(mill_ctx *ctx) {
         mill_fail(ctx, "option column=%s: expected one column name or #N", col);
         return MILL_EINVAL;
     }
-    jk_cols *c = jk_cols_parse(ctx, "column", col);
-    if (!c) return MILL_EINVAL;
-    mill_set_userdata(ctx, c);
+    distinct_state *s = calloc(1, sizeof *s);
+    if (!s) return MILL_ENOMEM;
+    if (!(s->cols = jk_cols_parse(ctx, "column", col))) {
+        free(s);
+        return MILL_EINVAL;
+    }
+    mill_set_userdata(ctx, s);
     return 0;
 }
 
-/* Emits (value, 1): the record, or its column. */
+/* Emits (value, 1): the record, or its column's value escaped. */
 static int distinct_map(mill_ctx *ctx, const mill_record *rec) {
-    jk_cols *c = mill_userdata(ctx);
-    if (!c) return mill_emit_u64(ctx, rec->data, rec->len, 1);
+    distinct_state *s = mill_userdata(ctx);
+    if (!s) return mill_emit_u64(ctx, rec->data, rec->len, 1);
     const size_t *idx;
     const char *p;
     size_t len;
-    int rc = jk_cols_resolve(ctx, c, rec, &idx);
-    if (rc == 0) rc = jk_cols_field(ctx, c, rec, 0, &p, &len);
-    if (rc == 0) rc = mill_emit_u64(ctx, p, len, 1);
-    return rc;
+    int rc = jk_cols_resolve(ctx, s->cols, rec, &idx);
+    if (rc == 0) rc = jk_cols_field(ctx, s->cols, rec, 0, &p, &len);
+    if (rc) return rc;
+    s->value.len = 0;
+    if (jk_buf_add_escaped(&s->value, p, len)) return MILL_ENOMEM;
+    return mill_emit_u64(ctx, s->value.p ? s->value.p : "", s->value.len, 1);
 }
 
-/* Frees the column list. */
+/* Frees the column list and the value buffer. */
 static void distinct_teardown(mill_ctx *ctx) {
-    jk_cols_free(mill_userdata(ctx));
+    distinct_state *s = mill_userdata(ctx);
+    if (s) {
+        jk_cols_free(s->cols);
+        jk_buf_free(&s->value);
+        free(s);
+    }
     mill_set_userdata(ctx, NULL);
 }
 

@@ -112,15 +112,6 @@ static int groupby_setup(mill_ctx *ctx) {
     return 0;
 }
 
-/* Appends a group value to the key, escaping \t, \n, \r and \\. */
-static int add_escaped(jk_buf *b, const char *p, size_t len) {
-    for (size_t i = 0; i < len; i++) {
-        const char *esc = p[i] == '\t' ? "\\t" : p[i] == '\n' ? "\\n" : p[i] == '\r' ? "\\r" : p[i] == '\\' ? "\\\\" : NULL;
-        if (esc ? jk_buf_add(b, esc, 2) : jk_buf_add(b, p + i, 1)) return MILL_ENOMEM;
-    }
-    return 0;
-}
-
 /* Emits (group, accumulators of this one row). */
 static int groupby_map(mill_ctx *ctx, const mill_record *rec) {
     groupby_state *s = mill_userdata(ctx);
@@ -132,7 +123,7 @@ static int groupby_map(mill_ctx *ctx, const mill_record *rec) {
         const char *p;
         size_t len;
         if ((rc = jk_cols_field(ctx, s->cols, rec, i, &p, &len)) != 0) return rc;
-        if ((i && jk_buf_add(&s->key, "\t", 1)) || add_escaped(&s->key, p, len)) return MILL_ENOMEM;
+        if ((i && jk_buf_add(&s->key, "\t", 1)) || jk_buf_add_escaped(&s->key, p, len)) return MILL_ENOMEM;
     }
     s->val.len = 0;
     uint64_t one = 1;

@@ -119,10 +119,7 @@ static int join_map(mill_ctx *ctx, const mill_record *rec) {
     if (rc == 0) rc = jk_cols_field(ctx, s->on[side], rec, 0, &p, &len);
     if (rc) return rc;
     s->key.len = 0;
-    for (size_t i = 0; i < len; i++) {
-        const char *esc = p[i] == '\t' ? "\\t" : p[i] == '\n' ? "\\n" : p[i] == '\r' ? "\\r" : p[i] == '\\' ? "\\\\" : NULL;
-        if (esc ? jk_buf_add(&s->key, esc, 2) : jk_buf_add(&s->key, p + i, 1)) return MILL_ENOMEM;
-    }
+    if (jk_buf_add_escaped(&s->key, p, len)) return MILL_ENOMEM;
     uint8_t sd = (uint8_t)side;
     if (rec->len > UINT32_MAX - 5) { /* a row list holds lengths in 32 bits */
         mill_fail(ctx, "a row of %zu bytes: join keeps the rows of a key to at most 4 GiB", rec->len);

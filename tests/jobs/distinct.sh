@@ -40,6 +40,14 @@ printf '\xef\xbb\xbfa,b\n1,2\n3,4\n1,5\n' > "$TMP/bom.csv"
 printf '1\t2\n3\t1\n' > "$TMP/want"
 run_job "$ranks" distinct --input "$TMP/bom.csv" --output "$TMP/bom" --opt column=a
 same "$TMP/want" "$TMP/bom" "distinct column=a of a CSV with a BOM"
+# A column's value is escaped as groupby's: a quoted newline, tab or CR stays
+# on one output line, and column=X writes what groupby by=X does.
+printf 'id,note\n1,"a\nb"\n2,"a\tc"\n3,x\\y\n4,"a\nb"\n5,"r\r"\n' > "$TMP/esc.csv"
+printf 'a\\nb\t2\na\\tc\t1\nr\\r\t1\nx\\\\y\t1\n' > "$TMP/want"
+run_job "$ranks" distinct --input "$TMP/esc.csv" --output "$TMP/esc" --opt column=note --csv-quoted-newlines
+same "$TMP/want" "$TMP/esc" "distinct column=note with a quoted newline, tab, CR and backslash"
+run_job "$ranks" groupby --input "$TMP/esc.csv" --output "$TMP/escg" --opt by=note --csv-quoted-newlines
+same "$TMP/want" "$TMP/escg" "groupby by=note differs from distinct column=note"
 # Blank lines before the header are not rows (the blank line 1 was the header).
 printf '\n\r\nk,v\na,1\n\nb,1\n' > "$TMP/blank.csv"
 printf '1\t2\n' > "$TMP/want"
