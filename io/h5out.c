@@ -261,8 +261,7 @@ static void io_failed(MPI_File *fh, int *code, ...) {
 int mill__h5out_write(mill__h5out *h, MPI_Comm comm, int fd0, const char *job_name, int status, char *err,
                       size_t errlen) {
     int rank, size;
-    MPI_Comm_rank(comm, &rank);
-    MPI_Comm_size(comm, &size);
+    if (mill__comm_shape(comm, &rank, &size, err, errlen)) return MILL_EMPI;
     (void)H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     char path[PATH_MAX] = "";
     int rc = status;

@@ -146,10 +146,11 @@ mill__share *mill__share_open(const mill__inputs *in, int csv_quoted_newlines, i
             __atomic_store_n(&s->words[me], (uint64_t)count[me] << 32, __ATOMIC_RELEASE);
             __atomic_store_n(&s->words[nodes + me], 0, __ATOMIC_RELAXED);
             if (me == 0) __atomic_store_n(&s->words[2 * nodes], 0, __ATOMIC_RELEASE);
-            /* Every word is set before any rank takes a piece. */
-            ok = MPI_Win_sync(s->win) == MPI_SUCCESS && MPI_Barrier(node) == MPI_SUCCESS &&
-                 MPI_Win_sync(s->win) == MPI_SUCCESS;
+            ok = MPI_Win_sync(s->win) == MPI_SUCCESS;
         }
+        /* Every word is set before any rank takes a piece. Every rank meets
+         * here, whatever failed above, so that none waits for ever. */
+        ok = MPI_Barrier(node) == MPI_SUCCESS && ok && MPI_Win_sync(s->win) == MPI_SUCCESS;
         /* A window that failed past its making is left to exit too: the
          * node's ranks would have to agree to free it. */
         if (!mill__all_ok(node, ok)) ok = -1;

@@ -15,12 +15,30 @@
 #include "agree.h"
 #include "mpimill/job.h"
 
-void mill__oom_abort(MPI_Comm comm, const char *what) {
+void mill__abort(MPI_Comm comm, const char *why) {
     int rank = -1;
-    MPI_Comm_rank(comm, &rank);
-    fprintf(stderr, "mpimill: error: rank %d: out of memory while %s; aborting the job\n", rank, what);
+    (void)MPI_Comm_rank(comm, &rank); /* -1 when it fails: the message still goes out */
+    fprintf(stderr, "mpimill: error: rank %d: %s; aborting the job\n", rank, why);
     MPI_Abort(comm, 1);
     abort(); /* MPI_Abort does not return */
+}
+
+void mill__oom_abort(MPI_Comm comm, const char *what) {
+    char why[256];
+    snprintf(why, sizeof why, "out of memory while %s", what);
+    mill__abort(comm, why);
+}
+
+/* An agreement's own MPI call failed: this rank cannot learn what the
+ * others decided, and they may wait for it for ever (a rank that returned
+ * would sit in MPI_Finalize while a peer waits in the agreement). Nothing
+ * is left but to end the job, which the commit protocol makes safe at any
+ * instant: the output stays the old one or becomes the complete new one. */
+static void agree_broken(MPI_Comm comm, const char *call, int mpi_rc) {
+    char why[MILL__ERRLEN], what[128];
+    snprintf(what, sizeof what, "%s failed while the ranks agreed on their status", call);
+    (void)mill__mpi_error(mpi_rc, what, why, sizeof why);
+    mill__abort(comm, why);
 }
 
 int mill__mpi_error(int mpi_rc, const char *what, char *err, size_t errlen) {
@@ -29,6 +47,12 @@ int mill__mpi_error(int mpi_rc, const char *what, char *err, size_t errlen) {
     if (MPI_Error_string(mpi_rc, s, &n) != MPI_SUCCESS) snprintf(s, sizeof s, "code %d", mpi_rc);
     snprintf(err, errlen, "%s: %s", what, s);
     return MILL_EMPI;
+}
+
+int mill__comm_shape(MPI_Comm comm, int *rank, int *size, char *err, size_t errlen) {
+    int rc = MPI_Comm_rank(comm, rank);
+    if (rc == MPI_SUCCESS) rc = MPI_Comm_size(comm, size);
+    return rc == MPI_SUCCESS ? 0 : mill__mpi_error(rc, "MPI_Comm_rank/MPI_Comm_size", err, errlen);
 }
 
 static void (*wait_hook)(void *); /* mill__wait_hook; one per process, like MPI itself */
@@ -55,28 +79,23 @@ int mill__wait(MPI_Request *req) {
 
 /* mill__agree and mill__agree_root; root_step: rank 0 acted for the job. */
 static int agree(MPI_Comm comm, int status, char *err, size_t errlen, int root_step) {
-    int rank, size;
-    MPI_Comm_rank(comm, &rank);
-    MPI_Comm_size(comm, &size);
+    int rank, size, mrc;
+    if ((mrc = MPI_Comm_rank(comm, &rank)) != MPI_SUCCESS || (mrc = MPI_Comm_size(comm, &size)) != MPI_SUCCESS)
+        agree_broken(comm, "MPI_Comm_rank", mrc);
     /* mine[0]: the lowest failing rank; mine[1]: 1 while every rank failed. */
     int mine[2] = {status ? rank : INT_MAX, status != 0}, got[2];
     MPI_Request req;
-    if (MPI_Iallreduce(mine, got, 2, MPI_INT, MPI_MIN, comm, &req) != MPI_SUCCESS ||
-        mill__wait(&req) != MPI_SUCCESS) {
-        snprintf(err, errlen, "MPI_Allreduce failed while agreeing on status");
-        return MILL_EMPI;
-    }
+    mrc = MPI_Iallreduce(mine, got, 2, MPI_INT, MPI_MIN, comm, &req);
+    if (mrc != MPI_SUCCESS || (mrc = mill__wait(&req)) != MPI_SUCCESS) agree_broken(comm, "MPI_Iallreduce", mrc);
     int first = got[0], everyone = got[1];
     if (first == INT_MAX) return 0;
     /* The failing rank's code and message go to everyone (rank 0 prints). */
     char msg[MILL__ERRLEN];
     int code = status;
     if (rank == first) snprintf(msg, sizeof msg, "%s", err && *err ? err : mill_strerror(status));
-    if (MPI_Bcast(&code, 1, MPI_INT, first, comm) != MPI_SUCCESS ||
-        MPI_Bcast(msg, sizeof msg, MPI_CHAR, first, comm) != MPI_SUCCESS) {
-        snprintf(err, errlen, "MPI_Bcast failed while agreeing on status");
-        return MILL_EMPI;
-    }
+    if ((mrc = MPI_Bcast(&code, 1, MPI_INT, first, comm)) != MPI_SUCCESS ||
+        (mrc = MPI_Bcast(msg, sizeof msg, MPI_CHAR, first, comm)) != MPI_SUCCESS)
+        agree_broken(comm, "MPI_Bcast", mrc);
     if (rank != first || size > 1) {
         /* A failure every rank shares (a missing dataset) is not one rank's. */
         if (size > 1 && !everyone && !(root_step && first == 0) && strncmp(msg, "rank ", 5) != 0)
@@ -88,8 +107,9 @@ static int agree(MPI_Comm comm, int status, char *err, size_t errlen, int root_s
 }
 
 int mill__all_ok(MPI_Comm comm, int ok) {
-    int all = 0;
-    return MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, comm) == MPI_SUCCESS && all;
+    int all = 0, mrc = MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, comm);
+    if (mrc != MPI_SUCCESS) agree_broken(comm, "MPI_Allreduce", mrc);
+    return all;
 }
 
 int mill__agree(MPI_Comm comm, int status, char *err, size_t errlen) {
@@ -102,8 +122,7 @@ int mill__agree_root(MPI_Comm comm, int status, char *err, size_t errlen) {
 
 int mill__gather_str(MPI_Comm comm, const char *mine, char **all, char *err, size_t errlen) {
     int rank, size;
-    MPI_Comm_rank(comm, &rank);
-    MPI_Comm_size(comm, &size);
+    if (mill__comm_shape(comm, &rank, &size, err, errlen)) return MILL_EMPI;
     int len = (int)strlen(mine);
     int *lens = NULL, *displs = NULL;
     char *buf = NULL;
@@ -113,7 +132,11 @@ int mill__gather_str(MPI_Comm comm, const char *mine, char **all, char *err, siz
         if (!lens || !displs) mill__oom_abort(comm, "gathering strings");
     }
     int rc = MPI_Gather(&len, 1, MPI_INT, lens, 1, MPI_INT, 0, comm);
-    if (rc != MPI_SUCCESS) return mill__mpi_error(rc, "MPI_Gather", err, errlen);
+    if (rc != MPI_SUCCESS) {
+        free(lens);
+        free(displs);
+        return mill__mpi_error(rc, "MPI_Gather", err, errlen);
+    }
     size_t total = 0;
     if (rank == 0) {
         for (int i = 0; i < size; i++) {
@@ -140,8 +163,13 @@ int mill__comm_world(MPI_Comm *comm, int *rank, int *size) {
         fprintf(stderr, "mpimill: error: MPI_Comm_dup failed\n");
         return MILL_EMPI;
     }
-    MPI_Comm_set_errhandler(*comm, MPI_ERRORS_RETURN);
-    MPI_Comm_rank(*comm, rank);
-    MPI_Comm_size(*comm, size);
+    char err[MILL__ERRLEN];
+    int rc = MPI_Comm_set_errhandler(*comm, MPI_ERRORS_RETURN);
+    if (rc != MPI_SUCCESS) mill__mpi_error(rc, "MPI_Comm_set_errhandler", err, sizeof err);
+    if (rc != MPI_SUCCESS || mill__comm_shape(*comm, rank, size, err, sizeof err)) {
+        fprintf(stderr, "mpimill: error: %s\n", err);
+        (void)MPI_Comm_free(comm); /* failing too: MPI is unusable, and the command exits */
+        return MILL_EMPI;
+    }
     return 0;
 }

@@ -15,12 +15,14 @@
  * 0. Otherwise every rank returns the status of the lowest failing rank, and
  * err on rank 0 holds that rank's message, prefixed with "rank R: " when
  * more than one rank runs and not every rank failed. Never hangs as long as
- * every rank calls it. */
+ * every rank calls it. When its own MPI calls fail, it aborts the job
+ * (mpirun ends every rank) after one line naming the rank: the ranks could
+ * no longer agree on anything, and one that went on could wait for ever. */
 int mill__agree(MPI_Comm comm, int status, char *err, size_t errlen);
 
 /* Collective. Returns whether every rank of comm passes a nonzero ok; a
- * failed MPI call is a no. For steps with no message to carry, such as
- * whether a window was made everywhere. */
+ * failed MPI call aborts, as in mill__agree. For steps with no message to
+ * carry, such as whether a window was made everywhere. */
 int mill__all_ok(MPI_Comm comm, int ok);
 
 /* Collective. Like mill__agree, after a step that rank 0 took for the whole
@@ -40,6 +42,16 @@ int mill__wait(MPI_Request *req);
  * collective must still pass on a lock queue entry it abandoned, or every
  * rank queued behind that entry waits out its timeout. */
 void mill__wait_hook(void (*fn)(void *), void *arg);
+
+/* Prints "mpimill: error: rank R: WHY; aborting the job" and ends every
+ * rank of the job (MPI_Abort): for a rank that cannot go on without
+ * leaving its peers waiting for ever. The commit protocol makes that safe
+ * at any instant: the output stays the old one or is the complete new one. */
+void mill__abort(MPI_Comm comm, const char *why)
+#if defined(__GNUC__)
+    __attribute__((noreturn))
+#endif
+    ;
 
 /* Ends the whole job when a rank cannot allocate what a collective step in
  * progress needs: going on would leave its peers waiting or mismatched.
@@ -68,13 +80,18 @@ void mill__eprintf(const char *fmt, ...)
 /* Formats an MPI error code into err and returns MILL_EMPI. */
 int mill__mpi_error(int mpi_rc, const char *what, char *err, size_t errlen);
 
+/* Stores this rank and the number of ranks of comm. Returns 0, or MILL_EMPI
+ * with err set (comm is not a valid communicator, on every rank). */
+int mill__comm_shape(MPI_Comm comm, int *rank, int *size, char *err, size_t errlen);
+
 /* Collective. Concatenates each rank's NUL-terminated string on rank 0 in
  * rank order into a malloc'ed *all (NULL on other ranks). */
 int mill__gather_str(MPI_Comm comm, const char *mine, char **all, char *err, size_t errlen);
 
 /* Duplicates MPI_COMM_WORLD for a command (errors return, not abort) and
  * gives this rank and the size. Prints one line and returns MILL_EMPI when
- * the duplicate fails. */
+ * the duplicate, its error handler or its shape fails (then nothing is
+ * left to free). */
 int mill__comm_world(MPI_Comm *comm, int *rank, int *size);
 
 #endif

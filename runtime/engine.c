@@ -596,8 +596,8 @@ static int node_ranks(MPI_Comm comm) {
     MPI_Comm node;
     int local = 1;
     if (MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) == MPI_SUCCESS) {
-        MPI_Comm_size(node, &local);
-        MPI_Comm_free(&node);
+        if (MPI_Comm_size(node, &local) != MPI_SUCCESS) local = 1;
+        (void)MPI_Comm_free(&node); /* a failure leaves it until exit: nothing uses it */
     }
     return local > 0 ? local : 1;
 }
@@ -751,7 +751,7 @@ int mill__run_main(int argc, char **argv) {
             if (rc) mill__eprintf("%s", err);
         }
         mill__run_args_free(&args);
-        MPI_Comm_free(&comm);
+        (void)MPI_Comm_free(&comm);
         return rc ? MILL_EXIT_USAGE : MILL_EXIT_OK;
     }
 
@@ -913,7 +913,8 @@ out:
     ctx.counters_summed = 1; /* summed above, or never: a count in teardown would be lost */
     if (setup_done && ctx.job->teardown) ctx.job->teardown(&ctx);
     mill__crash_watch(NULL, NULL);
-    if (ctx.job_comm != MPI_COMM_NULL) MPI_Comm_free(&ctx.job_comm);
+    /* A communicator that fails to free stays until exit: the run is over. */
+    if (ctx.job_comm != MPI_COMM_NULL) (void)MPI_Comm_free(&ctx.job_comm);
     free(counters);
     free(per_rank);
     if (exit_code != MILL_EXIT_OK && rank == 0) mill__eprintf("error: %s", err);
@@ -925,6 +926,6 @@ out:
     mill__inputs_free(&in);
     if (ctx.job) mill__plugin_unload(&plugin);
     mill__run_args_free(&args);
-    MPI_Comm_free(&comm);
+    (void)MPI_Comm_free(&comm);
     return exit_code;
 }

@@ -136,18 +136,25 @@ static int lock__fail(mill__lock_set *s, int err, const char *fmt, ...) {
     return err;
 }
 
-static int lock__mpi_fail(mill__lock_set *s, const char *what, int rc) {
-    char e[MPI_MAX_ERROR_STRING];
+/* An MPI call of the queue protocol failed. The queue may be left
+ * half-changed -- a waiter enqueued but never linked, a grant never
+ * delivered -- while peers spin on it with no deadline (a releasing holder
+ * waits for its successor's link), and Open MPI 4.1 cannot repair a
+ * communicator (no ULFM). So it ends the job, after one line naming the
+ * call and the rank (mill__abort). */
+__attribute__((noreturn)) static void lock__mpi_fail(mill__lock_set *s, const char *what, int rc) {
+    char e[MPI_MAX_ERROR_STRING], why[MPI_MAX_ERROR_STRING + 128];
     int n = 0;
     if (MPI_Error_string(rc, e, &n) != MPI_SUCCESS) snprintf(e, sizeof e, "MPI error %d", rc);
-    return lock__fail(s, MILL_EMPI, "lock: %s failed on rank %d: %s", what, s->rank, e);
+    snprintf(why, sizeof why, "lock: %s failed: %s", what, e);
+    mill__abort(s->comm, why);
 }
 
-/* Checks an MPI return code; returns MILL_EMPI from the caller on failure. */
-#define LOCK__MPI(s, call)                                                 \
-    do {                                                                   \
-        int rc_ = (call);                                                  \
-        if (rc_ != MPI_SUCCESS) return lock__mpi_fail((s), #call, rc_);   \
+/* Checks an MPI return code of the queue protocol: a failure ends the job. */
+#define LOCK__MPI(s, call)                                    \
+    do {                                                      \
+        int rc_ = (call);                                     \
+        if (rc_ != MPI_SUCCESS) lock__mpi_fail((s), #call, rc_); \
     } while (0)
 
 #define LOCK__TRY(call)              \
@@ -728,10 +735,12 @@ int mill__lock_set_create(mill__lock_set **out, MPI_Comm comm, int slots_per_ran
         *out = s;
         return 0;
     }
-    if (locked) MPI_Win_unlock_all(s->win);
-    MPI_Win_free(&s->win);
+    /* Already failing: a failure to free leaves the window or communicator
+     * until exit, and the set's error is the one to report. */
+    if (locked) (void)MPI_Win_unlock_all(s->win);
+    (void)MPI_Win_free(&s->win);
 fail_comm:
-    MPI_Comm_free(&s->comm);
+    (void)MPI_Comm_free(&s->comm);
 fail_part:
     mill_partition_free(s->part);
     free(s);

@@ -102,7 +102,7 @@ int main(int argc, char **argv) {
         int code = !strcmp(argv[1], "run") ? mill__run_main(argc - 1, argv + 1)
                                             : mill__pipeline_main(argc - 1, argv + 1);
         if (code == MILL_EXIT_OK) mark_done();
-        MPI_Finalize();
+        (void)MPI_Finalize(); /* the command's outcome is settled (and committed) before it */
         return code;
     }
     fprintf(stderr, "mpimill: unknown command '%s' (see mpimill --help)\n", cmd);

@@ -67,8 +67,7 @@ enum { V_RSS, V_SENT, V_SPILL, V_REMOTE, V_PAYLOAD, V_PACK, V_EXCHANGE, V_READ, 
 
 int mill__metrics_gather(const mill__metrics *m, MPI_Comm comm, char **json, char *err, size_t errlen) {
     int rank, size;
-    MPI_Comm_rank(comm, &rank);
-    MPI_Comm_size(comm, &size);
+    if (mill__comm_shape(comm, &rank, &size, err, errlen)) return MILL_EMPI;
     double mine[NVALS], *all = NULL;
     for (int p = 0; p < MILL_PHASE_COUNT; p++) {
         mine[p * PER_PHASE + 0] = m->phase[p].start;

@@ -474,9 +474,10 @@ static void write_page(FILE *f, const char *dir, const report *r) {
                "the slowest rank of each phase is in red.</p>\n</body>\n</html>\n");
 }
 
-/* Writes the page to path through a temporary file beside it, renamed into
- * place, so a reader never sees half a page; to what is not a regular file
- * (/dev/stdout, a FIFO), straight. Returns 0 or -1 with err. */
+/* Writes the page to path through a temporary file beside it, fsynced and
+ * renamed into place, so a reader never sees half a page, even after a
+ * crash; to what is not a regular file (/dev/stdout, a FIFO), straight.
+ * Returns 0 or -1 with err. */
 static int write_html(const char *path, const char *dir, const report *r, char *err, size_t errlen) {
     struct stat st;
     char tmp[PATH_MAX] = ""; /* "": written straight to path */
@@ -501,7 +502,8 @@ static int write_html(const char *path, const char *dir, const report *r, char *
     int e = errno;
     if (f) {
         write_page(f, dir, r);
-        e = ferror(f) ? EIO : 0; /* a buffered write's failure: errno is no longer its own */
+        /* A buffered write's failure: errno is no longer its own. */
+        e = ferror(f) ? EIO : tmp[0] && (fflush(f) != 0 || fsync(fileno(f)) != 0) ? errno : 0;
         if (fclose(f) != 0 && !e) e = errno;
         if (e) what = "write: ";
         else if (!tmp[0] || rename(tmp, path) == 0) return 0;

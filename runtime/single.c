@@ -127,10 +127,10 @@ int mill__single_write(mill_ctx *ctx, mill__commit *commit, int status, int tmp,
     if ((arc = mill__agree(ctx->comm, arc, err, errlen)) != 0) { /* names the rank that failed */
         if (rc == 0) rc = arc;
     } else {
-        MPI_Win_set_errhandler(win, MPI_ERRORS_RETURN);
         /* Zeroed inside the epoch and synced to the public copy (separate
          * memory model), before anyone adds: the barrier. */
-        mrc = MPI_Win_lock_all(MPI_MODE_NOCHECK, win);
+        mrc = MPI_Win_set_errhandler(win, MPI_ERRORS_RETURN);
+        int locked = mrc == MPI_SUCCESS && (mrc = MPI_Win_lock_all(MPI_MODE_NOCHECK, win)) == MPI_SUCCESS;
         if (mrc == MPI_SUCCESS && ctx->rank == 0) {
             counter[0] = counter[1] = 0;
             mrc = MPI_Win_sync(win);
@@ -146,7 +146,7 @@ int mill__single_write(mill_ctx *ctx, mill__commit *commit, int status, int tmp,
             rc = MILL_EIO;
         }
         /* Everyone's block is written before the window goes away. */
-        mrc = MPI_Win_unlock_all(win);
+        mrc = locked ? MPI_Win_unlock_all(win) : MPI_SUCCESS;
         int frc = MPI_Win_free(&win);
         if ((mrc != MPI_SUCCESS || frc != MPI_SUCCESS) && rc == 0)
             rc = mill__mpi_error(mrc != MPI_SUCCESS ? mrc : frc, "freeing the offset counter", err, errlen);

@@ -47,3 +47,10 @@ awk -v a2="$(t "2.$small")" -v b2="$(t "2.$large")" -v a4="$(t "4.$small")" -v b
   printf "4 ranks / 2 ranks per byte = %.2fx   (goal <= 1.00x)\n", (b4 - a4) / (b2 - a2)
   printf "4 ranks / 2 ranks, whole runs: %.2fx at the small size, %.2fx at the large\n", a4 / a2, b4 / b2
 }'
+# The same ratio within each repeat (its four runs back to back): how far
+# the machine's drift moves it.
+for i in $(seq "$reps"); do
+  r() { cut -d' ' -f1 "$out/$1.$i.time"; }
+  awk -v a2="$(r "2.$small")" -v b2="$(r "2.$large")" -v a4="$(r "4.$small")" -v b4="$(r "4.$large")" \
+      'BEGIN { printf "%.3f\n", (b4 - a4) / (b2 - a2) }'
+done | sort -n | awk '{ v[NR] = $1 } END { printf "per repeat: %d ratios, min %.2fx, median %.2fx, max %.2fx\n", NR, v[1], v[int((NR + 1) / 2)], v[NR] }'
