@@ -159,7 +159,7 @@ mill__share *mill__share_open(const mill__inputs *in, int csv_quoted_newlines, i
     if (ok != 1) {
         if (s) free_lists(s);
         free(s);
-        if (ok == 0) MPI_Comm_free(&node);
+        if (ok == 0) (void)MPI_Comm_free(&node); /* a failure leaves it until exit */
         return NULL;
     }
     return s;

@@ -718,7 +718,7 @@ int mill__lock_set_create(mill__lock_set **out, MPI_Comm comm, int slots_per_ran
     MPI_Aint bytes = ((MPI_Aint)slots_per_rank * SLOT_WORDS + NODES * NODE_WORDS) * 4;
     int dup = MPI_Comm_dup(comm, &s->comm) == MPI_SUCCESS;
     if (!mill__all_ok(comm, dup && MPI_Comm_set_errhandler(s->comm, MPI_ERRORS_RETURN) == MPI_SUCCESS)) {
-        if (dup) MPI_Comm_free(&s->comm); /* collective in the standard, local in Open MPI and MPICH */
+        if (dup) (void)MPI_Comm_free(&s->comm); /* collective in the standard, local in Open MPI and MPICH */
         goto fail_part;
     }
     /* Every step is agreed on before the next collective: a rank that
