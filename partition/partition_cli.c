@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "json_read.h"
 #include "mpimill/job.h"
 #include "partition.h"
 
@@ -146,20 +147,23 @@ static int hex_digit(int c) {
     return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
-/* A job output's manifest (_SUCCESS, JSON, NUL-terminated in buf) holds
- * the state in hex, as "partitioner": {..., "state": "HEX"}. Decodes it
- * to the front of buf and returns its length, or 0 when there is none. */
-static size_t manifest_state(unsigned char *buf) {
-    char *p = strstr((char *)buf, "\"partitioner\"");
-    p = p ? strstr(p, "\"state\"") : NULL;
-    if (!p) return 0;
-    for (p += 7; *p == ' ' || *p == ':' || *p == '\n' || *p == '\t'; p++) {
-    }
-    if (*p++ != '"') return 0;
+/* A job output's manifest (_SUCCESS, len bytes of JSON in buf) holds the
+ * state in hex, as "partitioner": {..., "state": "HEX"}. Decodes it to the
+ * front of buf and returns its length, or 0 when there is none. */
+static size_t manifest_state(unsigned char *buf, size_t len) {
+    mill__json root;
+    char err[128];
+    if (mill__json_parse((const char *)buf, len, &root, err, sizeof err) != 0) return 0;
+    const mill__json *s = mill__json_get(mill__json_get(&root, "partitioner"), "state");
     size_t n = 0;
-    for (int hi, lo; (hi = hex_digit(p[2 * n])) >= 0 && (lo = hex_digit(p[2 * n + 1])) >= 0; n++)
-        buf[n] = (unsigned char)(hi << 4 | lo); /* behind what is read: p lies past buf */
-    return p[2 * n] == '"' ? n : 0;
+    if (s && s->type == MILL_JSON_STRING)
+        for (int hi, lo; 2 * n + 1 < s->len && (hi = hex_digit(s->str[2 * n])) >= 0 &&
+                         (lo = hex_digit(s->str[2 * n + 1])) >= 0;
+             n++)
+            buf[n] = (unsigned char)(hi << 4 | lo); /* the string is a copy: buf is free to overwrite */
+    if (s && 2 * n != s->len) n = 0;
+    mill__json_free(&root);
+    return n;
 }
 
 /* Loads a saved state: a file --save wrote, or a job output (its directory
@@ -197,9 +201,8 @@ static int load(const char *path, mill_partition **p) {
         free(buf);
         return fail(1, "cannot read %s%s", path, "");
     }
-    if (len && buf[0] == '{') { /* len < cap: room for the NUL */
-        buf[len] = 0;
-        if ((len = manifest_state(buf)) == 0) {
+    if (len && buf[0] == '{') {
+        if ((len = manifest_state(buf, len)) == 0) {
             free(buf);
             return fail(1, "cannot load %s: %s", path, "a manifest without a partitioner state");
         }
