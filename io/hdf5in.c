@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "agree.h"
@@ -76,28 +75,6 @@ int mill__hdf5_address(const char *file, const char *dataset, uint64_t *addr) {
     return rc;
 }
 
-/* Checks that `file` is still the one listed (inode ino, birth time
- * birth_ns, size bytes; 0: not known): the MPI-IO driver reads past a
- * truncated end as zeros. */
-static int same_file(const char *spec, const char *file, uint64_t ino, uint64_t birth_ns, uint64_t size, char *err,
-                     size_t errlen) {
-    struct stat st;
-    if (!ino && !birth_ns && !size) return 0;
-    int rc = mill__file_check(spec, file, ino, birth_ns, err, errlen);
-    if (rc) return rc;
-    if (stat(file, &st) != 0) {
-        snprintf(err, errlen, "input %s: %s: %s", spec, file, strerror(errno));
-        return MILL_EIO;
-    }
-    if (size && (uint64_t)st.st_size != size) {
-        snprintf(err, errlen, "input %s: %s is %" PRIu64 " bytes, %s than when the job listed it (%" PRIu64
-                 "): changed while the job read it", spec, file, (uint64_t)st.st_size,
-                 (uint64_t)st.st_size < size ? "shorter" : "longer", size);
-        return MILL_EIO;
-    }
-    return 0;
-}
-
 int mill__hdf5_read(const char *spec, size_t dsoff, uint64_t ino, uint64_t birth_ns, uint64_t fsize,
                     MPI_Comm comm, mill__record_fn fn, void *arg, char *err, size_t errlen) {
     h5__quiet();
@@ -118,7 +95,8 @@ int mill__hdf5_read(const char *spec, size_t dsoff, uint64_t ino, uint64_t birth
     } else if ((fapl = H5Pcreate(H5P_FILE_ACCESS)) < 0 || H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL) < 0) {
         snprintf(err, errlen, "input %s: cannot set up the MPI-IO file driver", spec);
         rc = MILL_EIO;
-    } else if ((rc = same_file(spec, file, ino, birth_ns, fsize, err, errlen)) != 0) {
+    } else if ((rc = mill__file_check(spec, file, ino, birth_ns, fsize, err, errlen)) != 0) {
+        /* the size too: the MPI-IO driver reads past a truncated end as zeros */
     } else if (access(file, R_OK) != 0) { /* else H5Fis_hdf5 says "not HDF5" for a file it cannot read */
         snprintf(err, errlen, "input %s: %s: %s", spec, file, strerror(errno));
         rc = MILL_EIO;
@@ -230,7 +208,7 @@ int mill__hdf5_read(const char *spec, size_t dsoff, uint64_t ino, uint64_t birth
         rc = MILL_EIO;
     }
     if (fapl >= 0) H5Pclose(fapl);
-    if (rc == 0 && file) rc = same_file(spec, file, ino, birth_ns, fsize, err, errlen); /* truncated while read? */
+    if (rc == 0 && file) rc = mill__file_check(spec, file, ino, birth_ns, fsize, err, errlen); /* truncated meanwhile? */
     free(buf);
     free(file);
     return rc;

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <glob.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,10 +71,11 @@ static int add_file(mill__inputs *in, size_t *cap, const char *path, const struc
     return 0;
 }
 
-int mill__file_check(const char *spec, const char *path, uint64_t ino, uint64_t birth, char *err, size_t errlen) {
+int mill__file_check(const char *spec, const char *path, uint64_t ino, uint64_t birth, uint64_t size, char *err,
+                     size_t errlen) {
     struct statx sx;
-    if (!ino && !birth) return 0;
-    if (statx(AT_FDCWD, path, 0, STATX_INO | STATX_BTIME, &sx) != 0) {
+    if (!ino && !birth && !size) return 0;
+    if (statx(AT_FDCWD, path, 0, STATX_INO | STATX_BTIME | STATX_SIZE, &sx) != 0) {
         snprintf(err, errlen, "input %s: %s", spec, strerror(errno));
         return MILL_EIO;
     }
@@ -81,6 +83,12 @@ int mill__file_check(const char *spec, const char *path, uint64_t ino, uint64_t 
     if ((ino && sx.stx_ino != ino) || (birth && (sx.stx_mask & STATX_BTIME) && birth_of(&sx) != birth)) {
         snprintf(err, errlen, "input %s: replaced by another file since the job listed its inputs (another job's "
                  "--overwrite?): reading it would mix two versions", spec);
+        return MILL_EIO;
+    }
+    if (size && sx.stx_size != size) {
+        snprintf(err, errlen, "input %s: %s is %" PRIu64 " bytes, %s than when the job listed it (%" PRIu64
+                 "): changed while the job read it", spec, path, (uint64_t)sx.stx_size,
+                 (uint64_t)sx.stx_size < size ? "shorter" : "longer", size);
         return MILL_EIO;
     }
     return 0;

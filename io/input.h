@@ -92,12 +92,15 @@ int mill__inputs_unpack(mill__inputs *in, const char *buf, size_t len);
  * where the filesystem keeps none (NFS) or it cannot be had. */
 uint64_t mill__file_birth(const char *path, size_t len);
 
-/* Returns 0 when the file at path is still the one listed with inode ino and
- * birth time birth (0: unknown, not checked), else MILL_EIO with a message
- * naming spec: the file is gone or replaced since (say, by another job's
- * --overwrite), and reading it would mix versions. Readers check before and
- * after they read: they open the file by name in between. */
-int mill__file_check(const char *spec, const char *path, uint64_t ino, uint64_t birth, char *err, size_t errlen);
+/* Returns 0 when the file at path is still the one listed with inode ino,
+ * birth time birth and size bytes (each 0: unknown, not checked), else
+ * MILL_EIO with a message naming spec: the file is gone or replaced since
+ * (say, by another job's --overwrite), and reading it would mix versions,
+ * or a file read whole changed size (text passes 0: it may be appended to).
+ * Readers check before and after they read: they open the file by name in
+ * between. */
+int mill__file_check(const char *spec, const char *path, uint64_t ino, uint64_t birth, uint64_t size, char *err,
+                     size_t errlen);
 
 /* Returns the kind of input `path` by its name: *.csv.gz, *.gz, *.csv, else
  * text (HDF5 datasets are recognised by mill__inputs_collect). */

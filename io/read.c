@@ -102,9 +102,9 @@ static int read_piece(const mill__inputs *in, mill__read_opts *o, const mill__pi
         return mill__hdf5_read(f->path, f->dsoff, f->ino, f->birth_ns, f->size, o->comm, fn ? count_row : NULL,
                                &b, err, errlen);
     }
-    int rc = mill__file_check(f->path, f->path, f->ino, f->birth_ns, err, errlen);
+    int rc = mill__file_check(f->path, f->path, f->ino, f->birth_ns, 0, err, errlen);
     if (rc == 0) rc = read_text_piece(f, o, pc, fn, arg, err, errlen);
-    if (rc == 0) rc = mill__file_check(f->path, f->path, f->ino, f->birth_ns, err, errlen);
+    if (rc == 0) rc = mill__file_check(f->path, f->path, f->ino, f->birth_ns, 0, err, errlen);
     return rc;
 }
 
