@@ -83,6 +83,18 @@ static void shell_quote(FILE *f, const char *s) {
     fputc('\'', f);
 }
 
+/* An --array task's output name, and its input's place in the list. */
+typedef struct task {
+    char name[NAME_MAX + 1];
+    size_t i;
+} task;
+
+static int task_cmp(const void *a, const void *b) {
+    const task *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : (x->i > y->i) - (x->i < y->i);
+}
+
 /* Returns the name an array task's output gets for input path p (its last
  * component, trailing slashes ignored) in buf, or NULL when there is none. */
 static const char *task_name(const char *p, char *buf, size_t len) {
@@ -206,23 +218,32 @@ static int array_expand(strv *inputs, const char *spec, char *err, size_t errlen
         snprintf(err, errlen, "--array %s: no inputs", spec);
         rc = MILL_EINVAL;
     }
-    /* Every task's output must have a distinct name; no newline in a path. */
-    char a[NAME_MAX + 1], b[NAME_MAX + 1];
+    /* Every task's output must have a distinct name; no newline in a path.
+     * Names are sorted (ties by input order) and neighbours compared: a
+     * list of 50 000 inputs took 27 s pairwise. */
+    task *t = rc == 0 ? calloc(inputs->n, sizeof *t) : NULL;
+    if (rc == 0 && !t) {
+        snprintf(err, errlen, "--array: out of memory");
+        rc = MILL_ENOMEM;
+    }
     for (size_t i = 0; rc == 0 && i < inputs->n; i++) {
         char why[256] = "";
-        if (strchr(inputs->v[i], '\n') || !task_name(inputs->v[i], a, sizeof a) ||
-            mill__commit_output_ok(a, why, sizeof why) != 0) { /* what `run` takes (<= 160 bytes...) */
+        t[i].i = i;
+        if (strchr(inputs->v[i], '\n') || !task_name(inputs->v[i], t[i].name, sizeof t[i].name) ||
+            mill__commit_output_ok(t[i].name, why, sizeof why) != 0) { /* what `run` takes (<= 160 bytes...) */
             snprintf(err, errlen, "--array: input '%s' has no usable name for its output%s%s%s", inputs->v[i],
                      *why ? " (" : "", why, *why ? ")" : "");
             rc = MILL_EINVAL;
         }
-        for (size_t j = 0; rc == 0 && j < i; j++)
-            if (task_name(inputs->v[j], b, sizeof b) && !strcmp(a, b)) {
-                snprintf(err, errlen, "--array: inputs '%s' and '%s' would both write OUTPUT/%s",
-                         inputs->v[j], inputs->v[i], a);
-                rc = MILL_EINVAL;
-            }
     }
+    if (rc == 0) qsort(t, inputs->n, sizeof *t, task_cmp);
+    for (size_t k = 1; rc == 0 && k < inputs->n; k++)
+        if (!strcmp(t[k - 1].name, t[k].name)) {
+            snprintf(err, errlen, "--array: inputs '%s' and '%s' would both write OUTPUT/%s", inputs->v[t[k - 1].i],
+                     inputs->v[t[k].i], t[k].name);
+            rc = MILL_EINVAL;
+        }
+    free(t);
     return rc;
 }
 

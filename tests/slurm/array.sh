@@ -36,6 +36,9 @@ mkdir longin && : > "longin/$long.txt"
 refused "input 'longin/$long.txt' has no usable name for its output (output $long.txt: not a usable" \
   --array longin -- wordcount --output o
 rm -rf longin pipe.txt
+mkdir -p dup/a dup/b && : > dup/a/x.txt && : > dup/a/y.txt && : > dup/b/x.txt
+refused "inputs 'dup/a/x.txt' and 'dup/b/x.txt' would both write OUTPUT/x.txt" --array dup/a/x.txt,dup/a/y.txt,dup/b/x.txt -- wordcount --output o
+rm -rf dup
 mkdir $'nl\ndir'
 (cd $'nl\ndir' && mkdir in && : > in/a.txt && refused "holds a newline" --array in -- wordcount --output o)
 rm -rf $'nl\ndir' mpimill-submit-*
