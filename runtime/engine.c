@@ -543,6 +543,22 @@ static int sum_counters(mill_ctx *ctx, char **out, char *err, size_t errlen) {
     return rc;
 }
 
+/* Returns the bytes of the input files, each file once: every dataset read
+ * of one HDF5 file lists that file's size. */
+static uint64_t input_bytes(const mill__inputs *in) {
+    uint64_t n = 0;
+    for (size_t i = 0; i < in->n; i++) {
+        const mill__file *f = &in->files[i];
+        int seen = 0;
+        for (size_t j = 0; f->kind == MILL__HDF5 && !seen && j < i; j++) {
+            const mill__file *g = &in->files[j];
+            seen = g->kind == MILL__HDF5 && g->dsoff == f->dsoff && !memcmp(g->path, f->path, f->dsoff);
+        }
+        if (!seen) n += f->size;
+    }
+    return n;
+}
+
 /* Returns the manifest's job members (JSON) for the commit; rank 0 only.
  * counters is "name=value\n" lines from sum_counters. */
 static char *manifest_members(mill_ctx *ctx, const mill__inputs *in, int argc, char **argv, const char *fp,
@@ -568,8 +584,8 @@ static char *manifest_members(mill_ctx *ctx, const mill__inputs *in, int argc, c
     /* seconds: from the job's start; the phases' times are from the start
      * barrier, setup_seconds later (loading, listing inputs, setup). */
     fprintf(f, "],\n\"ranks\": %d,\n\"metrics\": {\"records_in\": %" PRIu64 ", \"keys_out\": %" PRIu64
-               ", \"seconds\": %.3f, \"setup_seconds\": %.6f,\n  %s}",
-            ctx->size, records, keys, secs, setup, per_rank);
+               ", \"input_bytes\": %" PRIu64 ", \"seconds\": %.3f, \"setup_seconds\": %.6f,\n  %s}",
+            ctx->size, records, keys, input_bytes(in), secs, setup, per_rank);
     int bad = manifest_partitioner(f, ctx->part);
     fprintf(f, ",\n\"counters\": {");
     for (const char *c = counters; c && *c;) { /* names are escaped: a tab or a Latin-1 byte stays JSON */

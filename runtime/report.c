@@ -83,19 +83,6 @@ static int need_time(const mill__json *obj, const char *key, double *out, const 
     return -1;
 }
 
-/* Whether inputs[i] is an HDF5 dataset (FILE:/d) of a file that an earlier
- * entry already names. */
-static int same_h5_file(const mill__json *inputs, size_t i) {
-    const mill__json *p = mill__json_get(&inputs->items[i], "path");
-    const char *c = p && p->type == MILL_JSON_STRING ? strstr(p->str, ":/") : NULL;
-    for (size_t j = 0; c && j < i; j++) {
-        const mill__json *q = mill__json_get(&inputs->items[j], "path");
-        size_t n = (size_t)(c - p->str);
-        if (q && q->type == MILL_JSON_STRING && q->len > n + 1 && !memcmp(q->str, p->str, n + 2)) return 1;
-    }
-    return 0;
-}
-
 /* Fills r from the parsed manifest root (read from path). Returns 0, or -1
  * with err naming path and what is missing. */
 static int extract(const mill__json *root, const char *path, report *r, char *err, size_t errlen) {
@@ -168,15 +155,10 @@ static int extract(const mill__json *root, const char *path, report *r, char *er
         }
         r->imbalance[p] = isnan(sum) ? NAN : sum > 0 ? max / (sum / (double)r->n) : 1.0;
     }
-    /* Input bytes: the input files' sizes, or what the ranks mapped. Each
-     * HDF5 dataset FILE:/d lists its whole file's size: a file counts once. */
-    const mill__json *inputs = mill__json_get(root, "inputs");
-    double size;
-    if (inputs && inputs->type == MILL_JSON_ARRAY) {
-        for (size_t i = 0; i < inputs->len; i++)
-            if (mill__json_num(mill__json_get(&inputs->items[i], "size"), &size) && !same_h5_file(inputs, i))
-                r->input_bytes += size;
-    } else {
+    /* Input bytes: the input files' sizes as the job counted them, or,
+     * from a manifest written before it did, what the ranks mapped. */
+    if (!mill__json_num(mill__json_get(metrics, "input_bytes"), &r->input_bytes) || !(r->input_bytes >= 0)) {
+        r->input_bytes = 0;
         for (size_t i = 0; i < r->n; i++) r->input_bytes += r->rows[i].bytes[0];
     }
     return 0;

@@ -232,6 +232,10 @@ output_of "$TMP/h5b" | cmp -s "$TMP/want-m" - || { output_of "$TMP/h5b"; cat "$T
 mpimill_run "$ranks" -- run "$ROWSTATS" --input "$in/d.h5:/grp/u16" --input "$in/d.h5:/grp/m" \
   --input "$in/notes.txt" --output "$TMP/h5c" --quiet
 [ "$(output_of "$TMP/h5c" | grep '^rows')" = "$(printf 'rows\t5007')" ] || fail "HDF5 + text rows: $(output_of "$TMP/h5c")"
+# The manifest's input_bytes counts the HDF5 file once, not once per dataset.
+want=$(($(stat -c %s "$in/d.h5") + $(stat -c %s "$in/notes.txt")))
+python3 -c 'import json, sys; got = json.load(open(sys.argv[1]))["metrics"]["input_bytes"]; assert got == int(sys.argv[2]), got' \
+  "$TMP/h5c/_SUCCESS" "$want" || fail "HDF5 + text: input_bytes is not $want"
 # One dataset named twice, in two spellings, is read once.
 mpimill_run "$ranks" -- run "$ROWSTATS" --input "$in/d.h5:/grp/u16" --input "$in/d.h5://grp//u16/" \
   --output "$TMP/h5d" --quiet 2> "$TMP/stderr"
