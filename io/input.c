@@ -353,6 +353,9 @@ static int drop_twice(mill__inputs *in, char *err, size_t errlen) {
         free(file);
     }
     qsort(id, in->n, sizeof *id, cmp_ident);
+    /* The first ten get a line each, the rest one line: a directory named
+     * twice would print one per file. */
+    size_t ndup = 0;
     for (size_t i = 1, first = 0; i < in->n; i++) {
         if (ident_cmp(&id[i], &id[first]) != 0) {
             first = i;
@@ -362,9 +365,10 @@ static int drop_twice(mill__inputs *in, char *err, size_t errlen) {
         char msg[2 * PATH_MAX + 128];
         if (strcmp(a, b) == 0) snprintf(msg, sizeof msg, "input %s is listed twice: read once", a);
         else snprintf(msg, sizeof msg, "input %s is the same %s as %s: read once", b, *id[i].dataset ? "dataset" : "file", a);
-        mill__eprintf("warning: %s", msg);
+        if (ndup++ < 10) mill__eprintf("warning: %s", msg);
         drop[id[i].i] = 1;
     }
+    if (ndup > 10) mill__eprintf("warning: %zu more inputs reached twice: each read once", ndup - 10);
     size_t k = 0;
     for (size_t i = 0; i < in->n; i++) {
         if (drop[i]) {

@@ -212,6 +212,15 @@ for args in "$TMP/ok.txt:$TMP/ok.txt:input $TMP/ok.txt is listed twice: read onc
     fail "inputs $one and $two: $(output_of "$TMP/dupout" | tr '\t\n' '  '), $(cat "$TMP/stderr")"
 done
 rm -rf "$TMP/dupout"
+# A directory of 12 files named twice: ten lines, then one for the rest.
+mkdir "$TMP/dup12"; for i in $(seq 10 21); do echo "w$i" > "$TMP/dup12/f$i.txt"; done
+mpimill_run "$ranks" -- run wordcount --input "$TMP/dup12" --input "$TMP/dup12" --output "$TMP/dupout" --quiet \
+  2> "$TMP/stderr" || fail "a directory named twice: $(cat "$TMP/stderr")"
+[ "$(grep -c "warning: input $TMP/dup12/f.*is listed twice: read once" "$TMP/stderr")" = 10 ] &&
+  grep -q "warning: 2 more inputs reached twice: each read once" "$TMP/stderr" &&
+  [ "$(output_of "$TMP/dupout" | wc -l)" = 12 ] && ! output_of "$TMP/dupout" | grep -vq $'\t1$' ||
+  fail "a directory named twice: $(output_of "$TMP/dupout" | tr '\t\n' '  '), $(cat "$TMP/stderr")"
+rm -rf "$TMP/dupout" "$TMP/dup12"
 # A directory link back to a directory being listed is a loop: skipped with
 # a warning, not followed until ELOOP fails the job.
 mkdir "$TMP/loopy"; cp "$TMP/ok.txt" "$TMP/loopy/a.txt"; ln -s . "$TMP/loopy/again"
