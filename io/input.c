@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "agree.h"
@@ -42,32 +43,33 @@ static uint64_t birth_of(const struct statx *sx) {
     return sx->stx_mask & STATX_BTIME ? (uint64_t)sx->stx_btime.tv_sec * 1000000000u + sx->stx_btime.tv_nsec : 0;
 }
 
-uint64_t mill__file_birth(const char *path, size_t len) {
-    char name[PATH_MAX];
-    struct statx sx;
-    if (len >= sizeof name) return 0;
-    memcpy(name, path, len);
-    name[len] = '\0';
-    return statx(AT_FDCWD, name, 0, STATX_BTIME, &sx) == 0 ? birth_of(&sx) : 0;
+/* Returns what a listing keeps of a file's statx: size, identity, times. */
+static mill__file file_of(const struct statx *sx) {
+    return (mill__file){.size = sx->stx_size, .ino = sx->stx_ino,
+                        .dev = (uint64_t)makedev(sx->stx_dev_major, sx->stx_dev_minor), .birth_ns = birth_of(sx),
+                        .mtime_s = sx->stx_mtime.tv_sec, .mtime_ns = sx->stx_mtime.tv_nsec};
 }
 
-/* Appends one input born at birth (mill__file_birth); kind and dsoff are
- * set by the caller afterwards. */
-static int add_file(mill__inputs *in, size_t *cap, const char *path, const struct stat *st, uint64_t birth) {
+/* Stats path (following links) for a listing: one call gives the type, the
+ * identity, the size and the times. Returns 0, or -1 with errno set. */
+static int stat_path(const char *path, struct statx *sx) {
+    return statx(AT_FDCWD, path, 0, STATX_BASIC_STATS | STATX_BTIME, sx);
+}
+
+/* Appends one input named path, with f's size, identity and times; kind
+ * and dsoff are set by the caller afterwards. */
+static int add_file(mill__inputs *in, size_t *cap, const char *path, mill__file f) {
     if (in->n == *cap) {
         size_t ncap = *cap ? *cap * 2 : 16;
-        mill__file *f = realloc(in->files, ncap * sizeof *f);
-        if (!f) return MILL_ENOMEM;
-        in->files = f;
+        mill__file *nf = realloc(in->files, ncap * sizeof *nf);
+        if (!nf) return MILL_ENOMEM;
+        in->files = nf;
         *cap = ncap;
     }
-    char *p = strdup(path);
-    if (!p) return MILL_ENOMEM;
-    in->files[in->n] = (mill__file){.path = p, .size = (uint64_t)st->st_size, .kind = (uint32_t)mill__kind_of(path),
-                                    .ino = (uint64_t)st->st_ino, .dev = (uint64_t)st->st_dev,
-                                    .birth_ns = birth};
-    in->n++;
-    in->total += (uint64_t)st->st_size;
+    if (!(f.path = strdup(path))) return MILL_ENOMEM;
+    f.kind = (uint32_t)mill__kind_of(path);
+    in->files[in->n++] = f;
+    in->total += f.size;
     return 0;
 }
 
@@ -155,10 +157,10 @@ static int glob_keeps(const char *p, const char *m) {
 /* Returns 1 when the first n bytes of path name a regular file (its stat
  * in *st), 0 when not, or MILL_ENOMEM: whether a FILE:NAME is meant as a
  * dataset. */
-static int regular_prefix(const char *path, size_t n, struct stat *st) {
+static int regular_prefix(const char *path, size_t n, struct statx *sx) {
     char *file = strndup(path, n);
     if (!file) return MILL_ENOMEM;
-    int ok = stat(file, st) == 0 && S_ISREG(st->st_mode);
+    int ok = stat_path(file, sx) == 0 && S_ISREG(sx->stx_mode);
     free(file);
     return ok;
 }
@@ -170,9 +172,9 @@ static int add_special(mill__inputs *in, size_t *cap, const char *path, char *er
     /* FILE:NAME with FILE a regular file is meant as a dataset: say what is
      * wrong with it rather than "no such file" or a failed glob. */
     const char *colon = strchr(path, ':');
-    struct stat st;
+    struct statx sx;
     if (colon) {
-        int is_file = regular_prefix(path, (size_t)(colon - path), &st);
+        int is_file = regular_prefix(path, (size_t)(colon - path), &sx);
         if (is_file < 0) return is_file;
         if (is_file && colon[1] != '/') {
             snprintf(err, errlen, "input %s: an HDF5 dataset is named from the file's root: %.*s:/%s", path,
@@ -212,10 +214,10 @@ static int add_special(mill__inputs *in, size_t *cap, const char *path, char *er
         globfree(&g);
     }
     for (const char *c = strstr(path, ":/"); c; c = strstr(c + 1, ":/")) {
-        int ok = regular_prefix(path, (size_t)(c - path), &st);
+        int ok = regular_prefix(path, (size_t)(c - path), &sx);
         if (ok < 0) return ok;
         if (!ok) continue;
-        int rc = add_file(in, cap, path, &st, mill__file_birth(path, (size_t)(c - path)));
+        int rc = add_file(in, cap, path, file_of(&sx));
         if (rc) return rc;
         in->files[in->n - 1].kind = MILL__HDF5;
         in->files[in->n - 1].dsoff = (uint32_t)(c - path);
@@ -230,8 +232,8 @@ static int add_special(mill__inputs *in, size_t *cap, const char *path, char *er
  * back to one being listed is skipped with a warning. */
 static int add_path(mill__inputs *in, size_t *cap, const char *path, const dir_up *up, char *err, size_t errlen) {
     int top = up == NULL;
-    struct stat st;
-    if (stat(path, &st) != 0) {
+    struct statx sx;
+    if (stat_path(path, &sx) != 0) {
         int e = errno;
         if (top && e == ENOENT) {
             int rc = add_special(in, cap, path, err, errlen);
@@ -244,14 +246,14 @@ static int add_path(mill__inputs *in, size_t *cap, const char *path, const dir_u
         snprintf(err, errlen, "input %s: %s", path, strerror(e));
         return e == ENOENT ? MILL_ENOENT : MILL_EIO;
     }
-    if (S_ISREG(st.st_mode)) {
+    if (S_ISREG(sx.stx_mode)) {
         if (access(path, R_OK) != 0) {
             snprintf(err, errlen, "input %s: %s", path, strerror(errno));
             return MILL_EIO;
         }
-        return add_file(in, cap, path, &st, mill__file_birth(path, strlen(path)));
+        return add_file(in, cap, path, file_of(&sx));
     }
-    if (!S_ISDIR(st.st_mode)) {
+    if (!S_ISDIR(sx.stx_mode)) {
         if (top) {
             snprintf(err, errlen, "input %s: not a regular file or directory", path);
             return MILL_EINVAL;
@@ -260,12 +262,12 @@ static int add_path(mill__inputs *in, size_t *cap, const char *path, const dir_u
         return 0;
     }
     for (const dir_up *a = up; a; a = a->up) {
-        if (a->dev == st.st_dev && a->ino == st.st_ino) {
+        if (a->dev == makedev(sx.stx_dev_major, sx.stx_dev_minor) && a->ino == sx.stx_ino) {
             mill__eprintf("warning: input %s: a link back to a directory it is in: skipped", path);
             return 0;
         }
     }
-    dir_up here = {st.st_dev, st.st_ino, up};
+    dir_up here = {makedev(sx.stx_dev_major, sx.stx_dev_minor), sx.stx_ino, up};
     DIR *d = opendir(path);
     if (!d) {
         snprintf(err, errlen, "input %s: %s", path, strerror(errno));
@@ -518,8 +520,7 @@ int mill__inputs_unpack(mill__inputs *in, const char *buf, size_t len) {
         if (len - off < pl || kind > MILL__HDF5 || (kind == MILL__HDF5 && dsoff >= pl)) goto bad;
         char *path = strndup(buf + off, pl);
         if (!path) { mill__inputs_free(in); return MILL_ENOMEM; }
-        struct stat st = {.st_size = (off_t)size, .st_ino = (ino_t)ino};
-        int rc = add_file(in, &cap, path, &st, ct);
+        int rc = add_file(in, &cap, path, (mill__file){.size = size, .ino = ino, .birth_ns = ct});
         free(path);
         if (rc) { mill__inputs_free(in); return rc; }
         in->files[in->n - 1].kind = kind;

@@ -37,6 +37,9 @@ typedef struct mill__file {
     uint64_t birth_ns; /* its birth time in ns when listed (0: unknown): with ino, what tells a
                         * file replaced since (ext4 gives a new file the inode number its
                         * predecessor just freed); unlike ctime, not changed by an append */
+    int64_t mtime_s;   /* its modification time when listed, on the rank that listed it only
+                        * (not packed): the fingerprint's (mill__fingerprint) */
+    uint32_t mtime_ns;
 } mill__file;
 
 typedef struct mill__inputs {
@@ -87,10 +90,6 @@ void mill__inputs_free(mill__inputs *in);
 /* Serializes the list into a malloc'ed buffer (for MPI_Bcast) and back. */
 int mill__inputs_pack(const mill__inputs *in, char **buf, size_t *len);
 int mill__inputs_unpack(mill__inputs *in, const char *buf, size_t len);
-
-/* Returns the birth time in ns of the file named path[0, len) (statx), or 0
- * where the filesystem keeps none (NFS) or it cannot be had. */
-uint64_t mill__file_birth(const char *path, size_t len);
 
 /* Returns 0 when the file at path is still the one listed with inode ino,
  * birth time birth and size bytes (each 0: unknown, not checked), else

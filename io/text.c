@@ -1,4 +1,5 @@
-/* text.c -- line reader over a memory-mapped byte range (see text.h). */
+/* text.c -- line reader over a memory-mapped byte range, or a small file
+ * read whole (see text.h). */
 #include "text.h"
 
 #include <errno.h>
@@ -139,6 +140,27 @@ static const char *skip_line(const char *map, const char *p, const char *eof) {
 
 mill__text_mapping mill__text_mapped;
 
+/* Files up to TEXT_SMALL bytes are read into small_buf instead of mapped:
+ * for a file of a few lines, mapping, advising and unmapping it (a TLB
+ * flush across the process's MPI threads) cost more than the read. */
+#define TEXT_SMALL ((size_t)64 << 10)
+static char small_buf[TEXT_SMALL];
+
+/* Reads the first n bytes (n <= TEXT_SMALL) of fd into small_buf. Returns
+ * small_buf, or NULL with errno set (0: the file ended before n bytes). */
+static const char *read_small(int fd, size_t n) {
+    for (size_t got = 0; got < n;) {
+        ssize_t k = pread(fd, small_buf + got, n - got, (off_t)got);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) {
+            if (k == 0) errno = 0;
+            return NULL;
+        }
+        got += (size_t)k;
+    }
+    return small_buf;
+}
+
 int mill__text_read(const char *path, uint64_t start, uint64_t end, mill__record_fn fn, void *arg,
                     char *err, size_t errlen) {
     return mill__text_read_lines(path, start, end, UINT64_MAX, 0, NULL, fn, arg, err, errlen);
@@ -169,17 +191,28 @@ int mill__text_read_lines(const char *path, uint64_t start, uint64_t end, uint64
         close(fd);
         return 0;
     }
-    const char *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    const int small = size <= TEXT_SMALL;
+    double t = mill__read_clock();
+    const char *map = small ? read_small(fd, size) : mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
     int saved = errno;
+    if (small) mill__read_seconds += mill__read_clock() - t;
     close(fd);
+    if (small && !map) {
+        if (saved) snprintf(err, errlen, "input %s: %s", path, strerror(saved));
+        else snprintf(err, errlen, "input %s: shorter than when the job listed it: it was truncated while the job "
+                      "ran", path);
+        return MILL_EIO;
+    }
     if (map == MAP_FAILED) {
         snprintf(err, errlen, "input %s: mmap: %s", path, strerror(saved));
         return MILL_EIO;
     }
-    (void)madvise((void *)map, size, MADV_SEQUENTIAL);
-    mill__text_mapped.path = path;
-    mill__text_mapped.len = size;
-    mill__text_mapped.start = map;
+    if (!small) {
+        (void)madvise((void *)map, size, MADV_SEQUENTIAL);
+        mill__text_mapped.path = path;
+        mill__text_mapped.len = size;
+        mill__text_mapped.start = map;
+    }
 
     /* eof: the end as listed. A line that was still being written then
      * ends there, as if the file had not grown. */
@@ -204,7 +237,7 @@ int mill__text_read_lines(const char *path, uint64_t start, uint64_t end, uint64
     int rc = 0;
     /* Page tables are filled a window ahead (one call instead of a fault
      * per page); kernels without MADV_POPULATE_READ fault as usual. */
-    const char *populated = p;
+    const char *populated = small ? eof : p;
     /* Pages behind the reader are dropped from this process (they stay in
      * the page cache), so resident memory stays near two windows whatever
      * the file's size. Records never outlive the callback. */
@@ -213,7 +246,7 @@ int mill__text_read_lines(const char *path, uint64_t start, uint64_t end, uint64
     if (!(flags & MILL__TEXT_BLOCKS)) {
         if (!(idx = malloc(sizeof *idx))) {
             mill__text_mapped.start = NULL;
-            munmap((void *)map, size);
+            if (!small) munmap((void *)map, size);
             snprintf(err, errlen, "input %s: out of memory", path);
             return MILL_ENOMEM;
         }
@@ -256,7 +289,7 @@ int mill__text_read_lines(const char *path, uint64_t start, uint64_t end, uint64
     free(idx);
     mill__read_bytes += (uint64_t)(p - first);
     mill__text_mapped.start = NULL;
-    munmap((void *)map, size);
+    if (!small) munmap((void *)map, size);
     if (lines && rc == 0 && known) *lines = line;
     return rc;
 }

@@ -421,20 +421,22 @@ static int agree_phase(mill_ctx *ctx, int rc, char *err, size_t errlen) {
     return mill__agree(ctx->comm, rc, err, errlen);
 }
 
-/* Feeds a file's identity (path, size, modification time) to the hash.
- * The file is the first len bytes of path (an HDF5 input's "file:/dataset"
- * names the dataset after them). */
-static void hash_file(XXH3_state_t *h, const char *path, size_t len) {
+/* Feeds a file's identity (path, size, modification time) to the hash. */
+static void hash_id(XXH3_state_t *h, const char *path, const int64_t id[3]) {
+    XXH3_64bits_update(h, path, strlen(path) + 1);
+    XXH3_64bits_update(h, id, 3 * sizeof *id);
+}
+
+/* Feeds the plugin file's identity to the hash, as stat finds it now. */
+static void hash_plugin(XXH3_state_t *h, const char *path) {
     struct stat st;
     int64_t id[3] = {-1, -1, -1};
-    char file[PATH_MAX];
-    if (len < sizeof file && snprintf(file, sizeof file, "%.*s", (int)len, path) >= 0 && stat(file, &st) == 0) {
+    if (stat(path, &st) == 0) {
         id[0] = (int64_t)st.st_size;
         id[1] = (int64_t)st.st_mtim.tv_sec;
         id[2] = (int64_t)st.st_mtim.tv_nsec;
     }
-    XXH3_64bits_update(h, path, strlen(path) + 1);
-    XXH3_64bits_update(h, id, sizeof id);
+    hash_id(h, path, id);
 }
 
 int mill__fingerprint(const mill__run_args *a, const char *plugin_path, const mill__inputs *in,
@@ -444,7 +446,7 @@ int mill__fingerprint(const mill__run_args *a, const char *plugin_path, const mi
         XXH3_freeState(h);
         return MILL_ENOMEM;
     }
-    hash_file(h, plugin_path, strlen(plugin_path));
+    hash_plugin(h, plugin_path);
     /* Every option that changes what is read or written: the same run of
      * the same inputs gives the same output (--memory, --tmp and the like
      * only change how). */
@@ -458,9 +460,10 @@ int mill__fingerprint(const mill__run_args *a, const char *plugin_path, const mi
         XXH3_64bits_update(h, a->opts[i].key, strlen(a->opts[i].key) + 1);
         XXH3_64bits_update(h, a->opts[i].value, strlen(a->opts[i].value) + 1);
     }
-    for (size_t i = 0; i < in->n; i++)
-        hash_file(h, in->files[i].path,
-                  in->files[i].kind == MILL__HDF5 ? in->files[i].dsoff : strlen(in->files[i].path));
+    for (size_t i = 0; i < in->n; i++) { /* as listed: an input appended to since is read as listed */
+        const mill__file *f = &in->files[i];
+        hash_id(h, f->path, (const int64_t[3]){(int64_t)f->size, f->mtime_s, f->mtime_ns});
+    }
     snprintf(out, 17, "%016" PRIx64, (uint64_t)XXH3_64bits_digest(h));
     XXH3_freeState(h);
     return 0;
