@@ -181,8 +181,8 @@ int main(int argc, char **argv) {
     snprintf(s1, sizeof s1, "%s:/i32", file);
     snprintf(s2, sizeof s2, "%s:/grp/f64", file);
     uint64_t sz = (uint64_t)st.st_size, ino = (uint64_t)st.st_ino;
-    mill__file fl[2] = {{s1, sz, MILL__HDF5, (uint32_t)strlen(file), ino, 0, 0},
-                        {s2, sz, MILL__HDF5, (uint32_t)strlen(file), ino, 0, 0}};
+    mill__file fl[2] = {{s1, sz, MILL__HDF5, (uint32_t)strlen(file), ino, 0, 0, 0, 0},
+                        {s2, sz, MILL__HDF5, (uint32_t)strlen(file), ino, 0, 0, 0, 0}};
     mill__inputs in = {.files = fl, .n = 2, .total = 2 * sz};
     mill__read_opts o = {.comm = MPI_COMM_WORLD};
     seen s = {.width = 1, .fail_after = rank == 0 ? 1 : 0};

@@ -709,8 +709,8 @@ static void test_split_mixed(void) {
 
 /* Whole files go largest first to the least loaded rank. */
 static void test_split_whole_balance(void) {
-    mill__file f[] = {{"a.gz", 40, MILL__GZIP, 0, 0, 0, 0}, {"b.gz", 100, MILL__GZIP, 0, 0, 0, 0}, {"c.gz", 60, MILL__GZIP, 0, 0, 0, 0},
-                      {"d.gz", 50, MILL__GZIP, 0, 0, 0, 0}, {"e.txt", 10, MILL__TEXT, 0, 0, 0, 0}};
+    mill__file f[] = {{"a.gz", 40, MILL__GZIP, 0, 0, 0, 0, 0, 0}, {"b.gz", 100, MILL__GZIP, 0, 0, 0, 0, 0, 0}, {"c.gz", 60, MILL__GZIP, 0, 0, 0, 0, 0, 0},
+                      {"d.gz", 50, MILL__GZIP, 0, 0, 0, 0, 0, 0}, {"e.txt", 10, MILL__TEXT, 0, 0, 0, 0, 0, 0}};
     mill__inputs in = {.files = f, .n = 5, .total = 260};
     mill__piece p[8];
     /* 2 ranks: b(100)->0, c(60)->1, d(50)->1, a(40)->0. */
@@ -729,7 +729,7 @@ static void test_split_whole_balance(void) {
     }
     CU_ASSERT_EQUAL(whole, 4);
     /* HDF5 datasets: one piece on every rank, first. */
-    mill__file h[] = {{"x.txt", 10, MILL__TEXT, 0, 0, 0, 0}, {"d.h5:/a", 999, MILL__HDF5, 4, 0, 0, 0}};
+    mill__file h[] = {{"x.txt", 10, MILL__TEXT, 0, 0, 0, 0, 0, 0}, {"d.h5:/a", 999, MILL__HDF5, 4, 0, 0, 0, 0, 0}};
     mill__inputs hin = {.files = h, .n = 2, .total = 1009};
     for (int r = 0; r < 3; r++) {
         size_t k = mill__split(&hin, r, 3, p, 8);
