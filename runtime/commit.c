@@ -277,14 +277,19 @@ static int tree_check(int dfd, const char *name, const char *top, char *err, siz
     }
     DIR *d = fdopendir(fd);
     if (!d) {
+        snprintf(err, errlen, "refusing to clean %s: %s: %s", top, name, strerror(errno));
         close(fd);
-        return MILL_ENOMEM;
+        return MILL_EIO;
     }
     int rc = 0;
     struct dirent *de;
-    while (rc == 0 && (de = readdir(d)) != NULL) {
+    while (rc == 0 && (errno = 0, de = readdir(d)) != NULL) {
         if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
         rc = tree_check(dirfd(d), de->d_name, top, err, errlen, depth + 1);
+    }
+    if (rc == 0 && errno != 0) { /* a listing cut short must not pass for a clean one */
+        snprintf(err, errlen, "refusing to clean %s: listing %s: %s", top, name, strerror(errno));
+        rc = MILL_EIO;
     }
     closedir(d);
     return rc;
@@ -317,13 +322,18 @@ static int rmtree_at(int dfd, const char *name, int point, const char *top, int 
         }
         DIR *d = fdopendir(fd);
         if (!d) {
+            snprintf(err, errlen, "cleaning %s: %s: %s", top, name, strerror(errno));
             close(fd);
-            return MILL_ENOMEM;
+            return MILL_EIO;
         }
         struct dirent *de;
-        while (rc == 0 && (de = readdir(d)) != NULL) {
+        while (rc == 0 && (errno = 0, de = readdir(d)) != NULL) {
             if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
             rc = rmtree_at(dirfd(d), de->d_name, point, top, last_errno, err, errlen);
+        }
+        if (rc == 0 && errno != 0) {
+            snprintf(err, errlen, "cleaning %s: listing %s: %s", top, name, strerror(errno));
+            rc = MILL_EIO;
         }
         closedir(d);
         if (rc) return rc;
