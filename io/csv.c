@@ -1,6 +1,6 @@
 /* csv.c -- RFC 4180 rows over the line readers, and the job-facing field
- * accessors mill_csv_nfields(), mill_csv_field() and mill_csv_column()
- * (see csv.h and job.h). */
+ * accessors mill_csv_nfields(), mill_csv_field(), mill_csv_column() and
+ * mill_csv_header() (see csv.h and job.h). */
 #include "csv.h"
 
 #include <inttypes.h>

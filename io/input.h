@@ -3,7 +3,7 @@
  * Inputs are files, directories, glob patterns and HDF5 datasets
  * (file.h5:/group/dataset). Rank 0 expands them into a sorted list of inputs
  * with sizes and kinds; every rank then computes its own pieces of that list
- * with mill__split(), and the ranks of a node share theirs out as they read
+ * (mill__split_place, mill__split_list), and the ranks of a node share theirs out as they read
  * (share.h). Splittable inputs (text, CSV without quoted newlines)
  * are cut into byte ranges; whole-file inputs (gzip, CSV with quoted
  * newlines) go to one rank each; HDF5 datasets are read by every rank

@@ -21,8 +21,8 @@ int mill__write_all(int fd, const void *p, size_t n);
 const char *mill__compress_suffix(const char *compress);
 
 /* Opens a sink writing to fd; `name` is used in messages. compress must be
- * "gzip". Returns 0, MILL_EINVAL (any other compression) or MILL_ENOMEM
- * with a message in err. */
+ * "gzip". Returns 0, MILL_EINVAL (any other compression), MILL_ENOMEM or
+ * MILL_EIO (zlib failed otherwise) with a message in err. */
 int mill__sink_open(mill__sink **out, int fd, const char *name, const char *compress, char *err,
                     size_t errlen);
 

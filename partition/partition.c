@@ -91,7 +91,7 @@ int mill_partition_parse_weights(const char *list, uint32_t n, double *weights, 
     return 0;
 }
 
-mill_partition *mill_part_alloc(uint32_t n, uint32_t bits) {
+mill_partition *mill__partition_alloc(uint32_t n, uint32_t bits) {
     mill_partition *p = calloc(1, sizeof *p);
     if (!p) return NULL;
     p->owner = malloc(sizeof(uint32_t) << bits);
@@ -270,7 +270,7 @@ static uint64_t clamp_quota(uint64_t q, uint64_t T, uint64_t m) {
 /* Creates the one-rank partitioner every partitioner grows from: rank 0
  * with fixed-point weight w owns all 2^MIN_BITS slots. */
 static mill_partition *create_one(uint32_t w) {
-    mill_partition *p = mill_part_alloc(1, MILL_PART_MIN_BITS);
+    mill_partition *p = mill__partition_alloc(1, MILL_PART_MIN_BITS);
     if (!p) return NULL;
     uint64_t T = UINT64_C(1) << MILL_PART_MIN_BITS;
     memset(p->owner, 0, T * sizeof *p->owner);
@@ -309,7 +309,7 @@ int mill_partition_create(mill_partition **out, uint32_t n, const double *weight
 
 int mill_partition_clone(mill_partition **out, const mill_partition *p) {
     if (!out || !p) return MILL_EINVAL;
-    mill_partition *q = mill_part_alloc(p->n, p->bits);
+    mill_partition *q = mill__partition_alloc(p->n, p->bits);
     if (!q) return MILL_ENOMEM;
     memcpy(q->owner, p->owner, sizeof(uint32_t) << p->bits);
     memcpy(q->weight, p->weight, (size_t)p->n * sizeof *p->weight);

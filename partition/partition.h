@@ -9,8 +9,9 @@
  * resize, weight change) reassign the fewest slots that bring every live rank
  * to its weight share, and only between the ranks the change concerns, so a
  * key moves only when it must. A state saved with mill_partition_serialize()
- * and loaded by a later job reproduces the placement exactly; see
- * docs/partitioner.md.
+ * and loaded with mill_partition_deserialize() reproduces the placement
+ * exactly (`mpimill partition --state` reads a job's from its manifest; a
+ * run does not load one); see docs/partitioner.md.
  *
  * All functions that can fail return 0 or a negative MILL_E* code
  * (see <mpimill/job.h>), like the rest of mpimill. A failed call leaves the

@@ -48,6 +48,6 @@ struct mill_partition {
 
 /* Allocates a partitioner with room for n ranks and 2^bits slots; the
  * contents are zero. Returns NULL when out of memory. */
-mill_partition *mill_part_alloc(uint32_t n, uint32_t bits);
+mill_partition *mill__partition_alloc(uint32_t n, uint32_t bits);
 
 #endif

@@ -1,5 +1,6 @@
 /* partition_state.c -- saving and loading a partitioner's state, so that a
- * later job (on any machine) places keys exactly as the job that saved it.
+ * later reader (on any machine; `mpimill partition --state`) places keys
+ * exactly as the job that saved it.
  *
  * Format version 1, every integer little-endian:
  *   off  0  8 bytes  magic "MILLPART"
@@ -90,7 +91,7 @@ int mill_partition_deserialize(mill_partition **out, const void *buf, size_t len
         return MILL_EFORMAT;
     if (get64(b + len - 8) != XXH3_64bits(b, len - 8)) return MILL_EFORMAT;
 
-    mill_partition *p = mill_part_alloc(n, bits);
+    mill_partition *p = mill__partition_alloc(n, bits);
     if (!p) return MILL_ENOMEM;
     const unsigned char *q = b + STATE_HEADER;
     for (uint32_t r = 0; r < n; r++, q += 4) {

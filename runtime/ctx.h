@@ -20,7 +20,7 @@
 #include "table.h"
 
 /* Buffered writer of one part file. */
-typedef struct writer {
+typedef struct mill__writer {
     int fd;
     struct mill__sink *sink;  /* --compress gzip: bytes go through it (io/write.h) */
     struct mill__h5out *h5;   /* --format hdf5: records go to it (io/h5out.h) */
@@ -29,7 +29,7 @@ typedef struct writer {
     size_t len, cap;
     uint64_t total; /* bytes flushed so far (before compression) */
     double seconds; /* spent writing: write(2), deflate, HDF5 (the metrics' write_s) */
-} writer;
+} mill__writer;
 
 /* A named counter of the job (mill_count). */
 typedef struct mill__counter {
@@ -61,7 +61,7 @@ struct mill_ctx {
     int committed;            /* the output is published (a crash after it, in teardown, leaves it) */
     mill__entry *combining;   /* the entry a custom combine is producing */
     int value_set;            /* mill_set_value was called for `combining` */
-    writer *out;              /* where mill_write goes, during reduce */
+    mill__writer *out;        /* where mill_write goes, during reduce */
     const mill_record *rec;   /* the record being mapped, for error messages */
     void *userdata;
     char fail[512];           /* the plugin's mill_fail message; emptied as each callback starts, so
@@ -129,14 +129,15 @@ static inline int mill__emit_check(mill_ctx *ctx, const mill_kv *kv) {
 }
 
 /* Adds one emit (checked by mill_emit) to ctx->batch, flushing it first
- * when full. Returns 0, MILL_ENOMEM or MILL_EJOB (with the reason in
- * ctx->fail); the error can also come from an earlier emit of the batch. */
+ * when full. Returns 0, MILL_ENOMEM, MILL_EJOB (with the reason in
+ * ctx->fail) or MILL_EIO (a spill failed; the reason in ctx->emit_err);
+ * the error can also come from an earlier emit of the batch. */
 int mill__emit_add(mill_ctx *ctx, const mill_kv *kv);
 
 /* Flushes ctx->batch, then checks (mill__emit_check) and combines the n
  * pairs at kv into ctx->table, in order; a pair that fails its check is
  * not emitted, nor those after it, and its error is returned. Returns 0,
- * MILL_EINVAL, MILL_ENOMEM or MILL_EJOB. */
+ * MILL_EINVAL, MILL_ENOMEM, MILL_EJOB or MILL_EIO (as mill__emit_add). */
 int mill__emit_many(mill_ctx *ctx, const mill_kv *kv, size_t n);
 
 /* Combines the n pairs at kv, which need no checks (they come from the
@@ -165,7 +166,7 @@ void mill__record_where(const mill_record *rec, char *buf, size_t len);
 
 /* Appends one `key<TAB>value\n` line to w, the value formatted by the job's
  * value type. Returns 0, MILL_EIO (message in err) or MILL_EJOB. */
-int mill__write_record(mill_ctx *ctx, writer *w, const void *key, size_t klen, const void *value,
+int mill__write_record(mill_ctx *ctx, mill__writer *w, const void *key, size_t klen, const void *value,
                        size_t vlen, char *err, size_t errlen);
 
 #endif

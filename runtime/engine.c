@@ -144,7 +144,7 @@ int mill__upsert_new(mill_ctx *ctx, mill__table *t, uint64_t hash, const void *k
 /* ---- output ------------------------------------------------------------ */
 
 /* Writes the buffer out (through the sink when there is one) and empties it. */
-static int writer_flush(writer *w, char *err, size_t errlen) {
+static int writer_flush(mill__writer *w, char *err, size_t errlen) {
     double t = mill__now();
     int rc = 0;
     w->total += w->len;
@@ -159,7 +159,7 @@ static int writer_flush(writer *w, char *err, size_t errlen) {
     return rc;
 }
 
-static int writer_put(writer *w, const void *p, size_t n) {
+static int writer_put(mill__writer *w, const void *p, size_t n) {
     if (w->cap - w->len < n) {
         if (w->len) return 1; /* caller flushes and retries */
         char *b = realloc(w->buf, n);
@@ -173,7 +173,7 @@ static int writer_put(writer *w, const void *p, size_t n) {
 }
 
 /* Appends one `key<TAB>value\n` line, the value formatted by the job's type. */
-int mill__write_record(mill_ctx *ctx, writer *w, const void *key, size_t klen, const void *value,
+int mill__write_record(mill_ctx *ctx, mill__writer *w, const void *key, size_t klen, const void *value,
                         size_t vlen, char *err, size_t errlen) {
     char num[32];
     if (w->h5) { /* --format hdf5: collected, written at the end (io/h5out.h) */
@@ -339,7 +339,7 @@ static int map_phase(mill_ctx *ctx, const mill__inputs *in, char *err, size_t er
 
 typedef struct emit_state {
     mill_ctx *ctx;
-    writer *w;
+    mill__writer *w;
     char *err;
     size_t errlen;
 } emit_state;
@@ -369,7 +369,7 @@ static int reduce_phase(mill_ctx *ctx, mill__table *t, mill__commit *commit, cha
     snprintf(label, sizeof label, "%s (output %s)", name, ctx->args->output);
     if (ctx->args->single_file)
         snprintf(label, sizeof label, "this rank's --single-file block in %s", ctx->spill->tmpdir);
-    writer w = {.fd = -1, .name = label, .cap = 1u << 20};
+    mill__writer w = {.fd = -1, .name = label, .cap = 1u << 20};
     w.buf = malloc(w.cap);
     int rc = w.buf ? 0 : MILL_ENOMEM;
     if (rc == 0 && ctx->args->single_file) rc = mill__spill_temp(ctx->spill, &w.fd, err, errlen);

@@ -1,4 +1,5 @@
-/* fault.h -- fault injection for the commit path (SQLite-style).
+/* fault.h -- fault injection (SQLite-style): numbered points on the commit
+ * path, and sites in the partitioner, shuffle, HDF5 output and lock windows.
  *
  * Three mechanisms, all driven by environment variables and all inert (one
  * well-predicted branch) when those are unset:

@@ -60,7 +60,9 @@ typedef struct mill__lock_info {
  * on every rank (1..65536). Names are hashed to (home rank, slot); two names
  * on one slot share one lock (false sharing, never incorrectness). Every
  * rank of comm must call it with the same slots_per_rank. On success *out is
- * the new set; on failure *out is NULL and no rank keeps a window. */
+ * the new set; on failure *out is NULL, and every rank returns the same
+ * error. A window made on some ranks only cannot be freed (MPI_Win_free is
+ * collective): it stays until exit. */
 int mill__lock_set_create(mill__lock_set **out, MPI_Comm comm, int slots_per_rank);
 
 /* Local. Makes a rank that waits for a lock of s give up as soon as stop()

@@ -13,7 +13,7 @@
 
 typedef struct mill__entry {
     uint64_t hash;
-    char *key;   /* key bytes, then room for the value at key + klen when vcap >= vlen */
+    char *key;   /* key bytes, then the value at key + klen until it outgrows that room (value_fit) */
     char *value;
     uint32_t klen, vlen;
 } mill__entry;

@@ -1,5 +1,5 @@
 /* invindex.c -- an inverted index: each word with the sorted list of the
- * places (file and line) where it occurs, over text or gzip inputs.
+ * places (file and line) where it occurs, over text, gzip or CSV inputs.
  *
  * Words are as wordcount's: maximal runs of bytes that are not ASCII
  * whitespace. Options: lower=1 folds ASCII case.

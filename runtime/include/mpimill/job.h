@@ -246,7 +246,9 @@ int mill_count(mill_ctx *ctx, const char *name, int64_t delta);
  * naming the rank holding it; taking a lock this rank holds, or releasing
  * one it does not, fails with MILL_ESTATE. A rank that holds several locks
  * at once takes them in increasing mill_lock_order (below), not in the
- * order of their names. Every lock must be released before the job ends. */
+ * order of their names. Every lock must be released before the job ends.
+ * A name is 1 to 255 bytes (else MILL_EINVAL); a rank holds at most 16
+ * names at once (the 17th fails with MILL_ESTATE). */
 int mill_lock(mill_ctx *ctx, const char *name);
 int mill_lock_shared(mill_ctx *ctx, const char *name);
 int mill_lock_fenced(mill_ctx *ctx, const char *name, uint64_t *token);
