@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "fault.h"
 #include "mpimill/job.h"
 
 #define ZBUF (1u << 18)
@@ -76,9 +77,8 @@ static int pump(mill__sink *s, int flush, char *err, size_t errlen) {
             snprintf(err, errlen, "%s: deflate failed", s->name);
             return MILL_EIO;
         }
-        int e = mill__write_all(s->fd, s->zbuf, ZBUF - s->z.avail_out);
-        if (e) {
-            snprintf(err, errlen, "write %s: %s", s->name, strerror(e));
+        if (mill__fault_write_all(MILL_FAULT_MID_WRITE, s->fd, s->zbuf, ZBUF - s->z.avail_out) != 0) {
+            snprintf(err, errlen, "write %s: %s", s->name, strerror(errno));
             return MILL_EIO;
         }
         if (flush == Z_FINISH ? zrc == Z_STREAM_END : (s->z.avail_in == 0 && s->z.avail_out != 0)) return 0;

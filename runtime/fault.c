@@ -133,6 +133,10 @@ ssize_t mill__fault_pread(int fd, void *buf, size_t n, off_t off) {
     return mill__fault_op("read") ? -1 : pread(fd, buf, n, off);
 }
 
+ssize_t mill__fault_pwrite(int fd, const void *buf, size_t n, off_t off) {
+    return mill__fault_op("write") ? -1 : pwrite(fd, buf, n, off);
+}
+
 ssize_t mill__fault_write(int point, int fd, const void *buf, size_t n) {
     if (mill__fault_op("write")) return -1;
     if (F.inited && F.point == point && is_victim() && n > 1) {

@@ -94,6 +94,7 @@ int mill__fault_unlinkat(int dirfd, const char *name, int flags);
 int mill__fault_renameat2(int olddirfd, const char *oldname, int newdirfd, const char *newname,
                           unsigned flags);
 ssize_t mill__fault_pread(int fd, void *buf, size_t n, off_t off);
+ssize_t mill__fault_pwrite(int fd, const void *buf, size_t n, off_t off);
 
 /* Like write(2), counted; and when fault point `point` is armed for this
  * rank, writes the first half of buf and then reaches the point, so that a

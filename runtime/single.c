@@ -26,10 +26,10 @@
 
 #define INDEX_LOCK "mpimill:_index"
 
-/* Writes all n bytes of buf at offset off. */
+/* Writes all n bytes of buf at offset off (counted by fault injection). */
 static int pwrite_all(int fd, const char *buf, size_t n, uint64_t off) {
     while (n > 0) {
-        ssize_t w = pwrite(fd, buf, n, (off_t)off);
+        ssize_t w = mill__fault_pwrite(fd, buf, n, (off_t)off);
         if (w < 0 && errno == EINTR) continue;
         if (w < 0) return -1;
         buf += w;
@@ -141,7 +141,7 @@ int mill__single_write(mill_ctx *ctx, mill__commit *commit, int status, int tmp,
         if (mrc != MPI_SUCCESS && rc == 0) rc = mill__mpi_error(mrc, "setting up the offset counter", err, errlen);
         if (rc == 0) rc = reserve(ctx, win, index, len, &off, err, errlen);
         if (rc == 0) rc = copy_block(tmp, data, ctx->args->output, len, off, err, errlen);
-        if (rc == 0 && ctx->rank != 0 && (fsync(data) != 0 || fsync(index) != 0)) {
+        if (rc == 0 && ctx->rank != 0 && (mill__fault_fsync(data) != 0 || mill__fault_fsync(index) != 0)) {
             snprintf(err, errlen, "single-file: fsync (output %s): %s", ctx->args->output, strerror(errno));
             rc = MILL_EIO;
         }

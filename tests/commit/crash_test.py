@@ -16,14 +16,17 @@ checks the invariants against an independent oracle (collections.Counter):
   I6 a failed run prints one clear error line.
 
 usage: crash_test.py --mpimill BIN MODE [--long] [--seed N] [--work DIR]
-MODE: points | random | countdown | safety | all | plain
+MODE: points | random | countdown | safety | all | plain | formats
 (plain: as if on NFS or FUSE, whose rename takes no flags -- failure site 6
 for every run and recovery -- the points around the rename, point 15
-between the two renames of an --overwrite, and each rename failing.)
+between the two renames of an --overwrite, and each rename failing.
+formats: the countdown of a replace writing --compress gzip parts, and
+--single-file's shared data file and index.)
 Exit status 0 when every run kept every invariant; prints counts.
 """
 import argparse
 import collections
+import gzip
 import hashlib
 import os
 import random
@@ -39,6 +42,7 @@ from concurrent.futures import ThreadPoolExecutor
 FAULT_POINTS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14]  # 12 is inside recovery
 PLAIN_POINTS = [8, 15, 9, 10, 11, 13, 14]  # around the rename; 15 only without rename flags
 POINT_IN_RECOVERY = 12
+RUN_ARGS = []  # more `mpimill run` arguments for every job (mode formats)
 ENV_BASE = {k: v for k, v in os.environ.items() if not k.startswith("MPIMILL_FAULT")}
 ENV_BASE.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
                 OMPI_MCA_rmaps_base_oversubscribe="1", LC_ALL="C")
@@ -88,9 +92,10 @@ def oracle(path):
 def output_lines(out):
     lines = []
     for name in sorted(os.listdir(out)):
-        if name.startswith("part-"):
+        if name.startswith("part-") or name == "data":
             with open(os.path.join(out, name), "rb") as fh:
-                lines += fh.read().splitlines()
+                data = fh.read()
+            lines += (gzip.decompress(data) if name.endswith(".gz") else data).splitlines()
     return sorted(lines)
 
 
@@ -146,7 +151,7 @@ def reap(tag, grace=15.0):
 
 def run_job(mpimill, nranks, corpus, out, overwrite, env_extra, kill_after=None, kill_mode="all"):
     cmd = ["mpirun", "-q", "-n", str(nranks), "--oversubscribe", mpimill, "run", "wordcount",
-           "--input", corpus, "--output", out, "--quiet"] + (["--overwrite"] if overwrite else [])
+           "--input", corpus, "--output", out, "--quiet"] + (["--overwrite"] if overwrite else []) + RUN_ARGS
     env = dict(ENV_BASE, **env_extra)
     p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          start_new_session=True)
@@ -636,10 +641,33 @@ def mode_plain(fx, stats, args):
     mode_countdown(fx, stats, args, replaces=(False, True), ops="rename")
 
 
+def mode_formats(fx, stats, args):
+    # Each format's own writes and fsyncs on rank 1 are counted: the first
+    # few writes fail each of them in turn, with its own message.
+    wants = {"--compress": {"write": ["write part-00001.gz"]},
+             "--single-file": {"write": ["appending to _index", "writing data at offset"],
+                               "fsync": ["single-file: fsync"]}}
+    for extra in (["--compress", "gzip"], ["--single-file"]):
+        RUN_ARGS[:] = extra
+        for ops, texts in wants[extra[0]].items():
+            seen = ""
+            for k in range(1, 6):
+                d, out = fx.new_case(True)
+                env = {"MPIMILL_FAULT_COUNTDOWN": str(k), "MPIMILL_FAULT_OPS": ops, "MPIMILL_FAULT_RANK": "1"}
+                rc, so, se, _ = run_job(fx.mpimill, 2, fx.new_corpus, out, True, env)
+                seen += se
+                check(fx, stats, "%s %s countdown=%d rank=1" % (" ".join(extra), ops, k), d, out, True, rc, se)
+            for t in texts:
+                if t not in seen:
+                    stats.fail(" ".join(extra), "no failed %s of rank 1 said %r" % (ops, t))
+        mode_countdown(fx, stats, args, replaces=(True,))
+    RUN_ARGS[:] = []
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--mpimill", required=True)
-    ap.add_argument("mode", choices=["points", "random", "countdown", "safety", "all", "plain"])
+    ap.add_argument("mode", choices=["points", "random", "countdown", "safety", "all", "plain", "formats"])
     ap.add_argument("--long", action="store_true", help=">= 2000 crash runs (not for CI)")
     ap.add_argument("--seed", type=int, default=20240601)
     ap.add_argument("--work", help="work directory (default: a new temporary one, removed after)")
