@@ -386,14 +386,106 @@ static int drop_twice(mill__inputs *in, char *err, size_t errlen) {
     return 0;
 }
 
+/* Reads the input list spec ("@FILE": one path per line; blank lines and
+ * lines starting with '#' are skipped) into a NULL-terminated array of
+ * malloc'ed paths in *out (free with free_list). Returns 0, or MILL_ENOENT,
+ * MILL_EIO or MILL_ENOMEM with a message naming the list. */
+static int read_list(const char *spec, char ***out, char *err, size_t errlen) {
+    FILE *f = fopen(spec + 1, "r");
+    if (!f) {
+        snprintf(err, errlen, "input %s: %s", spec, strerror(errno));
+        return errno == ENOENT ? MILL_ENOENT : MILL_EIO;
+    }
+    char **v = NULL, *line = NULL;
+    size_t n = 0, cap = 0, lcap = 0;
+    ssize_t len;
+    int rc = 0;
+    while (rc == 0 && (errno = 0, len = getline(&line, &lcap, f)) >= 0) {
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
+        if (len == 0 || line[0] == '#') continue;
+        if (n + 2 > cap) {
+            cap = cap ? cap * 2 : 64;
+            char **nv = realloc(v, cap * sizeof *nv);
+            if (!nv) rc = MILL_ENOMEM;
+            else v = nv;
+        }
+        if (rc == 0 && !(v[n] = strdup(line))) rc = MILL_ENOMEM;
+        if (rc == 0) v[++n] = NULL;
+    }
+    if (rc == 0 && errno != 0) rc = errno == ENOMEM ? MILL_ENOMEM : MILL_EIO; /* EISDIR for a directory */
+    if (rc) snprintf(err, errlen, "input %s: %s", spec, rc == MILL_ENOMEM ? "out of memory" : strerror(errno));
+    free(line);
+    (void)fclose(f); /* read only: what was read is checked above */
+    if (rc == 0 && n == 0) {
+        snprintf(err, errlen, "input %s: the list names no input", spec);
+        rc = MILL_ENOENT;
+    }
+    if (rc) {
+        for (size_t i = 0; i < n; i++) free(v[i]);
+        free(v);
+        return rc;
+    }
+    *out = v;
+    return 0;
+}
+
+static void free_list(char **v) {
+    for (size_t i = 0; v && v[i]; i++) free(v[i]);
+    free(v);
+}
+
 int mill__inputs_collect(mill__inputs *in, char *const *paths, size_t npaths, char *err, size_t errlen) {
     memset(in, 0, sizeof *in);
     size_t cap = 0;
     int rc = 0;
-    for (size_t i = 0; i < npaths && rc == 0; i++) rc = add_path(in, &cap, paths[i], NULL, err, errlen);
+    for (size_t i = 0; i < npaths && rc == 0; i++) {
+        char **list = NULL;
+        if (paths[i][0] != '@') rc = add_path(in, &cap, paths[i], NULL, err, errlen);
+        else if ((rc = read_list(paths[i], &list, err, errlen)) == 0)
+            for (char **p = list; *p && rc == 0; p++) rc = add_path(in, &cap, *p, NULL, err, errlen);
+        free_list(list);
+    }
     if (rc == 0) rc = drop_twice(in, err, errlen);
     if (rc) mill__inputs_free(in);
     return rc;
+}
+
+/* mill__inputs_check_output for one input path, with out the output's
+ * real path. */
+static int output_under(const char *out, const char *path, const char *output, char *err, size_t errlen) {
+    char dir[PATH_MAX], first[NAME_MAX + 1] = "";
+    struct stat st;
+    const char *wild = strpbrk(path, GLOB_CHARS);
+    int exists = stat(path, &st) == 0;
+    if (wild && !exists) {
+        /* A glob: its fixed directory, and the pattern of the next name
+         * ("logs/2024-*" reads logs/2024-x/..., so no output there). */
+        const char *cut = wild;
+        while (cut > path && cut[-1] != '/') cut--;
+        size_t dl = (size_t)(cut - path), pl = strcspn(cut, "/");
+        if (dl >= sizeof dir || pl >= sizeof first) return 0;
+        memcpy(dir, path, dl);
+        dir[dl] = '\0';
+        memcpy(first, cut, pl);
+        first[pl] = '\0';
+        if (!realpath(dl ? dir : ".", dir)) return 0;
+    } else if (!exists || !S_ISDIR(st.st_mode) || !realpath(path, dir)) {
+        return 0;
+    }
+    size_t n = strlen(dir);
+    if (n == 1) n = 0; /* "/" */
+    if (strncmp(out, dir, n) != 0 || out[n] != '/') return 0;
+    if (first[0]) { /* the output's name under dir must not match the glob */
+        char comp[NAME_MAX + 1];
+        size_t cl = strcspn(out + n + 1, "/");
+        if (cl >= sizeof comp) return 0;
+        memcpy(comp, out + n + 1, cl);
+        comp[cl] = '\0';
+        if (fnmatch(first, comp, FNM_PERIOD) != 0) return 0;
+    }
+    snprintf(err, errlen, "output %s is %s %s: a later run would read it as input (write it elsewhere)", output,
+             first[0] ? "under the input pattern" : "inside the input directory", path);
+    return MILL_EINVAL;
 }
 
 int mill__inputs_check_output(char *const *paths, size_t npaths, const char *output, char *err, size_t errlen) {
@@ -410,42 +502,15 @@ int mill__inputs_check_output(char *const *paths, size_t npaths, const char *out
     if (ok) snprintf(out, sizeof out, "%s/%s", strcmp(parent, "/") ? parent : "", name);
     free(copy);
     if (!ok) return 0;
-    for (size_t i = 0; i < npaths; i++) {
-        char dir[PATH_MAX], first[NAME_MAX + 1] = "";
-        struct stat st;
-        const char *wild = strpbrk(paths[i], GLOB_CHARS);
-        int exists = stat(paths[i], &st) == 0;
-        if (wild && !exists) {
-            /* A glob: its fixed directory, and the pattern of the next name
-             * ("logs/2024-*" reads logs/2024-x/..., so no output there). */
-            const char *cut = wild;
-            while (cut > paths[i] && cut[-1] != '/') cut--;
-            size_t dl = (size_t)(cut - paths[i]), pl = strcspn(cut, "/");
-            if (dl >= sizeof dir || pl >= sizeof first) continue;
-            memcpy(dir, paths[i], dl);
-            dir[dl] = '\0';
-            memcpy(first, cut, pl);
-            first[pl] = '\0';
-            if (!realpath(dl ? dir : ".", dir)) continue;
-        } else if (!exists || !S_ISDIR(st.st_mode) || !realpath(paths[i], dir)) {
-            continue;
-        }
-        size_t n = strlen(dir);
-        if (n == 1) n = 0; /* "/" */
-        if (strncmp(out, dir, n) != 0 || out[n] != '/') continue;
-        if (first[0]) { /* the output's name under dir must not match the glob */
-            char comp[NAME_MAX + 1];
-            size_t cl = strcspn(out + n + 1, "/");
-            if (cl >= sizeof comp) continue;
-            memcpy(comp, out + n + 1, cl);
-            comp[cl] = '\0';
-            if (fnmatch(first, comp, FNM_PERIOD) != 0) continue;
-        }
-        snprintf(err, errlen, "output %s is %s %s: a later run would read it as input (write it elsewhere)", output,
-                 first[0] ? "under the input pattern" : "inside the input directory", paths[i]);
-        return MILL_EINVAL;
+    int rc = 0;
+    for (size_t i = 0; i < npaths && rc == 0; i++) {
+        char **list = NULL;
+        if (paths[i][0] != '@') rc = output_under(out, paths[i], output, err, errlen);
+        else if (read_list(paths[i], &list, err, errlen) == 0) /* a bad list is reported by the listing */
+            for (char **p = list; *p && rc == 0; p++) rc = output_under(out, *p, output, err, errlen);
+        free_list(list);
     }
-    return 0;
+    return rc;
 }
 
 int mill__input_kind_bit(const mill__file *f) {

@@ -62,8 +62,11 @@ typedef struct mill__piece {
  * would count twice.
  * A path that does not exist literally is tried as a glob(3) pattern (its
  * matches in sorted order), then as FILE:/DATASET naming an HDF5 dataset of
- * an existing FILE. Fails with MILL_ENOENT or MILL_EIO and a message naming
- * the path when a path is missing or unreadable. */
+ * an existing FILE. A path "@LIST" stands for the paths file LIST names,
+ * one per line (blank lines and lines starting with '#' skipped), each
+ * taken as a path given here. Fails with MILL_ENOENT or MILL_EIO and a
+ * message naming the path when a path or a list is missing or unreadable,
+ * or a list names nothing. */
 int mill__inputs_collect(mill__inputs *in, char *const *paths, size_t npaths,
                          char *err, size_t errlen);
 
@@ -71,8 +74,8 @@ int mill__inputs_collect(mill__inputs *in, char *const *paths, size_t npaths,
  * directory among paths, or under a glob among them (a name below the
  * glob's fixed directory that the pattern matches): its files would be
  * read back as input by the next run (an output that *is* an input, read
- * and then replaced, is allowed). Other paths, and an output whose parent
- * does not exist, pass. */
+ * and then replaced, is allowed). An @LIST's paths are checked as if
+ * given. Other paths, and an output whose parent does not exist, pass. */
 int mill__inputs_check_output(char *const *paths, size_t npaths, const char *output, char *err, size_t errlen);
 
 /* Fails with MILL_EINVAL and a message naming the first input whose kind

@@ -212,6 +212,24 @@ for args in "$TMP/ok.txt:$TMP/ok.txt:input $TMP/ok.txt is listed twice: read onc
     fail "inputs $one and $two: $(output_of "$TMP/dupout" | tr '\t\n' '  '), $(cat "$TMP/stderr")"
 done
 rm -rf "$TMP/dupout"
+# --input @LIST reads the paths a file names, one per line (blank lines
+# and '#' comments skipped), as if each were given: beyond the command
+# line's length. A missing or empty list fails naming it; an output inside
+# a listed directory is refused as for --input DIR.
+mkdir "$TMP/lst"; echo "p q" > "$TMP/lst/a.txt"; echo "q r" > "$TMP/lst/b.txt"
+printf '# inputs\n%s\n\n%s\n' "$TMP/lst/a.txt" "$TMP/lst/b.txt" > "$TMP/list.txt"
+mpimill_run "$ranks" -- run wordcount --input "@$TMP/list.txt" --input "$TMP/ok.txt" --output "$TMP/lstout" --quiet ||
+  fail "--input @LIST"
+[ "$(output_of "$TMP/lstout" | tr '\t\n' '  ')" = "p 1 q 2 r 1 x 1 y 1 " ] ||
+  fail "--input @LIST: $(output_of "$TMP/lstout" | tr '\t\n' '  ')"
+rm -rf "$TMP/lstout"
+expect 1 "input @$TMP/nolist.txt: No such file or directory$" wordcount --input "@$TMP/nolist.txt" --output "$TMP/out"
+printf '# nothing\n\n' > "$TMP/empty-list.txt"
+expect 1 "input @$TMP/empty-list.txt: the list names no input" wordcount --input "@$TMP/empty-list.txt" --output "$TMP/out"
+echo "$TMP/lst" > "$TMP/dir-list.txt"
+expect 1 "output $TMP/lst/out is inside the input directory $TMP/lst" wordcount --input "@$TMP/dir-list.txt" \
+  --output "$TMP/lst/out"
+rm -rf "$TMP/lst" "$TMP"/*list.txt
 # A directory of 12 files named twice: ten lines, then one for the rest.
 mkdir "$TMP/dup12"; for i in $(seq 10 21); do echo "w$i" > "$TMP/dup12/f$i.txt"; done
 mpimill_run "$ranks" -- run wordcount --input "$TMP/dup12" --input "$TMP/dup12" --output "$TMP/dupout" --quiet \
