@@ -2,8 +2,6 @@
  * rank count, weights and exclusions, or under a saved state, and can save
  * that state for a later job. Usage is in partition_cli.h.
  */
-#define _POSIX_C_SOURCE 200809L /* getline */
-
 #include "partition_cli.h"
 
 #include <errno.h>

@@ -11,8 +11,6 @@
  * 4.1 has no asynchronous progress.
  * See docs/lock.md for the protocol, its invariants and measured figures.
  */
-#define _POSIX_C_SOURCE 200809L
-
 #include "lock.h"
 
 #include <limits.h>
