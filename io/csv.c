@@ -376,10 +376,11 @@ static int finish(csv_state *s, int rc) {
     return rc;
 }
 
-int mill__csv_read(const char *path, int gz, uint64_t start, uint64_t end, uint64_t size, mill__read_opts *o,
-                   mill__record_fn fn, void *arg, char *err, size_t errlen) {
-    csv_state s = {.name = path, .o = o, .fn = fn, .arg = arg, .err = err, .errlen = errlen, .header_pending = 1,
-                   .size = gz ? 0 : size};
+int mill__csv_read(const mill__file *f, uint64_t start, uint64_t end, mill__read_opts *o, mill__record_fn fn,
+                   void *arg, char *err, size_t errlen) {
+    const int gz = f->kind == MILL__CSV_GZ;
+    csv_state s = {.name = f->path, .o = o, .fn = fn, .arg = arg, .err = err, .errlen = errlen, .header_pending = 1,
+                   .size = gz ? 0 : f->size};
     err[0] = '\0';
     int rc;
     if (gz) {
@@ -389,7 +390,7 @@ int mill__csv_read(const char *path, int gz, uint64_t start, uint64_t end, uint6
          * newlines, a line past --max-record is not skipped. */
         int skip = !o->skip_bad ? 0 : o->csv_quoted_newlines ? MILL__GZ_SKIP_CORRUPT
                                                              : MILL__GZ_SKIP_CORRUPT | MILL__GZ_SKIP_LONG;
-        rc = mill__gzip_read(path, size, skip, &broken, on_line, &s, err, errlen);
+        rc = mill__gzip_read(f, skip, &broken, on_line, &s, err, errlen);
         /* A break in the gzip data counts as one bad record: the row it cut
          * off is part of it, not a second one. */
         o->skipped += broken;
@@ -398,13 +399,13 @@ int mill__csv_read(const char *path, int gz, uint64_t start, uint64_t end, uint6
         if (start > 0) { /* the header may lie before this rank's range: read up to it */
             s.header_only = 1;
             uint64_t bytes = mill__read_bytes; /* the header is counted by the rank whose range holds it */
-            rc = mill__text_read_lines(path, 0, start, size, 0, NULL, on_line, &s, err, errlen);
+            rc = mill__text_read_lines(f, 0, start, 0, NULL, on_line, &s, err, errlen);
             mill__read_bytes = bytes;
             s.header_only = 0;
             if (rc == MILL__CSV_HEADER_TAKEN) rc = 0; /* else only blank lines: the header is in the range */
             if (rc) return finish(&s, rc);
         }
-        rc = mill__text_read_lines(path, start, end, size, MILL__TEXT_LINE_NUMBERS, NULL, on_line, &s, err, errlen);
+        rc = mill__text_read_lines(f, start, end, MILL__TEXT_LINE_NUMBERS, NULL, on_line, &s, err, errlen);
     }
     return finish(&s, rc);
 }

@@ -45,8 +45,8 @@ int mill__csv_parse(const char *data, size_t len, char **buf, size_t *bufcap, mi
  * naming the file and line, or with o->skip_bad are skipped and counted in
  * o->skipped. A column of o->csv_columns missing from the header always
  * fails (MILL_EINVAL). */
-int mill__csv_read(const char *path, int gz, uint64_t start, uint64_t end, uint64_t size, mill__read_opts *o,
-                   mill__record_fn fn, void *arg, char *err, size_t errlen);
+int mill__csv_read(const mill__file *f, uint64_t start, uint64_t end, mill__read_opts *o, mill__record_fn fn,
+                   void *arg, char *err, size_t errlen);
 
 /* Like mill__csv_read over the rows of an in-memory CSV text (the whole
  * file), for tests and fuzzers. */

@@ -28,8 +28,8 @@
  * *skipped grows by one. A line longer than mill__max_record (read.h) is
  * never held whole: it fails the read with MILL_EFORMAT naming its line,
  * or with MILL__GZ_SKIP_LONG is passed over and *skipped grows by one. */
-int mill__gzip_read(const char *path, uint64_t size, int skip, uint64_t *skipped, mill__record_fn fn, void *arg,
-                    char *err, size_t errlen);
+int mill__gzip_read(const mill__file *f, int skip, uint64_t *skipped, mill__record_fn fn, void *arg, char *err,
+                    size_t errlen);
 
 /* Like mill__gzip_read over an in-memory gzip stream (for tests and
  * fuzzers); `name` is used in messages and records. */

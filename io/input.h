@@ -98,11 +98,17 @@ int mill__inputs_unpack(mill__inputs *in, const char *buf, size_t len);
  * birth time birth and size bytes (each 0: unknown, not checked), else
  * MILL_EIO with a message naming spec: the file is gone or replaced since
  * (say, by another job's --overwrite), and reading it would mix versions,
- * or a file read whole changed size (text passes 0: it may be appended to).
- * Readers check before and after they read: they open the file by name in
- * between. */
+ * or a file read whole changed size. The HDF5 reader checks before and
+ * after it reads: HDF5 opens the file by name in between. */
 int mill__file_check(const char *spec, const char *path, uint64_t ino, uint64_t birth, uint64_t size, char *err,
                      size_t errlen);
+
+/* Opens input f for reading and checks, on the descriptor, that it is the
+ * file listed (f->ino, f->birth_ns; each 0: not checked; its size may have
+ * grown). What is read through the descriptor is then the listed file,
+ * whatever replaces its name meanwhile. Returns the descriptor, with the
+ * file's size now in *size, or MILL_EIO with a message naming the file. */
+int mill__file_open(const mill__file *f, uint64_t *size, char *err, size_t errlen);
 
 /* Returns the kind of input `path` by its name: *.csv.gz, *.gz, *.csv, else
  * text (HDF5 datasets are recognised by mill__inputs_collect). */

@@ -70,12 +70,11 @@ static int read_text_piece(const mill__file *f, mill__read_opts *o, const mill__
                            void *arg, char *err, size_t errlen) {
     switch ((mill__kind)f->kind) {
     case MILL__GZIP:
-        return mill__gzip_read(f->path, f->size, o->skip_bad ? MILL__GZ_SKIP_CORRUPT | MILL__GZ_SKIP_LONG : 0,
-                               &o->skipped, fn, arg, err, errlen);
+        return mill__gzip_read(f, o->skip_bad ? MILL__GZ_SKIP_CORRUPT | MILL__GZ_SKIP_LONG : 0, &o->skipped, fn, arg,
+                               err, errlen);
     case MILL__CSV:
     case MILL__CSV_GZ:
-        return mill__csv_read(f->path, f->kind == MILL__CSV_GZ, pc->start, pc->end, f->size, o, fn, arg, err,
-                              errlen);
+        return mill__csv_read(f, pc->start, pc->end, o, fn, arg, err, errlen);
     case MILL__TEXT:
     default: {
         /* A piece that starts where this rank's last one ended (its own
@@ -83,7 +82,7 @@ static int read_text_piece(const mill__file *f, mill__read_opts *o, const mill__
         uint64_t lines = o->last_file == pc->file && o->last_end == pc->start ? o->last_lines : 0;
         block_count b = {fn, arg, o};
         int flags = (o->text_blocks ? MILL__TEXT_BLOCKS : 0) | (o->line_numbers ? MILL__TEXT_LINE_NUMBERS : 0);
-        int rc = mill__text_read_lines(f->path, pc->start, pc->end, f->size, flags, &lines,
+        int rc = mill__text_read_lines(f, pc->start, pc->end, flags, &lines,
                                        o->text_blocks ? count_block : fn, o->text_blocks ? (void *)&b : arg, err,
                                        errlen);
         o->last_file = pc->file, o->last_end = pc->end, o->last_lines = lines;
@@ -92,8 +91,8 @@ static int read_text_piece(const mill__file *f, mill__read_opts *o, const mill__
     }
 }
 
-/* Reads piece pc with the reader its kind needs, from the file listed:
- * checked before and after (the reader opens it by name in between). */
+/* Reads piece pc with the reader its kind needs, from the file listed: the
+ * readers check it on the descriptor they read (mill__file_open). */
 static int read_piece(const mill__inputs *in, mill__read_opts *o, const mill__piece *pc, mill__record_fn fn,
                       void *arg, char *err, size_t errlen) {
     const mill__file *f = &in->files[pc->file];
@@ -102,10 +101,7 @@ static int read_piece(const mill__inputs *in, mill__read_opts *o, const mill__pi
         return mill__hdf5_read(f->path, f->dsoff, f->ino, f->birth_ns, f->size, o->comm, fn ? count_row : NULL,
                                &b, err, errlen);
     }
-    int rc = mill__file_check(f->path, f->path, f->ino, f->birth_ns, 0, err, errlen);
-    if (rc == 0) rc = read_text_piece(f, o, pc, fn, arg, err, errlen);
-    if (rc == 0) rc = mill__file_check(f->path, f->path, f->ino, f->birth_ns, 0, err, errlen);
-    return rc;
+    return read_text_piece(f, o, pc, fn, arg, err, errlen);
 }
 
 /* Like mill__read_piece with options o (o->skipped is increased by the bad

@@ -163,24 +163,18 @@ static const char *read_small(int fd, size_t n) {
 
 int mill__text_read(const char *path, uint64_t start, uint64_t end, mill__record_fn fn, void *arg,
                     char *err, size_t errlen) {
-    return mill__text_read_lines(path, start, end, UINT64_MAX, 0, NULL, fn, arg, err, errlen);
+    const mill__file f = {.path = (char *)(uintptr_t)path, .size = UINT64_MAX};
+    return mill__text_read_lines(&f, start, end, 0, NULL, fn, arg, err, errlen);
 }
 
-int mill__text_read_lines(const char *path, uint64_t start, uint64_t end, uint64_t listed, int flags,
-                          uint64_t *lines, mill__record_fn fn, void *arg, char *err, size_t errlen) {
+int mill__text_read_lines(const mill__file *f, uint64_t start, uint64_t end, int flags, uint64_t *lines,
+                          mill__record_fn fn, void *arg, char *err, size_t errlen) {
+    const char *path = f->path;
+    const uint64_t listed = f->size;
     int count_lines = (flags & MILL__TEXT_LINE_NUMBERS) != 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        snprintf(err, errlen, "input %s: %s", path, strerror(errno));
-        return MILL_EIO;
-    }
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        snprintf(err, errlen, "input %s: %s", path, strerror(errno));
-        close(fd);
-        return MILL_EIO;
-    }
-    uint64_t size = (uint64_t)st.st_size;
+    uint64_t size;
+    int fd = mill__file_open(f, &size, err, errlen);
+    if (fd < 0) return fd;
     if (end > size) { /* truncated since it was listed: reading less would drop records unseen */
         snprintf(err, errlen, "input %s: %" PRIu64 " bytes, shorter than when the job listed it (%" PRIu64
                  " or more): it was truncated while the job ran", path, size, end);

@@ -38,8 +38,8 @@ int mill__text_read(const char *path, uint64_t start, uint64_t end, mill__record
  * call left there), or 0 when not known; out, the lines up to end, or 0
  * when not known (blocks without MILL__TEXT_LINE_NUMBERS count none). So a
  * rank reading a file's pieces in order numbers all their lines. */
-int mill__text_read_lines(const char *path, uint64_t start, uint64_t end, uint64_t size, int flags,
-                          uint64_t *lines, mill__record_fn fn, void *arg, char *err, size_t errlen);
+int mill__text_read_lines(const mill__file *f, uint64_t start, uint64_t end, int flags, uint64_t *lines,
+                          mill__record_fn fn, void *arg, char *err, size_t errlen);
 
 /* The text file this process has mapped for reading, while it reads it: a
  * SIGBUS at an address inside means the file was truncated under the

@@ -166,8 +166,8 @@ static void test_blocks(void) {
             mill__piece pcs[4];
             size_t n = mill__split(&in, r, ranks, pcs, 4);
             for (size_t i = 0; i < n; i++)
-                CU_ASSERT(mill__text_read_lines(path, pcs[i].start, pcs[i].end, UINT64_MAX, MILL__TEXT_BLOCKS, NULL, collect_block,
-                                                &got, err, sizeof err) == 0);
+                CU_ASSERT(mill__text_read_lines(&(mill__file){.path = path, .size = UINT64_MAX}, pcs[i].start, pcs[i].end,
+                                                MILL__TEXT_BLOCKS, NULL, collect_block, &got, err, sizeof err) == 0);
         }
         CU_ASSERT_EQUAL(got.len, len); /* the blocks of all ranks are the file, in order */
         if (got.len == len) CU_ASSERT(memcmp(got.buf, data, len) == 0);
