@@ -37,10 +37,10 @@ typedef struct mill__csv_field {
 int mill__csv_parse(const char *data, size_t len, char **buf, size_t *bufcap, mill__csv_field **f,
                     size_t *fcap, size_t *nf, const char **why, size_t *at);
 
-/* Reads the CSV rows of `path` whose first line starts in [start, end)
- * (whole file: start = 0, end = size; gz: the file is gzip-compressed and
- * read whole; no byte at or past size, the file's size when listed, is
- * read) and calls fn for each data row. Bad rows (wrong field count,
+/* Reads the CSV rows of input f (opened and checked by mill__file_open)
+ * whose first line starts in [start, end) (whole file: start = 0, end =
+ * f->size; a MILL__CSV_GZ file is gzip-compressed and read whole; no byte
+ * at or past f->size, the file's size when listed, is read) and calls fn for each data row. Bad rows (wrong field count,
  * unterminated quote, stray quote) fail with MILL_EFORMAT and a message
  * naming the file and line, or with o->skip_bad are skipped and counted in
  * o->skipped. A column of o->csv_columns missing from the header always

@@ -17,9 +17,10 @@
 #define MILL__GZ_SKIP_CORRUPT 1
 #define MILL__GZ_SKIP_LONG 2
 
-/* Calls fn for every line of the decompressed contents of `path`, in order,
- * reading no compressed byte at or past `size` (its size when the job listed
- * it: members appended since are not read; UINT64_MAX: no limit). Members
+/* Calls fn for every line of the decompressed contents of input f (opened
+ * and checked by mill__file_open), in order, reading no compressed byte at
+ * or past f->size (its size when the job listed it: members appended since
+ * are not read; UINT64_MAX: no limit). Members
  * follow each other (as `zcat` reads them); an empty file has no lines. Returns 0, fn's non-zero return, MILL_EIO (the file cannot be
  * read) or MILL_EFORMAT (corrupt or truncated data) with a message naming
  * the file and the compressed byte offset. With MILL__GZ_SKIP_CORRUPT in

@@ -27,8 +27,9 @@ int mill__text_read(const char *path, uint64_t start, uint64_t end, mill__record
  * line is longer). */
 #define MILL__TEXT_BLOCK ((size_t)256 << 10)
 
-/* Like mill__text_read with MILL__TEXT_* flags, reading no byte at or past
- * `size` (the file's size when the job listed it: what was appended since
+/* Like mill__text_read over input f (opened and checked by
+ * mill__file_open) with MILL__TEXT_* flags, reading no byte at or past
+ * f->size (the file's size when the job listed it: what was appended since
  * is not read; UINT64_MAX: no limit). A block record holds the bytes of one
  * or more whole lines that start in [start, end), their '\n' (and any '\r')
  * included; its line is its first line's number under
