@@ -38,16 +38,12 @@ int mill__whole_file(const mill__file *f, int csv_quoted_newlines) {
     return f->kind == MILL__GZIP || f->kind == MILL__CSV_GZ || (f->kind == MILL__CSV && csv_quoted_newlines);
 }
 
-/* Returns a statx's birth time in ns, or 0 when it has none. */
-static uint64_t birth_of(const struct statx *sx) {
-    return sx->stx_mask & STATX_BTIME ? (uint64_t)sx->stx_btime.tv_sec * 1000000000u + sx->stx_btime.tv_nsec : 0;
-}
-
 /* Returns what a listing keeps of a file's statx: size, identity, times. */
 static mill__file file_of(const struct statx *sx) {
     return (mill__file){.size = sx->stx_size, .ino = sx->stx_ino,
-                        .dev = (uint64_t)makedev(sx->stx_dev_major, sx->stx_dev_minor), .birth_ns = birth_of(sx),
-                        .mtime_s = sx->stx_mtime.tv_sec, .mtime_ns = sx->stx_mtime.tv_nsec};
+                        .dev = (uint64_t)makedev(sx->stx_dev_major, sx->stx_dev_minor),
+                        .birth_ns = mill__statx_birth(sx), .mtime_s = sx->stx_mtime.tv_sec,
+                        .mtime_ns = sx->stx_mtime.tv_nsec};
 }
 
 /* Stats path (following links) for a listing: one call gives the type, the
@@ -71,57 +67,6 @@ static int add_file(mill__inputs *in, size_t *cap, const char *path, mill__file 
     in->files[in->n++] = f;
     in->total += f.size;
     return 0;
-}
-
-/* Compares sx, a statx of the file at path, with the identity the file was
- * listed with; the contract is mill__file_check's. */
-static int same_as_listed(const char *spec, const char *path, const struct statx *sx, uint64_t ino, uint64_t birth,
-                          uint64_t size, char *err, size_t errlen) {
-    /* A birth time this node does not report (another NFS client) is not checked. */
-    if ((ino && sx->stx_ino != ino) || (birth && (sx->stx_mask & STATX_BTIME) && birth_of(sx) != birth)) {
-        snprintf(err, errlen, "input %s: replaced by another file since the job listed its inputs (another job's "
-                 "--overwrite?): reading it would mix two versions", spec);
-        return MILL_EIO;
-    }
-    if (size && sx->stx_size != size) {
-        snprintf(err, errlen, "input %s: %s is %" PRIu64 " bytes, %s than when the job listed it (%" PRIu64
-                 "): changed while the job read it", spec, path, (uint64_t)sx->stx_size,
-                 (uint64_t)sx->stx_size < size ? "shorter" : "longer", size);
-        return MILL_EIO;
-    }
-    return 0;
-}
-
-int mill__file_check(const char *spec, const char *path, uint64_t ino, uint64_t birth, uint64_t size, char *err,
-                     size_t errlen) {
-    struct statx sx;
-    if (!ino && !birth && !size) return 0;
-    if (statx(AT_FDCWD, path, 0, STATX_INO | STATX_BTIME | STATX_SIZE, &sx) != 0) {
-        snprintf(err, errlen, "input %s: %s", spec, strerror(errno));
-        return MILL_EIO;
-    }
-    return same_as_listed(spec, path, &sx, ino, birth, size, err, errlen);
-}
-
-int mill__file_open(const mill__file *f, uint64_t *size, char *err, size_t errlen) {
-    int fd = open(f->path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        snprintf(err, errlen, "input %s: %s", f->path, strerror(errno));
-        return MILL_EIO;
-    }
-    struct statx sx;
-    int rc = 0;
-    if (statx(fd, "", AT_EMPTY_PATH, STATX_INO | STATX_BTIME | STATX_SIZE, &sx) != 0) {
-        snprintf(err, errlen, "input %s: %s", f->path, strerror(errno));
-        rc = MILL_EIO;
-    }
-    if (rc == 0) rc = same_as_listed(f->path, f->path, &sx, f->ino, f->birth_ns, 0, err, errlen);
-    if (rc) {
-        close(fd);
-        return rc;
-    }
-    *size = sx.stx_size;
-    return fd;
 }
 
 static int cmp_str(const void *a, const void *b) {

@@ -94,6 +94,11 @@ void mill__inputs_free(mill__inputs *in);
 int mill__inputs_pack(const mill__inputs *in, char **buf, size_t *len);
 int mill__inputs_unpack(mill__inputs *in, const char *buf, size_t len);
 
+struct statx;
+
+/* Returns the birth time in ns in sx, or 0 when it has none (ident.c). */
+uint64_t mill__statx_birth(const struct statx *sx);
+
 /* Returns 0 when the file at path is still the one listed with inode ino,
  * birth time birth and size bytes (each 0: unknown, not checked), else
  * MILL_EIO with a message naming spec: the file is gone or replaced since

@@ -88,7 +88,7 @@ rc=0; "$MPIMILL" run "$TMP/nosuch.so" --help > /dev/null 2> "$TMP/stderr" || rc=
 printf 'ok\nfine\nbad\nok\n' > "$TMP/bad.txt"
 rc=0; mpimill_run "$ranks" -- run "$PLUGINS/failing.so" --input "$TMP/bad.txt" --output "$TMP/o3" 2> "$TMP/stderr" || rc=$?
 [ "$rc" = 1 ] || fail "failing job exit $rc"
-[ "$(wc -l < "$TMP/stderr")" = 1 ] || fail "more than one line: $(cat "$TMP/stderr")"
+[ "$(err_lines "$TMP/stderr")" = 1 ] || fail "more than one line: $(cat "$TMP/stderr")"
 grep -q "job failing: map failed at $TMP/bad.txt\(:3\)\? (byte offset 8): cannot map a bad record" "$TMP/stderr" ||
   fail "failing job message: $(cat "$TMP/stderr")"
 [ ! -e "$TMP/o3" ] || fail "output after a failed map"

@@ -20,7 +20,7 @@ expect() {
   local rc=0
   mpimill_run "$ranks" -- run "$@" > "$TMP/stdout" 2> "$TMP/stderr" || rc=$?
   [ "$rc" = "$code" ] || fail "exit $rc, wanted $code for: $* ($(cat "$TMP/stderr"))"
-  [ "$(wc -l < "$TMP/stderr")" = 1 ] || fail "wanted one line of error for: $*, got: $(cat "$TMP/stderr")"
+  [ "$(err_lines "$TMP/stderr")" = 1 ] || fail "wanted one line of error for: $*, got: $(cat "$TMP/stderr")"
   grep -q -- "$pattern" "$TMP/stderr" || fail "error for $* lacks '$pattern': $(cat "$TMP/stderr")"
   [ ! -e "$TMP/out" ] || fail "output left behind by: $*"
   check_no_leftovers "$TMP/out"
@@ -185,7 +185,7 @@ expect 2 "no --output" wordcount --input "$TMP/ok.txt"
 # usage, or the usage after the line).
 for cmd in "report --bogus $TMP" "report" "verify" "verify a b" "recover --x"; do
   rc=0; "$MPIMILL" $cmd > /dev/null 2> "$TMP/stderr" || rc=$?
-  [ "$rc" = 2 ] && [ "$(wc -l < "$TMP/stderr")" = 1 ] && grep -q "^mpimill: ${cmd%% *}: " "$TMP/stderr" ||
+  [ "$rc" = 2 ] && [ "$(err_lines "$TMP/stderr")" = 1 ] && grep -q "^mpimill: ${cmd%% *}: " "$TMP/stderr" ||
     fail "mpimill $cmd: exit $rc, $(cat "$TMP/stderr")"
 done
 "$MPIMILL" help verify | grep -q "^usage: mpimill verify DIR" || fail "mpimill help verify: not verify's usage"

@@ -56,7 +56,7 @@ output_of "$TMP/line" | cmp -s <(oracle "$TMP/line.txt") - || fail "word count o
 # nothing committed or left behind.
 rc=0; timeout 300 mpirun -q -n "$ranks" --oversubscribe bash -c 'ulimit -f 512; exec "$@"' - "$MPIMILL" run wordcount \
   --input "$TMP/line.txt" --output "$TMP/full" --memory 16M --tmp "$TMP/spill" --quiet 2> "$TMP/stderr" || rc=$?
-[ "$rc" = 1 ] && [ "$(wc -l < "$TMP/stderr")" = 1 ] &&
+[ "$rc" = 1 ] && [ "$(err_lines "$TMP/stderr")" = 1 ] &&
   grep -q "spill directory $TMP/spill (--tmp): writing a spill file: File too large$" "$TMP/stderr" &&
   [ ! -e "$TMP/full" ] && [ -z "$(ls -A "$TMP/spill")" ] || fail "a spill file past ulimit -f: exit $rc, $(cat "$TMP/stderr")"
 

@@ -12,7 +12,7 @@ mkdir -p "$out"
 mpi_inc=$(mpicc -showme:compile)
 flags=(-g -O1 -std=c17 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
        -I"$root/io" -I"$root/runtime/include" $mpi_inc)
-io=("$root/io/csv.c" "$root/io/gzip.c" "$root/io/text.c")
+io=("$root/io/csv.c" "$root/io/gzip.c" "$root/io/text.c" "$root/io/ident.c")
 for t in csv gzip; do
   "$CLANG" "${flags[@]}" -o "$out/fuzz_$t" "$here/fuzz_$t.c" "${io[@]}" -lz
   mkdir -p "$out/corpus_$t"

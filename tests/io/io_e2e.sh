@@ -16,7 +16,7 @@ expect_fail() {
   local rc=0
   mpimill_run "$ranks" -- run "$@" --output "$TMP/bad" > "$TMP/stdout" 2> "$TMP/stderr" || rc=$?
   [ "$rc" = 1 ] || fail "exit $rc, wanted 1 for: $* ($(cat "$TMP/stderr"))"
-  [ "$(wc -l < "$TMP/stderr")" = 1 ] || fail "wanted one error line for: $*, got: $(cat "$TMP/stderr")"
+  [ "$(err_lines "$TMP/stderr")" = 1 ] || fail "wanted one error line for: $*, got: $(cat "$TMP/stderr")"
   grep -q -- "$pattern" "$TMP/stderr" || fail "error for $* lacks '$pattern': $(cat "$TMP/stderr")"
   [ ! -e "$TMP/bad" ] || fail "output committed by: $*"
   check_no_leftovers "$TMP/bad"
@@ -297,7 +297,7 @@ timeout 120 mpirun -q -n "$ranks" --oversubscribe "$MPIMILL" run "$ROWSTATS" --i
   --output "$TMP/h5bt" --quiet 2> "$TMP/stderr" || rc=$?
 who=$([ "$ranks" = 1 ] || echo "rank $((ranks - 1)): ")
 [ "$rc" = 1 ] && grep -q "error: ${who}input .*bt.h5:/x: reading rows .* failed: wrong B-tree signature" "$TMP/stderr" &&
-  [ "$(wc -l < "$TMP/stderr")" = 1 ] && [ ! -e "$TMP/h5bt" ] ||
+  [ "$(err_lines "$TMP/stderr")" = 1 ] && [ ! -e "$TMP/h5bt" ] ||
   fail "HDF5 chunk index corrupt in the last rank's rows: exit $rc (124: hung), $(cat "$TMP/stderr")"
 expect_fail "d.h5:/names: unsupported type" "$ROWSTATS" --input "$in/d.h5:/names"
 # Rows too wide for their sizes in bytes to be safe (2^61 values: the buffer's

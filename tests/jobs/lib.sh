@@ -26,7 +26,7 @@ expect_fail() {
     mpimill_run "$n" -- run "$@" --output "$TMP/bad" > "$TMP/stdout" 2> "$TMP/stderr" || rc=$?
   fi
   [ "$rc" = "$code" ] || fail "exit $rc, wanted $code for: $* ($(cat "$TMP/stderr"))"
-  [ "$(wc -l < "$TMP/stderr")" = 1 ] || fail "wanted one error line for: $*, got: $(cat "$TMP/stderr")"
+  [ "$(err_lines "$TMP/stderr")" = 1 ] || fail "wanted one error line for: $*, got: $(cat "$TMP/stderr")"
   grep -q -- "$pattern" "$TMP/stderr" || fail "error for $* lacks '$pattern': $(cat "$TMP/stderr")"
   [ ! -e "$TMP/bad" ] || fail "output committed by: $*"
 }
