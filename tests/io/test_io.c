@@ -159,7 +159,8 @@ static void check_gz_roundtrip(const char *data, size_t len, int members) {
     collected c = {0};
     char err[512] = "";
     uint64_t skipped = 0;
-    int rc = mill__gzip_read(&(mill__file){.path = path_of("rt.gz"), .size = UINT64_MAX}, 0, &skipped, collect, &c, err, sizeof err);
+    int rc = mill__gzip_read(&(mill__file){.path = path_of("rt.gz"), .size = UINT64_MAX},
+                             0, &skipped, collect, &c, err, sizeof err);
     CU_ASSERT_EQUAL(rc, 0);
     if (rc) fprintf(stderr, "gzip: %s\n", err);
     CU_ASSERT_EQUAL(c.len, wlen);
@@ -192,7 +193,8 @@ static void test_gzip_roundtrip(void) {
     collected c = {0};
     char err[256];
     uint64_t sk = 0;
-    CU_ASSERT_EQUAL(mill__gzip_read(&(mill__file){.path = path_of("empty.gz"), .size = UINT64_MAX}, 0, &sk, collect, &c, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(mill__gzip_read(&(mill__file){.path = path_of("empty.gz"), .size = UINT64_MAX},
+                                    0, &sk, collect, &c, err, sizeof err), 0);
     CU_ASSERT_EQUAL(c.n, 0);
 }
 
@@ -209,7 +211,8 @@ static void test_gzip_positions(void) {
     posn p = {0};
     char err[256];
     uint64_t sk = 0;
-    CU_ASSERT_EQUAL(mill__gzip_read(&(mill__file){.path = path_of("pos.gz"), .size = UINT64_MAX}, 0, &sk, take_pos, &p, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(mill__gzip_read(&(mill__file){.path = path_of("pos.gz"), .size = UINT64_MAX},
+                                    0, &sk, take_pos, &p, err, sizeof err), 0);
     CU_ASSERT_EQUAL(p.n, 4);
     uint64_t off[] = {0, 3, 7, 8};
     for (int i = 0; i < 4 && i < p.n; i++) {
@@ -529,7 +532,8 @@ static void test_csv_line_ends(void) {
     write_gz("cr.gz", "a\r\nb\r", 5, 1);
     collected g = {0};
     uint64_t sk = 0;
-    CU_ASSERT_EQUAL(mill__gzip_read(&(mill__file){.path = path_of("cr.gz"), .size = UINT64_MAX}, 0, &sk, collect, &g, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(mill__gzip_read(&(mill__file){.path = path_of("cr.gz"), .size = UINT64_MAX},
+                                    0, &sk, collect, &g, err, sizeof err), 0);
     CU_ASSERT(g.len == 4 && !memcmp(g.buf, "a\nb\n", 4));
     free(g.buf);
     /* Inside quotes (--csv-quoted-newlines) a CRLF is data, kept whole, as
@@ -620,8 +624,9 @@ static void test_csv_gz_break_once(void) {
     collected c = {0};
     char err[512] = "";
     mill__read_opts o = {.csv_quoted_newlines = 1, .skip_bad = 1};
-    CU_ASSERT_EQUAL(mill__csv_read(&(mill__file){.path = path_of("cut.csv.gz"), .size = zlen / 2, .kind = MILL__CSV_GZ}, 0,
-                                   zlen / 2, &o, collect, &c, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(mill__csv_read(&(mill__file){.path = path_of("cut.csv.gz"), .size = zlen / 2,
+                                                  .kind = MILL__CSV_GZ},
+                                   0, zlen / 2, &o, collect, &c, err, sizeof err), 0);
     CU_ASSERT_EQUAL(c.n, 1);
     CU_ASSERT_EQUAL(o.skipped, 1);
     free(c.buf);
