@@ -359,25 +359,21 @@ static int drop_twice(mill__inputs *in, char *err, size_t errlen) {
     return 0;
 }
 
-/* Reads the input list spec ("@FILE": one path per line; blank lines and
- * lines starting with '#' are skipped) into a NULL-terminated array of
- * malloc'ed paths in *out (free with free_list). Returns 0, or MILL_ENOENT,
- * MILL_EIO or MILL_ENOMEM with a message naming the list. */
-static int read_list(const char *spec, char ***out, char *err, size_t errlen) {
+int mill__inputs_list_read(const char *what, const char *spec, char ***out, char *err, size_t errlen) {
     FILE *f = fopen(spec + 1, "r");
     if (!f) {
-        snprintf(err, errlen, "input %s: %s", spec, strerror(errno));
+        snprintf(err, errlen, "%s %s: %s", what, spec, strerror(errno));
         return errno == ENOENT ? MILL_ENOENT : MILL_EIO;
     }
-    char **v = NULL, *line = NULL;
-    size_t n = 0, cap = 0, lcap = 0;
+    char **v = calloc(1, sizeof *v), *line = NULL;
+    size_t n = 0, cap = 1, lcap = 0;
+    int rc = v ? 0 : MILL_ENOMEM;
     ssize_t len;
-    int rc = 0;
     while (rc == 0 && (errno = 0, len = getline(&line, &lcap, f)) >= 0) {
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
         if (len == 0 || line[0] == '#') continue;
         if (n + 2 > cap) {
-            cap = cap ? cap * 2 : 64;
+            cap = cap < 64 ? 64 : cap * 2;
             char **nv = realloc(v, cap * sizeof *nv);
             if (!nv) rc = MILL_ENOMEM;
             else v = nv;
@@ -386,23 +382,18 @@ static int read_list(const char *spec, char ***out, char *err, size_t errlen) {
         if (rc == 0) v[++n] = NULL;
     }
     if (rc == 0 && errno != 0) rc = errno == ENOMEM ? MILL_ENOMEM : MILL_EIO; /* EISDIR for a directory */
-    if (rc) snprintf(err, errlen, "input %s: %s", spec, rc == MILL_ENOMEM ? "out of memory" : strerror(errno));
+    if (rc) snprintf(err, errlen, "%s %s: %s", what, spec, rc == MILL_ENOMEM ? "out of memory" : strerror(errno));
     free(line);
     (void)fclose(f); /* read only: what was read is checked above */
-    if (rc == 0 && n == 0) {
-        snprintf(err, errlen, "input %s: the list names no input", spec);
-        rc = MILL_ENOENT;
-    }
     if (rc) {
-        for (size_t i = 0; i < n; i++) free(v[i]);
-        free(v);
+        mill__inputs_list_free(v);
         return rc;
     }
     *out = v;
     return 0;
 }
 
-static void free_list(char **v) {
+void mill__inputs_list_free(char **v) {
     for (size_t i = 0; v && v[i]; i++) free(v[i]);
     free(v);
 }
@@ -414,9 +405,13 @@ int mill__inputs_collect(mill__inputs *in, char *const *paths, size_t npaths, ch
     for (size_t i = 0; i < npaths && rc == 0; i++) {
         char **list = NULL;
         if (paths[i][0] != '@') rc = add_path(in, &cap, paths[i], NULL, err, errlen);
-        else if ((rc = read_list(paths[i], &list, err, errlen)) == 0)
+        else if ((rc = mill__inputs_list_read("input", paths[i], &list, err, errlen)) == 0 && !list[0]) {
+            snprintf(err, errlen, "input %s: the list names no input", paths[i]);
+            rc = MILL_ENOENT;
+        } else if (rc == 0) {
             for (char **p = list; *p && rc == 0; p++) rc = add_path(in, &cap, *p, NULL, err, errlen);
-        free_list(list);
+        }
+        mill__inputs_list_free(list);
     }
     if (rc == 0) rc = drop_twice(in, err, errlen);
     if (rc) mill__inputs_free(in);
@@ -479,9 +474,9 @@ int mill__inputs_check_output(char *const *paths, size_t npaths, const char *out
     for (size_t i = 0; i < npaths && rc == 0; i++) {
         char **list = NULL;
         if (paths[i][0] != '@') rc = output_under(out, paths[i], output, err, errlen);
-        else if (read_list(paths[i], &list, err, errlen) == 0) /* a bad list is reported by the listing */
+        else if (mill__inputs_list_read("input", paths[i], &list, err, errlen) == 0) /* a bad list: the listing's */
             for (char **p = list; *p && rc == 0; p++) rc = output_under(out, *p, output, err, errlen);
-        free_list(list);
+        mill__inputs_list_free(list);
     }
     return rc;
 }

@@ -70,6 +70,14 @@ typedef struct mill__piece {
 int mill__inputs_collect(mill__inputs *in, char *const *paths, size_t npaths,
                          char *err, size_t errlen);
 
+/* Reads the list file of spec "@FILE" (one path per line; blank lines and
+ * lines starting with '#' are skipped) into a NULL-terminated array of
+ * malloc'ed paths in *out, empty when the list names none (free it with
+ * mill__inputs_list_free). Returns 0, or MILL_ENOENT, MILL_EIO or
+ * MILL_ENOMEM with a message "WHAT @FILE: reason". */
+int mill__inputs_list_read(const char *what, const char *spec, char ***out, char *err, size_t errlen);
+void mill__inputs_list_free(char **v);
+
 /* Fails with MILL_EINVAL and a message when `output` lies inside a
  * directory among paths, or under a glob among them (a name below the
  * glob's fixed directory that the pattern matches): its files would be

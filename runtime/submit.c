@@ -182,28 +182,10 @@ static int array_add(strv *inputs, const char *item, char *err, size_t errlen) {
 static int array_expand(strv *inputs, const char *spec, char *err, size_t errlen) {
     int rc = 0;
     if (spec[0] == '@') {
-        FILE *f = fopen(spec + 1, "r");
-        if (!f) {
-            snprintf(err, errlen, "--array %s: %s", spec, strerror(errno));
-            return MILL_ENOENT;
-        }
-        char *line = NULL;
-        size_t cap = 0;
-        ssize_t len;
-        while (rc == 0 && (len = getline(&line, &cap, f)) >= 0) {
-            while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
-            if (len == 0 || line[0] == '#') continue;
-            rc = array_add(inputs, line, err, errlen);
-        }
-        if (rc == 0 && ferror(f)) {
-            snprintf(err, errlen, "--array %s: %s", spec, strerror(errno)); /* EISDIR for a directory */
-            rc = MILL_EIO;
-        }
-        free(line);
-        if (fclose(f) != 0 && rc == 0) {
-            snprintf(err, errlen, "--array %s: %s", spec, strerror(errno));
-            rc = MILL_EIO;
-        }
+        char **list = NULL;
+        rc = mill__inputs_list_read("--array", spec, &list, err, errlen);
+        for (char **p = list; rc == 0 && *p; p++) rc = array_add(inputs, *p, err, errlen);
+        mill__inputs_list_free(list);
     } else {
         char *copy = strdup(spec), *save = NULL;
         if (!copy) {
