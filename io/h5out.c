@@ -185,6 +185,7 @@ static int write_1d(hid_t f, const char *name, hid_t ftype, hid_t mtype, uint64_
         herr_t w = H5Dwrite(d, mtype, ms, space, dxpl, block);
         if (w < 0) keep_write_errno(); /* from MPI-IO's write */
         if (w >= 0 && mill__fault_site(MILL_FAULT_SITE_H5_WRITE)) w = -1;
+        if (w >= 0) MILL_FAULT(MILL_FAULT_MID_WRITE); /* data.h5 partly written, metadata not flushed */
         if (h >= 0) h = w;
         H5Sclose(ms);
         ms = -1;

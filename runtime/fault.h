@@ -35,7 +35,7 @@
 
 /* Fault points. Points marked (0) are only reached on rank 0. */
 #define MILL_FAULT_BEFORE_STAGING 1      /* lock held, staging not yet created (0) */
-#define MILL_FAULT_MID_WRITE 2           /* half of a part file's buffer written */
+#define MILL_FAULT_MID_WRITE 2           /* half of a part file's buffer written; data.h5: a round written */
 #define MILL_FAULT_WRITTEN 3             /* parts written, not yet fsynced */
 #define MILL_FAULT_PREPARED 4            /* parts fsynced and hashed, vote not cast */
 #define MILL_FAULT_VOTED 5               /* votes cast (some ranks past the vote), lists not gathered */

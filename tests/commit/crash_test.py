@@ -16,12 +16,15 @@ checks the invariants against an independent oracle (collections.Counter):
   I6 a failed run prints one clear error line.
 
 usage: crash_test.py --mpimill BIN MODE [--long] [--seed N] [--work DIR]
-MODE: points | random | countdown | safety | all | plain | formats
+MODE: points | random | countdown | safety | all | plain | formats | hdf5
 (plain: as if on NFS or FUSE, whose rename takes no flags -- failure site 6
 for every run and recovery -- the points around the rename, point 15
 between the two renames of an --overwrite, and each rename failing.
 formats: the countdown of a replace writing --compress gzip parts, and
---single-file's shared data file and index.)
+--single-file's shared data file and index.
+hdf5: --format hdf5, whose data.h5 parallel HDF5 writes through MPI-IO
+into staging: every point at 2 ranks, random kills, and the countdown of
+a replace. Needs h5py, to read what was published.)
 Exit status 0 when every run kept every invariant; prints counts.
 """
 import argparse
@@ -89,10 +92,22 @@ def oracle(path):
     return sorted(b"%s\t%d" % (w, n) for w, n in c.items())
 
 
+def h5_lines(path):
+    """The records of a --format hdf5 output, as 'key\tcount' lines."""
+    import h5py  # only mode hdf5 needs it; main() found it
+    with h5py.File(path, "r") as f:
+        kb, ko, v = f["key_bytes"][:].tobytes(), f["key_offsets"][:], f["values"][:]
+    if len(ko) != len(v) + 1 or ko[-1] != len(kb):
+        return [b"(inconsistent datasets)"]
+    return [kb[ko[i]:ko[i + 1]] + b"\t%d" % v[i] for i in range(len(v))]
+
+
 def output_lines(out):
     lines = []
     for name in sorted(os.listdir(out)):
-        if name.startswith("part-") or name == "data":
+        if name == "data.h5":
+            lines += h5_lines(os.path.join(out, name))
+        elif name.startswith("part-") or name == "data":
             with open(os.path.join(out, name), "rb") as fh:
                 data = fh.read()
             lines += (gzip.decompress(data) if name.endswith(".gz") else data).splitlines()
@@ -317,9 +332,9 @@ def mode_points(fx, stats, args, points=FAULT_POINTS, ranks=None):
                 stats.fail("point=%d n=%d" % (point, n), "the fault never fired")
 
 
-def mode_random(fx, stats, args):
+def mode_random(fx, stats, args, count=None):
     rng = random.Random(args.seed)
-    count = 1000 if args.long else 50
+    count = count or (1000 if args.long else 50)
 
     def one(i, n, replace, delay, t, kill_mode):
         d, out = fx.new_case(replace)
@@ -664,10 +679,21 @@ def mode_formats(fx, stats, args):
     RUN_ARGS[:] = []
 
 
+def mode_hdf5(fx, stats, args):
+    # The previous version is text parts; each new one is a data.h5. A
+    # kill inside H5Dwrite or H5Fclose leaves a short or unreadable file in
+    # staging, which must never be published.
+    RUN_ARGS[:] = ["--format", "hdf5"]
+    mode_points(fx, stats, args, ranks=None if args.long else [2])
+    mode_random(fx, stats, args, count=None if args.long else 30)
+    mode_countdown(fx, stats, args, replaces=(True,))
+    RUN_ARGS[:] = []
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--mpimill", required=True)
-    ap.add_argument("mode", choices=["points", "random", "countdown", "safety", "all", "plain", "formats"])
+    ap.add_argument("mode", choices=["points", "random", "countdown", "safety", "all", "plain", "formats", "hdf5"])
     ap.add_argument("--long", action="store_true", help=">= 2000 crash runs (not for CI)")
     ap.add_argument("--seed", type=int, default=20240601)
     ap.add_argument("--work", help="work directory (default: a new temporary one, removed after)")
@@ -675,6 +701,13 @@ def main():
     ap.add_argument("-v", "--verbose", action="store_true")
     ap.add_argument("-j", "--jobs", type=int, default=3, help="cases run at once (default 3)")
     args = ap.parse_args()
+    if args.mode == "hdf5":
+        try:
+            import h5py  # noqa: F401
+        except ImportError:  # a python3 of its own (pyenv, venv) before Debian's
+            if os.path.exists("/usr/bin/python3") and sys.executable != "/usr/bin/python3":
+                os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
+            sys.exit("crash_test: mode hdf5 needs h5py (apt-get install python3-h5py)")
     mpimill = os.path.abspath(args.mpimill)
     work = args.work or tempfile.mkdtemp(prefix="mill-crash-")
     os.makedirs(work, exist_ok=True)
