@@ -253,7 +253,7 @@ static void io_failed(MPI_File *fh, int *code, ...) {
     char msg[MPI_MAX_ERROR_STRING] = "";
     if (MPI_Error_string(*code, msg, &len) != MPI_SUCCESS) snprintf(msg, sizeof msg, "MPI error %d", *code);
     fprintf(stderr, "mpimill: error: rank %d: HDF5 output: MPI-IO on %s failed: %s; aborting the job, as "
-            "parallel HDF5 cannot go on after a failed write (nothing was committed)\n", io_rank, io_path, msg);
+            "parallel HDF5 cannot go on after a failed MPI-IO call (nothing was committed)\n", io_rank, io_path, msg);
     fflush(stderr);
     MPI_Abort(io_comm, 1);
     abort(); /* MPI_Abort does not return */

@@ -11,8 +11,9 @@
 #     which leaves nothing beside the output.
 # A first run counts each function's calls; then the 1st, 2nd, middle and
 # last call of each is failed on every rank, and those of the one-sided and
-# progress calls on rank 1 alone. CASE: text (parts, --overwrite) or single
-# (--single-file, --overwrite).
+# progress calls on rank 1 alone. CASE: text (parts, --overwrite), single
+# (--single-file, --overwrite) or hdf5 (--format hdf5, --overwrite: parallel
+# HDF5's own MPI calls and its MPI-IO, failed the same way).
 . "$(dirname "$0")/lib.sh"
 case=$1
 [ -f "$MPIFAIL" ] || fail "MPIFAIL=$MPIFAIL: no interposer"
@@ -22,7 +23,16 @@ oracle "$TMP/in.txt" > "$TMP/want"
 oracle "$TMP/old.txt" > "$TMP/want_old"
 args=(run wordcount --input "$TMP/in.txt" --output "$TMP/out" --overwrite --split-size 128K --quiet)
 [ "$case" = single ] && args+=(--single-file)
-words() { if [ -f "$1/data" ]; then sort "$1/data"; else cat "$1"/part-* | sort; fi; }
+[ "$case" = hdf5 ] && args+=(--format hdf5)
+PY=/usr/bin/python3
+words() {
+  if [ -f "$1/data.h5" ]; then
+    "$PY" -c 'import sys, h5py
+f = h5py.File(sys.argv[1], "r")
+kb, ko, v = f["key_bytes"][:].tobytes(), f["key_offsets"][:], f["values"][:]
+for i in range(len(v)): sys.stdout.buffer.write(kb[ko[i]:ko[i + 1]] + b"\t%d\n" % v[i])' "$1/data.h5" | sort
+  elif [ -f "$1/data" ]; then sort "$1/data"; else cat "$1"/part-* | sort; fi
+}
 
 # run_with ENV...: the job at 2 ranks with the interposer and ENV (NAME=VALUE).
 asan=$(ldd "$MPIMILL" | awk '/libasan/ { print $3 }') # the asan preset: its runtime must load first

@@ -13,7 +13,10 @@
  *                                     ("mpifail: rank R: NAME N", on stderr)
  *
  * Calls from any library in the process count (HDF5's as well), so the tests
- * count first and then fail calls that exist.
+ * count first and then fail calls that exist. A failed MPI-IO call (MPI_File_*)
+ * first calls its file's error handler, as MPI itself does; a failed
+ * MPI_File_open is made with an erroneous access mode, so that MPI calls
+ * MPI_FILE_NULL's handler itself (MPI_File_call_errhandler refuses it).
  */
 #include <mpi.h>
 #include <stdio.h>
@@ -27,7 +30,9 @@
     X(Barrier) X(Ibarrier) X(Test) X(Iprobe) X(Win_allocate) X(Win_allocate_shared)                   \
     X(Win_shared_query) X(Win_set_errhandler) X(Win_lock_all) X(Win_unlock_all) X(Win_free)           \
     X(Win_flush) X(Win_sync) X(Fetch_and_op) X(Accumulate) X(Compare_and_swap)                        \
-    X(File_create_errhandler) X(File_set_errhandler) X(File_get_errhandler) X(Errhandler_free)
+    X(File_create_errhandler) X(File_set_errhandler) X(File_get_errhandler) X(Errhandler_free)          \
+    X(File_open) X(File_close) X(File_set_view) X(File_get_size) X(File_set_size) X(File_sync)        \
+    X(File_read_at) X(File_read_at_all) X(File_write_at) X(File_write_at_all)
 
 #define MPIFAIL_ENUM(n) F_##n,
 #define MPIFAIL_NAME(n) #n,
@@ -80,6 +85,15 @@ static int hit(int f) {
     int MPI_##name params {                         \
         if (hit(F_##name)) return MPI_ERR_OTHER;    \
         return PMPI_##name args;                    \
+    }
+
+/* The same for a function on file fh, whose error handler the failure goes
+ * to first. */
+#define WRAP_FILE(name, fh, params, args)                                  \
+    int MPI_##name params {                                                \
+        if (!hit(F_##name)) return PMPI_##name args;                       \
+        (void)PMPI_File_call_errhandler(fh, MPI_ERR_OTHER);                \
+        return MPI_ERR_OTHER;                                              \
     }
 
 WRAP(Init, (int *argc, char ***argv), (argc, argv))
@@ -138,3 +152,21 @@ WRAP(File_create_errhandler, (MPI_File_errhandler_function * f, MPI_Errhandler *
 WRAP(File_set_errhandler, (MPI_File f, MPI_Errhandler e), (f, e))
 WRAP(File_get_errhandler, (MPI_File f, MPI_Errhandler *e), (f, e))
 WRAP(Errhandler_free, (MPI_Errhandler * e), (e))
+int MPI_File_open(MPI_Comm c, const char *n, int m, MPI_Info i, MPI_File *f) {
+    if (hit(F_File_open)) m = MPI_MODE_RDONLY | MPI_MODE_RDWR; /* MPI_ERR_AMODE, through MPI's own path */
+    return PMPI_File_open(c, n, m, i, f);
+}
+WRAP_FILE(File_close, *f, (MPI_File * f), (f))
+WRAP_FILE(File_set_view, f, (MPI_File f, MPI_Offset d, MPI_Datatype e, MPI_Datatype t, const char *r, MPI_Info i),
+          (f, d, e, t, r, i))
+WRAP_FILE(File_get_size, f, (MPI_File f, MPI_Offset *n), (f, n))
+WRAP_FILE(File_set_size, f, (MPI_File f, MPI_Offset n), (f, n))
+WRAP_FILE(File_sync, f, (MPI_File f), (f))
+WRAP_FILE(File_read_at, f, (MPI_File f, MPI_Offset o, void *b, int n, MPI_Datatype t, MPI_Status *s),
+          (f, o, b, n, t, s))
+WRAP_FILE(File_read_at_all, f, (MPI_File f, MPI_Offset o, void *b, int n, MPI_Datatype t, MPI_Status *s),
+          (f, o, b, n, t, s))
+WRAP_FILE(File_write_at, f, (MPI_File f, MPI_Offset o, const void *b, int n, MPI_Datatype t, MPI_Status *s),
+          (f, o, b, n, t, s))
+WRAP_FILE(File_write_at_all, f, (MPI_File f, MPI_Offset o, const void *b, int n, MPI_Datatype t, MPI_Status *s),
+          (f, o, b, n, t, s))
