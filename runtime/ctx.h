@@ -46,7 +46,7 @@ typedef int (*mill__merge_fn)(mill_ctx *ctx, mill__entry *e, const void *b, size
 
 struct mill_ctx {
     const mill_job *job;
-    mill__merge_fn merge;     /* the job's combiner (mill__merge_for) */
+    mill__merge_fn merge;     /* the job's combiner (mill__merge_for, combine.c) */
     int u64_sum;              /* the combiner is the sum of u64 values (emit.c inlines it) */
     const mill__run_args *args;
     MPI_Comm comm;            /* the runtime's communicator */
@@ -128,29 +128,6 @@ static inline int mill__emit_check(mill_ctx *ctx, const mill_kv *kv) {
     return 0;
 }
 
-/* Adds one emit (checked by mill_emit) to ctx->batch, flushing it first
- * when full. Returns 0, MILL_ENOMEM, MILL_EJOB (with the reason in
- * ctx->fail) or MILL_EIO (a spill failed; the reason in ctx->emit_err);
- * the error can also come from an earlier emit of the batch. */
-int mill__emit_add(mill_ctx *ctx, const mill_kv *kv);
-
-/* Flushes ctx->batch, then checks (mill__emit_check) and combines the n
- * pairs at kv into ctx->table, in order; a pair that fails its check is
- * not emitted, nor those after it, and its error is returned. Returns 0,
- * MILL_EINVAL, MILL_ENOMEM, MILL_EJOB or MILL_EIO (as mill__emit_add). */
-int mill__emit_many(mill_ctx *ctx, const mill_kv *kv, size_t n);
-
-/* Combines the n pairs at kv, which need no checks (they come from the
- * shuffle), into ctx->table, in order, through the emit pipeline. Returns
- * 0, MILL_ENOMEM or MILL_EJOB (reason in ctx->fail). */
-int mill__combine_many(mill_ctx *ctx, const mill_kv *kv, size_t n);
-
-/* Combines every emit of ctx->batch into ctx->table, in emit order, and
- * empties the batch. Called before anything reads the map table and after
- * each map callback of a job with a custom combiner (so its failures name
- * the record). Returns 0, MILL_ENOMEM or MILL_EJOB (reason in ctx->fail). */
-int mill__emit_flush(mill_ctx *ctx);
-
 /* Formats the error of a failed callback `cb` (job, record position and the
  * plugin's mill_fail words) into err; returns MILL_EJOB or MILL_ENOMEM. */
 int mill__job_error(mill_ctx *ctx, const char *cb, int rc, char *err, size_t errlen);
@@ -163,6 +140,10 @@ int mill__count_runtime(mill_ctx *ctx, const char *name, int64_t delta);
  * number is known, else "FILE (byte offset B)". Async-signal safe in
  * practice (snprintf of strings and integers only); the crash handler uses it. */
 void mill__record_where(const mill_record *rec, char *buf, size_t len);
+
+/* Writes w's buffer out (through its sink when it has one) and empties it.
+ * Returns 0, or MILL_EIO / MILL_ENOMEM with a message in err. */
+int mill__writer_flush(mill__writer *w, char *err, size_t errlen);
 
 /* Appends one `key<TAB>value\n` line to w, the value formatted by the job's
  * value type. Returns 0, MILL_EIO (message in err) or MILL_EJOB. */

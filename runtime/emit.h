@@ -30,4 +30,27 @@ typedef struct mill__emit_batch {
     char bytes[MILL_EMIT_BYTES];
 } mill__emit_batch;
 
+/* Adds one emit (checked by mill_emit) to ctx->batch, flushing it first
+ * when full. Returns 0, MILL_ENOMEM, MILL_EJOB (with the reason in
+ * ctx->fail) or MILL_EIO (a spill failed; the reason in ctx->emit_err);
+ * the error can also come from an earlier emit of the batch. */
+int mill__emit_add(mill_ctx *ctx, const mill_kv *kv);
+
+/* Flushes ctx->batch, then checks (mill__emit_check) and combines the n
+ * pairs at kv into ctx->table, in order; a pair that fails its check is
+ * not emitted, nor those after it, and its error is returned. Returns 0,
+ * MILL_EINVAL, MILL_ENOMEM, MILL_EJOB or MILL_EIO (as mill__emit_add). */
+int mill__emit_many(mill_ctx *ctx, const mill_kv *kv, size_t n);
+
+/* Combines the n pairs at kv, which need no checks (they come from the
+ * shuffle), into ctx->table, in order, through the emit pipeline. Returns
+ * 0, MILL_ENOMEM or MILL_EJOB (reason in ctx->fail). */
+int mill__combine_many(mill_ctx *ctx, const mill_kv *kv, size_t n);
+
+/* Combines every emit of ctx->batch into ctx->table, in emit order, and
+ * empties the batch. Called before anything reads the map table and after
+ * each map callback of a job with a custom combiner (so its failures name
+ * the record). Returns 0, MILL_ENOMEM or MILL_EJOB (reason in ctx->fail). */
+int mill__emit_flush(mill_ctx *ctx);
+
 #endif

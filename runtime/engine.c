@@ -12,19 +12,17 @@
  *   5. reduce: the owner merges what it received in key order and writes
  *      its part file into staging (or its block of --single-file, single.c);
  *   6. the commit (commit.c) publishes every file at once, or nothing.
- * It also holds the job's combiners and the part-file writer; the calls a
- * plugin makes are in api.c.
+ * The job's combiners are in combine.c, the part-file writer in writer.c,
+ * the manifest's members in manifest.c, and the calls a plugin makes in api.c.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <xxhash.h>
 
 #include "args.h"
 #include "commit.h"
@@ -32,8 +30,8 @@
 #include "fault.h"
 #include "h5out.h"
 #include "input.h"
-#include "json.h"
 #include "lock.h"
+#include "manifest.h"
 #include "partition.h"
 #include "plugin.h"
 #include "read.h"
@@ -43,182 +41,6 @@
 #include "single.h"
 #include "table.h"
 #include "write.h"
-
-/* ---- values ---------------------------------------------------------- */
-
-/* The job's combiner, chosen once per run (mill__merge_for): each merges
- * value b into entry e's value and returns 0 or MILL_EJOB (reason in
- * ctx->fail). Typed combiners are separate functions so that the common
- * case (a u64 sum) costs one add per record. */
-static int merge_first(mill_ctx *ctx, mill__entry *e, const void *b, size_t blen) {
-    (void)ctx, (void)e, (void)b, (void)blen;
-    return 0;
-}
-
-static int merge_custom(mill_ctx *ctx, mill__entry *e, const void *b, size_t blen) {
-    if (!ctx->can_emit) ctx->fail[0] = '\0'; /* a callback of its own (not inside map): no stale message */
-    ctx->combining = e;
-    ctx->value_set = 0;
-    int rc = ctx->job->combine(ctx, e->key, e->klen, e->value, e->vlen, b, blen);
-    ctx->combining = NULL;
-    if (rc) {
-        if (!ctx->fail[0]) snprintf(ctx->fail, sizeof ctx->fail, "combine returned %d (%s)", rc, mill_strerror(rc));
-        return MILL_EJOB;
-    }
-    if (!ctx->value_set) {
-        snprintf(ctx->fail, sizeof ctx->fail, "combine returned without mill_set_value()");
-        return MILL_EJOB;
-    }
-    return 0;
-}
-
-static int bad_width(mill_ctx *ctx, size_t blen) {
-    snprintf(ctx->fail, sizeof ctx->fail, "a numeric job emitted a %zu-byte value", blen);
-    return MILL_EJOB;
-}
-
-static int merge_u64_sum(mill_ctx *ctx, mill__entry *e, const void *b, size_t blen) {
-    uint64_t x, y;
-    if (blen != 8 || e->vlen != 8) return bad_width(ctx, blen);
-    memcpy(&x, e->value, 8);
-    memcpy(&y, b, 8);
-    x += y;
-    memcpy(e->value, &x, 8);
-    return 0;
-}
-
-/* The min and max of two doubles, the same in either order: NaN wins (as
- * in numpy), and -0 is below +0. */
-static double f64_min(double a, double b) { return isnan(a) || isnan(b) ? NAN : a < b || (a == b && signbit(a)) ? a : b; }
-static double f64_max(double a, double b) { return isnan(a) || isnan(b) ? NAN : a > b || (a == b && !signbit(a)) ? a : b; }
-
-/* Every other typed combiner: min/max of u64, i64, f64 and sums of i64, f64. */
-static int merge_typed(mill_ctx *ctx, mill__entry *e, const void *b, size_t blen) {
-    if (blen != 8 || e->vlen != 8) return bad_width(ctx, blen);
-    union { uint64_t u; int64_t i; double f; } x, y;
-    memcpy(&x, e->value, 8);
-    memcpy(&y, b, 8);
-    int op = ctx->job->combine_op;
-    switch (ctx->job->value_type) {
-    case MILL_VALUE_U64:
-        x.u = op == MILL_COMBINE_SUM ? x.u + y.u : op == MILL_COMBINE_MIN ? (y.u < x.u ? y.u : x.u)
-                                                                          : (y.u > x.u ? y.u : x.u);
-        break;
-    case MILL_VALUE_I64:
-        x.i = op == MILL_COMBINE_SUM ? (int64_t)((uint64_t)x.i + (uint64_t)y.i)
-              : op == MILL_COMBINE_MIN ? (y.i < x.i ? y.i : x.i)
-                                       : (y.i > x.i ? y.i : x.i);
-        break;
-    default:
-        x.f = op == MILL_COMBINE_SUM ? x.f + y.f : op == MILL_COMBINE_MIN ? f64_min(x.f, y.f) : f64_max(x.f, y.f);
-        break;
-    }
-    memcpy(e->value, &x, 8);
-    return 0;
-}
-
-mill__merge_fn mill__merge_for(const mill_job *job) {
-    switch (job->combine_op) {
-    case MILL_COMBINE_FIRST: return merge_first;
-    case MILL_COMBINE_CUSTOM: return merge_custom;
-    default:
-        return job->combine_op == MILL_COMBINE_SUM && job->value_type == MILL_VALUE_U64 ? merge_u64_sum
-                                                                                       : merge_typed;
-    }
-}
-
-
-int mill__upsert_new(mill_ctx *ctx, mill__table *t, uint64_t hash, const void *key, size_t klen,
-                     const void *value, size_t vlen) {
-    if (klen > UINT32_MAX || vlen > UINT32_MAX) {
-        snprintf(ctx->fail, sizeof ctx->fail, "key or value larger than 4 GiB");
-        return MILL_EJOB;
-    }
-    if (!mill__table_insert(t, hash, key, (uint32_t)klen, value, (uint32_t)vlen)) {
-        snprintf(ctx->fail, sizeof ctx->fail, "out of memory in the combining table");
-        return MILL_ENOMEM;
-    }
-    return 0;
-}
-
-/* ---- output ------------------------------------------------------------ */
-
-/* Writes the buffer out (through the sink when there is one) and empties it. */
-static int writer_flush(mill__writer *w, char *err, size_t errlen) {
-    double t = mill__now();
-    int rc = 0;
-    w->total += w->len;
-    if (w->sink) { /* --compress: io/write.h */
-        rc = mill__sink_write(w->sink, w->buf, w->len, err, errlen);
-    } else if (mill__fault_write_all(MILL_FAULT_MID_WRITE, w->fd, w->buf, w->len) != 0) {
-        snprintf(err, errlen, "write %s: %s", w->name, strerror(errno));
-        rc = MILL_EIO;
-    }
-    w->len = 0;
-    w->seconds += mill__now() - t;
-    return rc;
-}
-
-static int writer_put(mill__writer *w, const void *p, size_t n) {
-    if (w->cap - w->len < n) {
-        if (w->len) return 1; /* caller flushes and retries */
-        char *b = realloc(w->buf, n);
-        if (!b) return MILL_ENOMEM;
-        w->buf = b;
-        w->cap = n;
-    }
-    memcpy(w->buf + w->len, p, n);
-    w->len += n;
-    return 0;
-}
-
-/* Appends one `key<TAB>value\n` line, the value formatted by the job's type. */
-int mill__write_record(mill_ctx *ctx, mill__writer *w, const void *key, size_t klen, const void *value,
-                        size_t vlen, char *err, size_t errlen) {
-    char num[32];
-    if (w->h5) { /* --format hdf5: collected, written at the end (io/h5out.h) */
-        int rc = mill__h5out_add(w->h5, key, klen, value, vlen, err, errlen);
-        if (rc == MILL_EJOB) snprintf(ctx->fail, sizeof ctx->fail, "a numeric job wrote a %zu-byte value", vlen);
-        if (rc == 0) ctx->keys_out++, w->total += klen + vlen; /* the reduce phase's bytes: keys and raw values */
-        return rc;
-    }
-    if (ctx->job->value_type != MILL_VALUE_BYTES) {
-        if (vlen != 8) {
-            snprintf(ctx->fail, sizeof ctx->fail, "a numeric job wrote a %zu-byte value", vlen);
-            return MILL_EJOB;
-        }
-        union { uint64_t u; int64_t i; double f; } x;
-        memcpy(&x, value, 8);
-        int n = ctx->job->value_type == MILL_VALUE_U64   ? (int)mill__u64_text(num, x.u)
-                : ctx->job->value_type == MILL_VALUE_I64 ? snprintf(num, sizeof num, "%" PRId64, x.i)
-                : isnan(x.f)                             ? snprintf(num, sizeof num, "nan") /* never "-nan" */
-                                                         : snprintf(num, sizeof num, "%.17g", x.f);
-        value = num;
-        vlen = (size_t)n;
-    }
-    if (w->cap - w->len >= klen + vlen + 2) { /* the common case: one line, room for it */
-        char *p = w->buf + w->len;
-        memcpy(p, key, klen);
-        p[klen] = '\t';
-        memcpy(p + klen + 1, value, vlen);
-        p[klen + 1 + vlen] = '\n';
-        w->len += klen + vlen + 2;
-        ctx->keys_out++;
-        return 0;
-    }
-    const void *parts[4] = {key, "\t", value, "\n"};
-    size_t lens[4] = {klen, 1, vlen, 1};
-    for (int i = 0; i < 4; i++) {
-        int rc = writer_put(w, parts[i], lens[i]);
-        if (rc == 1) {
-            if ((rc = writer_flush(w, err, errlen)) != 0) return rc;
-            rc = writer_put(w, parts[i], lens[i]);
-        }
-        if (rc) return rc;
-    }
-    ctx->keys_out++;
-    return 0;
-}
 
 /* ---- phases -------------------------------------------------------------- */
 
@@ -391,7 +213,7 @@ static int reduce_phase(mill_ctx *ctx, mill__table *t, mill__commit *commit, cha
         rc = mill__shuffle_merge(ctx, t, emit_key, &es, err, errlen);
     }
     ctx->out = NULL;
-    if (rc == 0) rc = writer_flush(&w, err, errlen);
+    if (rc == 0) rc = mill__writer_flush(&w, err, errlen);
     double t0 = mill__now();
     int src = mill__sink_close(w.sink, rc == 0, err, errlen);
     if (rc == 0) rc = src;
@@ -419,191 +241,6 @@ static void lock_progress(void *set) { (void)mill__lock_set_progress(set); }
 static int agree_phase(mill_ctx *ctx, int rc, char *err, size_t errlen) {
     if (rc) (void)mill__lock_set_release_all(ctx->locks);
     return mill__agree(ctx->comm, rc, err, errlen);
-}
-
-/* Feeds a file's identity (path, size, modification time) to the hash. */
-static void hash_id(XXH3_state_t *h, const char *path, const int64_t id[3]) {
-    XXH3_64bits_update(h, path, strlen(path) + 1);
-    XXH3_64bits_update(h, id, 3 * sizeof *id);
-}
-
-/* Feeds the plugin file's identity to the hash, as stat finds it now. */
-static void hash_plugin(XXH3_state_t *h, const char *path) {
-    struct stat st;
-    int64_t id[3] = {-1, -1, -1};
-    if (stat(path, &st) == 0) {
-        id[0] = (int64_t)st.st_size;
-        id[1] = (int64_t)st.st_mtim.tv_sec;
-        id[2] = (int64_t)st.st_mtim.tv_nsec;
-    }
-    hash_id(h, path, id);
-}
-
-int mill__fingerprint(const mill__run_args *a, const char *plugin_path, const mill__inputs *in,
-                      char out[17]) {
-    XXH3_state_t *h = XXH3_createState();
-    if (!h || XXH3_64bits_reset(h) != XXH_OK) {
-        XXH3_freeState(h);
-        return MILL_ENOMEM;
-    }
-    hash_plugin(h, plugin_path);
-    /* Every option that changes what is read or written: the same run of
-     * the same inputs gives the same output (--memory, --tmp and the like
-     * only change how). */
-    const char *words[] = {a->format, a->compress, a->csv_columns ? a->csv_columns : ""};
-    for (size_t i = 0; i < sizeof words / sizeof *words; i++) XXH3_64bits_update(h, words[i], strlen(words[i]) + 1);
-    int flags[] = {a->csv_no_header, a->csv_quoted_newlines, a->skip_bad, a->single_file, a->csv_columns != NULL};
-    XXH3_64bits_update(h, flags, sizeof flags);
-    uint64_t max_record = a->skip_bad ? a->max_record : 0; /* which records are skipped */
-    XXH3_64bits_update(h, &max_record, sizeof max_record);
-    for (size_t i = 0; i < a->nopts; i++) {
-        XXH3_64bits_update(h, a->opts[i].key, strlen(a->opts[i].key) + 1);
-        XXH3_64bits_update(h, a->opts[i].value, strlen(a->opts[i].value) + 1);
-    }
-    for (size_t i = 0; i < in->n; i++) { /* as listed: an input appended to since is read as listed */
-        const mill__file *f = &in->files[i];
-        hash_id(h, f->path, (const int64_t[3]){(int64_t)f->size, f->mtime_s, f->mtime_ns});
-    }
-    snprintf(out, 17, "%016" PRIx64, (uint64_t)XXH3_64bits_digest(h));
-    XXH3_freeState(h);
-    return 0;
-}
-
-/* Writes the partitioner into the manifest: ranks, live ranks, each rank's
- * share of the key space, and the whole state in hex (mill_partition_deserialize).
- * Returns 0, or -1 when the state cannot be had (out of memory). */
-static int manifest_partitioner(FILE *f, const mill_partition *p) {
-    uint32_t n = mill_partition_size(p);
-    fprintf(f, ",\n\"partitioner\": {\"algorithm\": \"slot-table\", \"ranks\": %u, \"live\": %u, \"shares\": [",
-            n, mill_partition_live(p));
-    for (uint32_t r = 0; r < n; r++)
-        fprintf(f, "%s%.6f", r ? ", " : "", (double)mill_partition_owned(p, r) / (double)mill_partition_slots(p));
-    fprintf(f, "], \"state\": \"");
-    size_t len = mill_partition_state_size(p);
-    unsigned char *buf = malloc(len);
-    if (!buf || mill_partition_serialize(p, buf, len) != 0) {
-        free(buf);
-        return -1;
-    }
-    char hex[1 << 16]; /* a chunk at a time: the state may be 64 MiB */
-    for (size_t i = 0; i < len;) {
-        size_t k = 0;
-        for (; i < len && k < sizeof hex; i++, k += 2) {
-            hex[k] = "0123456789abcdef"[buf[i] >> 4];
-            hex[k + 1] = "0123456789abcdef"[buf[i] & 15];
-        }
-        fwrite(hex, 1, k, f); /* a short write shows at the stream's fclose */
-    }
-    free(buf);
-    fprintf(f, "\"}");
-    return 0;
-}
-
-typedef struct counter_sum {
-    const char *name;
-    int64_t value;
-} counter_sum;
-
-static int cmp_counter(const void *a, const void *b) {
-    return strcmp(((const counter_sum *)a)->name, ((const counter_sum *)b)->name);
-}
-
-/* Collective. Sums the job's named counters over all ranks. On rank 0,
- * *out becomes "name=value\n" lines sorted by name, the same in every run
- * however the records fell to the ranks (a name holds no '=' or newline:
- * mill_count). */
-static int sum_counters(mill_ctx *ctx, char **out, char *err, size_t errlen) {
-    char mine[MILL_MAX_COUNTERS * 96] = "", *all = NULL;
-    size_t len = 0;
-    for (int i = 0; i < ctx->ncounters; i++)
-        len += (size_t)snprintf(mine + len, sizeof mine - len, "%s=%" PRId64 "\n", ctx->counters[i].name,
-                                ctx->counters[i].value);
-    int rc = mill__gather_str(ctx->comm, mine, &all, err, errlen);
-    if (rc || ctx->rank != 0) return rc;
-    /* Merge in place: names point into all; at most size*64 distinct names. */
-    size_t cap = (size_t)ctx->size * MILL_MAX_COUNTERS, n = 0;
-    counter_sum *sums = calloc(cap ? cap : 1, sizeof *sums);
-    char *save = NULL, *res = NULL;
-    if (!sums) rc = MILL_ENOMEM;
-    for (char *line = rc ? NULL : strtok_r(all, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        char *eq = strrchr(line, '=');
-        *eq = '\0';
-        size_t i = 0;
-        while (i < n && strcmp(sums[i].name, line) != 0) i++;
-        if (i == n) sums[n++].name = line;
-        sums[i].value += strtoll(eq + 1, NULL, 10);
-    }
-    if (n > 1) qsort(sums, n, sizeof *sums, cmp_counter);
-    size_t rlen = 0;
-    FILE *f = rc ? NULL : open_memstream(&res, &rlen);
-    if (!rc && !f) rc = MILL_ENOMEM;
-    for (size_t i = 0; f && i < n; i++) fprintf(f, "%s=%" PRId64 "\n", sums[i].name, sums[i].value);
-    if (f && fclose(f) != 0) rc = MILL_ENOMEM;
-    if (rc) snprintf(err, errlen, "out of memory summing counters");
-    free(sums);
-    free(all);
-    *out = res;
-    return rc;
-}
-
-/* Returns the bytes of the input files, each file once: every dataset read
- * of one HDF5 file lists that file's size. */
-static uint64_t input_bytes(const mill__inputs *in) {
-    uint64_t n = 0;
-    for (size_t i = 0; i < in->n; i++) {
-        const mill__file *f = &in->files[i];
-        int seen = 0;
-        for (size_t j = 0; f->kind == MILL__HDF5 && !seen && j < i; j++) {
-            const mill__file *g = &in->files[j];
-            seen = g->kind == MILL__HDF5 && g->dsoff == f->dsoff && !memcmp(g->path, f->path, f->dsoff);
-        }
-        if (!seen) n += f->size;
-    }
-    return n;
-}
-
-/* Returns the manifest's job members (JSON) for the commit; rank 0 only.
- * counters is "name=value\n" lines from sum_counters. */
-static char *manifest_members(mill_ctx *ctx, const mill__inputs *in, int argc, char **argv, const char *fp,
-                              const char *counters, const char *per_rank, uint64_t records, uint64_t keys,
-                              double secs, double setup) {
-    char *s = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&s, &len);
-    if (!f) return NULL;
-    fprintf(f, "\"fingerprint\": \"%s\",\n\"job\": ", fp);
-    mill__json_str(f, ctx->job->name, strlen(ctx->job->name));
-    fprintf(f, ",\n\"arguments\": [");
-    for (int i = 0; i < argc; i++) {
-        fprintf(f, i ? ", " : "");
-        mill__json_str(f, argv[i], strlen(argv[i]));
-    }
-    fprintf(f, "],\n\"inputs\": [");
-    for (size_t i = 0; i < in->n; i++) {
-        fprintf(f, i ? ",\n  {\"path\": " : "\n  {\"path\": ");
-        mill__json_str(f, in->files[i].path, strlen(in->files[i].path));
-        fprintf(f, ", \"size\": %" PRIu64 "}", in->files[i].size);
-    }
-    /* seconds: from the job's start; the phases' times are from the start
-     * barrier, setup_seconds later (loading, listing inputs, setup). */
-    fprintf(f, "],\n\"ranks\": %d,\n\"metrics\": {\"records_in\": %" PRIu64 ", \"keys_out\": %" PRIu64
-               ", \"input_bytes\": %" PRIu64 ", \"seconds\": %.3f, \"setup_seconds\": %.6f,\n  %s}",
-            ctx->size, records, keys, input_bytes(in), secs, setup, per_rank);
-    int bad = manifest_partitioner(f, ctx->part);
-    fprintf(f, ",\n\"counters\": {");
-    for (const char *c = counters; c && *c;) { /* names are escaped: a tab or a Latin-1 byte stays JSON */
-        const char *eq = strchr(c, '='), *nl = strchr(eq, '\n');
-        fprintf(f, "%s", c == counters ? "" : ", ");
-        mill__json_str(f, c, (size_t)(eq - c));
-        fprintf(f, ": %.*s", (int)(nl - eq - 1), eq + 1);
-        c = nl + 1;
-    }
-    fprintf(f, "}");
-    if (fclose(f) != 0 || bad) {
-        free(s);
-        return NULL;
-    }
-    return s;
 }
 
 /* Lock slots per rank for the plugin's named locks. */
@@ -793,7 +430,8 @@ int mill__run_main(int argc, char **argv) {
     ctx.job = plugin.job;
     mill__crash_watch(&ctx, plugin.path);
     ctx.merge = mill__merge_for(ctx.job);
-    ctx.u64_sum = ctx.merge == merge_u64_sum; /* chosen above by mill__merge_for */
+    /* The combiner mill__merge_for chose is merge_u64_sum: emit.c inlines it. */
+    ctx.u64_sum = ctx.job->combine_op == MILL_COMBINE_SUM && ctx.job->value_type == MILL_VALUE_U64;
     if ((rc = mill__plugin_check_options(ctx.job, &args, err, sizeof err)) != 0) {
         exit_code = MILL_EXIT_USAGE;
         goto out;
@@ -903,13 +541,13 @@ int mill__run_main(int argc, char **argv) {
     uint64_t local[2] = {ctx.records, ctx.keys_out}, total[2] = {0, 0};
     mrc = MPI_Reduce(local, total, 2, MPI_UINT64_T, MPI_SUM, 0, comm);
     if (mrc != MPI_SUCCESS && rc == 0) rc = mill__mpi_error(mrc, "MPI_Reduce", err, sizeof err);
-    int crc = sum_counters(&ctx, &counters, err, sizeof err);
+    int crc = mill__counters_sum(&ctx, &counters, err, sizeof err);
     if (rc == 0) rc = crc;
     crc = mill__metrics_gather(&ctx.metrics, comm, &per_rank, err, sizeof err);
     if (rc == 0) rc = crc;
     char *members = NULL;
     if (rank == 0 && rc == 0) {
-        members = manifest_members(&ctx, &in, argc, argv, fp, counters, per_rank, total[0], total[1],
+        members = mill__manifest_members(&ctx, &in, argc, argv, fp, counters, per_rank, total[0], total[1],
                                    mill__now() - t0, ctx.metrics.t0 - t0);
         if (!members) rc = MILL_ENOMEM;
     }

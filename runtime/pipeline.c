@@ -31,6 +31,7 @@
 #include "commit.h"
 #include "ctx.h"
 #include "input.h"
+#include "manifest.h"
 #include "plugin.h"
 #include "runtime.h"
 

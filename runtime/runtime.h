@@ -14,19 +14,6 @@
 #define MILL_EXIT_RUNTIME 1
 #define MILL_EXIT_USAGE 2
 
-struct mill__run_args;
-struct mill__inputs;
-
-/* Writes into out the 16-hex-digit fingerprint of a run: the job plugin's
- * path, size and mtime, the options that change what is read or written
- * (--format, --compress, --csv-*, --bad-records, --max-record under
- * --bad-records skip, --single-file, every --opt in order), and every
- * input file's path, size and mtime (an HDF5 input's file's). Equal
- * fingerprints mean a rerun would compute the same output; the manifest
- * stores it as "fingerprint". */
-int mill__fingerprint(const struct mill__run_args *a, const char *plugin_path,
-                      const struct mill__inputs *in, char out[17]);
-
 /* Installs the handlers of the signals that stop a job (signals.c). */
 int mill__signals_install(void);
 /* Returns the first stop signal received, or 0. */
