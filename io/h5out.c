@@ -18,6 +18,7 @@
 
 #include "agree.h"
 #include "fault.h"
+#include "h5io.h"
 #include "write.h"
 
 #include "mpimill/job.h"
@@ -237,28 +238,6 @@ static void abort_open(MPI_Comm comm, int rank, const char *err) {
     abort(); /* MPI_Abort does not return */
 }
 
-/* Where an MPI-IO call inside HDF5 failed: the file and this rank, for the
- * error handler below (one HDF5 output per process at a time). */
-static char io_path[PATH_MAX];
-static int io_rank;
-static MPI_Comm io_comm;
-
-/* The error handler of the output's MPI files: a failed MPI-IO write (EIO
- * on one rank, say) would leave that rank out of step with the others
- * inside HDF5's collective calls, all waiting for ever. It aborts the job
- * instead, naming the rank, the file and the cause. */
-static void io_failed(MPI_File *fh, int *code, ...) {
-    (void)fh;
-    int len = 0;
-    char msg[MPI_MAX_ERROR_STRING] = "";
-    if (MPI_Error_string(*code, msg, &len) != MPI_SUCCESS) snprintf(msg, sizeof msg, "MPI error %d", *code);
-    fprintf(stderr, "mpimill: error: rank %d: HDF5 output: MPI-IO on %s failed: %s; aborting the job, as "
-            "parallel HDF5 cannot go on after a failed MPI-IO call (nothing was committed)\n", io_rank, io_path, msg);
-    fflush(stderr);
-    MPI_Abort(io_comm, 1);
-    abort(); /* MPI_Abort does not return */
-}
-
 int mill__h5out_write(mill__h5out *h, MPI_Comm comm, int fd0, const char *job_name, int status, char *err,
                       size_t errlen) {
     int rank, size;
@@ -313,17 +292,11 @@ int mill__h5out_write(mill__h5out *h, MPI_Comm comm, int fd0, const char *job_na
     if ((rc = mill__agree(comm, rc, err, errlen)) != 0) goto out;
 
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS), dxpl = H5Pcreate(H5P_DATASET_XFER), f = -1;
-    /* Files opened from here on take MPI_FILE_NULL's handler: io_failed,
-     * until the old one is put back after the close. */
-    MPI_Errhandler old = MPI_ERRHANDLER_NULL, eh = MPI_ERRHANDLER_NULL;
-    snprintf(io_path, sizeof io_path, "%s", path);
-    io_rank = rank, io_comm = comm;
-    if (MPI_File_get_errhandler(MPI_FILE_NULL, &old) != MPI_SUCCESS ||
-        MPI_File_create_errhandler(io_failed, &eh) != MPI_SUCCESS ||
-        MPI_File_set_errhandler(MPI_FILE_NULL, eh) != MPI_SUCCESS) {
-        snprintf(err, errlen, "HDF5 output: cannot set an MPI-IO error handler");
-        rc = MILL_EMPI;
-    }
+    /* A failed MPI-IO write (EIO on one rank, say) would leave that rank out
+     * of step with the others inside HDF5's collective calls, all waiting
+     * for ever: until the close, it aborts the job instead (h5io.h). */
+    mill__h5_guard guard;
+    rc = mill__h5_guard_on(&guard, comm, "HDF5 output", path, err, errlen);
     if (rc == 0 && (fapl < 0 || dxpl < 0 || H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL) < 0 ||
                     H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE) < 0)) {
         snprintf(err, errlen, "HDF5 output: cannot set up the MPI-IO driver");
@@ -434,11 +407,8 @@ int mill__h5out_write(mill__h5out *h, MPI_Comm comm, int fd0, const char *job_na
     if (reserved > 0 && fstat(fd0, &st) == 0 && st.st_size < reserved) (void)!ftruncate(fd0, st.st_size);
     if (fapl >= 0) H5Pclose(fapl);
     if (dxpl >= 0) H5Pclose(dxpl);
-    if (old != MPI_ERRHANDLER_NULL && MPI_File_set_errhandler(MPI_FILE_NULL, old) != MPI_SUCCESS && !rc) {
-        snprintf(err, errlen, "HDF5 output: cannot restore the MPI-IO error handler");
-        rc = MILL_EMPI;
-    }
-    if (eh != MPI_ERRHANDLER_NULL) (void)MPI_Errhandler_free(&eh); /* freed when no file uses it */
+    int grc = mill__h5_guard_off(&guard, rc ? NULL : err, errlen);
+    if (!rc) rc = grc;
     rc = mill__agree(comm, rc, err, errlen);
 out:
     free(per_rank);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <hdf5.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 
 #include "agree.h"
 #include "fault.h"
+#include "h5io.h"
 #include "input.h"
 
 #include "mpimill/job.h"
@@ -104,6 +106,13 @@ int mill__hdf5_read(const char *spec, size_t dsoff, uint64_t ino, uint64_t birth
         snprintf(err, errlen, "input %s: %s is not an HDF5 file", spec, file);
         rc = MILL_EFORMAT;
     }
+    /* A failed MPI-IO call inside HDF5 (a read of the superblock on rank 0,
+     * which then broadcasts it) leaves the ranks out of step and waiting
+     * for ever: until the close, it aborts the job instead (h5io.h). */
+    mill__h5_guard guard = {MPI_ERRHANDLER_NULL, MPI_ERRHANDLER_NULL};
+    char what[64 + PATH_MAX];
+    snprintf(what, sizeof what, "input %s", spec);
+    if (rc == 0) rc = mill__h5_guard_on(&guard, comm, what, file, err, errlen);
     /* H5Fopen is collective: every rank goes in or none. */
     char why[256];
     if ((rc = mill__agree(comm, rc, err, errlen)) == 0 && (f = H5Fopen(file, H5F_ACC_RDONLY, fapl)) < 0) {
@@ -207,6 +216,8 @@ int mill__hdf5_read(const char *spec, size_t dsoff, uint64_t ino, uint64_t birth
         snprintf(err, errlen, "input %s: H5Fclose failed", spec);
         rc = MILL_EIO;
     }
+    int grc = mill__h5_guard_off(&guard, rc ? NULL : err, errlen);
+    if (rc == 0) rc = grc;
     if (fapl >= 0) H5Pclose(fapl);
     if (rc == 0 && file) rc = mill__file_check(spec, file, ino, birth_ns, fsize, err, errlen); /* truncated meanwhile? */
     free(buf);

@@ -28,7 +28,9 @@
  * rows wider than 2^28 - 1 values (MILL_EFORMAT, MILL_ENOENT or MILL_EIO with a
  * message naming the file and dataset). After the open, a failed read or
  * fn's non-zero return is this rank's alone: it stops reading and returns
- * it, having taken part in the collective close; the caller agrees. */
+ * it, having taken part in the collective close; the caller agrees. A
+ * failed MPI-IO call inside HDF5, from the open to the close, aborts the
+ * job (mill__h5_guard_on). */
 int mill__hdf5_read(const char *spec, size_t dsoff, uint64_t ino, uint64_t birth_ns, uint64_t size,
                     MPI_Comm comm, mill__record_fn fn, void *arg, char *err, size_t errlen);
 
