@@ -32,7 +32,8 @@ int mill__h5_guard_on(mill__h5_guard *g, MPI_Comm comm, const char *what, const 
     snprintf(io_what, sizeof io_what, "%s", what);
     snprintf(io_path, sizeof io_path, "%s", path);
     io_comm = comm;
-    if (MPI_Comm_rank(comm, &io_rank) != MPI_SUCCESS || MPI_File_get_errhandler(MPI_FILE_NULL, &g->old) != MPI_SUCCESS ||
+    if (MPI_Comm_rank(comm, &io_rank) != MPI_SUCCESS ||
+        MPI_File_get_errhandler(MPI_FILE_NULL, &g->old) != MPI_SUCCESS ||
         MPI_File_create_errhandler(io_failed, &g->eh) != MPI_SUCCESS ||
         MPI_File_set_errhandler(MPI_FILE_NULL, g->eh) != MPI_SUCCESS) {
         snprintf(err, errlen, "%s: cannot set an MPI-IO error handler", what);
