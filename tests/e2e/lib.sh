@@ -15,6 +15,16 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 # mpirun's, not mpimill's, whose one-line errors the tests count.
 err_lines() { grep -cv '^\[warn\] Epoll ' "$1"; }
 
+# h5py_python: prints a python3 that imports h5py (Debian's when a python3
+# of its own, pyenv's or a venv's, comes first in PATH), or fails.
+h5py_python() {
+  local p
+  for p in python3 /usr/bin/python3; do
+    if "$p" -c 'import h5py' 2> /dev/null; then echo "$p"; return; fi
+  done
+  fail "no python3 with h5py (apt-get install python3-h5py)"
+}
+
 # mpimill_run N [mpirun options --] ARGS...: runs mpimill on N ranks.
 mpimill_run() {
   local n=$1; shift

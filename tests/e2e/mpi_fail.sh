@@ -23,8 +23,10 @@ oracle "$TMP/in.txt" > "$TMP/want"
 oracle "$TMP/old.txt" > "$TMP/want_old"
 args=(run wordcount --input "$TMP/in.txt" --output "$TMP/out" --overwrite --split-size 128K --quiet)
 [ "$case" = single ] && args+=(--single-file)
-[ "$case" = hdf5 ] && args+=(--format hdf5)
-PY=/usr/bin/python3
+if [ "$case" = hdf5 ]; then
+  args+=(--format hdf5)
+  PY=$(h5py_python)
+fi
 words() {
   if [ -f "$1/data.h5" ]; then
     "$PY" -c 'import sys, h5py

@@ -195,11 +195,7 @@ assert max(r["peak_rss"] for r in m["metrics"]["ranks"]) < 40 << 20, [r["peak_rs
 EOF
 
 # ---- HDF5: rows of 1-D and 2-D datasets, cross-checked with h5dump ------------------
-PY=
-for p in python3 /usr/bin/python3; do
-  if "$p" -c 'import h5py' 2>/dev/null; then PY=$p; break; fi
-done
-[ -n "$PY" ] || fail "no python3 with h5py (apt-get install python3-h5py)"
+PY=$(h5py_python)
 "$PY" - "$in/d.h5" "$in/notes.txt" <<'EOF'
 import sys, h5py, numpy as np
 with h5py.File(sys.argv[1], "w") as f:
