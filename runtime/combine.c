@@ -90,7 +90,6 @@ mill__merge_fn mill__merge_for(const mill_job *job) {
     }
 }
 
-
 int mill__upsert_new(mill_ctx *ctx, mill__table *t, uint64_t hash, const void *key, size_t klen,
                      const void *value, size_t vlen) {
     if (klen > UINT32_MAX || vlen > UINT32_MAX) {
@@ -102,4 +101,9 @@ int mill__upsert_new(mill_ctx *ctx, mill__table *t, uint64_t hash, const void *k
         return MILL_ENOMEM;
     }
     return 0;
+}
+
+void mill__merge_choose(mill_ctx *ctx) {
+    ctx->merge = mill__merge_for(ctx->job);
+    ctx->u64_sum = ctx->merge == merge_u64_sum;
 }

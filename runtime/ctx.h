@@ -95,6 +95,10 @@ struct mill_ctx {
 /* Returns the function that merges two values with job's combiner. */
 mill__merge_fn mill__merge_for(const mill_job *job);
 
+/* Sets ctx->merge to the combiner of ctx->job, and ctx->u64_sum when that
+ * is the sum of u64 values. */
+void mill__merge_choose(mill_ctx *ctx);
+
 /* Inserts (key, value), absent from t, into it (the slow path of
  * mill__upsert). Returns 0, MILL_ENOMEM or MILL_EJOB (reason in ctx->fail). */
 int mill__upsert_new(mill_ctx *ctx, mill__table *t, uint64_t hash, const void *key, size_t klen,

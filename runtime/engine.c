@@ -429,9 +429,7 @@ int mill__run_main(int argc, char **argv) {
     }
     ctx.job = plugin.job;
     mill__crash_watch(&ctx, plugin.path);
-    ctx.merge = mill__merge_for(ctx.job);
-    /* The combiner mill__merge_for chose is merge_u64_sum: emit.c inlines it. */
-    ctx.u64_sum = ctx.job->combine_op == MILL_COMBINE_SUM && ctx.job->value_type == MILL_VALUE_U64;
+    mill__merge_choose(&ctx);
     if ((rc = mill__plugin_check_options(ctx.job, &args, err, sizeof err)) != 0) {
         exit_code = MILL_EXIT_USAGE;
         goto out;
