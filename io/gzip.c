@@ -241,8 +241,7 @@ static int gz_run(const char *name, gz_src *src, int skip, uint64_t *skipped, mi
 int mill__gzip_read(const mill__file *f, int skip, uint64_t *skipped, mill__record_fn fn, void *arg, char *err,
                     size_t errlen) {
     const char *path = f->path;
-    uint64_t now;
-    gz_src src = {.fd = mill__file_open(f, &now, err, errlen), .left = f->size};
+    gz_src src = {.fd = mill__file_open(f, NULL, err, errlen), .left = f->size};
     if (src.fd < 0) return src.fd;
     (void)posix_fadvise(src.fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     src.buf = malloc(GZ_IN_SIZE);

@@ -64,6 +64,6 @@ int mill__file_open(const mill__file *f, uint64_t *size, char *err, size_t errle
         close(fd);
         return rc;
     }
-    *size = sx.stx_size;
+    if (size) *size = sx.stx_size;
     return fd;
 }

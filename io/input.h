@@ -120,7 +120,8 @@ int mill__file_check(const char *spec, const char *path, uint64_t ino, uint64_t 
  * file listed (f->ino, f->birth_ns; each 0: not checked; its size may have
  * grown). What is read through the descriptor is then the listed file,
  * whatever replaces its name meanwhile. Returns the descriptor, with the
- * file's size now in *size, or MILL_EIO with a message naming the file. */
+ * file's size now in *size (when size is not NULL), or MILL_EIO with a
+ * message naming the file. */
 int mill__file_open(const mill__file *f, uint64_t *size, char *err, size_t errlen);
 
 /* Returns the kind of input `path` by its name: *.csv.gz, *.gz, *.csv, else
